@@ -1,0 +1,56 @@
+# Uma's build, run and test entry points. `make run` and `make test` are all a newcomer needs;
+# the Dockerfile and CI call these same targets.
+
+CARGO ?= cargo
+NPM ?= npm
+export CARGO_TERM_COLOR ?= always
+
+.PHONY: run test lint web web-deps web-check services release build migrate bench clean help
+
+help:
+	@echo "make run      build everything and start Uma in demo mode on http://localhost:3004"
+	@echo "make test     start what the tests need (MariaDB, Redis) and run every check and test"
+	@echo "make lint     rustfmt, clippy -D warnings, TypeScript type-check"
+	@echo "make release  optimized build with embedded web assets (target/release/uma)"
+	@echo "make services start local MariaDB and Redis for the tests if they are not running"
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+web-deps: web/node_modules/.package-lock.json
+
+web: web-deps
+	cd web && $(NPM) run build
+
+web-check: web-deps
+	cd web && $(NPM) run typecheck
+
+build: web
+	$(CARGO) build --workspace
+
+run: web
+	$(CARGO) run --bin uma -- serve
+
+migrate:
+	$(CARGO) run --bin uma -- migrate
+
+release: web
+	$(CARGO) build --release --locked --bin uma
+
+lint: web-check
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+services:
+	@scripts/services.sh
+
+test: services lint web
+	$(CARGO) test --workspace --locked --no-fail-fast
+
+bench:
+	@echo "No benchmarks yet: bench/ fills in with the dashboard and console work."
+
+clean:
+	$(CARGO) clean
+	rm -rf web/dist web/node_modules

@@ -1,0 +1,200 @@
+//! The listener: accepts TCP connections, wraps them in TLS when asked, and serves the API router
+//! with HTTP/1.1 (upgrades included, for the VNC websocket).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use std::time::Duration;
+
+use crate::scenario::TokenInfo;
+use crate::{http as api, tls, Faults, SimConfig, SimError, SimState};
+
+/// A running simulator. Dropping the handle does not stop it; call [`SimHandle::shutdown`].
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    url: String,
+    addr: SocketAddr,
+    token_id: String,
+    token_secret: String,
+    ca_cert_pem: Option<String>,
+    cert_der: Option<Vec<u8>>,
+    stop: watch::Sender<bool>,
+    state: Arc<SimState>,
+}
+
+impl SimHandle {
+    /// Base URL, e.g. `https://127.0.0.1:8006` (no trailing slash, no `/api2/json`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The API token's id, `USER@REALM!TOKENID`.
+    pub fn token_id(&self) -> &str {
+        &self.token_id
+    }
+    /// The API token's secret.
+    pub fn token_secret(&self) -> &str {
+        &self.token_secret
+    }
+    /// The `Authorization` header value for the token.
+    pub fn authorization(&self) -> String {
+        format!("PVEAPIToken={}={}", self.token_id, self.token_secret)
+    }
+    /// PEM of the self-signed certificate (trust it, or pin it); `None` over plain HTTP.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_cert_pem.as_deref()
+    }
+    /// DER of the server certificate, for SHA-256 pinning; `None` over plain HTTP.
+    pub fn cert_der(&self) -> Option<&[u8]> {
+        self.cert_der.as_deref()
+    }
+    /// Stops accepting connections; open connections finish their current request.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+    /// Every API token the simulator accepts (the configured root token and, in `demo`, one
+    /// `uma` token per demo user), with secrets.
+    pub fn tokens(&self) -> Vec<TokenInfo> {
+        crate::scenario::tokens(&self.state.cluster.lock())
+    }
+    /// One token by id (`USER@REALM!NAME`).
+    pub fn token(&self, token_id: &str) -> Option<TokenInfo> {
+        self.tokens().into_iter().find(|t| t.token_id == token_id)
+    }
+    /// The current fault knobs.
+    pub fn faults(&self) -> Faults {
+        self.state.faults.read().clone()
+    }
+    /// Replaces all fault knobs at once.
+    pub fn set_faults(&self, faults: Faults) {
+        *self.state.faults.write() = faults;
+    }
+    /// Adds `latency` to every authenticated call.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.faults.write().latency = latency;
+    }
+    /// Makes a fraction (0..1) of calls fail with a 500.
+    pub fn set_error_rate(&self, rate: f64) {
+        self.state.faults.write().error_rate = rate.clamp(0.0, 1.0);
+    }
+    /// Takes the whole API down (connections refused, 503 on open ones) or brings it back.
+    pub fn set_api_down(&self, down: bool) {
+        self.state.faults.write().api_down = down;
+    }
+    /// Takes a node offline (its calls answer 595 "No route to host", its guests show
+    /// `unknown`) or back online. Returns false for an unknown node.
+    pub fn set_node_online(&self, node: &str, online: bool) -> bool {
+        let mut c = self.state.cluster.lock();
+        match c.nodes.get_mut(node) {
+            Some(n) => {
+                n.online = online;
+                true
+            }
+            None => false,
+        }
+    }
+    /// Sets how long new worker tasks run.
+    pub fn set_task_duration(&self, duration: Duration) {
+        *self.state.task_duration.write() = duration;
+    }
+}
+
+pub(crate) async fn start(
+    config: SimConfig,
+    state: Arc<SimState>,
+    token_secret: String,
+) -> Result<SimHandle, SimError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let cert = if config.tls {
+        Some(tls::self_signed()?)
+    } else {
+        None
+    };
+    let scheme = if config.tls { "https" } else { "http" };
+    let (stop, stopped) = watch::channel(false);
+    let handle = SimHandle {
+        url: format!("{scheme}://{addr}"),
+        addr,
+        token_id: config.token_id.clone(),
+        token_secret,
+        ca_cert_pem: cert.as_ref().map(|c| c.pem.clone()),
+        cert_der: cert.as_ref().map(|c| c.der.clone()),
+        stop,
+        state: state.clone(),
+    };
+    let acceptor = cert.map(|c| TlsAcceptor::from(c.config));
+    let router = api::router(state.clone());
+    tokio::spawn(accept_loop(listener, acceptor, router, stopped, state));
+    Ok(handle)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    router: axum::Router,
+    mut stopped: watch::Receiver<bool>,
+    state: Arc<SimState>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            res = listener.accept() => res,
+            _ = stopped.changed() => break,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::debug!(%err, "pve-sim: accept failed");
+                continue;
+            }
+        };
+        if state.faults.read().api_down {
+            // like a stopped pveproxy: the connection is dropped at once
+            drop(stream);
+            continue;
+        }
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let result = match acceptor {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(tls) => {
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                            .await
+                    }
+                    Err(err) => {
+                        tracing::debug!(%err, "pve-sim: TLS handshake failed");
+                        return;
+                    }
+                },
+                None => {
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await
+                }
+            };
+            if let Err(err) = result {
+                tracing::debug!(%err, "pve-sim: connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,373 @@
+//! Building and running the server: connect the store, start (or reach) Proxmox, start the actor
+//! tree, bind the listener (port 0 works, for tests), serve until told to stop, then shut down in
+//! order: stop accepting, tell sockets, stop actors, close the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use uma_actors::root::Tree;
+
+use crate::bootstrap::{self, AdminAccount};
+use crate::config::{Config, ProxmoxMode};
+use crate::pve::{PveClient, PveEndpoint};
+use crate::state::AppState;
+use crate::store::Store;
+use crate::templates::Templates;
+use crate::tls::TrustSettings;
+use crate::{http, realtime, tls};
+
+/// Why the server could not start; each is one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database is unreachable or refused the credentials.
+    #[error("cannot connect to the database ({what}): {error}")]
+    Database {
+        /// Which database.
+        what: String,
+        /// The driver's message.
+        error: String,
+    },
+    /// Migrations failed.
+    #[error("cannot migrate the database ({what}): {error}")]
+    Migrate {
+        /// Which database.
+        what: String,
+        /// The migrator's message.
+        error: String,
+    },
+    /// First-start chores failed.
+    #[error("cannot prepare the data folder or the admin account: {0}")]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    /// The embedded simulator could not start.
+    #[error("cannot start the embedded Proxmox simulator: {0}")]
+    Simulator(String),
+    /// The Proxmox client could not be set up.
+    #[error("cannot set up the Proxmox client: {0}")]
+    Proxmox(String),
+    /// The actor tree could not start.
+    #[error("cannot start the actor tree: {0}")]
+    Actors(String),
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {error}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        error: String,
+    },
+    /// The Redis URL was refused by the client.
+    #[error("cannot set up Redis: {0}")]
+    Redis(String),
+}
+
+/// A built server, bound and ready to run.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    io: SocketIo,
+    state: AppState,
+    tree: Tree,
+    sim: Option<pve_sim::SimHandle>,
+    admin: AdminAccount,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("addr", &self.local_addr())
+            .finish()
+    }
+}
+
+/// Connects the store and runs migrations, with operator-friendly errors.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    let what = config.database.describe();
+    let store = Store::connect(&config.database)
+        .await
+        .map_err(|e| StartError::Database {
+            what: what.clone(),
+            error: one_line(&e),
+        })?;
+    store.migrate().await.map_err(|e| StartError::Migrate {
+        what,
+        error: one_line(&e),
+    })?;
+    Ok(store)
+}
+
+fn one_line(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out.replace('\n', " ")
+}
+
+impl App {
+    /// Builds everything and binds the listener; nothing is served until [`App::run`].
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        tls::install_crypto_provider();
+        let config = Arc::new(config);
+        let store = open_store(&config).await?;
+        let cookie_secret = bootstrap::cookie_secret(&config)?;
+        let admin = bootstrap::admin_account(&config, &store).await?;
+
+        let (endpoint, sim) = match &config.proxmox {
+            ProxmoxMode::Embedded { scenario } => {
+                let scenario = scenario
+                    .parse::<pve_sim::Scenario>()
+                    .map_err(StartError::Simulator)?;
+                let handle = pve_sim::Simulator::start(pve_sim::SimConfig {
+                    scenario,
+                    ..pve_sim::SimConfig::default()
+                })
+                .await
+                .map_err(|e| StartError::Simulator(e.to_string()))?;
+                let endpoint = PveEndpoint {
+                    url: handle
+                        .url()
+                        .parse()
+                        .map_err(|e: url::ParseError| StartError::Simulator(e.to_string()))?,
+                    token_id: handle.token_id().to_owned(),
+                    token_secret: crate::config::Secret::new(handle.token_secret()),
+                    trust: TrustSettings {
+                        extra_roots_pem: handle.ca_cert_pem().map(str::to_owned),
+                        ..TrustSettings::default()
+                    },
+                };
+                (endpoint, Some(handle))
+            }
+            ProxmoxMode::Remote(p) => {
+                let extra_roots_pem = match &p.ca_file {
+                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                        StartError::Proxmox(format!("PROXMOX_CA_FILE {}: {e}", path.display()))
+                    })?),
+                    None => None,
+                };
+                let endpoint = PveEndpoint {
+                    url: p.url.clone(),
+                    token_id: p.token_id.clone(),
+                    token_secret: p.token_secret.clone(),
+                    trust: TrustSettings {
+                        extra_roots_pem,
+                        pinned_sha256: p
+                            .fingerprint
+                            .as_deref()
+                            .and_then(crate::config::parse_fingerprint),
+                        insecure: p.insecure,
+                    },
+                };
+                (endpoint, None)
+            }
+        };
+        let pve = PveClient::new(endpoint).map_err(|e| StartError::Proxmox(e.to_string()))?;
+
+        let redis = match &config.redis_url {
+            Some(url) => Some(connect_redis(url.expose(), config.redis_password.as_ref()).await?),
+            None => None,
+        };
+
+        let tree = Tree::start()
+            .await
+            .map_err(|e| StartError::Actors(e.to_string()))?;
+
+        let state = AppState {
+            config: config.clone(),
+            cookie_secret,
+            store,
+            pve,
+            templates: Templates::new(),
+            root: tree.root.clone(),
+            redis,
+            started: Instant::now(),
+        };
+        let (socket_layer, io) = realtime::layer();
+        let router = http::router(state.clone()).layer(socket_layer);
+
+        let addr = format!("{}:{}", config.hostname, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| StartError::Bind {
+                addr: addr.clone(),
+                error: e.to_string(),
+            })?;
+        Ok(App {
+            listener,
+            router,
+            io,
+            state,
+            tree,
+            sim,
+            admin,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The shared state (tests use its store and config).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The embedded simulator, in demo mode.
+    pub fn simulator(&self) -> Option<&pve_sim::SimHandle> {
+        self.sim.as_ref()
+    }
+
+    /// What start-up did to the `admin` account.
+    pub fn admin_account(&self) -> &AdminAccount {
+        &self.admin
+    }
+
+    /// Logs the banner: mode, where to click, the admin password when just generated.
+    pub fn log_banner(&self) {
+        let config = &self.state.config;
+        let addr = self.local_addr();
+        let host = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            "localhost".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        let url = format!("http://{host}:{}", addr.port());
+        match &self.sim {
+            Some(sim) => tracing::info!(
+                "Uma {} in demo mode: embedded Proxmox simulator at {}, database {}",
+                env!("CARGO_PKG_VERSION"),
+                sim.url(),
+                config.database.describe()
+            ),
+            None => tracing::info!(
+                "Uma {} in {} mode: Proxmox at {}, database {}",
+                env!("CARGO_PKG_VERSION"),
+                if config.production {
+                    "production"
+                } else {
+                    "development"
+                },
+                self.state.pve.endpoint().url,
+                config.database.describe()
+            ),
+        }
+        tracing::info!("Open {url}/login");
+        match &self.admin {
+            AdminAccount::Created { password } => {
+                tracing::info!("Sign in as admin with password {password} (shown once; set UMA_ADMIN_PASSWORD to choose one)");
+            }
+            AdminAccount::SetFromEnvironment => {
+                tracing::info!("Local admin account set from UMA_ADMIN_PASSWORD");
+            }
+            AdminAccount::Existing | AdminAccount::NotCreated => {}
+        }
+        if !crate::http::assets::bundle_present() {
+            tracing::warn!("web assets are missing (web/dist): run `make web` or `make run`");
+        }
+        for key in &config.unknown_keys {
+            tracing::warn!("unknown setting {key} is ignored (typo?)");
+        }
+    }
+
+    /// Serves until `shutdown` completes, then shuts down in order.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let App {
+            listener,
+            router,
+            io,
+            state,
+            tree,
+            sim,
+            ..
+        } = self;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let io_for_shutdown = io.clone();
+        let graceful = async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing sockets and finishing requests");
+            let _ = stopping_tx.send(());
+            realtime::shutdown(&io_for_shutdown).await;
+        };
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful);
+        // Requests still open 10 s after the signal (long polls, stuck clients) are dropped.
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            r = std::future::IntoFuture::into_future(serve) => r,
+            () = deadline => {
+                tracing::warn!("some connections did not finish within 10 s; closing them");
+                Ok(())
+            }
+        };
+        tree.shutdown().await;
+        if let Some(client) = &state.redis {
+            use fred::interfaces::ClientLike;
+            let _ = client.quit().await;
+        }
+        state.store.close().await;
+        if let Some(sim) = sim {
+            sim.shutdown();
+        }
+        tracing::info!("stopped");
+        result
+    }
+}
+
+async fn connect_redis(
+    url: &str,
+    password: Option<&crate::config::Secret>,
+) -> Result<fred::clients::Client, StartError> {
+    use fred::interfaces::ClientLike;
+    use fred::types::config::{Config as RedisConfig, ReconnectPolicy};
+    let mut cfg = RedisConfig::from_url(url).map_err(|e| StartError::Redis(e.to_string()))?;
+    if let Some(pw) = password {
+        cfg.password = Some(pw.expose().to_owned());
+    }
+    let client = fred::types::Builder::from_config(cfg)
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(2);
+            c.internal_command_timeout = Duration::from_secs(2);
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = Duration::from_secs(2);
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        .build()
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    let _task = client.connect();
+    match tokio::time::timeout(Duration::from_secs(2), client.wait_for_connect()).await {
+        Ok(Ok(())) => tracing::debug!("connected to Redis"),
+        Ok(Err(e)) => {
+            tracing::warn!("Redis is unreachable ({e}); using in-process limits until it returns")
+        }
+        Err(_) => tracing::warn!(
+            "Redis did not answer within 2 s; using in-process limits until it returns"
+        ),
+    }
+    Ok(client)
+}

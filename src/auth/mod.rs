@@ -1,0 +1,3 @@
+//! Authentication: local accounts (argon2id) now; LDAP, sessions and CSRF build on it.
+
+pub mod password;

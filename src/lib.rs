@@ -1,0 +1,20 @@
+//! Uma: a self-service web console for Proxmox VE.
+//!
+//! The library holds the whole server so integration tests can boot it on port 0; `main.rs` only
+//! parses the command line and calls [`cli::main`].
+
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod opid;
+pub mod pve;
+pub mod realtime;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod templates;
+pub mod tls;

@@ -1,0 +1,150 @@
+//! The Proxmox VE client: token auth, the `{"data": …}` envelope, certificate trust from
+//! [`crate::tls`], timeouts, and Proxmox's error text kept for the user.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::Secret;
+use crate::tls::{self, TrustSettings};
+
+/// Errors talking to Proxmox.
+#[derive(Debug, thiserror::Error)]
+pub enum PveError {
+    /// No connection, TLS failure or timeout.
+    #[error("Proxmox is unreachable: {0}")]
+    Unreachable(String),
+    /// Proxmox answered with an error status; `message` is its own text.
+    #[error("Proxmox answered {status}: {message}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Proxmox's message (the reason phrase or body `message`).
+        message: String,
+    },
+    /// The answer did not have the expected shape.
+    #[error("unexpected answer from Proxmox: {0}")]
+    Decode(String),
+    /// The client could not be built.
+    #[error("cannot set up the Proxmox client: {0}")]
+    Setup(String),
+}
+
+/// Where and how to reach a cluster.
+#[derive(Debug, Clone)]
+pub struct PveEndpoint {
+    /// Base URL, without `/api2/json`.
+    pub url: Url,
+    /// `USER@REALM!TOKENID`.
+    pub token_id: String,
+    /// The token's secret.
+    pub token_secret: Secret,
+    /// Certificate trust.
+    pub trust: TrustSettings,
+}
+
+/// A cheap-to-clone Proxmox API client.
+#[derive(Debug, Clone)]
+pub struct PveClient {
+    http: reqwest::Client,
+    base: Url,
+    auth: String,
+    endpoint: PveEndpoint,
+}
+
+/// `GET /version`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Version {
+    /// e.g. `9.1.3`.
+    pub version: String,
+    /// e.g. `9.1`.
+    pub release: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    data: T,
+}
+
+impl PveClient {
+    /// Builds a client; does not connect.
+    pub fn new(endpoint: PveEndpoint) -> Result<Self, PveError> {
+        let tls = tls::client_config(&endpoint.trust, &[b"http/1.1"])
+            .map_err(|e| PveError::Setup(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| PveError::Setup(e.to_string()))?;
+        let mut base = endpoint.url.clone();
+        base.set_path("/api2/json/");
+        Ok(Self {
+            http,
+            base,
+            auth: format!(
+                "PVEAPIToken={}={}",
+                endpoint.token_id,
+                endpoint.token_secret.expose()
+            ),
+            endpoint,
+        })
+    }
+
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &PveEndpoint {
+        &self.endpoint
+    }
+
+    /// `GET path` (relative to `/api2/json/`), unwrapping `data`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PveError> {
+        let url = self
+            .base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| PveError::Decode(e.to_string()))?;
+        let resp = self
+            .http
+            .get(url)
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .send()
+            .await
+            .map_err(|e| PveError::Unreachable(error_chain(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let reason = status.canonical_reason().unwrap_or("error").to_owned();
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            let message = body
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(|m| m.trim_end().to_owned())
+                .unwrap_or(reason);
+            return Err(PveError::Status {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        let env: Envelope<T> = resp
+            .json()
+            .await
+            .map_err(|e| PveError::Decode(e.to_string()))?;
+        Ok(env.data)
+    }
+
+    /// `GET /version`: the cheapest authenticated call, used by readiness checks.
+    pub async fn version(&self) -> Result<Version, PveError> {
+        self.get("version").await
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

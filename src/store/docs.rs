@@ -1,0 +1,251 @@
+//! Docs (admin-published articles), who visited them, and uploaded files.
+
+use serde::Serialize;
+
+use super::{exec, expect_one, new_id, now_ms, on_pool, Store, StoreResult};
+
+/// An article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Doc {
+    /// Row id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Subtitle.
+    pub subtitle: Option<String>,
+    /// Author's username.
+    pub author: String,
+    /// Markdown source.
+    pub content: String,
+    /// Cover image URL.
+    pub cover_image: Option<String>,
+    /// Number of distinct users who opened it.
+    pub visited_by: i64,
+    /// Visible to users.
+    pub published: bool,
+    /// Shown first.
+    pub pinned: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last update (ms).
+    pub updated_at: i64,
+}
+
+/// Fields an author sets.
+#[derive(Debug, Clone, Default)]
+pub struct DocInput {
+    /// Title.
+    pub title: String,
+    /// Subtitle.
+    pub subtitle: Option<String>,
+    /// Markdown source.
+    pub content: String,
+    /// Cover image URL.
+    pub cover_image: Option<String>,
+    /// Visible to users.
+    pub published: bool,
+    /// Shown first.
+    pub pinned: bool,
+}
+
+/// An uploaded file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Upload {
+    /// Row id.
+    pub id: String,
+    /// The doc it belongs to (deleted with it).
+    pub doc_id: Option<String>,
+    /// Uploader's username.
+    pub uploaded_by: String,
+    /// Name as uploaded.
+    pub file_name: String,
+    /// Name on disk (unique).
+    pub stored_name: String,
+    /// Content type found by sniffing the content.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Upload time (ms).
+    pub created_at: i64,
+}
+
+const DOC_COLS: &str = "id, title, subtitle, author, content, cover_image, visited_by, published, pinned, created_at, updated_at";
+const UPLOAD_COLS: &str =
+    "id, doc_id, uploaded_by, file_name, stored_name, content_type, size_bytes, sha256, created_at";
+
+impl Store {
+    /// Creates a doc.
+    pub async fn create_doc(&self, author: &str, input: &DocInput) -> StoreResult<Doc> {
+        let now = now_ms();
+        let id = new_id();
+        let sql = format!("INSERT INTO docs ({DOC_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        exec!(self, |p| sqlx::query(&sql)
+            .bind(&id)
+            .bind(&input.title)
+            .bind(&input.subtitle)
+            .bind(author)
+            .bind(&input.content)
+            .bind(&input.cover_image)
+            .bind(0_i64)
+            .bind(input.published)
+            .bind(input.pinned)
+            .bind(now)
+            .bind(now)
+            .execute(p)
+            .await)?;
+        self.doc(&id).await?.ok_or(super::StoreError::NotFound)
+    }
+
+    /// A doc by id.
+    pub async fn doc(&self, id: &str) -> StoreResult<Option<Doc>> {
+        let sql = format!("SELECT {DOC_COLS} FROM docs WHERE id = ?");
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, Doc>(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Docs, pinned first then newest; only published ones unless `include_drafts`.
+    pub async fn list_docs(&self, include_drafts: bool) -> StoreResult<Vec<Doc>> {
+        let sql = format!(
+            "SELECT {DOC_COLS} FROM docs WHERE published = ? OR ? ORDER BY pinned DESC, created_at DESC"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, Doc>(&sql)
+            .bind(true)
+            .bind(include_drafts)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Replaces a doc's editable fields.
+    pub async fn update_doc(&self, id: &str, input: &DocInput) -> StoreResult<()> {
+        let rows = exec!(self, |p| {
+            sqlx::query(
+            "UPDATE docs SET title = ?, subtitle = ?, content = ?, cover_image = ?, published = ?, pinned = ?, updated_at = ? WHERE id = ?"
+        )
+        .bind(&input.title)
+        .bind(&input.subtitle)
+        .bind(&input.content)
+        .bind(&input.cover_image)
+        .bind(input.published)
+        .bind(input.pinned)
+        .bind(now_ms())
+        .bind(id)
+        .execute(p)
+        .await
+        })?;
+        expect_one(rows)
+    }
+
+    /// Deletes a doc with its visits and uploads' records.
+    pub async fn delete_doc(&self, id: &str) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query("DELETE FROM docs WHERE id = ?")
+            .bind(id)
+            .execute(p)
+            .await)?;
+        expect_one(rows)
+    }
+
+    /// Records that a user opened a doc; `visited_by` counts each user once. Returns `true` on
+    /// a user's first visit.
+    pub async fn record_doc_visit(&self, doc_id: &str, user_id: &str) -> StoreResult<bool> {
+        let now = now_ms();
+        let again = exec!(self, |p| {
+            sqlx::query(
+            "UPDATE doc_visits SET last_at = ?, visits = visits + 1 WHERE doc_id = ? AND user_id = ?"
+        )
+        .bind(now)
+        .bind(doc_id)
+        .bind(user_id)
+        .execute(p)
+        .await
+        })?;
+        if again > 0 {
+            return Ok(false);
+        }
+        let inserted = on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("INSERT INTO doc_visits (doc_id, user_id, first_at, last_at, visits) VALUES (?, ?, ?, ?, 1)")
+                .bind(doc_id)
+                .bind(user_id)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE docs SET visited_by = visited_by + 1 WHERE id = ?")
+                .bind(doc_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        });
+        match inserted {
+            Ok(()) => Ok(true),
+            Err(e) => match super::StoreError::from(e) {
+                // Another request recorded the first visit at the same moment.
+                super::StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Stores an upload's record.
+    pub async fn insert_upload(&self, u: &Upload) -> StoreResult<()> {
+        let sql = format!("INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        exec!(self, |p| sqlx::query(&sql)
+            .bind(&u.id)
+            .bind(&u.doc_id)
+            .bind(&u.uploaded_by)
+            .bind(&u.file_name)
+            .bind(&u.stored_name)
+            .bind(&u.content_type)
+            .bind(u.size_bytes)
+            .bind(&u.sha256)
+            .bind(u.created_at)
+            .execute(p)
+            .await)?;
+        Ok(())
+    }
+
+    /// An upload by its stored name.
+    pub async fn upload_by_stored_name(&self, stored_name: &str) -> StoreResult<Option<Upload>> {
+        let sql = format!("SELECT {UPLOAD_COLS} FROM uploads WHERE stored_name = ?");
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, Upload>(&sql)
+            .bind(stored_name)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Uploads attached to a doc.
+    pub async fn uploads_of_doc(&self, doc_id: &str) -> StoreResult<Vec<Upload>> {
+        let sql = format!("SELECT {UPLOAD_COLS} FROM uploads WHERE doc_id = ? ORDER BY created_at");
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, Upload>(&sql)
+            .bind(doc_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Attaches an upload to a doc.
+    pub async fn attach_upload(&self, id: &str, doc_id: &str) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query(
+            "UPDATE uploads SET doc_id = ? WHERE id = ?"
+        )
+        .bind(doc_id)
+        .bind(id)
+        .execute(p)
+        .await)?;
+        expect_one(rows)
+    }
+
+    /// Deletes an upload's record.
+    pub async fn delete_upload(&self, id: &str) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(p)
+            .await)?;
+        expect_one(rows)
+    }
+}

@@ -1,0 +1,168 @@
+//! Application settings (key → JSON) and notification banners.
+
+use serde::Serialize;
+
+use super::{exec, expect_one, new_id, now_ms, on_pool, Store, StoreError, StoreResult};
+
+/// A notification banner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    /// Row id.
+    pub id: String,
+    /// Text.
+    pub message: String,
+    /// `info`, `warning`, … (the original's `type`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Shown to users.
+    pub is_active: bool,
+    /// Higher first.
+    pub priority: i64,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last update (ms).
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// The JSON value of a setting.
+    pub async fn config_value(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        let raw: Option<String> = on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT value FROM app_config WHERE config_key = ?"
+        )
+        .bind(key)
+        .fetch_optional(p)
+        .await)?;
+        Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    /// Sets a setting (insert or replace).
+    pub async fn set_config_value(&self, key: &str, value: &serde_json::Value) -> StoreResult<()> {
+        let text = value.to_string();
+        let now = now_ms();
+        let update = |text: String| async move {
+            exec!(self, |p| sqlx::query(
+                "UPDATE app_config SET value = ?, updated_at = ? WHERE config_key = ?"
+            )
+            .bind(text)
+            .bind(now)
+            .bind(key)
+            .execute(p)
+            .await)
+        };
+        if update(text.clone()).await? > 0 {
+            return Ok(());
+        }
+        let inserted = exec!(self, |p| sqlx::query(
+            "INSERT INTO app_config (id, config_key, value, updated_at) VALUES (?, ?, ?, ?)"
+        )
+        .bind(new_id())
+        .bind(key)
+        .bind(&text)
+        .bind(now)
+        .execute(p)
+        .await);
+        match inserted.map_err(StoreError::from) {
+            Ok(_) => Ok(()),
+            // MariaDB reports 0 changed rows when the value was already equal, and another writer
+            // may have inserted in between: either way the row now exists.
+            Err(StoreError::Conflict(_)) => update(text).await.map(|_| ()).map_err(Into::into),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a setting.
+    pub async fn delete_config_value(&self, key: &str) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query(
+            "DELETE FROM app_config WHERE config_key = ?"
+        )
+        .bind(key)
+        .execute(p)
+        .await)?;
+        expect_one(rows)
+    }
+
+    /// Creates a notification.
+    pub async fn create_notification(
+        &self,
+        message: &str,
+        kind: &str,
+        priority: i64,
+    ) -> StoreResult<Notification> {
+        let now = now_ms();
+        let n = Notification {
+            id: new_id(),
+            message: message.to_owned(),
+            kind: kind.to_owned(),
+            is_active: true,
+            priority,
+            created_at: now,
+            updated_at: now,
+        };
+        exec!(self, |p| {
+            sqlx::query(
+            "INSERT INTO notifications (id, message, kind, is_active, priority, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        .bind(&n.id)
+        .bind(&n.message)
+        .bind(&n.kind)
+        .bind(n.is_active)
+        .bind(n.priority)
+        .bind(n.created_at)
+        .bind(n.updated_at)
+        .execute(p)
+        .await
+        })?;
+        Ok(n)
+    }
+
+    /// Notifications by priority then newest; only active ones unless `all`.
+    pub async fn list_notifications(&self, all: bool) -> StoreResult<Vec<Notification>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as::<_, Notification>(
+            "SELECT id, message, kind, is_active, priority, created_at, updated_at FROM notifications WHERE is_active = ? OR ? ORDER BY priority DESC, created_at DESC"
+        )
+        .bind(true)
+        .bind(all)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// Updates a notification.
+    pub async fn update_notification(
+        &self,
+        id: &str,
+        message: &str,
+        kind: &str,
+        is_active: bool,
+        priority: i64,
+    ) -> StoreResult<()> {
+        let rows = exec!(self, |p| {
+            sqlx::query(
+            "UPDATE notifications SET message = ?, kind = ?, is_active = ?, priority = ?, updated_at = ? WHERE id = ?"
+        )
+        .bind(message)
+        .bind(kind)
+        .bind(is_active)
+        .bind(priority)
+        .bind(now_ms())
+        .bind(id)
+        .execute(p)
+        .await
+        })?;
+        expect_one(rows)
+    }
+
+    /// Deletes a notification.
+    pub async fn delete_notification(&self, id: &str) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query(
+            "DELETE FROM notifications WHERE id = ?"
+        )
+        .bind(id)
+        .execute(p)
+        .await)?;
+        expect_one(rows)
+    }
+}

@@ -1,0 +1,9 @@
+//! Uma's integration tests: one binary that boots the real server (port 0, fresh database, the
+//! simulator over HTTPS) and talks to it over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod config_errors;
+mod server;
+mod store;

@@ -1,0 +1,25 @@
+// Bundles web/src into web/dist with esbuild: one module per page plus the shared main module,
+// and the stylesheet. `--watch` rebuilds on change.
+import * as esbuild from "esbuild";
+import { copyFile, mkdir } from "node:fs/promises";
+
+const watch = process.argv.includes("--watch");
+const options = {
+  entryPoints: ["src/main.ts", "src/app.css"],
+  outdir: "dist",
+  bundle: true,
+  format: "esm",
+  target: ["es2022"],
+  minify: !watch,
+  sourcemap: true,
+  logLevel: "info",
+};
+
+await mkdir("dist", { recursive: true });
+await copyFile("src/favicon.svg", "dist/favicon.svg");
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  await esbuild.build(options);
+}
