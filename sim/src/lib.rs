@@ -8,6 +8,8 @@
 //! The cluster (nodes, storages, guests, pools, users, ACLs, SDN, replication, tasks) lives in
 //! memory behind one lock; see `sim/README.md` for the scenarios, endpoints and knobs.
 
+#![warn(missing_docs)]
+
 mod acl;
 mod error;
 mod http;
@@ -28,7 +30,7 @@ use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 
 pub use http::{catalog, Endpoint};
-pub use params::{ParamSpec, ParamType};
+pub use params::{pattern_regex, ParamSpec, ParamType};
 pub use scenario::TokenInfo;
 pub use server::SimHandle;
 

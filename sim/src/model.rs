@@ -156,6 +156,12 @@ pub(crate) struct Guest {
     pub snapshots: Vec<Snapshot>,
     pub rules: Vec<Map<String, Value>>,
     pub started_at: Option<i64>,
+    /// Changes waiting for the next power cycle (QEMU, running): values to set.
+    #[serde(default)]
+    pub pending: Config,
+    /// Keys waiting to be deleted at the next power cycle.
+    #[serde(default)]
+    pub pending_delete: Vec<String>,
 }
 
 impl Guest {
@@ -170,6 +176,23 @@ impl Guest {
             str::to_owned,
         )
     }
+    /// The config as it will be after the next power cycle (what `GET config` shows by default).
+    pub fn effective_config(&self) -> Config {
+        let mut c = self.config.clone();
+        for k in &self.pending_delete {
+            c.remove(k);
+        }
+        c.extend(self.pending.clone());
+        c
+    }
+
+    /// Applies pending changes (at start, stop, reboot, reset, rollback).
+    pub fn apply_pending(&mut self) {
+        self.config = self.effective_config();
+        self.pending.clear();
+        self.pending_delete.clear();
+    }
+
     /// The current lock, if any.
     pub fn lock(&self) -> Option<&str> {
         self.config.get("lock").and_then(Value::as_str)
@@ -204,7 +227,7 @@ impl Guest {
             Some(v) => v.as_u64().unwrap_or(512),
             None => 512,
         };
-        mib * 1024 * 1024
+        mib.saturating_mul(1 << 20)
     }
     /// Configured vCPUs.
     pub fn cpus(&self) -> u64 {
@@ -218,7 +241,7 @@ impl Guest {
             .get("sockets")
             .and_then(Value::as_u64)
             .unwrap_or(1);
-        cores * sockets
+        cores.saturating_mul(sockets)
     }
     /// Disks: (config key, volid, size in bytes), cdroms excluded.
     pub fn disks(&self) -> Vec<(String, String, u64)> {
@@ -226,7 +249,10 @@ impl Guest {
     }
     /// Sum of disk sizes, bytes.
     pub fn maxdisk(&self) -> u64 {
-        self.disks().iter().map(|d| d.2).sum()
+        self.disks()
+            .iter()
+            .map(|d| d.2)
+            .fold(0u64, u64::saturating_add)
     }
     /// The tags string.
     pub fn tags(&self) -> Option<&str> {
@@ -262,11 +288,13 @@ pub(crate) fn disk_size(drive: &str) -> Option<u64> {
 /// Parses `32G`, `512M`, `1T`, `1024K`, plain bytes.
 pub(crate) fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
-    let (num, mult) = match s.chars().last()? {
-        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
-        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
-        'T' | 't' => (&s[..s.len() - 1], 1 << 40),
+    let last = s.chars().last()?;
+    let head = &s[..s.len() - last.len_utf8()];
+    let (num, mult) = match last {
+        'K' | 'k' => (head, 1u64 << 10),
+        'M' | 'm' => (head, 1 << 20),
+        'G' | 'g' => (head, 1 << 30),
+        'T' | 't' => (head, 1 << 40),
         _ => (s, 1),
     };
     let v: f64 = num.parse().ok()?;
@@ -490,7 +518,7 @@ impl Cluster {
             .filter(|v| v.storage() == storage.id)
             .filter(|v| storage.shared || v.node.as_deref() == Some(node))
             .map(|v| v.size)
-            .sum();
+            .fold(0u64, u64::saturating_add);
         let disks: u64 = self
             .guests
             .values()
@@ -498,8 +526,47 @@ impl Cluster {
             .flat_map(|g| g.disks())
             .filter(|(_, volid, _)| volid.split(':').next() == Some(storage.id.as_str()))
             .map(|d| d.2)
-            .sum();
-        vols + disks
+            .fold(0u64, u64::saturating_add);
+        vols.saturating_add(disks)
+    }
+
+    /// Bytes used per (storage, node) in one pass; shared storages use the node "".
+    pub fn storage_usage(&self) -> BTreeMap<(String, String), u64> {
+        let key = |storage: &str, node: &str| {
+            let shared = self.storages.get(storage).is_some_and(|s| s.shared);
+            (
+                storage.to_owned(),
+                if shared {
+                    String::new()
+                } else {
+                    node.to_owned()
+                },
+            )
+        };
+        let mut out: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for v in &self.volumes {
+            let e = out
+                .entry(key(v.storage(), v.node.as_deref().unwrap_or_default()))
+                .or_default();
+            *e = e.saturating_add(v.size);
+        }
+        for g in self.guests.values() {
+            for (_, volid, size) in g.disks() {
+                let storage = volid.split(':').next().unwrap_or_default();
+                let e = out.entry(key(storage, &g.node)).or_default();
+                *e = e.saturating_add(size);
+            }
+        }
+        out
+    }
+
+    /// Looks up [`Cluster::storage_usage`] for a storage as seen from a node.
+    pub fn used_in(usage: &BTreeMap<(String, String), u64>, storage: &Storage, node: &str) -> u64 {
+        let node = if storage.shared { "" } else { node };
+        usage
+            .get(&(storage.id.clone(), node.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The next free vmid from 100 on.
@@ -601,4 +668,26 @@ pub(crate) fn no_conf(node: &str, kind: Kind, vmid: u32) -> ApiError {
         "Configuration file 'nodes/{node}/{}/{vmid}.conf' does not exist",
         kind.conf_dir()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn sizes_parse_and_format() {
+        assert_eq!(parse_size("32G"), Some(32 << 30));
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("1.5G"), Some(3 << 29));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("1é"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(fmt_size(32 << 30), "32G");
+        assert_eq!(fmt_size(1536 << 20), "1536M");
+        assert_eq!(
+            disk_size("local-lvm:vm-100-disk-0,iothread=1,size=8G"),
+            Some(8 << 30)
+        );
+    }
 }

@@ -90,7 +90,8 @@ fn round(v: f64) -> Value {
     json!((v * 1000.0).round() / 1000.0)
 }
 
-/// `rrddata` for a guest. Points before the guest ran only hold `time`; MAX is a little higher.
+/// `rrddata` for a guest: usage is zero for stopped guests and, for running ones, before the day
+/// preceding their start (a plausible history); MAX is a little higher than AVERAGE.
 pub(crate) fn guest_series(g: &Guest, timeframe: &str, cf_max: bool, now: i64) -> Vec<Value> {
     let seed = u64::from(g.vmid);
     let boost = if cf_max { 1.25 } else { 1.0 };

@@ -235,6 +235,8 @@ fn add_guest(c: &mut Cluster, s: &Seed<'_>, now: i64) {
             snapshots: Vec::new(),
             rules: Vec::new(),
             started_at: started,
+            pending: Config::new(),
+            pending_delete: Vec::new(),
         },
     );
 }
@@ -323,7 +325,7 @@ pub(crate) fn build(
     let mut c = match scenario {
         Scenario::Empty => empty(now),
         Scenario::Demo => demo(now, secret),
-        Scenario::Scale => scale(now),
+        Scenario::Scale => scale(now, secret),
     };
     ensure_root_token(&mut c, root_token, root_secret);
     c
@@ -632,10 +634,7 @@ fn demo(now: i64, secret: &mut dyn FnMut() -> String) -> Cluster {
     c.sdn.vnets.insert("devnet1".into(), vnet.clone());
     c.sdn.running_zones = c.sdn.zones.clone();
     c.sdn.running_vnets = c.sdn.vnets.clone();
-    vnet.insert(
-        "alias".into(),
-        json!("Bob test network (pending)"),
-    );
+    vnet.insert("alias".into(), json!("Bob test network (pending)"));
     c.sdn.vnets.insert("devnet2".into(), vnet);
 
     c.replication.insert(
@@ -653,7 +652,7 @@ fn demo(now: i64, secret: &mut dyn FnMut() -> String) -> Cluster {
     c
 }
 
-fn scale(now: i64) -> Cluster {
+fn scale(now: i64, secret: &mut dyn FnMut() -> String) -> Cluster {
     let mut c = base();
     let nodes: Vec<String> = (1..=8).map(|i| format!("pve{i}")).collect();
     for (i, n) in nodes.iter().enumerate() {
@@ -703,6 +702,9 @@ fn scale(now: i64) -> Cluster {
             &userid,
             "PVEVMAdmin",
         );
+        let path = format!("/pool/{pool_name}");
+        acl(&mut c, &path, AclKind::User, &userid, "PVEPoolUser");
+        add_token(&mut c, &userid, "uma", secret(), false);
     }
     c
 }

@@ -59,6 +59,18 @@ fn prop<'a>(props: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a 
 
 /// Validates a value against a (returns) schema, collecting mismatches.
 fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
+    let mut counts = Counts::default();
+    check_counted(schema, v, at, errs, &mut counts);
+}
+
+/// How many pattern checks ran, and how many patterns Rust's regex cannot express.
+#[derive(Debug, Default)]
+struct Counts {
+    patterns: usize,
+    skipped: BTreeSet<String>,
+}
+
+fn check_counted(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>, counts: &mut Counts) {
     let ty = schema["type"].as_str();
     if v.is_null() && ty != Some("null") {
         if ty.is_some() && ty != Some("any") {
@@ -79,6 +91,19 @@ fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
                 if let Some(values) = schema["enum"].as_array() {
                     if !values.iter().any(|e| e.as_str() == Some(s)) {
                         errs.push(format!("{at}: '{s}' not in enum {values:?}"));
+                    }
+                }
+                if let Some(pat) = schema["pattern"].as_str() {
+                    match pve_sim::pattern_regex(pat) {
+                        Ok(re) => {
+                            counts.patterns += 1;
+                            if !re.is_match(s) {
+                                errs.push(format!("{at}: '{s}' does not match pattern {pat}"));
+                            }
+                        }
+                        Err(_) => {
+                            counts.skipped.insert(pat.to_owned());
+                        }
                     }
                 }
             }
@@ -103,7 +128,7 @@ fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
             None => errs.push(format!("{at}: expected array, got {v}")),
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    check(&schema["items"], item, &format!("{at}[{i}]"), errs);
+                    check_counted(&schema["items"], item, &format!("{at}[{i}]"), errs, counts);
                 }
             }
         },
@@ -123,7 +148,7 @@ fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
                     .is_some_and(|a| a == 0 || a == false);
                 for (k, val) in obj {
                     match prop(props, k) {
-                        Some(ps) => check(ps, val, &format!("{at}.{k}"), errs),
+                        Some(ps) => check_counted(ps, val, &format!("{at}.{k}"), errs, counts),
                         None if closed => {
                             errs.push(format!("{at}: property '{k}' not allowed by schema"));
                         }
@@ -142,6 +167,7 @@ fn declared_parameters_match_schema() {
     let schema = load_schema();
     let mut errs = Vec::new();
     let mut params_checked = 0;
+    let mut patterns = 0;
     let catalog = pve_sim::catalog();
     for ep in &catalog {
         let Some(info) = schema.get(&(ep.method.clone(), ep.path.clone())) else {
@@ -190,6 +216,19 @@ fn declared_parameters_match_schema() {
                     p.enum_values
                 ));
             }
+            let schema_pattern = s["pattern"].as_str().map(str::to_owned);
+            if p.pattern != schema_pattern {
+                errs.push(format!(
+                    "{at}: pattern {:?} but schema has {schema_pattern:?}",
+                    p.pattern
+                ));
+            }
+            if let Some(pat) = &p.pattern {
+                patterns += 1;
+                if let Err(e) = pve_sim::pattern_regex(pat) {
+                    errs.push(format!("{at}: pattern does not compile: {e}"));
+                }
+            }
             if p.minimum != num(&s["minimum"]) || p.maximum != num(&s["maximum"]) {
                 errs.push(format!(
                     "{at}: bounds {:?}..{:?} but schema has {}..{}",
@@ -209,7 +248,7 @@ fn declared_parameters_match_schema() {
     }
     let paths: BTreeSet<&str> = catalog.iter().map(|e| e.path.as_str()).collect();
     println!(
-        "conformance (parameters): {} paths, {} methods, {params_checked} parameters checked",
+        "conformance (parameters): {} paths, {} methods, {params_checked} parameters checked ({patterns} with patterns)",
         paths.len(),
         catalog.len()
     );
@@ -229,6 +268,7 @@ struct Walker<'a> {
     covered: BTreeSet<(String, String)>,
     errs: Vec<String>,
     responses: usize,
+    counts: Counts,
 }
 
 impl Walker<'_> {
@@ -269,7 +309,13 @@ impl Walker<'_> {
             returns = serde_json::json!({ "type": "string" });
         }
         self.responses += 1;
-        check(&returns, &data, &format!("{m} {pattern}"), &mut self.errs);
+        check_counted(
+            &returns,
+            &data,
+            &format!("{m} {pattern}"),
+            &mut self.errs,
+            &mut self.counts,
+        );
         if let Some(upid) = data.as_str().filter(|s| s.starts_with("UPID:")) {
             let exit = self.sim.wait_task(upid).await;
             if exit != "OK" {
@@ -305,6 +351,7 @@ async fn walk_every_endpoint() {
         covered: BTreeSet::new(),
         errs: Vec::new(),
         responses: 0,
+        counts: Counts::default(),
     };
 
     w.step(M::GET, "/version", &[]).await;
@@ -493,12 +540,39 @@ async fn walk_every_endpoint() {
     )
     .await;
     let iso = enc("local:iso/debian-12.8.0-amd64-netinst.iso");
+    let iso_path = format!("/nodes/pve1/storage/local/content/{iso}");
+    w.step(M::GET, &iso_path, &[]).await;
+    w.step(M::PUT, &iso_path, &[("notes", "netinst")]).await;
     w.step(
-        M::GET,
-        &format!("/nodes/pve1/storage/local/content/{iso}"),
-        &[],
+        M::POST,
+        &iso_path,
+        &[("target", "nas:iso/netinst-copy.iso")],
     )
     .await;
+    let img = w
+        .step(
+            M::POST,
+            "/nodes/pve1/storage/local-lvm/content",
+            &[
+                ("vmid", "100"),
+                ("filename", "vm-100-disk-9"),
+                ("size", "1G"),
+            ],
+        )
+        .await;
+    assert_eq!(img, "local-lvm:vm-100-disk-9");
+    let img_path = format!(
+        "/nodes/pve1/storage/local-lvm/content/{}",
+        enc("local-lvm:vm-100-disk-9")
+    );
+    w.step(M::GET, &img_path, &[]).await;
+    w.step(M::DELETE, &img_path, &[]).await;
+    let copied = sim.get("/nodes/pve2/storage/nas/content?content=iso").await;
+    assert!(copied
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|v| v["volid"] == "nas:iso/netinst-copy.iso"));
 
     // QEMU
     let q = "/nodes/pve1/qemu";
@@ -779,6 +853,9 @@ async fn walk_every_endpoint() {
         .await;
     w.step(M::DELETE, &c, &[("purge", "1")]).await;
 
+    w.step(M::POST, "/nodes/pve3/status", &[("command", "reboot")])
+        .await;
+
     let all: BTreeSet<(String, String)> = catalog
         .iter()
         .map(|e| (e.method.clone(), e.path.clone()))
@@ -786,11 +863,13 @@ async fn walk_every_endpoint() {
     let missing: Vec<_> = all.difference(&w.covered).collect();
     let paths: BTreeSet<&str> = w.covered.iter().map(|(_, p)| p.as_str()).collect();
     println!(
-        "conformance (walk): {} paths, {} methods walked of {} served, {} responses validated against the schema",
+        "conformance (walk): {} paths, {} methods walked of {} served, {} responses validated against the schema ({} string values checked against patterns; {} Perl-only patterns skipped)",
         paths.len(),
         w.covered.len(),
         all.len(),
-        w.responses
+        w.responses,
+        w.counts.patterns,
+        w.counts.skipped.len()
     );
     assert!(missing.is_empty(), "endpoints not walked: {missing:?}");
     assert!(
@@ -811,6 +890,7 @@ fn validator_rejects_mismatches() {
             "status": { "type": "string", "enum": ["running", "stopped"] },
             "template": { "type": "boolean", "optional": 1 },
             "net[n]": { "type": "string", "optional": 1 },
+            "id": { "type": "string", "optional": 1, "pattern": "[1-9][0-9]{2,8}-\\d{1,9}" },
         }},
     });
     let mut errs = Vec::new();

@@ -108,5 +108,20 @@ async fn knobs_at_start_and_scale_scenario() {
         .count();
     let nodes = items.iter().filter(|i| i["type"] == "node").count();
     assert_eq!((guests, nodes), (2000, 8));
+    // a scale user's token sees exactly its pool's 50 guests
+    let user = handle.token("user07@pve!uma").expect("scale user token");
+    let r: serde_json::Value = client
+        .get(format!(
+            "{}/api2/json/cluster/resources?type=vm",
+            handle.url()
+        ))
+        .header("Authorization", user.authorization())
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["data"].as_array().map(Vec::len), Some(50));
     handle.shutdown();
 }

@@ -63,6 +63,18 @@ async fn lifecycle(sim: &Sim, kind: &str, vmid: &str, create: &[(&str, &str)]) {
             .trim_matches('"'),
         memory
     );
+    if kind == "qemu" {
+        // memory is not hot-pluggable: pending until the next power cycle
+        let current = sim.get(&format!("{base}/config?current=1")).await;
+        assert_eq!(current["memory"], "2048");
+        let pending = sim.get(&format!("{base}/pending")).await;
+        let entry = pending
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["key"] == "memory").cloned())
+            .expect("memory entry");
+        assert_eq!(entry["value"], "2048");
+        assert_eq!(entry["pending"], "4096");
+    }
     let snaps = sim.get(&format!("{base}/snapshot")).await;
     let names: Vec<&str> = snaps
         .as_array()
@@ -171,7 +183,7 @@ async fn lxc_lifecycle() {
 
 #[tokio::test]
 async fn state_changes_only_when_the_task_ends() {
-    let sim = spawn_with(Scenario::Demo, Duration::from_millis(400)).await;
+    let sim = spawn_with(Scenario::Demo, Duration::from_secs(3)).await;
     let upid = sim
         .ok(Method::POST, "/nodes/pve1/qemu/140/status/start", &[])
         .await;

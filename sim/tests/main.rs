@@ -9,3 +9,4 @@ mod faults;
 mod lifecycle;
 mod persistence;
 mod refusals;
+mod robustness;

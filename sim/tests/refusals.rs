@@ -77,6 +77,10 @@ async fn synchronous_refusals() {
         "hostname lookup 'pve9' failed - failed to get address info for: pve9: Name or service not known");
     refused!(sim, POST "/nodes/pve1/qemu", &[("vmid", "701"), ("scsi0", "local-lvm:100000")] => 500,
         "unable to create image: not enough free space on storage 'local-lvm' (requested 100000G, available 560G)");
+    refused!(sim, POST "/nodes/pve1/qemu", &[("vmid", "703"), ("ide2", "local:iso/missing.iso,media=cdrom")] => 500,
+        "volume 'local:iso/missing.iso' does not exist");
+    refused!(sim, POST "/nodes/pve1/qemu/100/clone", &[("newid", "704"), ("target", "pve2")] => 500,
+        "can't clone VM to node 'pve2' (VM uses local storage)");
     refused!(sim, GET "/nodes/pve1/nonexistent", &[] => 501, "Method 'GET /nodes/pve1/nonexistent' not implemented");
     refused!(sim, PUT "/version", &[] => 501, "Method 'PUT /version' not implemented");
 

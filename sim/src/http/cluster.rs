@@ -9,7 +9,7 @@ use crate::params::Params;
 
 pub(super) fn version(_: &mut Ctx<'_>, _: &Params) -> Result<Reply, ApiError> {
     Ok(
-        json!({ "version": "9.1.3", "release": "9.1", "repoid": "pve-sim", "console": "html5" })
+        json!({ "version": "9.1.3", "release": "9.1", "repoid": "5e1f0c3a", "console": "html5" })
             .into(),
     )
 }
@@ -48,6 +48,7 @@ pub(super) fn resources(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError
         }
     }
     if ty.is_none() || ty == Some("storage") {
+        let usage = c.storage_usage();
         for n in c.nodes.values() {
             for s in c.storages.values() {
                 if !ctx.allowed(
@@ -56,7 +57,7 @@ pub(super) fn resources(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError
                 ) {
                     continue;
                 }
-                let used = c.storage_used(s, &n.name);
+                let used = crate::model::Cluster::used_in(&usage, s, &n.name);
                 out.push(json!({
                     "id": format!("storage/{}/{}", n.name, s.id), "type": "storage",
                     "storage": s.id, "node": n.name, "plugintype": s.ty, "content": s.content,

@@ -83,7 +83,7 @@ fn fail(msg: String) -> Effect {
     Box::new(move |_| Err(msg))
 }
 
-fn guest_summary(ctx: &Ctx<'_>, g: &Guest, now: i64) -> Map<String, Value> {
+fn guest_summary(g: &Guest, now: i64) -> Map<String, Value> {
     let s = crate::rrd::guest_now(g, now);
     let mut m = Map::new();
     m.insert("vmid".into(), json!(g.vmid));
@@ -132,7 +132,6 @@ fn guest_summary(ctx: &Ctx<'_>, g: &Guest, now: i64) -> Map<String, Value> {
     if let Some(t) = g.tags() {
         m.insert("tags".into(), json!(t));
     }
-    let _ = ctx;
     m
 }
 
@@ -145,7 +144,7 @@ pub(super) fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
         .values()
         .filter(|g| g.node == node && g.kind == ctx.kind)
         .filter(|g| ctx.allowed(&vm_path(g.vmid), &["VM.Audit"]))
-        .map(|g| Value::Object(guest_summary(ctx, g, now)))
+        .map(|g| Value::Object(guest_summary(g, now)))
         .collect();
     Ok(Value::Array(out).into())
 }
@@ -182,7 +181,7 @@ pub(super) fn status_index(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiEr
 pub(super) fn status_current(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     ctx.check(&vm_path(p.vmid()), &["VM.Audit"], false)?;
     let g = guest(ctx, p)?;
-    let mut m = guest_summary(ctx, g, now_secs());
+    let mut m = guest_summary(g, now_secs());
     m.insert("ha".into(), json!({ "managed": 0 }));
     if g.kind == Kind::Qemu {
         let agent = g
@@ -230,21 +229,41 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiErro
             .ok_or_else(|| ApiError::die(format!("snapshot '{name}' does not exist")))?;
         return Ok(config_json(g, &s.config).into());
     }
-    Ok(config_json(g, &g.config).into())
+    if p.flag("current").unwrap_or(false) {
+        return Ok(config_json(g, &g.config).into());
+    }
+    Ok(config_json(g, &g.effective_config()).into())
 }
 
 pub(super) fn pending(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     ctx.check(&vm_path(p.vmid()), &["VM.Audit"], false)?;
     let g = guest(ctx, p)?;
-    let out: Vec<Value> = g
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut keys: Vec<&String> = g
         .config
-        .iter()
-        .map(|(k, v)| {
-            let s = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            json!({ "key": k, "value": s })
+        .keys()
+        .chain(g.pending.keys())
+        .chain(g.pending_delete.iter())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let out: Vec<Value> = keys
+        .into_iter()
+        .map(|k| {
+            let mut e = json!({ "key": k });
+            if let Some(v) = g.config.get(k) {
+                e["value"] = json!(text(v));
+            }
+            if let Some(v) = g.pending.get(k) {
+                e["pending"] = json!(text(v));
+            }
+            if g.pending_delete.contains(k) {
+                e["delete"] = json!(1);
+            }
+            e
         })
         .collect();
     Ok(Value::Array(out).into())
@@ -308,7 +327,21 @@ fn allocate_disks(
             continue;
         }
         let Some(s) = value.as_str() else { continue };
-        if s.contains("media=cdrom") || s.starts_with("none") {
+        if s.starts_with("none") || s.starts_with("cdrom") {
+            continue;
+        }
+        if s.contains("media=cdrom") {
+            // an ISO must exist on a storage the node can reach
+            let volid = s.split(',').next().unwrap_or_default();
+            let (storage_id, _) = volid.split_once(':').unwrap_or((volid, ""));
+            let shared = c.storages.get(storage_id).is_some_and(|st| st.shared);
+            let found = c
+                .volumes
+                .iter()
+                .any(|v| v.volid == volid && (shared || v.node.as_deref() == Some(node)));
+            if !found {
+                return Err(ApiError::die(format!("volume '{volid}' does not exist")));
+            }
             continue;
         }
         let mut parts = s.splitn(2, ',');
@@ -338,7 +371,7 @@ fn allocate_disks(
         }
         let bytes = (gib * (1u64 << 30) as f64) as u64;
         let used = c.storage_used(st, node);
-        if used + bytes > st.total {
+        if used.saturating_add(bytes) > st.total {
             return Err(ApiError::die(format!(
                 "unable to create image: not enough free space on storage '{storage_id}' (requested {}, available {})",
                 fmt_size(bytes),
@@ -361,7 +394,7 @@ fn allocate_disks(
 }
 
 /// Computes the new config for a PUT/POST config, with Proxmox's refusals.
-fn updated_config(ctx: &Ctx<'_>, p: &Params) -> Result<(Guest, Config), ApiError> {
+fn updated_config(ctx: &Ctx<'_>, p: &Params) -> Result<(Guest, NewConfig), ApiError> {
     let g = guest(ctx, p)?;
     let skiplock = check_skiplock(ctx, p)?;
     if let Some(msg) = locked(g).filter(|_| !skiplock) {
@@ -414,9 +447,27 @@ fn updated_config(ctx: &Ctx<'_>, p: &Params) -> Result<(Guest, Config), ApiError
         ));
     }
     allocate_disks(ctx.c, g.kind, g.vmid, &g.node, &mut updates)?;
-    let mut config = g.config.clone();
+    // a running VM takes hardware changes at its next power cycle, like Proxmox's pending section
+    let cold = g.kind == Kind::Qemu && g.is_running();
+    let mut new = NewConfig {
+        config: g.config.clone(),
+        pending: g.pending.clone(),
+        pending_delete: g.pending_delete.clone(),
+    };
+    for key in super::split_list(p.str("revert").unwrap_or_default()) {
+        new.pending.remove(&key);
+        new.pending_delete.retain(|d| *d != key);
+    }
     for key in deletes {
-        if let Some(old) = config.remove(&key) {
+        if cold && needs_restart(&key, new.config.get(&key)) {
+            new.pending.remove(&key);
+            if !new.pending_delete.contains(&key) {
+                new.pending_delete.push(key);
+            }
+            continue;
+        }
+        new.pending.remove(&key);
+        if let Some(old) = new.config.remove(&key) {
             // a removed disk becomes an unused volume (QEMU), as in Proxmox
             let is_disk = g.kind.is_disk_key(&key)
                 && old
@@ -428,14 +479,79 @@ fn updated_config(ctx: &Ctx<'_>, p: &Params) -> Result<(Guest, Config), ApiError
                     .and_then(|s| s.split(',').next())
                     .unwrap_or_default();
                 let n = (0..)
-                    .find(|i| !config.contains_key(&format!("unused{i}")))
+                    .find(|i| !new.config.contains_key(&format!("unused{i}")))
                     .unwrap_or(0);
-                config.insert(format!("unused{n}"), json!(volid));
+                new.config.insert(format!("unused{n}"), json!(volid));
             }
         }
     }
-    config.extend(updates);
-    Ok((g.clone(), config))
+    for (key, value) in updates {
+        new.pending_delete.retain(|d| *d != key);
+        if cold && needs_restart(&key, Some(&value)) {
+            new.pending.insert(key, value);
+        } else {
+            new.pending.remove(&key);
+            new.config.insert(key, value);
+        }
+    }
+    Ok((g.clone(), new))
+}
+
+/// A guest's config after an update: applied values and pending ones.
+struct NewConfig {
+    config: Config,
+    pending: Config,
+    pending_delete: Vec<String>,
+}
+
+impl NewConfig {
+    fn store(self, g: &mut Guest) {
+        g.config = self.config;
+        g.pending = self.pending;
+        g.pending_delete = self.pending_delete;
+    }
+}
+
+/// Whether changing `key` on a running VM waits for a restart (not hot-pluggable by default).
+fn needs_restart(key: &str, value: Option<&Value>) -> bool {
+    let stem = key.trim_end_matches(|c: char| c.is_ascii_digit());
+    let cdrom = value
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.contains("media=cdrom"));
+    match stem {
+        "ide" | "sata" => !cdrom,
+        _ => matches!(
+            stem,
+            "cores"
+                | "sockets"
+                | "cpu"
+                | "memory"
+                | "vcpus"
+                | "bios"
+                | "machine"
+                | "vga"
+                | "scsihw"
+                | "numa"
+                | "kvm"
+                | "args"
+                | "hostpci"
+                | "serial"
+                | "parallel"
+                | "agent"
+                | "ostype"
+                | "affinity"
+                | "efidisk"
+                | "tpmstate"
+                | "audio"
+                | "rng"
+                | "watchdog"
+                | "hugepages"
+                | "arch"
+                | "smbios"
+                | "vmgenid"
+                | "tablet"
+        ),
+    }
 }
 
 pub(super) fn config_put(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
@@ -455,7 +571,7 @@ pub(super) fn config_put(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiErro
     )?;
     let (g, config) = updated_config(ctx, p)?;
     if let Some(target) = ctx.c.guests.get_mut(&g.vmid) {
-        target.config = config;
+        config.store(target);
     }
     null()
 }
@@ -489,7 +605,7 @@ pub(super) fn config_post(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiErr
         1,
         log,
         on_guest(g.node.clone(), g.kind, g.vmid, move |g| {
-            g.config = config;
+            config.store(g);
             Ok(())
         }),
     ))
@@ -708,6 +824,8 @@ pub(super) fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
             snapshots: Vec::new(),
             rules: Vec::new(),
             started_at: None,
+            pending: Config::new(),
+            pending_delete: Vec::new(),
         },
     );
     if let Some(pool) = &pool {
@@ -824,6 +942,7 @@ pub(super) fn start(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
                 ))
             } else {
                 on_guest(node.clone(), kind, vmid, |g| {
+                    g.apply_pending();
                     g.power = Power::Running;
                     g.started_at = Some(now_secs());
                     Ok(())
@@ -849,6 +968,7 @@ fn stop_like(ctx: &mut Ctx<'_>, p: &Params, suffix: &str) -> Result<Reply, ApiEr
     let effect = match locked(g).filter(|_| !skiplock) {
         Some(msg) => fail(msg),
         None => on_guest(node, kind, vmid, |g| {
+            g.apply_pending();
             g.power = Power::Stopped;
             g.started_at = None;
             Ok(())
@@ -908,6 +1028,7 @@ fn running_only(
 
 pub(super) fn reboot(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     running_only(ctx, p, "reboot", |g| {
+        g.apply_pending();
         g.power = Power::Running;
         g.started_at = Some(now_secs());
     })
@@ -915,6 +1036,7 @@ pub(super) fn reboot(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
 
 pub(super) fn reset(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     running_only(ctx, p, "reset", |g| {
+        g.apply_pending();
         g.power = Power::Running;
         g.started_at = Some(now_secs());
     })
@@ -1178,6 +1300,8 @@ pub(super) fn rollback(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError>
             let mut config = s.config.clone();
             config.insert("parent".into(), json!(name));
             g.config = config;
+            g.pending.clear();
+            g.pending_delete.clear();
             let run = s.vmstate || start;
             g.power = if run { Power::Running } else { Power::Stopped };
             g.started_at = run.then(now_secs);
@@ -1225,6 +1349,17 @@ pub(super) fn clone(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     if let Some(msg) = locked(&g) {
         return Err(ApiError::die(msg));
     }
+    if target != g.node && p.str("storage").is_none() {
+        let local = g.disks().iter().any(|(_, volid, _)| {
+            let st = volid.split(':').next().unwrap_or_default();
+            !ctx.c.storages.get(st).is_some_and(|s| s.shared)
+        });
+        if local {
+            return Err(ApiError::die(format!(
+                "can't clone {noun} to node '{target}' ({noun} uses local storage)"
+            )));
+        }
+    }
     let full = p.flag("full").unwrap_or(!g.is_template());
     let source = match p.str("snapname") {
         Some(name) => snapshot(&g, name)?.config.clone(),
@@ -1263,7 +1398,7 @@ pub(super) fn clone(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
             )?;
             let s = ctx.c.storage_on(&st, &target)?;
             let used = ctx.c.storage_used(s, &target);
-            if used + size > s.total {
+            if used.saturating_add(size) > s.total {
                 return Err(ApiError::die(format!(
                     "unable to create image: not enough free space on storage '{st}' (requested {}, available {})",
                     fmt_size(size),
@@ -1344,6 +1479,8 @@ pub(super) fn clone(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
             snapshots: Vec::new(),
             rules: g.rules.clone(),
             started_at: None,
+            pending: Config::new(),
+            pending_delete: Vec::new(),
         },
     );
     if let Some(pl) = &pool {
@@ -1447,14 +1584,18 @@ pub(super) fn resize(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     };
     let amount = parse_size(amount)
         .ok_or_else(|| ApiError::param("size", "value does not match the regex pattern"))?;
-    let new = if relative { current + amount } else { amount };
+    let new = if relative {
+        current.saturating_add(amount)
+    } else {
+        amount
+    };
     if new < current {
         return Err(ApiError::die("shrinking disks is not supported"));
     }
     let storage_id = drive.split(':').next().unwrap_or_default().to_owned();
     if let Some(s) = ctx.c.storages.get(&storage_id) {
         let used = ctx.c.storage_used(s, &node);
-        if used + (new - current) > s.total {
+        if used.saturating_add(new - current) > s.total {
             return Err(ApiError::die(format!(
                 "unable to resize disk: not enough free space on storage '{storage_id}'"
             )));

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use crate::acl::Auth;
 use crate::error::{set_reason, ApiError};
 use crate::model::{Cluster, Kind};
-use crate::params::{parse_specs, validate, ParamSpec, Params};
+use crate::params::{compile, parse_specs, validate, Compiled, ParamSpec, Params};
 use crate::SimState;
 
 /// What a handler returns: `data`, and `total` for paged lists.
@@ -75,7 +75,7 @@ macro_rules! routes {
 }
 
 const QEMU_CONF: &str = "acpi:bool agent:str arch:enum(x86_64|aarch64) args:str autostart:bool \
-balloon:int(0..) bios:enum(seabios|ovmf) boot:str bootdisk:str cdrom:str cicustom:str cipassword:str \
+balloon:int(0..) bios:enum(seabios|ovmf) boot:str cdrom:str cicustom:str cipassword:str \
 citype:enum(configdrive2|nocloud|opennebula) ciupgrade:bool ciuser:str cores:int(1..) cpu:str \
 cpulimit:num(0..128) cpuunits:int(1..262144) description:str efidisk0:str hostpci[n]:str hotplug:str \
 hugepages:enum(any|2|1024) ide[n]:str ipconfig[n]:str kvm:bool localtime:bool machine:str memory:str \
@@ -83,9 +83,9 @@ name:str nameserver:str net[n]:str numa:bool onboot:bool \
 ostype:enum(other|wxp|w2k|w2k3|w2k8|wvista|win7|win8|win10|win11|l24|l26|solaris) protection:bool \
 rng0:str sata[n]:str scsi[n]:str \
 scsihw:enum(lsi|lsi53c810|virtio-scsi-pci|virtio-scsi-single|megasas|pvscsi) searchdomain:str \
-serial[n]:str shares:int(0..50000) smbios1:str sockets:int(1..) sshkeys:str startup:str tablet:bool \
+shares:int(0..50000) smbios1:str sockets:int(1..) sshkeys:str startup:str tablet:bool \
 tags:str template:bool tpmstate0:str unused[n]:str usb[n]:str vcpus:int(1..) vga:str virtio[n]:str \
-vmgenid:str watchdog:str";
+watchdog:str";
 
 const LXC_CONF: &str = "arch:enum(amd64|i386|arm64|armhf|riscv32|riscv64) \
 cmode:enum(shell|console|tty) console:bool cores:int(1..8192) cpulimit:num(0..8192) \
@@ -98,6 +98,13 @@ timezone:str tty:int(0..6) unprivileged:bool unused[n]:str";
 const QEMU_DISKS: &str = "enum(ide0..3|scsi0..30|virtio0..15|sata0..5|efidisk0|tpmstate0)";
 
 const NV: &str = "node!:str vmid!:vmid";
+const TOKENID: &str = r"tokenid!:re((?^:[A-Za-z][A-Za-z0-9\.\-_]+))";
+const REPL_ID: &str = r"id!:re([1-9][0-9]{2,8}-\d{1,9})";
+const ALIAS: &str = r"alias:re((?^i:[\(\)-_.\w\d\s]{0,256}))";
+const SIZE: &str = r"size!:re(\+?\d+(\.\d+)?[KMGT]?)";
+const KEYS: &str = r"keys:re([0-9a-zA-Z!=]{0,4096})";
+const RULE_ACTION: &str = r"[A-Za-z][A-Za-z0-9\-\_]+";
+const QEMU_PATTERNS: &str = r"bootdisk:re((ide|sata|scsi|virtio)\d+) serial[n]:re((/dev/.+|socket)) vmgenid:re((?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01]))";
 const RULE: &str = "comment:str dest:str digest:str dport:str enable:int(0..) icmp-type:str iface:str \
 log:enum(emerg|alert|crit|err|warning|notice|info|debug|nolog) macro:str proto:str source:str sport:str";
 
@@ -109,16 +116,19 @@ fn table() -> Vec<Route> {
     let q_create: &'static str = leak_join(&[
         "node!:str vmid!:vmid archive:str force:bool pool:str start:bool storage:str unique:bool",
         QEMU_CONF,
+        QEMU_PATTERNS,
     ]);
     let q_put: &'static str = leak_join(&[
         NV,
         "delete:str digest:str revert:str skiplock:bool force:bool",
         QEMU_CONF,
+        QEMU_PATTERNS,
     ]);
     let q_post: &'static str = leak_join(&[
         NV,
         "delete:str digest:str revert:str skiplock:bool force:bool background_delay:int(1..30)",
         QEMU_CONF,
+        QEMU_PATTERNS,
     ]);
     let l_create: &'static str = leak_join(&[
         "node!:str vmid!:vmid ostemplate!:str password:str pool:str restore:bool force:bool \
@@ -128,31 +138,31 @@ fn table() -> Vec<Route> {
     let l_put: &'static str = leak_join(&[NV, "delete:str digest:str revert:str", LXC_CONF]);
     let rule_post: &'static str = leak_join(&[
         NV,
-        "action!:str type!:enum(in|out|forward|group) pos:int(0..)",
+        &format!("action!:re({RULE_ACTION}) type!:enum(in|out|forward|group) pos:int(0..)"),
         RULE,
     ]);
     let rule_put: &'static str = leak_join(&[
         NV,
-        "pos:int(0..) action:str type:enum(in|out|forward|group) moveto:int(0..) delete:str",
+        &format!("pos:int(0..) action:re({RULE_ACTION}) type:enum(in|out|forward|group) moveto:int(0..) delete:str"),
         RULE,
     ]);
     let q_resize: &'static str = leak_join(&[
         NV,
-        "digest:str skiplock:bool size!:str",
+        "digest:str skiplock:bool",
+        SIZE,
         &format!("disk!:{QEMU_DISKS}"),
     ]);
-    let l_resize: &'static str =
-        leak_join(&[NV, "digest:str size!:str disk!:enum(rootfs|mp0..255)"]);
+    let l_resize: &'static str = leak_join(&[NV, "digest:str disk!:enum(rootfs|mp0..255)", SIZE]);
     routes! {
         GET "/version" "" => c::version;
         GET "/cluster/resources" "type:enum(vm|storage|node|sdn)" => c::resources;
         GET "/cluster/nextid" "vmid:vmid" => c::nextid;
         GET "/cluster/tasks" "" => c::tasks;
         GET "/cluster/replication" "" => c::repl_list;
-        POST "/cluster/replication" "id!:str target!:str type!:enum(local) comment:str disable:bool rate:num(1..) remove_job:enum(local|full) schedule:str source:str" => c::repl_create;
-        GET "/cluster/replication/{id}" "id!:str" => c::repl_get;
-        PUT "/cluster/replication/{id}" "id!:str comment:str delete:str digest:str disable:bool rate:num(1..) remove_job:enum(local|full) schedule:str source:str" => c::repl_update;
-        DELETE "/cluster/replication/{id}" "id!:str force:bool keep:bool" => c::repl_delete;
+        POST "/cluster/replication" leak_join(&[REPL_ID, "target!:str type!:enum(local) comment:str disable:bool rate:num(1..) remove_job:enum(local|full) schedule:str source:str"]) => c::repl_create;
+        GET "/cluster/replication/{id}" REPL_ID => c::repl_get;
+        PUT "/cluster/replication/{id}" leak_join(&[REPL_ID, "comment:str delete:str digest:str disable:bool rate:num(1..) remove_job:enum(local|full) schedule:str source:str"]) => c::repl_update;
+        DELETE "/cluster/replication/{id}" leak_join(&[REPL_ID, "force:bool keep:bool"]) => c::repl_delete;
         GET "/cluster/sdn" "" => sdn::index;
         PUT "/cluster/sdn" "lock-token:str release-lock:bool" => sdn::apply;
         GET "/cluster/sdn/zones" "pending:bool running:bool type:enum(evpn|faucet|qinq|simple|vlan|vxlan)" => sdn::zones;
@@ -161,9 +171,9 @@ fn table() -> Vec<Route> {
         PUT "/cluster/sdn/zones/{zone}" "zone!:str bridge:str ipam:str mtu:int nodes:str tag:int(0..) dhcp:enum(dnsmasq) dns:str dnszone:str reversedns:str delete:str digest:str lock-token:str" => sdn::zone_update;
         DELETE "/cluster/sdn/zones/{zone}" "zone!:str lock-token:str" => sdn::zone_delete;
         GET "/cluster/sdn/vnets" "pending:bool running:bool" => sdn::vnets;
-        POST "/cluster/sdn/vnets" "vnet!:str zone!:str alias:str tag:int(1..16777215) type:enum(vnet) vlanaware:bool isolate-ports:bool lock-token:str" => sdn::vnet_create;
+        POST "/cluster/sdn/vnets" leak_join(&[ALIAS, "vnet!:str zone!:str tag:int(1..16777215) type:enum(vnet) vlanaware:bool isolate-ports:bool lock-token:str"]) => sdn::vnet_create;
         GET "/cluster/sdn/vnets/{vnet}" "vnet!:str pending:bool running:bool" => sdn::vnet_get;
-        PUT "/cluster/sdn/vnets/{vnet}" "vnet!:str alias:str tag:int(1..16777215) zone:str vlanaware:bool isolate-ports:bool delete:str digest:str lock-token:str" => sdn::vnet_update;
+        PUT "/cluster/sdn/vnets/{vnet}" leak_join(&[ALIAS, "vnet!:str tag:int(1..16777215) zone:str vlanaware:bool isolate-ports:bool delete:str digest:str lock-token:str"]) => sdn::vnet_update;
         DELETE "/cluster/sdn/vnets/{vnet}" "vnet!:str lock-token:str" => sdn::vnet_delete;
 
         GET "/pools" "poolid:str type:enum(qemu|lxc|storage)" => a::pools;
@@ -175,15 +185,15 @@ fn table() -> Vec<Route> {
         DELETE "/pools/{poolid}" "poolid!:str" => a::pool_delete;
 
         GET "/access/users" "enabled:bool full:bool" => a::users;
-        POST "/access/users" "userid!:str comment:str email:str enable:bool expire:int(0..) firstname:str groups:str keys:str lastname:str password:str" => a::user_create;
+        POST "/access/users" leak_join(&[KEYS, "userid!:str comment:str email:str enable:bool expire:int(0..) firstname:str groups:str lastname:str password:str"]) => a::user_create;
         GET "/access/users/{userid}" "userid!:str" => a::user_get;
-        PUT "/access/users/{userid}" "userid!:str append:bool comment:str email:str enable:bool expire:int(0..) firstname:str groups:str keys:str lastname:str" => a::user_update;
+        PUT "/access/users/{userid}" leak_join(&[KEYS, "userid!:str append:bool comment:str email:str enable:bool expire:int(0..) firstname:str groups:str lastname:str"]) => a::user_update;
         DELETE "/access/users/{userid}" "userid!:str" => a::user_delete;
         GET "/access/users/{userid}/token" "userid!:str" => a::tokens;
-        GET "/access/users/{userid}/token/{tokenid}" "userid!:str tokenid!:str" => a::token_get;
-        POST "/access/users/{userid}/token/{tokenid}" "userid!:str tokenid!:str comment:str expire:int(0..) privsep:bool" => a::token_create;
-        PUT "/access/users/{userid}/token/{tokenid}" "userid!:str tokenid!:str comment:str expire:int(0..) privsep:bool" => a::token_update;
-        DELETE "/access/users/{userid}/token/{tokenid}" "userid!:str tokenid!:str" => a::token_delete;
+        GET "/access/users/{userid}/token/{tokenid}" leak_join(&[TOKENID, "userid!:str"]) => a::token_get;
+        POST "/access/users/{userid}/token/{tokenid}" leak_join(&[TOKENID, "userid!:str comment:str expire:int(0..) privsep:bool"]) => a::token_create;
+        PUT "/access/users/{userid}/token/{tokenid}" leak_join(&[TOKENID, "userid!:str comment:str expire:int(0..) privsep:bool"]) => a::token_update;
+        DELETE "/access/users/{userid}/token/{tokenid}" leak_join(&[TOKENID, "userid!:str"]) => a::token_delete;
         GET "/access/groups" "" => a::groups;
         POST "/access/groups" "groupid!:str comment:str" => a::group_create;
         GET "/access/groups/{groupid}" "groupid!:str" => a::group_get;
@@ -196,7 +206,7 @@ fn table() -> Vec<Route> {
         DELETE "/access/roles/{roleid}" "roleid!:str" => a::role_delete;
         GET "/access/acl" "" => a::acl_list;
         PUT "/access/acl" "path!:str roles!:str users:str groups:str tokens:str propagate:bool delete:bool" => a::acl_update;
-        GET "/access/permissions" "path:str userid:str" => a::permissions;
+        GET "/access/permissions" r"path:str userid:re((?^:^(?^:[^\s:/]+)\@(?^:[A-Za-z][A-Za-z0-9\.\-_]+)(?:!(?^:[A-Za-z][A-Za-z0-9\.\-_]+))?$))" => a::permissions;
 
         GET "/nodes" "" => n::list;
         GET "/nodes/{node}/status" "node!:str" => n::status;
@@ -205,7 +215,11 @@ fn table() -> Vec<Route> {
         GET "/nodes/{node}/storage/{storage}" "node!:str storage!:str" => n::storage_index;
         GET "/nodes/{node}/storage/{storage}/status" "node!:str storage!:str" => n::storage_status;
         GET "/nodes/{node}/storage/{storage}/content" "node!:str storage!:str content:str vmid:vmid" => n::content_list;
+        POST "/nodes/{node}/status" "node!:str command!:enum(reboot|shutdown)" => n::node_power;
+        POST "/nodes/{node}/storage/{storage}/content" r"node!:str storage!:str filename!:str size!:re(\d+[MG]?) vmid!:vmid format:enum(raw|qcow2|subvol|vmdk)" => n::content_alloc;
         GET "/nodes/{node}/storage/{storage}/content/{volume}" "node!:str storage:str volume!:str" => n::content_get;
+        POST "/nodes/{node}/storage/{storage}/content/{volume}" "node!:str storage:str volume!:str target!:str target_node:str" => n::content_copy;
+        PUT "/nodes/{node}/storage/{storage}/content/{volume}" "node!:str storage:str volume!:str notes:str protected:bool" => n::content_update;
         DELETE "/nodes/{node}/storage/{storage}/content/{volume}" "node!:str storage:str volume!:str delay:int(1..30)" => n::content_delete;
         GET "/nodes/{node}/tasks" "node!:str errors:bool limit:int(0..) start:int(0..) source:enum(archive|active|all) typefilter:str userfilter:str vmid:vmid since:int until:int statusfilter:str" => n::tasks;
         GET "/nodes/{node}/tasks/{upid}" "node!:str upid!:str" => n::task_index;
@@ -320,24 +334,24 @@ pub fn catalog() -> Vec<Endpoint> {
         .collect()
 }
 
-struct Compiled {
+struct CompiledRoute {
     route: Route,
     segments: Vec<&'static str>,
-    specs: Vec<ParamSpec>,
+    specs: Vec<Compiled>,
 }
 
 /// The routing table, compiled once per simulator.
 pub(crate) struct Api {
-    routes: Vec<Compiled>,
+    routes: Vec<CompiledRoute>,
 }
 
 impl Api {
     pub fn new() -> Self {
         let routes = table()
             .into_iter()
-            .map(|route| Compiled {
+            .map(|route| CompiledRoute {
                 segments: route.path.split('/').filter(|s| !s.is_empty()).collect(),
-                specs: parse_specs(route.params),
+                specs: compile(parse_specs(route.params)),
                 route,
             })
             .collect();

@@ -281,7 +281,7 @@ pub(super) fn content_get(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiErr
 pub(super) fn content_delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     let (volid, v) = find_volume(ctx, p)?;
     let storage_id = volid.split(':').next().unwrap_or_default().to_owned();
-    if v["content"] == "images" || v["content"] == "rootdir" {
+    if !ctx.c.volumes.iter().any(|x| x.volid == volid) {
         return Err(ApiError::die(format!(
             "unable to delete '{volid}' - volume is still in use (referenced by VM {})",
             v["vmid"]
@@ -573,4 +573,157 @@ pub(crate) fn fmt_stamp(secs: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+pub(super) fn node_power(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
+    let name = p.req("node").to_owned();
+    ctx.check(&format!("/nodes/{name}"), &["Sys.PowerMgmt"], false)?;
+    let shutdown = p.req("command") == "shutdown";
+    for g in ctx.c.guests.values_mut().filter(|g| g.node == name) {
+        g.power = crate::model::Power::Stopped;
+        g.started_at = None;
+    }
+    if let Some(n) = ctx.c.nodes.get_mut(&name) {
+        if shutdown {
+            n.online = false;
+        } else {
+            n.boot_time = now_secs();
+        }
+    }
+    null()
+}
+
+pub(super) fn content_alloc(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
+    let storage_id = p.req("storage").to_owned();
+    ctx.check(
+        &format!("/storage/{storage_id}"),
+        &["Datastore.AllocateSpace"],
+        false,
+    )?;
+    let node = p.req("node").to_owned();
+    let vmid = p.vmid();
+    let filename = p.req("filename").to_owned();
+    if !filename.starts_with(&format!("vm-{vmid}-")) {
+        return Err(ApiError::die(format!(
+            "illegal name '{filename}' - should be 'vm-{vmid}-*'"
+        )));
+    }
+    let st = ctx
+        .c
+        .storages
+        .get(&storage_id)
+        .ok_or_else(|| ApiError::die(format!("storage '{storage_id}' does not exist")))?;
+    // size is in KiB unless suffixed with M or G
+    let size = p.req("size");
+    let bytes = match size.chars().last() {
+        Some('M') => size.trim_end_matches('M').parse::<u64>().unwrap_or(0) << 20,
+        Some('G') => size.trim_end_matches('G').parse::<u64>().unwrap_or(0) << 30,
+        _ => size.parse::<u64>().unwrap_or(0) << 10,
+    };
+    let used = ctx.c.storage_used(st, &node);
+    if used.saturating_add(bytes) > st.total {
+        return Err(ApiError::die(format!(
+            "unable to create image: not enough free space on storage '{storage_id}' (requested {}, available {})",
+            crate::model::fmt_size(bytes),
+            crate::model::fmt_size(st.total.saturating_sub(used))
+        )));
+    }
+    let volid = format!("{storage_id}:{filename}");
+    if ctx.c.volumes.iter().any(|v| v.volid == volid) {
+        return Err(ApiError::die(format!("volume '{volid}' already exists")));
+    }
+    let format = p.str("format").unwrap_or(st.format(Kind::Qemu)).to_owned();
+    let shared = st.shared;
+    ctx.c.volumes.push(Volume {
+        volid: volid.clone(),
+        node: (!shared).then_some(node),
+        content: "images".into(),
+        format,
+        size: bytes,
+        vmid: Some(vmid),
+        ctime: now_secs(),
+        notes: None,
+        protected: false,
+        backup_of: None,
+    });
+    Ok(json!(volid).into())
+}
+
+pub(super) fn content_update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
+    let (volid, _) = find_volume(ctx, p)?;
+    let storage_id = volid.split(':').next().unwrap_or_default().to_owned();
+    ctx.check(
+        &format!("/storage/{storage_id}"),
+        &["Datastore.Allocate"],
+        false,
+    )?;
+    let vol = ctx
+        .c
+        .volumes
+        .iter_mut()
+        .find(|v| v.volid == volid)
+        .ok_or_else(|| ApiError::die(format!("volume '{volid}' does not support notes")))?;
+    if let Some(notes) = p.str("notes") {
+        vol.notes = (!notes.is_empty()).then(|| notes.to_owned());
+    }
+    if let Some(prot) = p.flag("protected") {
+        vol.protected = prot;
+    }
+    null()
+}
+
+pub(super) fn content_copy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
+    let (volid, _) = find_volume(ctx, p)?;
+    let target = p.req("target").to_owned();
+    let target_storage = target.split(':').next().unwrap_or_default().to_owned();
+    ctx.check(
+        &format!("/storage/{target_storage}"),
+        &["Datastore.AllocateSpace"],
+        false,
+    )?;
+    let st = ctx
+        .c
+        .storages
+        .get(&target_storage)
+        .ok_or_else(|| ApiError::die(format!("storage '{target_storage}' does not exist")))?;
+    let source = ctx
+        .c
+        .volumes
+        .iter()
+        .find(|v| v.volid == volid)
+        .cloned()
+        .ok_or_else(|| ApiError::die(format!("unable to copy '{volid}' - not a file volume")))?;
+    let target_volid = if target.contains(':') {
+        target.clone()
+    } else {
+        format!(
+            "{target_storage}:{}",
+            volid.split(':').nth(1).unwrap_or_default()
+        )
+    };
+    if ctx.c.volumes.iter().any(|v| v.volid == target_volid) {
+        return Err(ApiError::die(format!(
+            "volume '{target_volid}' already exists"
+        )));
+    }
+    let node = p.str("target_node").unwrap_or(p.req("node")).to_owned();
+    let shared = st.shared;
+    let task_node = p.req("node").to_owned();
+    let upid = ctx.c.spawn_task(
+        &task_node,
+        "imgcopy",
+        "",
+        ctx.auth,
+        ctx.task_ms,
+        vec![format!("copy '{volid}' to '{target_volid}'")],
+        Box::new(move |c| {
+            let mut copy = source;
+            copy.volid = target_volid;
+            copy.node = (!shared).then_some(node);
+            copy.ctime = now_secs();
+            c.volumes.push(copy);
+            Ok(())
+        }),
+    );
+    Ok(json!(upid).into())
 }
