@@ -5,14 +5,14 @@ CARGO ?= cargo
 NPM ?= npm
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: run test lint web web-deps web-check services release build migrate bench clean help
+.PHONY: run test test-rust test-browser lint web web-deps web-check services release build migrate bench clean help
 
 help:
 	@echo "make run      build everything and start Uma in demo mode on http://localhost:3004"
 	@echo "make test     start what the tests need (MariaDB, Redis) and run every check and test"
 	@echo "make lint     rustfmt, clippy -D warnings, TypeScript type-check"
 	@echo "make release  optimized build with embedded web assets (target/release/uma)"
-	@echo "make services start local MariaDB and Redis for the tests if they are not running"
+	@echo "make services start what the tests need: MariaDB, Redis, slapd, Chromium"
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && $(NPM) ci --no-audit --no-fund
@@ -45,12 +45,22 @@ lint: web-check
 services:
 	@scripts/services.sh
 
-test: services lint web
+tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+test: services lint web test-rust test-browser
+
+test-rust: services web
 	$(CARGO) test --workspace --locked --no-fail-fast
+
+test-browser: services web tests/browser/node_modules/.package-lock.json
+	$(CARGO) build --locked --bin uma
+	cd tests/browser && $(NPM) test
 
 bench:
 	@echo "No benchmarks yet: bench/ fills in with the dashboard and console work."
 
 clean:
 	$(CARGO) clean
-	rm -rf web/dist web/node_modules
+	rm -rf web/dist web/node_modules tests/browser/node_modules

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Makes sure the services the tests need answer: MariaDB (UMA_TEST_MYSQL_URL, default
-# 127.0.0.1:3306, root without password) and Redis (UMA_TEST_REDIS_URL, default 127.0.0.1:6379).
-# A running server is used as it is. Otherwise, when root, missing Debian packages are installed
-# and a throwaway server is started under target/services; when not root, it says what to start.
+# Makes sure what the tests need is there: MariaDB (UMA_TEST_MYSQL_URL, default 127.0.0.1:3306,
+# root without password), Redis (UMA_TEST_REDIS_URL, default 127.0.0.1:6379), OpenLDAP's slapd
+# (the LDAP tests start their own) and Chromium (browser tests). A running server is used as it
+# is. Otherwise, when root, missing Debian packages are installed and a throwaway server is
+# started under target/services; when not root, it says what to install or start.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,4 +77,16 @@ else
   redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
     --dir "$state" --logfile "$state/redis.log" >/dev/null
   wait_for Redis 127.0.0.1 "$redis_port"
+fi
+
+if [ -x /usr/sbin/slapd ]; then
+  echo "services: slapd is installed (the LDAP tests start their own)"
+else
+  apt_install slapd ldap-utils
+fi
+
+if [ -x "${UMA_CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "services: Chromium is installed"
+else
+  apt_install chromium
 fi

@@ -12,9 +12,17 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use uma_actors::root::Tree;
 
+use uma_actors::audit::AuditWriter;
+use uma_actors::sessions::{SessionEvents, SessionIdentity, SessionsSupervisor, IDLE_AFTER};
+
+use crate::audit::{Audit, StoreSink};
+use crate::auth::ldap::LdapAuth;
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::session::{CookiePolicy, CookieSigner};
 use crate::bootstrap::{self, AdminAccount};
 use crate::config::{Config, ProxmoxMode};
 use crate::pve::{PveClient, PveEndpoint};
+use crate::realtime::IoControl;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::templates::Templates;
@@ -63,6 +71,9 @@ pub enum StartError {
     /// The Redis URL was refused by the client.
     #[error("cannot set up Redis: {0}")]
     Redis(String),
+    /// The LDAP settings could not be used.
+    #[error("cannot set up LDAP: {0}")]
+    Ldap(String),
 }
 
 /// A built server, bound and ready to run.
@@ -181,18 +192,56 @@ impl App {
         let tree = Tree::start()
             .await
             .map_err(|e| StartError::Actors(e.to_string()))?;
+        let actors_err = |e: ractor::SpawnErr| StartError::Actors(e.to_string());
+        let audit_writer = AuditWriter::start(
+            tree.root.get_cell(),
+            Arc::new(StoreSink(store.clone())),
+            Duration::from_millis(250),
+        )
+        .await
+        .map_err(actors_err)?;
+        let audit = Audit::new(audit_writer);
+        let control = IoControl::default();
+        let sessions = SessionsSupervisor::start(
+            tree.root.get_cell(),
+            Arc::new(control.clone()),
+            Arc::new(ExpiryAudit(audit.clone())),
+            IDLE_AFTER,
+        )
+        .await
+        .map_err(actors_err)?;
+        let ldap = if config.ldap.is_configured() {
+            if config.ldap.url.scheme() == "ldap" && !config.ldap.starttls {
+                tracing::warn!("LDAP_URL is ldap:// without LDAP_STARTTLS: passwords cross the network unencrypted");
+            }
+            Some(Arc::new(
+                LdapAuth::new(config.ldap.clone()).map_err(StartError::Ldap)?,
+            ))
+        } else {
+            None
+        };
 
         let state = AppState {
             config: config.clone(),
+            signer: CookieSigner::new(&cookie_secret),
+            cookies: CookiePolicy {
+                secure: config.secure_cookie,
+                domain: config.cookie_domain.clone(),
+            },
             cookie_secret,
             store,
             pve,
             templates: Templates::new(),
             root: tree.root.clone(),
+            sessions,
+            audit,
+            limiter: Arc::new(LoginLimiter::new(redis.clone())),
+            ldap,
             redis,
             started: Instant::now(),
         };
-        let (socket_layer, io) = realtime::layer();
+        let (socket_layer, io) = realtime::layer(state.clone());
+        control.set(io.clone());
         let router = http::router(state.clone()).layer(socket_layer);
 
         let addr = format!("{}:{}", config.hostname, config.port);
@@ -324,6 +373,7 @@ impl App {
                 Ok(())
             }
         };
+        state.audit.flush().await;
         tree.shutdown().await;
         if let Some(client) = &state.redis {
             use fred::interfaces::ClientLike;
@@ -335,6 +385,24 @@ impl App {
         }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// Audits sessions that expire while their actor runs.
+struct ExpiryAudit(Audit);
+
+impl SessionEvents for ExpiryAudit {
+    fn expired(&self, identity: &SessionIdentity) {
+        self.0.record(
+            &crate::audit::Actor {
+                username: identity.username.clone(),
+                ..Default::default()
+            },
+            "SESSION_EXPIRED",
+            "auth:session",
+            crate::audit::Status::Success,
+            serde_json::json!({}),
+        );
     }
 }
 

@@ -252,6 +252,17 @@ async fn user(action: UserAction) -> ExitCode {
                 Ok(None) => {}
                 Err(e) => return fail(e),
             }
+            // A name that signed in through the directory stays the directory's: a local account
+            // would shadow it.
+            match store.user_by_username(&username).await {
+                Ok(Some(_)) => {
+                    return fail(format!(
+                    "'{username}' is a directory user; a local account can't take over that name"
+                ))
+                }
+                Ok(None) => {}
+                Err(e) => return fail(e),
+            }
             set_password(&store, &username, admin, password_stdin).await
         }
         UserAction::Passwd {

@@ -93,6 +93,8 @@ pub struct LdapConfig {
     pub search_attributes: Vec<String>,
     /// Accept any certificate (`LDAP_ALLOW_INSECURE_TLS`).
     pub allow_insecure_tls: bool,
+    /// Upgrade `ldap://` connections with StartTLS (`LDAP_STARTTLS`).
+    pub starttls: bool,
 }
 
 impl LdapConfig {
@@ -252,6 +254,7 @@ pub const KEYS: &[(&str, &str, bool)] = &[
         false,
     ),
     ("LDAP_ALLOW_INSECURE_TLS", "false", false),
+    ("LDAP_STARTTLS", "false", false),
     ("SECRET_COOKIE_PASSWORD", "", true),
     ("SESSION_TTL", "28800", false),
     ("USE_SECURE_COOKIE", "true", false),
@@ -577,6 +580,7 @@ impl Config {
             user_search_filter,
             search_attributes: r.list("LDAP_SEARCH_ATTRIBUTES"),
             allow_insecure_tls: r.bool("LDAP_ALLOW_INSECURE_TLS"),
+            starttls: r.bool("LDAP_STARTTLS"),
         };
 
         // Sessions and cookies.
@@ -798,6 +802,7 @@ impl Config {
             "LDAP_ALLOW_INSECURE_TLS",
             self.ldap.allow_insecure_tls.to_string(),
         );
+        m.insert("LDAP_STARTTLS", self.ldap.starttls.to_string());
         m.insert(
             "SECRET_COOKIE_PASSWORD",
             match &self.cookie_secret {

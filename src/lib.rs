@@ -4,6 +4,7 @@
 //! parses the command line and calls [`cli::main`].
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

@@ -5,19 +5,28 @@ use std::time::Instant;
 
 use ractor::ActorRef;
 use uma_actors::root::RootMsg;
+use uma_actors::sessions::SessionsMsg;
 
+use crate::audit::Audit;
+use crate::auth::ldap::LdapAuth;
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::session::{CookiePolicy, CookieSigner};
 use crate::config::{Config, Secret};
 use crate::pve::PveClient;
 use crate::store::Store;
 use crate::templates::Templates;
 
-/// Shared state: configuration, store, Proxmox client, templates, the actor tree's root.
+/// Shared state: configuration, store, Proxmox client, templates, actors.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// Validated configuration.
     pub config: Arc<Config>,
     /// The cookie secret in force (configured or generated in demo mode).
     pub cookie_secret: Secret,
+    /// Signs cookies with a key derived from the cookie secret.
+    pub signer: CookieSigner,
+    /// Cookie attributes.
+    pub cookies: CookiePolicy,
     /// The database.
     pub store: Store,
     /// The Proxmox client.
@@ -26,6 +35,14 @@ pub struct AppState {
     pub templates: Templates,
     /// The root of the actor tree.
     pub root: ActorRef<RootMsg>,
+    /// The sessions supervisor.
+    pub sessions: ActorRef<SessionsMsg>,
+    /// The audit log.
+    pub audit: Audit,
+    /// Failed sign-in limits.
+    pub limiter: Arc<LoginLimiter>,
+    /// LDAP, when configured.
+    pub ldap: Option<Arc<LdapAuth>>,
     /// Redis, when configured.
     pub redis: Option<fred::clients::Client>,
     /// When the server started.

@@ -4,6 +4,8 @@
 
 mod support;
 
+mod auth;
 mod config_errors;
+mod ldap;
 mod server;
 mod store;

@@ -188,6 +188,7 @@ async fn engine_io_handshake_and_anonymous_socket_refused() {
     let resp = app
         .http
         .get(app.url("/api/socket/io/?EIO=4&transport=polling"))
+        .header("origin", app.url(""))
         .send()
         .await
         .unwrap();
@@ -205,7 +206,7 @@ async fn engine_io_handshake_and_anonymous_socket_refused() {
         .iter()
         .any(|u| u == "websocket"));
 
-    // Connect to the "/" namespace without a session: refused with Unauthorized.
+    // Connect to the "/" namespace from our origin without a session: refused with Unauthorized.
     let url = app.url(&format!(
         "/api/socket/io/?EIO=4&transport=polling&sid={sid}"
     ));

@@ -5,9 +5,12 @@ import { copyFile, mkdir } from "node:fs/promises";
 
 const watch = process.argv.includes("--watch");
 const options = {
-  entryPoints: ["src/main.ts", "src/app.css"],
+  entryPoints: ["src/main.ts", "src/pages/login.ts", "src/pages/dashboard.ts", "src/app.css"],
   outdir: "dist",
+  outbase: "src",
   bundle: true,
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   format: "esm",
   target: ["es2022"],
   minify: !watch,

@@ -2,7 +2,9 @@
 //! [`root::RootSupervisor`]. This crate holds the actors and their messages; it has no HTTP, SQL
 //! or Proxmox wire code and reaches the world through small traits the server implements.
 
+pub mod audit;
 pub mod root;
+pub mod sessions;
 
 use std::time::Duration;
 

@@ -2,6 +2,9 @@
 //! the cross-cutting layers once (operation ids, tracing, security headers, body limits).
 
 pub mod assets;
+pub mod auth;
+pub mod client;
+pub mod guard;
 pub mod health;
 pub mod pages;
 pub mod security;
@@ -25,8 +28,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(pages::router())
+        .merge(auth::router())
         .merge(assets::router())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::headers,

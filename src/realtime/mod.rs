@@ -1,10 +1,21 @@
 //! Socket.IO (socketioxide) at `/api/socket/io`: the browser's control channel. The connect
-//! middleware admits only sockets with a valid session; families register their events here.
+//! middleware admits a socket only with a live session and an allowed Origin; each socket joins
+//! `user:<username>` and registers with its session actor, which disconnects it when the session
+//! ends (logout, revoke, expiry).
 
-use socketioxide::extract::SocketRef;
+use std::sync::{Arc, OnceLock};
+
+use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
+use uma_actors::sessions::{SessionMsg, SessionsMsg, SocketControl};
+
+use crate::auth::csrf;
+use crate::auth::session::CurrentSession;
+use crate::http::guard;
+use crate::state::AppState;
 
 /// Path of the Socket.IO endpoint (the original's).
 pub const PATH: &str = "/api/socket/io";
@@ -19,22 +30,112 @@ impl std::fmt::Display for Refused {
     }
 }
 
+/// The session of a connected socket, in its extensions.
+#[derive(Debug, Clone)]
+pub struct SocketSession(pub Arc<CurrentSession>);
+
 /// Builds the Socket.IO layer and its handle.
-pub fn layer() -> (SocketIoLayer, SocketIo) {
-    let (layer, io) = SocketIo::builder().req_path(PATH).build_layer();
+pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
+    let (layer, io) = SocketIo::builder()
+        .req_path(PATH)
+        .with_state(state)
+        .build_layer();
     io.ns("/", on_connect.with(authenticate));
     (layer, io)
 }
 
-/// Admits a socket only with a valid session cookie. Sign-in is not wired to sockets yet, so
-/// every socket is refused with `Unauthorized`, as the original refuses anonymous ones.
-async fn authenticate(socket: SocketRef) -> Result<(), Refused> {
-    tracing::debug!(sid = %socket.id, "socket refused: no session");
-    Err(Refused("Unauthorized"))
+/// Admits a socket only with an allowed Origin and a live session.
+async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Result<(), Refused> {
+    let headers = &socket.req_parts().headers;
+    match headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(origin) if csrf::allowed_origin(&state.config, headers, origin) => {}
+        Some(origin) => {
+            tracing::info!(%origin, "socket refused: foreign origin");
+            return Err(Refused("Forbidden origin"));
+        }
+        None if state.config.allow_missing_ws_origin => {}
+        None => return Err(Refused("Forbidden origin")),
+    }
+    match guard::load_session(&state, headers).await {
+        Ok(Some(session)) => {
+            socket.extensions.insert(SocketSession(Arc::new(session)));
+            Ok(())
+        }
+        Ok(None) => Err(Refused("Unauthorized")),
+        Err(e) => {
+            tracing::error!(error = %e, "socket refused: session store unavailable");
+            Err(Refused("Authentication error"))
+        }
+    }
 }
 
-async fn on_connect(socket: SocketRef) {
-    tracing::debug!(sid = %socket.id, "socket connected");
+async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
+    let Some(SocketSession(session)) = socket.extensions.get::<SocketSession>() else {
+        // The middleware always inserts it; without it the socket has no business here.
+        let _ = socket.disconnect();
+        return;
+    };
+    socket.join(format!("user:{}", session.username()));
+    let identity = crate::http::auth::identity_of(&session);
+    match uma_actors::call!(state.sessions, |reply| SessionsMsg::Ensure(identity, reply)) {
+        Ok(actor) => {
+            let sid = socket.id.to_string();
+            if actor.cast(SessionMsg::AddSocket(sid.clone())).is_err() {
+                let _ = socket.disconnect();
+                return;
+            }
+            socket.on_disconnect(async move || {
+                let _ = actor.cast(SessionMsg::RemoveSocket(sid));
+            });
+            tracing::debug!(user = session.username(), "socket connected");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "session actor unavailable; closing the socket");
+            let _ = socket.disconnect();
+        }
+    }
+}
+
+/// [`SocketControl`] over Socket.IO; the handle is set once the layer exists.
+#[derive(Clone, Default)]
+pub struct IoControl(Arc<OnceLock<SocketIo>>);
+
+impl std::fmt::Debug for IoControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IoControl")
+    }
+}
+
+impl IoControl {
+    /// Connects the control to the Socket.IO handle.
+    pub fn set(&self, io: SocketIo) {
+        let _ = self.0.set(io);
+    }
+}
+
+impl SocketControl for IoControl {
+    fn notify_and_disconnect(
+        &self,
+        socket_ids: &[String],
+        event: &str,
+        payload: serde_json::Value,
+    ) {
+        let Some(io) = self.0.get() else {
+            return;
+        };
+        for id in socket_ids {
+            let Ok(sid) = id.parse::<Sid>() else {
+                continue;
+            };
+            if let Some(socket) = io.get_socket(sid) {
+                let _ = socket.emit(event, &payload);
+                let _ = socket.disconnect();
+            }
+        }
+    }
 }
 
 /// Tells every connected socket the server is going away, then disconnects them.

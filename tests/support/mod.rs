@@ -1,7 +1,10 @@
 //! Test harness: `spawn_app()` boots the server on port 0 against a fresh database and the
 //! in-process simulator; `mysql_url()` hands out fresh MariaDB databases.
 
+pub mod browser;
 pub mod db;
+pub mod sio;
+pub mod slapd;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,6 +16,8 @@ use uma::config::Config;
 /// A running server for one test.
 pub struct TestApp {
     pub addr: SocketAddr,
+    database: uma::config::DatabaseConfig,
+    audit: uma::audit::Audit,
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -21,6 +26,16 @@ pub struct TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A separate connection to the server's database.
+    pub async fn store(&self) -> uma::store::Store {
+        uma::store::Store::connect(&self.database).await.unwrap()
+    }
+
+    /// Writes the queued audit rows now.
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
@@ -73,12 +88,16 @@ pub async fn spawn_with(vars: HashMap<String, String>, _data_dir: PathBuf) -> Te
     let config = Config::from_vars(&vars).expect("test configuration is valid");
     let app = App::build(config).await.expect("server builds");
     let addr = app.local_addr();
+    let database = app.state().config.database.clone();
+    let audit = app.state().audit.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run(async move {
         let _ = rx.await;
     }));
     TestApp {
         addr,
+        database,
+        audit,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,5 +1,5 @@
-// Shared module loaded by every page: theme handling. Page islands register themselves here as
-// they are added (one small module per page).
+// Shared module loaded by every page: theme handling. Each page adds its own small module
+// (src/pages/*.ts) for its live parts.
 import { initTheme } from "./theme";
 
 initTheme(document);

@@ -1,0 +1,124 @@
+//! The audit log's front door: handlers describe what happened, the audit writer actor batches
+//! the rows into the store. Every row carries the operation id of the request or event.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use ractor::ActorRef;
+use uma_actors::audit::{AuditMsg, AuditRecord, AuditSink};
+
+use crate::opid;
+use crate::store::audit::NewAudit;
+use crate::store::Store;
+
+/// Writes audit rows through the store.
+#[derive(Debug, Clone)]
+pub struct StoreSink(pub Store);
+
+impl AuditSink for StoreSink {
+    fn write(
+        &self,
+        rows: Vec<AuditRecord>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            let rows: Vec<NewAudit> = rows
+                .into_iter()
+                .map(|r| NewAudit {
+                    user_id: r.user_id,
+                    username: r.username,
+                    action: r.action,
+                    resource: r.resource,
+                    details: r.details,
+                    ip_address: r.ip_address,
+                    user_agent: r.user_agent,
+                    status: r.status,
+                    op_id: r.op_id,
+                })
+                .collect();
+            self.0
+                .insert_audit_rows(&rows)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Row status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The action happened.
+    Success,
+    /// The action was refused or failed.
+    Failure,
+    /// Something worth an admin's look (rate limits, rejected events).
+    Warning,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::Failure => "FAILURE",
+            Self::Warning => "WARNING",
+        }
+    }
+}
+
+/// Who did it and from where.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// Username (`anonymous` when none).
+    pub username: String,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+/// Handle to the audit writer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    writer: ActorRef<AuditMsg>,
+}
+
+impl Audit {
+    /// Wraps the writer actor.
+    pub fn new(writer: ActorRef<AuditMsg>) -> Self {
+        Self { writer }
+    }
+
+    /// Queues a row; never fails the caller (a dead writer is logged).
+    pub fn record(
+        &self,
+        who: &Actor,
+        action: &str,
+        resource: &str,
+        status: Status,
+        details: serde_json::Value,
+    ) {
+        let op = opid::current();
+        let row = AuditRecord {
+            user_id: None,
+            username: if who.username.is_empty() {
+                "anonymous".to_owned()
+            } else {
+                who.username.clone()
+            },
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            details,
+            ip_address: who.ip.clone(),
+            user_agent: who.user_agent.clone(),
+            status: status.as_str().to_owned(),
+            op_id: (op != "-").then_some(op),
+        };
+        if let Err(e) = self.writer.cast(AuditMsg::Record(Box::new(row))) {
+            tracing::error!(error = %e, action, "audit writer unavailable; row lost");
+        }
+    }
+
+    /// Writes everything queued (tests and shutdown).
+    pub async fn flush(&self) {
+        let _ = uma_actors::call!(self.writer, AuditMsg::FlushNow);
+    }
+}

@@ -1,0 +1,237 @@
+//! LDAP / Active Directory sign-in (ldap3): bind as the service account, find the user with
+//! `LDAP_USER_SEARCH_FILTER` (the name escaped), bind as the user to check the password, then
+//! collect groups from `memberOf` (or a group search by member DN when it is empty). TLS:
+//! `ldaps://`, or `ldap://` upgraded with StartTLS when `LDAP_STARTTLS=true`. The service
+//! connection is kept and reused; user binds use a connection of their own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+use tokio::sync::Mutex;
+
+use super::{AuthError, Identity};
+use crate::config::LdapConfig;
+use crate::tls::{self, TrustSettings};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An LDAP authenticator with its pooled service connection.
+pub struct LdapAuth {
+    config: LdapConfig,
+    tls: Arc<rustls::ClientConfig>,
+    service: Mutex<Option<Ldap>>,
+}
+
+impl std::fmt::Debug for LdapAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapAuth")
+            .field("url", &self.config.url.as_str())
+            .finish()
+    }
+}
+
+/// The CN of a DN (`CN=Dev Team,OU=Groups,DC=x` → `Dev Team`); the DN itself when it has none.
+pub fn cn_of(dn: &str) -> String {
+    let first = dn.split(',').next().unwrap_or(dn).trim();
+    match first.split_once('=') {
+        Some((k, v)) if k.trim().eq_ignore_ascii_case("cn") => v.trim().to_owned(),
+        _ => dn.to_owned(),
+    }
+}
+
+/// The user filter with the escaped name (RFC 4515: `*`, `(`, `)`, `\`, NUL can't widen it).
+pub fn user_filter(template: &str, username: &str) -> String {
+    template.replace("{{username}}", &ldap3::ldap_escape(username))
+}
+
+fn first(entry: &SearchEntry, attr: &str) -> Option<String> {
+    entry
+        .attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(attr))
+        .and_then(|(_, v)| v.first().cloned())
+        .filter(|v| !v.is_empty())
+}
+
+fn all(entry: &SearchEntry, attr: &str) -> Vec<String> {
+    entry
+        .attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(attr))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AuthError {
+    AuthError::Unavailable(e.to_string())
+}
+
+impl LdapAuth {
+    /// An authenticator for `config` (which must be configured).
+    pub fn new(config: LdapConfig) -> Result<Self, String> {
+        let trust = TrustSettings {
+            insecure: config.allow_insecure_tls,
+            ..TrustSettings::default()
+        };
+        let tls = tls::client_config(&trust, &[]).map_err(|e| e.to_string())?;
+        Ok(Self {
+            config,
+            tls: Arc::new(tls),
+            service: Mutex::new(None),
+        })
+    }
+
+    async fn connect(&self) -> Result<Ldap, AuthError> {
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(TIMEOUT)
+            .set_config(self.tls.clone())
+            .set_starttls(self.config.starttls && self.config.url.scheme() == "ldap");
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, self.config.url.as_str())
+            .await
+            .map_err(unavailable)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                tracing::debug!(error = %e, "LDAP connection ended");
+            }
+        });
+        Ok(ldap)
+    }
+
+    /// A service-bound connection: the kept one, or a new one.
+    async fn service(&self) -> Result<Ldap, AuthError> {
+        let mut slot = self.service.lock().await;
+        if let Some(ldap) = slot.as_mut() {
+            if !ldap.is_closed() {
+                return Ok(ldap.clone());
+            }
+        }
+        let mut ldap = self.connect().await?;
+        let dn = self.config.bind_dn.clone().unwrap_or_default();
+        let pw = self
+            .config
+            .bind_password
+            .as_ref()
+            .map(|p| p.expose().to_owned())
+            .unwrap_or_default();
+        ldap.with_timeout(TIMEOUT)
+            .simple_bind(&dn, &pw)
+            .await
+            .map_err(unavailable)?
+            .success()
+            .map_err(|e| AuthError::Unavailable(format!("service account bind failed: {e}")))?;
+        *slot = Some(ldap.clone());
+        Ok(ldap)
+    }
+
+    async fn search(
+        &self,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<SearchEntry>, AuthError> {
+        // One retry with a fresh connection when the kept one broke.
+        for attempt in 0..2 {
+            let mut ldap = self.service().await?;
+            match ldap
+                .with_timeout(TIMEOUT)
+                .search(base, Scope::Subtree, filter, attrs.to_vec())
+                .await
+            {
+                Ok(res) => {
+                    let (entries, _) = res.success().map_err(unavailable)?;
+                    return Ok(entries.into_iter().map(SearchEntry::construct).collect());
+                }
+                Err(e) if attempt == 0 => {
+                    tracing::debug!(error = %e, "LDAP search failed; reconnecting");
+                    *self.service.lock().await = None;
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(AuthError::Unavailable("LDAP search failed".into()))
+    }
+
+    /// Verifies a user against the directory.
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Identity, AuthError> {
+        if password.is_empty() || username.is_empty() || username.contains('\0') {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let base = self.config.base_dn.clone().unwrap_or_default();
+        let filter = user_filter(&self.config.user_search_filter, username);
+        let attrs: Vec<&str> = self
+            .config
+            .search_attributes
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let entries = self.search(&base, &filter, &attrs).await?;
+        // Exactly one match: an ambiguous filter must not pick someone.
+        let [entry] = entries.as_slice() else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        let mut user_conn = self.connect().await?;
+        let bound = user_conn
+            .with_timeout(TIMEOUT)
+            .simple_bind(&entry.dn, password)
+            .await
+            .map_err(unavailable)?;
+        let _ = user_conn.unbind().await;
+        if bound.rc != 0 {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let mut groups: Vec<String> = all(entry, "memberOf").iter().map(|dn| cn_of(dn)).collect();
+        if groups.is_empty() {
+            let gbase = self.config.groups_base_dn.clone().unwrap_or(base);
+            let dn = ldap3::ldap_escape(&entry.dn);
+            let filter = format!("(|(member={dn})(uniqueMember={dn}))");
+            groups = self
+                .search(&gbase, &filter, &["cn"])
+                .await?
+                .iter()
+                .filter_map(|g| first(g, "cn"))
+                .collect();
+        }
+        groups.sort();
+        groups.dedup();
+        let name = first(entry, "sAMAccountName")
+            .or_else(|| first(entry, "uid"))
+            .or_else(|| first(entry, "cn"))
+            .unwrap_or_else(|| username.to_owned());
+        Ok(Identity {
+            username: name,
+            display_name: first(entry, "displayName").or_else(|| first(entry, "cn")),
+            groups,
+            is_admin: false,
+            source: "ldap",
+        })
+    }
+
+    /// Whether the directory answers (service bind), for readiness.
+    pub async fn ping(&self) -> Result<(), AuthError> {
+        self.service().await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cn_extraction() {
+        assert_eq!(cn_of("CN=Dev Team,OU=Groups,DC=x"), "Dev Team");
+        assert_eq!(cn_of("cn=ops,ou=groups,dc=example,dc=com"), "ops");
+        assert_eq!(cn_of("ou=x,dc=y"), "ou=x,dc=y");
+    }
+
+    #[test]
+    fn filters_escape_injection() {
+        let f = user_filter("(sAMAccountName={{username}})", "*)(uid=*");
+        assert_eq!(f, "(sAMAccountName=\\2a\\29\\28uid=\\2a)");
+        assert_eq!(user_filter("(uid={{username}})", "a\0b"), "(uid=a\\00b)");
+    }
+}

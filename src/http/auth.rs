@@ -1,0 +1,593 @@
+//! Sign-in routes: `POST /api/login`, `POST /api/logout`, `GET /api/auth`, `GET /api/user`, the
+//! form posts of the login page (`POST /login`, `POST /logout`), and the admin's session list
+//! (`GET /api/admin/sessions`, `DELETE /api/admin/sessions/{id}`).
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Form, Json, Router};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::json;
+use uma_actors::sessions::{EndReason, SessionIdentity, SessionsMsg};
+
+use crate::audit::{Actor, Status};
+use crate::auth::limiter::Verdict;
+use crate::auth::session::{self, random_token, CurrentSession};
+use crate::auth::{self, AuthError};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::client::ClientInfo;
+use crate::http::guard::{self, safe_next, see_other};
+use crate::http::pages;
+use crate::http::security::CspNonce;
+use crate::state::AppState;
+use crate::store::auth::SessionRecord;
+use crate::store::now_ms;
+
+/// Sign-in routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/login", post(api_login))
+        .route("/api/logout", post(api_logout))
+        .route("/api/auth", get(api_auth))
+        .route("/api/user", get(api_user))
+        .route("/login", post(form_login))
+        .route("/logout", post(form_logout))
+        .route("/api/admin/sessions", get(list_sessions))
+        .route("/api/admin/sessions/{id}", delete(revoke_session))
+}
+
+/// Sign-in input.
+#[derive(Debug, Deserialize)]
+pub struct LoginInput {
+    /// Login name.
+    #[serde(default)]
+    pub username: String,
+    /// Password.
+    #[serde(default)]
+    pub password: String,
+}
+
+/// Why a sign-in did not succeed, ready for either the JSON or the HTML answer.
+#[derive(Debug)]
+pub struct LoginRefusal {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Error code.
+    pub code: ErrorCode,
+    /// Text for the user.
+    pub message: String,
+    /// Failures left before a temporary block.
+    pub remaining: Option<u64>,
+    /// Seconds to wait (429).
+    pub retry_after: Option<u64>,
+}
+
+impl IntoResponse for LoginRefusal {
+    fn into_response(self) -> Response {
+        let mut err = AppError::with_message(self.code, self.message);
+        err.retry_after = self.retry_after;
+        let mut resp = err.into_response();
+        *resp.status_mut() = self.status;
+        if let Some(n) = self.remaining {
+            if let Ok(v) = n.to_string().parse() {
+                resp.headers_mut().insert("x-remaining-attempts", v);
+            }
+        }
+        resp
+    }
+}
+
+fn refusal(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> LoginRefusal {
+    LoginRefusal {
+        status,
+        code,
+        message: message.into(),
+        remaining: None,
+        retry_after: None,
+    }
+}
+
+fn actor(username: &str, client: &ClientInfo) -> Actor {
+    Actor {
+        username: username.to_owned(),
+        ip: Some(client.ip.clone()),
+        user_agent: client.user_agent.clone(),
+    }
+}
+
+/// Verifies the credentials and opens a session; returns it and its `Set-Cookie` value.
+pub async fn sign_in(
+    state: &AppState,
+    client: &ClientInfo,
+    input: &LoginInput,
+) -> Result<(CurrentSession, String), LoginRefusal> {
+    let username = input.username.trim();
+    if username.is_empty() || input.password.is_empty() {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidInput,
+            "Enter your username and password.",
+        ));
+    }
+    if username.chars().count() > 256 || input.password.len() > 1024 {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidInput,
+            "Username or password too long.",
+        ));
+    }
+    let who = actor(username, client);
+    if let Verdict::Blocked { retry_after } = state.limiter.check(&client.ip, username).await {
+        state.audit.record(
+            &who,
+            "LOGIN_FAILED",
+            "auth:session",
+            Status::Warning,
+            json!({ "reason": "rate_limited", "retryAfter": retry_after }),
+        );
+        let minutes = retry_after.div_ceil(60);
+        return Err(LoginRefusal {
+            retry_after: Some(retry_after),
+            ..refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many sign-in attempts. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            )
+        });
+    }
+    let identity = match auth::authenticate(state, username, &input.password).await {
+        Ok(identity) => identity,
+        Err(err) => {
+            let (status, code, message, reason) = match &err {
+                AuthError::InvalidCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
+                    "Invalid username or password.".to_owned(),
+                    "invalid_credentials",
+                ),
+                AuthError::Disabled => (
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "This account is disabled. Ask an administrator.".to_owned(),
+                    "disabled",
+                ),
+                AuthError::NotAllowed => (
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "Access denied. You do not have permission to use this application.".to_owned(),
+                    "not_allowed",
+                ),
+                AuthError::Unavailable(detail) => {
+                    tracing::error!(error = %detail, "sign-in directory unavailable");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::Unavailable,
+                        "The sign-in service is unavailable. Try again in a moment.".to_owned(),
+                        "directory_unavailable",
+                    )
+                }
+            };
+            let mut remaining = None;
+            if matches!(err, AuthError::InvalidCredentials | AuthError::Disabled) {
+                remaining = Some(state.limiter.fail(&client.ip, username).await);
+                // Blunt timing differences between unknown users and wrong passwords.
+                let jitter = rand::thread_rng().gen_range(100..200);
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+            }
+            state.audit.record(
+                &who,
+                "LOGIN_FAILED",
+                "auth:session",
+                Status::Failure,
+                json!({ "reason": reason }),
+            );
+            return Err(LoginRefusal {
+                remaining,
+                ..refusal(status, code, message)
+            });
+        }
+    };
+    state.limiter.succeed(&client.ip, username).await;
+
+    let user = state
+        .store
+        .find_or_create_user(&identity.username, identity.display_name.as_deref())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot record the user");
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "The database is unavailable. Try again in a moment.",
+            )
+        })?;
+    let now = now_ms();
+    let ttl_ms = i64::try_from(state.config.session_ttl)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_mul(1000);
+    let record = SessionRecord {
+        id: random_token(),
+        user_id: Some(user.id.clone()),
+        username: identity.username.clone(),
+        display_name: identity.display_name.clone(),
+        groups_json: serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".into()),
+        is_admin: identity.is_admin,
+        auth_source: identity.source.to_owned(),
+        csrf_token: random_token(),
+        ip_address: Some(client.ip.clone()),
+        user_agent: client.user_agent.clone(),
+        created_at: now,
+        last_seen_at: now,
+        // SESSION_TTL=0 (development only) means no expiry: a far horizon.
+        expires_at: if ttl_ms == 0 {
+            i64::MAX / 2
+        } else {
+            now + ttl_ms
+        },
+        revoked_at: None,
+    };
+    state.store.insert_session(&record).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot store the session");
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "The database is unavailable. Try again in a moment.",
+        )
+    })?;
+    let max_age = (state.config.session_ttl > 0).then_some(state.config.session_ttl);
+    let cookie = state.cookies.set_cookie(
+        session::COOKIE,
+        &state.signer.sign(session::COOKIE, &record.id),
+        max_age,
+    );
+    state.audit.record(
+        &Actor { username: identity.username.clone(), ..who },
+        "LOGIN",
+        "auth:session",
+        Status::Success,
+        json!({ "source": identity.source, "isAdmin": identity.is_admin, "groups": identity.groups.len() }),
+    );
+    Ok((CurrentSession::new(record), cookie))
+}
+
+async fn api_login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    body: Result<Json<LoginInput>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(input)) = body else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidInput,
+            "Send JSON: {\"username\", \"password\"}.",
+        )
+        .into_response();
+    };
+    match sign_in(&state, &client, &input).await {
+        Ok((session, cookie)) => (
+            [(header::SET_COOKIE, cookie)],
+            Json(json!({
+                "success": true,
+                "user": session.user_json(),
+                "csrfToken": session.record.csrf_token,
+            })),
+        )
+            .into_response(),
+        Err(r) => {
+            let remaining = r.remaining;
+            let mut resp = r.into_response();
+            if let Some(n) = remaining {
+                // The JSON body also says how many attempts remain.
+                resp = with_remaining(resp, n).await;
+            }
+            resp
+        }
+    }
+}
+
+async fn with_remaining(resp: Response, remaining: u64) -> Response {
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+    v["remainingAttempts"] = json!(remaining);
+    let mut out = Json(v).into_response();
+    *out.status_mut() = parts.status;
+    for (k, val) in parts.headers.iter() {
+        if k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), val.clone());
+        }
+    }
+    out
+}
+
+/// Form fields of the login page.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `?next=` of the login page.
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+async fn form_login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Extension(nonce): Extension<CspNonce>,
+    Query(q): Query<NextQuery>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let login_csrf = session::cookie_value(&headers, session::CSRF_COOKIE)
+        .and_then(|raw| state.signer.verify(session::CSRF_COOKIE, raw))
+        .map(str::to_owned);
+    let origin_ok = crate::auth::csrf::request_origin(&headers)
+        .is_some_and(|o| crate::auth::csrf::allowed_origin(&state.config, &headers, &o));
+    let token_ok = login_csrf
+        .as_deref()
+        .is_some_and(|t| crate::auth::csrf::token_matches(t, Some(&form.csrf_token)));
+    if !origin_ok || !token_ok {
+        return pages::login_response(
+            &state,
+            &headers,
+            &nonce.0,
+            StatusCode::FORBIDDEN,
+            Some("Your sign-in form expired. Please try again."),
+            &form.username,
+            q.next.as_deref(),
+        );
+    }
+    let input = LoginInput {
+        username: form.username.clone(),
+        password: form.password,
+    };
+    match sign_in(&state, &client, &input).await {
+        Ok((_, cookie)) => {
+            let mut resp = see_other(&safe_next(q.next.as_deref()));
+            if let Ok(v) = cookie.parse() {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(r) => {
+            let mut message = r.message.clone();
+            if let Some(n) = r.remaining {
+                if n == 0 {
+                    message.push_str(" Further attempts are blocked for 15 minutes.");
+                } else if n <= 3 {
+                    message.push_str(&format!(
+                        " {n} attempt{} left.",
+                        if n == 1 { "" } else { "s" }
+                    ));
+                }
+            }
+            let mut resp = pages::login_response(
+                &state,
+                &headers,
+                &nonce.0,
+                r.status,
+                Some(&message),
+                &form.username,
+                q.next.as_deref(),
+            );
+            if let Some(secs) = r.retry_after {
+                if let Ok(v) = secs.to_string().parse() {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            resp
+        }
+    }
+}
+
+/// Ends the request's session: record, actor, cookie; audit `LOGOUT`.
+async fn end_session(state: &AppState, client: &ClientInfo, session: &CurrentSession) -> Response {
+    if let Err(e) = state.store.revoke_session(&session.record.id).await {
+        if !matches!(e, crate::store::StoreError::NotFound) {
+            return AppError::from(e).into_response();
+        }
+    }
+    let _ = state.sessions.cast(SessionsMsg::End(
+        session.record.id.clone(),
+        EndReason::Logout,
+    ));
+    state.audit.record(
+        &actor(session.username(), client),
+        "LOGOUT",
+        "auth:session",
+        Status::Success,
+        json!({}),
+    );
+    let mut resp = see_other("/login");
+    if let Ok(v) = state
+        .cookies
+        .set_cookie(session::COOKIE, "", Some(0))
+        .parse()
+    {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn api_logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: Option<Extension<CurrentSession>>,
+) -> Response {
+    match session {
+        Some(Extension(s)) => end_session(&state, &client, &s).await,
+        None => AppError::with_message(ErrorCode::Unauthorized, "Not signed in").into_response(),
+    }
+}
+
+/// Form of the logout button.
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn form_logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    session: Option<Extension<CurrentSession>>,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    let Some(Extension(s)) = session else {
+        return see_other("/login");
+    };
+    let origin_ok = crate::auth::csrf::request_origin(&headers)
+        .is_some_and(|o| crate::auth::csrf::allowed_origin(&state.config, &headers, &o));
+    if !origin_ok || !crate::auth::csrf::token_matches(&s.record.csrf_token, Some(&form.csrf_token))
+    {
+        return AppError::with_message(ErrorCode::InvalidCsrf, "Invalid CSRF token")
+            .into_response();
+    }
+    end_session(&state, &client, &s).await
+}
+
+/// The login CSRF cookie's token, issuing a new cookie when there is none.
+pub fn login_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    if let Some(token) = guard::expected_csrf(state, headers, None) {
+        return (token, None);
+    }
+    let token = random_token();
+    let cookie = state.cookies.set_cookie(
+        session::CSRF_COOKIE,
+        &state.signer.sign(session::CSRF_COOKIE, &token),
+        None,
+    );
+    (token, Some(cookie))
+}
+
+async fn api_auth(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Option<Extension<CurrentSession>>,
+) -> Response {
+    match session {
+        Some(Extension(s)) => Json(json!({
+            "isLoggedIn": true,
+            "user": s.user_json(),
+            "csrfToken": s.record.csrf_token,
+            "expiresAt": s.record.expires_at,
+        }))
+        .into_response(),
+        None => {
+            let (token, cookie) = login_csrf(&state, &headers);
+            let mut resp = Json(json!({ "isLoggedIn": false, "user": null, "csrfToken": token }))
+                .into_response();
+            if let Some(c) = cookie.and_then(|c| c.parse().ok()) {
+                resp.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            resp
+        }
+    }
+}
+
+async fn api_user(session: Option<Extension<CurrentSession>>) -> Json<serde_json::Value> {
+    match session {
+        Some(Extension(s)) => Json(json!({
+            "isLoggedIn": true,
+            "user": {
+                "username": s.record.username,
+                "displayName": s.record.display_name.clone().unwrap_or_else(|| s.record.username.clone()),
+                "isAdmin": s.record.is_admin,
+            }
+        })),
+        None => Json(json!({ "isLoggedIn": false, "user": null })),
+    }
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    Extension(me): Extension<CurrentSession>,
+) -> AppResult<Json<serde_json::Value>> {
+    let records = state.store.active_sessions(now_ms()).await?;
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let sockets = match uma_actors::call!(state.sessions, |reply| SessionsMsg::Get(
+            r.id.clone(),
+            reply
+        )) {
+            Ok(Some(actor)) => uma_actors::call!(actor, uma_actors::sessions::SessionMsg::Sockets)
+                .map(|s| s.len())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        out.push(json!({
+            "id": r.id,
+            "username": r.username,
+            "displayName": r.display_name,
+            "isAdmin": r.is_admin,
+            "authSource": r.auth_source,
+            "ipAddress": r.ip_address,
+            "userAgent": r.user_agent,
+            "createdAt": r.created_at,
+            "lastSeenAt": r.last_seen_at,
+            "expiresAt": r.expires_at,
+            "sockets": sockets,
+            "current": r.id == me.record.id,
+        }));
+    }
+    Ok(Json(json!({ "sessions": out })))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Extension(me): Extension<CurrentSession>,
+    Path(id): Path<String>,
+) -> AppResult<Json<serde_json::Value>> {
+    let Some(record) = state.store.session(&id).await? else {
+        return Err(AppError::with_message(
+            ErrorCode::NotFound,
+            "No such session",
+        ));
+    };
+    if !CurrentSession::is_live(&record, now_ms()) {
+        return Err(AppError::with_message(
+            ErrorCode::NotFound,
+            "That session has already ended",
+        ));
+    }
+    state.store.revoke_session(&id).await?;
+    let _ = state
+        .sessions
+        .cast(SessionsMsg::End(id.clone(), EndReason::Revoked));
+    state.audit.record(
+        &actor(me.username(), &client),
+        "SESSION_REVOKED",
+        &format!("user:session:{}", record.username),
+        Status::Success,
+        json!({ "username": record.username, "sessionCreatedAt": record.created_at }),
+    );
+    Ok(Json(json!({ "success": true })))
+}
+
+/// The actor identity of a session.
+pub fn identity_of(s: &CurrentSession) -> SessionIdentity {
+    SessionIdentity {
+        session_id: s.record.id.clone(),
+        username: s.record.username.clone(),
+        is_admin: s.record.is_admin,
+        expires_at_ms: Some(s.record.expires_at),
+    }
+}

@@ -1,0 +1,192 @@
+//! Route protection (the original's middleware table) and CSRF: loads the session once per
+//! request, redirects pages and refuses API calls that need a session or an admin, and checks the
+//! CSRF token and Origin of every state-changing request.
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::auth::csrf;
+use crate::auth::session::{self, CurrentSession};
+use crate::error::{AppError, ErrorCode};
+use crate::state::AppState;
+use crate::store::now_ms;
+
+/// How often `last_seen_at` is written at most.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// The session of the request, if any and valid.
+pub async fn load_session(
+    state: &AppState,
+    headers: &http::HeaderMap,
+) -> Result<Option<CurrentSession>, AppError> {
+    let Some(raw) = session::cookie_value(headers, session::COOKIE) else {
+        return Ok(None);
+    };
+    let Some(id) = state.signer.verify(session::COOKIE, raw) else {
+        return Ok(None);
+    };
+    let Some(record) = state.store.session(id).await? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if !CurrentSession::is_live(&record, now) {
+        return Ok(None);
+    }
+    if now - record.last_seen_at > TOUCH_EVERY_MS {
+        state.store.touch_session(&record.id, now).await?;
+    }
+    Ok(Some(CurrentSession::new(record)))
+}
+
+/// The token a state-changing request must carry: the session's, else the login cookie's.
+pub fn expected_csrf(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    session: Option<&CurrentSession>,
+) -> Option<String> {
+    match session {
+        Some(s) => Some(s.record.csrf_token.clone()),
+        None => session::cookie_value(headers, session::CSRF_COOKIE)
+            .and_then(|raw| state.signer.verify(session::CSRF_COOKIE, raw))
+            .map(str::to_owned),
+    }
+}
+
+enum Need {
+    Admin,
+    Session,
+    Anonymous,
+    Nothing,
+}
+
+fn need(path: &str) -> Need {
+    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    if under("/admin") || under("/api/admin") || under("/api/settings") {
+        Need::Admin
+    } else if under("/dashboard") || under("/api/proxmox") || under("/settings") {
+        Need::Session
+    } else if path == "/login" {
+        Need::Anonymous
+    } else {
+        Need::Nothing
+    }
+}
+
+/// Form routes check the token from their form body themselves.
+fn form_route(path: &str) -> bool {
+    path == "/login" || path == "/logout"
+}
+
+/// The middleware.
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let session = match load_session(&state, req.headers()).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let path = req.uri().path().to_owned();
+    let api = path.starts_with("/api/");
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+
+    match (need(&path), &session) {
+        (Need::Admin | Need::Session, None) => {
+            return if api {
+                AppError::with_message(ErrorCode::Unauthorized, "Unauthorized").into_response()
+            } else {
+                Redirect::to(&format!("/login?next={}", urlencode(&path))).into_response()
+            };
+        }
+        (Need::Admin, Some(s)) if !s.is_admin() => {
+            return if api {
+                AppError::with_message(ErrorCode::Forbidden, "Forbidden - Admin access required")
+                    .into_response()
+            } else {
+                Redirect::to("/dashboard").into_response()
+            };
+        }
+        (Need::Anonymous, Some(_)) if reading => return Redirect::to("/dashboard").into_response(),
+        _ => {}
+    }
+
+    if !reading && !form_route(&path) {
+        if let Err(refusal) = check_csrf(&state, req.headers(), session.as_ref()) {
+            return refusal.into_response();
+        }
+    }
+    if let Some(s) = session {
+        req.extensions_mut().insert(s);
+    }
+    next.run(req).await
+}
+
+/// Origin and token checks of a state-changing request.
+pub fn check_csrf(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    session: Option<&CurrentSession>,
+) -> Result<(), AppError> {
+    match csrf::request_origin(headers) {
+        Some(origin) if csrf::allowed_origin(&state.config, headers, &origin) => {}
+        Some(_) => {
+            return Err(AppError::with_message(
+                ErrorCode::InvalidCsrf,
+                "Request from a foreign origin",
+            ));
+        }
+        None => {
+            return Err(AppError::with_message(
+                ErrorCode::InvalidCsrf,
+                "Origin header required",
+            ));
+        }
+    }
+    let sent = headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
+    match expected_csrf(state, headers, session) {
+        Some(expected) if csrf::token_matches(&expected, sent) => Ok(()),
+        _ => Err(AppError::with_message(
+            ErrorCode::InvalidCsrf,
+            "Invalid CSRF token",
+        )),
+    }
+}
+
+/// Percent-encodes a path for a `next` query parameter.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A `next` target is only ever a local path.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n != "/login" =>
+        {
+            n.to_owned()
+        }
+        _ => "/dashboard".to_owned(),
+    }
+}
+
+/// 303 See Other to `to`.
+pub fn see_other(to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(http::header::LOCATION, to.to_owned())],
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_targets_stay_local() {
+        assert_eq!(safe_next(Some("/dashboard/pools")), "/dashboard/pools");
+        assert_eq!(safe_next(Some("//evil.example")), "/dashboard");
+        assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
+        assert_eq!(safe_next(Some("/\\evil")), "/dashboard");
+        assert_eq!(safe_next(None), "/dashboard");
+    }
+}

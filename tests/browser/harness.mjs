@@ -1,0 +1,77 @@
+// Test harness: starts the real `uma` binary in demo mode on a free port with a throwaway data
+// folder, and Debian's Chromium through playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = resolve(import.meta.dirname, "../..");
+export const screenshots = join(root, "target", "screenshots");
+mkdirSync(screenshots, { recursive: true });
+
+const CHROMIUM = process.env.UMA_CHROMIUM ?? "/usr/bin/chromium";
+
+export async function startUma(env = {}) {
+  const bin = process.env.UMA_BIN ?? join(root, "target", "debug", "uma");
+  if (!existsSync(bin)) {
+    throw new Error(`${bin} is missing: build it with \`cargo build --bin uma\` (make test does)`);
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "uma-browser-"));
+  const child = spawn(bin, ["serve"], {
+    cwd: dataDir,
+    env: {
+      PATH: process.env.PATH,
+      HOSTNAME: "127.0.0.1",
+      PORT: "0",
+      UMA_DATA_DIR: join(dataDir, "data"),
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`uma did not start:\n${log}`)), 30_000);
+    const onData = (chunk) => {
+      log += chunk;
+      const m = log.match(/Open (http:\/\/[^/\s]+)\/login/);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1].replace("localhost", "127.0.0.1"));
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => fail(new Error(`uma exited with ${code}:\n${log}`)));
+  });
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.on("exit", r));
+    },
+  };
+}
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is needed for the browser tests and was not found at ${CHROMIUM}.\n` +
+        "Install it with `apt-get install chromium` (make test does this when run as root) or set UMA_CHROMIUM.",
+    );
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}

@@ -1,0 +1,149 @@
+//! LDAP sign-in against a real OpenLDAP started by the harness: the original's AD-style filter,
+//! groups from memberOf and from the member search, admin groups, every refusal, a stopped server.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::support::browser::Browser;
+use crate::support::slapd::{Slapd, BASE, SERVICE_DN, SERVICE_PW};
+use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+
+async fn app_for(slapd: &Slapd, extra: &[(&str, &str)]) -> TestApp {
+    let dir = temp_dir("ldap");
+    let mut vars: HashMap<String, String> = demo_vars(&dir);
+    for (k, v) in [
+        ("LDAP_URL", slapd.url.as_str()),
+        ("LDAP_BIND_DN", SERVICE_DN),
+        ("LDAP_BIND_PASSWORD", SERVICE_PW),
+        ("LDAP_BASE_DN", BASE),
+        ("ADMIN_GROUPS", "uma-admins"),
+        ("USE_SECURE_COOKIE", "false"),
+    ] {
+        vars.insert(k.into(), v.into());
+    }
+    for (k, v) in extra {
+        vars.insert((*k).into(), (*v).into());
+    }
+    spawn_with(vars, dir).await
+}
+
+async fn try_login(b: &Browser, username: &str, password: &str) -> (u16, Value) {
+    let token = b.csrf().await;
+    let resp = b
+        .post_json(
+            "/api/login",
+            Some(&token),
+            json!({ "username": username, "password": password }),
+        )
+        .await;
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn directory_users_sign_in_with_groups_and_admin_rights() {
+    let slapd = Slapd::start().await;
+    let app = app_for(&slapd, &[]).await;
+    let b = Browser::new(&app.url(""));
+
+    let body = b.login("alice", "alice-ldap-pw").await;
+    assert_eq!(body["user"]["username"], "alice");
+    assert_eq!(body["user"]["displayName"], "Alice L.");
+    assert_eq!(body["user"]["groups"], json!(["devs"]));
+    assert_eq!(body["user"]["isAdmin"], false);
+    assert_eq!(body["user"]["authSource"], "ldap");
+
+    // ADMIN_GROUPS matches case-insensitively (the group is "Uma-Admins").
+    let body = Browser::new(&app.url("")).login("bob", "bob-ldap-pw").await;
+    assert_eq!(body["user"]["isAdmin"], true);
+    assert_eq!(body["user"]["displayName"], "Bob Builder");
+
+    // No memberOf: groups come from the search by member DN.
+    let body = Browser::new(&app.url(""))
+        .login("carol", "carol-ldap-pw")
+        .await;
+    assert_eq!(body["user"]["groups"], json!(["ops"]));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn directory_refusals_are_clear() {
+    let mut slapd = Slapd::start().await;
+    let app = app_for(&slapd, &[]).await;
+    let b = Browser::new(&app.url(""));
+
+    let (status, body) = try_login(&b, "alice", "wrong").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["message"], "Invalid username or password.");
+    assert_eq!(try_login(&b, "nobody", "whatever").await.0, 401);
+    assert_eq!(
+        try_login(&b, "alice", "").await.0,
+        400,
+        "empty passwords never reach a bind"
+    );
+    // Injection strings never widen the search into someone else's entry.
+    for evil in ["*", "alice)(uid=*", "*)(|(uid=*", "ali*", "alice\0"] {
+        let (status, body) = try_login(&Browser::new(&app.url("")), evil, "alice-ldap-pw").await;
+        assert_eq!(status, 401, "{evil:?}: {body}");
+    }
+
+    slapd.stop();
+    let (status, body) = try_login(&Browser::new(&app.url("")), "alice", "alice-ldap-pw").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unavailable"));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_uid_filter_and_allowed_groups() {
+    let slapd = Slapd::start().await;
+    let app = app_for(
+        &slapd,
+        &[(
+            "LDAP_USER_SEARCH_FILTER",
+            "(&(objectClass=inetOrgPerson)(uid={{username}}))",
+        )],
+    )
+    .await;
+    let store = app.store().await;
+    store
+        .set_config_value(
+            "access",
+            &json!({ "allowedGroups": ["devs"], "adminGroups": [] }),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let body = Browser::new(&app.url(""))
+        .login("alice", "alice-ldap-pw")
+        .await;
+    assert_eq!(body["user"]["groups"], json!(["devs"]));
+    // carol is in no allowed group.
+    let (status, body) = try_login(&Browser::new(&app.url("")), "carol", "carol-ldap-pw").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Access denied"));
+    // bob is an admin, admitted whatever his groups.
+    let (status, _) = try_login(&Browser::new(&app.url("")), "bob", "bob-ldap-pw").await;
+    assert_eq!(status, 200);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_local_account_is_not_shadowed_by_the_directory() {
+    let slapd = Slapd::start().await;
+    let app = app_for(&slapd, &[("UMA_ADMIN_PASSWORD", "local-admin-pw")]).await;
+    // The local admin signs in locally even with LDAP configured.
+    let body = Browser::new(&app.url(""))
+        .login("admin", "local-admin-pw")
+        .await;
+    assert_eq!(body["user"]["authSource"], "local");
+    app.stop().await.unwrap();
+}

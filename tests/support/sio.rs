@@ -1,0 +1,145 @@
+//! A minimal Socket.IO v5 client over Engine.IO long-polling, enough to connect with a cookie and
+//! an Origin and to read what the server sends.
+
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct PollingSocket {
+    pending: std::sync::Mutex<std::collections::VecDeque<String>>,
+    http: reqwest::Client,
+    url: String,
+    cookie: String,
+    origin: String,
+}
+
+/// What the namespace connect returned.
+#[derive(Debug)]
+pub enum Connect {
+    Ok(PollingSocket),
+    Refused(String),
+}
+
+impl PollingSocket {
+    pub async fn connect(base: &str, cookie: &str, origin: Option<&str>) -> Connect {
+        let http = reqwest::Client::new();
+        let mut req = http.get(format!("{base}/api/socket/io/?EIO=4&transport=polling"));
+        if !cookie.is_empty() {
+            req = req.header("cookie", cookie);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let open = req.send().await.unwrap().text().await.unwrap();
+        assert!(open.starts_with('0'), "open packet expected: {open}");
+        let v: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+        let sid = v["sid"].as_str().unwrap();
+        let s = PollingSocket {
+            pending: Default::default(),
+            http,
+            url: format!("{base}/api/socket/io/?EIO=4&transport=polling&sid={sid}"),
+            cookie: cookie.to_owned(),
+            origin: origin.unwrap_or_default().to_owned(),
+        };
+        s.post("40").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            for p in s.poll(Duration::from_secs(5)).await {
+                if let Some(rest) = p.strip_prefix("40") {
+                    assert!(rest.contains("sid"), "{p}");
+                    return Connect::Ok(s);
+                }
+                if let Some(rest) = p.strip_prefix("44") {
+                    let v: serde_json::Value = serde_json::from_str(rest).unwrap();
+                    return Connect::Refused(v["message"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no connect answer");
+        }
+    }
+
+    fn req(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let mut r = r;
+        if !self.cookie.is_empty() {
+            r = r.header("cookie", &self.cookie);
+        }
+        if !self.origin.is_empty() {
+            r = r.header("origin", &self.origin);
+        }
+        r
+    }
+
+    pub async fn post(&self, packet: &str) {
+        let resp = self
+            .req(self.http.post(&self.url))
+            .body(packet.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "post {packet}: {}",
+            resp.status()
+        );
+    }
+
+    /// One long-poll: the packets it returned (empty on timeout or when the transport closed).
+    pub async fn poll(&self, timeout: Duration) -> Vec<String> {
+        let fut = self.req(self.http.get(&self.url)).send();
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(Ok(resp)) if resp.status().is_success() => {
+                let text = resp.text().await.unwrap_or_default();
+                text.split('\u{1e}')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            Ok(Ok(_)) | Ok(Err(_)) => vec!["<closed>".to_owned()],
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The next packet within the deadline (answers pings on the way).
+    async fn next_packet(&self, deadline: tokio::time::Instant) -> Option<String> {
+        loop {
+            let next = self.pending.lock().unwrap().pop_front();
+            if let Some(p) = next {
+                if p == "2" {
+                    self.post("3").await;
+                    continue;
+                }
+                return Some(p);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            let got = self.poll(deadline - now).await;
+            self.pending.lock().unwrap().extend(got);
+        }
+    }
+
+    /// Waits for an event named `event`; returns its payload.
+    pub async fn wait_event(&self, event: &str, within: Duration) -> Option<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        while let Some(p) = self.next_packet(deadline).await {
+            if let Some(rest) = p.strip_prefix("42") {
+                let v: serde_json::Value = serde_json::from_str(rest).unwrap();
+                if v[0] == event {
+                    return Some(v[1].clone());
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether the server ends the socket (namespace disconnect or closed transport) in time.
+    pub async fn wait_closed(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while let Some(p) = self.next_packet(deadline).await {
+            if p == "41" || p == "1" || p == "<closed>" {
+                return true;
+            }
+        }
+        false
+    }
+}

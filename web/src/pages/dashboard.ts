@@ -1,0 +1,4 @@
+// Dashboard island: the live connection (status, session endings).
+import { initLive } from "../live";
+
+initLive(document);
