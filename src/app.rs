@@ -85,6 +85,7 @@ pub struct App {
     tree: Tree,
     sim: Option<pve_sim::SimHandle>,
     admin: AdminAccount,
+    subscriber: Option<fred::clients::SubscriberClient>,
 }
 
 impl std::fmt::Debug for App {
@@ -184,9 +185,13 @@ impl App {
         };
         let pve = PveClient::new(endpoint).map_err(|e| StartError::Proxmox(e.to_string()))?;
 
-        let redis = match &config.redis_url {
-            Some(url) => Some(connect_redis(url.expose(), config.redis_password.as_ref()).await?),
-            None => None,
+        let (redis, subscriber) = match &config.redis_url {
+            Some(url) => {
+                let (client, sub) =
+                    connect_redis(url.expose(), config.redis_password.as_ref()).await?;
+                (Some(client), Some(sub))
+            }
+            None => (None, None),
         };
 
         let tree = Tree::start()
@@ -221,7 +226,11 @@ impl App {
             None
         };
 
+        if let Some(sub) = &subscriber {
+            crate::auth::records::follow_ends(sub.clone(), sessions.clone());
+        }
         let state = AppState {
+            records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
             signer: CookieSigner::new(&cookie_secret),
             cookies: CookiePolicy {
@@ -259,6 +268,7 @@ impl App {
             tree,
             sim,
             admin,
+            subscriber,
         })
     }
 
@@ -343,6 +353,7 @@ impl App {
             state,
             tree,
             sim,
+            subscriber,
             ..
         } = self;
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -379,6 +390,10 @@ impl App {
             use fred::interfaces::ClientLike;
             let _ = client.quit().await;
         }
+        if let Some(sub) = &subscriber {
+            use fred::interfaces::ClientLike;
+            let _ = sub.quit().await;
+        }
         state.store.close().await;
         if let Some(sim) = sim {
             sim.shutdown();
@@ -409,14 +424,15 @@ impl SessionEvents for ExpiryAudit {
 async fn connect_redis(
     url: &str,
     password: Option<&crate::config::Secret>,
-) -> Result<fred::clients::Client, StartError> {
+) -> Result<(fred::clients::Client, fred::clients::SubscriberClient), StartError> {
     use fred::interfaces::ClientLike;
     use fred::types::config::{Config as RedisConfig, ReconnectPolicy};
     let mut cfg = RedisConfig::from_url(url).map_err(|e| StartError::Redis(e.to_string()))?;
     if let Some(pw) = password {
         cfg.password = Some(pw.expose().to_owned());
     }
-    let client = fred::types::Builder::from_config(cfg)
+    let mut builder = fred::types::Builder::from_config(cfg);
+    builder
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(2);
             c.internal_command_timeout = Duration::from_secs(2);
@@ -424,8 +440,12 @@ async fn connect_redis(
         .with_performance_config(|p| {
             p.default_command_timeout = Duration::from_secs(2);
         })
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2));
+    let client = builder
         .build()
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    let subscriber = builder
+        .build_subscriber_client()
         .map_err(|e| StartError::Redis(e.to_string()))?;
     let _task = client.connect();
     match tokio::time::timeout(Duration::from_secs(2), client.wait_for_connect()).await {
@@ -437,5 +457,5 @@ async fn connect_redis(
             "Redis did not answer within 2 s; using in-process limits until it returns"
         ),
     }
-    Ok(client)
+    Ok((client, subscriber))
 }

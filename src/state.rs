@@ -10,6 +10,7 @@ use uma_actors::sessions::SessionsMsg;
 use crate::audit::Audit;
 use crate::auth::ldap::LdapAuth;
 use crate::auth::limiter::LoginLimiter;
+use crate::auth::records::SessionRecords;
 use crate::auth::session::{CookiePolicy, CookieSigner};
 use crate::config::{Config, Secret};
 use crate::pve::PveClient;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub cookies: CookiePolicy,
     /// The database.
     pub store: Store,
+    /// Session records (store, cached in Redis when configured).
+    pub records: SessionRecords,
     /// The Proxmox client.
     pub pve: PveClient,
     /// Page templates.

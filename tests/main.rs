@@ -7,5 +7,6 @@ mod support;
 mod auth;
 mod config_errors;
 mod ldap;
+mod scale;
 mod server;
 mod store;

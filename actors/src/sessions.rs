@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the server can do to sockets; implemented over Socket.IO by the server, faked in tests.
 pub trait SocketControl: Send + Sync + 'static {
@@ -32,7 +32,7 @@ pub struct SessionIdentity {
 }
 
 /// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The user signed out.

@@ -5,6 +5,7 @@ pub mod csrf;
 pub mod ldap;
 pub mod limiter;
 pub mod password;
+pub mod records;
 pub mod session;
 
 use crate::state::AppState;

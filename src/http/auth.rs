@@ -233,7 +233,7 @@ pub async fn sign_in(
         },
         revoked_at: None,
     };
-    state.store.insert_session(&record).await.map_err(|e| {
+    state.records.insert(&record).await.map_err(|e| {
         tracing::error!(error = %e, "cannot store the session");
         refusal(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -398,15 +398,15 @@ async fn form_login(
 
 /// Ends the request's session: record, actor, cookie; audit `LOGOUT`.
 async fn end_session(state: &AppState, client: &ClientInfo, session: &CurrentSession) -> Response {
-    if let Err(e) = state.store.revoke_session(&session.record.id).await {
+    if let Err(e) = state
+        .records
+        .end(&session.record.id, EndReason::Logout, &state.sessions)
+        .await
+    {
         if !matches!(e, crate::store::StoreError::NotFound) {
             return AppError::from(e).into_response();
         }
     }
-    let _ = state.sessions.cast(SessionsMsg::End(
-        session.record.id.clone(),
-        EndReason::Logout,
-    ));
     state.audit.record(
         &actor(session.username(), client),
         "LOGOUT",
@@ -568,10 +568,10 @@ async fn revoke_session(
             "That session has already ended",
         ));
     }
-    state.store.revoke_session(&id).await?;
-    let _ = state
-        .sessions
-        .cast(SessionsMsg::End(id.clone(), EndReason::Revoked));
+    state
+        .records
+        .end(&id, EndReason::Revoked, &state.sessions)
+        .await?;
     state.audit.record(
         &actor(me.username(), &client),
         "SESSION_REVOKED",

@@ -27,7 +27,7 @@ pub async fn load_session(
     let Some(id) = state.signer.verify(session::COOKIE, raw) else {
         return Ok(None);
     };
-    let Some(record) = state.store.session(id).await? else {
+    let Some(record) = state.records.get(id).await? else {
         return Ok(None);
     };
     let now = now_ms();
@@ -35,7 +35,7 @@ pub async fn load_session(
         return Ok(None);
     }
     if now - record.last_seen_at > TOUCH_EVERY_MS {
-        state.store.touch_session(&record.id, now).await?;
+        state.records.touch(&record, now).await?;
     }
     Ok(Some(CurrentSession::new(record)))
 }

@@ -54,8 +54,8 @@ pub struct LocalAccountView {
     pub created_at: i64,
 }
 
-/// A server-side session record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+/// A server-side session record (also the Redis cache format; never sent to clients as is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRecord {
     /// Opaque id (the cookie carries it, signed).
@@ -73,7 +73,6 @@ pub struct SessionRecord {
     /// `local` or `ldap`.
     pub auth_source: String,
     /// The CSRF token of this session.
-    #[serde(skip)]
     pub csrf_token: String,
     /// Client IP at sign-in.
     pub ip_address: Option<String>,
