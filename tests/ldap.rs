@@ -147,3 +147,51 @@ async fn a_local_account_is_not_shadowed_by_the_directory() {
     assert_eq!(body["user"]["authSource"], "local");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn ldaps_and_starttls() {
+    let slapd = Slapd::start().await;
+    // ldaps:// with a self-signed certificate: refused unless LDAP_ALLOW_INSECURE_TLS.
+    let strict = app_for(&slapd, &[("LDAP_URL", slapd.ldaps_url.as_str())]).await;
+    let (status, body) = try_login(&Browser::new(&strict.url("")), "alice", "alice-ldap-pw").await;
+    assert_eq!(status, 503, "an untrusted certificate is refused: {body}");
+    strict.stop().await.unwrap();
+
+    let lenient = app_for(
+        &slapd,
+        &[
+            ("LDAP_URL", slapd.ldaps_url.as_str()),
+            ("LDAP_ALLOW_INSECURE_TLS", "true"),
+        ],
+    )
+    .await;
+    let body = Browser::new(&lenient.url(""))
+        .login("alice", "alice-ldap-pw")
+        .await;
+    assert_eq!(body["user"]["groups"], json!(["devs"]));
+    lenient.stop().await.unwrap();
+
+    // ldap:// upgraded with StartTLS.
+    let starttls = app_for(
+        &slapd,
+        &[
+            ("LDAP_STARTTLS", "true"),
+            ("LDAP_ALLOW_INSECURE_TLS", "true"),
+        ],
+    )
+    .await;
+    let body = Browser::new(&starttls.url(""))
+        .login("bob", "bob-ldap-pw")
+        .await;
+    assert_eq!(body["user"]["isAdmin"], true);
+    starttls.stop().await.unwrap();
+    let strict_starttls = app_for(&slapd, &[("LDAP_STARTTLS", "true")]).await;
+    let (status, _) = try_login(
+        &Browser::new(&strict_starttls.url("")),
+        "bob",
+        "bob-ldap-pw",
+    )
+    .await;
+    assert_eq!(status, 503);
+    strict_starttls.stop().await.unwrap();
+}

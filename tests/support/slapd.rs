@@ -17,6 +17,8 @@ pub const SERVICE_PW: &str = "svc-secret";
 
 pub struct Slapd {
     pub url: String,
+    /// `ldaps://` URL of the same server (self-signed certificate).
+    pub ldaps_url: String,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -89,16 +91,30 @@ overlay memberof
 "#,
             dir = dir.display()
         );
+        // A self-signed certificate for ldaps:// and StartTLS.
+        let cert = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+        let conf = format!(
+            "TLSCertificateFile {d}/cert.pem\nTLSCertificateKeyFile {d}/key.pem\n{conf}",
+            d = dir.display()
+        );
         std::fs::write(dir.join("slapd.conf"), conf).unwrap();
         let port = free_port();
+        let tls_port = free_port();
         let url = format!("ldap://127.0.0.1:{port}");
+        let ldaps_url = format!("ldaps://127.0.0.1:{tls_port}");
         let log = std::fs::File::create(dir.join("slapd.log")).unwrap();
         let child = Command::new(bin)
             .args([
                 "-f",
                 dir.join("slapd.conf").to_str().unwrap(),
                 "-h",
-                &format!("{url}/"),
+                &format!("{url}/ {ldaps_url}/"),
                 "-d",
                 "0",
             ])
@@ -108,6 +124,7 @@ overlay memberof
             .expect("start slapd");
         let mut s = Slapd {
             url,
+            ldaps_url,
             dir,
             child: Some(child),
         };
