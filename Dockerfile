@@ -14,8 +14,8 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 COPY --from=web /src/web/dist web/dist
-# `make release` would rebuild the web assets; they come from the stage above.
-RUN cargo build --release --locked --bin uma
+# The web assets come from the stage above; `make release-bin` only builds the binary.
+RUN make release-bin
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \

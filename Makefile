@@ -5,7 +5,7 @@ CARGO ?= cargo
 NPM ?= npm
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: run test test-rust test-browser lint web web-deps web-check services release build migrate bench clean help
+.PHONY: run test test-rust test-browser lint web web-deps web-check services release release-bin release-check build migrate bench clean help
 
 help:
 	@echo "make run      build everything and start Uma in demo mode on http://localhost:3004"
@@ -35,8 +35,15 @@ run: web
 migrate:
 	$(CARGO) run --bin uma -- migrate
 
-release: web
+release: web release-bin
+
+release-bin:
 	$(CARGO) build --release --locked --bin uma
+
+# Starts the release binary away from the source tree (assets and templates must be embedded)
+# and checks it answers.
+release-check: release
+	scripts/release-check.sh target/release/uma
 
 lint: web-check
 	$(CARGO) fmt --all -- --check
