@@ -245,6 +245,7 @@ impl App {
             sessions,
             audit,
             limiter: Arc::new(LoginLimiter::new(redis.clone())),
+            ops: crate::limits::OpLimits::default(),
             ldap,
             redis,
             started: Instant::now(),

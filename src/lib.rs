@@ -3,6 +3,7 @@
 //! The library holds the whole server so integration tests can boot it on port 0; `main.rs` only
 //! parses the command line and calls [`cli::main`].
 
+pub mod acl;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod opid;
 pub mod pve;
 pub mod realtime;

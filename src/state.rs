@@ -44,6 +44,8 @@ pub struct AppState {
     pub audit: Audit,
     /// Failed sign-in limits.
     pub limiter: Arc<LoginLimiter>,
+    /// Per-user limits of Proxmox operations.
+    pub ops: crate::limits::OpLimits,
     /// LDAP, when configured.
     pub ldap: Option<Arc<LdapAuth>>,
     /// Redis, when configured.

@@ -4,10 +4,12 @@
 pub mod assets;
 pub mod auth;
 pub mod client;
+pub mod cluster;
 pub mod guard;
 pub mod health;
 pub mod pages;
 pub mod security;
+pub mod vms;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -29,6 +31,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(pages::router())
         .merge(auth::router())
+        .merge(cluster::router())
+        .merge(vms::router())
         .merge(assets::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

@@ -1,6 +1,8 @@
 //! The Proxmox VE client: token auth, the `{"data": …}` envelope, certificate trust from
 //! [`crate::tls`], timeouts, and Proxmox's error text kept for the user.
 
+pub mod models;
+
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -98,15 +100,14 @@ impl PveClient {
         &self.endpoint
     }
 
-    /// `GET path` (relative to `/api2/json/`), unwrapping `data`.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PveError> {
-        let url = self
-            .base
+    fn url(&self, path: &str) -> Result<url::Url, PveError> {
+        self.base
             .join(path.trim_start_matches('/'))
-            .map_err(|e| PveError::Decode(e.to_string()))?;
-        let resp = self
-            .http
-            .get(url)
+            .map_err(|e| PveError::Decode(e.to_string()))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, PveError> {
+        let resp = req
             .header(reqwest::header::AUTHORIZATION, &self.auth)
             .send()
             .await
@@ -120,6 +121,16 @@ impl PveClient {
                 .and_then(|m| m.as_str())
                 .map(|m| m.trim_end().to_owned())
                 .unwrap_or(reason);
+            let mut message = message;
+            if let Some(errors) = body.get("errors").and_then(|e| e.as_object()) {
+                let details: Vec<String> = errors
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default().trim_end()))
+                    .collect();
+                if !details.is_empty() {
+                    message = format!("{message} ({})", details.join("; "));
+                }
+            }
             return Err(PveError::Status {
                 status: status.as_u16(),
                 message,
@@ -130,6 +141,28 @@ impl PveClient {
             .await
             .map_err(|e| PveError::Decode(e.to_string()))?;
         Ok(env.data)
+    }
+
+    /// `GET path` (relative to `/api2/json/`), unwrapping `data`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PveError> {
+        self.send(self.http.get(self.url(path)?)).await
+    }
+
+    /// `POST path` with form parameters, unwrapping `data` (a UPID for asynchronous calls).
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(&str, String)],
+    ) -> Result<T, PveError> {
+        self.send(self.http.post(self.url(path)?).form(form)).await
+    }
+
+    /// `GET /cluster/resources`, optionally of one type (`vm`, `storage`, `node`, `pool`, `sdn`).
+    pub async fn resources(&self, kind: Option<&str>) -> Result<Vec<models::Resource>, PveError> {
+        match kind {
+            Some(k) => self.get(&format!("cluster/resources?type={k}")).await,
+            None => self.get("cluster/resources").await,
+        }
     }
 
     /// `GET /version`: the cheapest authenticated call, used by readiness checks.

@@ -1,0 +1,63 @@
+//! Builds an ACL [`Snapshot`] from the cluster: ACL entries, roles and pool membership, read with
+//! the service token (which sees everything) in parallel.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{AclEntry, Snapshot, UgidKind};
+use crate::pve::models::{AclItem, Resource, RoleItem};
+use crate::pve::{PveClient, PveError};
+
+/// Reads the snapshot and the resources it was built from.
+pub async fn snapshot(pve: &PveClient) -> Result<(Snapshot, Vec<Resource>), PveError> {
+    let (acl, roles, resources) = tokio::try_join!(
+        pve.get::<Vec<AclItem>>("access/acl"),
+        pve.get::<Vec<RoleItem>>("access/roles"),
+        pve.resources(None),
+    )?;
+    Ok((build(acl, roles, &resources), resources))
+}
+
+/// Assembles a snapshot from raw answers.
+pub fn build(acl: Vec<AclItem>, roles: Vec<RoleItem>, resources: &[Resource]) -> Snapshot {
+    let acl = acl
+        .into_iter()
+        .filter_map(|a| {
+            let kind = match a.kind.as_str() {
+                "user" => UgidKind::User,
+                "group" => UgidKind::Group,
+                "token" => UgidKind::Token,
+                _ => return None,
+            };
+            Some(AclEntry {
+                path: a.path,
+                kind,
+                ugid: a.ugid,
+                roleid: a.roleid,
+                propagate: a.propagate,
+            })
+        })
+        .collect();
+    let roles: HashMap<String, BTreeSet<String>> = roles
+        .into_iter()
+        .map(|r| {
+            let privs = r
+                .privs
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (r.roleid, privs)
+        })
+        .collect();
+    let guest_pools = resources
+        .iter()
+        .filter(|r| r.is_guest())
+        .filter_map(|r| Some((r.vmid?, r.pool.clone()?)))
+        .collect();
+    Snapshot {
+        acl,
+        roles,
+        guest_pools,
+    }
+}

@@ -1,0 +1,115 @@
+//! Typed shapes of the Proxmox answers Uma reads (fields as the schema names them; optional where
+//! Proxmox omits them).
+
+use serde::{Deserialize, Serialize};
+
+/// Proxmox's booleans arrive as 0/1 (sometimes as JSON booleans).
+fn bool_from_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        I(i64),
+        B(bool),
+    }
+    Ok(match Option::<B>::deserialize(d)? {
+        Some(B::I(i)) => i != 0,
+        Some(B::B(b)) => b,
+        None => false,
+    })
+}
+
+/// One item of `GET /cluster/resources`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// `qemu/100`, `lxc/103`, `node/pve1`, `storage/pve1/local`, `pool/DEV_x_1`, `sdn/…`.
+    pub id: String,
+    /// `qemu`, `lxc`, `node`, `storage`, `pool`, `sdn`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Guest id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<u32>,
+    /// Node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Guest name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `running`, `stopped`, `online`, `available`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Pool of a guest or storage; the id of a pool item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Storage id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// Template flag.
+    #[serde(
+        default,
+        deserialize_with = "bool_from_int",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub template: bool,
+    /// Tags, `;`-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+    /// Lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+    /// CPU usage (0..maxcpu).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<f64>,
+    /// CPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxcpu: Option<f64>,
+    /// Memory used (bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem: Option<u64>,
+    /// Memory size (bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxmem: Option<u64>,
+    /// Disk used (bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<u64>,
+    /// Disk size (bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxdisk: Option<u64>,
+    /// Uptime (s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<u64>,
+}
+
+impl Resource {
+    /// QEMU VM or LXC container.
+    pub fn is_guest(&self) -> bool {
+        self.kind == "qemu" || self.kind == "lxc"
+    }
+}
+
+/// One item of `GET /access/acl`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AclItem {
+    /// ACL path.
+    pub path: String,
+    /// `user`, `group` or `token`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Holder id.
+    pub ugid: String,
+    /// Role.
+    pub roleid: String,
+    /// Propagate flag.
+    #[serde(default, deserialize_with = "bool_from_int")]
+    pub propagate: bool,
+}
+
+/// One item of `GET /access/roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RoleItem {
+    /// Role id.
+    pub roleid: String,
+    /// Comma-separated privileges.
+    #[serde(default)]
+    pub privs: String,
+}

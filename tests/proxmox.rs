@@ -1,0 +1,246 @@
+//! Proxmox operations through Uma against the simulator over HTTPS: resource lists filtered by
+//! the ACL engine, power actions checked, refused with Proxmox's own words, and audited.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::browser::Browser;
+use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+
+async fn app() -> TestApp {
+    let dir = temp_dir("pve");
+    let mut vars: HashMap<String, String> = demo_vars(&dir);
+    vars.insert("UMA_ADMIN_PASSWORD".into(), "admin-pass-123".into());
+    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
+    let app = spawn_with(vars, dir).await;
+    let store = app.store().await;
+    for name in ["alice", "bob"] {
+        uma::bootstrap::set_local_password(&store, name, &format!("{name}-pass-123"), false)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    app
+}
+
+async fn guests(b: &Browser, query: &str) -> Vec<Value> {
+    let resp = b.get(&format!("/api/proxmox/resources{query}")).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    body["data"].as_array().unwrap().clone()
+}
+
+fn vmids(items: &[Value]) -> Vec<u64> {
+    let mut ids: Vec<u64> = items.iter().filter_map(|r| r["vmid"].as_u64()).collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test]
+async fn resource_lists_follow_the_acls() {
+    let app = app().await;
+    let base = app.url("");
+    let admin = Browser::new(&base);
+    admin.login("admin", "admin-pass-123").await;
+    let all = guests(&admin, "?type=vm").await;
+    assert!(all.len() >= 25, "the admin sees every guest: {}", all.len());
+    assert!(all
+        .iter()
+        .all(|r| r["type"] == "qemu" || r["type"] == "lxc"));
+    assert!(guests(&admin, "").await.iter().any(|r| r["type"] == "node"));
+
+    let alice = Browser::new(&base);
+    alice.login("alice", "alice-pass-123").await;
+    let mine = guests(&alice, "").await;
+    assert_eq!(vmids(&mine), [100, 101, 102, 103, 104], "{mine:?}");
+    assert!(mine
+        .iter()
+        .any(|r| r["type"] == "pool" && r["pool"] == "DEV_alice_1"));
+    assert!(
+        !mine.iter().any(|r| r["type"] == "node"),
+        "nodes are for admins"
+    );
+    assert!(mine
+        .iter()
+        .all(|r| r["pool"].as_str().is_none_or(|p| p == "DEV_alice_1")));
+
+    let bob = Browser::new(&base);
+    bob.login("bob", "bob-pass-123").await;
+    assert_eq!(
+        vmids(&guests(&bob, "?type=vm").await),
+        [110, 111, 112, 113, 114]
+    );
+
+    let resp = alice.get("/api/proxmox/resources?type=bogus").await;
+    assert_eq!(resp.status(), 400);
+    let anon = Browser::new(&base);
+    assert_eq!(anon.get("/api/proxmox/resources").await.status(), 401);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn power_actions_are_checked_refused_clearly_and_audited() {
+    let app = app().await;
+    let base = app.url("");
+    let alice = Browser::new(&base);
+    let csrf = alice.login("alice", "alice-pass-123").await["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mine = guests(&alice, "?type=vm").await;
+    let stopped = mine
+        .iter()
+        .find(|r| r["type"] == "qemu" && r["status"] == "stopped" && r["lock"].is_null())
+        .expect("a stopped VM in alice's pool");
+    let vmid = stopped["vmid"].as_u64().unwrap();
+
+    // Rebooting a stopped VM: Proxmox's refusal, in its own words.
+    let resp = alice
+        .post_json(
+            &format!("/api/proxmox/vm/{vmid}/power"),
+            Some(&csrf),
+            json!({ "action": "reboot" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 409);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not running"),
+        "{body}"
+    );
+
+    let resp = alice
+        .post_json(
+            &format!("/api/proxmox/vm/{vmid}/power"),
+            Some(&csrf),
+            json!({ "action": "start" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["upid"].as_str().unwrap().starts_with("UPID:"),
+        "{body}"
+    );
+
+    // The guest runs once the task ends.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let s: Value = alice
+            .get(&format!("/api/proxmox/vm/{vmid}/status"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if s["data"]["status"] == "running" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "VM {vmid} never started: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Bad input.
+    let resp = alice
+        .post_json(
+            &format!("/api/proxmox/vm/{vmid}/power"),
+            Some(&csrf),
+            json!({ "action": "explode" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let resp = alice
+        .post_json(
+            "/api/proxmox/vm/12/power",
+            Some(&csrf),
+            json!({ "action": "start" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let ct = mine.iter().find(|r| r["type"] == "lxc").unwrap()["vmid"]
+        .as_u64()
+        .unwrap();
+    let resp = alice
+        .post_json(
+            &format!("/api/proxmox/vm/{ct}/power"),
+            Some(&csrf),
+            json!({ "action": "reset" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 400, "containers have no reset");
+
+    // Someone else's guest does not exist for bob.
+    let bob = Browser::new(&base);
+    let bob_csrf = bob.login("bob", "bob-pass-123").await["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = bob
+        .post_json(
+            &format!("/api/proxmox/vm/{vmid}/power"),
+            Some(&bob_csrf),
+            json!({ "action": "stop" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        bob.get(&format!("/api/proxmox/vm/{vmid}/status"))
+            .await
+            .status(),
+        404
+    );
+    // Without the CSRF token nothing happens.
+    let resp = alice
+        .post_json(
+            &format!("/api/proxmox/vm/{vmid}/power"),
+            None,
+            json!({ "action": "stop" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+
+    app.flush_audit().await;
+    let store = app.store().await;
+    let rows = store
+        .list_audit(
+            &uma::store::audit::AuditFilter {
+                action: Some("VM_START".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    let reboots = store
+        .list_audit(
+            &uma::store::audit::AuditFilter {
+                action: Some("VM_REBOOT".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(
+        rows.iter().any(|r| r.username == "alice"
+            && r.status == "SUCCESS"
+            && r.resource == format!("vm:{vmid}")),
+        "{rows:?}"
+    );
+    assert!(
+        reboots.iter().any(|r| r.username == "alice"
+            && r.status == "FAILURE"
+            && r.details.contains("not running")),
+        "{reboots:?}"
+    );
+    app.stop().await.unwrap();
+}
