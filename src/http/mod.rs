@@ -12,7 +12,7 @@ pub mod security;
 pub mod vms;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -110,13 +110,5 @@ pub fn error_page(
             nonce => nonce,
         },
     );
-    match html {
-        Ok(html) => (
-            status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
-        )
-            .into_response(),
-        Err(e) => AppError::internal(e).into_response(),
-    }
+    pages::html(status, html)
 }

@@ -21,7 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(dashboard))
 }
 
-fn html(status: StatusCode, body: Result<String, minijinja::Error>) -> Response {
+/// A rendered page with its status, or the internal-error answer when rendering failed.
+pub fn html(status: StatusCode, body: Result<String, minijinja::Error>) -> Response {
     match body {
         Ok(html) => (
             status,
