@@ -29,6 +29,10 @@ use crate::templates::Templates;
 use crate::tls::TrustSettings;
 use crate::{http, realtime, tls};
 
+/// How long one ACL view serves every user (Uma drops it at once when it changes ACLs, pools or
+/// guests itself).
+const ACL_VIEW_TTL: Duration = Duration::from_secs(3);
+
 /// Why the server could not start; each is one line for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -226,6 +230,21 @@ impl App {
             None
         };
 
+        let acl = Arc::new(crate::acl::cache::AclCache::new(
+            pve.clone(),
+            crate::acl::Naming {
+                realm: config.proxmox_user_realm.clone(),
+            },
+            ACL_VIEW_TTL,
+        ));
+        let tasks = crate::tasks::Tasks::start(
+            tree.root.get_cell(),
+            pve.clone(),
+            control.clone(),
+            acl.clone(),
+        )
+        .await
+        .map_err(actors_err)?;
         if let Some(sub) = &subscriber {
             crate::auth::records::follow_ends(sub.clone(), sessions.clone());
         }
@@ -245,7 +264,11 @@ impl App {
             sessions,
             audit,
             limiter: Arc::new(LoginLimiter::new(redis.clone())),
-            ops: crate::limits::OpLimits::default(),
+            ops: crate::limits::OpLimits::new(redis.clone()),
+            acl,
+            quotas: Arc::new(crate::ops::quota::QuotaBook::default()),
+            tasks,
+            io: control.clone(),
             ldap,
             redis,
             started: Instant::now(),

@@ -121,7 +121,8 @@ impl ErrorCode {
              Generated from `src/error.rs` (`ErrorCode`); a test fails when this file is out of date.\n\
              HTTP errors have the body `{\"error\": {\"code\", \"message\", \"opId\"}}`; Socket.IO acks\n\
              carry the same `{\"error\": {\"code\", \"message\"}}`. The operation id is also in the\n\
-             `x-op-id` response header and in the server's log line for the request.\n\n\
+             `x-op-id` response header and in the server's log line for the request. An `invalid_input`\n\
+             error about one input also carries `\"field\"`, the input's name.\n\n\
              | code | HTTP status | default message |\n|---|---|---|\n",
         );
         for code in Self::ALL {
@@ -145,6 +146,8 @@ pub struct AppError {
     pub message: String,
     /// Seconds after which to retry (429, 503).
     pub retry_after: Option<u64>,
+    /// The input field at fault, for `invalid_input`.
+    pub field: Option<String>,
     /// The cause, logged but never sent.
     pub source: Option<anyhow::Error>,
 }
@@ -156,6 +159,7 @@ impl AppError {
             code,
             message: code.default_message().to_owned(),
             retry_after: None,
+            field: None,
             source: None,
         }
     }
@@ -173,9 +177,20 @@ impl AppError {
             ..Self::new(ErrorCode::Internal)
         }
     }
+    /// An `invalid_input` error about one field: "field: reason".
+    pub fn field(field: &str, reason: impl std::fmt::Display) -> Self {
+        Self {
+            field: Some(field.to_owned()),
+            ..Self::with_message(ErrorCode::InvalidInput, format!("{field}: {reason}"))
+        }
+    }
     /// The JSON body for Socket.IO acks.
     pub fn ack_body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": { "code": self.code.as_str(), "message": self.message } })
+        let mut err = serde_json::json!({ "code": self.code.as_str(), "message": self.message });
+        if let Some(f) = &self.field {
+            err["field"] = serde_json::Value::String(f.clone());
+        }
+        serde_json::json!({ "error": err })
     }
 }
 
@@ -255,9 +270,12 @@ impl IntoResponse for AppError {
                 tracing::debug!(op_id = %op_id, code = self.code.as_str(), message = %self.message, "request refused")
             }
         }
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": { "code": self.code.as_str(), "message": self.message, "opId": op_id }
         });
+        if let Some(f) = &self.field {
+            body["error"]["field"] = serde_json::Value::String(f.clone());
+        }
         let mut resp = (self.code.status(), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = secs.to_string().parse() {

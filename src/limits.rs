@@ -1,41 +1,77 @@
-//! Per-user rate limits of Proxmox operations (the original's presets), in process with governor.
-//! A refused call gets 429 with `Retry-After` and an audit `WARNING` row.
+//! Per-user rate limits of operations (the original's presets, keyed per user rather than per
+//! IP). With Redis configured the windows are shared by every instance (a fixed window per key,
+//! as the original); when Redis fails the check falls back to governor in process and Redis is
+//! tried again after a short pause, so the limits recover by themselves when it returns.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use fred::interfaces::KeysInterface;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use parking_lot::Mutex;
 
 /// The original's presets (window, max) for operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Preset {
     /// Power actions: 30 per minute.
     VmPower,
-    /// Configuration changes: 30 per minute.
+    /// Configuration changes (config, resize, firewall, replication, templates): 30 per minute.
     VmConfig,
-    /// Snapshots: 10 per minute.
+    /// Snapshots (create, delete, rollback): 10 per minute.
     VmSnapshot,
-    /// Creation: 20 per hour.
+    /// Creation (and restore, backups): 20 per hour.
     VmCreate,
     /// Deletion: 20 per hour.
     VmDelete,
     /// Clones: 10 per hour.
     VmClone,
+    /// Pool creation and deletion, SDN zones: 30 per hour.
+    PoolCreate,
+    /// ACL changes: 50 per minute.
+    AclModify,
+    /// VNet creation and deletion: 50 per hour.
+    VnetCreate,
+    /// Searches and list reads that fan out to Proxmox: 60 per minute.
+    Search,
+    /// Uploads: 50 per hour.
+    Upload,
 }
 
 impl Preset {
-    fn quota(self) -> (u32, Duration) {
+    /// Every preset.
+    pub const ALL: [Preset; 11] = [
+        Self::VmPower,
+        Self::VmConfig,
+        Self::VmSnapshot,
+        Self::VmCreate,
+        Self::VmDelete,
+        Self::VmClone,
+        Self::PoolCreate,
+        Self::AclModify,
+        Self::VnetCreate,
+        Self::Search,
+        Self::Upload,
+    ];
+
+    /// (max, window).
+    pub fn quota(self) -> (u32, Duration) {
+        const MIN: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
         match self {
-            Self::VmPower | Self::VmConfig => (30, Duration::from_secs(60)),
-            Self::VmSnapshot => (10, Duration::from_secs(60)),
-            Self::VmCreate | Self::VmDelete => (20, Duration::from_secs(3600)),
-            Self::VmClone => (10, Duration::from_secs(3600)),
+            Self::VmPower | Self::VmConfig => (30, MIN),
+            Self::VmSnapshot => (10, MIN),
+            Self::VmCreate | Self::VmDelete => (20, HOUR),
+            Self::VmClone => (10, HOUR),
+            Self::PoolCreate => (30, HOUR),
+            Self::AclModify => (50, MIN),
+            Self::VnetCreate | Self::Upload => (50, HOUR),
+            Self::Search => (60, MIN),
         }
     }
 
-    /// Name used in audit details.
+    /// Name used in audit details and Redis keys.
     pub fn name(self) -> &'static str {
         match self {
             Self::VmPower => "VM_POWER",
@@ -44,14 +80,34 @@ impl Preset {
             Self::VmCreate => "VM_CREATE",
             Self::VmDelete => "VM_DELETE",
             Self::VmClone => "VM_CLONE",
+            Self::PoolCreate => "POOL_CREATE",
+            Self::AclModify => "ACL_MODIFY",
+            Self::VnetCreate => "VNET_CREATE",
+            Self::Search => "SEARCH",
+            Self::Upload => "UPLOAD",
         }
     }
 }
 
-/// One keyed limiter per preset.
+/// How long Redis is left alone after it failed.
+const REDIS_PAUSE: Duration = Duration::from_secs(2);
+
+/// Which store answered the last check (reported by `/api/health` and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Shared windows in Redis.
+    Redis,
+    /// In-process governor (no Redis configured, or Redis failing).
+    Local,
+}
+
+/// One keyed limiter per preset, and Redis when configured.
 #[derive(Clone)]
 pub struct OpLimits {
     limiters: Arc<Vec<(Preset, DefaultKeyedRateLimiter<String>)>>,
+    redis: Option<fred::clients::Client>,
+    redis_paused_until: Arc<Mutex<Option<Instant>>>,
+    last: Arc<Mutex<Backend>>,
 }
 
 impl std::fmt::Debug for OpLimits {
@@ -62,15 +118,14 @@ impl std::fmt::Debug for OpLimits {
 
 impl Default for OpLimits {
     fn default() -> Self {
-        let presets = [
-            Preset::VmPower,
-            Preset::VmConfig,
-            Preset::VmSnapshot,
-            Preset::VmCreate,
-            Preset::VmDelete,
-            Preset::VmClone,
-        ];
-        let limiters = presets
+        Self::new(None)
+    }
+}
+
+impl OpLimits {
+    /// Limits shared through `redis` when given.
+    pub fn new(redis: Option<fred::clients::Client>) -> Self {
+        let limiters = Preset::ALL
             .into_iter()
             .filter_map(|p| {
                 let (max, window) = p.quota();
@@ -81,22 +136,88 @@ impl Default for OpLimits {
             .collect();
         Self {
             limiters: Arc::new(limiters),
+            redis,
+            redis_paused_until: Arc::new(Mutex::new(None)),
+            last: Arc::new(Mutex::new(Backend::Local)),
         }
     }
-}
 
-impl OpLimits {
+    /// The store that answered the last check.
+    pub fn last_backend(&self) -> Backend {
+        *self.last.lock()
+    }
+
     /// `Ok` when `user` may do one more `preset` now, else the seconds to wait.
-    pub fn check(&self, preset: Preset, user: &str) -> Result<(), u64> {
+    pub async fn check(&self, preset: Preset, user: &str) -> Result<(), u64> {
+        let user = user.to_lowercase();
+        if let Some(redis) = self.redis_if_healthy() {
+            match Self::check_redis(&redis, preset, &user).await {
+                Ok(answer) => {
+                    *self.last.lock() = Backend::Redis;
+                    return answer;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limits: Redis failed; limiting in process");
+                    *self.redis_paused_until.lock() = Some(Instant::now() + REDIS_PAUSE);
+                }
+            }
+        }
+        *self.last.lock() = Backend::Local;
+        self.check_local(preset, &user)
+    }
+
+    fn redis_if_healthy(&self) -> Option<fred::clients::Client> {
+        let redis = self.redis.as_ref()?;
+        let mut paused = self.redis_paused_until.lock();
+        match *paused {
+            Some(until) if Instant::now() < until => None,
+            Some(_) => {
+                *paused = None;
+                Some(redis.clone())
+            }
+            None => Some(redis.clone()),
+        }
+    }
+
+    /// Fixed window: `SET key 0 PX window NX`, `INCR`, `PTTL` in one pipeline.
+    async fn check_redis(
+        redis: &fred::clients::Client,
+        preset: Preset,
+        user: &str,
+    ) -> Result<Result<(), u64>, fred::error::Error> {
+        let (max, window) = preset.quota();
+        let key = format!("uma:rl:{}:{user}", preset.name());
+        let pipe = redis.pipeline();
+        let _: () = pipe
+            .set(
+                &key,
+                0,
+                Some(fred::types::Expiration::PX(
+                    i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+                )),
+                Some(fred::types::SetOptions::NX),
+                false,
+            )
+            .await?;
+        let _: () = pipe.incr(&key).await?;
+        let _: () = pipe.pttl(&key).await?;
+        let (_, count, pttl): (Option<String>, i64, i64) = pipe.all().await?;
+        if count > i64::from(max) {
+            let wait = u64::try_from(pttl.max(1)).unwrap_or(1).div_ceil(1000);
+            Ok(Err(wait.max(1)))
+        } else {
+            Ok(Ok(()))
+        }
+    }
+
+    fn check_local(&self, preset: Preset, user: &str) -> Result<(), u64> {
         let Some((_, limiter)) = self.limiters.iter().find(|(p, _)| *p == preset) else {
             return Ok(());
         };
-        limiter
-            .check_key(&user.to_lowercase())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                wait.as_secs().max(1)
-            })
+        limiter.check_key(&user.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs().max(1)
+        })
     }
 }
 
@@ -105,15 +226,16 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[test]
-    fn snapshots_allow_ten_then_refuse_per_user() {
+    #[tokio::test]
+    async fn snapshots_allow_ten_then_refuse_per_user() {
         let l = OpLimits::default();
         for _ in 0..10 {
-            assert!(l.check(Preset::VmSnapshot, "alice").is_ok());
+            assert!(l.check(Preset::VmSnapshot, "alice").await.is_ok());
         }
-        let wait = l.check(Preset::VmSnapshot, "Alice").unwrap_err();
+        let wait = l.check(Preset::VmSnapshot, "Alice").await.unwrap_err();
         assert!((1..=6).contains(&wait), "{wait}");
-        assert!(l.check(Preset::VmSnapshot, "bob").is_ok());
-        assert!(l.check(Preset::VmPower, "alice").is_ok());
+        assert!(l.check(Preset::VmSnapshot, "bob").await.is_ok());
+        assert!(l.check(Preset::VmPower, "alice").await.is_ok());
+        assert_eq!(l.last_backend(), Backend::Local);
     }
 }

@@ -46,6 +46,14 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     /// Per-user limits of Proxmox operations.
     pub ops: crate::limits::OpLimits,
+    /// The shared ACL view.
+    pub acl: Arc<crate::acl::cache::AclCache>,
+    /// Quota reservations.
+    pub quotas: Arc<crate::ops::quota::QuotaBook>,
+    /// Follows Proxmox tasks and pushes their progress.
+    pub tasks: crate::tasks::Tasks,
+    /// Emits Socket.IO events from anywhere.
+    pub io: crate::realtime::IoControl,
     /// LDAP, when configured.
     pub ldap: Option<Arc<LdapAuth>>,
     /// Redis, when configured.

@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod config_errors;
 mod ldap;
+mod ops;
 mod proxmox;
 mod scale;
 mod server;

@@ -8,6 +8,7 @@
 //! PVEPoolAdmin gives access, NoAccess never grants, users match with realm and domain variants
 //! everywhere, group-owned pools count, and API tokens never stand in for a person.
 
+pub mod cache;
 pub mod load;
 
 use std::collections::{BTreeSet, HashMap};
@@ -110,6 +111,21 @@ impl GuestAction {
             Self::Backup => &["VM.Backup"],
             Self::Clone => &["VM.Clone"],
             Self::Allocate => &["VM.Allocate"],
+        }
+    }
+
+    /// The verb phrase of refusals ("You may not {verb} VM 100").
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::View => "see",
+            Self::Power => "change the power state of",
+            Self::Console => "open the console of",
+            Self::Configure => "change the configuration of",
+            Self::Snapshot => "manage the snapshots of",
+            Self::Rollback => "roll back",
+            Self::Backup => "back up",
+            Self::Clone => "clone",
+            Self::Allocate => "delete or convert",
         }
     }
 }

@@ -1,23 +1,137 @@
 //! Cluster-wide reads: `GET /api/proxmox/resources`, filtered by the ACL engine so a user only
 //! ever receives the pools, guests and storages they may see.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::acl::{self, Engine, GuestAction, Naming, Principal};
+use crate::acl::{Engine, GuestAction, Naming, Principal};
 use crate::audit::{Actor, Status};
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::client::ClientInfo;
+use crate::http::input::Params;
+use crate::ops::cluster as ops;
+use crate::ops::Caller;
 use crate::pve::models::Resource;
 use crate::state::AppState;
 
 /// Cluster routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/proxmox/resources", get(resources))
+    Router::new()
+        .route("/api/proxmox/resources", get(resources))
+        .route("/api/proxmox/nodes", get(nodes))
+        .route("/api/proxmox/nodes/{node}/status", get(node_status))
+        .route("/api/proxmox/nodes/{node}/rrd", get(node_rrd))
+        .route("/api/proxmox/nodes/{node}/storage/isos", get(isos))
+        .route(
+            "/api/proxmox/nodes/{node}/storage/ct-templates",
+            get(ct_templates),
+        )
+        .route("/api/proxmox/storage", get(storage))
+        .route("/api/proxmox/next-id", get(next_id))
+        .route("/api/proxmox/templates", get(templates))
+        .route("/api/proxmox/tasks/status", get(task_status))
+}
+
+async fn nodes(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(ops::nodes(&state, &caller).await?))
+}
+
+async fn node_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(ops::node_status(&state, &caller, &node).await?))
+}
+
+/// `?timeframe=&cf=`.
+#[derive(Debug, Deserialize)]
+pub struct RrdQuery {
+    timeframe: Option<String>,
+    cf: Option<String>,
+}
+
+async fn node_rrd(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+    Params(q): Params<RrdQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        ops::node_rrd(
+            &state,
+            &caller,
+            &node,
+            q.timeframe.as_deref(),
+            q.cf.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+async fn isos(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(ops::images(&state, &caller, &node, "iso").await?))
+}
+
+async fn ct_templates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(ops::images(&state, &caller, &node, "vztmpl").await?))
+}
+
+/// `?node=`.
+#[derive(Debug, Deserialize)]
+pub struct NodeQuery {
+    node: Option<String>,
+}
+
+async fn storage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<NodeQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        ops::storages(&state, &caller, q.node.as_deref()).await?,
+    ))
+}
+
+async fn next_id(State(state): State<AppState>, _caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(ops::next_id(&state).await?))
+}
+
+async fn templates(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(ops::templates(&state, &caller).await?))
+}
+
+/// `?upid=&node=&logs=`.
+#[derive(Debug, Deserialize)]
+pub struct TaskQuery {
+    upid: Option<String>,
+    node: Option<String>,
+    #[serde(default)]
+    logs: Option<String>,
+}
+
+async fn task_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<TaskQuery>,
+) -> AppResult<Json<Value>> {
+    let upid = q.upid.ok_or_else(|| AppError::field("upid", "required"))?;
+    let logs = matches!(q.logs.as_deref(), Some("true" | "1"));
+    Ok(Json(
+        ops::task_status(&state, &caller, &upid, q.node.as_deref(), logs).await?,
+    ))
 }
 
 /// The engine's view of a session.
@@ -103,14 +217,20 @@ async fn resources(
             ))
         }
     };
-    let (snapshot, items) = acl::load::snapshot(&state.pve).await?;
-    let engine = Engine::new(snapshot, naming(&state));
+    let view = crate::ops::view(&state).await?;
     let p = principal(&session);
-    let items: Vec<Resource> = items
-        .into_iter()
+    let items: Vec<Resource> = view
+        .resources
+        .iter()
         .filter(|r| kinds.is_empty() || kinds.contains(&r.kind.as_str()))
+        .cloned()
         .collect();
-    let items = visible(&engine, &p, &state.config.allowed_public_storages, items);
+    let items = visible(
+        &view.engine,
+        &p,
+        &state.config.allowed_public_storages,
+        items,
+    );
     state.audit.record(
         &actor(&session, &client),
         "VIEW_RESOURCES",

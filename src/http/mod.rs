@@ -7,7 +7,9 @@ pub mod client;
 pub mod cluster;
 pub mod guard;
 pub mod health;
+pub mod input;
 pub mod pages;
+pub mod pools;
 pub mod security;
 pub mod vms;
 
@@ -33,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(cluster::router())
         .merge(vms::router())
+        .merge(pools::router())
         .merge(assets::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

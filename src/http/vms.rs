@@ -1,89 +1,63 @@
-//! Guest operations (QEMU and LXC alike): `GET /api/proxmox/vm/{vmid}/status` and
-//! `POST /api/proxmox/vm/{vmid}/power`. The guest's node and type come from the cluster, so
-//! clients only name the guest; every call is checked by the ACL engine, limited and audited.
+//! Guest routes (QEMU and LXC alike; the type and node come from the cluster, so clients only
+//! name the guest). Each route is a thin wrapper over [`crate::ops::guests`], which the Socket.IO
+//! events call too.
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
-use crate::acl::{self, Engine, GuestAction};
-use crate::audit::Status;
-use crate::auth::session::CurrentSession;
-use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::client::ClientInfo;
-use crate::http::cluster::{actor, naming, principal};
-use crate::limits::Preset;
-use crate::pve::models::Resource;
+use crate::error::{AppError, AppResult};
+use crate::http::input::{Body, Params};
+use crate::ops::guests::{
+    self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule, Started,
+};
+use crate::ops::Caller;
+use crate::pve::path::Vmid;
 use crate::state::AppState;
 
 /// Guest routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/proxmox/vm/{vmid}", axum::routing::delete(destroy))
         .route("/api/proxmox/vm/{vmid}/status", get(status))
         .route("/api/proxmox/vm/{vmid}/power", post(power))
-}
-
-/// A guest id as Proxmox accepts it (100 to 999999999).
-fn parse_vmid(raw: &str) -> AppResult<u32> {
-    raw.parse::<u32>()
-        .ok()
-        .filter(|id| (100..=999_999_999).contains(id))
-        .ok_or_else(|| {
-            AppError::with_message(
-                ErrorCode::InvalidInput,
-                "A guest id is a number from 100 to 999999999",
-            )
-        })
-}
-
-/// The guest and the engine, or 404 when it does not exist or the user may not see it.
-async fn guest(
-    state: &AppState,
-    session: &CurrentSession,
-    vmid: u32,
-) -> AppResult<(Resource, Engine)> {
-    let (snapshot, items) = acl::load::snapshot(&state.pve).await?;
-    let engine = Engine::new(snapshot, naming(state));
-    let found = items
-        .into_iter()
-        .find(|r| r.is_guest() && r.vmid == Some(vmid));
-    match found {
-        Some(r) if engine.guest_allows(&principal(session), vmid, GuestAction::View) => {
-            Ok((r, engine))
-        }
-        _ => Err(AppError::with_message(
-            ErrorCode::NotFound,
-            format!("No guest {vmid}"),
-        )),
-    }
-}
-
-fn guest_path(r: &Resource, vmid: u32) -> AppResult<String> {
-    let node = r.node.as_deref().ok_or_else(|| {
-        AppError::with_message(
-            ErrorCode::UpstreamError,
-            "Proxmox did not say which node runs the guest",
+        .route(
+            "/api/proxmox/vm/{vmid}/config",
+            get(config).put(update_config),
         )
-    })?;
-    Ok(format!("nodes/{node}/{}/{vmid}", r.kind))
+        .route("/api/proxmox/vm/{vmid}/resize", put(resize))
+        .route("/api/proxmox/vm/{vmid}/rrddata", get(rrd))
+        .route(
+            "/api/proxmox/vm/{vmid}/snapshots",
+            get(snapshots).post(snapshot_create).delete(snapshot_delete),
+        )
+        .route("/api/proxmox/vm/{vmid}/snapshots/rollback", post(rollback))
+        .route("/api/proxmox/vm/{vmid}/template", post(template))
+        .route(
+            "/api/proxmox/vm/{vmid}/firewall/rules",
+            get(firewall).post(firewall_add).delete(firewall_delete),
+        )
+        .route("/api/proxmox/vm/{vmid}/tasks", get(tasks))
+        .route("/api/proxmox/vm/{vmid}/backups", get(backups).post(backup))
+        .route("/api/proxmox/vm/{vmid}/restore", post(restore))
+        .route("/api/proxmox/nodes/{node}/vzdump", post(vzdump))
+        .route("/api/proxmox/nodes/{node}/qemu", post(create_vm))
+        .route("/api/proxmox/nodes/{node}/lxc", post(create_ct))
+        .route("/api/proxmox/clone", post(clone))
+}
+
+fn vmid(raw: &str) -> AppResult<Vmid> {
+    Vmid::parse("vmid", raw)
 }
 
 async fn status(
     State(state): State<AppState>,
-    Extension(session): Extension<CurrentSession>,
-    Path(vmid): Path<String>,
+    caller: Caller,
+    Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let vmid = parse_vmid(&vmid)?;
-    let (r, _) = guest(&state, &session, vmid).await?;
-    let current: Value = state
-        .pve
-        .get(&format!("{}/status/current", guest_path(&r, vmid)?))
-        .await?;
-    Ok(Json(
-        json!({ "data": current, "type": r.kind, "node": r.node }),
-    ))
+    Ok(Json(guests::status(&state, &caller, vmid(&id)?).await?))
 }
 
 /// Body of a power request.
@@ -92,92 +66,370 @@ pub struct PowerInput {
     action: String,
 }
 
-/// Power actions and their audit names; `reset` exists for QEMU only.
-fn power_action(action: &str, kind: &str) -> Option<&'static str> {
-    Some(match action {
-        "start" => "VM_START",
-        "stop" => "VM_STOP",
-        "shutdown" => "VM_SHUTDOWN",
-        "reboot" => "VM_REBOOT",
-        "suspend" => "VM_SUSPEND",
-        "resume" => "VM_RESUME",
-        "reset" if kind == "qemu" => "VM_RESET",
-        _ => return None,
-    })
-}
-
 async fn power(
     State(state): State<AppState>,
-    Extension(session): Extension<CurrentSession>,
-    client: ClientInfo,
-    Path(vmid): Path<String>,
-    body: Result<Json<PowerInput>, axum::extract::rejection::JsonRejection>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<PowerInput>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::power(&state, &caller, vmid(&id)?, &input.action).await?,
+    ))
+}
+
+async fn config(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let vmid = parse_vmid(&vmid)?;
-    let Ok(Json(input)) = body else {
-        return Err(AppError::with_message(
-            ErrorCode::InvalidInput,
-            "Send JSON: {\"action\": \"start\"}",
-        ));
-    };
-    let who = actor(&session, &client);
-    if let Err(wait) = state.ops.check(Preset::VmPower, session.username()) {
-        state.audit.record(
-            &who,
-            "VM_POWER",
-            &format!("vm:{vmid}"),
-            Status::Warning,
-            json!({ "reason": "rate_limited", "preset": Preset::VmPower.name() }),
-        );
-        let mut err = AppError::with_message(
-            ErrorCode::RateLimited,
-            format!("Too many power actions. Try again in {wait} seconds."),
-        );
-        err.retry_after = Some(wait);
-        return Err(err);
-    }
-    let (r, engine) = guest(&state, &session, vmid).await?;
-    let Some(audit_action) = power_action(&input.action, &r.kind) else {
-        return Err(AppError::with_message(
-            ErrorCode::InvalidInput,
-            format!("Unknown power action '{}' for a {}: use start, stop, shutdown, reboot, suspend, resume{}", input.action, if r.kind == "lxc" { "container" } else { "VM" }, if r.kind == "qemu" { " or reset" } else { "" }),
-        ));
-    };
-    if !engine.guest_allows(&principal(&session), vmid, GuestAction::Power) {
-        state.audit.record(
-            &who,
-            audit_action,
-            &format!("vm:{vmid}"),
-            Status::Failure,
-            json!({ "reason": "permission_denied" }),
-        );
-        return Err(AppError::with_message(
-            ErrorCode::Forbidden,
-            format!("You may not change the power state of guest {vmid}"),
-        ));
-    }
-    let path = format!("{}/status/{}", guest_path(&r, vmid)?, input.action);
-    match state.pve.post::<String>(&path, &[]).await {
-        Ok(upid) => {
-            state.audit.record(
-                &who,
-                audit_action,
-                &format!("vm:{vmid}"),
-                Status::Success,
-                json!({ "node": r.node, "type": r.kind, "upid": upid }),
-            );
-            Ok(Json(json!({ "success": true, "upid": upid })))
+    Ok(Json(guests::config(&state, &caller, vmid(&id)?).await?))
+}
+
+/// Accepts `{set: {...}, delete: [...], override}` or the original's flat `{node, key: value}`.
+async fn update_config(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<Map<String, Value>>,
+) -> AppResult<Json<Value>> {
+    let change = if body.contains_key("set") || body.contains_key("delete") {
+        serde_json::from_value::<ConfigChange>(Value::Object(body))
+            .map_err(|e| AppError::field("set", e))?
+    } else {
+        let override_quota = body
+            .get("override")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let set = body
+            .into_iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "node" | "type" | "override"))
+            .collect();
+        ConfigChange {
+            set,
+            delete: Vec::new(),
+            override_quota,
         }
-        Err(e) => {
-            let err = AppError::from(e);
-            state.audit.record(
-                &who,
-                audit_action,
-                &format!("vm:{vmid}"),
-                Status::Failure,
-                json!({ "error": err.message }),
-            );
-            Err(err)
-        }
-    }
+    };
+    Ok(Json(
+        guests::update_config(&state, &caller, vmid(&id)?, change).await?,
+    ))
+}
+
+/// Body of a resize.
+#[derive(Debug, Deserialize)]
+pub struct ResizeInput {
+    disk: String,
+    size: String,
+    #[serde(default, rename = "override")]
+    override_quota: bool,
+}
+
+async fn resize(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<ResizeInput>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::resize(
+            &state,
+            &caller,
+            vmid(&id)?,
+            &input.disk,
+            &input.size,
+            input.override_quota,
+        )
+        .await?,
+    ))
+}
+
+/// `?timeframe=&cf=`.
+#[derive(Debug, Deserialize)]
+pub struct RrdQuery {
+    timeframe: Option<String>,
+    cf: Option<String>,
+}
+
+async fn rrd(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<RrdQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        guests::rrd(
+            &state,
+            &caller,
+            vmid(&id)?,
+            q.timeframe.as_deref(),
+            q.cf.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+async fn snapshots(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(guests::snapshots(&state, &caller, vmid(&id)?).await?))
+}
+
+/// Body of a new snapshot.
+#[derive(Debug, Deserialize)]
+pub struct SnapshotInput {
+    snapname: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    vmstate: bool,
+}
+
+async fn snapshot_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<SnapshotInput>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::snapshot_create(
+            &state,
+            &caller,
+            vmid(&id)?,
+            &input.snapname,
+            input.description.as_deref(),
+            input.vmstate,
+        )
+        .await?,
+    ))
+}
+
+/// `?snapname=`.
+#[derive(Debug, Deserialize)]
+pub struct SnapQuery {
+    snapname: String,
+}
+
+async fn snapshot_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<SnapQuery>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::snapshot_delete(&state, &caller, vmid(&id)?, &q.snapname).await?,
+    ))
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(q): Body<SnapQuery>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::snapshot_rollback(&state, &caller, vmid(&id)?, &q.snapname).await?,
+    ))
+}
+
+async fn template(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::make_template(&state, &caller, vmid(&id)?).await?,
+    ))
+}
+
+async fn firewall(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        guests::firewall_rules(&state, &caller, vmid(&id)?).await?,
+    ))
+}
+
+async fn firewall_add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(rule): Body<FirewallRule>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        guests::firewall_add(&state, &caller, vmid(&id)?, &rule).await?,
+    ))
+}
+
+/// `?pos=`.
+#[derive(Debug, Deserialize)]
+pub struct PosQuery {
+    pos: u32,
+}
+
+async fn firewall_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<PosQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        guests::firewall_delete(&state, &caller, vmid(&id)?, q.pos).await?,
+    ))
+}
+
+async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let s = guests::delete(&state, &caller, vmid(&id)?).await?;
+    // The original answered `{success, task}`; `upid` is the name used everywhere else.
+    Ok(Json(serde_json::json!({
+        "success": true, "task": s.upid, "upid": s.upid, "vmid": s.vmid
+    })))
+}
+
+/// `?limit=`.
+#[derive(Debug, Deserialize)]
+pub struct LimitQuery {
+    limit: Option<u32>,
+}
+
+async fn tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<LimitQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        guests::tasks(&state, &caller, vmid(&id)?, q.limit).await?,
+    ))
+}
+
+async fn backups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(guests::backups(&state, &caller, vmid(&id)?).await?))
+}
+
+/// Body of a backup.
+#[derive(Debug, Deserialize)]
+pub struct BackupInput {
+    #[serde(default)]
+    vmid: Option<u64>,
+    #[serde(default)]
+    storage: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    compress: Option<String>,
+}
+
+async fn backup(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<BackupInput>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::backup(
+            &state,
+            &caller,
+            vmid(&id)?,
+            input.storage.as_deref(),
+            input.mode.as_deref(),
+            input.compress.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+/// The original's `POST /api/proxmox/nodes/{node}/vzdump {vmid, …}`: the node must be the
+/// guest's.
+async fn vzdump(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+    Body(input): Body<BackupInput>,
+) -> AppResult<Json<Value>> {
+    let id = input
+        .vmid
+        .ok_or_else(|| AppError::field("vmid", "required"))?;
+    let id = Vmid::check("vmid", id)?;
+    crate::pve::path::Node::parse("node", &node)?;
+    let s = guests::backup(
+        &state,
+        &caller,
+        id,
+        input.storage.as_deref(),
+        input.mode.as_deref(),
+        input.compress.as_deref(),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "upid": s.upid, "success": true })))
+}
+
+/// Body of a restore.
+#[derive(Debug, Deserialize)]
+pub struct RestoreInput {
+    archive: String,
+    #[serde(default, rename = "override")]
+    override_quota: bool,
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<RestoreInput>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(
+        guests::restore(
+            &state,
+            &caller,
+            vmid(&id)?,
+            &input.archive,
+            input.override_quota,
+        )
+        .await?,
+    ))
+}
+
+async fn create_vm(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+    Body(input): Body<CreateVm>,
+) -> AppResult<Json<Value>> {
+    let s = guests::create_vm(&state, &caller, &node, input).await?;
+    // The original answered `{data: UPID}`.
+    Ok(Json(serde_json::json!({
+        "success": true, "data": s.upid, "upid": s.upid, "vmid": s.vmid
+    })))
+}
+
+async fn create_ct(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+    Body(input): Body<CreateCt>,
+) -> AppResult<Json<Value>> {
+    let s = guests::create_ct(&state, &caller, &node, input).await?;
+    Ok(Json(serde_json::json!({
+        "success": true, "data": s.upid, "upid": s.upid, "vmid": s.vmid
+    })))
+}
+
+async fn clone(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(input): Body<CloneInput>,
+) -> AppResult<Json<Started>> {
+    Ok(Json(guests::clone(&state, &caller, input).await?))
 }

@@ -2,6 +2,7 @@
 //! [`crate::tls`], timeouts, and Proxmox's error text kept for the user.
 
 pub mod models;
+pub mod path;
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use url::Url;
 
 use crate::config::Secret;
 use crate::tls::{self, TrustSettings};
+use path::ApiPath;
 
 /// Errors talking to Proxmox.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,9 @@ pub struct Version {
     pub release: String,
 }
 
+/// Extra attempts of a read whose connection failed.
+const GET_RETRIES: u32 = 2;
+
 #[derive(Deserialize)]
 struct Envelope<T> {
     data: T,
@@ -100,10 +105,20 @@ impl PveClient {
         &self.endpoint
     }
 
-    fn url(&self, path: &str) -> Result<url::Url, PveError> {
-        self.base
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| PveError::Decode(e.to_string()))
+    fn url(&self, path: &ApiPath, query: &[(&str, String)]) -> Result<url::Url, PveError> {
+        let mut url = self.base.clone();
+        {
+            let mut segs = url
+                .path_segments_mut()
+                .map_err(|()| PveError::Setup("the Proxmox URL cannot take a path".into()))?;
+            segs.pop_if_empty();
+            segs.extend(path.segments());
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        Ok(url)
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, PveError> {
@@ -144,23 +159,67 @@ impl PveClient {
     }
 
     /// `GET path` (relative to `/api2/json/`), unwrapping `data`.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PveError> {
-        self.send(self.http.get(self.url(path)?)).await
+    pub async fn get<T: DeserializeOwned>(&self, path: impl Into<ApiPath>) -> Result<T, PveError> {
+        self.get_with(path, &[]).await
+    }
+
+    /// `GET path?query`. Reads are idempotent, so a connection failure is retried twice.
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        path: impl Into<ApiPath>,
+        query: &[(&str, String)],
+    ) -> Result<T, PveError> {
+        let url = self.url(&path.into(), query)?;
+        let mut attempt = 0u32;
+        loop {
+            match self.send(self.http.get(url.clone())).await {
+                Err(PveError::Unreachable(_)) if attempt < GET_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(150 * u64::from(attempt))).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// `POST path` with form parameters, unwrapping `data` (a UPID for asynchronous calls).
+    /// Never retried: Proxmox may have acted before the connection broke.
     pub async fn post<T: DeserializeOwned>(
         &self,
-        path: &str,
+        path: impl Into<ApiPath>,
         form: &[(&str, String)],
     ) -> Result<T, PveError> {
-        self.send(self.http.post(self.url(path)?).form(form)).await
+        self.send(self.http.post(self.url(&path.into(), &[])?).form(form))
+            .await
+    }
+
+    /// `PUT path` with form parameters.
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: impl Into<ApiPath>,
+        form: &[(&str, String)],
+    ) -> Result<T, PveError> {
+        self.send(self.http.put(self.url(&path.into(), &[])?).form(form))
+            .await
+    }
+
+    /// `DELETE path?query` (Proxmox refuses a body on DELETE).
+    pub async fn delete<T: DeserializeOwned>(
+        &self,
+        path: impl Into<ApiPath>,
+        query: &[(&str, String)],
+    ) -> Result<T, PveError> {
+        self.send(self.http.delete(self.url(&path.into(), query)?))
+            .await
     }
 
     /// `GET /cluster/resources`, optionally of one type (`vm`, `storage`, `node`, `pool`, `sdn`).
     pub async fn resources(&self, kind: Option<&str>) -> Result<Vec<models::Resource>, PveError> {
         match kind {
-            Some(k) => self.get(&format!("cluster/resources?type={k}")).await,
+            Some(k) => {
+                self.get_with("cluster/resources", &[("type", k.to_owned())])
+                    .await
+            }
             None => self.get("cluster/resources").await,
         }
     }

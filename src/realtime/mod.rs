@@ -3,6 +3,8 @@
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
 //! ends (logout, revoke, expiry).
 
+pub mod ops;
+
 use std::sync::{Arc, OnceLock};
 
 use socketioxide::extract::{SocketRef, State};
@@ -79,6 +81,8 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
         return;
     };
     socket.join(format!("user:{}", session.username()));
+    // Handlers first, before any await, so nothing a client sends right after `connect` is lost.
+    ops::register(&socket);
     let identity = crate::http::auth::identity_of(&session);
     match uma_actors::call!(state.sessions, |reply| SessionsMsg::Ensure(identity, reply)) {
         Ok(actor) => {
@@ -113,6 +117,20 @@ impl IoControl {
     /// Connects the control to the Socket.IO handle.
     pub fn set(&self, io: SocketIo) {
         let _ = self.0.set(io);
+    }
+}
+
+impl IoControl {
+    /// Emits `event` to every socket in any of `rooms` (each socket once), without waiting.
+    pub fn emit_to(&self, rooms: Vec<String>, event: &'static str, payload: serde_json::Value) {
+        let Some(io) = self.0.get().cloned() else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = io.to(rooms).emit(event, &payload).await {
+                tracing::debug!(error = %e, event, "emit failed");
+            }
+        });
     }
 }
 

@@ -32,6 +32,20 @@ pub struct PoolLimit {
     pub updated_at: i64,
 }
 
+impl PoolLimit {
+    /// The six numbers.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_vms: self.max_vms,
+            max_lxcs: self.max_lxcs,
+            max_vnets: self.max_vnets,
+            max_cpu: self.max_cpu,
+            max_memory: self.max_memory,
+            max_disk: self.max_disk,
+        }
+    }
+}
+
 /// The six numbers an admin sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Limits {

@@ -16,6 +16,10 @@ use uma::config::Config;
 /// A running server for one test.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The server's shared state (its store, Proxmox client, signer).
+    pub state: uma::state::AppState,
+    /// The embedded simulator (demo mode).
+    pub sim: Option<pve_sim::SimHandle>,
     database: uma::config::DatabaseConfig,
     audit: uma::audit::Audit,
     pub http: reqwest::Client,
@@ -31,6 +35,43 @@ impl TestApp {
     /// A separate connection to the server's database.
     pub async fn store(&self) -> uma::store::Store {
         uma::store::Store::connect(&self.database).await.unwrap()
+    }
+
+    /// A browser signed in as `username` with these groups, through a session written straight
+    /// into the store (for authorization tests: sign-in itself is tested in `auth`). Returns the
+    /// browser and its CSRF token.
+    pub async fn session_as(
+        &self,
+        username: &str,
+        groups: &[&str],
+        is_admin: bool,
+    ) -> (browser::Browser, String) {
+        let now = uma::store::now_ms();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let csrf = uuid::Uuid::new_v4().simple().to_string();
+        let record = uma::store::auth::SessionRecord {
+            id: id.clone(),
+            user_id: None,
+            username: username.to_owned(),
+            display_name: None,
+            groups_json: serde_json::to_string(groups).unwrap(),
+            is_admin,
+            auth_source: "local".into(),
+            csrf_token: csrf.clone(),
+            ip_address: None,
+            user_agent: None,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + 3_600_000,
+            revoked_at: None,
+        };
+        self.state.store.insert_session(&record).await.unwrap();
+        let b = browser::Browser::new(&self.url(""));
+        b.set_cookie(
+            uma::auth::session::COOKIE,
+            &self.state.signer.sign(uma::auth::session::COOKIE, &id),
+        );
+        (b, csrf)
     }
 
     /// Writes the queued audit rows now.
@@ -90,12 +131,16 @@ pub async fn spawn_with(vars: HashMap<String, String>, _data_dir: PathBuf) -> Te
     let addr = app.local_addr();
     let database = app.state().config.database.clone();
     let audit = app.state().audit.clone();
+    let state = app.state().clone();
+    let sim = app.simulator().cloned();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run(async move {
         let _ = rx.await;
     }));
     TestApp {
         addr,
+        state,
+        sim,
         database,
         audit,
         http: reqwest::Client::builder()

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 #[derive(Debug)]
 pub struct PollingSocket {
+    next_ack: std::sync::atomic::AtomicU64,
     pending: std::sync::Mutex<std::collections::VecDeque<String>>,
     http: reqwest::Client,
     url: String,
@@ -34,6 +35,7 @@ impl PollingSocket {
         let v: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
         let sid = v["sid"].as_str().unwrap();
         let s = PollingSocket {
+            next_ack: std::sync::atomic::AtomicU64::new(1),
             pending: Default::default(),
             http,
             url: format!("{base}/api/socket/io/?EIO=4&transport=polling&sid={sid}"),
@@ -130,6 +132,40 @@ impl PollingSocket {
             }
         }
         None
+    }
+
+    /// Emits `event` with an ack id and waits for the ack's first argument; other packets that
+    /// arrive meanwhile stay queued for `wait_event`.
+    pub async fn emit_ack(
+        &self,
+        event: &str,
+        data: serde_json::Value,
+        within: Duration,
+    ) -> Option<serde_json::Value> {
+        let id = self
+            .next_ack
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let packet = format!("42{id}{}", serde_json::json!([event, data]));
+        self.post(&packet).await;
+        let deadline = tokio::time::Instant::now() + within;
+        let prefix = format!("43{id}");
+        let mut skipped = Vec::new();
+        let mut answer = None;
+        while let Some(p) = self.next_packet(deadline).await {
+            if let Some(rest) = p.strip_prefix(&prefix) {
+                if rest.starts_with('[') {
+                    let v: serde_json::Value = serde_json::from_str(rest).unwrap();
+                    answer = Some(v[0].clone());
+                    break;
+                }
+            }
+            skipped.push(p);
+        }
+        let mut pending = self.pending.lock().unwrap();
+        for p in skipped.into_iter().rev() {
+            pending.push_front(p);
+        }
+        answer
     }
 
     /// Whether the server ends the socket (namespace disconnect or closed transport) in time.

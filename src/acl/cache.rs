@@ -1,0 +1,109 @@
+//! The ACL view cache: one [`View`] (ACL entries, roles, cluster resources and the engine over
+//! them) shared by every user for a short time, instead of three Proxmox reads per request.
+//! Decisions are pure functions of the view, so caching the view caches every user's result.
+//! Uma drops the view whenever it changes something the view reflects (ACLs, pools, guests),
+//! so its own changes are seen at once; changes made elsewhere are seen within the TTL.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::{load, Engine, Naming};
+use crate::pve::models::Resource;
+use crate::pve::{PveClient, PveError};
+
+/// What the engine decided from, fetched together.
+#[derive(Debug)]
+pub struct View {
+    /// The engine over the snapshot.
+    pub engine: Engine,
+    /// `GET /cluster/resources` at the same moment.
+    pub resources: Vec<Resource>,
+    /// When it was read.
+    pub fetched: Instant,
+}
+
+impl View {
+    /// The guest with this id.
+    pub fn guest(&self, vmid: u32) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.is_guest() && r.vmid == Some(vmid))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    view: Option<Arc<View>>,
+    generation: u64,
+}
+
+/// A shared, short-lived [`View`].
+#[derive(Debug)]
+pub struct AclCache {
+    pve: PveClient,
+    naming: Naming,
+    ttl: Duration,
+    slot: Mutex<Slot>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl AclCache {
+    /// A cache reading through `pve`; `ttl` zero disables caching.
+    pub fn new(pve: PveClient, naming: Naming, ttl: Duration) -> Self {
+        Self {
+            pve,
+            naming,
+            ttl,
+            slot: Mutex::new(Slot::default()),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn fresh(&self) -> Option<Arc<View>> {
+        let slot = self.slot.lock();
+        slot.view
+            .as_ref()
+            .filter(|v| v.fetched.elapsed() < self.ttl)
+            .cloned()
+    }
+
+    /// The current view: cached while fresh, else read once (concurrent callers share the read).
+    pub async fn view(&self) -> Result<Arc<View>, PveError> {
+        if let Some(v) = self.fresh() {
+            return Ok(v);
+        }
+        let _one = self.refresh.lock().await;
+        if let Some(v) = self.fresh() {
+            return Ok(v);
+        }
+        self.reload().await
+    }
+
+    /// Reads a new view now, whatever the cache holds (for decisions that must be current).
+    pub async fn reload(&self) -> Result<Arc<View>, PveError> {
+        let generation = self.slot.lock().generation;
+        let started = Instant::now();
+        let (snapshot, resources) = load::snapshot(&self.pve).await?;
+        let view = Arc::new(View {
+            engine: Engine::new(snapshot, self.naming.clone()),
+            resources,
+            fetched: started,
+        });
+        let mut slot = self.slot.lock();
+        // An invalidation during the read means the answer may predate the change: use it for
+        // this caller, but don't keep it.
+        if slot.generation == generation {
+            slot.view = Some(view.clone());
+        }
+        Ok(view)
+    }
+
+    /// Forgets the view; the next caller reads a new one.
+    pub fn invalidate(&self) {
+        let mut slot = self.slot.lock();
+        slot.generation += 1;
+        slot.view = None;
+    }
+}

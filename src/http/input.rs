@@ -1,0 +1,72 @@
+//! Request extractors shared by the API routes: the [`Caller`] of a signed-in request, and JSON
+//! bodies and query strings whose errors become `400 invalid_input` with the reason.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::auth::session::CurrentSession;
+use crate::error::{AppError, ErrorCode};
+use crate::http::client::ClientInfo;
+use crate::ops::Caller;
+use crate::state::AppState;
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = parts
+            .extensions
+            .get::<CurrentSession>()
+            .cloned()
+            .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+        let client = ClientInfo::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::new(ErrorCode::Unauthorized))?;
+        Ok(Caller::new(&session, Some(client.ip), client.user_agent))
+    }
+}
+
+/// A JSON body; a malformed one is `400` with serde's reason (which names the field).
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::with_message(
+                ErrorCode::InvalidInput,
+                "Send a JSON body with Content-Type: application/json",
+            )),
+            Err(e) => Err(AppError::with_message(
+                ErrorCode::InvalidInput,
+                format!("Invalid JSON body: {}", e.body_text()),
+            )),
+        }
+    }
+}
+
+/// A query string; a malformed one is `400` with the reason.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for Params<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(
+                AppError::with_message(ErrorCode::InvalidInput, e.body_text()),
+            ),
+            Err(e) => Err(AppError::with_message(
+                ErrorCode::InvalidInput,
+                e.body_text(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Pool routes, pool and cluster ACLs, and quotas: thin wrappers over [`crate::ops::pools`].
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::error::AppResult;
+use crate::http::input::Body;
+use crate::ops::pools::{self, AclEdit, PoolCreate, PoolGrant};
+use crate::ops::Caller;
+use crate::state::AppState;
+
+/// Pool routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/proxmox/pools", get(list).post(create))
+        .route("/api/proxmox/pools/acl", post(grant).delete(revoke))
+        .route("/api/proxmox/pools/{pool}", get(detail).delete(delete))
+        .route("/api/proxmox/pools/{pool}/acl", get(acl))
+        .route(
+            "/api/proxmox/pools/{pool}/limits",
+            get(get_limits)
+                .put(set_limits)
+                .post(set_limits)
+                .delete(clear_limits),
+        )
+        .route("/api/proxmox/access/acl", get(cluster_acl).put(edit_acl))
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(pools::list(&state, &caller).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(input): Body<PoolCreate>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::create(&state, &caller, input).await?))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pool): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::detail(&state, &caller, &pool).await?))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pool): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::delete(&state, &caller, &pool).await?))
+}
+
+async fn acl(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pool): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::acl(&state, &caller, &pool).await?))
+}
+
+async fn grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(g): Body<PoolGrant>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::change_acl(&state, &caller, g, false).await?))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(g): Body<PoolGrant>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::change_acl(&state, &caller, g, true).await?))
+}
+
+async fn get_limits(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pool): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::get_limits(&state, &caller, &pool).await?))
+}
+
+async fn set_limits(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pool): Path<String>,
+    Body(body): Body<Value>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        pools::set_limits(&state, &caller, &pool, &body).await?,
+    ))
+}
+
+async fn clear_limits(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pool): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::clear_limits(&state, &caller, &pool).await?))
+}
+
+async fn cluster_acl(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(pools::cluster_acl(&state, &caller).await?))
+}
+
+async fn edit_acl(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(e): Body<AclEdit>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(pools::edit_cluster_acl(&state, &caller, e).await?))
+}

@@ -1,0 +1,375 @@
+//! Cluster-wide reads a user needs around their guests: nodes, storages, ISO images and
+//! container templates, the next free id, cloneable templates, and task status and logs. Every
+//! list is filtered by what the caller may see.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{guests::is_public_template, view, Caller};
+use crate::acl::GuestAction;
+use crate::audit::Status;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::pve::models::Resource;
+use crate::pve::path::{ApiPath, Node, Storage, Upid};
+use crate::state::AppState;
+
+/// Whether the caller may see a storage: public storages, or an ACL giving
+/// `Datastore.Audit`/`Datastore.AllocateSpace` on it (or on its pool).
+pub fn storage_visible(
+    state: &AppState,
+    v: &crate::acl::cache::View,
+    c: &Caller,
+    id: &str,
+) -> bool {
+    if v.engine.effective_admin(&c.principal)
+        || state.config.allowed_public_storages.iter().any(|s| s == id)
+    {
+        return true;
+    }
+    let privs = v.engine.privileges(&c.principal, &format!("/storage/{id}"));
+    privs.contains("Datastore.Audit") || privs.contains("Datastore.AllocateSpace")
+}
+
+/// Nodes with their load (every signed-in user sees the nodes they can create guests on).
+pub async fn nodes(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    let v = view(state).await?;
+    let nodes: Vec<Value> = v
+        .resources
+        .iter()
+        .filter(|r| r.kind == "node")
+        .map(|r| {
+            json!({
+                "node": r.node, "status": r.status, "cpu": r.cpu, "maxcpu": r.maxcpu,
+                "mem": r.mem, "maxmem": r.maxmem, "disk": r.disk, "maxdisk": r.maxdisk,
+                "uptime": r.uptime,
+            })
+        })
+        .collect();
+    state.audit.record(
+        &caller.actor,
+        "VIEW_NODE",
+        "cluster:nodes",
+        Status::Success,
+        json!({ "count": nodes.len() }),
+    );
+    Ok(Value::Array(nodes))
+}
+
+fn admin_only(
+    state: &AppState,
+    caller: &Caller,
+    v: &crate::acl::cache::View,
+    what: &str,
+) -> AppResult<()> {
+    if v.engine.effective_admin(&caller.principal) {
+        Ok(())
+    } else {
+        let err = AppError::with_message(
+            ErrorCode::Forbidden,
+            format!("Only administrators may see {what}"),
+        );
+        super::refused(state, caller, "VIEW_NODE", what, &err);
+        Err(err)
+    }
+}
+
+/// A node's status (administrators).
+pub async fn node_status(state: &AppState, caller: &Caller, node: &str) -> AppResult<Value> {
+    let node = Node::parse("node", node)?;
+    let v = view(state).await?;
+    admin_only(state, caller, &v, &format!("node:{node}"))?;
+    let status: Value = state
+        .pve
+        .get(ApiPath::lit("nodes").seg(&node).then("status"))
+        .await?;
+    Ok(json!({ "status": status }))
+}
+
+/// A node's chart data (administrators).
+pub async fn node_rrd(
+    state: &AppState,
+    caller: &Caller,
+    node: &str,
+    timeframe: Option<&str>,
+    cf: Option<&str>,
+) -> AppResult<Value> {
+    let node = Node::parse("node", node)?;
+    let timeframe = timeframe.unwrap_or("hour");
+    if !super::guests::TIMEFRAMES.contains(&timeframe) && timeframe != "decade" {
+        return Err(AppError::field(
+            "timeframe",
+            "use hour, day, week, month, year or decade",
+        ));
+    }
+    let cf = cf.unwrap_or("AVERAGE");
+    if cf != "AVERAGE" && cf != "MAX" {
+        return Err(AppError::field("cf", "use AVERAGE or MAX"));
+    }
+    let v = view(state).await?;
+    admin_only(state, caller, &v, &format!("node:{node}"))?;
+    let data: Value = state
+        .pve
+        .get_with(
+            ApiPath::lit("nodes").seg(&node).then("rrddata"),
+            &[("timeframe", timeframe.to_owned()), ("cf", cf.to_owned())],
+        )
+        .await?;
+    Ok(json!({ "data": data }))
+}
+
+/// Storages that hold guest disks, as the caller may see them.
+pub async fn storages(state: &AppState, caller: &Caller, node: Option<&str>) -> AppResult<Value> {
+    let node = node
+        .filter(|n| !n.is_empty())
+        .map(|n| Node::parse("node", n))
+        .transpose()?;
+    let v = view(state).await?;
+    let list: Vec<Value> = v
+        .resources
+        .iter()
+        .filter(|r| r.kind == "storage")
+        .filter(|r| {
+            node.as_ref()
+                .is_none_or(|n| r.node.as_deref() == Some(n.as_str()))
+        })
+        .filter(|r| {
+            r.storage
+                .as_deref()
+                .is_some_and(|s| storage_visible(state, &v, caller, s))
+        })
+        .map(|r| {
+            let total = r.maxdisk.unwrap_or(0);
+            json!({
+                "id": r.id, "storage": r.storage, "node": r.node, "status": r.status,
+                "total": total, "used": r.disk.unwrap_or(0),
+                "free": total.saturating_sub(r.disk.unwrap_or(0)),
+            })
+        })
+        .collect();
+    state.audit.record(
+        &caller.actor,
+        "VIEW_STORAGE",
+        "cluster:storage",
+        Status::Success,
+        json!({ "count": list.len(), "node": node }),
+    );
+    Ok(Value::Array(list))
+}
+
+#[derive(Debug, Deserialize)]
+struct NodeStorage {
+    storage: String,
+    #[serde(default)]
+    content: String,
+}
+
+/// ISO images (`content=iso`) or container templates (`content=vztmpl`) on a node's storages
+/// the caller may see.
+pub async fn images(
+    state: &AppState,
+    caller: &Caller,
+    node: &str,
+    content: &'static str,
+) -> AppResult<Value> {
+    let node = Node::parse("node", node)?;
+    let v = view(state).await?;
+    if !v
+        .resources
+        .iter()
+        .any(|r| r.kind == "node" && r.node.as_deref() == Some(node.as_str()))
+    {
+        return Err(AppError::with_message(
+            ErrorCode::NotFound,
+            format!("No node {node}"),
+        ));
+    }
+    let storages: Vec<NodeStorage> = state
+        .pve
+        .get_with(
+            ApiPath::lit("nodes").seg(&node).then("storage"),
+            &[("content", content.to_owned())],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for s in storages
+        .into_iter()
+        .filter(|s| s.content.split(',').any(|c| c == content))
+        .filter(|s| storage_visible(state, &v, caller, &s.storage))
+    {
+        let Ok(sid) = Storage::parse("storage", &s.storage) else {
+            continue;
+        };
+        let items: Result<Value, _> = state
+            .pve
+            .get_with(
+                ApiPath::lit("nodes")
+                    .seg(&node)
+                    .then("storage")
+                    .seg(&sid)
+                    .then("content"),
+                &[("content", content.to_owned())],
+            )
+            .await;
+        match items {
+            Ok(items) => out.push(json!({ "storage": s.storage, "items": items })),
+            Err(e) => out.push(
+                json!({ "storage": s.storage, "items": [], "error": AppError::from(e).message }),
+            ),
+        }
+    }
+    state.audit.record(
+        &caller.actor,
+        if content == "iso" {
+            "LIST_ISOS"
+        } else {
+            "LIST_CT_TEMPLATES"
+        },
+        &format!("node:{node}"),
+        Status::Success,
+        json!({ "storages": out.len() }),
+    );
+    Ok(json!({ "data": out }))
+}
+
+/// The lowest free guest id (skipping ids other requests are creating).
+pub async fn next_id(state: &AppState) -> AppResult<Value> {
+    let resources = state.pve.resources(Some("vm")).await?;
+    let taken: HashSet<u32> = resources
+        .iter()
+        .filter_map(|r| r.vmid)
+        .chain(state.quotas.held_vmids())
+        .collect();
+    let id = (100u32..1_000_000).find(|i| !taken.contains(i));
+    Ok(json!({ "nextId": id }))
+}
+
+/// Templates the caller may clone: public ones and templates they may clone.
+pub async fn templates(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    let v = view(state).await?;
+    let list: Vec<&Resource> = v
+        .resources
+        .iter()
+        .filter(|r| r.is_guest() && (r.template || is_public_template(r)))
+        .filter(|r| {
+            is_public_template(r)
+                || r.vmid.is_some_and(|id| {
+                    v.engine
+                        .guest_allows(&caller.principal, id, GuestAction::Clone)
+                })
+        })
+        .collect();
+    let out: Vec<Value> = list
+        .iter()
+        .map(|r| json!({ "vmid": r.vmid, "name": r.name, "node": r.node, "pool": r.pool, "type": r.kind, "status": r.status, "template": r.template }))
+        .collect();
+    Ok(Value::Array(out))
+}
+
+/// Whether the caller may read a task: admins, whoever started it through Uma, and anyone who
+/// may see the guest it concerns.
+async fn may_read_task(state: &AppState, caller: &Caller, upid: &Upid) -> AppResult<bool> {
+    if caller.is_admin() {
+        return Ok(true);
+    }
+    if let Some(owner) = state.tasks.owner(upid).await {
+        if owner.user.eq_ignore_ascii_case(caller.username()) {
+            return Ok(true);
+        }
+    }
+    if let Some(vmid) = upid.vmid() {
+        let v = view(state).await?;
+        return Ok(v.guest(vmid).is_some()
+            && v.engine
+                .guest_allows(&caller.principal, vmid, GuestAction::View));
+    }
+    Ok(false)
+}
+
+/// Status of a task (and its log when asked); progress is parsed from the log.
+pub async fn task_status(
+    state: &AppState,
+    caller: &Caller,
+    upid: &str,
+    node: Option<&str>,
+    logs: bool,
+) -> AppResult<Value> {
+    let upid = Upid::parse("upid", upid.trim())?;
+    if let Some(n) = node.filter(|n| !n.is_empty()) {
+        if n != upid.node().as_str() {
+            return Err(AppError::field("node", "the task runs on another node"));
+        }
+    }
+    if !may_read_task(state, caller, &upid).await? {
+        return Err(AppError::with_message(ErrorCode::NotFound, "No such task"));
+    }
+    let base = ApiPath::lit("nodes")
+        .seg(&upid.node())
+        .then("tasks")
+        .seg(&upid);
+    let mut status: Value = state.pve.get(base.clone().then("status")).await?;
+    let running = status["status"] == "running";
+    let log: Option<Vec<Value>> = if logs || running {
+        Some(
+            state
+                .pve
+                .get_with(base.then("log"), &[("limit", "500".to_owned())])
+                .await?,
+        )
+    } else {
+        None
+    };
+    let progress = if status["exitstatus"] == "OK" {
+        100
+    } else if running {
+        log.as_ref()
+            .and_then(|l| {
+                l.iter()
+                    .rev()
+                    .find_map(|e| e["t"].as_str().and_then(percent))
+            })
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    status["progress"] = json!(progress);
+    if logs {
+        status["logs"] = json!(log);
+    }
+    state.audit.record(
+        &caller.actor,
+        "VIEW_TASK_STATUS",
+        &format!("task:{upid}"),
+        Status::Success,
+        json!({}),
+    );
+    Ok(status)
+}
+
+/// `… (42%)` or `… 42% …` in a log line.
+fn percent(line: &str) -> Option<u32> {
+    let idx = line.rfind('%')?;
+    let digits: String = line[..idx]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect::<String>()
+        .chars()
+        .rev()
+        .collect();
+    let n: f64 = digits.parse().ok()?;
+    (0.0..=100.0).contains(&n).then_some(n as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent;
+
+    #[test]
+    fn progress_from_log_lines() {
+        assert_eq!(percent("transferred 1.0 GiB of 4.0 GiB (25.00%)"), Some(25));
+        assert_eq!(percent("INFO:  42% (1.2 GiB of 3 GiB)"), Some(42));
+        assert_eq!(percent("starting"), None);
+    }
+}

@@ -1,0 +1,244 @@
+//! Proxmox operations as services, shared by the REST routes and the Socket.IO events: who is
+//! asking ([`Caller`]), which guest ([`Guest`], resolved and permission-checked through the ACL
+//! view), rate limits, quotas and the audit row every action writes.
+
+pub mod cluster;
+pub mod guests;
+pub mod pools;
+pub mod quota;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::acl::cache::View;
+use crate::acl::{GuestAction, Principal};
+use crate::audit::{Actor, Status};
+use crate::auth::session::CurrentSession;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::limits::Preset;
+use crate::pve::models::Resource;
+use crate::pve::path::{ApiPath, GuestKind, Node, Vmid};
+use crate::state::AppState;
+
+/// The person behind an operation, with what the audit log records about them.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// For permission decisions.
+    pub principal: Principal,
+    /// For the audit row.
+    pub actor: Actor,
+}
+
+impl Caller {
+    /// The caller of an HTTP request or socket event.
+    pub fn new(session: &CurrentSession, ip: Option<String>, user_agent: Option<String>) -> Self {
+        Self {
+            principal: Principal {
+                username: session.record.username.clone(),
+                groups: session.groups.clone(),
+                is_admin: session.record.is_admin,
+            },
+            actor: Actor {
+                username: session.record.username.clone(),
+                ip,
+                user_agent,
+            },
+        }
+    }
+
+    /// The Uma username.
+    pub fn username(&self) -> &str {
+        &self.principal.username
+    }
+
+    /// Whether the caller is a Uma administrator.
+    pub fn is_admin(&self) -> bool {
+        self.principal.is_admin
+    }
+}
+
+/// A guest the caller may at least see, with where it lives.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    /// Its id.
+    pub vmid: Vmid,
+    /// QEMU or LXC.
+    pub kind: GuestKind,
+    /// The node running it.
+    pub node: Node,
+    /// Its cluster resource entry.
+    pub resource: Resource,
+}
+
+impl Guest {
+    /// `nodes/{node}/{kind}/{vmid}` followed by literal `rest`.
+    pub fn path(&self, rest: &'static str) -> ApiPath {
+        ApiPath::lit("nodes")
+            .seg(&self.node)
+            .seg(&self.kind)
+            .seg(&self.vmid)
+            .then(rest)
+    }
+
+    /// The pool it belongs to.
+    pub fn pool(&self) -> Option<&str> {
+        self.resource.pool.as_deref()
+    }
+
+    /// `vm:<id>`, the audit resource.
+    pub fn audit_resource(&self) -> String {
+        format!("vm:{}", self.vmid)
+    }
+}
+
+/// The shared ACL view (cached briefly).
+pub async fn view(state: &AppState) -> AppResult<Arc<View>> {
+    Ok(state.acl.view().await?)
+}
+
+/// Resolves a guest the caller may see and checks `need`. A guest the caller may not see is
+/// "not found" (its existence is not revealed); one they see but may not act on is 403, audited
+/// under `action`.
+pub async fn guest(
+    state: &AppState,
+    caller: &Caller,
+    vmid: Vmid,
+    need: GuestAction,
+    action: &str,
+) -> AppResult<(Guest, Arc<View>)> {
+    let mut view = view(state).await?;
+    if view.guest(vmid.0).is_none() {
+        // It may be new since the cached view: look again before saying it does not exist.
+        view = state.acl.reload().await?;
+    }
+    let p = &caller.principal;
+    let Some(r) = view
+        .guest(vmid.0)
+        .filter(|_| view.engine.guest_allows(p, vmid.0, GuestAction::View))
+        .cloned()
+    else {
+        return Err(AppError::with_message(
+            ErrorCode::NotFound,
+            format!("No guest {vmid}"),
+        ));
+    };
+    let kind = GuestKind::from_type(&r.kind).ok_or_else(|| {
+        AppError::with_message(
+            ErrorCode::UpstreamError,
+            "Proxmox gave an unknown guest type",
+        )
+    })?;
+    let node = Node::from_upstream(r.node.as_deref().unwrap_or_default())?;
+    let guest = Guest {
+        vmid,
+        kind,
+        node,
+        resource: r,
+    };
+    if need != GuestAction::View && !view.engine.guest_allows(p, vmid.0, need) {
+        state.audit.record(
+            &caller.actor,
+            action,
+            &guest.audit_resource(),
+            Status::Failure,
+            json!({ "reason": "permission_denied", "need": need.privileges() }),
+        );
+        return Err(AppError::with_message(
+            ErrorCode::Forbidden,
+            format!("You may not {} {} {vmid}", need.verb(), guest.kind.noun()),
+        ));
+    }
+    Ok((guest, view))
+}
+
+/// Counts one `preset` action for the caller; refuses with 429 (`Retry-After`) and a `WARNING`
+/// audit row when over the limit.
+pub async fn limit(
+    state: &AppState,
+    caller: &Caller,
+    preset: Preset,
+    action: &str,
+    resource: &str,
+) -> AppResult<()> {
+    if let Err(wait) = state.ops.check(preset, caller.username()).await {
+        state.audit.record(
+            &caller.actor,
+            action,
+            resource,
+            Status::Warning,
+            json!({ "reason": "rate_limited", "preset": preset.name(), "retryAfter": wait }),
+        );
+        let mut err = AppError::with_message(
+            ErrorCode::RateLimited,
+            format!("Rate limit exceeded. Please try again in {wait} seconds."),
+        );
+        err.retry_after = Some(wait);
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// Runs `work` and writes its one audit row: `SUCCESS` with `details` (plus what `work` adds),
+/// or `FAILURE` with the error the user saw.
+pub async fn audited<T, F>(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    details: Value,
+    work: F,
+) -> AppResult<T>
+where
+    F: Future<Output = AppResult<(T, Value)>>,
+{
+    match work.await {
+        Ok((value, extra)) => {
+            state.audit.record(
+                &caller.actor,
+                action,
+                resource,
+                Status::Success,
+                merge(details, extra),
+            );
+            Ok(value)
+        }
+        Err(err) => {
+            state.audit.record(
+                &caller.actor,
+                action,
+                resource,
+                Status::Failure,
+                merge(
+                    details,
+                    json!({ "error": err.message, "code": err.code.as_str() }),
+                ),
+            );
+            Err(err)
+        }
+    }
+}
+
+/// Writes a `FAILURE` row for a request refused before any work (bad input, no permission).
+pub fn refused(state: &AppState, caller: &Caller, action: &str, resource: &str, err: &AppError) {
+    state.audit.record(
+        &caller.actor,
+        action,
+        resource,
+        Status::Failure,
+        json!({ "error": err.message, "code": err.code.as_str() }),
+    );
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    match (&mut base, extra) {
+        (Value::Object(b), Value::Object(e)) => {
+            b.extend(e);
+            base
+        }
+        (Value::Null, e) => e,
+        (_, Value::Null) => base,
+        (_, e) => json!({ "details": base, "result": e }),
+    }
+}

@@ -1,0 +1,825 @@
+//! Pools: list with usage against quota, creation under the owner naming rule
+//! (`DEV_<owner>_<n>`), details, deletion, limits, and the ACLs of a pool. Cluster-wide ACL
+//! edits live here too (administrators only).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::quota::{self, pool_usage};
+use super::{audited, limit, refused, view, Caller};
+use crate::acl::{sanitize, UgidKind};
+use crate::audit::Status;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::limits::Preset;
+use crate::pve::path::PoolId;
+use crate::state::AppState;
+use crate::store::pools::Limits;
+
+fn limits_json(l: &Limits) -> Value {
+    json!({
+        "maxVMs": l.max_vms, "maxLXCs": l.max_lxcs, "maxVnets": l.max_vnets,
+        "maxCpu": l.max_cpu, "maxMemory": l.max_memory, "maxDisk": l.max_disk,
+    })
+}
+
+fn not_found(pool: &str) -> AppError {
+    AppError::with_message(ErrorCode::NotFound, format!("No pool {pool}"))
+}
+
+/// The pools the caller may see, with what they may do, usage and limits.
+pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    let v = view(state).await?;
+    let mut out = Vec::new();
+    for r in v.resources.iter().filter(|r| r.kind == "pool") {
+        let Some(id) = r.pool.as_deref() else {
+            continue;
+        };
+        let access = v.engine.pool_access(&caller.principal, id);
+        if !access.see {
+            continue;
+        }
+        let eff = quota::effective(state, id).await?;
+        out.push(json!({
+            "poolid": id,
+            "comment": r.name,
+            "allowManage": access.manage,
+            "owned": v.engine.owns_pool(&caller.principal, id),
+            "usage": pool_usage(&v.resources, id),
+            "limits": limits_json(&eff.limits),
+            "limitsSource": eff.source,
+        }));
+    }
+    state.audit.record(
+        &caller.actor,
+        "VIEW_POOLS",
+        "cluster:pools",
+        Status::Success,
+        json!({ "count": out.len() }),
+    );
+    Ok(json!({ "pools": out }))
+}
+
+/// A pool's members (as the caller may see them) and the nodes.
+pub async fn detail(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+    let id = PoolId::parse("poolId", pool)?;
+    let v = view(state).await?;
+    let access = v.engine.pool_access(&caller.principal, id.as_str());
+    let exists = v
+        .resources
+        .iter()
+        .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()));
+    if !exists || !access.see {
+        return Err(not_found(id.as_str()));
+    }
+    let members: Vec<&crate::pve::models::Resource> = v
+        .resources
+        .iter()
+        .filter(|r| r.pool.as_deref() == Some(id.as_str()) && r.kind != "pool")
+        .collect();
+    let eff = quota::effective(state, id.as_str()).await?;
+    let comment = v
+        .resources
+        .iter()
+        .find(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()))
+        .and_then(|r| r.name.clone());
+    Ok(json!({
+        "pool": {
+            "poolid": id, "comment": comment, "members": members,
+            "allowManage": access.manage,
+            "usage": pool_usage(&v.resources, id.as_str()),
+            "limits": limits_json(&eff.limits), "limitsSource": eff.source,
+        },
+    }))
+}
+
+/// Who will own a new pool.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Owner {
+    /// `user` or `group`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The user or group name.
+    pub name: String,
+}
+
+/// Body of a pool creation.
+#[derive(Debug, Default, Deserialize)]
+pub struct PoolCreate {
+    /// Comment (≤ 200 characters, one line).
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Owner; the caller when absent.
+    #[serde(default)]
+    pub owner: Option<Owner>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PveUser {
+    userid: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PveGroup {
+    groupid: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PveDomain {
+    realm: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// The Proxmox user id of a Uma user: `name@PROXMOX_USER_REALM`, else the one Proxmox user whose
+/// name matches, else the first LDAP/AD realm.
+pub async fn pve_userid(state: &AppState, name: &str) -> AppResult<String> {
+    if name.contains('@') {
+        return Ok(name.to_owned());
+    }
+    if let Some(realm) = &state.config.proxmox_user_realm {
+        return Ok(format!("{name}@{realm}"));
+    }
+    let users: Vec<PveUser> = state.pve.get("access/users").await?;
+    let matching: Vec<&PveUser> = users
+        .iter()
+        .filter(|u| {
+            u.userid
+                .split_once('@')
+                .is_some_and(|(local, _)| local.eq_ignore_ascii_case(name))
+        })
+        .collect();
+    if let [one] = matching.as_slice() {
+        return Ok(one.userid.clone());
+    }
+    let domains: Vec<PveDomain> = state.pve.get("access/domains").await.unwrap_or_default();
+    let realm = domains
+        .iter()
+        .find(|d| d.kind == "ad" || d.kind == "ldap")
+        .map(|d| d.realm.clone())
+        .ok_or_else(|| {
+            AppError::with_message(
+                ErrorCode::InvalidInput,
+                format!("Proxmox has no user matching '{name}' and no LDAP realm; set PROXMOX_USER_REALM"),
+            )
+        })?;
+    Ok(format!("{name}@{realm}"))
+}
+
+/// The Proxmox group id of a group name: exact, case-insensitive, or with the realm suffix.
+pub async fn pve_groupid(state: &AppState, name: &str) -> AppResult<String> {
+    let groups: Vec<PveGroup> = state.pve.get("access/groups").await?;
+    let mut candidates = vec![name.to_owned()];
+    if let Some(realm) = &state.config.proxmox_user_realm {
+        candidates.push(format!("{name}-{realm}"));
+    }
+    for c in &candidates {
+        if let Some(g) = groups.iter().find(|g| &g.groupid == c) {
+            return Ok(g.groupid.clone());
+        }
+    }
+    for c in &candidates {
+        if let Some(g) = groups.iter().find(|g| g.groupid.eq_ignore_ascii_case(c)) {
+            return Ok(g.groupid.clone());
+        }
+    }
+    Err(AppError::with_message(
+        ErrorCode::InvalidInput,
+        format!("The group '{name}' does not exist in Proxmox. Ask an administrator to create it under Datacenter → Groups."),
+    ))
+}
+
+fn check_name(field: &str, name: &str) -> AppResult<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || name.contains(['/', '\\'])
+        || name.contains("..")
+        || name.chars().any(char::is_control)
+    {
+        return Err(AppError::field(
+            field,
+            "1 to 64 characters without '/', '\\' or '..'",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a pool `DEV_<owner>_<n>` and gives its owner Administrator on it.
+pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> AppResult<Value> {
+    let comment = input.comment.unwrap_or_default();
+    if comment.chars().count() > 200 || comment.chars().any(char::is_control) {
+        return Err(AppError::field(
+            "comment",
+            "one line of at most 200 characters",
+        ));
+    }
+    let owner = input.owner.unwrap_or(Owner {
+        kind: "user".into(),
+        name: caller.username().to_owned(),
+    });
+    check_name("owner.name", &owner.name)?;
+    limit(
+        state,
+        caller,
+        Preset::PoolCreate,
+        "POOL_CREATE",
+        "cluster:pools",
+    )
+    .await?;
+    let (kind, pve_id) = match owner.kind.as_str() {
+        "user" => {
+            if !owner.name.eq_ignore_ascii_case(caller.username()) && !caller.is_admin() {
+                let err = AppError::with_message(
+                    ErrorCode::Forbidden,
+                    "Only administrators may create pools for another user",
+                );
+                refused(state, caller, "POOL_CREATE", "cluster:pools", &err);
+                return Err(err);
+            }
+            (UgidKind::User, pve_userid(state, &owner.name).await?)
+        }
+        "group" => {
+            let member = caller
+                .principal
+                .groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(&owner.name));
+            if !member && !caller.is_admin() {
+                let err = AppError::with_message(
+                    ErrorCode::Forbidden,
+                    format!("You are not a member of the group {}", owner.name),
+                );
+                refused(state, caller, "POOL_CREATE", "cluster:pools", &err);
+                return Err(err);
+            }
+            (UgidKind::Group, pve_groupid(state, &owner.name).await?)
+        }
+        _ => return Err(AppError::field("owner.type", "user or group")),
+    };
+    let prefix = format!("DEV_{}_", sanitize(&owner.name));
+    let pools: Vec<Value> = state.pve.get("pools").await?;
+    let n = 1 + pools
+        .iter()
+        .filter_map(|p| p["poolid"].as_str())
+        .filter_map(|id| id.strip_prefix(&prefix))
+        .filter_map(|rest| rest.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    let poolid = PoolId::parse("poolid", &format!("{prefix}{n}"))?;
+    let tag = match kind {
+        UgidKind::Group => format!("[Owner: group:{pve_id}]"),
+        _ => format!("[Owner: user:{pve_id}]"),
+    };
+    let full_comment = if comment.is_empty() {
+        tag
+    } else {
+        format!("{comment} {tag}")
+    };
+    let resource = format!("pool:{poolid}");
+    audited(
+        state,
+        caller,
+        "POOL_CREATE",
+        &resource,
+        json!({ "owner": { "type": owner.kind, "name": owner.name, "pveId": pve_id } }),
+        async {
+            let _: Value = state
+                .pve
+                .post(
+                    "pools",
+                    &[("poolid", poolid.to_string()), ("comment", full_comment.clone())],
+                )
+                .await?;
+            let holder = if kind == UgidKind::Group { "groups" } else { "users" };
+            let acl: Result<Value, _> = state
+                .pve
+                .put(
+                    "access/acl",
+                    &[
+                        ("path", format!("/pool/{poolid}")),
+                        ("roles", "Administrator".to_owned()),
+                        (holder, pve_id.clone()),
+                    ],
+                )
+                .await;
+            state.acl.invalidate();
+            let acl_error = acl.err().map(|e| AppError::from(e).message);
+            state.audit.record(
+                &caller.actor,
+                "POOL_ACL_UPDATE",
+                &resource,
+                if acl_error.is_none() { Status::Success } else { Status::Failure },
+                json!({ "auto": true, "role": "Administrator", "ugid": pve_id, "error": acl_error }),
+            );
+            Ok((
+                json!({ "success": true, "poolid": poolid, "aclWarning": acl_error }),
+                Value::Null,
+            ))
+        },
+    )
+    .await
+}
+
+/// Deletes an empty pool with its ACL entries and limits.
+pub async fn delete(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+    let id = PoolId::parse("poolId", pool)?;
+    let resource = format!("pool:{id}");
+    limit(state, caller, Preset::PoolCreate, "POOL_DELETE", &resource).await?;
+    let v = state.acl.reload().await?;
+    let access = v.engine.pool_access(&caller.principal, id.as_str());
+    if !access.see {
+        return Err(not_found(id.as_str()));
+    }
+    if !access.manage {
+        let err = AppError::with_message(
+            ErrorCode::Forbidden,
+            format!("You may not delete pool {id}"),
+        );
+        refused(state, caller, "POOL_DELETE", &resource, &err);
+        return Err(err);
+    }
+    let guests = v
+        .resources
+        .iter()
+        .filter(|r| r.is_guest() && r.pool.as_deref() == Some(id.as_str()))
+        .count();
+    if guests > 0 {
+        let err = AppError::with_message(
+            ErrorCode::Conflict,
+            format!("Pool {id} still holds {guests} guest(s): move or delete them first"),
+        );
+        refused(state, caller, "POOL_DELETE", &resource, &err);
+        return Err(err);
+    }
+    let path = format!("/pool/{id}");
+    let entries: Vec<(UgidKind, String, String)> = v
+        .engine
+        .snapshot
+        .acl
+        .iter()
+        .filter(|e| e.path == path)
+        .map(|e| (e.kind, e.ugid.clone(), e.roleid.clone()))
+        .collect();
+    audited(
+        state,
+        caller,
+        "POOL_DELETE",
+        &resource,
+        json!({ "aclEntries": entries.len() }),
+        async {
+            let _: Value = state
+                .pve
+                .delete("pools", &[("poolid", id.to_string())])
+                .await?;
+            for (kind, ugid, role) in &entries {
+                let holder = match kind {
+                    UgidKind::User => "users",
+                    UgidKind::Group => "groups",
+                    UgidKind::Token => "tokens",
+                };
+                let _: Result<Value, _> = state
+                    .pve
+                    .put(
+                        "access/acl",
+                        &[
+                            ("path", path.clone()),
+                            ("roles", role.clone()),
+                            (holder, ugid.clone()),
+                            ("delete", "1".to_owned()),
+                        ],
+                    )
+                    .await;
+            }
+            state.store.delete_pool_limit(id.as_str()).await.ok();
+            state.acl.invalidate();
+            Ok((json!({ "success": true }), Value::Null))
+        },
+    )
+    .await
+}
+
+/// Limits in force for a pool (or the global defaults), with live usage and what is left.
+pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+    if pool == "global" {
+        let eff = quota::effective(state, "global").await?;
+        return Ok(
+            json!({ "poolId": "global", "limits": limits_json(&eff.limits), "source": eff.source }),
+        );
+    }
+    let id = PoolId::parse("poolId", pool)?;
+    let v = view(state).await?;
+    if !v.engine.pool_access(&caller.principal, id.as_str()).see
+        || !v
+            .resources
+            .iter()
+            .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()))
+    {
+        return Err(not_found(id.as_str()));
+    }
+    let eff = quota::effective(state, id.as_str()).await?;
+    // Live usage: read now, not from the cached view.
+    let resources = state.pve.resources(Some("vm")).await?;
+    let usage = pool_usage(&resources, id.as_str());
+    let left = |max: i64, used: i64| {
+        if max > 0 {
+            json!((max - used).max(0))
+        } else {
+            Value::Null
+        }
+    };
+    let l = &eff.limits;
+    state.audit.record(
+        &caller.actor,
+        "POOL_LIMITS_VIEW",
+        &format!("pool:{id}"),
+        Status::Success,
+        json!({}),
+    );
+    Ok(json!({
+        "poolId": id,
+        "limits": limits_json(l),
+        "source": eff.source,
+        "usage": usage,
+        "remaining": {
+            "vms": left(l.max_vms, usage.vms), "lxcs": left(l.max_lxcs, usage.lxcs),
+            "vnets": left(l.max_vnets, usage.vnets), "cpu": left(l.max_cpu, usage.cpu),
+            "memory": left(l.max_memory, usage.memory), "disk": left(l.max_disk, usage.disk),
+        },
+    }))
+}
+
+/// Parses `{maxVMs, maxLXCs, maxVnets, maxCpu, maxMemory, maxDisk}`: whole numbers ≥ 0
+/// (0 = unlimited); missing ones are 0.
+pub fn parse_limits(body: &Value) -> AppResult<Limits> {
+    let get = |k: &str| -> AppResult<i64> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(0),
+            Some(v) => v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .filter(|n| (0..=1_000_000_000).contains(n))
+                .ok_or_else(|| AppError::field(k, "a whole number of at least 0 (0 = no limit)")),
+        }
+    };
+    if !body.is_object() {
+        return Err(AppError::with_message(
+            ErrorCode::InvalidInput,
+            "Send a JSON object of limits",
+        ));
+    }
+    Ok(Limits {
+        max_vms: get("maxVMs")?,
+        max_lxcs: get("maxLXCs")?,
+        max_vnets: get("maxVnets")?,
+        max_cpu: get("maxCpu")?,
+        max_memory: get("maxMemory")?,
+        max_disk: get("maxDisk")?,
+    })
+}
+
+/// Sets a pool's own limits (`global`: the defaults). Administrators only.
+pub async fn set_limits(
+    state: &AppState,
+    caller: &Caller,
+    pool: &str,
+    body: &Value,
+) -> AppResult<Value> {
+    let id = if pool == "global" {
+        "global".to_owned()
+    } else {
+        PoolId::parse("poolId", pool)?.to_string()
+    };
+    let resource = format!("pool-limits:{id}");
+    if !caller.is_admin() {
+        let err =
+            AppError::with_message(ErrorCode::Forbidden, "Only administrators may set quotas");
+        refused(state, caller, "POOL_LIMITS_UPDATE", &resource, &err);
+        return Err(err);
+    }
+    let limits = parse_limits(body)?;
+    if id != "global" {
+        let v = view(state).await?;
+        if !v
+            .resources
+            .iter()
+            .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()))
+        {
+            return Err(not_found(&id));
+        }
+    }
+    let before = state
+        .store
+        .pool_limit(&id)
+        .await?
+        .map(|r| limits_json(&r.limits()));
+    audited(
+        state,
+        caller,
+        "POOL_LIMITS_UPDATE",
+        &resource,
+        json!({ "before": before, "after": limits_json(&limits) }),
+        async {
+            state.store.set_pool_limit(&id, limits).await?;
+            Ok((json!({ "poolId": id, "limits": limits_json(&limits), "source": if id == "global" { "global" } else { "pool" } }), Value::Null))
+        },
+    )
+    .await
+}
+
+/// Removes a pool's own limits (it falls back to the defaults). Administrators only.
+pub async fn clear_limits(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+    let id = PoolId::parse("poolId", pool)?;
+    let resource = format!("pool-limits:{id}");
+    if !caller.is_admin() {
+        let err =
+            AppError::with_message(ErrorCode::Forbidden, "Only administrators may set quotas");
+        refused(state, caller, "POOL_LIMITS_UPDATE", &resource, &err);
+        return Err(err);
+    }
+    audited(
+        state,
+        caller,
+        "POOL_LIMITS_UPDATE",
+        &resource,
+        json!({ "after": null }),
+        async {
+            state.store.delete_pool_limit(id.as_str()).await?;
+            Ok((json!({ "success": true }), Value::Null))
+        },
+    )
+    .await
+}
+
+/// Roles a pool manager may grant on their pool.
+pub const GRANTABLE: [&str; 4] = ["PVEPoolUser", "PVEPoolAdmin", "PVEVMUser", "PVEVMAdmin"];
+
+/// The ACL entries on a pool (anyone who sees the pool).
+pub async fn acl(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+    let id = PoolId::parse("poolId", pool)?;
+    let v = view(state).await?;
+    if !v.engine.pool_access(&caller.principal, id.as_str()).see {
+        return Err(not_found(id.as_str()));
+    }
+    let path = format!("/pool/{id}");
+    let entries: Vec<Value> = v
+        .engine
+        .snapshot
+        .acl
+        .iter()
+        .filter(|e| e.path == path && e.kind != UgidKind::Token)
+        .map(|e| {
+            json!({
+                "user": e.ugid, "ugid": e.ugid, "role": e.roleid,
+                "type": if e.kind == UgidKind::Group { "group" } else { "user" },
+            })
+        })
+        .collect();
+    Ok(json!({ "acls": entries }))
+}
+
+/// A grant or revocation on a pool.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolGrant {
+    /// The pool.
+    pub pool_id: String,
+    /// `user` (default) or `group`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The user, for `user`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The group, for `group`.
+    #[serde(default)]
+    pub group_name: Option<String>,
+    /// The role.
+    pub role: String,
+}
+
+/// Grants (`remove` false) or revokes a role on a pool. Managers of the pool and admins.
+pub async fn change_acl(
+    state: &AppState,
+    caller: &Caller,
+    g: PoolGrant,
+    remove: bool,
+) -> AppResult<Value> {
+    let id = PoolId::parse("poolId", &g.pool_id)?;
+    let resource = format!("pool:{id}");
+    let is_group = match g.kind.as_deref().unwrap_or("user") {
+        "user" => false,
+        "group" => true,
+        _ => return Err(AppError::field("type", "user or group")),
+    };
+    let target = if is_group {
+        g.group_name.clone()
+    } else {
+        g.username.clone()
+    }
+    .filter(|t| !t.trim().is_empty())
+    .ok_or_else(|| AppError::field(if is_group { "groupName" } else { "username" }, "required"))?;
+    check_name(if is_group { "groupName" } else { "username" }, &target)?;
+    let role_ok = GRANTABLE.contains(&g.role.as_str())
+        || (caller.is_admin() && ["PVEAdmin", "Administrator"].contains(&g.role.as_str()));
+    if !role_ok && !remove {
+        return Err(AppError::field(
+            "role",
+            format!("one of {}", GRANTABLE.join(", ")),
+        ));
+    }
+    limit(
+        state,
+        caller,
+        Preset::AclModify,
+        "POOL_ACL_UPDATE",
+        &resource,
+    )
+    .await?;
+    let v = state.acl.reload().await?;
+    let access = v.engine.pool_access(&caller.principal, id.as_str());
+    if !access.see {
+        return Err(not_found(id.as_str()));
+    }
+    if !access.manage {
+        let err = AppError::with_message(
+            ErrorCode::Forbidden,
+            format!("You may not manage access to pool {id}"),
+        );
+        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        return Err(err);
+    }
+    if remove
+        && !is_group
+        && crate::acl::username_variants(caller.username()).contains(&target.to_lowercase())
+    {
+        let err = AppError::with_message(ErrorCode::Forbidden, "You can't remove your own access");
+        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        return Err(err);
+    }
+    if remove && ["Administrator", "PVEAdmin"].contains(&g.role.as_str()) && !caller.is_admin() {
+        let err = AppError::with_message(
+            ErrorCode::Forbidden,
+            format!("Only administrators may remove the {} role", g.role),
+        );
+        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        return Err(err);
+    }
+    let ugid = if is_group {
+        pve_groupid(state, &target).await?
+    } else {
+        pve_userid(state, &target).await?
+    };
+    let mut form = vec![
+        ("path", format!("/pool/{id}")),
+        ("roles", g.role.clone()),
+        (if is_group { "groups" } else { "users" }, ugid.clone()),
+    ];
+    if remove {
+        form.push(("delete", "1".to_owned()));
+    }
+    audited(
+        state,
+        caller,
+        "POOL_ACL_UPDATE",
+        &resource,
+        json!({ "operation": if remove { "remove" } else { "add" }, "ugid": ugid, "role": g.role }),
+        async {
+            let _: Value = state.pve.put("access/acl", &form).await?;
+            state.acl.invalidate();
+            Ok((json!({ "success": true }), Value::Null))
+        },
+    )
+    .await
+}
+
+/// ACL entries: all for effective admins, else the caller's own.
+pub async fn cluster_acl(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    let v = view(state).await?;
+    let admin = v.engine.effective_admin(&caller.principal);
+    let names = crate::acl::username_variants(caller.username());
+    let entries: Vec<Value> = v
+        .engine
+        .snapshot
+        .acl
+        .iter()
+        .filter(|e| {
+            admin
+                || match e.kind {
+                    UgidKind::User => names.contains(&e.ugid.to_lowercase())
+                        || e.ugid.split_once('@').is_some_and(|(l, _)| names.contains(&l.to_lowercase())),
+                    UgidKind::Group => caller.principal.groups.iter().any(|g| {
+                        let gv = v.engine.naming.group_variants(g);
+                        gv.contains(&e.ugid) || gv.contains(&e.ugid.to_lowercase())
+                    }),
+                    UgidKind::Token => false,
+                }
+        })
+        .map(|e| {
+            json!({
+                "path": e.path, "ugid": e.ugid, "roleid": e.roleid, "propagate": u8::from(e.propagate),
+                "type": match e.kind { UgidKind::User => "user", UgidKind::Group => "group", UgidKind::Token => "token" },
+            })
+        })
+        .collect();
+    Ok(json!({ "acls": entries }))
+}
+
+/// Body of a cluster ACL edit.
+#[derive(Debug, Deserialize)]
+pub struct AclEdit {
+    /// `/`, `/pool/x`, `/vms/100`, `/storage/x`, `/sdn/zones/x`.
+    pub path: String,
+    /// Comma-separated roles.
+    pub roles: String,
+    /// Comma-separated user ids.
+    #[serde(default)]
+    pub users: Option<String>,
+    /// Comma-separated group ids.
+    #[serde(default)]
+    pub groups: Option<String>,
+    /// Remove instead of add.
+    #[serde(default)]
+    pub remove: bool,
+    /// Propagate (default true).
+    #[serde(default)]
+    pub propagate: Option<bool>,
+}
+
+/// Edits any ACL (administrators only).
+pub async fn edit_cluster_acl(state: &AppState, caller: &Caller, e: AclEdit) -> AppResult<Value> {
+    static PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        #[allow(clippy::expect_used)]
+        regex::Regex::new(r"^/((pool|vms|storage)/[A-Za-z0-9_\-.]+|sdn/zones/[a-z][a-z0-9]{0,7}(/[A-Za-z0-9]{1,8})?)?$").expect("static")
+    });
+    static IDS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        #[allow(clippy::expect_used)]
+        regex::Regex::new(r"^[A-Za-z0-9_\-.@!]{1,128}(,[A-Za-z0-9_\-.@!]{1,128})*$")
+            .expect("static")
+    });
+    static ROLES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        #[allow(clippy::expect_used)]
+        regex::Regex::new(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}(,[A-Za-z][A-Za-z0-9_\-]{0,63})*$")
+            .expect("static")
+    });
+    let resource = e.path.clone();
+    if !caller.is_admin() {
+        let err = AppError::with_message(
+            ErrorCode::Forbidden,
+            "Only administrators may edit ACLs outside their pools",
+        );
+        refused(state, caller, "ACL_UPDATE", &resource, &err);
+        return Err(err);
+    }
+    if !PATH.is_match(&e.path) {
+        return Err(AppError::field(
+            "path",
+            "/, /pool/<id>, /vms/<id>, /storage/<id> or /sdn/zones/<zone>",
+        ));
+    }
+    if !ROLES.is_match(&e.roles) {
+        return Err(AppError::field("roles", "comma-separated role ids"));
+    }
+    let users = e.users.as_deref().filter(|s| !s.is_empty());
+    let groups = e.groups.as_deref().filter(|s| !s.is_empty());
+    if users.is_none() && groups.is_none() {
+        return Err(AppError::field("users", "name users or groups"));
+    }
+    for (f, v) in [("users", users), ("groups", groups)] {
+        if let Some(v) = v {
+            if !IDS.is_match(v) {
+                return Err(AppError::field(f, "comma-separated Proxmox ids"));
+            }
+        }
+    }
+    limit(state, caller, Preset::AclModify, "ACL_UPDATE", &resource).await?;
+    let mut form = vec![("path", e.path.clone()), ("roles", e.roles.clone())];
+    if let Some(u) = users {
+        form.push(("users", u.to_owned()));
+    }
+    if let Some(g) = groups {
+        form.push(("groups", g.to_owned()));
+    }
+    if e.remove {
+        form.push(("delete", "1".to_owned()));
+    }
+    form.push((
+        "propagate",
+        if e.propagate.unwrap_or(true) {
+            "1"
+        } else {
+            "0"
+        }
+        .to_owned(),
+    ));
+    audited(
+        state,
+        caller,
+        "ACL_UPDATE",
+        &resource,
+        json!({ "roles": e.roles, "users": users, "groups": groups, "remove": e.remove }),
+        async {
+            let _: Value = state.pve.put("access/acl", &form).await?;
+            state.acl.invalidate();
+            Ok((json!({ "success": true }), Value::Null))
+        },
+    )
+    .await
+}

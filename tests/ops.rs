@@ -1,0 +1,848 @@
+//! Proxmox operations end to end against the simulator over HTTPS: the permission table for five
+//! kinds of user over REST and Socket.IO alike, quotas that hold (including under concurrency and
+//! a Proxmox outage), checked path values, and one audit row per action.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::browser::Browser;
+use crate::support::sio::{Connect, PollingSocket};
+use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    Sqlite,
+    MariaDb,
+}
+
+/// Runs each listed test body on SQLite and on MariaDB.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(super::Db::Sqlite).await;
+                }
+                #[tokio::test]
+                async fn mariadb() {
+                    super::$name(super::Db::MariaDb).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both!(
+    permission_table_holds_over_rest_and_socket_io,
+    each_limit_blocks_what_exceeds_it_and_allows_what_fits,
+    twenty_concurrent_creates_against_room_for_three_make_three,
+    a_proxmox_outage_during_the_check_refuses_the_request,
+    every_mutating_endpoint_writes_exactly_one_audit_row,
+);
+
+async fn app_on(db: Db) -> TestApp {
+    let dir = temp_dir("ops");
+    let mut vars: HashMap<String, String> = demo_vars(&dir);
+    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
+    if let Db::MariaDb = db {
+        let url = crate::support::db::fresh_mysql_database().await;
+        vars.insert("DATABASE_URL".into(), url);
+    }
+    let app = spawn_with(vars, dir).await;
+    // Short tasks: a snapshot's lock is gone by the next request.
+    app.sim
+        .as_ref()
+        .unwrap()
+        .set_task_duration(Duration::from_millis(10));
+    app
+}
+
+async fn app() -> TestApp {
+    app_on(Db::Sqlite).await
+}
+
+/// Proxmox-side setup with the service token: users and ACLs the demo lacks.
+async fn pve_setup(app: &TestApp) {
+    let pve = &app.state.pve;
+    for user in ["victor@pve", "paul@pve"] {
+        let _: Value = pve
+            .post("access/users", &[("userid", user.to_owned())])
+            .await
+            .unwrap();
+    }
+    let _: Value = pve
+        .put(
+            "access/acl",
+            &[
+                ("path", "/vms/130".to_owned()),
+                ("roles", "PVEVMUser".to_owned()),
+                ("users", "victor@pve".to_owned()),
+            ],
+        )
+        .await
+        .unwrap();
+    let _: Value = pve
+        .put(
+            "access/acl",
+            &[
+                ("path", "/pool/DEV_bob_1".to_owned()),
+                ("roles", "PVEPoolUser".to_owned()),
+                ("users", "paul@pve".to_owned()),
+            ],
+        )
+        .await
+        .unwrap();
+    app.state.acl.invalidate();
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Ok,
+    Denied,
+    Hidden,
+}
+
+impl Want {
+    fn status(self) -> u16 {
+        match self {
+            Want::Ok => 200,
+            Want::Denied => 403,
+            Want::Hidden => 404,
+        }
+    }
+    fn code(self) -> Option<&'static str> {
+        match self {
+            Want::Ok => None,
+            Want::Denied => Some("forbidden"),
+            Want::Hidden => Some("not_found"),
+        }
+    }
+}
+
+/// Who, their groups, admin flag, and per guest the answers to [view, power, config, snapshot].
+type Persona = (&'static str, &'static [&'static str], bool, [[Want; 4]; 4]);
+
+const ACTIONS: [&str; 4] = ["view", "power", "config", "snapshot"];
+
+async fn rest(b: &Browser, csrf: &str, action: &str, vmid: u64, tag: &str) -> u16 {
+    let resp = match action {
+        "view" => b.get(&format!("/api/proxmox/vm/{vmid}/status")).await,
+        "power" => {
+            b.post_json(
+                &format!("/api/proxmox/vm/{vmid}/power"),
+                Some(csrf),
+                json!({ "action": "stop" }),
+            )
+            .await
+        }
+        "snapshot" => {
+            b.post_json(
+                &format!("/api/proxmox/vm/{vmid}/snapshots"),
+                Some(csrf),
+                json!({ "snapname": format!("r{tag}{vmid}") }),
+            )
+            .await
+        }
+        _ => {
+            b.send(
+                Method::PUT,
+                &format!("/api/proxmox/vm/{vmid}/config"),
+                Some(csrf),
+                Some(json!({ "set": { "description": format!("set by {tag}") } })),
+            )
+            .await
+        }
+    };
+    resp.status().as_u16()
+}
+
+async fn socket(s: &PollingSocket, action: &str, vmid: u64, tag: &str) -> Value {
+    let (event, data) = match action {
+        "view" => ("guest:watch", json!({ "vmid": vmid })),
+        "power" => ("vm:power", json!({ "vmid": vmid, "action": "stop" })),
+        "snapshot" => (
+            "vm:snapshot",
+            json!({ "vmid": vmid, "snapname": format!("s{tag}{vmid}") }),
+        ),
+        _ => (
+            "vm:config",
+            json!({ "vmid": vmid, "set": { "description": format!("socket {tag}") } }),
+        ),
+    };
+    s.emit_ack(event, data, Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("no ack for {event} on {vmid}"))
+}
+
+async fn permission_table_holds_over_rest_and_socket_io(db: Db) {
+    let app = app_on(db).await;
+    pve_setup(&app).await;
+    use Want::{Denied as D, Hidden as H, Ok as Y};
+    // Guests: 100 (alice's pool), 120 (pool of group devs), 130 (ops; victor has PVEVMUser on
+    // it alone), 110 (bob's pool; paul is PVEPoolUser on the pool).
+    let guests = [100u64, 120, 130, 110];
+    #[rustfmt::skip]
+    let table: Vec<Persona> = vec![
+        // persona, groups, admin, per guest: [view, power, config, snapshot]
+        ("alice", &[], false, [[Y, Y, Y, Y], [H, H, H, H], [H, H, H, H], [H, H, H, H]]),
+        ("gina", &["devs"], false, [[H, H, H, H], [Y, Y, Y, Y], [H, H, H, H], [H, H, H, H]]),
+        ("victor", &[], false, [[H, H, H, H], [H, H, H, H], [Y, Y, D, D], [H, H, H, H]]),
+        ("paul", &[], false, [[H, H, H, H], [H, H, H, H], [H, H, H, H], [H, H, H, H]]),
+        ("oscar", &[], false, [[H, H, H, H], [H, H, H, H], [H, H, H, H], [H, H, H, H]]),
+        ("root", &[], true, [[Y, Y, Y, Y], [Y, Y, Y, Y], [Y, Y, Y, Y], [Y, Y, Y, Y]]),
+    ];
+    let base = app.url("");
+    let mut failures = Vec::new();
+    for (who, groups, admin, rows) in &table {
+        let (b, csrf) = app.session_as(who, groups, *admin).await;
+        let s = match PollingSocket::connect(&base, &b.cookie_header(), Some(&base)).await {
+            Connect::Ok(s) => s,
+            Connect::Refused(r) => panic!("{who}'s socket refused: {r}"),
+        };
+        for (gi, vmid) in guests.iter().enumerate() {
+            for (ai, action) in ACTIONS.iter().enumerate() {
+                let want = rows[gi][ai];
+                let got = rest(&b, &csrf, action, *vmid, who).await;
+                if got != want.status() {
+                    failures.push(format!(
+                        "REST {who} {action} {vmid}: got {got}, want {want:?}"
+                    ));
+                }
+                let ack = socket(&s, action, *vmid, who).await;
+                let ok = ack["ok"] == true;
+                let code = ack["error"]["code"].as_str();
+                if (want == Y) != ok || (want != Y && code != want.code()) {
+                    failures.push(format!(
+                        "socket {who} {action} {vmid}: got {ack}, want {want:?}"
+                    ));
+                }
+                if *action == "snapshot" || *action == "power" {
+                    // Let the task release the guest's lock.
+                    tokio::time::sleep(Duration::from_millis(60)).await;
+                }
+            }
+        }
+        // Pools: paul sees bob's pool (PVEPoolUser) but may not delete it.
+        let detail = b
+            .get("/api/proxmox/pools/DEV_bob_1")
+            .await
+            .status()
+            .as_u16();
+        let want_detail = if ["paul", "root"].contains(who) {
+            200
+        } else {
+            404
+        };
+        if detail != want_detail {
+            failures.push(format!("pool detail {who}: {detail}"));
+        }
+        if *who == "paul" {
+            let del = b
+                .send(
+                    Method::DELETE,
+                    "/api/proxmox/pools/DEV_bob_1",
+                    Some(&csrf),
+                    None,
+                )
+                .await
+                .status()
+                .as_u16();
+            if del != 403 {
+                failures.push(format!("paul deleting bob's pool: {del}"));
+            }
+        }
+        let pools: Value = b.get("/api/proxmox/pools").await.json().await.unwrap();
+        let ids: Vec<&str> = pools["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["poolid"].as_str())
+            .collect();
+        let want_pools: &[&str] = match *who {
+            "alice" => &["DEV_alice_1"],
+            // devs also hold PVETemplateUser on the golden images.
+            "gina" => &["DEV_devs_1", "TEMPLATES"],
+            "paul" => &["DEV_bob_1"],
+            "victor" | "oscar" => &[],
+            _ => &ids,
+        };
+        if ids != want_pools {
+            failures.push(format!("pool list of {who}: {ids:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    app.stop().await.unwrap();
+}
+
+async fn limits(b: &Browser, pool: &str) -> Value {
+    let resp = b.get(&format!("/api/proxmox/pools/{pool}/limits")).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+async fn set_limits(admin: &Browser, csrf: &str, pool: &str, body: Value) {
+    let resp = admin
+        .send(
+            Method::PUT,
+            &format!("/api/proxmox/pools/{pool}/limits"),
+            Some(csrf),
+            Some(body),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+}
+
+async fn create_vm(b: &Browser, csrf: &str, body: Value) -> (u16, Value) {
+    let resp = b
+        .post_json("/api/proxmox/nodes/pve1/qemu", Some(csrf), body)
+        .await;
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn each_limit_blocks_what_exceeds_it_and_allows_what_fits(db: Db) {
+    let app = app_on(db).await;
+    let (admin, acsrf) = app.session_as("root", &[], true).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    let pool = "DEV_alice_1";
+    let used = limits(&alice, pool).await["usage"].clone();
+    let n = |k: &str| used[k].as_i64().unwrap();
+    assert_eq!(n("vms"), 3, "{used}");
+    assert_eq!(n("lxcs"), 2, "{used}");
+
+    // VMs: full, then room for one.
+    set_limits(&admin, &acsrf, pool, json!({ "maxVMs": n("vms") })).await;
+    let (status, body) = create_vm(
+        &alice,
+        &csrf,
+        json!({ "pool": pool, "cores": 1, "memory": 512 }),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("allows 3 VMs, has 3") && msg.contains("adds 1 (0 left)"),
+        "{msg}"
+    );
+
+    // vCPUs: two left; four refused, two fit.
+    set_limits(&admin, &acsrf, pool, json!({ "maxCpu": n("cpu") + 2 })).await;
+    let (status, body) = create_vm(
+        &alice,
+        &csrf,
+        json!({ "pool": pool, "cores": 4, "memory": 512 }),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("vCPUs"),
+        "{body}"
+    );
+    let (status, body) = create_vm(
+        &alice,
+        &csrf,
+        json!({ "pool": pool, "cores": 2, "memory": 512, "name": "fits-cpu" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let new_vm = body["vmid"].as_u64().unwrap();
+
+    // Memory: 1 GiB left (counting the VM just made, even before Proxmox lists it).
+    let used = limits(&alice, pool).await["usage"].clone();
+    let mem_used = used["memory"].as_i64().unwrap().max(n("memory") + 512);
+    set_limits(
+        &admin,
+        &acsrf,
+        pool,
+        json!({ "maxMemory": mem_used + 1024 }),
+    )
+    .await;
+    let (status, body) = create_vm(&alice, &csrf, json!({ "pool": pool, "memory": 2048 })).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024 MiB left"),
+        "{body}"
+    );
+    let (status, body) = create_vm(
+        &alice,
+        &csrf,
+        json!({ "pool": pool, "memory": 1024, "name": "fits-mem" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Disk: 10 GiB left.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let used = limits(&alice, pool).await["usage"].clone();
+    set_limits(
+        &admin,
+        &acsrf,
+        pool,
+        json!({ "maxDisk": used["disk"].as_i64().unwrap() + 10 }),
+    )
+    .await;
+    let (status, body) = create_vm(
+        &alice,
+        &csrf,
+        json!({ "pool": pool, "memory": 512, "storage": "local-lvm", "diskSize": 20 }),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = create_vm(&alice, &csrf, json!({ "pool": pool, "memory": 512, "storage": "local-lvm", "diskSize": 10, "name": "fits-disk" })).await;
+    assert_eq!(status, 200, "{body}");
+    // Growing a disk counts too: nothing is left.
+    let resp = alice
+        .send(
+            Method::PUT,
+            "/api/proxmox/vm/100/resize",
+            Some(&csrf),
+            Some(json!({ "disk": "scsi0", "size": "+1G" })),
+        )
+        .await;
+    assert_eq!(resp.status(), 403, "{}", resp.text().await.unwrap());
+
+    // vCPUs through a configuration change.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let used = limits(&alice, pool).await["usage"].clone();
+    set_limits(
+        &admin,
+        &acsrf,
+        pool,
+        json!({ "maxCpu": used["cpu"].as_i64().unwrap() }),
+    )
+    .await;
+    let resp = alice
+        .send(
+            Method::PUT,
+            "/api/proxmox/vm/100/config",
+            Some(&csrf),
+            Some(json!({ "set": { "cores": 8 } })),
+        )
+        .await;
+    assert_eq!(resp.status(), 403, "{}", resp.text().await.unwrap());
+    let resp = alice
+        .send(
+            Method::PUT,
+            "/api/proxmox/vm/100/config",
+            Some(&csrf),
+            Some(json!({ "set": { "cores": 1 } })),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "shrinking always fits: {}",
+        resp.text().await.unwrap()
+    );
+
+    // Containers.
+    set_limits(&admin, &acsrf, pool, json!({ "maxLXCs": n("lxcs") })).await;
+    let ct = json!({
+        "pool": pool, "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+        "storage": "local-lvm", "diskSize": 4, "memory": 256,
+    });
+    let resp = alice
+        .post_json("/api/proxmox/nodes/pve1/lxc", Some(&csrf), ct.clone())
+        .await;
+    assert_eq!(resp.status(), 403, "{}", resp.text().await.unwrap());
+    set_limits(&admin, &acsrf, pool, json!({ "maxLXCs": n("lxcs") + 1 })).await;
+    let resp = alice
+        .post_json("/api/proxmox/nodes/pve1/lxc", Some(&csrf), ct.clone())
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+
+    // Admins are held too, unless they ask for an (audited) override; users can't.
+    set_limits(&admin, &acsrf, pool, json!({ "maxVMs": 1 })).await;
+    let (status, _) = create_vm(&admin, &acsrf, json!({ "pool": pool, "memory": 512 })).await;
+    assert_eq!(status, 403);
+    let (status, body) = create_vm(
+        &admin,
+        &acsrf,
+        json!({ "pool": pool, "memory": 512, "override": true }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = create_vm(
+        &alice,
+        &csrf,
+        json!({ "pool": pool, "memory": 512, "override": true }),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Limits: validation and who may set them.
+    for bad in [
+        json!({ "maxVMs": -1 }),
+        json!({ "maxCpu": "many" }),
+        json!({ "maxDisk": 1.5 }),
+    ] {
+        let resp = admin
+            .send(
+                Method::PUT,
+                &format!("/api/proxmox/pools/{pool}/limits"),
+                Some(&acsrf),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(resp.status(), 400, "{bad}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["error"]["field"].is_string(), "{body}");
+    }
+    let resp = alice
+        .send(
+            Method::PUT,
+            &format!("/api/proxmox/pools/{pool}/limits"),
+            Some(&csrf),
+            Some(json!({ "maxVMs": 99 })),
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    // A pool without its own row uses the global defaults.
+    set_limits(&admin, &acsrf, "global", json!({ "maxVMs": 7 })).await;
+    let (bob, _) = app.session_as("bob", &[], false).await;
+    let l = limits(&bob, "DEV_bob_1").await;
+    assert_eq!(l["source"], "global");
+    assert_eq!(l["limits"]["maxVMs"], 7);
+    assert!(new_vm >= 100);
+    app.stop().await.unwrap();
+}
+
+async fn twenty_concurrent_creates_against_room_for_three_make_three(db: Db) {
+    let app = app_on(db).await;
+    let (admin, acsrf) = app.session_as("root", &[], true).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    let pool = "DEV_alice_1";
+    let used = limits(&alice, pool).await["usage"]["vms"].as_i64().unwrap();
+    set_limits(&admin, &acsrf, pool, json!({ "maxVMs": used + 3 })).await;
+    let alice = std::sync::Arc::new(alice);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let alice = alice.clone();
+        let csrf = csrf.clone();
+        tasks.push(tokio::spawn(async move {
+            create_vm(
+                &alice,
+                &csrf,
+                json!({ "pool": pool, "memory": 256, "name": format!("burst-{i}") }),
+            )
+            .await
+        }));
+    }
+    let mut ok = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => ok.push(body["vmid"].as_u64().unwrap()),
+            403 => {
+                assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ok.len(), 3, "created {ok:?}");
+    assert_eq!(refused, 17);
+    ok.sort_unstable();
+    ok.dedup();
+    assert_eq!(ok.len(), 3, "each create got its own id");
+    // Proxmox agrees.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = limits(&alice, pool).await["usage"]["vms"].as_i64().unwrap();
+    assert_eq!(after, used + 3);
+    app.stop().await.unwrap();
+}
+
+async fn a_proxmox_outage_during_the_check_refuses_the_request(db: Db) {
+    let app = app_on(db).await;
+    let (admin, acsrf) = app.session_as("root", &[], true).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    set_limits(&admin, &acsrf, "DEV_alice_1", json!({ "maxVMs": 50 })).await;
+    // Warm the ACL view, then take the API down: the quota read must fail closed.
+    assert_eq!(alice.get("/api/proxmox/vm/100/status").await.status(), 200);
+    let sim = app.sim.clone().unwrap();
+    sim.set_api_down(true);
+    let (status, body) = create_vm(
+        &alice,
+        &csrf,
+        json!({ "pool": "DEV_alice_1", "memory": 512 }),
+    )
+    .await;
+    sim.set_api_down(false);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed"),
+        "{body}"
+    );
+    let before = limits(&alice, "DEV_alice_1").await["usage"]["vms"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(before, 3, "nothing was created");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn upstream_path_values_are_checked_before_proxmox_is_called() {
+    let app = app().await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    for (path, field) in [
+        ("/api/proxmox/tasks/status?upid=UPID:pve1:0000A1B2:0001C3D4:65A0B1C2:qmstart:100:..%2F..%2Faccess%2Facl:", "upid"),
+        ("/api/proxmox/tasks/status?upid=../../access/acl", "upid"),
+        ("/api/proxmox/nodes/pve1%2F..%2Faccess/status", "node"),
+        ("/api/proxmox/vm/100/rrddata?timeframe=hour%26x%3D1", "timeframe"),
+        ("/api/proxmox/vm/99/status", "vmid"),
+    ] {
+        let resp = alice.get(path).await;
+        assert_eq!(resp.status(), 400, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["field"], field, "{path}: {body}");
+    }
+    for (body, field) in [
+        (json!({ "snapname": "../x" }), "snapname"),
+        (json!({ "snapname": "current" }), "snapname"),
+    ] {
+        let resp = alice
+            .post_json("/api/proxmox/vm/100/snapshots", Some(&csrf), body)
+            .await;
+        assert_eq!(resp.status(), 400);
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["field"], field, "{v}");
+    }
+    let resp = alice
+        .post_json(
+            "/api/proxmox/vm/100/firewall/rules",
+            Some(&csrf),
+            json!({ "type": "in", "action": "ACCEPT", "dport": "22" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "proto", "{v}");
+    // A user's own task is readable; someone else's guest's task is not.
+    let resp = alice
+        .post_json(
+            "/api/proxmox/vm/100/power",
+            Some(&csrf),
+            json!({ "action": "stop" }),
+        )
+        .await;
+    let upid = resp.json::<Value>().await.unwrap()["upid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enc = urlencode(&upid);
+    let resp = alice
+        .get(&format!("/api/proxmox/tasks/status?upid={enc}&logs=true"))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let (bob, _) = app.session_as("bob", &[], false).await;
+    assert_eq!(
+        bob.get(&format!("/api/proxmox/tasks/status?upid={enc}"))
+            .await
+            .status(),
+        404
+    );
+    app.stop().await.unwrap();
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
+    let app = app_on(db).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    let (admin, acsrf) = app.session_as("root", &[], true).await;
+    type Call<'a> = (
+        &'a Browser,
+        &'a str,
+        Method,
+        &'a str,
+        Option<Value>,
+        &'a str,
+        &'a str,
+    );
+    let calls: Vec<Call> = vec![
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/vm/102/power",
+            Some(json!({ "action": "start" })),
+            "VM_START",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/vm/102/power",
+            Some(json!({ "action": "warp" })),
+            "VM_POWER",
+            "FAILURE",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/vm/101/snapshots",
+            Some(json!({ "snapname": "audit1" })),
+            "VM_SNAPSHOT_CREATE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::PUT,
+            "/api/proxmox/vm/101/config",
+            Some(json!({ "set": { "description": "audited" } })),
+            "VM_UPDATE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::PUT,
+            "/api/proxmox/vm/101/config",
+            Some(json!({ "set": { "hookscript": "x" } })),
+            "VM_UPDATE",
+            "FAILURE",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/vm/101/firewall/rules",
+            Some(json!({ "type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "22" })),
+            "VM_FIREWALL_UPDATE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/vm/101/backups",
+            Some(json!({ "storage": "nas", "mode": "snapshot" })),
+            "BACKUP_CREATE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::PUT,
+            "/api/proxmox/vm/101/resize",
+            Some(json!({ "disk": "scsi0", "size": "+1G" })),
+            "VM_RESIZE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/nodes/pve1/qemu",
+            Some(json!({ "pool": "DEV_alice_1", "memory": 512 })),
+            "VM_CREATE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/clone",
+            Some(json!({ "sourceVmId": 9000, "poolId": "DEV_alice_1", "name": "from-tmpl" })),
+            "VM_CLONE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::DELETE,
+            "/api/proxmox/vm/104",
+            None,
+            "VM_DELETE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::DELETE,
+            "/api/proxmox/vm/100",
+            None,
+            "VM_DELETE",
+            "FAILURE",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
+            "/api/proxmox/pools",
+            Some(json!({ "comment": "second lab" })),
+            "POOL_CREATE",
+            "SUCCESS",
+        ),
+        (
+            &admin,
+            &acsrf,
+            Method::PUT,
+            "/api/proxmox/pools/DEV_alice_1/limits",
+            Some(json!({ "maxVMs": 40 })),
+            "POOL_LIMITS_UPDATE",
+            "SUCCESS",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::PUT,
+            "/api/proxmox/access/acl",
+            Some(json!({ "path": "/", "roles": "Administrator", "users": "alice@pve" })),
+            "ACL_UPDATE",
+            "FAILURE",
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (b, token, method, path, body, action, status) in &calls {
+        let resp = b
+            .send(method.clone(), path, Some(token), body.clone())
+            .await;
+        let op = resp.headers()["x-op-id"].to_str().unwrap().to_owned();
+        let code = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let ok = (200..300).contains(&code);
+        assert_eq!(ok, *status == "SUCCESS", "{method} {path}: {code} {text}");
+        expected.push((op, *action, *status, format!("{method} {path}")));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    app.flush_audit().await;
+    let store = app.store().await;
+    let rows = store
+        .list_audit(&uma::store::audit::AuditFilter::default(), 1000, 0)
+        .await
+        .unwrap();
+    store.close().await;
+    for (op, action, status, what) in expected {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|r| r.op_id.as_deref() == Some(op.as_str()) && r.action == action)
+            .collect();
+        assert_eq!(mine.len(), 1, "{what}: rows {mine:?}");
+        assert_eq!(mine[0].status, status, "{what}: {mine:?}");
+    }
+    app.stop().await.unwrap();
+}
