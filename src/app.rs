@@ -138,6 +138,15 @@ impl App {
         let store = open_store(&config).await?;
         let cookie_secret = bootstrap::cookie_secret(&config)?;
         let admin = bootstrap::admin_account(&config, &store).await?;
+        if config.is_demo() {
+            // The prebuilt hardware templates, as `uma init-templates` installs them.
+            crate::hardware_defaults::install(&store)
+                .await
+                .map_err(|e| StartError::Database {
+                    what: config.database.describe(),
+                    error: one_line(&e),
+                })?;
+        }
 
         let (endpoint, sim) = match &config.proxmox {
             ProxmoxMode::Embedded { scenario } => {

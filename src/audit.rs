@@ -33,6 +33,7 @@ impl AuditSink for StoreSink {
                     user_agent: r.user_agent,
                     status: r.status,
                     op_id: r.op_id,
+                    created_at: Some(r.at_ms),
                 })
                 .collect();
             self.0
@@ -111,6 +112,7 @@ impl Audit {
             user_agent: who.user_agent.clone(),
             status: status.as_str().to_owned(),
             op_id: (op != "-").then_some(op),
+            at_ms: crate::store::now_ms(),
         };
         if let Err(e) = self.writer.cast(AuditMsg::Record(Box::new(row))) {
             tracing::error!(error = %e, action, "audit writer unavailable; row lost");

@@ -1,14 +1,18 @@
 //! The command line: `uma` / `uma serve`, `uma migrate`, `uma secrets generate`,
-//! `uma check-config`, `uma user add|passwd|list|disable`.
+//! `uma check-config`, `uma check-realms`, `uma init-templates`, `uma user add|passwd|list|disable`.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use serde::Deserialize;
 
 use crate::app::{self, App};
 use crate::auth::password;
-use crate::config::{self, Config};
+use crate::config::{self, Config, ProxmoxMode};
+use crate::hardware_defaults::Outcome;
+use crate::pve::{PveClient, PveEndpoint};
+use crate::tls::TrustSettings;
 
 /// Uma: a self-service web console for Proxmox VE.
 #[derive(Debug, Parser)]
@@ -34,6 +38,10 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted) and every problem found.
     CheckConfig,
+    /// List the Proxmox realms (`/access/domains`) and check `PROXMOX_USER_REALM` against them.
+    CheckRealms,
+    /// Install the prebuilt hardware templates that are missing (existing ones are kept).
+    InitTemplates,
     /// Manage local accounts.
     User {
         /// What to do with local accounts.
@@ -121,6 +129,8 @@ pub async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig => check_config(),
+        Command::CheckRealms => check_realms().await,
+        Command::InitTemplates => init_templates().await,
         Command::User { action } => user(action).await,
     }
 }
@@ -209,6 +219,164 @@ fn check_config() -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+async fn init_templates() -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let store = match app::open_store(&config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let code = match crate::hardware_defaults::install(&store).await {
+        Ok(done) => {
+            let mut installed = 0;
+            for (id, name, outcome) in &done {
+                match outcome {
+                    Outcome::Installed => {
+                        installed += 1;
+                        println!("installed {id} ({name})");
+                    }
+                    Outcome::Skipped => println!("skipped {id} ({name}): it exists"),
+                }
+            }
+            println!(
+                "{}: {installed} template(s) installed, {} already there",
+                config.database.describe(),
+                done.len() - installed
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("cannot install the templates: {e}")),
+    };
+    store.close().await;
+    code
+}
+
+/// One authentication realm of a cluster (`GET /access/domains`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Realm {
+    /// Realm id, the part after `@` in user ids.
+    pub realm: String,
+    /// `pam`, `pve`, `ldap`, `ad`, `openid`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Free text.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// How `PROXMOX_USER_REALM` compares with the cluster's realms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealmVerdict {
+    /// It names one of them.
+    Matches(String),
+    /// It names one of them but with different letter case (Proxmox compares exactly).
+    CaseDiffers {
+        /// What is configured.
+        configured: String,
+        /// The realm as Proxmox spells it.
+        actual: String,
+    },
+    /// It names none of them.
+    Unknown(String),
+    /// It is not set.
+    Unset,
+}
+
+/// Compares the configured realm with the cluster's.
+pub fn realm_verdict(realms: &[Realm], configured: Option<&str>) -> RealmVerdict {
+    let Some(configured) = configured.map(str::trim).filter(|c| !c.is_empty()) else {
+        return RealmVerdict::Unset;
+    };
+    if realms.iter().any(|r| r.realm == configured) {
+        return RealmVerdict::Matches(configured.to_owned());
+    }
+    match realms
+        .iter()
+        .find(|r| r.realm.eq_ignore_ascii_case(configured))
+    {
+        Some(r) => RealmVerdict::CaseDiffers {
+            configured: configured.to_owned(),
+            actual: r.realm.clone(),
+        },
+        None => RealmVerdict::Unknown(configured.to_owned()),
+    }
+}
+
+/// The client for `PROXMOX_URL`, built as the server builds it.
+fn remote_client(p: &config::ProxmoxConfig) -> Result<PveClient, String> {
+    let extra_roots_pem = match &p.ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("PROXMOX_CA_FILE {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    PveClient::new(PveEndpoint {
+        url: p.url.clone(),
+        token_id: p.token_id.clone(),
+        token_secret: p.token_secret.clone(),
+        trust: TrustSettings {
+            extra_roots_pem,
+            pinned_sha256: p.fingerprint.as_deref().and_then(config::parse_fingerprint),
+            insecure: p.insecure,
+        },
+    })
+    .map_err(|e| e.to_string())
+}
+
+async fn check_realms() -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let ProxmoxMode::Remote(remote) = &config.proxmox else {
+        return fail(
+            "PROXMOX_URL is not set: Uma would run its embedded simulator (demo mode), which has no \
+             realms to check. Set PROXMOX_URL, PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET first.",
+        );
+    };
+    crate::tls::install_crypto_provider();
+    let pve = match remote_client(remote) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot set up the Proxmox client: {e}")),
+    };
+    let realms: Vec<Realm> = match pve.get("access/domains").await {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot list the realms of {}: {e}", remote.url)),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{:<20} {:<8} COMMENT", "REALM", "TYPE");
+    for r in &realms {
+        let _ = writeln!(
+            out,
+            "{:<20} {:<8} {}",
+            r.realm,
+            r.kind,
+            r.comment.as_deref().unwrap_or("")
+        );
+    }
+    let names: Vec<&str> = realms.iter().map(|r| r.realm.as_str()).collect();
+    match realm_verdict(&realms, config.proxmox_user_realm.as_deref()) {
+        RealmVerdict::Matches(realm) => {
+            let _ = writeln!(out, "PROXMOX_USER_REALM={realm} matches a realm of the cluster");
+            ExitCode::SUCCESS
+        }
+        RealmVerdict::CaseDiffers { configured, actual } => fail(format!(
+            "PROXMOX_USER_REALM={configured} differs in letter case from the realm {actual}; Proxmox compares user ids exactly, so set PROXMOX_USER_REALM={actual}"
+        )),
+        RealmVerdict::Unknown(configured) => fail(format!(
+            "PROXMOX_USER_REALM={configured} is not a realm of this cluster; set it to one of: {}",
+            names.join(", ")
+        )),
+        RealmVerdict::Unset => fail(format!(
+            "PROXMOX_USER_REALM is not set; set it to the realm your Uma users sign in with, one of: {}",
+            names.join(", ")
+        )),
     }
 }
 

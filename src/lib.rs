@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hardware_defaults;
 pub mod http;
 pub mod limits;
 pub mod opid;

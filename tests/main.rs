@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin_api;
 mod auth;
 mod config_errors;
 mod ldap;

@@ -30,6 +30,8 @@ pub struct AuditRecord {
     pub status: String,
     /// Operation id.
     pub op_id: Option<String>,
+    /// When it happened (Unix ms), not when the batch is written.
+    pub at_ms: i64,
 }
 
 /// Where audit rows end up; the server implements it over the store.

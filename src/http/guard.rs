@@ -65,7 +65,11 @@ fn need(path: &str) -> Need {
     let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
     if under("/admin") || under("/api/admin") || under("/api/settings") {
         Need::Admin
-    } else if under("/dashboard") || under("/api/proxmox") || under("/settings") {
+    } else if under("/dashboard")
+        || under("/api/proxmox")
+        || under("/settings")
+        || under("/api/hardware-templates")
+    {
         Need::Session
     } else if path == "/login" {
         Need::Anonymous

@@ -1,16 +1,19 @@
 //! The HTTP surface: each family module exposes `router()`; this module merges them and applies
 //! the cross-cutting layers once (operation ids, tracing, security headers, body limits).
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod client;
 pub mod cluster;
 pub mod guard;
+pub mod hardware;
 pub mod health;
 pub mod input;
 pub mod pages;
 pub mod pools;
 pub mod security;
+pub mod settings;
 pub mod vms;
 
 use axum::extract::Request;
@@ -36,6 +39,9 @@ pub fn router(state: AppState) -> Router {
         .merge(cluster::router())
         .merge(vms::router())
         .merge(pools::router())
+        .merge(hardware::router())
+        .merge(settings::router())
+        .merge(admin::router())
         .merge(assets::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

@@ -53,6 +53,8 @@ pub struct NewAudit {
     pub status: String,
     /// Operation id.
     pub op_id: Option<String>,
+    /// When it happened (ms); the time of writing when absent.
+    pub created_at: Option<i64>,
 }
 
 /// Filters for listing.
@@ -66,6 +68,58 @@ pub struct AuditFilter {
     pub status: Option<String>,
     /// Only rows at or after (ms).
     pub since: Option<i64>,
+}
+
+/// Filters of the admin audit-log search. Text filters are case-insensitive "contains" matches;
+/// `action` and `status` are exact; times are inclusive bounds (ms).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Username contains.
+    pub username: Option<String>,
+    /// Action equals.
+    pub action: Option<String>,
+    /// Resource contains.
+    pub resource: Option<String>,
+    /// Status equals.
+    pub status: Option<String>,
+    /// At or after (ms).
+    pub from: Option<i64>,
+    /// At or before (ms).
+    pub to: Option<i64>,
+}
+
+/// Counts behind `GET /api/admin/audit-logs/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditStats {
+    /// Every row.
+    pub total: i64,
+    /// Rows per status, `(status, count)`.
+    pub by_status: Vec<(String, i64)>,
+    /// `FAILURE` rows since the given instant.
+    pub failures_since: i64,
+    /// Distinct usernames since the given instant.
+    pub unique_users: i64,
+    /// The most frequent actions, `(action, count)`, most first.
+    pub top_actions: Vec<(String, i64)>,
+    /// The newest `FAILURE` or `WARNING` rows since the given instant.
+    pub recent_alerts: Vec<AuditRow>,
+    /// Rows per hour since the given instant, `(start of the hour in ms, count)`, oldest first.
+    pub hourly: Vec<(i64, i64)>,
+}
+
+/// The instants [`Store::audit_stats`] counts from (all ms).
+#[derive(Debug, Clone, Copy)]
+pub struct StatsWindows {
+    /// Failures are counted since (today's midnight).
+    pub failures_since: i64,
+    /// Distinct users are counted since (seven days ago).
+    pub users_since: i64,
+    /// Alerts and hourly activity since (24 hours ago).
+    pub recent_since: i64,
+    /// How many alerts.
+    pub alerts: i64,
+    /// How many actions in the breakdown.
+    pub actions: i64,
 }
 
 const AUDIT_COLS: &str = "id, user_id, username, action, resource, details, ip_address, user_agent, status, op_id, created_at";
@@ -94,7 +148,7 @@ impl Store {
                     .bind(&r.user_agent)
                     .bind(&r.status)
                     .bind(&r.op_id)
-                    .bind(now)
+                    .bind(r.created_at.unwrap_or(now))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -125,6 +179,151 @@ impl Store {
             .bind(offset)
             .fetch_all(p)
             .await)?)
+    }
+
+    /// Rows matching `q`, newest first, and how many match in all.
+    pub async fn search_audit(
+        &self,
+        q: &AuditQuery,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<AuditRow>, i64)> {
+        // Each optional filter is `(? IS NULL OR …)`, so one text with fixed binds serves every
+        // combination on both backends. INSTR over LOWER is a case-insensitive "contains" that
+        // needs no escaping of `%` and `_`.
+        const WHERE: &str = "(? IS NULL OR INSTR(LOWER(username), LOWER(?)) > 0) \
+            AND (? IS NULL OR action = ?) \
+            AND (? IS NULL OR INSTR(LOWER(resource), LOWER(?)) > 0) \
+            AND (? IS NULL OR status = ?) \
+            AND (? IS NULL OR created_at >= ?) \
+            AND (? IS NULL OR created_at <= ?)";
+        let rows_sql = format!(
+            "SELECT {AUDIT_COLS} FROM audit_logs WHERE {WHERE} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM audit_logs WHERE {WHERE}");
+        macro_rules! bind_filters {
+            ($query:expr) => {
+                $query
+                    .bind(&q.username)
+                    .bind(&q.username)
+                    .bind(&q.action)
+                    .bind(&q.action)
+                    .bind(&q.resource)
+                    .bind(&q.resource)
+                    .bind(&q.status)
+                    .bind(&q.status)
+                    .bind(q.from)
+                    .bind(q.from)
+                    .bind(q.to)
+                    .bind(q.to)
+            };
+        }
+        let rows = on_pool!(self, |p| bind_filters!(sqlx::query_as::<_, AuditRow>(
+            &rows_sql
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(p)
+        .await)?;
+        let total: i64 = on_pool!(self, |p| bind_filters!(sqlx::query_scalar(&count_sql))
+            .fetch_one(p)
+            .await)?;
+        Ok((rows, total))
+    }
+
+    /// Summary counts of the whole log (see [`AuditStats`]).
+    pub async fn audit_stats(&self, w: StatsWindows) -> StoreResult<AuditStats> {
+        let total: i64 = on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_logs"
+        )
+        .fetch_one(p)
+        .await)?;
+        let by_status: Vec<(String, i64)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT status, COUNT(*) FROM audit_logs GROUP BY status ORDER BY status"
+        )
+        .fetch_all(p)
+        .await)?;
+        let failures_since: i64 = on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_logs WHERE status = 'FAILURE' AND created_at >= ?"
+        )
+        .bind(w.failures_since)
+        .fetch_one(p)
+        .await)?;
+        let unique_users: i64 = on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT username) FROM audit_logs WHERE created_at >= ?"
+        )
+        .bind(w.users_since)
+        .fetch_one(p)
+        .await)?;
+        let top_actions: Vec<(String, i64)> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT action, COUNT(*) AS n FROM audit_logs GROUP BY action ORDER BY n DESC, action LIMIT ?"
+        )
+        .bind(w.actions)
+        .fetch_all(p)
+        .await
+        })?;
+        let alerts_sql = format!(
+            "SELECT {AUDIT_COLS} FROM audit_logs WHERE status IN ('FAILURE', 'WARNING') AND created_at >= ? ORDER BY created_at DESC, id DESC LIMIT ?"
+        );
+        let recent_alerts = on_pool!(self, |p| sqlx::query_as::<_, AuditRow>(&alerts_sql)
+            .bind(w.recent_since)
+            .bind(w.alerts)
+            .fetch_all(p)
+            .await)?;
+        let hourly: Vec<(i64, i64)> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT created_at - (created_at % 3600000) AS hour_start, COUNT(*) AS n FROM audit_logs WHERE created_at >= ? GROUP BY hour_start ORDER BY hour_start"
+        )
+        .bind(w.recent_since)
+        .fetch_all(p)
+        .await
+        })?;
+        Ok(AuditStats {
+            total,
+            by_status,
+            failures_since,
+            unique_users,
+            top_actions,
+            recent_alerts,
+            hourly,
+        })
+    }
+
+    /// Usernames with the most rows whose name contains `q` (case-insensitive; empty `q`
+    /// matches all), `(username, count)`.
+    pub async fn audit_user_suggestions(
+        &self,
+        q: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT username, COUNT(*) AS n FROM audit_logs WHERE INSTR(LOWER(username), LOWER(?)) > 0 GROUP BY username ORDER BY n DESC, username LIMIT ?"
+        )
+        .bind(q)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// Actions with the most rows whose name contains `q` (case-insensitive; empty `q` matches
+    /// all), `(action, count)`.
+    pub async fn audit_action_suggestions(
+        &self,
+        q: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT action, COUNT(*) AS n FROM audit_logs WHERE INSTR(LOWER(action), LOWER(?)) > 0 GROUP BY action ORDER BY n DESC, action LIMIT ?"
+        )
+        .bind(q)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        })?)
     }
 
     /// Deletes audit rows older than `before` (retention); returns how many.

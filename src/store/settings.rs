@@ -4,6 +4,16 @@ use serde::Serialize;
 
 use super::{exec, expect_one, new_id, now_ms, on_pool, Store, StoreError, StoreResult};
 
+/// Setting with the admin and allowed directory groups (`{adminGroups, allowedGroups}`), read at
+/// sign-in.
+pub const ACCESS_KEY: &str = "access";
+
+/// Setting with the per-user caps (`{maxVnetsPerUser}`).
+pub const RESOURCE_LIMITS_KEY: &str = "resource_limits";
+
+/// The pool id whose limits row holds the default quota of every pool.
+pub const GLOBAL_POOL: &str = "global";
+
 /// A notification banner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,477 @@
+//! The audit log for admins: `GET /api/admin/audit-logs` (filtered, paged),
+//! `GET /api/admin/audit-logs/stats` and `GET /api/admin/audit-logs/suggestions`. Every query
+//! parameter is checked and named when wrong; each read is itself audited.
+
+use std::collections::HashMap;
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use crate::audit::Status;
+use crate::auth::session::CurrentSession;
+use crate::error::{AppError, AppResult};
+use crate::http::client::ClientInfo;
+use crate::http::cluster::actor;
+use crate::state::AppState;
+use crate::store::audit::{AuditQuery, AuditRow, StatsWindows};
+use crate::store::now_ms;
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+/// Page size when none is asked for.
+const DEFAULT_LIMIT: i64 = 50;
+/// Largest page size.
+const MAX_LIMIT: i64 = 200;
+/// Highest page number accepted.
+const MAX_PAGE: i64 = 1_000_000;
+/// Longest text filter, in characters.
+const FILTER_MAX: usize = 191;
+/// Longest suggestion prefix, in characters.
+const SUGGEST_MAX: usize = 64;
+/// Statuses a row can have.
+const STATUSES: &[&str] = &["SUCCESS", "FAILURE", "WARNING"];
+
+/// Admin routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/audit-logs", get(logs))
+        .route("/api/admin/audit-logs/stats", get(stats))
+        .route("/api/admin/audit-logs/suggestions", get(suggestions))
+}
+
+/// Query parameters by name (the last one wins when repeated).
+fn params(raw: Option<String>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// A parameter, trimmed; empty counts as absent.
+fn text<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    p.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn integer(p: &HashMap<String, String>, name: &str, min: i64, max: i64) -> AppResult<Option<i64>> {
+    let Some(raw) = text(p, name) else {
+        return Ok(None);
+    };
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .map(Some)
+        .ok_or_else(|| AppError::field(name, format!("must be a whole number from {min} to {max}")))
+}
+
+fn filter(p: &HashMap<String, String>, name: &str) -> AppResult<Option<String>> {
+    match text(p, name) {
+        Some(v) if v.chars().count() > FILTER_MAX => Err(AppError::field(
+            name,
+            format!("must be at most {FILTER_MAX} characters"),
+        )),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day count since 1970-01-01, as `(year, month, day)`.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn digits(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses an instant: milliseconds since the epoch, `YYYY-MM-DD` (UTC midnight, or the day's last
+/// millisecond when `end_of_day`), or `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z`, `±HH:MM` or no
+/// offset (UTC). `None` when it is none of these.
+pub fn parse_instant(raw: &str, end_of_day: bool) -> Option<i64> {
+    let s = raw.trim();
+    if let Some(ms) = digits(s) {
+        return Some(ms);
+    }
+    let date = s.get(..10)?;
+    let (y, m, d) = (
+        digits(date.get(..4)?)?,
+        digits(date.get(5..7)?)?,
+        digits(date.get(8..10)?)?,
+    );
+    if date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
+        return None;
+    }
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    let day_start = days_from_civil(y, m, d) * DAY_MS;
+    let rest = &s[10..];
+    if rest.is_empty() {
+        return Some(if end_of_day {
+            day_start + DAY_MS - 1
+        } else {
+            day_start
+        });
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    // Split off the offset.
+    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else if let Some(pos) = rest.rfind(['+', '-']) {
+        let (c, off) = rest.split_at(pos);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let off = off[1..].replace(':', "");
+        if off.len() != 4 || !off.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (oh, om) = (digits(&off[..2])?, digits(&off[2..])?);
+        if oh > 23 || om > 59 {
+            return None;
+        }
+        (c, sign * (oh * 60 + om) * 60_000)
+    } else {
+        (rest, 0)
+    };
+    let (hms, frac) = match clock.split_once('.') {
+        Some((h, f)) => (h, Some(f)),
+        None => (clock, None),
+    };
+    let mut parts = hms.split(':');
+    let h = digits(parts.next()?).filter(|_| hms.len() >= 5)?;
+    let mi = digits(parts.next()?)?;
+    let sec = match parts.next() {
+        Some(s) => digits(s)?,
+        None => 0,
+    };
+    if parts.next().is_some() || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let ms = match frac {
+        None => 0,
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+            let padded = format!("{f:0<3}");
+            digits(&padded[..3])?
+        }
+        Some(_) => return None,
+    };
+    Some(day_start + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset_ms)
+}
+
+fn instant(p: &HashMap<String, String>, name: &str, end_of_day: bool) -> AppResult<Option<i64>> {
+    match text(p, name) {
+        None => Ok(None),
+        Some(raw) => parse_instant(raw, end_of_day).map(Some).ok_or_else(|| {
+            AppError::field(
+                name,
+                "must be a date (YYYY-MM-DD), a date and time (YYYY-MM-DDTHH:MM:SSZ) or milliseconds since 1970",
+            )
+        }),
+    }
+}
+
+/// `YYYY-MM-DD HH:00:00` (UTC) of an instant.
+pub fn hour_label(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
+    let hour = ms.rem_euclid(DAY_MS) / HOUR_MS;
+    format!("{y:04}-{m:02}-{d:02} {hour:02}:00:00")
+}
+
+fn row_json(r: &AuditRow) -> Value {
+    json!({
+        "id": r.id,
+        "userId": r.user_id,
+        "username": r.username,
+        "action": r.action,
+        "resource": r.resource,
+        "details": serde_json::from_str::<Value>(&r.details).unwrap_or_else(|_| Value::String(r.details.clone())),
+        "ipAddress": r.ip_address,
+        "userAgent": r.user_agent,
+        "status": r.status,
+        "opId": r.op_id,
+        "createdAt": r.created_at,
+    })
+}
+
+/// The filters of `GET /api/admin/audit-logs`, checked.
+fn audit_query(p: &HashMap<String, String>) -> AppResult<AuditQuery> {
+    // `userId` is the original's name for the username filter.
+    let username = match filter(p, "username")? {
+        Some(u) => Some(u),
+        None => filter(p, "userId")?,
+    };
+    let status = match text(p, "status") {
+        None => None,
+        Some(s) => {
+            let upper = s.to_ascii_uppercase();
+            if !STATUSES.contains(&upper.as_str()) {
+                return Err(AppError::field(
+                    "status",
+                    format!("must be one of {}", STATUSES.join(", ")),
+                ));
+            }
+            Some(upper)
+        }
+    };
+    let from = instant(p, "startDate", false)?;
+    let to = instant(p, "endDate", true)?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(AppError::field("startDate", "must not be after endDate"));
+        }
+    }
+    Ok(AuditQuery {
+        username,
+        action: filter(p, "action")?,
+        resource: filter(p, "resource")?,
+        status,
+        from,
+        to,
+    })
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    Extension(session): Extension<CurrentSession>,
+    client: ClientInfo,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Json<Value>> {
+    let p = params(raw);
+    let page = integer(&p, "page", 1, MAX_PAGE)?.unwrap_or(1);
+    let limit = integer(&p, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
+    let q = audit_query(&p)?;
+    let (rows, total) = state
+        .store
+        .search_audit(&q, limit, (page - 1) * limit)
+        .await?;
+    state.audit.record(
+        &actor(&session, &client),
+        "VIEW_AUDIT_LOGS",
+        "admin:audit-logs",
+        Status::Success,
+        json!({
+            "page": page,
+            "limit": limit,
+            "total": total,
+            "filters": {
+                "username": q.username, "action": q.action, "resource": q.resource,
+                "status": q.status, "from": q.from, "to": q.to,
+            },
+        }),
+    );
+    Ok(Json(json!({
+        "logs": rows.iter().map(row_json).collect::<Vec<_>>(),
+        "pagination": {
+            "total": total,
+            "pages": (total + limit - 1) / limit,
+            "currentPage": page,
+            "limit": limit,
+        },
+    })))
+}
+
+/// `part` of `whole` as a percentage with one decimal.
+fn percent(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        return 0.0;
+    }
+    // Counts stay far below 2^52, so the conversions are exact.
+    #[allow(clippy::cast_precision_loss)]
+    let ratio = part as f64 / whole as f64;
+    (ratio * 1000.0).round() / 10.0
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    Extension(session): Extension<CurrentSession>,
+    client: ClientInfo,
+) -> AppResult<Json<Value>> {
+    let now = now_ms();
+    let s = state
+        .store
+        .audit_stats(StatsWindows {
+            failures_since: now - now.rem_euclid(DAY_MS),
+            users_since: now - 7 * DAY_MS,
+            recent_since: now - DAY_MS,
+            alerts: 5,
+            actions: 10,
+        })
+        .await?;
+    let count = |status: &str| {
+        s.by_status
+            .iter()
+            .find(|(st, _)| st == status)
+            .map_or(0, |(_, n)| *n)
+    };
+    let success = count("SUCCESS");
+    let summary = json!({
+        "totalEvents": s.total,
+        "successRate": if s.total == 0 { 100.0 } else { percent(success, s.total) },
+        "successCount": success,
+        "failureCount": count("FAILURE"),
+        "warningCount": count("WARNING"),
+        "failuresToday": s.failures_since,
+        "uniqueUsers": s.unique_users,
+    });
+    let breakdown: Vec<Value> = s
+        .top_actions
+        .iter()
+        .map(|(action, n)| {
+            json!({ "action": action, "count": n, "percentage": format!("{:.1}", percent(*n, s.total)) })
+        })
+        .collect();
+    let alerts: Vec<Value> = s
+        .recent_alerts
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "action": r.action, "username": r.username,
+                "resource": r.resource, "status": r.status, "createdAt": r.created_at,
+            })
+        })
+        .collect();
+    let hourly: Vec<Value> = s
+        .hourly
+        .iter()
+        .map(|(hour, n)| json!({ "hour": hour_label(*hour), "count": n }))
+        .collect();
+    state.audit.record(
+        &actor(&session, &client),
+        "VIEW_AUDIT_STATS",
+        "admin:audit-logs:stats",
+        Status::Success,
+        json!({ "totalEvents": s.total }),
+    );
+    Ok(Json(json!({
+        "summary": summary,
+        "actionBreakdown": breakdown,
+        "recentAlerts": alerts,
+        "hourlyActivity": hourly,
+    })))
+}
+
+async fn suggestions(
+    State(state): State<AppState>,
+    Extension(session): Extension<CurrentSession>,
+    client: ClientInfo,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Json<Value>> {
+    let p = params(raw);
+    let kind = text(&p, "type").unwrap_or("all").to_ascii_lowercase();
+    if !matches!(kind.as_str(), "all" | "users" | "actions") {
+        return Err(AppError::field("type", "must be users, actions or all"));
+    }
+    let q: String = text(&p, "q")
+        .unwrap_or("")
+        .chars()
+        .take(SUGGEST_MAX)
+        .collect();
+    state.audit.record(
+        &actor(&session, &client),
+        "VIEW_AUDIT_SUGGESTIONS",
+        "admin:audit-logs:suggestions",
+        Status::Success,
+        json!({ "type": kind, "q": q }),
+    );
+    let users = || async {
+        let rows = state.store.audit_user_suggestions(&q, 20).await?;
+        AppResult::Ok(rows.into_iter().map(|(u, _)| u).collect::<Vec<_>>())
+    };
+    let actions = || async {
+        let rows = state.store.audit_action_suggestions(&q, 30).await?;
+        AppResult::Ok(
+            rows.into_iter()
+                .map(|(action, count)| json!({ "action": action, "count": count }))
+                .collect::<Vec<_>>(),
+        )
+    };
+    Ok(Json(match kind.as_str() {
+        "users" => json!({ "suggestions": users().await? }),
+        "actions" => json!({ "suggestions": actions().await? }),
+        _ => json!({ "users": users().await?, "actions": actions().await? }),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_parse_in_every_accepted_form() {
+        assert_eq!(parse_instant("1970-01-01", false), Some(0));
+        assert_eq!(parse_instant("1970-01-01", true), Some(DAY_MS - 1));
+        assert_eq!(parse_instant("2024-02-29", false), Some(1_709_164_800_000));
+        assert_eq!(
+            parse_instant("2024-02-29T12:30:15.5Z", false),
+            Some(1_709_164_800_000 + 45_015_500)
+        );
+        assert_eq!(
+            parse_instant("2024-02-29T14:30+02:00", false),
+            Some(1_709_164_800_000 + 45_000_000)
+        );
+        assert_eq!(
+            parse_instant("2024-02-29 12:30:00", true),
+            Some(1_709_164_800_000 + 45_000_000)
+        );
+        assert_eq!(
+            parse_instant("1709164800000", false),
+            Some(1_709_164_800_000)
+        );
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "yesterday",
+            "2024-02-29T25:00Z",
+            "2024-02-29T12:00+2",
+            "-5",
+            "2024-02-29T12",
+        ] {
+            assert_eq!(parse_instant(bad, false), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hour_labels_and_dates_round_trip() {
+        assert_eq!(hour_label(0), "1970-01-01 00:00:00");
+        assert_eq!(
+            hour_label(1_709_164_800_000 + 45_015_500),
+            "2024-02-29 12:00:00"
+        );
+        for days in [-1000, 0, 59, 60, 11_016, 19_782, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(percent(1, 3), 33.3);
+        assert_eq!(percent(2, 3), 66.7);
+    }
+}
