@@ -29,6 +29,9 @@ use crate::templates::Templates;
 use crate::tls::TrustSettings;
 use crate::{http, realtime, tls};
 
+/// Audit rows the database could not take yet, under `UMA_DATA_DIR`.
+pub const AUDIT_SPILL_FILE: &str = "audit-spill.jsonl";
+
 /// How long one ACL view serves every user (Uma drops it at once when it changes ACLs, pools or
 /// guests itself).
 const ACL_VIEW_TTL: Duration = Duration::from_secs(3);
@@ -214,7 +217,10 @@ impl App {
         let audit_writer = AuditWriter::start(
             tree.root.get_cell(),
             Arc::new(StoreSink(store.clone())),
-            Duration::from_millis(250),
+            uma_actors::audit::AuditConfig {
+                spill: Some(config.data_dir.join(AUDIT_SPILL_FILE)),
+                ..Default::default()
+            },
         )
         .await
         .map_err(actors_err)?;
@@ -452,6 +458,14 @@ impl SessionEvents for ExpiryAudit {
             serde_json::json!({}),
         );
     }
+}
+
+/// The Redis client when it is connected right now. Callers fall back (database, in-process
+/// limits) at once instead of waiting for a command timeout while Redis is away; the client
+/// reconnects by itself and is used again as soon as it is back.
+pub fn redis_ready(redis: Option<&fred::clients::Client>) -> Option<&fred::clients::Client> {
+    use fred::interfaces::ClientLike;
+    redis.filter(|r| r.is_connected())
 }
 
 async fn connect_redis(

@@ -120,7 +120,7 @@ impl Audit {
     }
 
     /// Writes everything queued (tests and shutdown).
-    pub async fn flush(&self) {
-        let _ = uma_actors::call!(self.writer, AuditMsg::FlushNow);
+    pub async fn flush(&self) -> bool {
+        uma_actors::call!(self.writer, AuditMsg::FlushNow).unwrap_or(false)
     }
 }

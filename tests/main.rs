@@ -5,9 +5,11 @@
 mod support;
 
 mod admin_api;
+mod audit;
 mod auth;
 mod config_errors;
 mod ldap;
+mod limits;
 mod ops;
 mod proxmox;
 mod scale;

@@ -244,3 +244,62 @@ async fn power_actions_are_checked_refused_clearly_and_audited() {
     );
     app.stop().await.unwrap();
 }
+
+/// Uma against a simulator it did not start (as against a real cluster): certificate
+/// verification is on, a pinned SHA-256 fingerprint is honoured, and a wrong pin refuses.
+#[tokio::test]
+async fn the_proxmox_certificate_is_verified_or_pinned() {
+    uma::tls::install_crypto_provider();
+    let sim = pve_sim::Simulator::start(pve_sim::SimConfig::default())
+        .await
+        .unwrap();
+    let der = sim.cert_der().unwrap().to_vec();
+    let pin: String = uma::tls::fingerprint(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let mut wrong = uma::tls::fingerprint(&der);
+    wrong[0] ^= 0xff;
+    let wrong: String = wrong.iter().map(|b| format!("{b:02x}")).collect();
+    let cases: [(&str, Option<(&str, String)>, u16); 4] = [
+        ("right pin", Some(("PROXMOX_CERT_FINGERPRINT", pin)), 200),
+        ("wrong pin", Some(("PROXMOX_CERT_FINGERPRINT", wrong)), 503),
+        ("system roots", None, 503),
+        (
+            "insecure",
+            Some(("PROXMOX_SSL_INSECURE", "true".into())),
+            200,
+        ),
+    ];
+    for (what, extra, want) in cases {
+        let dir = temp_dir("pin");
+        let mut vars: HashMap<String, String> = demo_vars(&dir);
+        for (k, v) in [
+            ("PROXMOX_URL", sim.url().to_owned()),
+            ("PROXMOX_TOKEN_ID", sim.token_id().to_owned()),
+            ("PROXMOX_TOKEN_SECRET", sim.token_secret().to_owned()),
+            ("SECRET_COOKIE_PASSWORD", "x".repeat(48)),
+            ("USE_SECURE_COOKIE", "false".into()),
+            ("UMA_ALLOW_INSECURE_COOKIE", "true".into()),
+        ] {
+            vars.insert(k.into(), v);
+        }
+        if let Some((k, v)) = extra {
+            vars.insert(k.into(), v);
+        }
+        let app = spawn_with(vars, dir).await;
+        let (admin, _) = app.session_as("root", &[], true).await;
+        let resp = admin.get("/api/proxmox/resources?type=node").await;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, want, "{what}: {body}");
+        if want == 503 {
+            assert_eq!(body["error"]["code"], "unavailable", "{what}: {body}");
+        } else {
+            assert!(!body["data"].as_array().unwrap().is_empty(), "{what}");
+        }
+        app.stop().await.unwrap();
+    }
+    sim.shutdown();
+}

@@ -1,16 +1,25 @@
 //! The audit writer: every action's audit row goes through this actor, which batches rows and
 //! writes them through an [`AuditSink`] (the store), so a burst of actions costs few transactions
 //! and a slow database never blocks a request.
+//!
+//! Nothing is lost when the database is away: rows stay queued (bounded in memory) and are retried
+//! with a growing pause; rows beyond the memory bound, and everything still queued when the writer
+//! stops, are appended to a spill file (JSON lines) that is replayed, oldest first, as soon as the
+//! database answers again — also after a restart.
 
 use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 /// One audit row as callers describe it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Acting user's id when known.
     pub user_id: Option<String>,
@@ -48,16 +57,37 @@ pub trait AuditSink: Send + Sync + 'static {
 pub enum AuditMsg {
     /// Queue a row.
     Record(Box<AuditRecord>),
-    /// Write what is queued now.
+    /// Write what is queued now (unless pausing after a failure).
     Flush,
-    /// Write what is queued and reply when done (tests, shutdown).
-    FlushNow(RpcReplyPort<()>),
+    /// Write what is queued and reply whether everything is written (tests, shutdown).
+    FlushNow(RpcReplyPort<bool>),
+}
+
+/// How the writer behaves.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// How often queued rows are written.
+    pub interval: Duration,
+    /// Rows kept in memory while the database is away; more go to the spill file.
+    pub max_queued: usize,
+    /// The spill file (`None`: rows beyond `max_queued` are dropped, with an error log).
+    pub spill: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(250),
+            max_queued: 10_000,
+            spill: None,
+        }
+    }
 }
 
 /// The audit writer actor.
 pub struct AuditWriter {
     sink: Arc<dyn AuditSink>,
-    interval: Duration,
+    config: AuditConfig,
 }
 
 impl std::fmt::Debug for AuditWriter {
@@ -68,40 +98,169 @@ impl std::fmt::Debug for AuditWriter {
 
 /// Rows queued before a write is forced.
 const BATCH: usize = 200;
+/// Longest pause between attempts while the database is away.
+const MAX_PAUSE: Duration = Duration::from_secs(5);
+
+/// The writer's queue and retry state.
+#[derive(Debug, Default)]
+pub struct WriterState {
+    queue: Vec<AuditRecord>,
+    pause: Option<Duration>,
+    retry_at: Option<Instant>,
+}
 
 impl AuditWriter {
-    /// Starts the writer under `parent`, flushing every `interval`.
+    /// Starts the writer under `parent`.
     pub async fn start(
         parent: ractor::ActorCell,
         sink: Arc<dyn AuditSink>,
-        interval: Duration,
+        config: AuditConfig,
     ) -> Result<ActorRef<AuditMsg>, ractor::SpawnErr> {
         let (actor, _) =
-            Actor::spawn_linked(None, AuditWriter { sink, interval }, (), parent).await?;
+            Actor::spawn_linked(None, AuditWriter { sink, config }, (), parent).await?;
         Ok(actor)
     }
 
-    async fn flush(&self, queue: &mut Vec<AuditRecord>) {
-        if queue.is_empty() {
+    fn read_spill(&self) -> Vec<AuditRecord> {
+        let Some(path) = &self.config.spill else {
+            return Vec::new();
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .filter_map(|l| match serde_json::from_str(l) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::error!(error = %e, "unreadable line in the audit spill file");
+                        None
+                    }
+                })
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "audit spill file unreadable");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Appends rows to the spill file; false when there is none or it can't be written.
+    fn spill(&self, rows: &[AuditRecord]) -> bool {
+        let Some(path) = &self.config.spill else {
+            return false;
+        };
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            let mut buf = Vec::new();
+            for r in rows {
+                serde_json::to_writer(&mut buf, r)?;
+                buf.push(b'\n');
+            }
+            f.write_all(&buf)?;
+            f.sync_data()
+        };
+        match write() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "audit spill file not writable");
+                false
+            }
+        }
+    }
+
+    fn clear_spill(&self) {
+        if let Some(path) = &self.config.spill {
+            if let Err(e) = std::fs::remove_file(path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::error!(error = %e, "audit spill file not removed; rows may repeat");
+                }
+            }
+        }
+    }
+
+    /// Writes the spill file's rows, then the queue. Returns whether everything is written.
+    async fn flush(&self, st: &mut WriterState, force: bool) -> bool {
+        if !force && st.retry_at.is_some_and(|t| Instant::now() < t) {
+            return false;
+        }
+        let spilled = self.read_spill();
+        if !spilled.is_empty() {
+            match self.sink.write(spilled.clone()).await {
+                Ok(()) => {
+                    self.clear_spill();
+                    tracing::info!(
+                        rows = spilled.len(),
+                        "audit rows from the spill file written"
+                    );
+                }
+                Err(e) => return self.failed(st, &e),
+            }
+        }
+        if st.queue.is_empty() {
+            st.pause = None;
+            st.retry_at = None;
+            return true;
+        }
+        let rows = std::mem::take(&mut st.queue);
+        let n = rows.len();
+        match self.sink.write(rows.clone()).await {
+            Ok(()) => {
+                if st.pause.is_some() {
+                    tracing::info!(rows = n, "audit rows written after the database returned");
+                }
+                st.pause = None;
+                st.retry_at = None;
+                true
+            }
+            Err(e) => {
+                let mut rows = rows;
+                rows.append(&mut st.queue);
+                st.queue = rows;
+                self.failed(st, &e)
+            }
+        }
+    }
+
+    fn failed(&self, st: &mut WriterState, error: &str) -> bool {
+        let pause = st
+            .pause
+            .map_or(Duration::from_millis(250), |p| (p * 2).min(MAX_PAUSE));
+        if st.pause.is_none() {
+            tracing::error!(
+                error,
+                queued = st.queue.len(),
+                "audit rows not written; keeping them and retrying"
+            );
+        }
+        st.pause = Some(pause);
+        st.retry_at = Some(Instant::now() + pause);
+        self.bound(st);
+        false
+    }
+
+    /// Keeps the queue within `max_queued`: the oldest rows beyond it go to the spill file.
+    fn bound(&self, st: &mut WriterState) {
+        if st.queue.len() <= self.config.max_queued {
             return;
         }
-        let rows = std::mem::take(queue);
-        let n = rows.len();
-        if let Err(e) = self.sink.write(rows.clone()).await {
-            // Keep the rows for the next attempt unless the queue grows without bound.
-            tracing::error!(error = %e, rows = n, "audit rows not written; will retry");
-            if rows.len() + queue.len() <= BATCH * 50 {
-                let mut rows = rows;
-                rows.append(queue);
-                *queue = rows;
-            }
+        let extra = st.queue.len() - self.config.max_queued;
+        let oldest: Vec<AuditRecord> = st.queue.drain(..extra).collect();
+        if !self.spill(&oldest) {
+            tracing::error!(
+                rows = oldest.len(),
+                "audit queue full and no spill file: rows dropped"
+            );
         }
     }
 }
 
 impl Actor for AuditWriter {
     type Msg = AuditMsg;
-    type State = Vec<AuditRecord>;
+    type State = WriterState;
     type Arguments = ();
 
     async fn pre_start(
@@ -109,27 +268,30 @@ impl Actor for AuditWriter {
         myself: ActorRef<AuditMsg>,
         _: (),
     ) -> Result<Self::State, ActorProcessingErr> {
-        myself.send_interval(self.interval, || AuditMsg::Flush);
-        Ok(Vec::new())
+        myself.send_interval(self.config.interval, || AuditMsg::Flush);
+        Ok(WriterState::default())
     }
 
     async fn handle(
         &self,
         _: ActorRef<AuditMsg>,
         message: AuditMsg,
-        queue: &mut Self::State,
+        st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             AuditMsg::Record(row) => {
-                queue.push(*row);
-                if queue.len() >= BATCH {
-                    self.flush(queue).await;
+                st.queue.push(*row);
+                if st.queue.len() >= BATCH {
+                    self.flush(st, false).await;
                 }
+                self.bound(st);
             }
-            AuditMsg::Flush => self.flush(queue).await,
+            AuditMsg::Flush => {
+                self.flush(st, false).await;
+            }
             AuditMsg::FlushNow(reply) => {
-                self.flush(queue).await;
-                let _ = reply.send(());
+                let done = self.flush(st, true).await;
+                let _ = reply.send(done);
             }
         }
         Ok(())
@@ -138,9 +300,141 @@ impl Actor for AuditWriter {
     async fn post_stop(
         &self,
         _: ActorRef<AuditMsg>,
-        queue: &mut Self::State,
+        st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        self.flush(queue).await;
+        if !self.flush(st, true).await && !st.queue.is_empty() {
+            let rows = std::mem::take(&mut st.queue);
+            if self.spill(&rows) {
+                tracing::warn!(
+                    rows = rows.len(),
+                    "audit rows kept in the spill file for the next start"
+                );
+            } else {
+                tracing::error!(
+                    rows = rows.len(),
+                    "audit rows lost at shutdown: no database and no spill file"
+                );
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A sink that fails while `down` is set and records what it wrote.
+    #[derive(Default)]
+    struct Flaky {
+        down: AtomicBool,
+        written: parking_lot::Mutex<Vec<String>>,
+    }
+
+    impl AuditSink for Flaky {
+        fn write(
+            &self,
+            rows: Vec<AuditRecord>,
+        ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+            Box::pin(async move {
+                if self.down.load(Ordering::SeqCst) {
+                    return Err("database away".into());
+                }
+                self.written
+                    .lock()
+                    .extend(rows.into_iter().map(|r| r.action));
+                Ok(())
+            })
+        }
+    }
+
+    fn row(n: usize) -> Box<AuditRecord> {
+        Box::new(AuditRecord {
+            action: format!("A{n}"),
+            ..AuditRecord::default()
+        })
+    }
+
+    async fn start(sink: Arc<Flaky>, config: AuditConfig) -> ActorRef<AuditMsg> {
+        let (actor, _) = Actor::spawn(None, AuditWriter { sink, config }, ())
+            .await
+            .unwrap();
+        actor
+    }
+
+    fn spill_path(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("uma-audit-{tag}-{}.jsonl", std::process::id()))
+    }
+
+    #[tokio::test]
+    async fn an_outage_loses_nothing_and_keeps_the_order() {
+        let sink = Arc::new(Flaky::default());
+        let path = spill_path("outage");
+        let _ = std::fs::remove_file(&path);
+        let w = start(
+            sink.clone(),
+            AuditConfig {
+                interval: Duration::from_millis(20),
+                max_queued: 50,
+                spill: Some(path.clone()),
+            },
+        )
+        .await;
+        sink.down.store(true, Ordering::SeqCst);
+        for n in 0..300 {
+            w.cast(AuditMsg::Record(row(n))).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(sink.written.lock().is_empty());
+        assert!(path.exists(), "rows beyond the memory bound are spilled");
+        sink.down.store(false, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sink.written.lock().len() < 300 {
+            assert!(
+                Instant::now() < deadline,
+                "only {} rows written",
+                sink.written.lock().len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let written = sink.written.lock().clone();
+        let expected: Vec<String> = (0..300).map(|n| format!("A{n}")).collect();
+        assert_eq!(written, expected);
+        assert!(!path.exists(), "the spill file is removed once written");
+        w.stop(None);
+    }
+
+    #[tokio::test]
+    async fn rows_queued_at_stop_survive_in_the_spill_file() {
+        let path = spill_path("stop");
+        let _ = std::fs::remove_file(&path);
+        let config = AuditConfig {
+            interval: Duration::from_secs(3600),
+            max_queued: 1000,
+            spill: Some(path.clone()),
+        };
+        let sink = Arc::new(Flaky::default());
+        sink.down.store(true, Ordering::SeqCst);
+        let w = start(sink.clone(), config.clone()).await;
+        for n in 0..5 {
+            w.cast(AuditMsg::Record(row(n))).unwrap();
+        }
+        // As at shutdown: a last flush (which fails), then the stop.
+        let done = ractor::call_t!(w, AuditMsg::FlushNow, 5000).unwrap();
+        assert!(!done);
+        w.stop_and_wait(None, Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert!(path.exists());
+        // A new writer (a restart) writes them once the database answers.
+        let sink2 = Arc::new(Flaky::default());
+        let w2 = start(sink2.clone(), config).await;
+        let done = ractor::call_t!(w2, AuditMsg::FlushNow, 5000).unwrap();
+        assert!(done);
+        assert_eq!(sink2.written.lock().len(), 5);
+        assert!(!path.exists());
+        w2.stop(None);
     }
 }

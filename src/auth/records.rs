@@ -38,7 +38,9 @@ impl SessionRecords {
     }
 
     async fn cache(&self, record: &SessionRecord) {
-        let Some(r) = &self.redis else { return };
+        let Some(r) = crate::app::redis_ready(self.redis.as_ref()) else {
+            return;
+        };
         let ttl = record.expires_at - now_ms();
         if ttl <= 0 || record.revoked_at.is_some() {
             return;
@@ -62,7 +64,7 @@ impl SessionRecords {
 
     /// A session record, from Redis when cached there.
     pub async fn get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        if let Some(r) = &self.redis {
+        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()) {
             let cached: Result<Option<String>, _> = r.get(key(id)).await;
             if let Ok(Some(json)) = cached {
                 if let Ok(record) = serde_json::from_str::<SessionRecord>(&json) {
@@ -102,7 +104,7 @@ impl SessionRecords {
         sessions: &ActorRef<SessionsMsg>,
     ) -> StoreResult<()> {
         let revoked = self.store.revoke_session(id).await;
-        if let Some(r) = &self.redis {
+        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()) {
             let _: Result<i64, _> = r.del(key(id)).await;
             if let Ok(msg) = serde_json::to_string(&Ended {
                 id: id.to_owned(),

@@ -3,6 +3,8 @@
 
 pub mod browser;
 pub mod db;
+pub mod mariadb;
+pub mod redis;
 pub mod sio;
 pub mod slapd;
 

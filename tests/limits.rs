@@ -1,0 +1,107 @@
+//! Rate limits of operations across Redis's life: shared windows while it runs, in-process limits
+//! while it is down, Redis again once it returns.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+use uma::limits::Backend;
+
+use crate::support::redis::OwnRedis;
+use crate::support::{demo_vars, spawn_with, temp_dir};
+
+#[tokio::test]
+async fn limits_hold_with_redis_without_it_and_after_it_returns() {
+    let mut redis = OwnRedis::start().await;
+    let dir = temp_dir("limits");
+    let mut vars: HashMap<String, String> = demo_vars(&dir);
+    vars.insert("REDIS_URL".into(), redis.url());
+    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
+    let app = spawn_with(vars, dir).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    // Each call counts against VM_POWER (30 a minute) and is then refused as bad input.
+    let call = || async {
+        alice
+            .post_json(
+                "/api/proxmox/vm/100/power",
+                Some(&csrf),
+                json!({ "action": "explode" }),
+            )
+            .await
+    };
+
+    // 1. Redis up: the window lives in Redis.
+    for n in 0..30 {
+        assert_eq!(call().await.status(), 400, "call {n}");
+    }
+    let resp = call().await;
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(app.state.ops.last_backend(), Backend::Redis);
+    assert_eq!(redis.cli(&["GET", "uma:rl:VM_POWER:alice"]), "31");
+
+    // 2. Redis stopped: limits go on in process (a fresh window there), and still hold.
+    redis.stop();
+    let mut allowed = 0;
+    let mut refused = false;
+    for _ in 0..40 {
+        match call().await.status().as_u16() {
+            400 => allowed += 1,
+            429 => {
+                refused = true;
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused, "the in-process limit refused after {allowed}");
+    assert_eq!(allowed, 30);
+    assert_eq!(app.state.ops.last_backend(), Backend::Local);
+
+    // 3. Redis back (empty): checks return to it by themselves.
+    redis.run().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = call().await.status().as_u16();
+        if app.state.ops.last_backend() == Backend::Redis && status == 400 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rate limits never returned to Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        redis
+            .cli(&["GET", "uma:rl:VM_POWER:alice"])
+            .parse::<u32>()
+            .unwrap()
+            >= 1
+    );
+
+    // Refusals were audited as warnings.
+    app.flush_audit().await;
+    let store = app.store().await;
+    let rows = store
+        .list_audit(
+            &uma::store::audit::AuditFilter {
+                username: Some("alice".into()),
+                status: Some("WARNING".into()),
+                ..Default::default()
+            },
+            100,
+            0,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(rows.len() >= 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.details.contains("rate_limited")));
+    app.stop().await.unwrap();
+}
