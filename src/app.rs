@@ -260,6 +260,27 @@ impl App {
         )
         .await
         .map_err(actors_err)?;
+        let poller = Arc::new(parking_lot::RwLock::new(None));
+        let (live, sink) = crate::live::Live::new(
+            acl.clone(),
+            control.clone(),
+            config.allowed_public_storages.clone(),
+            poller.clone(),
+        );
+        uma_actors::cluster::ClusterSupervisor::start(
+            tree.root.get_cell(),
+            uma_actors::cluster::ClusterArgs {
+                source: Arc::new(crate::live::PveSource(pve.clone())),
+                sink: Arc::new(sink),
+                config: uma_actors::cluster::PollerConfig {
+                    interval: config.resource_poll_interval,
+                    ..Default::default()
+                },
+                poller,
+            },
+        )
+        .await
+        .map_err(actors_err)?;
         if let Some(sub) = &subscriber {
             crate::auth::records::follow_ends(sub.clone(), sessions.clone());
         }
@@ -283,6 +304,8 @@ impl App {
             acl,
             quotas: Arc::new(crate::ops::quota::QuotaBook::default()),
             tasks,
+            live,
+            streams: Arc::default(),
             io: control.clone(),
             ldap,
             redis,

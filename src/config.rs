@@ -195,6 +195,8 @@ pub struct Config {
     pub metadata_allowed_domains: Vec<String>,
     /// `ALLOWED_PUBLIC_STORAGES`.
     pub allowed_public_storages: Vec<String>,
+    /// `RESOURCE_POLL_INTERVAL_MS`: how often the cluster is read while someone watches.
+    pub resource_poll_interval: std::time::Duration,
     /// `NEXT_IMAGE_REMOTE_HOSTS`: extra hosts allowed in `img-src`.
     pub image_remote_hosts: Vec<String>,
     /// `UMA_ADMIN_PASSWORD`: creates or resets the local `admin` account.
@@ -275,6 +277,7 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("METADATA_ALLOWED_DOMAINS", "", false),
     ("ALLOWED_PUBLIC_STORAGES", "", false),
     ("NEXT_IMAGE_REMOTE_HOSTS", "", false),
+    ("RESOURCE_POLL_INTERVAL_MS", "2000", false),
 ];
 
 /// Variables that belong to the deployment (compose reads them), not to the server.
@@ -599,6 +602,18 @@ impl Config {
             ),
             _ => {}
         }
+        let poll_ms = r
+            .number::<u64>(
+                "RESOURCE_POLL_INTERVAL_MS",
+                "a whole number of milliseconds",
+            )
+            .unwrap_or(2000);
+        if !(250..=60_000).contains(&poll_ms) {
+            r.problem(
+                "RESOURCE_POLL_INTERVAL_MS",
+                format!("{poll_ms} ms is outside 250 to 60000"),
+            );
+        }
         let session_ttl = r
             .number::<u64>("SESSION_TTL", "a whole number of seconds")
             .unwrap_or(28800);
@@ -689,6 +704,7 @@ impl Config {
             metadata_allowed_hosts: r.list("METADATA_ALLOWED_HOSTS"),
             metadata_allowed_domains: r.list("METADATA_ALLOWED_DOMAINS"),
             allowed_public_storages: r.list("ALLOWED_PUBLIC_STORAGES"),
+            resource_poll_interval: std::time::Duration::from_millis(poll_ms),
             image_remote_hosts: r.list("NEXT_IMAGE_REMOTE_HOSTS"),
             admin_password: r.secret("UMA_ADMIN_PASSWORD"),
             unknown_keys: unknown_keys(vars),
@@ -811,6 +827,10 @@ impl Config {
             },
         );
         m.insert("SESSION_TTL", self.session_ttl.to_string());
+        m.insert(
+            "RESOURCE_POLL_INTERVAL_MS",
+            self.resource_poll_interval.as_millis().to_string(),
+        );
         m.insert("USE_SECURE_COOKIE", self.secure_cookie.to_string());
         m.insert(
             "COOKIE_DOMAIN",

@@ -14,6 +14,7 @@ pub mod error;
 pub mod hardware_defaults;
 pub mod http;
 pub mod limits;
+pub mod live;
 pub mod opid;
 pub mod ops;
 pub mod pve;

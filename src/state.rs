@@ -52,6 +52,10 @@ pub struct AppState {
     pub quotas: Arc<crate::ops::quota::QuotaBook>,
     /// Follows Proxmox tasks and pushes their progress.
     pub tasks: crate::tasks::Tasks,
+    /// Live resource streams (one poller per cluster, rooms per permission set).
+    pub live: Arc<crate::live::Live>,
+    /// Streams of single guests and nodes while watched.
+    pub streams: Arc<crate::live::Streams>,
     /// Emits Socket.IO events from anywhere.
     pub io: crate::realtime::IoControl,
     /// LDAP, when configured.

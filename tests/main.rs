@@ -10,6 +10,7 @@ mod auth;
 mod config_errors;
 mod ldap;
 mod limits;
+mod live;
 mod ops;
 mod proxmox;
 mod scale;

@@ -262,7 +262,8 @@ async fn the_proxmox_certificate_is_verified_or_pinned() {
     let mut wrong = uma::tls::fingerprint(&der);
     wrong[0] ^= 0xff;
     let wrong: String = wrong.iter().map(|b| format!("{b:02x}")).collect();
-    let cases: [(&str, Option<(&str, String)>, u16); 4] = [
+    type Case = (&'static str, Option<(&'static str, String)>, u16);
+    let cases: [Case; 4] = [
         ("right pin", Some(("PROXMOX_CERT_FINGERPRINT", pin)), 200),
         ("wrong pin", Some(("PROXMOX_CERT_FINGERPRINT", wrong)), 503),
         ("system roots", None, 503),

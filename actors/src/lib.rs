@@ -3,6 +3,7 @@
 //! or Proxmox wire code and reaches the world through small traits the server implements.
 
 pub mod audit;
+pub mod cluster;
 pub mod root;
 pub mod sessions;
 

@@ -166,6 +166,7 @@ impl Simulator {
             auth_failure_delay: config.auth_failure_delay,
             state_file: config.state_file.clone(),
             api: http::Api::new(),
+            requests: Mutex::new(std::collections::HashMap::new()),
         });
         if let Some(path) = &state.state_file {
             state.persist(path, &state.cluster.lock());
@@ -182,6 +183,8 @@ pub(crate) struct SimState {
     pub auth_failure_delay: Duration,
     pub state_file: Option<PathBuf>,
     pub api: http::Api,
+    /// Requests received per `METHOD /path` (path below `/api2/json`, query excluded).
+    pub requests: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl SimState {

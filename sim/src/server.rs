@@ -29,6 +29,18 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
+    /// How many requests reached `METHOD /path` (e.g. `GET /cluster/resources`; the path below
+    /// `/api2/json`, without the query), counted before authentication (not while the API is
+    /// down).
+    pub fn requests(&self, method_and_path: &str) -> u64 {
+        self.state
+            .requests
+            .lock()
+            .get(method_and_path)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Base URL, e.g. `https://127.0.0.1:8006` (no trailing slash, no `/api2/json`).
     pub fn url(&self) -> &str {
         &self.url

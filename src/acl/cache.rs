@@ -37,6 +37,8 @@ impl View {
 struct Slot {
     view: Option<Arc<View>>,
     generation: u64,
+    /// The cluster poller's latest resource list, used instead of reading it again.
+    pushed: Option<(Instant, Arc<Vec<Resource>>)>,
 }
 
 /// A shared, short-lived [`View`].
@@ -78,14 +80,42 @@ impl AclCache {
         if let Some(v) = self.fresh() {
             return Ok(v);
         }
-        self.reload().await
+        self.build(true).await
     }
 
-    /// Reads a new view now, whatever the cache holds (for decisions that must be current).
+    /// Hands over a fresh resource list (the cluster poller reads it anyway): views built while it
+    /// is fresh read only ACLs and roles, so Proxmox sees one resource read per poll interval.
+    pub fn push_resources(&self, resources: Vec<Resource>) {
+        let mut slot = self.slot.lock();
+        slot.pushed = Some((Instant::now(), Arc::new(resources)));
+        // Pool membership may have changed: rebuild the view on next use.
+        slot.view = None;
+    }
+
+    /// Reads a new view now, everything from Proxmox, whatever the cache holds (for decisions
+    /// that must be current).
     pub async fn reload(&self) -> Result<Arc<View>, PveError> {
-        let generation = self.slot.lock().generation;
+        self.build(false).await
+    }
+
+    async fn build(&self, prefer_pushed: bool) -> Result<Arc<View>, PveError> {
+        let (generation, pushed) = {
+            let slot = self.slot.lock();
+            let pushed = slot
+                .pushed
+                .as_ref()
+                .filter(|(at, _)| prefer_pushed && at.elapsed() < self.ttl)
+                .map(|(_, r)| r.clone());
+            (slot.generation, pushed)
+        };
         let started = Instant::now();
-        let (snapshot, resources) = load::snapshot(&self.pve).await?;
+        let (snapshot, resources) = match pushed {
+            Some(resources) => {
+                let snapshot = load::snapshot_over(&self.pve, &resources).await?;
+                (snapshot, resources.as_ref().clone())
+            }
+            None => load::snapshot(&self.pve).await?,
+        };
         let view = Arc::new(View {
             engine: Engine::new(snapshot, self.naming.clone()),
             resources,
@@ -100,10 +130,11 @@ impl AclCache {
         Ok(view)
     }
 
-    /// Forgets the view; the next caller reads a new one.
+    /// Forgets the view (and any pushed resources); the next caller reads a new one.
     pub fn invalidate(&self) {
         let mut slot = self.slot.lock();
         slot.generation += 1;
         slot.view = None;
+        slot.pushed = None;
     }
 }

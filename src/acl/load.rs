@@ -17,6 +17,16 @@ pub async fn snapshot(pve: &PveClient) -> Result<(Snapshot, Vec<Resource>), PveE
     Ok((build(acl, roles, &resources), resources))
 }
 
+/// Reads ACL entries and roles and builds the snapshot over resources read elsewhere (the
+/// cluster poller's latest list).
+pub async fn snapshot_over(pve: &PveClient, resources: &[Resource]) -> Result<Snapshot, PveError> {
+    let (acl, roles) = tokio::try_join!(
+        pve.get::<Vec<AclItem>>("access/acl"),
+        pve.get::<Vec<RoleItem>>("access/roles"),
+    )?;
+    Ok(build(acl, roles, resources))
+}
+
 /// Assembles a snapshot from raw answers.
 pub fn build(acl: Vec<AclItem>, roles: Vec<RoleItem>, resources: &[Resource]) -> Snapshot {
     let acl = acl

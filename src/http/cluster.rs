@@ -166,6 +166,26 @@ pub struct ResourcesQuery {
     kind: Option<String>,
 }
 
+/// Whether `p` may see one resource.
+pub fn can_see(engine: &Engine, p: &Principal, public_storages: &[String], r: &Resource) -> bool {
+    match r.kind.as_str() {
+        "qemu" | "lxc" => r
+            .vmid
+            .is_some_and(|id| engine.guest_allows(p, id, GuestAction::View)),
+        "pool" => r
+            .pool
+            .as_deref()
+            .is_some_and(|id| engine.pool_access(p, id).see),
+        "storage" => r.storage.as_deref().is_some_and(|id| {
+            public_storages.iter().any(|s| s == id) || {
+                let privs = engine.privileges(p, &format!("/storage/{id}"));
+                privs.contains("Datastore.Audit") || privs.contains("Datastore.AllocateSpace")
+            }
+        }),
+        _ => false,
+    }
+}
+
 /// Keeps what `p` may see.
 pub fn visible(
     engine: &Engine,
@@ -178,22 +198,7 @@ pub fn visible(
     }
     items
         .into_iter()
-        .filter(|r| match r.kind.as_str() {
-            "qemu" | "lxc" => r
-                .vmid
-                .is_some_and(|id| engine.guest_allows(p, id, GuestAction::View)),
-            "pool" => r
-                .pool
-                .as_deref()
-                .is_some_and(|id| engine.pool_access(p, id).see),
-            "storage" => r.storage.as_deref().is_some_and(|id| {
-                public_storages.iter().any(|s| s == id) || {
-                    let privs = engine.privileges(p, &format!("/storage/{id}"));
-                    privs.contains("Datastore.Audit") || privs.contains("Datastore.AllocateSpace")
-                }
-            }),
-            _ => false,
-        })
+        .filter(|r| can_see(engine, p, public_storages, r))
         .collect()
 }
 
@@ -214,7 +219,7 @@ async fn resources(
             return Err(AppError::with_message(
                 ErrorCode::InvalidInput,
                 format!("Unknown resource type '{other}': use vm, storage, node, pool or sdn"),
-            ))
+            ));
         }
     };
     let view = crate::ops::view(&state).await?;

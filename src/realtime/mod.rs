@@ -3,6 +3,7 @@
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
 //! ends (logout, revoke, expiry).
 
+pub mod live;
 pub mod ops;
 
 use std::sync::{Arc, OnceLock};
@@ -83,6 +84,7 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
     socket.join(format!("user:{}", session.username()));
     // Handlers first, before any await, so nothing a client sends right after `connect` is lost.
     ops::register(&socket);
+    live::register(&socket);
     let identity = crate::http::auth::identity_of(&session);
     match uma_actors::call!(state.sessions, |reply| SessionsMsg::Ensure(identity, reply)) {
         Ok(actor) => {
@@ -91,7 +93,10 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
                 let _ = socket.disconnect();
                 return;
             }
+            let live_state = state.clone();
             socket.on_disconnect(async move || {
+                live_state.live.unwatch(&sid);
+                live_state.streams.leave(&sid, None);
                 let _ = actor.cast(SessionMsg::RemoveSocket(sid));
             });
             tracing::debug!(user = session.username(), "socket connected");
@@ -118,9 +123,30 @@ impl IoControl {
     pub fn set(&self, io: SocketIo) {
         let _ = self.0.set(io);
     }
+
+    /// The Socket.IO handle, once set.
+    pub fn io(&self) -> Option<SocketIo> {
+        self.0.get().cloned()
+    }
 }
 
 impl IoControl {
+    /// Emits `event` to every socket in any of `rooms` and waits until it is queued for each
+    /// (in order with the caller's other emits).
+    pub async fn emit_now(
+        &self,
+        rooms: Vec<String>,
+        event: &'static str,
+        payload: &serde_json::Value,
+    ) {
+        let Some(io) = self.0.get() else {
+            return;
+        };
+        if let Err(e) = io.to(rooms).emit(event, payload).await {
+            tracing::debug!(error = %e, event, "emit failed for some sockets");
+        }
+    }
+
     /// Emits `event` to every socket in any of `rooms` (each socket once), without waiting.
     pub fn emit_to(&self, rooms: Vec<String>, event: &'static str, payload: serde_json::Value) {
         let Some(io) = self.0.get().cloned() else {
@@ -166,5 +192,96 @@ pub async fn shutdown(io: &SocketIo) {
     }
     if let Err(e) = io.disconnect().await {
         tracing::debug!(error = %e, "some sockets did not disconnect cleanly");
+    }
+}
+
+/// Events the server emits (each listed in `docs/realtime.md`).
+pub const SERVER_EVENTS: &[&str] = &[
+    "session:ended",
+    "session:revoked",
+    "session:expired",
+    "server:shutdown",
+    "task:started",
+    "task:update",
+    "task:done",
+    "resources:delta",
+    "cluster:status",
+    "guest:update",
+    "node:update",
+];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::collections::BTreeSet;
+
+    /// Every event name a handler registers, found in the source: `on(socket, "x"` (the ack'd
+    /// helper) and `.on("x"` (socketioxide directly).
+    fn registered_in_source() -> BTreeSet<String> {
+        let re = regex::Regex::new(r#"(?:\bon\(\s*(?:&?\w+),\s*|\.on\(\s*)"([a-z_:]+)""#).unwrap();
+        let mut found = BTreeSet::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text: String = std::fs::read_to_string(&path)
+                        .unwrap()
+                        .lines()
+                        .filter(|l| !l.trim_start().starts_with("//"))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    for c in re.captures_iter(&text) {
+                        found.insert(c[1].to_owned());
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    fn catalogue() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/realtime.md")).unwrap()
+    }
+
+    #[test]
+    fn every_registered_event_is_in_the_catalogue() {
+        let doc = catalogue();
+        let registered = registered_in_source();
+        assert!(
+            registered.contains("vm:power"),
+            "the scan finds handlers: {registered:?}"
+        );
+        let missing: Vec<&String> = registered
+            .iter()
+            .filter(|e| !doc.contains(&format!("| `{e}` |")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "events registered in code but missing from docs/realtime.md: {missing:?}"
+        );
+        for e in super::ops::EVENTS.iter().chain(super::live::EVENTS) {
+            assert!(
+                registered.contains(*e),
+                "{e} is listed in EVENTS but never registered"
+            );
+        }
+    }
+
+    #[test]
+    fn every_server_event_is_in_the_catalogue() {
+        let doc = catalogue();
+        for e in super::SERVER_EVENTS {
+            assert!(
+                doc.contains(&format!("| `{e}` |")),
+                "{e} missing from docs/realtime.md"
+            );
+        }
     }
 }

@@ -11,11 +11,10 @@ use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 
 use super::SocketSession;
-use crate::acl::GuestAction;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::client::client_ip;
 use crate::ops::guests::{self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule};
-use crate::ops::{self, Caller};
+use crate::ops::Caller;
 use crate::pve::path::Vmid;
 use crate::state::AppState;
 
@@ -31,12 +30,10 @@ pub const EVENTS: &[&str] = &[
     "vm:backup",
     "vm:restore",
     "vm:firewall",
-    "guest:watch",
-    "guest:unwatch",
     "task:status",
 ];
 
-fn caller_of(socket: &SocketRef, state: &AppState) -> Option<Caller> {
+pub(crate) fn caller_of(socket: &SocketRef, state: &AppState) -> Option<Caller> {
     let SocketSession(session) = socket.extensions.get::<SocketSession>()?;
     let parts = socket.req_parts();
     let peer = parts
@@ -55,7 +52,7 @@ fn caller_of(socket: &SocketRef, state: &AppState) -> Option<Caller> {
     ))
 }
 
-fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
+pub(crate) fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
     serde_json::from_value(data).map_err(|e| {
         AppError::with_message(ErrorCode::InvalidInput, format!("Invalid payload: {e}"))
     })
@@ -74,7 +71,7 @@ fn ok(v: impl serde::Serialize) -> Value {
 
 /// Registers `event`: decodes the payload, runs `work` with the caller under its own operation
 /// id, and acks the result.
-fn on<F, Fut>(socket: &SocketRef, event: &'static str, work: F)
+pub(crate) fn on<F, Fut>(socket: &SocketRef, event: &'static str, work: F)
 where
     F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
@@ -312,18 +309,6 @@ pub fn register(socket: &SocketRef) {
             }
             _ => Err(AppError::field("op", "add or delete")),
         }
-    });
-    on(socket, "guest:watch", async |state, caller, s, d| {
-        let i: VmidOnly = parse(d)?;
-        let id = vmid(i.vmid)?;
-        let (g, _) = ops::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
-        s.join(format!("guest:{id}"));
-        Ok(json!({ "vmid": id, "type": g.kind, "node": g.node, "resource": g.resource }))
-    });
-    on(socket, "guest:unwatch", async |_state, _caller, s, d| {
-        let i: VmidOnly = parse(d)?;
-        s.leave(format!("guest:{}", i.vmid));
-        Ok(json!({ "vmid": i.vmid }))
     });
     on(socket, "task:status", async |state, caller, _s, d| {
         let i: TaskIn = parse(d)?;

@@ -479,6 +479,11 @@ async fn dispatch(State(state): State<Arc<SimState>>, req: Request) -> Response 
         return error_response(ApiError::not_implemented(method.as_str(), &full_path));
     };
     let path = if path.is_empty() { "/" } else { path }.to_owned();
+    *state
+        .requests
+        .lock()
+        .entry(format!("{method} {path}"))
+        .or_default() += 1;
 
     let auth_header = parts
         .headers

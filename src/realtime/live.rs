@@ -1,0 +1,197 @@
+//! Live views over Socket.IO: the resource stream (`resources:watch`), and single guests and
+//! nodes streamed while watched (`guest:watch`, `node:watch`).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use socketioxide::extract::SocketRef;
+
+use super::ops::{on, parse};
+use crate::acl::GuestAction;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::live::STREAM_EVERY;
+use crate::ops::{self, guests::TIMEFRAMES};
+use crate::pve::path::{ApiPath, Node, Vmid};
+use crate::state::AppState;
+
+/// Client events this module handles (each listed in `docs/realtime.md`).
+pub const EVENTS: &[&str] = &[
+    "resources:watch",
+    "resources:unwatch",
+    "guest:watch",
+    "guest:unwatch",
+    "node:watch",
+    "node:unwatch",
+];
+
+#[derive(Debug, Deserialize)]
+struct GuestIn {
+    vmid: u64,
+    #[serde(default)]
+    timeframe: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NodeIn {
+    node: String,
+    #[serde(default)]
+    timeframe: Option<String>,
+}
+
+fn timeframe(t: Option<&str>) -> AppResult<&'static str> {
+    let t = t.unwrap_or("hour");
+    TIMEFRAMES
+        .iter()
+        .find(|x| **x == t)
+        .copied()
+        .ok_or_else(|| AppError::field("timeframe", "hour, day, week, month or year"))
+}
+
+/// Reads status and chart data of `base` (a guest or node path) and emits them to `room`
+/// every few seconds until aborted.
+fn stream(
+    state: AppState,
+    base: ApiPath,
+    tf: &'static str,
+    room: String,
+    event: &'static str,
+    id: Value,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(STREAM_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let status = state
+                .pve
+                .get::<Value>(base.clone().then("status/current"))
+                .await;
+            let status = match status {
+                Ok(s) => s,
+                // Nodes have `status`, not `status/current`.
+                Err(_) => state
+                    .pve
+                    .get::<Value>(base.clone().then("status"))
+                    .await
+                    .unwrap_or(Value::Null),
+            };
+            let rrd = state
+                .pve
+                .get_with::<Value>(
+                    base.clone().then("rrddata"),
+                    &[("timeframe", tf.to_owned()), ("cf", "AVERAGE".to_owned())],
+                )
+                .await
+                .unwrap_or(Value::Null);
+            let mut body = json!({ "status": status, "rrd": rrd, "timeframe": tf });
+            if let (Value::Object(b), Value::Object(i)) = (&mut body, &id) {
+                b.extend(i.clone());
+            }
+            state.io.emit_now(vec![room.clone()], event, &body).await;
+        }
+    })
+}
+
+/// Registers the live events on a new socket.
+pub fn register(socket: &SocketRef) {
+    on(socket, "resources:watch", async |state, caller, s, _d| {
+        state.live.watch(&s, caller.principal.clone()).await
+    });
+    on(
+        socket,
+        "resources:unwatch",
+        async |state, _caller, s, _d| {
+            state.live.unwatch(&s.id.to_string());
+            s.leave(crate::live::WATCHERS_ROOM);
+            Ok(json!({}))
+        },
+    );
+    on(socket, "guest:watch", async |state, caller, s, d| {
+        let i: GuestIn = parse(d)?;
+        let vmid = Vmid::check("vmid", i.vmid)?;
+        let tf = timeframe(i.timeframe.as_deref())?;
+        let (g, _) = ops::guest(&state, &caller, vmid, GuestAction::View, "VIEW_VM").await?;
+        let base = g.path("");
+        let status: Value = state.pve.get(g.path("status/current")).await?;
+        let rrd: Value = state
+            .pve
+            .get_with(
+                g.path("rrddata"),
+                &[("timeframe", tf.to_owned()), ("cf", "AVERAGE".to_owned())],
+            )
+            .await?;
+        // Tasks of the guest go to `guest:<vmid>`; its stream to `guest:<vmid>:<timeframe>`.
+        let key = format!("guest:{vmid}:{tf}");
+        s.join(format!("guest:{vmid}"));
+        s.join(key.clone());
+        let st = state.clone();
+        let room = key.clone();
+        state.streams.join(&s.id.to_string(), &key, move || {
+            stream(st, base, tf, room, "guest:update", json!({ "vmid": vmid }))
+        });
+        Ok(json!({
+            "vmid": vmid, "type": g.kind, "node": g.node, "resource": g.resource,
+            "status": status, "rrd": rrd, "timeframe": tf,
+        }))
+    });
+    on(socket, "guest:unwatch", async |state, _caller, s, d| {
+        let i: GuestIn = parse(d)?;
+        let sid = s.id.to_string();
+        for tf in TIMEFRAMES {
+            let key = format!("guest:{}:{tf}", i.vmid);
+            state.streams.leave(&sid, Some(&key));
+            s.leave(key);
+        }
+        s.leave(format!("guest:{}", i.vmid));
+        Ok(json!({ "vmid": i.vmid }))
+    });
+    on(socket, "node:watch", async |state, caller, s, d| {
+        let i: NodeIn = parse(d)?;
+        let node = Node::parse("node", &i.node)?;
+        let tf = timeframe(i.timeframe.as_deref())?;
+        let view = ops::view(&state).await?;
+        if !view.engine.effective_admin(&caller.principal) {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                "Only administrators may watch a node",
+            ));
+        }
+        if !view
+            .resources
+            .iter()
+            .any(|r| r.kind == "node" && r.node.as_deref() == Some(node.as_str()))
+        {
+            return Err(AppError::with_message(
+                ErrorCode::NotFound,
+                format!("No node {node}"),
+            ));
+        }
+        let base = ApiPath::lit("nodes").seg(&node);
+        let status: Value = state.pve.get(base.clone().then("status")).await?;
+        let rrd: Value = state
+            .pve
+            .get_with(
+                base.clone().then("rrddata"),
+                &[("timeframe", tf.to_owned()), ("cf", "AVERAGE".to_owned())],
+            )
+            .await?;
+        let key = format!("node:{node}:{tf}");
+        s.join(key.clone());
+        let st = state.clone();
+        let room = key.clone();
+        let id = json!({ "node": node });
+        state.streams.join(&s.id.to_string(), &key, move || {
+            stream(st, base, tf, room, "node:update", id)
+        });
+        Ok(json!({ "node": node, "status": status, "rrd": rrd, "timeframe": tf }))
+    });
+    on(socket, "node:unwatch", async |state, _caller, s, d| {
+        let i: NodeIn = parse(d)?;
+        let sid = s.id.to_string();
+        for tf in TIMEFRAMES {
+            let key = format!("node:{}:{tf}", i.node);
+            state.streams.leave(&sid, Some(&key));
+            s.leave(key);
+        }
+        Ok(json!({ "node": i.node }))
+    });
+}
