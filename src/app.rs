@@ -303,6 +303,7 @@ impl App {
             ops: crate::limits::OpLimits::new(redis.clone()),
             acl,
             quotas: Arc::new(crate::ops::quota::QuotaBook::default()),
+            sdn: Arc::default(),
             tasks,
             live,
             streams: Arc::default(),

@@ -50,6 +50,8 @@ pub struct AppState {
     pub acl: Arc<crate::acl::cache::AclCache>,
     /// Quota reservations.
     pub quotas: Arc<crate::ops::quota::QuotaBook>,
+    /// SDN apply cooldown (in process) and the VNet creation lock.
+    pub sdn: Arc<crate::ops::sdn::SdnGate>,
     /// Follows Proxmox tasks and pushes their progress.
     pub tasks: crate::tasks::Tasks,
     /// Live resource streams (one poller per cluster, rooms per permission set).

@@ -14,5 +14,6 @@ mod live;
 mod ops;
 mod proxmox;
 mod scale;
+mod sdn;
 mod server;
 mod store;

@@ -89,6 +89,8 @@ pub enum GuestAction {
     Clone,
     /// Delete it, convert it to a template.
     Allocate,
+    /// Create or remove its storage replication jobs.
+    Replicate,
 }
 
 impl GuestAction {
@@ -111,6 +113,7 @@ impl GuestAction {
             Self::Backup => &["VM.Backup"],
             Self::Clone => &["VM.Clone"],
             Self::Allocate => &["VM.Allocate"],
+            Self::Replicate => &["VM.Replicate"],
         }
     }
 
@@ -126,6 +129,7 @@ impl GuestAction {
             Self::Backup => "back up",
             Self::Clone => "clone",
             Self::Allocate => "delete or convert",
+            Self::Replicate => "manage the replication of",
         }
     }
 }

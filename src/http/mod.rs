@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod access;
 pub mod auth;
 pub mod client;
 pub mod cluster;
@@ -12,6 +13,8 @@ pub mod health;
 pub mod input;
 pub mod pages;
 pub mod pools;
+pub mod replication;
+pub mod sdn;
 pub mod security;
 pub mod settings;
 pub mod vms;
@@ -39,6 +42,9 @@ pub fn router(state: AppState) -> Router {
         .merge(cluster::router())
         .merge(vms::router())
         .merge(pools::router())
+        .merge(sdn::router())
+        .merge(replication::router())
+        .merge(access::router())
         .merge(hardware::router())
         .merge(settings::router())
         .merge(admin::router())

@@ -242,3 +242,9 @@ fn merge(mut base: Value, extra: Value) -> Value {
         (_, e) => json!({ "details": base, "result": e }),
     }
 }
+
+// SDN, replication, and Proxmox roles/users (declared here, at the end, to stay clear of the
+// modules above).
+pub mod access;
+pub mod replication;
+pub mod sdn;

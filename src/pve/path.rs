@@ -134,16 +134,16 @@ checked!(
     "a pool id is 1 to 64 letters, digits, '-', '_' or '.'"
 );
 checked!(
-    /// An SDN zone id.
+    /// An SDN zone id (`pve-sdn-zone-id`: letters and digits, case-insensitive).
     ZoneId,
-    r"^[a-z][a-z0-9]{0,7}$",
-    "a zone id is a lower-case letter then up to 7 lower-case letters or digits"
+    r"^[a-zA-Z][a-zA-Z0-9]{1,7}$",
+    "a zone id is 2 to 8 letters or digits, starting with a letter"
 );
 checked!(
-    /// An SDN VNet id.
+    /// An SDN VNet id (`pve-sdn-vnet-id`: letters and digits, case-insensitive).
     VnetId,
-    r"^[a-zA-Z][a-zA-Z0-9]{0,7}$",
-    "a VNet id is a letter then up to 7 letters or digits"
+    r"^[a-zA-Z][a-zA-Z0-9]{1,7}$",
+    "a VNet id is 2 to 8 letters or digits, starting with a letter"
 );
 checked!(
     /// A replication job id (`<vmid>-<n>`).

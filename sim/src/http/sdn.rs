@@ -113,11 +113,13 @@ pub(super) fn zones(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
     Ok(Value::Array(out).into())
 }
 
+/// `pve-sdn-zone-id` / `pve-sdn-vnet-id`: `^[a-z][a-z0-9]*[a-z0-9]$` case-insensitively, at most
+/// 8 characters (`pve-network`, `parse_sdn_{zone,vnet}_id`).
 fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && id.len() <= 8
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && (2..=8).contains(&id.len())
+        && chars.all(|c| c.is_ascii_alphanumeric())
 }
 
 fn props(p: &Params, skip: &[&str]) -> Config {

@@ -1,0 +1,26 @@
+//! Proxmox roles and users for administrators and pool managers: thin wrappers over
+//! [`crate::ops::access`].
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::error::AppResult;
+use crate::ops::{access, Caller};
+use crate::state::AppState;
+
+/// Access routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/proxmox/access/roles", get(roles))
+        .route("/api/proxmox/access/users", get(users))
+}
+
+async fn roles(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(access::roles(&state, &caller).await?))
+}
+
+async fn users(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(access::users(&state, &caller).await?))
+}

@@ -1,0 +1,54 @@
+//! Replication routes (`/api/proxmox/cluster/replication`): thin wrappers over
+//! [`crate::ops::replication`].
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::AppResult;
+use crate::http::input::{Body, Params};
+use crate::ops::replication::{self, ReplicationCreate};
+use crate::ops::Caller;
+use crate::state::AppState;
+
+/// Replication routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/proxmox/cluster/replication", get(list).post(create))
+        .route("/api/proxmox/cluster/replication/{id}", delete(remove))
+}
+
+/// `?vmid=`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    vmid: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<ListQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        replication::list(&state, &caller, q.vmid.as_deref()).await?,
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(input): Body<ReplicationCreate>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(replication::create(&state, &caller, input).await?))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(replication::delete(&state, &caller, &id).await?))
+}

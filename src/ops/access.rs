@@ -1,0 +1,114 @@
+//! Proxmox roles and users, for the pool-sharing dialogs: administrators and managers of at
+//! least one pool may read them. The gate is decided from the one shared ACL view (never one
+//! ACL read per pool); managers get the roles they may grant and only `{userid, enable, expire}`
+//! of each user.
+
+use serde_json::{json, Value};
+
+use super::pools::GRANTABLE;
+use super::{audited, limit, refused, Caller};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::limits::Preset;
+use crate::state::AppState;
+
+/// Who may read roles and users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// Everything.
+    Admin,
+    /// The restricted view.
+    Manager,
+}
+
+/// Administrators, else managers of at least one pool, else refused (audited under `action`).
+async fn reader(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+) -> AppResult<Reader> {
+    let v = super::sdn::view_or_refuse(state, caller, action, resource).await?;
+    let p = &caller.principal;
+    if v.engine.effective_admin(p) {
+        return Ok(Reader::Admin);
+    }
+    let manages = v
+        .resources
+        .iter()
+        .filter(|r| r.kind == "pool")
+        .filter_map(|r| r.pool.as_deref())
+        .any(|pool| v.engine.pool_access(p, pool).manage);
+    if manages {
+        return Ok(Reader::Manager);
+    }
+    let err = AppError::with_message(
+        ErrorCode::Forbidden,
+        "Only administrators and pool managers may list Proxmox roles and users",
+    );
+    refused(state, caller, action, resource, &err);
+    Err(err)
+}
+
+/// `GET /access/roles`: all of them for administrators, the grantable ones for pool managers.
+pub async fn roles(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    let resource = "access:roles";
+    limit(state, caller, Preset::Search, "VIEW_ROLES", resource).await?;
+    let who = reader(state, caller, "VIEW_ROLES", resource).await?;
+    audited(
+        state,
+        caller,
+        "VIEW_ROLES",
+        resource,
+        json!({ "restricted": who == Reader::Manager }),
+        async {
+            let roles: Vec<Value> = state.pve.get("access/roles").await?;
+            let roles: Vec<Value> = roles
+                .into_iter()
+                .filter(|r| {
+                    who == Reader::Admin
+                        || r.get("roleid")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| GRANTABLE.contains(&id))
+                })
+                .collect();
+            let count = roles.len();
+            Ok((Value::Array(roles), json!({ "count": count })))
+        },
+    )
+    .await
+}
+
+/// `GET /access/users`: full entries for administrators, `{userid, enable, expire}` for pool
+/// managers.
+pub async fn users(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    let resource = "access:users";
+    limit(state, caller, Preset::Search, "VIEW_USERS", resource).await?;
+    let who = reader(state, caller, "VIEW_USERS", resource).await?;
+    audited(
+        state,
+        caller,
+        "VIEW_USERS",
+        resource,
+        json!({ "restricted": who == Reader::Manager }),
+        async {
+            let users: Vec<Value> = state.pve.get("access/users").await?;
+            let users: Vec<Value> = match who {
+                Reader::Admin => users,
+                Reader::Manager => users
+                    .iter()
+                    .filter_map(|u| {
+                        let id = u.get("userid")?.as_str()?;
+                        Some(json!({
+                            "userid": id,
+                            "enable": u.get("enable").cloned().unwrap_or(json!(1)),
+                            "expire": u.get("expire").cloned().unwrap_or(json!(0)),
+                        }))
+                    })
+                    .collect(),
+            };
+            let count = users.len();
+            Ok((Value::Array(users), json!({ "count": count })))
+        },
+    )
+    .await
+}
