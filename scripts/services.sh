@@ -90,3 +90,10 @@ if [ -x "${UMA_CHROMIUM:-/usr/bin/chromium}" ]; then
 else
   apt_install chromium
 fi
+
+# Colour emoji for chat reactions in screenshots (the pages work without it).
+if [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
+  echo "services: emoji font is installed"
+elif [ "$(id -u)" = "0" ]; then
+  apt_install fonts-noto-color-emoji || echo "services: emoji font not installed (optional)"
+fi

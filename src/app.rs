@@ -260,6 +260,16 @@ impl App {
         )
         .await
         .map_err(actors_err)?;
+        let consoles = uma_actors::consoles::ConsolesSupervisor::start(
+            tree.root.get_cell(),
+            uma_actors::consoles::ConsolesConfig {
+                max_per_user: config.console_max_per_user,
+                idle_timeout: config.console_idle_timeout,
+            },
+            Arc::new(crate::console::ConsoleAudit(audit.clone())),
+        )
+        .await
+        .map_err(actors_err)?;
         let poller = Arc::new(parking_lot::RwLock::new(None));
         let (live, sink) = crate::live::Live::new(
             acl.clone(),
@@ -306,6 +316,7 @@ impl App {
             sdn: Arc::default(),
             tasks,
             live,
+            consoles,
             streams: Arc::default(),
             io: control.clone(),
             ldap,

@@ -197,6 +197,10 @@ pub struct Config {
     pub allowed_public_storages: Vec<String>,
     /// `RESOURCE_POLL_INTERVAL_MS`: how often the cluster is read while someone watches.
     pub resource_poll_interval: std::time::Duration,
+    /// `CONSOLE_MAX_PER_USER`: consoles one user may have open at once.
+    pub console_max_per_user: usize,
+    /// `CONSOLE_IDLE_TIMEOUT_SECS`: a console without traffic this long is closed.
+    pub console_idle_timeout: std::time::Duration,
     /// `NEXT_IMAGE_REMOTE_HOSTS`: extra hosts allowed in `img-src`.
     pub image_remote_hosts: Vec<String>,
     /// `UMA_ADMIN_PASSWORD`: creates or resets the local `admin` account.
@@ -278,6 +282,8 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("ALLOWED_PUBLIC_STORAGES", "", false),
     ("NEXT_IMAGE_REMOTE_HOSTS", "", false),
     ("RESOURCE_POLL_INTERVAL_MS", "2000", false),
+    ("CONSOLE_MAX_PER_USER", "4", false),
+    ("CONSOLE_IDLE_TIMEOUT_SECS", "900", false),
 ];
 
 /// Variables that belong to the deployment (compose reads them), not to the server.
@@ -614,6 +620,18 @@ impl Config {
                 format!("{poll_ms} ms is outside 250 to 60000"),
             );
         }
+        let console_max_per_user = r
+            .number::<usize>("CONSOLE_MAX_PER_USER", "a whole number")
+            .unwrap_or(4);
+        if !(1..=100).contains(&console_max_per_user) {
+            r.problem("CONSOLE_MAX_PER_USER", "must be from 1 to 100");
+        }
+        let console_idle = r
+            .number::<u64>("CONSOLE_IDLE_TIMEOUT_SECS", "a whole number of seconds")
+            .unwrap_or(900);
+        if !(10..=86_400).contains(&console_idle) {
+            r.problem("CONSOLE_IDLE_TIMEOUT_SECS", "must be from 10 to 86400");
+        }
         let session_ttl = r
             .number::<u64>("SESSION_TTL", "a whole number of seconds")
             .unwrap_or(28800);
@@ -705,6 +723,8 @@ impl Config {
             metadata_allowed_domains: r.list("METADATA_ALLOWED_DOMAINS"),
             allowed_public_storages: r.list("ALLOWED_PUBLIC_STORAGES"),
             resource_poll_interval: std::time::Duration::from_millis(poll_ms),
+            console_max_per_user,
+            console_idle_timeout: std::time::Duration::from_secs(console_idle),
             image_remote_hosts: r.list("NEXT_IMAGE_REMOTE_HOSTS"),
             admin_password: r.secret("UMA_ADMIN_PASSWORD"),
             unknown_keys: unknown_keys(vars),
@@ -830,6 +850,14 @@ impl Config {
         m.insert(
             "RESOURCE_POLL_INTERVAL_MS",
             self.resource_poll_interval.as_millis().to_string(),
+        );
+        m.insert(
+            "CONSOLE_MAX_PER_USER",
+            self.console_max_per_user.to_string(),
+        );
+        m.insert(
+            "CONSOLE_IDLE_TIMEOUT_SECS",
+            self.console_idle_timeout.as_secs().to_string(),
         );
         m.insert("USE_SECURE_COOKIE", self.secure_cookie.to_string());
         m.insert(

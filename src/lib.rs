@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod hardware_defaults;
 pub mod http;

@@ -56,6 +56,8 @@ pub struct AppState {
     pub tasks: crate::tasks::Tasks,
     /// Live resource streams (one poller per cluster, rooms per permission set).
     pub live: Arc<crate::live::Live>,
+    /// Open browser consoles.
+    pub consoles: ractor::ActorRef<uma_actors::consoles::ConsolesMsg>,
     /// Streams of single guests and nodes while watched.
     pub streams: Arc<crate::live::Streams>,
     /// Emits Socket.IO events from anywhere.

@@ -8,6 +8,7 @@ mod admin_api;
 mod audit;
 mod auth;
 mod config_errors;
+mod console;
 mod ldap;
 mod limits;
 mod live;

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod cluster;
+pub mod consoles;
 pub mod root;
 pub mod sessions;
 

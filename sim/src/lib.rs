@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod acl;
+pub mod console;
 mod error;
 mod http;
 mod model;
@@ -167,6 +168,7 @@ impl Simulator {
             state_file: config.state_file.clone(),
             api: http::Api::new(),
             requests: Mutex::new(std::collections::HashMap::new()),
+            cert_pem: std::sync::OnceLock::new(),
         });
         if let Some(path) = &state.state_file {
             state.persist(path, &state.cluster.lock());
@@ -185,6 +187,8 @@ pub(crate) struct SimState {
     pub api: http::Api,
     /// Requests received per `METHOD /path` (path below `/api2/json`, query excluded).
     pub requests: Mutex<std::collections::HashMap<String, u64>>,
+    /// The certificate's PEM once the listener made it (`vncproxy` returns it as `cert`).
+    pub cert_pem: std::sync::OnceLock<String>,
 }
 
 impl SimState {

@@ -443,6 +443,9 @@ pub(crate) struct Cluster {
     #[serde(skip)]
     pub tasks: Vec<Task>,
     pub next_pid: u32,
+    /// VNC console proxies and their ticket key; not persisted either.
+    #[serde(skip)]
+    pub consoles: crate::console::Consoles,
 }
 
 /// Seconds since the epoch.

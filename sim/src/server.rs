@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 
 use std::time::Duration;
 
@@ -118,6 +118,17 @@ impl SimHandle {
     pub fn set_task_duration(&self, duration: Duration) {
         *self.state.task_duration.write() = duration;
     }
+    /// Changes a guest's display size (clamped to 16..4096 × 16..2160), as when the guest
+    /// switches resolution: open consoles resize at once (clients that announced DesktopSize
+    /// get the pseudo-rectangle), later ones start with it. Returns how many open consoles
+    /// were resized.
+    pub fn set_console_size(&self, vmid: u32, width: u16, height: u16) -> usize {
+        self.state.cluster.lock().set_console_size(
+            vmid,
+            width.clamp(16, 4096),
+            height.clamp(16, 2160),
+        )
+    }
 }
 
 pub(crate) async fn start(
@@ -152,10 +163,39 @@ pub(crate) async fn start(
         stop,
         state: state.clone(),
     };
+    if let Some(c) = &cert {
+        let _ = state.cert_pem.set(c.pem.clone());
+    }
     let acceptor = cert.map(|c| TlsAcceptor::from(c.config));
     let router = api::router(state.clone());
     tokio::spawn(accept_loop(listener, acceptor, router, stopped, state));
     Ok(handle)
+}
+
+/// The router as a hyper service; a response marked [`api::DropConnection`] becomes a service
+/// error, on which hyper closes the connection without writing a response.
+fn service(
+    router: axum::Router,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = api::DropConnection,
+    Future: Send + 'static,
+> + Clone {
+    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let router = router.clone();
+        async move {
+            let resp = match router.oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            if resp.extensions().get::<api::DropConnection>().is_some() {
+                Err(api::DropConnection)
+            } else {
+                Ok(resp)
+            }
+        }
+    })
 }
 
 async fn accept_loop(
@@ -183,7 +223,7 @@ async fn accept_loop(
             continue;
         }
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
+        let service = service(router.clone());
         tokio::spawn(async move {
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let result = match acceptor {

@@ -39,6 +39,21 @@ impl fmt::Debug for Task {
 }
 
 impl Task {
+    /// Records the end: `TASK OK`, or the error line and `TASK ERROR: …`.
+    fn finish(&mut self, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.log.push("TASK OK".to_owned());
+                self.exitstatus = Some("OK".to_owned());
+            }
+            Err(msg) => {
+                self.log.push(msg.clone());
+                self.log.push(format!("TASK ERROR: {msg}"));
+                self.exitstatus = Some(msg);
+            }
+        }
+    }
+
     /// `running` or `stopped`.
     pub fn state(&self) -> &'static str {
         if self.exitstatus.is_some() {
@@ -157,20 +172,37 @@ impl Cluster {
             let result = effect(self);
             if let Some(task) = self.tasks.get_mut(i) {
                 task.endtime = Some(task.ends_at_ms / 1000);
-                match result {
-                    Ok(()) => {
-                        task.log.push("TASK OK".to_owned());
-                        task.exitstatus = Some("OK".to_owned());
-                    }
-                    Err(msg) => {
-                        task.log.push(msg.clone());
-                        task.log.push(format!("TASK ERROR: {msg}"));
-                        task.exitstatus = Some(msg);
-                    }
-                }
+                task.finish(result);
             }
         }
         ended
+    }
+
+    /// Keeps a running task running until [`Cluster::end_task`] (its timer and effect are
+    /// dropped): a console proxy that got its connection.
+    pub fn hold_task(&mut self, upid: &str) {
+        if let Some(t) = self
+            .tasks
+            .iter_mut()
+            .find(|t| t.upid == upid && t.exitstatus.is_none())
+        {
+            t.ends_at_ms = i64::MAX;
+            t.effect = Some(Box::new(|_| Ok(())));
+        }
+    }
+
+    /// Ends a running task now with `result`, after appending `log`; its effect is dropped.
+    pub fn end_task(&mut self, upid: &str, log: Vec<String>, result: Result<(), String>) {
+        if let Some(t) = self
+            .tasks
+            .iter_mut()
+            .find(|t| t.upid == upid && t.exitstatus.is_none())
+        {
+            t.effect = None;
+            t.endtime = Some(now_millis() / 1000);
+            t.log.extend(log);
+            t.finish(result);
+        }
     }
 
     /// The task with this UPID.

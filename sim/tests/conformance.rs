@@ -308,6 +308,10 @@ impl Walker<'_> {
         if pattern == "/cluster/nextid" {
             returns = serde_json::json!({ "type": "string" });
         }
+        // FACTS.md: vncproxy's port is documented as integer, real servers send a string
+        if pattern.ends_with("/vncproxy") {
+            returns["properties"]["port"] = serde_json::json!({ "type": "string" });
+        }
         self.responses += 1;
         check_counted(
             &returns,
@@ -612,6 +616,19 @@ async fn walk_every_endpoint() {
     w.step(M::GET, &format!("{v}/status"), &[]).await;
     w.step(M::POST, &format!("{v}/status/start"), &[]).await;
     w.step(M::GET, &format!("{v}/status/current"), &[]).await;
+    let vnc = w
+        .step(M::POST, &format!("{v}/vncproxy"), &[("websocket", "1")])
+        .await;
+    let (port, ticket) = (vnc["port"].as_str(), vnc["ticket"].as_str());
+    w.step(
+        M::GET,
+        &format!("{v}/vncwebsocket"),
+        &[
+            ("port", port.unwrap_or_default()),
+            ("vncticket", ticket.unwrap_or_default()),
+        ],
+    )
+    .await;
     for action in [
         "suspend", "resume", "reboot", "reset", "shutdown", "start", "stop",
     ] {
@@ -773,6 +790,23 @@ async fn walk_every_endpoint() {
     w.step(M::GET, &format!("{c}/status"), &[]).await;
     w.step(M::POST, &format!("{c}/status/start"), &[]).await;
     w.step(M::GET, &format!("{c}/status/current"), &[]).await;
+    let vnc = w
+        .step(
+            M::POST,
+            &format!("{c}/vncproxy"),
+            &[("websocket", "1"), ("width", "640"), ("height", "480")],
+        )
+        .await;
+    let (port, ticket) = (vnc["port"].as_str(), vnc["ticket"].as_str());
+    w.step(
+        M::GET,
+        &format!("{c}/vncwebsocket"),
+        &[
+            ("port", port.unwrap_or_default()),
+            ("vncticket", ticket.unwrap_or_default()),
+        ],
+    )
+    .await;
     for action in ["suspend", "resume", "reboot", "shutdown", "start", "stop"] {
         w.step(M::POST, &format!("{c}/status/{action}"), &[]).await;
     }

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(cluster::router())
         .merge(vms::router())
+        .merge(crate::console::router())
         .merge(pools::router())
         .merge(sdn::router())
         .merge(replication::router())

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod db;
 pub mod mariadb;
 pub mod redis;
+pub mod rfb;
 pub mod sio;
 pub mod slapd;
 

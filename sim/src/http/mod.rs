@@ -4,6 +4,7 @@
 
 mod access;
 mod cluster;
+mod console;
 mod guests;
 mod nodes;
 mod sdn;
@@ -46,6 +47,8 @@ pub(crate) struct Ctx<'a> {
     pub task_ms: i64,
     /// QEMU or LXC for guest routes.
     pub kind: Kind,
+    /// PEM of the server certificate (empty over plain HTTP), as `vncproxy` returns it.
+    pub cert_pem: &'a str,
 }
 
 impl Ctx<'_> {
@@ -60,6 +63,19 @@ impl Ctx<'_> {
 }
 
 type Handler = fn(&mut Ctx<'_>, &Params) -> Result<Reply, ApiError>;
+
+/// Put in a response's extensions: the listener closes the connection instead of answering
+/// (what a client sees when pveproxy cannot reach a VNC proxy port).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped without a response")
+    }
+}
+
+impl std::error::Error for DropConnection {}
 
 struct Route {
     method: Method,
@@ -98,6 +114,7 @@ timezone:str tty:int(0..6) unprivileged:bool unused[n]:str";
 const QEMU_DISKS: &str = "enum(ide0..3|scsi0..30|virtio0..15|sata0..5|efidisk0|tpmstate0)";
 
 const NV: &str = "node!:str vmid!:vmid";
+const VNCWS: &str = "node!:str vmid!:vmid vncticket!:str port!:int(5900..5999)";
 const TOKENID: &str = r"tokenid!:re((?^:[A-Za-z][A-Za-z0-9\.\-_]+))";
 const REPL_ID: &str = r"id!:re([1-9][0-9]{2,8}-\d{1,9})";
 const ALIAS: &str = r"alias:re((?^i:[\(\)-_.\w\d\s]{0,256}))";
@@ -111,6 +128,7 @@ log:enum(emerg|alert|crit|err|warning|notice|info|debug|nolog) macro:str proto:s
 fn table() -> Vec<Route> {
     use access as a;
     use cluster as c;
+    use console as con;
     use guests as g;
     use nodes as n;
     let q_create: &'static str = leak_join(&[
@@ -261,6 +279,8 @@ fn table() -> Vec<Route> {
         GET "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}" "node!:str vmid!:vmid pos:int(0..)" => g::rule_get;
         PUT "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}" rule_put => g::rule_update;
         DELETE "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}" "node!:str vmid!:vmid pos:int(0..) digest:str" => g::rule_delete;
+        POST "/nodes/{node}/qemu/{vmid}/vncproxy" "node!:str vmid!:vmid websocket:bool generate-password:bool" => con::vncproxy;
+        GET "/nodes/{node}/qemu/{vmid}/vncwebsocket" VNCWS => con::vncwebsocket;
 
         GET "/nodes/{node}/lxc" "node!:str" => g::list;
         POST "/nodes/{node}/lxc" l_create => g::create;
@@ -293,6 +313,8 @@ fn table() -> Vec<Route> {
         GET "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}" "node!:str vmid!:vmid pos:int(0..)" => g::rule_get;
         PUT "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}" rule_put => g::rule_update;
         DELETE "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}" "node!:str vmid!:vmid pos:int(0..) digest:str" => g::rule_delete;
+        POST "/nodes/{node}/lxc/{vmid}/vncproxy" "node!:str vmid!:vmid websocket:bool width:int(16..4096) height:int(16..2160)" => con::vncproxy;
+        GET "/nodes/{node}/lxc/{vmid}/vncwebsocket" VNCWS => con::vncwebsocket;
     }
 }
 
@@ -472,7 +494,8 @@ async fn dispatch(State(state): State<Arc<SimState>>, req: Request) -> Response 
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         return resp;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let method = parts.method.clone();
     let full_path = parts.uri.path().to_owned();
     let Some(path) = full_path.strip_prefix("/api2/json") else {
@@ -594,6 +617,7 @@ async fn dispatch(State(state): State<Arc<SimState>>, req: Request) -> Response 
                 auth: &auth,
                 task_ms,
                 kind,
+                cert_pem: state.cert_pem.get().map_or("", String::as_str),
             };
             (route.route.handler)(&mut ctx, &params)
         });
@@ -604,6 +628,16 @@ async fn dispatch(State(state): State<Arc<SimState>>, req: Request) -> Response 
         }
         result
     };
+    let websocket = method == Method::GET
+        && route.route.path.ends_with("/vncwebsocket")
+        && parts.headers.contains_key(header::UPGRADE);
+    if websocket && result.is_ok() {
+        let port = params
+            .int("port")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0);
+        return console::upgrade(&state, &parts.headers, on_upgrade, port);
+    }
     match result {
         Ok(reply) => {
             let mut body = json!({ "data": reply.data });
@@ -612,7 +646,13 @@ async fn dispatch(State(state): State<Arc<SimState>>, req: Request) -> Response 
             }
             json_response(StatusCode::OK, body)
         }
-        Err(e) => error_response(e),
+        Err(e) => {
+            // pveproxy delays every 401, ticket refusals included
+            if e.status == StatusCode::UNAUTHORIZED && !state.auth_failure_delay.is_zero() {
+                tokio::time::sleep(state.auth_failure_delay).await;
+            }
+            error_response(e)
+        }
     }
 }
 
