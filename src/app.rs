@@ -294,6 +294,19 @@ impl App {
         if let Some(sub) = &subscriber {
             crate::auth::records::follow_ends(sub.clone(), sessions.clone());
         }
+        let emitter = crate::realtime::emit::IoEmitter(control.clone());
+        let chat = crate::chat::Chat::start(
+            tree.root.get_cell(),
+            store.clone(),
+            Arc::new(emitter.clone()),
+            Default::default(),
+        )
+        .await
+        .map_err(actors_err)?;
+        let whiteboards = crate::whiteboard::start(tree.root.get_cell(), &store, &emitter)
+            .await
+            .map_err(actors_err)?;
+        let event_limits = crate::realtime::limits::EventLimits::new(redis.clone());
         let state = AppState {
             records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
@@ -322,6 +335,10 @@ impl App {
             ldap,
             redis,
             started: Instant::now(),
+            chat,
+            whiteboards,
+            event_limits,
+            emitter,
         };
         let (socket_layer, io) = realtime::layer(state.clone());
         control.set(io.clone());

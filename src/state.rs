@@ -68,4 +68,12 @@ pub struct AppState {
     pub redis: Option<fred::clients::Client>,
     /// When the server started.
     pub started: Instant,
+    /// Chat rooms and presence.
+    pub chat: crate::chat::Chat,
+    /// Whiteboards.
+    pub whiteboards: uma_actors::whiteboard::Whiteboards,
+    /// Limits of the chat and whiteboard events.
+    pub event_limits: crate::realtime::limits::EventLimits,
+    /// Emits events from services (ordered, awaited).
+    pub emitter: crate::realtime::emit::IoEmitter,
 }

@@ -36,8 +36,8 @@ pub enum TaskMsg {
     },
     /// Poll the running tasks.
     Tick,
-    /// Results of a poll.
-    Polled(Vec<(String, Result<TaskStatus, PveError>)>),
+    /// Results of a poll: each task's status and, while running, its progress from the log.
+    Polled(Vec<(String, Result<TaskStatus, PveError>, Option<u32>)>),
     /// Who started a task (if Uma started it recently).
     Owner(String, RpcReplyPort<Option<TaskOwner>>),
 }
@@ -69,6 +69,7 @@ struct Tracked {
     owner: TaskOwner,
     since: Instant,
     last_status: Option<String>,
+    progress: Option<u32>,
 }
 
 /// State of the tracker.
@@ -188,6 +189,7 @@ impl Actor for TaskTracker {
                     owner,
                     since: Instant::now(),
                     last_status: Some("running".to_owned()),
+                    progress: None,
                 };
                 let started = TaskStatus {
                     status: "running".to_owned(),
@@ -211,12 +213,24 @@ impl Actor for TaskTracker {
                     let polls = upids.into_iter().map(|u| {
                         let pve = pve.clone();
                         async move {
-                            let path = ApiPath::lit("nodes")
-                                .seg(&u.node())
-                                .then("tasks")
-                                .seg(&u)
-                                .then("status");
-                            (u.as_str().to_owned(), pve.get::<TaskStatus>(path).await)
+                            let base = ApiPath::lit("nodes").seg(&u.node()).then("tasks").seg(&u);
+                            let status = pve.get::<TaskStatus>(base.clone().then("status")).await;
+                            let progress = match &status {
+                                Ok(s) if s.status == "running" => pve
+                                    .get_with::<Vec<serde_json::Value>>(
+                                        base.then("log"),
+                                        &[("limit", "1000".to_owned())],
+                                    )
+                                    .await
+                                    .ok()
+                                    .and_then(|log| {
+                                        log.iter().rev().find_map(|l| {
+                                            l["t"].as_str().and_then(crate::ops::cluster::percent)
+                                        })
+                                    }),
+                                _ => None,
+                            };
+                            (u.as_str().to_owned(), status, progress)
                         }
                     });
                     let results = futures::future::join_all(polls).await;
@@ -225,7 +239,7 @@ impl Actor for TaskTracker {
             }
             TaskMsg::Polled(results) => {
                 state.polling = false;
-                for (key, result) in results {
+                for (key, result, progress) in results {
                     let Some(t) = state.running.get_mut(&key) else {
                         continue;
                     };
@@ -239,9 +253,13 @@ impl Actor for TaskTracker {
                             }
                         }
                         Ok(s) => {
-                            if t.last_status.as_deref() != Some(s.status.as_str()) {
+                            if t.last_status.as_deref() != Some(s.status.as_str())
+                                || (progress.is_some() && progress != t.progress)
+                            {
                                 t.last_status = Some(s.status.clone());
-                                let body = payload(t, &s);
+                                t.progress = progress.or(t.progress);
+                                let mut body = payload(t, &s);
+                                body["progress"] = serde_json::json!(t.progress);
                                 self.emit(t, "task:update", body);
                             }
                         }

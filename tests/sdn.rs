@@ -441,6 +441,15 @@ async fn pool_vnets_need_a_managed_pool_and_fit_its_quota() {
     );
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(msg.contains("allows 1 VNets, has 1"), "{msg}");
+    // The pool's limits show the VNet in its usage.
+    let limits: Value = alice
+        .get("/api/proxmox/pools/DEV_alice_1/limits")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(limits["usage"]["vnets"], 1, "{limits}");
+    assert_eq!(limits["remaining"]["vnets"], 0, "{limits}");
     // Only administrators may override, and it is honoured for them.
     let (s, body) = post(
         &alice,

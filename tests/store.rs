@@ -36,6 +36,7 @@ const TABLES: &[&str] = &[
     "audit_logs",
     "blocks",
     "chat_groups",
+    "chat_reads",
     "doc_visits",
     "docs",
     "group_admins",

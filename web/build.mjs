@@ -5,7 +5,22 @@ import { copyFile, mkdir } from "node:fs/promises";
 
 const watch = process.argv.includes("--watch");
 const options = {
-  entryPoints: ["src/main.ts", "src/pages/login.ts", "src/pages/dashboard.ts", "src/app.css"],
+  entryPoints: [
+    "src/main.ts",
+    "src/pages/login.ts",
+    "src/pages/dashboard.ts",
+    "src/app.css",
+    "src/chat.ts",
+    "src/chat.css",
+    "src/pages/whiteboard.ts",
+    "src/pages/pool.ts",
+    "src/pages/guest.ts",
+    "src/pages/create.ts",
+    "src/pages/sdn.ts",
+    "src/pages/admin-pools.ts",
+    "src/pages/admin-limits.ts",
+    "src/pages/admin-acl.ts",
+  ],
   outdir: "dist",
   outbase: "src",
   bundle: true,

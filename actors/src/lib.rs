@@ -3,10 +3,14 @@
 //! or Proxmox wire code and reaches the world through small traits the server implements.
 
 pub mod audit;
+pub mod chat;
 pub mod cluster;
 pub mod consoles;
+pub mod emit;
+pub mod presence;
 pub mod root;
 pub mod sessions;
+pub mod whiteboard;
 
 use std::time::Duration;
 

@@ -66,9 +66,18 @@ fn need(path: &str) -> Need {
     if under("/admin") || under("/api/admin") || under("/api/settings") {
         Need::Admin
     } else if under("/dashboard")
+        || under("/pools")
+        || under("/guests")
+        || under("/create")
+        || under("/sdn")
         || under("/api/proxmox")
         || under("/settings")
         || under("/api/hardware-templates")
+        || under("/api/chat")
+        || under("/api/groups")
+        || under("/api/users")
+        || under("/api/whiteboard")
+        || under("/whiteboard")
     {
         Need::Session
     } else if path == "/login" {

@@ -1,10 +1,11 @@
 //! The HTTP surface: each family module exposes `router()`; this module merges them and applies
 //! the cross-cutting layers once (operation ids, tracing, security headers, body limits).
 
+pub mod access;
 pub mod admin;
 pub mod assets;
-pub mod access;
 pub mod auth;
+pub mod chat;
 pub mod client;
 pub mod cluster;
 pub mod guard;
@@ -18,6 +19,7 @@ pub mod sdn;
 pub mod security;
 pub mod settings;
 pub mod vms;
+pub mod whiteboard;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
@@ -49,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .merge(hardware::router())
         .merge(settings::router())
         .merge(admin::router())
+        .merge(chat::router())
+        .merge(whiteboard::router())
         .merge(assets::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

@@ -1,16 +1,21 @@
-//! Server-rendered pages: the shell and first paint; live parts are TypeScript islands.
+//! Server-rendered pages: the shell and first paint; live parts are TypeScript islands
+//! (`web/src/pages/<page>.ts`). Each signed-in page renders `partials/layout.html` with a `boot`
+//! object (the user, the page's ids and what the user may do there) the island reads on load.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
 
+use crate::acl::GuestAction;
 use crate::auth::session::CurrentSession;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::http::auth::login_csrf;
 use crate::http::security::CspNonce;
+use crate::ops::{self, Caller};
+use crate::pve::path::{PoolId, Vmid};
 use crate::state::AppState;
 
 /// Page routes.
@@ -19,6 +24,14 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(login_page))
         .route("/dashboard", get(dashboard))
+        .route("/pools/{pool}", get(pool_page))
+        .route("/guests/{vmid}", get(guest_page))
+        .route("/create", get(create_page))
+        .route("/sdn", get(sdn_page))
+        .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
+        .route("/admin/pools", get(admin_pools))
+        .route("/admin/limits", get(admin_limits))
+        .route("/admin/acl", get(admin_acl))
 }
 
 /// A rendered page with its status, or the internal-error answer when rendering failed.
@@ -96,6 +109,83 @@ async fn login_page(
     )
 }
 
+/// Renders a signed-in page: `template` extends `partials/layout.html`; `boot` (merged with the
+/// user) is what the page's island reads.
+pub(crate) fn app_page(
+    state: &AppState,
+    nonce: &CspNonce,
+    session: &CurrentSession,
+    template: &str,
+    page: &str,
+    title: &str,
+    boot: serde_json::Value,
+) -> Response {
+    let mut data = serde_json::json!({
+        "user": session.user_json(),
+        "demo": state.config.is_demo(),
+    });
+    if let (Some(d), serde_json::Value::Object(extra)) = (data.as_object_mut(), boot) {
+        d.extend(extra);
+    }
+    let body = state.templates.render(
+        template,
+        minijinja::context! {
+            nonce => nonce.0,
+            user => session.user_json(),
+            csrf_token => session.record.csrf_token,
+            expires_at => session.record.expires_at,
+            demo => state.config.is_demo(),
+            page => page,
+            title => title,
+            boot_json => minijinja::Value::from_safe_string(script_json(&data)),
+            boot => data,
+        },
+    );
+    html(StatusCode::OK, body)
+}
+
+/// JSON for a `<script type="application/json">` element: `<`, `>`, `&` and `'` escaped as
+/// `\uXXXX`, so no value can close the element or start markup.
+fn script_json(v: &serde_json::Value) -> String {
+    let raw = serde_json::to_string(v).unwrap_or_else(|_| "{}".to_owned());
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\'' => out.push_str("\\u0027"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The error page for a page whose subject is missing, hidden, or unreadable right now.
+fn page_error(state: &AppState, nonce: &CspNonce, e: &AppError, what: &str) -> Response {
+    let (status, title, message) = match e.code {
+        ErrorCode::NotFound | ErrorCode::InvalidInput => (
+            StatusCode::NOT_FOUND,
+            format!("{what} not found"),
+            format!(
+                "There is no {} here, or you may not see it.",
+                what.to_lowercase()
+            ),
+        ),
+        ErrorCode::Forbidden => (
+            StatusCode::FORBIDDEN,
+            "Not allowed".to_owned(),
+            e.message.clone(),
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Proxmox is unreachable".to_owned(),
+            format!("{} Try again in a moment.", e.message),
+        ),
+    };
+    crate::http::error_page(state, status, &title, &message, &nonce.0)
+}
+
 async fn dashboard(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
@@ -104,20 +194,222 @@ async fn dashboard(
     let cluster = match tokio::time::timeout(std::time::Duration::from_secs(3), state.pve.version())
         .await
     {
-        Ok(Ok(v)) => minijinja::context! { ok => true, version => v.version },
-        Ok(Err(e)) => minijinja::context! { ok => false, error => e.to_string() },
-        Err(_) => minijinja::context! { ok => false, error => "Proxmox did not answer within 3 s" },
+        Ok(Ok(v)) => serde_json::json!({ "ok": true, "version": v.version }),
+        Ok(Err(e)) => serde_json::json!({ "ok": false, "error": e.to_string() }),
+        Err(_) => serde_json::json!({ "ok": false, "error": "Proxmox did not answer within 3 s" }),
     };
-    let body = state.templates.render(
+    app_page(
+        &state,
+        &nonce,
+        &session,
         "dashboard/index.html",
-        minijinja::context! {
-            nonce => nonce.0,
-            user => session.user_json(),
-            csrf_token => session.record.csrf_token,
-            expires_at => session.record.expires_at,
-            cluster => cluster,
-            demo => state.config.is_demo(),
-        },
-    );
-    html(StatusCode::OK, body)
+        "dashboard",
+        "Dashboard",
+        serde_json::json!({ "cluster": cluster }),
+    )
+}
+
+async fn pool_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+    Path(pool): Path<String>,
+) -> Response {
+    let caller = Caller::new(&session, None, None);
+    let found = async {
+        let id = PoolId::parse("pool", &pool)?;
+        let view = ops::view(&state).await?;
+        let exists = view
+            .resources
+            .iter()
+            .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()));
+        let access = view.engine.pool_access(&caller.principal, id.as_str());
+        if !exists || !access.see {
+            return Err(AppError::new(ErrorCode::NotFound));
+        }
+        Ok((id.to_string(), access.manage))
+    }
+    .await;
+    match found {
+        Ok((id, manage)) => app_page(
+            &state,
+            &nonce,
+            &session,
+            "pool/index.html",
+            "pool",
+            &id,
+            serde_json::json!({ "poolId": id, "manage": manage }),
+        ),
+        Err(e) => page_error(&state, &nonce, &e, "Pool"),
+    }
+}
+
+async fn guest_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+    Path(vmid): Path<String>,
+) -> Response {
+    let caller = Caller::new(&session, None, None);
+    let found = async {
+        let id = Vmid::parse("vmid", &vmid)?;
+        let (g, view) = ops::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
+        let caps = serde_json::json!({
+            "power": may(GuestAction::Power),
+            "console": may(GuestAction::Console),
+            "configure": may(GuestAction::Configure),
+            "snapshot": may(GuestAction::Snapshot),
+            "rollback": may(GuestAction::Rollback),
+            "backup": may(GuestAction::Backup),
+            "clone": may(GuestAction::Clone) || ops::guests::is_public_template(&g.resource),
+            "allocate": may(GuestAction::Allocate),
+            "replicate": may(GuestAction::Replicate),
+        });
+        let pool_manage = g
+            .pool()
+            .is_some_and(|p| view.engine.pool_access(&caller.principal, p).manage);
+        Ok::<_, AppError>(serde_json::json!({
+            "vmid": id.0,
+            "type": g.kind,
+            "node": g.node,
+            "resource": g.resource,
+            "caps": caps,
+            "poolManage": pool_manage,
+            "consoleMax": state.config.console_max_per_user,
+        }))
+    }
+    .await;
+    match found {
+        Ok(boot) => {
+            let title = boot["resource"]["name"]
+                .as_str()
+                .map_or_else(|| format!("Guest {vmid}"), str::to_owned);
+            app_page(
+                &state,
+                &nonce,
+                &session,
+                "guest/index.html",
+                "guest",
+                &title,
+                boot,
+            )
+        }
+        Err(e) => page_error(&state, &nonce, &e, "Guest"),
+    }
+}
+
+/// `?pool=&type=` preselect the create wizard.
+#[derive(Debug, Deserialize)]
+pub struct CreateQuery {
+    pool: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+async fn create_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+    Query(q): Query<CreateQuery>,
+) -> Response {
+    let pool = q.pool.filter(|p| PoolId::parse("pool", p).is_ok());
+    let kind = q
+        .kind
+        .filter(|k| matches!(k.as_str(), "qemu" | "lxc" | "clone"));
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "create/index.html",
+        "create",
+        "New guest",
+        serde_json::json!({ "pool": pool, "type": kind }),
+    )
+}
+
+async fn sdn_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+) -> Response {
+    let caller = Caller::new(&session, None, None);
+    let admin = match ops::view(&state).await {
+        Ok(v) => v.engine.effective_admin(&caller.principal),
+        Err(_) => session.is_admin(),
+    };
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "sdn/index.html",
+        "sdn",
+        "Networks",
+        serde_json::json!({
+            "sdnAdmin": admin,
+            "namePrefixes": ops::sdn::name_prefixes(session.username()),
+        }),
+    )
+}
+
+async fn admin_pools(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+) -> Response {
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "admin/pools.html",
+        "admin-pools",
+        "Pools",
+        serde_json::json!({}),
+    )
+}
+
+async fn admin_limits(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+) -> Response {
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "admin/limits.html",
+        "admin-limits",
+        "Limits",
+        serde_json::json!({}),
+    )
+}
+
+async fn admin_acl(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+) -> Response {
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "admin/acl.html",
+        "admin-acl",
+        "Access",
+        serde_json::json!({}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_json_cannot_close_its_script_element() {
+        let v = serde_json::json!({ "name": "</script><b x='1'>&" });
+        let s = script_json(&v);
+        assert!(!s.contains('<') && !s.contains('>') && !s.contains('&') && !s.contains('\''));
+        let back: serde_json::Value = serde_json::from_str(&s).unwrap_or_default();
+        assert_eq!(back, v);
+    }
 }

@@ -348,7 +348,7 @@ pub async fn task_status(
 }
 
 /// `… (42%)` or `… 42% …` in a log line.
-fn percent(line: &str) -> Option<u32> {
+pub fn percent(line: &str) -> Option<u32> {
     let idx = line.rfind('%')?;
     let digits: String = line[..idx]
         .chars()

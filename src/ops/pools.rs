@@ -418,7 +418,8 @@ pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppRes
     let eff = quota::effective(state, id.as_str()).await?;
     // Live usage: read now, not from the cached view.
     let resources = state.pve.resources(Some("vm")).await?;
-    let usage = pool_usage(&resources, id.as_str());
+    let mut usage = pool_usage(&resources, id.as_str());
+    usage.vnets = quota::vnet_usage(state, id.as_str()).await?;
     let left = |max: i64, used: i64| {
         if max > 0 {
             json!((max - used).max(0))

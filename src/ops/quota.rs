@@ -292,7 +292,8 @@ impl QuotaBook {
     }
 }
 
-async fn vnet_usage(state: &AppState, pool: &str) -> AppResult<i64> {
+/// VNets of `pool` (alias starting `<pool>_`), read from Proxmox now.
+pub async fn vnet_usage(state: &AppState, pool: &str) -> AppResult<i64> {
     let vnets: Vec<serde_json::Value> = state.pve.get("cluster/sdn/vnets").await.map_err(|_| {
         AppError::with_message(
             ErrorCode::Unavailable,

@@ -3,8 +3,12 @@
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
 //! ends (logout, revoke, expiry).
 
+pub mod chat;
+pub mod emit;
+pub mod limits;
 pub mod live;
 pub mod ops;
+pub mod whiteboard;
 
 use std::sync::{Arc, OnceLock};
 
@@ -41,6 +45,10 @@ pub struct SocketSession(pub Arc<CurrentSession>);
 pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
+        // `draw_save` takes up to 10 MiB; each event's own cap is checked by its handler.
+        .max_payload(limits::largest_cap() as u64 + 64 * 1024)
+        // Room for bursts (a busy chat, a drawing) to a client that polls.
+        .max_buffer_size(4096)
         .with_state(state)
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
@@ -84,6 +92,8 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
     socket.join(format!("user:{}", session.username()));
     // Handlers first, before any await, so nothing a client sends right after `connect` is lost.
     ops::register(&socket);
+    chat::register(&socket);
+    whiteboard::register(&socket);
     live::register(&socket);
     let identity = crate::http::auth::identity_of(&session);
     match uma_actors::call!(state.sessions, |reply| SessionsMsg::Ensure(identity, reply)) {
@@ -94,12 +104,14 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
                 return;
             }
             let live_state = state.clone();
-            socket.on_disconnect(async move || {
+            socket.on_disconnect(async move |s: SocketRef| {
                 live_state.live.unwatch(&sid);
                 live_state.streams.leave(&sid, None);
                 let _ = actor.cast(SessionMsg::RemoveSocket(sid));
+                chat::disconnected(&live_state, &s).await;
             });
             tracing::debug!(user = session.username(), "socket connected");
+            chat::connected(&state, &socket).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "session actor unavailable; closing the socket");
@@ -208,6 +220,25 @@ pub const SERVER_EVENTS: &[&str] = &[
     "cluster:status",
     "guest:update",
     "node:update",
+    // Chat (the original's names) and Uma's additions.
+    "new_message",
+    "message_sent",
+    "message_updated",
+    "user_typing",
+    "messages_read",
+    "messages_delivered",
+    "presence",
+    "online_users_list",
+    "group_updated",
+    "group_removed",
+    "error",
+    // Whiteboard.
+    "draw_stroke",
+    "draw_undo",
+    "draw_cursor",
+    "draw_clear",
+    "draw_sync",
+    "whiteboard_participants",
 ];
 
 #[cfg(test)]
@@ -266,7 +297,12 @@ mod tests {
             missing.is_empty(),
             "events registered in code but missing from docs/realtime.md: {missing:?}"
         );
-        for e in super::ops::EVENTS.iter().chain(super::live::EVENTS) {
+        for e in super::ops::EVENTS
+            .iter()
+            .chain(super::live::EVENTS)
+            .chain(super::chat::EVENTS)
+            .chain(super::whiteboard::EVENTS)
+        {
             assert!(
                 registered.contains(*e),
                 "{e} is listed in EVENTS but never registered"

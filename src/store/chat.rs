@@ -69,6 +69,8 @@ pub struct NewMessage<'a> {
     pub group_id: Option<&'a str>,
     /// Replied-to message.
     pub reply_to_id: Option<&'a str>,
+    /// Already delivered (the receiver of a direct message was online).
+    pub delivered: bool,
 }
 
 /// A reaction on a message.
@@ -271,8 +273,23 @@ impl Store {
         })?)
     }
 
-    /// Stores a message with the next global sequence number.
+    /// Stores a message with the next global sequence number. On MariaDB two writers can
+    /// deadlock on the sequence (both read the same maximum); the loser is retried.
     pub async fn insert_message(&self, m: NewMessage<'_>) -> StoreResult<Message> {
+        let mut attempt = 0;
+        loop {
+            match self.try_insert_message(&m).await {
+                Err(e) if attempt < 8 && is_retryable(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(2 << attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(id) => return self.message(&id).await?.ok_or(super::StoreError::NotFound),
+            }
+        }
+    }
+
+    async fn try_insert_message(&self, m: &NewMessage<'_>) -> Result<String, sqlx::Error> {
         let now = now_ms();
         let id = new_id();
         on_pool!(self, |p| {
@@ -289,7 +306,7 @@ impl Store {
             .bind(m.receiver_id)
             .bind(m.group_id)
             .bind(false)
-            .bind(false)
+            .bind(m.delivered)
             .bind(m.reply_to_id)
             .bind(now)
             .bind(now)
@@ -297,7 +314,7 @@ impl Store {
             .await?;
             tx.commit().await
         })?;
-        self.message(&id).await?.ok_or(super::StoreError::NotFound)
+        Ok(id)
     }
 
     /// A message by id.
@@ -499,5 +516,411 @@ impl Store {
         .fetch_one(p)
         .await)?;
         Ok(n > 0)
+    }
+}
+
+/// Deadlocks and lock waits (MariaDB `40001`, SQLite busy) are worth another try.
+fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("40001") | Some("5") | Some("6"))
+                || db.message().contains("Deadlock")
+                || db.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+/// `?, ?, …` for `n` values (at least one, so `IN (…)` stays valid SQL).
+fn placeholders(n: usize) -> String {
+    vec!["?"; n.max(1)].join(", ")
+}
+
+/// Per-user read position in a group.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReadMark {
+    /// Group id.
+    pub group_id: String,
+    /// Messages up to this sequence number are read.
+    pub last_read_seq: i64,
+}
+
+impl Store {
+    /// Users with these ids (unknown ids are skipped).
+    pub async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<super::auth::User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, username, display_name, avatar, settings, created_at, updated_at FROM users WHERE id IN ({})",
+            placeholders(ids.len())
+        );
+        Ok(on_pool!(self, |p| {
+            let mut q = sqlx::query_as::<_, super::auth::User>(&sql);
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(p).await
+        })?)
+    }
+
+    /// Messages with these ids.
+    pub async fn messages_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE id IN ({})",
+            placeholders(ids.len())
+        );
+        Ok(on_pool!(self, |p| {
+            let mut q = sqlx::query_as::<_, Message>(&sql);
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(p).await
+        })?)
+    }
+
+    /// Groups with these ids.
+    pub async fn groups_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Group>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, name, avatar, created_at, updated_at FROM chat_groups WHERE id IN ({})",
+            placeholders(ids.len())
+        );
+        Ok(on_pool!(self, |p| {
+            let mut q = sqlx::query_as::<_, Group>(&sql);
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(p).await
+        })?)
+    }
+
+    /// Reactions on these messages, oldest first.
+    pub async fn reactions_of(&self, message_ids: &[String]) -> StoreResult<Vec<Reaction>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, emoji, user_id, message_id, created_at FROM reactions WHERE message_id IN ({}) ORDER BY created_at, id",
+            placeholders(message_ids.len())
+        );
+        Ok(on_pool!(self, |p| {
+            let mut q = sqlx::query_as::<_, Reaction>(&sql);
+            for id in message_ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(p).await
+        })?)
+    }
+
+    /// Members of a group with their user rows, by username.
+    pub async fn group_members(&self, group_id: &str) -> StoreResult<Vec<super::auth::User>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as::<_, super::auth::User>(
+            "SELECT u.id, u.username, u.display_name, u.avatar, u.settings, u.created_at, u.updated_at FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = ? ORDER BY u.username"
+        )
+        .bind(group_id)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// User ids of the group's admins.
+    pub async fn group_admin_ids(&self, group_id: &str) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT user_id FROM group_admins WHERE group_id = ? ORDER BY user_id"
+        )
+        .bind(group_id)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// Takes away a member's admin role in a group.
+    pub async fn remove_group_admin(&self, group_id: &str, user_id: &str) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query(
+            "DELETE FROM group_admins WHERE group_id = ? AND user_id = ?"
+        )
+        .bind(group_id)
+        .bind(user_id)
+        .execute(p)
+        .await)?;
+        expect_one(rows)
+    }
+
+    /// Marks a group updated (its position in lists).
+    pub async fn touch_group(&self, group_id: &str) -> StoreResult<()> {
+        exec!(self, |p| sqlx::query(
+            "UPDATE chat_groups SET updated_at = ? WHERE id = ?"
+        )
+        .bind(now_ms())
+        .bind(group_id)
+        .execute(p)
+        .await)?;
+        Ok(())
+    }
+
+    /// `(blocker, blocked)` pairs where the blocker is a member of the group.
+    pub async fn blocks_in_group(&self, group_id: &str) -> StoreResult<Vec<(String, String)>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as::<_, (String, String)>(
+            "SELECT b.blocker_id, b.blocked_id FROM blocks b JOIN group_members m ON m.user_id = b.blocker_id AND m.group_id = ?"
+        )
+        .bind(group_id)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// `(blocker, blocked)` pairs between two users (either way).
+    pub async fn blocks_between(&self, a: &str, b: &str) -> StoreResult<Vec<(String, String)>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as::<_, (String, String)>(
+            "SELECT blocker_id, blocked_id FROM blocks WHERE (blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)"
+        )
+        .bind(a)
+        .bind(b)
+        .bind(b)
+        .bind(a)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// Users `blocker_id` blocks, by username.
+    pub async fn blocked_users(&self, blocker_id: &str) -> StoreResult<Vec<super::auth::User>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as::<_, super::auth::User>(
+            "SELECT u.id, u.username, u.display_name, u.avatar, u.settings, u.created_at, u.updated_at FROM users u JOIN blocks b ON b.blocked_id = u.id WHERE b.blocker_id = ? ORDER BY u.username"
+        )
+        .bind(blocker_id)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// How many messages a group has and its highest sequence number.
+    pub async fn group_message_stats(&self, group_id: &str) -> StoreResult<(i64, i64)> {
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, (i64, i64)>(
+            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM messages WHERE group_id = ?"
+        )
+        .bind(group_id)
+        .fetch_one(p)
+        .await)?)
+    }
+
+    /// How many direct messages two users have and the highest sequence number.
+    pub async fn direct_message_stats(&self, a: &str, b: &str) -> StoreResult<(i64, i64)> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as::<_, (i64, i64)>(
+            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM messages WHERE (sender_id = ? AND receiver_id = ?) OR (sender_id = ? AND receiver_id = ?)"
+        )
+        .bind(a)
+        .bind(b)
+        .bind(b)
+        .bind(a)
+        .fetch_one(p)
+        .await
+        })?)
+    }
+
+    /// A page of a group's messages for `viewer_id`, newest first, before `before_seq`;
+    /// messages from users the viewer blocks are left out.
+    pub async fn group_history_for(
+        &self,
+        group_id: &str,
+        viewer_id: &str,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE group_id = ? AND seq < ? AND sender_id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = ?) ORDER BY seq DESC LIMIT ?"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, Message>(&sql)
+            .bind(group_id)
+            .bind(before_seq.unwrap_or(i64::MAX))
+            .bind(viewer_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Newest direct message per counterpart of `user_id`, newest first (counterparts the user
+    /// blocks are left out).
+    pub async fn recent_direct(&self, user_id: &str, limit: i64) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE seq IN (\
+               SELECT MAX(seq) FROM messages WHERE receiver_id IS NOT NULL AND (sender_id = ? OR receiver_id = ?) \
+               GROUP BY CASE WHEN sender_id = ? THEN receiver_id ELSE sender_id END) \
+             AND (CASE WHEN sender_id = ? THEN receiver_id ELSE sender_id END) NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = ?) \
+             ORDER BY seq DESC LIMIT ?"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, Message>(&sql)
+            .bind(user_id)
+            .bind(user_id)
+            .bind(user_id)
+            .bind(user_id)
+            .bind(user_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Unread direct messages to `user_id`, per sender.
+    pub async fn unread_direct_counts(&self, user_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query_as::<_, (String, i64)>(
+            "SELECT sender_id, COUNT(*) FROM messages WHERE receiver_id = ? AND is_read = ? GROUP BY sender_id"
+        )
+        .bind(user_id)
+        .bind(false)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// Newest message of each group `user_id` is a member of.
+    pub async fn last_group_messages(&self, user_id: &str) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE seq IN (\
+               SELECT MAX(m.seq) FROM messages m JOIN group_members gm ON gm.group_id = m.group_id AND gm.user_id = ? GROUP BY m.group_id)"
+        );
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, Message>(&sql)
+            .bind(user_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Unread messages per group for `user_id` (others' messages after the read mark, from users
+    /// they do not block).
+    pub async fn unread_group_counts(&self, user_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, (String, i64)>(
+            "SELECT m.group_id, COUNT(*) FROM messages m \
+             JOIN group_members gm ON gm.group_id = m.group_id AND gm.user_id = ? \
+             LEFT JOIN chat_reads r ON r.group_id = m.group_id AND r.user_id = ? \
+             WHERE m.sender_id <> ? AND m.seq > COALESCE(r.last_read_seq, 0) \
+             AND m.sender_id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = ?) \
+             GROUP BY m.group_id"
+        )
+        .bind(user_id)
+        .bind(user_id)
+        .bind(user_id)
+        .bind(user_id)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// Moves `user_id`'s read mark in a group forward to `up_to` (never back); returns the mark.
+    pub async fn mark_group_read(
+        &self,
+        user_id: &str,
+        group_id: &str,
+        up_to: i64,
+    ) -> StoreResult<i64> {
+        let now = now_ms();
+        let updated = exec!(self, |p| {
+            sqlx::query(
+            "UPDATE chat_reads SET last_read_seq = ?, updated_at = ? WHERE user_id = ? AND group_id = ? AND last_read_seq < ?"
+        )
+        .bind(up_to)
+        .bind(now)
+        .bind(user_id)
+        .bind(group_id)
+        .bind(up_to)
+        .execute(p)
+        .await
+        })?;
+        if updated == 0 {
+            let inserted = exec!(self, |p| {
+                sqlx::query(
+                "INSERT INTO chat_reads (user_id, group_id, last_read_seq, updated_at) VALUES (?, ?, ?, ?)"
+            )
+            .bind(user_id)
+            .bind(group_id)
+            .bind(up_to)
+            .bind(now)
+            .execute(p)
+            .await
+            });
+            match inserted.map_err(super::StoreError::from) {
+                Ok(_) | Err(super::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mark: Option<i64> = on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT last_read_seq FROM chat_reads WHERE user_id = ? AND group_id = ?"
+        )
+        .bind(user_id)
+        .bind(group_id)
+        .fetch_optional(p)
+        .await)?;
+        Ok(mark.unwrap_or(up_to))
+    }
+
+    /// Marks direct messages from `sender_id` to `receiver_id` read, up to `up_to` (all when
+    /// `None`); returns how many changed.
+    pub async fn mark_direct_read(
+        &self,
+        sender_id: &str,
+        receiver_id: &str,
+        up_to: Option<i64>,
+    ) -> StoreResult<u64> {
+        Ok(exec!(self, |p| {
+            sqlx::query(
+            "UPDATE messages SET is_read = ?, delivered = ?, updated_at = ? WHERE sender_id = ? AND receiver_id = ? AND is_read = ? AND seq <= ?"
+        )
+        .bind(true)
+        .bind(true)
+        .bind(now_ms())
+        .bind(sender_id)
+        .bind(receiver_id)
+        .bind(false)
+        .bind(up_to.unwrap_or(i64::MAX))
+        .execute(p)
+        .await
+        })?)
+    }
+
+    /// Marks every undelivered direct message to `receiver_id` delivered; returns `(message id,
+    /// sender id)` of those.
+    pub async fn mark_delivered_to(&self, receiver_id: &str) -> StoreResult<Vec<(String, String)>> {
+        let pending: Vec<(String, String)> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT id, sender_id FROM messages WHERE receiver_id = ? AND delivered = ? ORDER BY seq"
+        )
+        .bind(receiver_id)
+        .bind(false)
+        .fetch_all(p)
+        .await
+        })?;
+        if pending.is_empty() {
+            return Ok(pending);
+        }
+        exec!(self, |p| sqlx::query(
+            "UPDATE messages SET delivered = ? WHERE receiver_id = ? AND delivered = ?"
+        )
+        .bind(true)
+        .bind(receiver_id)
+        .bind(false)
+        .execute(p)
+        .await)?;
+        Ok(pending)
+    }
+
+    /// Stores a user's chat settings (JSON).
+    pub async fn set_user_settings(&self, user_id: &str, settings: &str) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query(
+            "UPDATE users SET settings = ?, updated_at = ? WHERE id = ?"
+        )
+        .bind(settings)
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(p)
+        .await)?;
+        expect_one(rows)
     }
 }

@@ -1,6 +1,6 @@
 // Test harness: starts the real `uma` binary in demo mode on a free port with a throwaway data
 // folder, and Debian's Chromium through playwright-core.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,22 +12,30 @@ mkdirSync(screenshots, { recursive: true });
 
 const CHROMIUM = process.env.UMA_CHROMIUM ?? "/usr/bin/chromium";
 
-export async function startUma(env = {}) {
+/// Starts Uma; `users` are local accounts created first (`uma user add NAME --password-stdin`);
+/// `dataDir` reuses the data folder of an earlier start (a restart of the same server).
+export async function startUma(env = {}, { users = [], dataDir: reuse } = {}) {
   const bin = process.env.UMA_BIN ?? join(root, "target", "debug", "uma");
   if (!existsSync(bin)) {
     throw new Error(`${bin} is missing: build it with \`cargo build --bin uma\` (make test does)`);
   }
-  const dataDir = mkdtempSync(join(tmpdir(), "uma-browser-"));
+  const dataDir = reuse ?? mkdtempSync(join(tmpdir(), "uma-browser-"));
+  const childEnv = {
+    PATH: process.env.PATH,
+    HOSTNAME: "127.0.0.1",
+    PORT: "0",
+    UMA_DATA_DIR: join(dataDir, "data"),
+    LOG_LEVEL: "info",
+    ...env,
+  };
+  for (const u of users) {
+    const args = ["user", "add", u.name, "--password-stdin", ...(u.admin ? ["--admin"] : [])];
+    const r = spawnSync(bin, args, { cwd: dataDir, env: childEnv, input: `${u.password}\n`, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`uma user add ${u.name} failed:\n${r.stdout}${r.stderr}`);
+  }
   const child = spawn(bin, ["serve"], {
     cwd: dataDir,
-    env: {
-      PATH: process.env.PATH,
-      HOSTNAME: "127.0.0.1",
-      PORT: "0",
-      UMA_DATA_DIR: join(dataDir, "data"),
-      LOG_LEVEL: "info",
-      ...env,
-    },
+    env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -47,6 +55,7 @@ export async function startUma(env = {}) {
   });
   return {
     url,
+    dataDir,
     log: () => log,
     async stop() {
       child.kill("SIGTERM");

@@ -49,8 +49,8 @@ test("sign in through the login page and land on the dashboard", async () => {
   await page.fill("input[name=password]", PASSWORD);
   await page.click("button[type=submit]");
   await page.waitForURL(`${uma.url}/dashboard`);
-  assert.match(await page.textContent("h1"), /Welcome, admin/);
-  await page.waitForFunction(() => document.querySelector("[data-live-status]")?.textContent === "Live updates on.");
+  assert.match(await page.textContent("main"), /Welcome, admin/);
+  await page.waitForSelector('[data-live-status][data-state="live"]');
   await page.screenshot({ path: join(screenshots, "dashboard.png"), fullPage: true });
 
   await page.click(".user-menu summary");

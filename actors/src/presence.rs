@@ -1,0 +1,296 @@
+//! Presence: who is online, counted per socket so several tabs of one user make one presence.
+//! The [`Presence`] actor owns the counts and announces transitions (`presence` to every socket:
+//! online at a user's first socket, offline after their last one), except for users who hide
+//! their status. Readers that need a quick answer (is the receiver of a message online?) use the
+//! shared [`Online`] view the actor keeps up to date.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+
+use crate::emit::{Emit, Emitter};
+
+/// A read-only view of who is online (socket counts per username).
+#[derive(Debug, Clone, Default)]
+pub struct Online(Arc<RwLock<HashMap<String, usize>>>);
+
+impl Online {
+    /// Whether `username` has at least one socket.
+    pub fn is_online(&self, username: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(username)
+            .is_some_and(|n| *n > 0)
+    }
+
+    /// Sockets of `username`.
+    pub fn sockets(&self, username: &str) -> usize {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(username)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn set(&self, username: &str, n: usize) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if n == 0 {
+            map.remove(username);
+        } else {
+            map.insert(username.to_owned(), n);
+        }
+    }
+}
+
+/// Messages of the presence actor.
+#[derive(Debug)]
+pub enum PresenceMsg {
+    /// A socket of `username` connected; `visible` is the user's `showOnlineStatus`.
+    Connected {
+        /// Who.
+        username: String,
+        /// The socket id.
+        sid: String,
+        /// Whether others may see them online.
+        visible: bool,
+    },
+    /// A socket disconnected.
+    Disconnected {
+        /// Who.
+        username: String,
+        /// The socket id.
+        sid: String,
+    },
+    /// The user changed `showOnlineStatus`; announces the change when online.
+    SetVisible {
+        /// Who.
+        username: String,
+        /// The new setting.
+        visible: bool,
+    },
+    /// Online users others may see, plus `asker` themself when online; sorted.
+    List {
+        /// Who asks (always sees themself).
+        asker: String,
+        /// Reply.
+        reply: RpcReplyPort<Vec<String>>,
+    },
+}
+
+/// The presence actor.
+pub struct Presence {
+    emitter: Arc<dyn Emitter>,
+    online: Online,
+}
+
+impl std::fmt::Debug for Presence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Presence")
+    }
+}
+
+/// Sockets and visibility per user.
+#[derive(Debug, Default)]
+pub struct PresenceState {
+    sockets: HashMap<String, HashSet<String>>,
+    hidden: HashSet<String>,
+}
+
+impl Presence {
+    /// Starts the presence actor under `parent`; returns it and the shared view.
+    pub async fn start(
+        parent: ractor::ActorCell,
+        emitter: Arc<dyn Emitter>,
+    ) -> Result<(ActorRef<PresenceMsg>, Online), ractor::SpawnErr> {
+        let online = Online::default();
+        let actor = Presence {
+            emitter,
+            online: online.clone(),
+        };
+        let (r, _) = Actor::spawn_linked(None, actor, (), parent).await?;
+        Ok((r, online))
+    }
+
+    async fn announce(&self, username: &str, status: &str) {
+        self.emitter
+            .emit(Emit::to(
+                Vec::new(),
+                "presence",
+                json!({ "username": username, "status": status }),
+            ))
+            .await;
+    }
+}
+
+impl Actor for Presence {
+    type Msg = PresenceMsg;
+    type State = PresenceState;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<Self::Msg>,
+        _: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(PresenceState::default())
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PresenceMsg::Connected {
+                username,
+                sid,
+                visible,
+            } => {
+                if visible {
+                    state.hidden.remove(&username);
+                } else {
+                    state.hidden.insert(username.clone());
+                }
+                let set = state.sockets.entry(username.clone()).or_default();
+                let first = set.is_empty();
+                set.insert(sid);
+                self.online.set(&username, set.len());
+                if first && visible {
+                    self.announce(&username, "online").await;
+                }
+            }
+            PresenceMsg::Disconnected { username, sid } => {
+                let Some(set) = state.sockets.get_mut(&username) else {
+                    return Ok(());
+                };
+                set.remove(&sid);
+                let left = set.len();
+                self.online.set(&username, left);
+                if left == 0 {
+                    state.sockets.remove(&username);
+                    if !state.hidden.remove(&username) {
+                        self.announce(&username, "offline").await;
+                    }
+                }
+            }
+            PresenceMsg::SetVisible { username, visible } => {
+                let was_visible = !state.hidden.contains(&username);
+                if visible {
+                    state.hidden.remove(&username);
+                } else {
+                    state.hidden.insert(username.clone());
+                }
+                let online = state.sockets.get(&username).is_some_and(|s| !s.is_empty());
+                if online && was_visible != visible {
+                    let status = if visible { "online" } else { "offline" };
+                    self.announce(&username, status).await;
+                }
+            }
+            PresenceMsg::List { asker, reply } => {
+                let mut names: Vec<String> = state
+                    .sockets
+                    .iter()
+                    .filter(|(name, set)| {
+                        !set.is_empty() && (!state.hidden.contains(*name) || **name == asker)
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                names.sort();
+                let _ = reply.send(names);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Rec(Mutex<Vec<Emit>>);
+    impl Emitter for Rec {
+        fn emit(&self, e: Emit) -> crate::emit::BoxFut<'_, ()> {
+            self.0.lock().unwrap().push(e);
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn several_tabs_make_one_presence_and_hidden_users_stay_quiet() {
+        let tree = crate::root::Tree::start().await.unwrap();
+        let rec = Arc::new(Rec::default());
+        let (p, online) = Presence::start(tree.root.get_cell(), rec.clone())
+            .await
+            .unwrap();
+        let connect = |u: &str, s: &str, visible| PresenceMsg::Connected {
+            username: u.into(),
+            sid: s.into(),
+            visible,
+        };
+        p.cast(connect("ann", "a1", true)).unwrap();
+        p.cast(connect("ann", "a2", true)).unwrap();
+        p.cast(connect("ben", "b1", false)).unwrap();
+        let seen = crate::call!(p, |r| PresenceMsg::List {
+            asker: "cid".into(),
+            reply: r
+        })
+        .unwrap();
+        assert_eq!(seen, ["ann"]);
+        let own = crate::call!(p, |r| PresenceMsg::List {
+            asker: "ben".into(),
+            reply: r
+        })
+        .unwrap();
+        assert_eq!(own, ["ann", "ben"]);
+        assert_eq!(online.sockets("ann"), 2);
+        p.cast(PresenceMsg::Disconnected {
+            username: "ann".into(),
+            sid: "a1".into(),
+        })
+        .unwrap();
+        p.cast(PresenceMsg::Disconnected {
+            username: "ben".into(),
+            sid: "b1".into(),
+        })
+        .unwrap();
+        p.cast(PresenceMsg::Disconnected {
+            username: "ann".into(),
+            sid: "a2".into(),
+        })
+        .unwrap();
+        let _ = crate::call!(p, |r| PresenceMsg::List {
+            asker: "x".into(),
+            reply: r
+        })
+        .unwrap();
+        let events: Vec<(String, String)> = rec
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e.payload["username"].as_str().unwrap().to_owned(),
+                    e.payload["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("ann".to_owned(), "online".to_owned()),
+                ("ann".to_owned(), "offline".to_owned())
+            ]
+        );
+        assert!(!online.is_online("ann"));
+        tree.shutdown().await;
+    }
+}

@@ -1,0 +1,754 @@
+//! The chat REST services: history with cursors, recent conversations, the public channel,
+//! groups and their members and admins, user search, blocks and settings.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uma_actors::chat::RoomKey;
+use uma_actors::emit::{user_room, Emit};
+use uma_actors::presence::PresenceMsg;
+
+use super::backend::{iso, messages_json, user_json};
+use super::settings::{ChatSettings, SettingsPatch};
+use super::{public_channel, user_of, PUBLIC_CHANNEL};
+use crate::audit::Status;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::ops::Caller;
+use crate::realtime::limits::Rejection;
+use crate::state::AppState;
+use crate::store::auth::User;
+use crate::store::chat::Group;
+
+/// Counts one call of a REST read (`api:<route>`); 429 with `Retry-After` when over.
+pub async fn limit(state: &AppState, caller: &Caller, route: &str, action: &str) -> AppResult<()> {
+    let Err(rejection) = state.event_limits.check_api(route, caller.username()).await else {
+        return Ok(());
+    };
+    let retry_after = match rejection {
+        Rejection::RateLimited { retry_after } => retry_after,
+        Rejection::TooLarge { .. } => 1,
+    };
+    state.audit.record(
+        &caller.actor,
+        action,
+        route,
+        Status::Warning,
+        json!({ "reason": "rate_limited", "retryAfter": retry_after }),
+    );
+    let mut err = AppError::with_message(
+        ErrorCode::RateLimited,
+        format!("Rate limit exceeded. Please try again in {retry_after} seconds."),
+    );
+    err.retry_after = Some(retry_after);
+    Err(err)
+}
+
+/// A page of history: messages oldest first, and the cursor for the page before it.
+#[derive(Debug)]
+pub struct Page {
+    /// Messages, oldest first.
+    pub messages: Vec<Value>,
+    /// Pass as `before` for older messages (`None`: this is the start).
+    pub next_before: Option<i64>,
+}
+
+/// `?username=&limit=&before=` / `?groupId=&limit=&before=`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryQuery {
+    /// The other user (direct history).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The group (group history).
+    #[serde(default)]
+    pub group_id: Option<String>,
+    /// Page size: 200 by default, 1–500.
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Only messages with a smaller `seq` (the cursor).
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+fn clamp(limit: Option<i64>, default: i64, max: i64) -> i64 {
+    limit.unwrap_or(default).clamp(1, max)
+}
+
+async fn page(
+    state: &AppState,
+    mut rows: Vec<crate::store::chat::Message>,
+    limit: i64,
+) -> AppResult<Page> {
+    let full = i64::try_from(rows.len()).unwrap_or(0) >= limit;
+    rows.reverse();
+    let next_before = if full {
+        rows.first().map(|m| m.seq)
+    } else {
+        None
+    };
+    Ok(Page {
+        messages: messages_json(&state.store, &rows).await?,
+        next_before,
+    })
+}
+
+/// Direct messages with `username`, newest page first, each page oldest first. Messages from a
+/// user the caller blocks are left out.
+pub async fn direct_history(state: &AppState, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
+    limit(state, caller, "api:chat-history", "CHAT_HISTORY_VIEW").await?;
+    let name = q
+        .username
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            AppError::with_message(
+                ErrorCode::InvalidInput,
+                "Username query parameter is required",
+            )
+        })?;
+    let me = user_of(state, caller).await?;
+    let other = state
+        .store
+        .user_by_username(name)
+        .await?
+        .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "User not found"))?;
+    let limit = clamp(q.limit, 200, 500);
+    let mut rows = state
+        .store
+        .direct_history(&me.id, &other.id, q.before, limit)
+        .await?;
+    if state.store.is_blocked(&me.id, &other.id).await? {
+        rows.retain(|m| m.sender_id == me.id);
+    }
+    let page = page(state, rows, limit).await?;
+    state.audit.record(
+        &caller.actor,
+        "CHAT_HISTORY_VIEW",
+        &format!("chat:direct:{name}"),
+        Status::Success,
+        json!({ "count": page.messages.len() }),
+    );
+    Ok(page)
+}
+
+fn group_denied() -> AppError {
+    AppError::with_message(ErrorCode::Forbidden, "Group not found or access denied")
+}
+
+/// A group's messages (members only), with reactions.
+pub async fn group_history(state: &AppState, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
+    limit(state, caller, "api:chat-history", "CHAT_GROUP_HISTORY_VIEW").await?;
+    let group_id = q
+        .group_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            AppError::with_message(
+                ErrorCode::InvalidInput,
+                "groupId query parameter is required",
+            )
+        })?;
+    let me = user_of(state, caller).await?;
+    let resource = format!("chat:group:{group_id}");
+    if !state.store.is_group_member(group_id, &me.id).await? {
+        let err = group_denied();
+        crate::ops::refused(state, caller, "CHAT_GROUP_HISTORY_VIEW", &resource, &err);
+        return Err(err);
+    }
+    let limit = clamp(q.limit, 200, 500);
+    let rows = state
+        .store
+        .group_history_for(group_id, &me.id, q.before, limit)
+        .await?;
+    let page = page(state, rows, limit).await?;
+    state.audit.record(
+        &caller.actor,
+        "CHAT_GROUP_HISTORY_VIEW",
+        &resource,
+        Status::Success,
+        json!({ "count": page.messages.len() }),
+    );
+    Ok(page)
+}
+
+/// `GET /api/chat/public-channel`.
+pub async fn public_channel_id(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    limit(
+        state,
+        caller,
+        "api:chat-public-channel",
+        "CHAT_PUBLIC_CHANNEL_VIEW",
+    )
+    .await?;
+    let g = state
+        .store
+        .group_by_name(PUBLIC_CHANNEL)
+        .await?
+        .ok_or_else(|| {
+            AppError::with_message(ErrorCode::NotFound, "Public channel not initialized")
+        })?;
+    state.audit.record(
+        &caller.actor,
+        "CHAT_PUBLIC_CHANNEL_VIEW",
+        &format!("chat:group:{}", g.id),
+        Status::Success,
+        json!({}),
+    );
+    Ok(json!({ "channelId": g.id }))
+}
+
+/// `POST /api/chat/public-channel`: creates it or joins the caller.
+pub async fn join_public_channel(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    let me = user_of(state, caller).await?;
+    let g = public_channel(state, &me).await?;
+    state.audit.record(
+        &caller.actor,
+        "CHAT_PUBLIC_CHANNEL_JOIN",
+        &format!("chat:group:{}", g.id),
+        Status::Success,
+        json!({}),
+    );
+    Ok(json!({ "channelId": g.id }))
+}
+
+/// `GET /api/chat/recent`: one entry per direct-message counterpart, newest first.
+pub async fn recent(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    limit(state, caller, "api:chat-recent", "CHAT_RECENT_VIEW").await?;
+    let me = user_of(state, caller).await?;
+    let last = state.store.recent_direct(&me.id, 100).await?;
+    let unread: HashMap<String, i64> = state
+        .store
+        .unread_direct_counts(&me.id)
+        .await?
+        .into_iter()
+        .collect();
+    let json = messages_json(&state.store, &last).await?;
+    let out: Vec<Value> = last
+        .iter()
+        .zip(json)
+        .filter_map(|(m, j)| {
+            let other = if m.sender_id == me.id {
+                j["receiver"].clone()
+            } else {
+                j["sender"].clone()
+            };
+            let id = other["id"].as_str()?.to_owned();
+            Some(json!({
+                "id": id,
+                "username": other["username"],
+                "displayName": other["displayName"],
+                "avatar": other["avatar"],
+                "online": state.chat.online.is_online(other["username"].as_str().unwrap_or_default()),
+                "lastMessage": j,
+                "unreadCount": unread.get(&id).copied().unwrap_or(0),
+            }))
+        })
+        .collect();
+    state.audit.record(
+        &caller.actor,
+        "CHAT_RECENT_VIEW",
+        "chat:recent",
+        Status::Success,
+        json!({ "count": out.len() }),
+    );
+    Ok(Value::Array(out))
+}
+
+async fn group_json(state: &AppState, g: &Group, me: &User) -> AppResult<Value> {
+    let members = state.store.group_members(&g.id).await?;
+    let admins = state.store.group_admin_ids(&g.id).await?;
+    Ok(json!({
+        "id": g.id,
+        "name": g.name,
+        "avatar": g.avatar,
+        "type": "group",
+        "public": g.name == PUBLIC_CHANNEL,
+        "createdAt": iso(g.created_at),
+        "updatedAt": iso(g.updated_at),
+        "members": members.iter().map(user_json).collect::<Vec<_>>(),
+        "admins": admins.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>(),
+        "isAdmin": admins.contains(&me.id),
+    }))
+}
+
+/// `?limit=` of the group list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// 50 by default, 1–200.
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/groups`: the caller's groups, most recently active first, with the last message and
+/// the unread count.
+pub async fn list_groups(state: &AppState, caller: &Caller, q: ListQuery) -> AppResult<Value> {
+    limit(state, caller, "api:groups", "VIEW_GROUPS").await?;
+    let me = user_of(state, caller).await?;
+    let mut groups = state.store.groups_of_user(&me.id).await?;
+    groups.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.name.cmp(&b.name)));
+    groups.truncate(usize::try_from(clamp(q.limit, 50, 200)).unwrap_or(50));
+    let last = state.store.last_group_messages(&me.id).await?;
+    let last_json = messages_json(&state.store, &last).await?;
+    let last: HashMap<String, Value> = last
+        .iter()
+        .zip(last_json)
+        .filter_map(|(m, j)| Some((m.group_id.clone()?, j)))
+        .collect();
+    let unread: HashMap<String, i64> = state
+        .store
+        .unread_group_counts(&me.id)
+        .await?
+        .into_iter()
+        .collect();
+    let mut out = Vec::with_capacity(groups.len());
+    for g in &groups {
+        let mut v = group_json(state, g, &me).await?;
+        v["lastMessage"] = last.get(&g.id).cloned().unwrap_or(Value::Null);
+        v["unreadCount"] = json!(unread.get(&g.id).copied().unwrap_or(0));
+        out.push(v);
+    }
+    state.audit.record(
+        &caller.actor,
+        "VIEW_GROUPS",
+        "chat:groups",
+        Status::Success,
+        json!({ "count": out.len() }),
+    );
+    Ok(Value::Array(out))
+}
+
+/// A group the caller is a member of (404 when it does not exist, 403 when not a member).
+async fn member_group(state: &AppState, me: &User, id: &str) -> AppResult<Group> {
+    let g = state
+        .store
+        .group(id)
+        .await?
+        .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "Group not found"))?;
+    if !state.store.is_group_member(id, &me.id).await? {
+        return Err(AppError::with_message(ErrorCode::Forbidden, "Forbidden"));
+    }
+    Ok(g)
+}
+
+/// `GET /api/groups/{id}`.
+pub async fn get_group(state: &AppState, caller: &Caller, id: &str) -> AppResult<Value> {
+    limit(state, caller, "api:groups", "GROUP_VIEW").await?;
+    let me = user_of(state, caller).await?;
+    let resource = format!("group:{id}");
+    let g = match member_group(state, &me, id).await {
+        Ok(g) => g,
+        Err(e) => {
+            crate::ops::refused(state, caller, "GROUP_VIEW", &resource, &e);
+            return Err(e);
+        }
+    };
+    state.audit.record(
+        &caller.actor,
+        "GROUP_VIEW",
+        &resource,
+        Status::Success,
+        json!({}),
+    );
+    group_json(state, &g, &me).await
+}
+
+/// `POST /api/groups` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateGroup {
+    /// 1–100 characters.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Members by user id.
+    #[serde(default)]
+    pub member_ids: Vec<String>,
+}
+
+fn group_name(name: Option<&str>) -> AppResult<String> {
+    let name = name.map(str::trim).unwrap_or_default();
+    if name.is_empty() {
+        return Err(AppError::with_message(
+            ErrorCode::InvalidInput,
+            "Group name is required",
+        ));
+    }
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::field(
+            "name",
+            "at most 100 characters, no control characters",
+        ));
+    }
+    if name == PUBLIC_CHANNEL {
+        return Err(AppError::field(
+            "name",
+            "General is the public channel's name",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Checks that every id names a user.
+async fn known_users(state: &AppState, ids: &[String]) -> AppResult<Vec<User>> {
+    let mut unique: Vec<String> = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.len() > 200 {
+        return Err(AppError::field("memberIds", "at most 200 at once"));
+    }
+    let users = state.store.users_by_ids(&unique).await?;
+    if users.len() != unique.len() {
+        let found: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        let missing = unique.iter().find(|id| !found.contains(id.as_str()));
+        return Err(AppError::field(
+            "memberIds",
+            format!("no user {}", missing.map(String::as_str).unwrap_or("?")),
+        ));
+    }
+    Ok(users)
+}
+
+/// Tells the members of a group that it changed (`group_updated`), and `removed` that they left.
+async fn announce(state: &AppState, g: &Group, removed: &[User]) {
+    let members = state.store.group_members(&g.id).await.unwrap_or_default();
+    let rooms: Vec<String> = members.iter().map(|u| user_room(&u.username)).collect();
+    if !rooms.is_empty() {
+        state
+            .emitter
+            .emit(Emit::to(
+                rooms,
+                "group_updated",
+                json!({ "groupId": g.id, "name": g.name }),
+            ))
+            .await;
+    }
+    let gone: Vec<String> = removed.iter().map(|u| user_room(&u.username)).collect();
+    if !gone.is_empty() {
+        state
+            .emitter
+            .emit(Emit::to(gone, "group_removed", json!({ "groupId": g.id })))
+            .await;
+    }
+}
+
+use uma_actors::emit::Emitter as _;
+
+/// `POST /api/groups`: the caller becomes member and admin; `memberIds` are added.
+pub async fn create_group(
+    state: &AppState,
+    caller: &Caller,
+    input: CreateGroup,
+) -> AppResult<Value> {
+    let me = user_of(state, caller).await?;
+    let name = group_name(input.name.as_deref())?;
+    let others = known_users(state, &input.member_ids).await?;
+    let g = state.store.create_group(&name, &me.id).await?;
+    for u in others.iter().filter(|u| u.id != me.id) {
+        state.store.add_group_member(&g.id, &u.id).await?;
+    }
+    state.audit.record(
+        &caller.actor,
+        "GROUP_CREATE",
+        &format!("group:{}", g.id),
+        Status::Success,
+        json!({ "name": name, "memberCount": others.len() + 1 }),
+    );
+    announce(state, &g, &[]).await;
+    group_json(state, &g, &me).await
+}
+
+/// `PATCH /api/groups/{id}` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateGroup {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Members to add.
+    #[serde(default)]
+    pub add_member_ids: Vec<String>,
+    /// Members to remove.
+    #[serde(default)]
+    pub remove_member_ids: Vec<String>,
+    /// Members to make admins.
+    #[serde(default)]
+    pub add_admin_ids: Vec<String>,
+    /// Admins to demote.
+    #[serde(default)]
+    pub remove_admin_ids: Vec<String>,
+}
+
+/// `PATCH /api/groups/{id}`: group admins rename, add and remove members, promote and demote
+/// admins. The public channel keeps its name and members.
+pub async fn update_group(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    input: UpdateGroup,
+) -> AppResult<Value> {
+    let me = user_of(state, caller).await?;
+    let resource = format!("group:{id}");
+    let result = async {
+        let g = member_group(state, &me, id).await?;
+        if !state.store.is_group_admin(id, &me.id).await? {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                "Only admins can modify group",
+            ));
+        }
+        let public = g.name == PUBLIC_CHANNEL;
+        if public && (input.name.is_some() || !input.remove_member_ids.is_empty()) {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                "The public channel keeps its name and members",
+            ));
+        }
+        let name = match &input.name {
+            Some(n) => Some(group_name(Some(n))?),
+            None => None,
+        };
+        let added = known_users(state, &input.add_member_ids).await?;
+        let removed = known_users(state, &input.remove_member_ids).await?;
+        let promoted = known_users(state, &input.add_admin_ids).await?;
+        let demoted = known_users(state, &input.remove_admin_ids).await?;
+        if let Some(n) = &name {
+            state.store.rename_group(id, n).await?;
+        }
+        for u in &added {
+            state.store.add_group_member(id, &u.id).await?;
+        }
+        for u in &promoted {
+            if !state.store.is_group_member(id, &u.id).await? {
+                return Err(AppError::field("addAdminIds", "admins must be members"));
+            }
+            state.store.add_group_admin(id, &u.id).await?;
+        }
+        for u in &demoted {
+            let _ = state.store.remove_group_admin(id, &u.id).await;
+        }
+        let mut gone = Vec::new();
+        for u in removed {
+            if state.store.remove_group_member(id, &u.id).await.is_ok() {
+                gone.push(u);
+            }
+        }
+        if state.store.group_admin_ids(id).await?.is_empty() {
+            // A group always keeps an admin: the caller stays one.
+            if state.store.is_group_member(id, &me.id).await? {
+                state.store.add_group_admin(id, &me.id).await?;
+            }
+        }
+        state.store.touch_group(id).await?;
+        state.chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
+        let g = state.store.group(id).await?.unwrap_or(g);
+        announce(state, &g, &gone).await;
+        Ok((
+            g,
+            json!({
+                "name": name,
+                "added": added.iter().map(|u| &u.username).collect::<Vec<_>>(),
+                "removed": gone.iter().map(|u| &u.username).collect::<Vec<_>>(),
+                "promoted": promoted.iter().map(|u| &u.username).collect::<Vec<_>>(),
+                "demoted": demoted.iter().map(|u| &u.username).collect::<Vec<_>>(),
+            }),
+        ))
+    }
+    .await;
+    match result {
+        Ok((g, details)) => {
+            state.audit.record(
+                &caller.actor,
+                "GROUP_UPDATE",
+                &resource,
+                Status::Success,
+                details,
+            );
+            if state.store.is_group_member(id, &me.id).await? {
+                group_json(state, &g, &me).await
+            } else {
+                Ok(json!({ "id": g.id, "name": g.name, "left": true }))
+            }
+        }
+        Err(e) => {
+            crate::ops::refused(state, caller, "GROUP_UPDATE", &resource, &e);
+            Err(e)
+        }
+    }
+}
+
+/// `DELETE /api/groups/{id}/members/{userId}`: an admin removes a member, or a member leaves.
+pub async fn remove_member(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    user_id: &str,
+) -> AppResult<Value> {
+    let me = user_of(state, caller).await?;
+    if user_id != me.id {
+        return update_group(
+            state,
+            caller,
+            id,
+            UpdateGroup {
+                remove_member_ids: vec![user_id.to_owned()],
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let resource = format!("group:{id}");
+    let g = member_group(state, &me, id).await?;
+    if g.name == PUBLIC_CHANNEL {
+        return Err(AppError::with_message(
+            ErrorCode::Forbidden,
+            "Everyone stays in the public channel",
+        ));
+    }
+    state.store.remove_group_member(id, &me.id).await?;
+    let members = state.store.group_members(id).await?;
+    if state.store.group_admin_ids(id).await?.is_empty() {
+        if let Some(next) = members.first() {
+            state.store.add_group_admin(id, &next.id).await?;
+        }
+    }
+    state.chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
+    announce(state, &g, std::slice::from_ref(&me)).await;
+    state.audit.record(
+        &caller.actor,
+        "GROUP_UPDATE",
+        &resource,
+        Status::Success,
+        json!({ "left": me.username }),
+    );
+    Ok(json!({ "success": true }))
+}
+
+/// `?q=` of the user search.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    /// At least 2 characters (trimmed), else the answer is empty.
+    #[serde(default)]
+    pub q: Option<String>,
+}
+
+/// `GET /api/users/search?q=`: up to 10 other users whose name contains `q`.
+pub async fn search_users(state: &AppState, caller: &Caller, q: SearchQuery) -> AppResult<Value> {
+    let q = q.q.unwrap_or_default();
+    let q = q.trim();
+    if q.chars().count() < 2 {
+        return Ok(json!([]));
+    }
+    if q.chars().count() > 64 {
+        return Err(AppError::field("q", "at most 64 characters"));
+    }
+    limit(state, caller, "api:users-search", "VIEW_USERS").await?;
+    let users = state.store.search_users(q, 11).await?;
+    let out: Vec<Value> = users
+        .iter()
+        .filter(|u| u.username != caller.username())
+        .take(10)
+        .map(|u| {
+            let mut v = user_json(u);
+            v["online"] = json!(
+                ChatSettings::of(u).show_online_status && state.chat.online.is_online(&u.username)
+            );
+            v
+        })
+        .collect();
+    state.audit.record(
+        &caller.actor,
+        "VIEW_USERS",
+        "chat:users",
+        Status::Success,
+        json!({ "count": out.len() }),
+    );
+    Ok(Value::Array(out))
+}
+
+/// `GET /api/chat/settings`.
+pub async fn get_settings(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    limit(state, caller, "api:chat-settings", "VIEW_PROFILE").await?;
+    let me = user_of(state, caller).await?;
+    let blocked = state.store.blocked_users(&me.id).await?;
+    Ok(json!({
+        "settings": ChatSettings::of(&me),
+        "blocked": blocked.iter().map(user_json).collect::<Vec<_>>(),
+        "user": user_json(&me),
+    }))
+}
+
+/// `PUT /api/chat/settings`: a partial update.
+pub async fn put_settings(
+    state: &AppState,
+    caller: &Caller,
+    patch: SettingsPatch,
+) -> AppResult<Value> {
+    let me = user_of(state, caller).await?;
+    let mut settings = ChatSettings::of(&me);
+    let before = settings.clone();
+    settings.apply(patch);
+    let text = serde_json::to_string(&settings).map_err(AppError::internal)?;
+    state.store.set_user_settings(&me.id, &text).await?;
+    if before.show_online_status != settings.show_online_status {
+        let _ = state.chat.presence.cast(PresenceMsg::SetVisible {
+            username: me.username.clone(),
+            visible: settings.show_online_status,
+        });
+    }
+    if before.allow_messages_from != settings.allow_messages_from {
+        state.chat.rooms.refresh_all();
+    }
+    state.audit.record(
+        &caller.actor,
+        "UPDATE_SETTINGS",
+        &format!("chat:user:{}", me.username),
+        Status::Success,
+        json!({ "before": before, "after": settings }),
+    );
+    Ok(json!({ "settings": settings }))
+}
+
+/// `POST /api/chat/blocks` body.
+#[derive(Debug, Deserialize)]
+pub struct BlockInput {
+    /// Who to block.
+    pub username: String,
+}
+
+/// Blocks (`block` true) or unblocks a user; every running room reloads its blocks.
+pub async fn set_block(
+    state: &AppState,
+    caller: &Caller,
+    username: &str,
+    block: bool,
+) -> AppResult<Value> {
+    let me = user_of(state, caller).await?;
+    let other = state
+        .store
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "User not found"))?;
+    if other.id == me.id {
+        return Err(AppError::field("username", "you cannot block yourself"));
+    }
+    let changed = if block {
+        match state.store.block_user(&me.id, &other.id).await {
+            Ok(()) => true,
+            Err(crate::store::StoreError::Conflict(_)) => false,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        state.store.unblock_user(&me.id, &other.id).await.is_ok()
+    };
+    if changed {
+        state.chat.rooms.refresh_all();
+    }
+    state.audit.record(
+        &caller.actor,
+        "UPDATE_SETTINGS",
+        &format!("chat:user:{username}"),
+        Status::Success,
+        json!({ "block": block, "changed": changed }),
+    );
+    Ok(json!({ "success": true, "blocked": block, "user": user_json(&other) }))
+}

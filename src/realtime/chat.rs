@@ -1,0 +1,357 @@
+//! Chat over Socket.IO: the original's events with their names and payloads, each now checked
+//! (typed payload, per-socket and per-user rate, payload cap) and acknowledged with `{ok, …}` or
+//! `{error: {code, message}}`. Refusals also emit the original's `error {message}` to the socket.
+//! On connect a socket joins the public channel, the rooms of its groups and the shared
+//! whiteboard's room, and its user shows as online.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use uma_actors::emit::{user_room, Emit, Emitter as _};
+use uma_actors::presence::PresenceMsg;
+
+use super::limits::Rejection;
+use super::SocketSession;
+use crate::audit::Status;
+use crate::chat::{self, ChatSettings, Op};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::client::client_ip;
+use crate::ops::Caller;
+use crate::state::AppState;
+
+/// Client events this module handles (each listed in `docs/realtime.md`).
+pub const EVENTS: &[&str] = &[
+    "send_message",
+    "edit_message",
+    "delete_message",
+    "add_reaction",
+    "typing",
+    "mark_read",
+    "get_online_users",
+    "join_group",
+];
+
+/// Boards a socket joined, so a disconnect leaves them.
+#[derive(Debug, Clone, Default)]
+pub struct JoinedBoards(pub Arc<Mutex<HashSet<String>>>);
+
+/// The caller behind a socket.
+pub fn caller_of(socket: &SocketRef, state: &AppState) -> Option<Caller> {
+    let SocketSession(session) = socket.extensions.get::<SocketSession>()?;
+    let parts = socket.req_parts();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ua = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect());
+    Some(Caller::new(
+        &session,
+        Some(client_ip(&state.config, peer, &parts.headers)),
+        ua,
+    ))
+}
+
+/// Decodes a payload; serde's reason becomes the message.
+pub fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
+    serde_json::from_value(data).map_err(|e| {
+        AppError::with_message(ErrorCode::InvalidInput, format!("Invalid payload: {e}"))
+    })
+}
+
+/// `{ok: true, …v}` (or `{ok: true, data: v}` when `v` is not an object).
+pub fn ok_body(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) => {
+            m.insert("ok".into(), Value::Bool(true));
+            Value::Object(m)
+        }
+        other => json!({ "ok": true, "data": other }),
+    }
+}
+
+async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    event: &'static str,
+    sid: &str,
+    data: &Value,
+) -> AppResult<()> {
+    let size = serde_json::to_vec(data).map(|b| b.len()).unwrap_or(0);
+    let Err(rejection) = state
+        .event_limits
+        .check(event, sid, caller.username(), size)
+        .await
+    else {
+        return Ok(());
+    };
+    let max = super::limits::limit_of(event).map(|l| l.cap).unwrap_or(0);
+    let (err, reason) = match rejection {
+        Rejection::RateLimited { retry_after } => {
+            let mut e = AppError::with_message(
+                ErrorCode::RateLimited,
+                format!("{event} rate limit exceeded."),
+            );
+            e.retry_after = Some(retry_after);
+            (e, "rate_limited")
+        }
+        Rejection::TooLarge { .. } => (
+            AppError::with_message(
+                ErrorCode::PayloadTooLarge,
+                format!("{event} payload too large."),
+            ),
+            "payload_too_large",
+        ),
+    };
+    if state.event_limits.should_audit(sid, event) {
+        state.audit.record(
+            &caller.actor,
+            "SOCKET_EVENT_REJECTED",
+            &format!("socket:{event}"),
+            Status::Warning,
+            json!({ "reason": reason, "payloadSize": size, "maxPayloadBytes": max }),
+        );
+    }
+    Err(err)
+}
+
+/// Registers `event`: decodes the payload, applies the event's limits, runs `work` under its own
+/// operation id, and acks the result; a failure is also emitted as `error {message}`.
+pub fn on<F, Fut>(socket: &SocketRef, event: &'static str, work: F)
+where
+    F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<Value>> + Send + 'static,
+{
+    socket.on(
+        event,
+        move |s: SocketRef,
+              TryData(data): TryData<Value>,
+              ack: AckSender,
+              State(state): State<AppState>| {
+            let work = work.clone();
+            async move {
+                let id = crate::opid::generate();
+                let span = tracing::info_span!("event", op_id = %id, event);
+                let result = crate::opid::scope(
+                    id,
+                    tracing::Instrument::instrument(
+                        async {
+                            let caller = caller_of(&s, &state)
+                                .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+                            let data = data.unwrap_or(Value::Null);
+                            checked(&state, &caller, event, &s.id.to_string(), &data).await?;
+                            work(state.clone(), caller, s.clone(), data).await
+                        },
+                        span,
+                    ),
+                )
+                .await;
+                let body = match result {
+                    Ok(v) => ok_body(v),
+                    Err(e) => {
+                        if let Some(src) = &e.source {
+                            tracing::warn!(event, error = %format!("{src:#}"), "event failed");
+                        }
+                        let _ = s.emit("error", &json!({ "message": e.message }));
+                        e.ack_body()
+                    }
+                };
+                let _ = ack.send(&body);
+            }
+        },
+    );
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupRef {
+    group_id: String,
+}
+
+/// Registers the chat events on a new socket (synchronously, before any wait).
+pub fn register(socket: &SocketRef) {
+    socket.extensions.insert(JoinedBoards::default());
+    on(socket, "send_message", async |state, caller, s, d| {
+        let message = chat::send(&state, &caller, parse(d)?).await?;
+        let _ = s.emit("message_sent", &message);
+        Ok(json!({ "message": message }))
+    });
+    on(socket, "edit_message", async |state, caller, _s, d| {
+        let message = chat::change(&state, &caller, Op::Edit, parse(d)?).await?;
+        Ok(json!({ "message": message }))
+    });
+    on(socket, "delete_message", async |state, caller, _s, d| {
+        let message = chat::change(&state, &caller, Op::Delete, parse(d)?).await?;
+        Ok(json!({ "message": message }))
+    });
+    on(socket, "add_reaction", async |state, caller, _s, d| {
+        let message = chat::change(&state, &caller, Op::Other, parse(d)?).await?;
+        let added = message.get("reactionAdded").cloned().unwrap_or(Value::Null);
+        Ok(json!({ "message": message, "added": added }))
+    });
+    on(socket, "typing", async |state, caller, _s, d| {
+        chat::typing(&state, &caller, parse(d)?).await
+    });
+    on(socket, "mark_read", async |state, caller, _s, d| {
+        chat::mark_read(&state, &caller, parse(d)?).await
+    });
+    on(socket, "get_online_users", async |state, caller, s, _d| {
+        let users = chat::online_users(&state, &caller).await?;
+        let _ = s.emit("online_users_list", &users);
+        Ok(json!({ "users": users }))
+    });
+    on(socket, "join_group", async |state, caller, s, d| {
+        let group_id = match d {
+            Value::String(id) => id,
+            other => parse::<GroupRef>(other)?.group_id,
+        };
+        let me = chat::user_of(&state, &caller).await?;
+        let resource = format!("chat:group:{group_id}");
+        if !state.store.is_group_member(&group_id, &me.id).await? {
+            let err =
+                AppError::with_message(ErrorCode::Forbidden, "Not authorized to join this group.");
+            crate::ops::refused(&state, &caller, "CHAT_GROUP_JOIN", &resource, &err);
+            return Err(err);
+        }
+        s.join(format!("group_{group_id}"));
+        state.audit.record(
+            &caller.actor,
+            "CHAT_GROUP_JOIN",
+            &resource,
+            Status::Success,
+            json!({}),
+        );
+        Ok(json!({ "groupId": group_id }))
+    });
+}
+
+/// After the handlers are in place: the user's row, presence, the public channel and group rooms,
+/// the shared whiteboard's room, and delivery receipts for what arrived while they were away.
+pub async fn connected(state: &AppState, socket: &SocketRef) {
+    let Some(caller) = caller_of(socket, state) else {
+        return;
+    };
+    let display = socket
+        .extensions
+        .get::<SocketSession>()
+        .and_then(|SocketSession(s)| s.record.display_name.clone());
+    let user = match state
+        .store
+        .find_or_create_user(caller.username(), display.as_deref())
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "chat: cannot load the user; the socket works without chat");
+            return;
+        }
+    };
+    let sid = socket.id.to_string();
+    let _ = state.chat.presence.cast(PresenceMsg::Connected {
+        username: user.username.clone(),
+        sid: sid.clone(),
+        visible: ChatSettings::of(&user).show_online_status,
+    });
+    socket.join(uma_actors::whiteboard::board_room(
+        crate::whiteboard::DEFAULT_BOARD,
+    ));
+    match chat::public_channel(state, &user).await {
+        Ok(g) => socket.join(format!("group_{}", g.id)),
+        Err(e) => tracing::warn!(error = %e, "chat: public channel unavailable"),
+    }
+    if let Ok(groups) = state.store.groups_of_user(&user.id).await {
+        socket.join(
+            groups
+                .iter()
+                .map(|g| format!("group_{}", g.id))
+                .collect::<Vec<_>>(),
+        );
+    }
+    state.audit.record(
+        &caller.actor,
+        "SOCKET_CONNECT",
+        &format!("socket:{sid}"),
+        Status::Success,
+        json!({}),
+    );
+    deliver_pending(state, &user).await;
+    if !socket.connected() {
+        // It left while we were setting it up: undo its presence.
+        let _ = state.chat.presence.cast(PresenceMsg::Disconnected {
+            username: user.username,
+            sid,
+        });
+    }
+}
+
+/// Marks what was sent to `user` while offline delivered and tells the senders
+/// (`messages_delivered`).
+async fn deliver_pending(state: &AppState, user: &crate::store::auth::User) {
+    let pending = match state.store.mark_delivered_to(&user.id).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "chat: delivery receipts failed");
+            return;
+        }
+    };
+    let mut by_sender: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (message, sender) in pending {
+        by_sender.entry(sender).or_default().push(message);
+    }
+    let ids: Vec<String> = by_sender.keys().cloned().collect();
+    let senders = state.store.users_by_ids(&ids).await.unwrap_or_default();
+    for sender in senders {
+        let Some(messages) = by_sender.remove(&sender.id) else {
+            continue;
+        };
+        state
+            .emitter
+            .emit(Emit::to(
+                vec![user_room(&sender.username)],
+                "messages_delivered",
+                json!({ "to": user.username, "messageIds": messages }),
+            ))
+            .await;
+    }
+}
+
+/// The socket left: presence, the boards it was on, the audit row.
+pub async fn disconnected(state: &AppState, socket: &SocketRef) {
+    let sid = socket.id.to_string();
+    let Some(caller) = caller_of(socket, state) else {
+        return;
+    };
+    let _ = state.chat.presence.cast(PresenceMsg::Disconnected {
+        username: caller.username().to_owned(),
+        sid: sid.clone(),
+    });
+    if let Some(JoinedBoards(boards)) = socket.extensions.get::<JoinedBoards>() {
+        let boards: Vec<String> = boards.lock().drain().collect();
+        for board in boards {
+            state
+                .whiteboards
+                .tell_running(
+                    &board,
+                    uma_actors::whiteboard::BoardMsg::Leave { sid: sid.clone() },
+                )
+                .await;
+        }
+    }
+    state.audit.record(
+        &caller.actor,
+        "SOCKET_DISCONNECT",
+        &format!("socket:{sid}"),
+        Status::Success,
+        json!({}),
+    );
+}

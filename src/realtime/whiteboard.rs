@@ -1,0 +1,155 @@
+//! The whiteboard over Socket.IO: the original's `draw_stroke`, `draw_save`, `draw_clear` (now
+//! acknowledged, persisted and limited), and Uma's `whiteboard_join`, `whiteboard_leave`,
+//! `draw_undo` and `draw_cursor`. Every event names its board (`default` when absent).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use socketioxide::extract::SocketRef;
+use uma_actors::whiteboard::{board_room, BoardMsg};
+
+use super::chat::{on, parse, JoinedBoards};
+use crate::error::AppResult;
+use crate::ops::Caller;
+use crate::state::AppState;
+use crate::whiteboard::{self as wb, BoardId, SaveInput};
+
+/// Client events this module handles (each listed in `docs/realtime.md`).
+pub const EVENTS: &[&str] = &[
+    "whiteboard_join",
+    "whiteboard_leave",
+    "draw_stroke",
+    "draw_undo",
+    "draw_cursor",
+    "draw_save",
+    "draw_clear",
+];
+
+#[derive(Debug, Default, Deserialize)]
+struct BoardOnly {
+    #[serde(default)]
+    board: Option<String>,
+}
+
+fn board_of(d: &Value) -> AppResult<BoardId> {
+    BoardId::parse(d.get("board").and_then(Value::as_str))
+}
+
+fn remember(s: &SocketRef, board: &BoardId, joined: bool) {
+    if let Some(JoinedBoards(set)) = s.extensions.get::<JoinedBoards>() {
+        let mut set = set.lock();
+        if joined {
+            set.insert(board.as_str().to_owned());
+        } else {
+            set.remove(board.as_str());
+        }
+    }
+}
+
+async fn join(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+    let board = BoardId::parse(parse::<BoardOnly>(d)?.board.as_deref())?;
+    wb::authorize(&state, &caller, &board).await?;
+    s.join(board_room(board.as_str()));
+    let joined = wb::join(&state, &caller, &s.id.to_string(), &board).await?;
+    remember(&s, &board, true);
+    Ok(json!({
+        "board": joined.board,
+        "strokes": joined.strokes,
+        "participants": joined.participants,
+        "isAdmin": caller.is_admin(),
+    }))
+}
+
+async fn leave(state: AppState, _caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+    let board = BoardId::parse(parse::<BoardOnly>(d)?.board.as_deref())?;
+    if board.pool().is_some() {
+        s.leave(board_room(board.as_str()));
+    }
+    remember(&s, &board, false);
+    state
+        .whiteboards
+        .tell_running(
+            board.as_str(),
+            BoardMsg::Leave {
+                sid: s.id.to_string(),
+            },
+        )
+        .await;
+    Ok(json!({ "board": board.as_str() }))
+}
+
+async fn stroke(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+    let board = board_of(&d)?;
+    let id = wb::stroke(&state, &caller, &s.id.to_string(), &board, &d).await?;
+    Ok(json!({ "id": id }))
+}
+
+async fn undo(state: AppState, caller: Caller, _s: SocketRef, d: Value) -> AppResult<Value> {
+    let board = board_of(&d)?;
+    let id = wb::undo(&state, &caller, &board).await?;
+    Ok(json!({ "strokeId": id }))
+}
+
+#[derive(Debug, Deserialize)]
+struct CursorIn {
+    #[serde(default)]
+    board: Option<String>,
+    x: f64,
+    y: f64,
+}
+
+async fn cursor(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+    let c: CursorIn = parse(d)?;
+    let board = BoardId::parse(c.board.as_deref())?;
+    if !(c.x.is_finite() && c.y.is_finite()) {
+        return Err(crate::error::AppError::field("x", "finite numbers"));
+    }
+    let joined = s
+        .extensions
+        .get::<JoinedBoards>()
+        .is_some_and(|JoinedBoards(set)| set.lock().contains(board.as_str()));
+    if joined {
+        state
+            .whiteboards
+            .tell_running(
+                board.as_str(),
+                BoardMsg::Cursor {
+                    sid: s.id.to_string(),
+                    payload: json!({
+                        "board": board.as_str(),
+                        "username": caller.username(),
+                        "sid": s.id.to_string(),
+                        "x": c.x,
+                        "y": c.y,
+                    }),
+                },
+            )
+            .await;
+    }
+    Ok(json!({}))
+}
+
+async fn save(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+    let board = board_of(&d)?;
+    let input: SaveInput = parse(d)?;
+    let sid = s.id.to_string();
+    let n = wb::save(&state, &caller, Some(&sid), &board, input).await?;
+    Ok(json!({ "board": board.as_str(), "strokes": n }))
+}
+
+async fn clear(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+    let board = board_of(&d)?;
+    let sid = s.id.to_string();
+    wb::clear(&state, &caller, Some(&sid), &board).await?;
+    Ok(json!({ "board": board.as_str() }))
+}
+
+/// Registers the whiteboard events on a new socket (synchronously, before any wait).
+pub fn register(socket: &SocketRef) {
+    on(socket, "whiteboard_join", join);
+    on(socket, "whiteboard_leave", leave);
+    on(socket, "draw_stroke", stroke);
+    on(socket, "draw_undo", undo);
+    on(socket, "draw_cursor", cursor);
+    on(socket, "draw_save", save);
+    on(socket, "draw_clear", clear);
+}

@@ -1,0 +1,138 @@
+// Two people in two windows: they chat in the public channel (a message, a reaction, an edit and
+// a delete seen live by the other) and draw on the shared whiteboard (a stroke in A appears in B).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startUma, launchBrowser, screenshots } from "./harness.mjs";
+
+const ADMIN_PW = "browser-admin-pw";
+const BOB_PW = "browser-bob-pw";
+let uma;
+let browser;
+
+before(async () => {
+  uma = await startUma({ UMA_ADMIN_PASSWORD: ADMIN_PW }, { users: [{ name: "bob", password: BOB_PW }] });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await uma?.stop();
+});
+
+async function signIn(username, password) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "light" });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("dialog", (d) => d.accept());
+  await page.goto(`${uma.url}/login`);
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${uma.url}/dashboard`);
+  return { context, page, problems };
+}
+
+async function openGeneral(page) {
+  await page.click("[data-chat-toggle]");
+  const general = page.locator('[data-chat-panel] [data-conv^="g:"]', { hasText: "General" });
+  await general.waitFor();
+  await general.click();
+  await page.waitForSelector("[data-chat-input]");
+}
+
+test("two people chat and draw together", async () => {
+  const a = await signIn("admin", ADMIN_PW);
+  const b = await signIn("bob", BOB_PW);
+
+  await openGeneral(a.page);
+  await openGeneral(b.page);
+
+  // A message from A shows up in B's window.
+  await a.page.fill("[data-chat-input]", "Hello from admin — see https://example.com");
+  await a.page.keyboard.press("Enter");
+  const inB = b.page.locator("[data-chat-log] .chat-msg", { hasText: "Hello from admin" });
+  await inB.waitFor();
+  assert.equal(await inB.locator("a").getAttribute("rel"), "noopener noreferrer nofollow");
+  assert.equal(await inB.locator("a").getAttribute("target"), "_blank");
+
+  // B reacts; A sees the reaction.
+  await inB.hover();
+  await inB.locator('[data-react="👍"]').click();
+  const inA = a.page.locator("[data-chat-log] .chat-msg", { hasText: "Hello from admin" });
+  await inA.locator('[data-reaction="👍"]', { hasText: "1" }).waitFor();
+
+  // B answers; A sees B typing first, then the answer.
+  await b.page.fill("[data-chat-input]", "Hi admin!");
+  await b.page.locator("[data-chat-input]").dispatchEvent("input");
+  await a.page.locator("[data-chat-typing]", { hasText: "bob is typing" }).waitFor();
+  await b.page.keyboard.press("Enter");
+  await a.page.locator("[data-chat-log] .chat-msg", { hasText: "Hi admin!" }).waitFor();
+
+  // A edits its message; B sees the new text.
+  await inA.hover();
+  await inA.locator("[data-edit]").click();
+  await a.page.fill("[data-chat-input]", "Hello from admin (edited)");
+  await a.page.keyboard.press("Enter");
+  await b.page.locator("[data-chat-log] .chat-msg", { hasText: "Hello from admin (edited)" }).locator("text=edited").first().waitFor();
+  await a.page.screenshot({ path: join(screenshots, "chat-a.png") });
+  await b.page.screenshot({ path: join(screenshots, "chat-b.png") });
+
+  // A deletes it; B sees it deleted.
+  const edited = a.page.locator("[data-chat-log] .chat-msg", { hasText: "Hello from admin (edited)" });
+  await edited.hover();
+  await edited.locator("[data-delete]").click();
+  await b.page.locator("[data-chat-log] .chat-msg", { hasText: "This message was deleted." }).waitFor();
+  await b.page.screenshot({ path: join(screenshots, "chat-b-deleted.png") });
+
+  // A toast on A's other conversation: B writes A directly while A's panel is closed.
+  await a.page.click("[data-chat-toggle]");
+  await b.page.click("text=← All");
+  await b.page.fill("[data-chat-search]", "adm");
+  await b.page.locator(".chat-result", { hasText: "admin" }).click();
+  await b.page.fill("[data-chat-input]", "A direct word");
+  await b.page.keyboard.press("Enter");
+  await a.page.locator("[data-chat-toast]", { hasText: "A direct word" }).waitFor();
+  assert.match(await a.page.textContent(".chat-badge"), /1/);
+  await a.page.screenshot({ path: join(screenshots, "chat-toast.png") });
+
+  // The whiteboard: a stroke drawn in A appears in B.
+  for (const w of [a, b]) {
+    await w.page.goto(`${uma.url}/whiteboard`);
+    await w.page.waitForSelector("[data-whiteboard][data-ready=true]");
+  }
+  await a.page.locator('[data-wb-participants] [data-wb-person="bob"]').waitFor();
+  const box = await a.page.locator("[data-wb-canvas]").boundingBox();
+  await a.page.click('[data-wb-color="#e11d48"]');
+  await a.page.mouse.move(box.x + 100, box.y + 100);
+  await a.page.mouse.down();
+  for (let i = 1; i <= 30; i++) {
+    await a.page.mouse.move(box.x + 100 + i * 12, box.y + 100 + Math.sin(i / 4) * 60);
+  }
+  await a.page.mouse.up();
+  await b.page.waitForFunction(() => document.querySelector("[data-whiteboard]")?.dataset.strokes === "1");
+  // The stroke is really painted in B: some pixels are red.
+  const red = await b.page.evaluate(() => {
+    const c = document.querySelector("[data-wb-canvas]");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 80 && d[i + 3] > 200) n++;
+    return n;
+  });
+  assert.ok(red > 200, `B's canvas shows the stroke (${red} red pixels)`);
+  await a.page.screenshot({ path: join(screenshots, "whiteboard-a.png") });
+  await b.page.screenshot({ path: join(screenshots, "whiteboard-b.png") });
+
+  // Undo in A removes it in B.
+  await a.page.click("[data-wb-undo]");
+  await b.page.waitForFunction(() => document.querySelector("[data-whiteboard]")?.dataset.strokes === "0");
+
+  assert.deepEqual(a.problems, [], "no console errors in A (CSP violations show up here)");
+  assert.deepEqual(b.problems, [], "no console errors in B");
+  await a.context.close();
+  await b.context.close();
+});

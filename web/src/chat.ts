@@ -1,0 +1,575 @@
+// The chat widget, on every signed-in page: a button with the unread count, and a panel with the
+// conversations (the public channel, groups, direct messages), threads with reactions, replies,
+// edit and delete of one's own messages, typing indicators and read receipts, and toasts for
+// messages that arrive elsewhere. It speaks the original's events over the page's one socket and
+// reloads what it shows on every (re)connect, so nothing is missed across a reconnect.
+import type { Socket } from "socket.io-client";
+import { initLive, onConnect, request, type Ack } from "./live";
+import { api, get, messageOf } from "./ui/api";
+import { h, fill } from "./ui/dom";
+import { contentFragment, contentText } from "./chat/render";
+
+interface UserRef {
+  id: string;
+  username: string;
+  displayName: string;
+  avatar?: string | null;
+}
+
+interface Reaction {
+  id: string;
+  emoji: string;
+  userId: string;
+  user?: { id: string; username: string } | null;
+}
+
+interface Msg {
+  id: string;
+  seq: number;
+  content: string;
+  senderId: string;
+  receiverId: string | null;
+  groupId: string | null;
+  read: boolean;
+  delivered: boolean;
+  editedAt: string | null;
+  deletedAt: string | null;
+  replyTo?: (Msg & { sender?: UserRef }) | null;
+  createdAt: string;
+  sender: UserRef;
+  receiver: UserRef | null;
+  group: { id: string; name: string } | null;
+  reactions: Reaction[];
+}
+
+interface Conv {
+  key: string;
+  kind: "group" | "direct";
+  /** Group id or the other user's name. */
+  target: string;
+  title: string;
+  unread: number;
+  last?: Msg | null;
+  online?: boolean;
+  isPublic?: boolean;
+  isAdmin?: boolean;
+  members?: UserRef[];
+}
+
+const QUICK = ["👍", "❤️", "😂", "🎉", "😮"];
+
+function bootUser(): { username: string; displayName: string } | null {
+  const el = document.getElementById("uma-boot");
+  if (!el?.textContent) return null;
+  try {
+    return (JSON.parse(el.textContent) as { user?: { username: string; displayName: string } }).user ?? null;
+  } catch {
+    return null;
+  }
+}
+
+class ChatWidget {
+  private readonly me: string;
+  private myId = "";
+  private convs = new Map<string, Conv>();
+  private messages = new Map<string, Msg[]>();
+  private open: string | null = null;
+  private replyTo: Msg | null = null;
+  private editing: Msg | null = null;
+  private typing = new Map<string, number>();
+  private online = new Set<string>();
+  private dnd = false;
+  private sending: Promise<unknown> = Promise.resolve();
+  private lastTypingSent = 0;
+
+  private readonly root: HTMLElement;
+  private readonly toggle: HTMLButtonElement;
+  private readonly badge: HTMLElement;
+  private readonly panel: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly back: HTMLButtonElement;
+
+  constructor(me: string, private readonly socket: Socket) {
+    this.me = me;
+    this.badge = h("span", { class: "chat-badge", hidden: true, "aria-label": "unread messages" });
+    this.toggle = h(
+      "button",
+      { type: "button", class: "chat-toggle", "aria-expanded": "false", "aria-controls": "chat-panel", "data-chat-toggle": true },
+      chatIcon(),
+      h("span", { class: "chat-toggle-label", text: "Chat" }),
+      this.badge,
+    );
+    this.title = h("h2", { class: "chat-title", text: "Chat" });
+    this.back = h("button", { type: "button", class: "button button-quiet button-small", hidden: true, text: "← All", onclick: () => this.showList() });
+    this.body = h("div", { class: "chat-body" });
+    this.panel = h(
+      "section",
+      { id: "chat-panel", class: "chat-panel", hidden: true, "aria-label": "Chat", "data-chat-panel": true },
+      h(
+        "header",
+        { class: "chat-head" },
+        this.back,
+        this.title,
+        h("button", { type: "button", class: "button button-quiet button-small", "aria-label": "Close chat", text: "✕", onclick: () => this.setOpen(false) }),
+      ),
+      this.body,
+    );
+    this.root = h("div", { class: "chat-widget", "data-chat-widget": true }, this.panel, this.toggle);
+    this.toggle.addEventListener("click", () => this.setOpen(this.panel.hidden));
+    document.body.append(this.root);
+    this.listen();
+    onConnect(() => void this.reload());
+  }
+
+  private setOpen(open: boolean): void {
+    this.panel.hidden = !open;
+    this.toggle.setAttribute("aria-expanded", String(open));
+    if (open) {
+      if (this.open) this.markRead(this.open);
+      this.render();
+      void this.reload();
+    }
+  }
+
+  private listen(): void {
+    const s = this.socket;
+    s.on("new_message", (m: Msg) => this.incoming(m, true));
+    s.on("message_sent", (m: Msg) => this.incoming(m, false));
+    s.on("message_updated", (m: Msg) => this.updated(m));
+    s.on("user_typing", (t: { from: string; isTyping: boolean; groupId?: string }) => {
+      const key = t.groupId ? `g:${t.groupId}` : `d:${t.from}`;
+      if (t.isTyping) this.typing.set(`${key}|${t.from}`, Date.now() + 5000);
+      else this.typing.delete(`${key}|${t.from}`);
+      if (this.open === key) this.renderTyping();
+      window.setTimeout(() => this.open === key && this.renderTyping(), 5100);
+    });
+    s.on("presence", (p: { username: string; status: string }) => {
+      if (p.status === "online") this.online.add(p.username);
+      else this.online.delete(p.username);
+      const c = this.convs.get(`d:${p.username}`);
+      if (c) {
+        c.online = p.status === "online";
+        this.render();
+      }
+    });
+    s.on("online_users_list", (users: string[]) => {
+      this.online = new Set(users);
+    });
+    s.on("messages_read", (r: { by: string; senderId?: string; upToSeq: number }) => {
+      if (r.by === this.me || r.senderId === undefined) return;
+      for (const m of this.messages.get(`d:${r.by}`) ?? []) {
+        if (m.sender.username === this.me && m.seq <= r.upToSeq) m.read = true;
+      }
+      if (this.open === `d:${r.by}`) this.renderThread();
+    });
+    s.on("messages_delivered", (d: { to: string; messageIds: string[] }) => {
+      const ids = new Set(d.messageIds);
+      for (const m of this.messages.get(`d:${d.to}`) ?? []) if (ids.has(m.id)) m.delivered = true;
+      if (this.open === `d:${d.to}`) this.renderThread();
+    });
+    s.on("group_updated", () => void this.reload());
+    s.on("group_removed", (g: { groupId: string }) => {
+      this.convs.delete(`g:${g.groupId}`);
+      if (this.open === `g:${g.groupId}`) this.showList();
+      void this.reload();
+    });
+  }
+
+  private keyOf(m: Msg): string {
+    if (m.groupId) return `g:${m.groupId}`;
+    const other = m.sender.username === this.me ? m.receiver?.username : m.sender.username;
+    return `d:${other ?? "?"}`;
+  }
+
+  private incoming(m: Msg, notify: boolean): void {
+    const key = this.keyOf(m);
+    const list = this.messages.get(key);
+    if (list) {
+      if (list.some((x) => x.id === m.id)) return;
+      list.push(m);
+      list.sort((a, b) => a.seq - b.seq);
+    }
+    let c = this.convs.get(key);
+    if (!c) {
+      c = m.groupId
+        ? { key, kind: "group", target: m.groupId, title: m.group?.name ?? "Group", unread: 0 }
+        : { key, kind: "direct", target: key.slice(2), title: (m.sender.username === this.me ? m.receiver?.displayName : m.sender.displayName) ?? key.slice(2), unread: 0 };
+      this.convs.set(key, c);
+    }
+    c.last = m;
+    const mine = m.sender.username === this.me;
+    const visible = !this.panel.hidden && this.open === key && document.visibilityState === "visible";
+    if (!mine) {
+      this.typing.delete(`${key}|${m.sender.username}`);
+      if (visible) this.markRead(key, true);
+      else {
+        c.unread += 1;
+        if (notify && !this.dnd) this.toast(c, m);
+      }
+    }
+    this.render();
+  }
+
+  private updated(m: Msg): void {
+    const key = this.keyOf(m);
+    const list = this.messages.get(key);
+    const at = list?.findIndex((x) => x.id === m.id) ?? -1;
+    if (list && at >= 0) list[at] = m;
+    const c = this.convs.get(key);
+    if (c?.last?.id === m.id) c.last = m;
+    if (this.open === key) this.renderThread();
+    else this.render();
+  }
+
+  private toast(c: Conv, m: Msg): void {
+    const text = m.deletedAt ? "" : contentText(m.content);
+    const t = h(
+      "button",
+      { type: "button", class: "chat-toast", role: "status", "data-chat-toast": true, onclick: () => { t.remove(); this.setOpen(true); void this.openConv(c.key); } },
+      h("strong", { text: c.kind === "group" ? `${m.sender.displayName} in ${c.title}` : m.sender.displayName }),
+      h("span", { text: text.length > 90 ? `${text.slice(0, 90)}…` : text }),
+    );
+    let stack = document.querySelector<HTMLElement>(".chat-toasts");
+    if (!stack) {
+      stack = h("div", { class: "chat-toasts", "aria-live": "polite" });
+      document.body.append(stack);
+    }
+    stack.append(t);
+    window.setTimeout(() => t.remove(), 6000);
+  }
+
+  /** Reloads conversations (and the open thread): on start and after every reconnect. */
+  private async reload(): Promise<void> {
+    try {
+      const [groups, recent, settings] = await Promise.all([
+        get<Array<{ id: string; name: string; public: boolean; isAdmin: boolean; unreadCount: number; lastMessage: Msg | null; members: UserRef[] }>>("/api/groups"),
+        get<Array<{ username: string; displayName: string; online: boolean; unreadCount: number; lastMessage: Msg }>>("/api/chat/recent"),
+        get<{ settings: { dnd: boolean }; user: UserRef }>("/api/chat/settings"),
+      ]);
+      this.dnd = settings.settings.dnd;
+      this.myId = settings.user.id;
+      const next = new Map<string, Conv>();
+      for (const g of groups) {
+        next.set(`g:${g.id}`, { key: `g:${g.id}`, kind: "group", target: g.id, title: g.name, unread: g.unreadCount, last: g.lastMessage, isPublic: g.public, isAdmin: g.isAdmin, members: g.members });
+      }
+      for (const r of recent) {
+        next.set(`d:${r.username}`, { key: `d:${r.username}`, kind: "direct", target: r.username, title: r.displayName, unread: r.unreadCount, last: r.lastMessage, online: r.online });
+      }
+      for (const [key, c] of this.convs) if (!next.has(key) && c.kind === "direct") next.set(key, { ...c, unread: 0 });
+      this.convs = next;
+      const online = await request<{ users: string[] }>("get_online_users", null);
+      if (online.ok) this.online = new Set(online.users);
+      if (this.open) await this.loadHistory(this.open);
+      this.render();
+    } catch (e) {
+      this.body.replaceChildren(h("p", { class: "chat-empty", text: `Chat is unavailable: ${messageOf(e)}` }));
+    }
+  }
+
+  private async loadHistory(key: string): Promise<void> {
+    const c = this.convs.get(key);
+    if (!c) return;
+    const path = c.kind === "group"
+      ? `/api/chat/history/group?groupId=${encodeURIComponent(c.target)}&limit=100`
+      : `/api/chat/history?username=${encodeURIComponent(c.target)}&limit=100`;
+    this.messages.set(key, await get<Msg[]>(path));
+  }
+
+  private async openConv(key: string): Promise<void> {
+    this.open = key;
+    this.replyTo = null;
+    this.editing = null;
+    try {
+      await this.loadHistory(key);
+    } catch (e) {
+      this.toastError(messageOf(e));
+    }
+    this.markRead(key, true);
+    this.render();
+    this.body.querySelector<HTMLTextAreaElement>("textarea")?.focus();
+  }
+
+  /** Marks `key` read here and on the server (`force`: even when nothing is unread here). */
+  private markRead(key: string, force = false): void {
+    const c = this.convs.get(key);
+    if (!c || (c.unread === 0 && !force)) return;
+    c.unread = 0;
+    const payload = c.kind === "group" ? { groupId: c.target } : { username: c.target };
+    void request("mark_read", payload);
+    this.renderBadge();
+  }
+
+  private showList(): void {
+    this.open = null;
+    this.render();
+  }
+
+  private renderBadge(): void {
+    const total = [...this.convs.values()].reduce((n, c) => n + c.unread, 0);
+    this.badge.hidden = total === 0;
+    this.badge.textContent = total > 99 ? "99+" : String(total);
+    this.toggle.setAttribute("aria-label", total ? `Chat, ${total} unread` : "Chat");
+  }
+
+  private render(): void {
+    this.renderBadge();
+    if (this.panel.hidden) return;
+    if (this.open) this.renderThread();
+    else this.renderList();
+  }
+
+  private renderList(): void {
+    this.title.textContent = "Chat";
+    this.back.hidden = true;
+    const convs = [...this.convs.values()].sort((a, b) => {
+      if (a.isPublic !== b.isPublic) return a.isPublic ? -1 : 1;
+      return (b.last?.seq ?? 0) - (a.last?.seq ?? 0);
+    });
+    const search = h("input", { class: "input", type: "search", placeholder: "Message someone…", "aria-label": "Find a person to message", "data-chat-search": true });
+    const results = h("ul", { class: "chat-results" });
+    let timer = 0;
+    search.addEventListener("input", () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(async () => {
+        const q = search.value.trim();
+        if (q.length < 2) return fill(results);
+        const users = await get<Array<UserRef & { online: boolean }>>(`/api/users/search?q=${encodeURIComponent(q)}`).catch(() => []);
+        fill(results, users.map((u) => h("li", null, h("button", { type: "button", class: "chat-result", onclick: () => this.startDirect(u) }, presenceDot(u.online), ` ${u.displayName} `, h("span", { class: "muted small", text: `@${u.username}` })))));
+      }, 200);
+    });
+    const items = convs.map((c) =>
+      h(
+        "li",
+        null,
+        h(
+          "button",
+          { type: "button", class: "chat-conv", "data-conv": c.key, onclick: () => void this.openConv(c.key) },
+          h("span", { class: "chat-avatar", "aria-hidden": "true", text: c.kind === "group" ? "#" : c.title.slice(0, 1).toUpperCase() }),
+          h(
+            "span",
+            { class: "chat-conv-main" },
+            h("span", { class: "chat-conv-title" }, c.kind === "direct" ? presenceDot(c.online ?? this.online.has(c.target)) : null, c.title),
+            h("span", { class: "chat-conv-last muted small", text: c.last ? preview(c.last) : c.isPublic ? "Everyone is here" : "No messages yet" }),
+          ),
+          c.unread ? h("span", { class: "chat-unread", "aria-label": `${c.unread} unread`, text: String(c.unread) }) : null,
+        ),
+      ),
+    );
+    fill(
+      this.body,
+      h("div", { class: "chat-tools" }, search, h("button", { type: "button", class: "button button-quiet button-small", text: "New group", onclick: () => this.renderNewGroup() })),
+      results,
+      items.length ? h("ul", { class: "chat-convs" }, items) : h("p", { class: "chat-empty", text: "No conversations yet." }),
+    );
+  }
+
+  private startDirect(u: UserRef): void {
+    const key = `d:${u.username}`;
+    if (!this.convs.has(key)) this.convs.set(key, { key, kind: "direct", target: u.username, title: u.displayName, unread: 0 });
+    void this.openConv(key);
+  }
+
+  private renderNewGroup(): void {
+    this.title.textContent = "New group";
+    this.back.hidden = false;
+    const picked = new Map<string, UserRef>();
+    const name = h("input", { class: "input", placeholder: "Group name", "aria-label": "Group name", maxlength: 100 });
+    const search = h("input", { class: "input", type: "search", placeholder: "Add people…", "aria-label": "Add people" });
+    const chosen = h("div", { class: "chat-chips" });
+    const results = h("ul", { class: "chat-results" });
+    const error = h("p", { class: "chat-error", role: "alert" });
+    const drawChosen = () => fill(chosen, [...picked.values()].map((u) => h("button", { type: "button", class: "chat-chip", onclick: () => { picked.delete(u.id); drawChosen(); } }, `${u.displayName} ✕`)));
+    search.addEventListener("input", async () => {
+      const q = search.value.trim();
+      if (q.length < 2) return fill(results);
+      const users = await get<UserRef[]>(`/api/users/search?q=${encodeURIComponent(q)}`).catch(() => []);
+      fill(results, users.map((u) => h("li", null, h("button", { type: "button", class: "chat-result", onclick: () => { picked.set(u.id, u); drawChosen(); } }, `${u.displayName} @${u.username}`))));
+    });
+    const create = h("button", {
+      type: "button",
+      class: "button button-primary",
+      text: "Create group",
+      onclick: async () => {
+        try {
+          const g = await api<{ id: string; name: string }>("POST", "/api/groups", { name: name.value, memberIds: [...picked.keys()] });
+          this.convs.set(`g:${g.id}`, { key: `g:${g.id}`, kind: "group", target: g.id, title: g.name, unread: 0, isAdmin: true });
+          await this.openConv(`g:${g.id}`);
+        } catch (e) {
+          error.textContent = messageOf(e);
+        }
+      },
+    });
+    fill(this.body, h("div", { class: "chat-form" }, name, search, chosen, results, error, create));
+    name.focus();
+  }
+
+  private renderThread(): void {
+    const key = this.open;
+    if (!key) return;
+    const c = this.convs.get(key);
+    if (!c) return this.showList();
+    this.title.textContent = c.kind === "group" ? `# ${c.title}` : c.title;
+    this.back.hidden = false;
+    const list = this.messages.get(key) ?? [];
+    const log = h("ol", { class: "chat-log", "aria-label": `Messages with ${c.title}`, "data-chat-log": true });
+    const lastMine = [...list].reverse().find((m) => m.sender.username === this.me);
+    for (const m of list) log.append(this.messageItem(m, c, m === lastMine));
+    const input = h("textarea", { class: "input chat-input", rows: 2, placeholder: `Message ${c.title}`, "aria-label": "Message", maxlength: 5000, "data-chat-input": true });
+    if (this.editing) input.value = contentText(this.editing.content);
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey) {
+        e.preventDefault();
+        void this.submit(c, input);
+      } else if (e.key === "Escape") {
+        this.editing = null;
+        this.replyTo = null;
+        this.renderThread();
+      }
+    });
+    input.addEventListener("input", () => this.sendTyping(c, input.value.length > 0));
+    const note = this.editing
+      ? h("div", { class: "chat-note" }, "Editing your message ", h("button", { type: "button", class: "button button-quiet button-small", text: "Cancel", onclick: () => { this.editing = null; this.renderThread(); } }))
+      : this.replyTo
+        ? h("div", { class: "chat-note" }, `Replying to ${this.replyTo.sender.displayName}: ${contentText(this.replyTo.content).slice(0, 60)} `, h("button", { type: "button", class: "button button-quiet button-small", text: "Cancel", onclick: () => { this.replyTo = null; this.renderThread(); } }))
+        : null;
+    const typing = h("p", { class: "chat-typing muted small", "aria-live": "polite", "data-chat-typing": true });
+    fill(
+      this.body,
+      log,
+      typing,
+      h("form", { class: "chat-compose", onsubmit: (e: Event) => { e.preventDefault(); void this.submit(c, input); } }, note, input, h("button", { type: "submit", class: "button button-primary", text: this.editing ? "Save" : "Send", "data-chat-send": true })),
+    );
+    this.renderTyping();
+    log.scrollTop = log.scrollHeight;
+    const active = document.activeElement;
+    if (!active || active === document.body) input.focus();
+  }
+
+  private messageItem(m: Msg, c: Conv, lastMine: boolean): HTMLElement {
+    const mine = m.sender.username === this.me;
+    const content = h("div", { class: "chat-content" });
+    if (m.deletedAt) content.append(h("em", { class: "muted", text: "This message was deleted." }));
+    else content.append(contentFragment(m.content));
+    const reply = m.replyTo ? h("blockquote", { class: "chat-quote" }, h("strong", { text: m.replyTo.sender?.displayName ?? "" }), " ", contentText(m.replyTo.content).slice(0, 80)) : null;
+    const counts = new Map<string, { n: number; mine: boolean; who: string[] }>();
+    for (const r of m.reactions ?? []) {
+      const e = counts.get(r.emoji) ?? { n: 0, mine: false, who: [] };
+      e.n += 1;
+      e.mine ||= r.userId === this.myId;
+      if (r.user) e.who.push(r.user.username);
+      counts.set(r.emoji, e);
+    }
+    const reactions = counts.size
+      ? h("div", { class: "chat-reactions" }, [...counts].map(([emoji, e]) => h("button", { type: "button", class: `chat-reaction${e.mine ? " is-mine" : ""}`, "aria-pressed": String(e.mine), title: e.who.join(", "), "data-reaction": emoji, onclick: () => void this.react(m, emoji) }, `${emoji} ${e.n}`)))
+      : null;
+    const actions = m.deletedAt
+      ? null
+      : h(
+          "div",
+          { class: "chat-actions", role: "group", "aria-label": "Message actions" },
+          QUICK.map((emoji) => h("button", { type: "button", class: "chat-act", "aria-label": `React ${emoji}`, "data-react": emoji, text: emoji, onclick: () => void this.react(m, emoji) })),
+          h("button", { type: "button", class: "chat-act", text: "Reply", onclick: () => { this.replyTo = m; this.editing = null; this.renderThread(); } }),
+          mine ? h("button", { type: "button", class: "chat-act", text: "Edit", "data-edit": true, onclick: () => { this.editing = m; this.replyTo = null; this.renderThread(); } }) : null,
+          mine ? h("button", { type: "button", class: "chat-act chat-act-danger", text: "Delete", "data-delete": true, onclick: () => void this.remove(m) }) : null,
+        );
+    const status = mine && lastMine && c.kind === "direct" ? h("span", { class: "chat-status muted small", text: m.read ? "Seen" : m.delivered ? "Delivered" : "Sent" }) : null;
+    return h(
+      "li",
+      { class: `chat-msg${mine ? " is-mine" : ""}`, "data-message": m.id },
+      h("div", { class: "chat-meta small" }, h("strong", { text: mine ? "You" : m.sender.displayName }), " ", h("time", { class: "muted", dateTime: m.createdAt, text: new Date(m.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) }), m.editedAt && !m.deletedAt ? h("span", { class: "muted", text: " · edited" }) : null),
+      reply,
+      content,
+      reactions,
+      actions,
+      status,
+    );
+  }
+
+  private renderTyping(): void {
+    const el = this.body.querySelector<HTMLElement>("[data-chat-typing]");
+    if (!el || !this.open) return;
+    const now = Date.now();
+    const who = [...this.typing].filter(([k, until]) => k.startsWith(`${this.open}|`) && until > now).map(([k]) => k.split("|")[1]);
+    el.textContent = who.length ? `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…` : "";
+  }
+
+  private sendTyping(c: Conv, typing: boolean): void {
+    const now = Date.now();
+    if (typing && now - this.lastTypingSent < 2000) return;
+    this.lastTypingSent = typing ? now : 0;
+    const to = c.kind === "group" ? { groupId: c.target } : { to: c.target };
+    void request("typing", { ...to, isTyping: typing });
+  }
+
+  private async submit(c: Conv, input: HTMLTextAreaElement): Promise<void> {
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    this.sendTyping(c, false);
+    const editing = this.editing;
+    const replyTo = this.replyTo;
+    this.editing = null;
+    this.replyTo = null;
+    // One at a time: the next message leaves when the previous one is stored.
+    this.sending = this.sending.then(async () => {
+      const ack: Ack = editing
+        ? await request("edit_message", { messageId: editing.id, content: text })
+        : await request("send_message", { ...(c.kind === "group" ? { groupId: c.target } : { to: c.target }), content: text, replyToId: replyTo?.id });
+      if (!ack.ok) {
+        this.toastError(ack.error.message);
+        input.value = text;
+      }
+      this.renderThread();
+    });
+    await this.sending;
+  }
+
+  private async react(m: Msg, emoji: string): Promise<void> {
+    const ack = await request("add_reaction", { messageId: m.id, emoji });
+    if (!ack.ok) this.toastError(ack.error.message);
+  }
+
+  private async remove(m: Msg): Promise<void> {
+    if (!window.confirm("Delete this message for everyone?")) return;
+    const ack = await request("delete_message", { messageId: m.id });
+    if (!ack.ok) this.toastError(ack.error.message);
+  }
+
+  private toastError(text: string): void {
+    const t = h("div", { class: "toast", role: "alert", text });
+    document.body.append(t);
+    window.setTimeout(() => t.remove(), 4000);
+  }
+}
+
+function chatIcon(): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "18");
+  svg.setAttribute("height", "18");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M4 5h16v10H9l-5 4z");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2");
+  path.setAttribute("stroke-linejoin", "round");
+  svg.append(path);
+  return svg;
+}
+
+function presenceDot(online: boolean | undefined): HTMLElement {
+  return h("span", { class: `chat-dot${online ? " is-online" : ""}`, role: "img", "aria-label": online ? "online" : "offline" });
+}
+
+function preview(m: Msg): string {
+  if (m.deletedAt) return "Message deleted";
+  const text = contentText(m.content);
+  return `${m.sender.displayName}: ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`;
+}
+
+const user = bootUser();
+const socket = user ? initLive(document) : null;
+if (user && socket) new ChatWidget(user.username, socket);
