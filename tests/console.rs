@@ -222,6 +222,20 @@ async fn consoles_are_refused_with_the_right_reason() {
         .unwrap_err();
     assert_eq!(err.0, 403, "{err:?}");
     assert!(err.1.contains("ticket"), "{err:?}");
+    // An expired ticket (tickets live 40 s): Proxmox refuses it, and so does Uma.
+    let (status, t2) = ticket(&alice, &csrf, 101).await;
+    assert_eq!(status, 200, "{t2}");
+    app.sim.as_ref().unwrap().age_vnc_tickets(41);
+    let err = rfb::open(
+        &ws(&app, t2["url"].as_str().unwrap()),
+        &alice.cookie_header(),
+        Some(&alice.origin),
+    )
+    .await
+    .unwrap_err();
+    app.sim.as_ref().unwrap().age_vnc_tickets(-41);
+    assert_eq!(err.0, 403, "{err:?}");
+    assert!(err.1.contains("expired"), "{err:?}");
     // Bad parameters.
     let err = rfb::open(
         &url.replace("port=59", "port=99"),

@@ -846,3 +846,67 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
     }
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn node_tasks_and_storage_content_follow_the_rules() {
+    let app = app().await;
+    let (alice, _) = app.session_as("alice", &[], false).await;
+    let (bob, _) = app.session_as("bob", &[], false).await;
+    let (admin, _) = app.session_as("root", &[], true).await;
+    // A guest's tasks for whoever sees it; the whole node's for admins only.
+    assert_eq!(
+        alice
+            .get("/api/proxmox/nodes/pve1/tasks?vmid=100")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        bob.get("/api/proxmox/nodes/pve1/tasks?vmid=100")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        alice.get("/api/proxmox/nodes/pve1/tasks").await.status(),
+        403
+    );
+    assert_eq!(
+        admin.get("/api/proxmox/nodes/pve1/tasks").await.status(),
+        200
+    );
+    let resp = alice
+        .get("/api/proxmox/nodes/pve1/tasks?limit=0&vmid=100")
+        .await;
+    assert_eq!(resp.status(), 400);
+    // Storage content: admins; bad values refused before Proxmox is asked.
+    let resp = admin
+        .get("/api/proxmox/storage/local/content?node=pve1&content=iso")
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["volid"].as_str().unwrap().starts_with("local:iso/")),
+        "{body}"
+    );
+    assert_eq!(
+        alice
+            .get("/api/proxmox/storage/local/content?node=pve1")
+            .await
+            .status(),
+        403
+    );
+    let resp = admin
+        .get("/api/proxmox/storage/local/content?node=pve1&content=x;y")
+        .await;
+    assert_eq!(resp.status(), 400);
+    let resp = admin
+        .get("/api/proxmox/storage/..%2Fx/content?node=pve1")
+        .await;
+    assert_eq!(resp.status(), 400);
+    app.stop().await.unwrap();
+}

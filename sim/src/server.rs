@@ -118,6 +118,12 @@ impl SimHandle {
     pub fn set_task_duration(&self, duration: Duration) {
         *self.state.task_duration.write() = duration;
     }
+    /// Ages every VNC ticket by `secs`, so a test sees an expired ticket refused without waiting
+    /// the 40 s a ticket lives.
+    pub fn age_vnc_tickets(&self, secs: i64) {
+        self.state.cluster.lock().age_vnc_tickets(secs);
+    }
+
     /// Changes a guest's display size (clamped to 16..4096 × 16..2160), as when the guest
     /// switches resolution: open consoles resize at once (clients that announced DesktopSize
     /// get the pseudo-rectangle), later ones start with it. Returns how many open consoles

@@ -31,6 +31,11 @@ pub fn router() -> Router<AppState> {
             get(ct_templates),
         )
         .route("/api/proxmox/storage", get(storage))
+        .route(
+            "/api/proxmox/storage/{storage}/content",
+            get(storage_content),
+        )
+        .route("/api/proxmox/nodes/{node}/tasks", get(node_tasks))
         .route("/api/proxmox/next-id", get(next_id))
         .route("/api/proxmox/templates", get(templates))
         .route("/api/proxmox/tasks/status", get(task_status))
@@ -102,6 +107,49 @@ async fn storage(
 ) -> AppResult<Json<Value>> {
     Ok(Json(
         ops::storages(&state, &caller, q.node.as_deref()).await?,
+    ))
+}
+
+/// `?node=&content=`.
+#[derive(Debug, Deserialize)]
+pub struct ContentQuery {
+    node: Option<String>,
+    content: Option<String>,
+}
+
+async fn storage_content(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(storage): Path<String>,
+    Params(q): Params<ContentQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        ops::storage_content(
+            &state,
+            &caller,
+            &storage,
+            q.node.as_deref(),
+            q.content.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+/// `?vmid=&limit=`.
+#[derive(Debug, Deserialize)]
+pub struct NodeTasksQuery {
+    vmid: Option<u32>,
+    limit: Option<u32>,
+}
+
+async fn node_tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(node): Path<String>,
+    Params(q): Params<NodeTasksQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        ops::node_tasks(&state, &caller, &node, q.vmid, q.limit).await?,
     ))
 }
 

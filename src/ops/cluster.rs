@@ -119,6 +119,103 @@ pub async fn node_rrd(
     Ok(json!({ "data": data }))
 }
 
+/// Content of one storage on a node (effective admins), optionally of one kind.
+pub async fn storage_content(
+    state: &AppState,
+    caller: &Caller,
+    storage: &str,
+    node: Option<&str>,
+    content: Option<&str>,
+) -> AppResult<Value> {
+    let sid = Storage::parse("storage", storage)?;
+    let node = Node::parse("node", node.unwrap_or_default())?;
+    let content = content.filter(|c| !c.is_empty());
+    if let Some(c) = content {
+        if ![
+            "images", "rootdir", "iso", "vztmpl", "backup", "snippets", "import",
+        ]
+        .contains(&c)
+        {
+            return Err(AppError::field(
+                "content",
+                "images, rootdir, iso, vztmpl, backup, snippets or import",
+            ));
+        }
+    }
+    let v = view(state).await?;
+    admin_only(state, caller, &v, &format!("storage:{sid}"))?;
+    let mut query = Vec::new();
+    if let Some(c) = content {
+        query.push(("content", c.to_owned()));
+    }
+    let items: Value = state
+        .pve
+        .get_with(
+            ApiPath::lit("nodes")
+                .seg(&node)
+                .then("storage")
+                .seg(&sid)
+                .then("content"),
+            &query,
+        )
+        .await?;
+    state.audit.record(
+        &caller.actor,
+        "VIEW_STORAGE",
+        &format!("storage:{sid}"),
+        Status::Success,
+        json!({ "node": node, "content": content }),
+    );
+    Ok(json!({ "data": items }))
+}
+
+/// Recent tasks of a node: of one guest for whoever may see it, all of them for effective
+/// admins.
+pub async fn node_tasks(
+    state: &AppState,
+    caller: &Caller,
+    node: &str,
+    vmid: Option<u32>,
+    limit_n: Option<u32>,
+) -> AppResult<Value> {
+    let node = Node::parse("node", node)?;
+    let n = limit_n.unwrap_or(50);
+    if !(1..=500).contains(&n) {
+        return Err(AppError::field("limit", "between 1 and 500"));
+    }
+    let v = view(state).await?;
+    let mut query = vec![("limit", n.to_string())];
+    match vmid {
+        Some(id) => {
+            let id = crate::pve::path::Vmid::check("vmid", u64::from(id))?;
+            if v.guest(id.0).is_none()
+                || !v
+                    .engine
+                    .guest_allows(&caller.principal, id.0, GuestAction::View)
+            {
+                return Err(AppError::with_message(
+                    ErrorCode::NotFound,
+                    format!("No guest {id}"),
+                ));
+            }
+            query.push(("vmid", id.to_string()));
+        }
+        None => admin_only(state, caller, &v, &format!("node:{node}:tasks"))?,
+    }
+    let items: Value = state
+        .pve
+        .get_with(ApiPath::lit("nodes").seg(&node).then("tasks"), &query)
+        .await?;
+    state.audit.record(
+        &caller.actor,
+        "VIEW_TASKS",
+        &format!("node:{node}:tasks"),
+        Status::Success,
+        json!({ "vmid": vmid, "limit": n }),
+    );
+    Ok(json!({ "data": items }))
+}
+
 /// Storages that hold guest disks, as the caller may see them.
 pub async fn storages(state: &AppState, caller: &Caller, node: Option<&str>) -> AppResult<Value> {
     let node = node

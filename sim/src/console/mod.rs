@@ -71,6 +71,8 @@ impl Proxy {
 /// The consoles of one simulator: the ticket key, proxies by task, display sizes by guest.
 pub(crate) struct Consoles {
     key: [u8; 32],
+    /// Seconds added to the clock when tickets are checked (tests age tickets with it).
+    ticket_clock_offset: i64,
     proxies: BTreeMap<String, Proxy>,
     sizes: BTreeMap<u32, (u16, u16)>,
 }
@@ -79,6 +81,7 @@ impl Default for Consoles {
     fn default() -> Self {
         Self {
             key: rand::thread_rng().gen(),
+            ticket_clock_offset: 0,
             proxies: BTreeMap::new(),
             sizes: BTreeMap::new(),
         }
@@ -175,8 +178,13 @@ impl Cluster {
             authuser,
             &vm_path(vmid),
             port,
-            now_secs(),
+            now_secs() + self.consoles.ticket_clock_offset,
         )
+    }
+
+    /// Ages every VNC ticket by `secs` (tests of expiry without waiting 40 s).
+    pub fn age_vnc_tickets(&mut self, secs: i64) {
+        self.consoles.ticket_clock_offset += secs;
     }
 
     /// Registers a proxy listening on `port`.
