@@ -43,6 +43,15 @@ impl Started {
     }
 }
 
+/// The answer of an operation that may have started a task, and what its audit row adds.
+fn started(state: &AppState, caller: &Caller, v: &Value, vmid: Vmid) -> (Started, Value) {
+    let upid = upid_of(v);
+    (
+        Started::task(state, caller, upid.clone(), Some(vmid)),
+        json!({ "upid": upid }),
+    )
+}
+
 /// Proxmox answers a UPID string for asynchronous calls and `null` for synchronous ones.
 fn upid_of(v: &Value) -> Option<String> {
     v.as_str()
@@ -289,11 +298,7 @@ pub async fn power(
         json!({ "node": g.node, "type": g.kind, "action": action }),
         async {
             let v: Value = state.pve.post(power_path(&g, action), &[]).await?;
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -630,11 +635,7 @@ pub async fn resize(
                 t.commit();
             }
             state.acl.invalidate();
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -694,11 +695,7 @@ pub async fn snapshot_create(
         json!({ "snapname": snap, "vmstate": vmstate }),
         async {
             let v: Value = state.pve.post(g.path("snapshot"), &form).await?;
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -737,11 +734,7 @@ pub async fn snapshot_delete(
         json!({ "snapname": snap }),
         async {
             let v: Value = state.pve.delete(g.path("snapshot").seg(&snap), &[]).await?;
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -783,11 +776,7 @@ pub async fn snapshot_rollback(
                 .pve
                 .post(g.path("snapshot").seg(&snap).then("rollback"), &[])
                 .await?;
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -1059,11 +1048,7 @@ pub async fn delete(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<
                 .delete(g.path(""), &[("purge", "1".to_owned())])
                 .await?;
             state.acl.invalidate();
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -1083,11 +1068,7 @@ pub async fn make_template(state: &AppState, caller: &Caller, vmid: Vmid) -> App
         async {
             let v: Value = state.pve.post(g.path("template"), &[]).await?;
             state.acl.invalidate();
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -1139,11 +1120,7 @@ pub async fn backup(
                 .pve
                 .post(ApiPath::lit("nodes").seg(&g.node).then("vzdump"), &form)
                 .await?;
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
@@ -1241,11 +1218,7 @@ pub async fn restore(
                 t.commit();
             }
             state.acl.invalidate();
-            let upid = upid_of(&v);
-            Ok((
-                Started::task(state, caller, upid.clone(), Some(vmid)),
-                json!({ "upid": upid }),
-            ))
+            Ok(started(state, caller, &v, vmid))
         },
     )
     .await
