@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use validator::Validate;
 
 use super::quota::{Amounts, Ask, NewId};
 use super::{audited, guest, limit, refused, Caller, Guest};
@@ -1283,7 +1284,7 @@ async fn check_target(
 }
 
 /// A new QEMU VM.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateVm {
     /// Id; the next free one when absent.
@@ -1295,14 +1296,18 @@ pub struct CreateVm {
     /// Disk storage.
     pub storage: Option<String>,
     /// Disk size, GiB.
+    #[validate(range(min = 1, max = 65536, message = "from 1 to 65536 GiB"))]
     pub disk_size: Option<u32>,
     /// ISO volume for the CD drive.
     pub iso: Option<String>,
     /// Cores.
+    #[validate(range(min = 1, max = 128, message = "from 1 to 128"))]
     pub cores: Option<u32>,
     /// Sockets.
+    #[validate(range(min = 1, max = 4, message = "from 1 to 4"))]
     pub sockets: Option<u32>,
     /// Memory, MiB.
+    #[validate(range(min = 64, max = 1_048_576, message = "from 64 to 1048576 MiB"))]
     pub memory: Option<u32>,
     /// Bridge, or a full `net0` value.
     pub net0: Option<String>,
@@ -1317,7 +1322,7 @@ pub struct CreateVm {
 }
 
 /// A new LXC container.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCt {
     /// Id; the next free one when absent.
@@ -1331,16 +1336,22 @@ pub struct CreateCt {
     /// Root disk storage.
     pub storage: String,
     /// Root disk size, GiB.
+    #[validate(range(min = 1, max = 65536, message = "from 1 to 65536 GiB"))]
     pub disk_size: Option<u32>,
     /// Cores.
+    #[validate(range(min = 1, max = 128, message = "from 1 to 128"))]
     pub cores: Option<u32>,
     /// Memory, MiB.
+    #[validate(range(min = 16, max = 1_048_576, message = "from 16 to 1048576 MiB"))]
     pub memory: Option<u32>,
     /// Swap, MiB.
+    #[validate(range(max = 1_048_576, message = "from 0 to 1048576 MiB"))]
     pub swap: Option<u32>,
     /// Root password.
+    #[validate(length(min = 5, max = 128, message = "5 to 128 characters"))]
     pub password: Option<String>,
     /// SSH public keys for root.
+    #[validate(length(max = 16384, message = "at most 16 KiB of keys"))]
     pub ssh_public_keys: Option<String>,
     /// Bridge.
     pub bridge: Option<String>,
@@ -1352,15 +1363,6 @@ pub struct CreateCt {
     /// Admins only: skip the quota (audited).
     #[serde(default, rename = "override")]
     pub override_quota: bool,
-}
-
-fn bounded(field: &str, v: Option<u32>, default: u32, min: u32, max: u32) -> AppResult<u32> {
-    let v = v.unwrap_or(default);
-    if (min..=max).contains(&v) {
-        Ok(v)
-    } else {
-        Err(AppError::field(field, format!("from {min} to {max}")))
-    }
 }
 
 fn bridge_of(field: &str, raw: Option<&str>) -> AppResult<String> {
@@ -1403,9 +1405,10 @@ pub async fn create_vm(
         .map(|p| PoolId::parse("pool", p))
         .transpose()?;
     let given = input.vmid.map(|v| Vmid::check("vmid", v)).transpose()?;
-    let cores = bounded("cores", input.cores, 1, 1, 128)?;
-    let sockets = bounded("sockets", input.sockets, 1, 1, 4)?;
-    let memory = bounded("memory", input.memory, 2048, 64, 1024 * 1024)?;
+    super::validated(&input)?;
+    let cores = input.cores.unwrap_or(1);
+    let sockets = input.sockets.unwrap_or(1);
+    let memory = input.memory.unwrap_or(2048);
     if let Some(n) = &input.name {
         config_value("name", &Value::String(n.clone()))?;
     }
@@ -1415,7 +1418,7 @@ pub async fn create_vm(
         .map(|s| Storage::parse("storage", s))
         .transpose()?;
     let disk = match (&storage, input.disk_size) {
-        (Some(_), d) => Some(bounded("diskSize", d, 32, 1, 65536)?),
+        (Some(_), d) => Some(d.unwrap_or(32)),
         (None, Some(_)) => return Err(AppError::field("storage", "a disk needs a storage")),
         (None, None) => None,
     };
@@ -1532,27 +1535,18 @@ pub async fn create_ct(
     let given = input.vmid.map(|v| Vmid::check("vmid", v)).transpose()?;
     let ostemplate = VolumeId::parse("ostemplate", &input.ostemplate)?;
     let storage = Storage::parse("storage", &input.storage)?;
-    let cores = bounded("cores", input.cores, 1, 1, 128)?;
-    let memory = bounded("memory", input.memory, 512, 16, 1024 * 1024)?;
-    let swap = bounded("swap", input.swap, 512, 0, 1024 * 1024)?;
-    let disk = bounded("diskSize", input.disk_size, 8, 1, 65536)?;
+    super::validated(&input)?;
+    let cores = input.cores.unwrap_or(1);
+    let memory = input.memory.unwrap_or(512);
+    let swap = input.swap.unwrap_or(512);
+    let disk = input.disk_size.unwrap_or(8);
     if let Some(h) = &input.hostname {
         config_value("hostname", &Value::String(h.clone()))?;
     }
-    if let Some(pw) = &input.password {
-        if pw.chars().count() < 5 || pw.len() > 128 {
-            return Err(AppError::field("password", "5 to 128 characters"));
-        }
-    }
     if let Some(k) = &input.ssh_public_keys {
-        if k.len() > 16384
-            || !k.lines().all(|l| {
-                l.is_empty()
-                    || l.starts_with("ssh-")
-                    || l.starts_with("ecdsa-")
-                    || l.starts_with("sk-")
-            })
-        {
+        if !k.lines().all(|l| {
+            l.is_empty() || l.starts_with("ssh-") || l.starts_with("ecdsa-") || l.starts_with("sk-")
+        }) {
             return Err(AppError::field(
                 "sshPublicKeys",
                 "OpenSSH public keys, one per line",
@@ -1830,6 +1824,26 @@ pub async fn clone(state: &AppState, caller: &Caller, input: CloneInput) -> AppR
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn declared_rules_name_the_field_as_clients_spell_it() {
+        let vm = CreateVm {
+            disk_size: Some(0),
+            ..CreateVm::default()
+        };
+        let err = crate::ops::validated(&vm).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("diskSize"));
+        assert!(err.message.contains("from 1 to 65536"), "{}", err.message);
+        let ct = CreateCt {
+            cores: Some(500),
+            ..CreateCt::default()
+        };
+        assert_eq!(
+            crate::ops::validated(&ct).unwrap_err().field.as_deref(),
+            Some("cores")
+        );
+        assert!(crate::ops::validated(&CreateVm::default()).is_ok());
+    }
 
     #[test]
     fn sizes_parse_relative_and_absolute() {

@@ -93,6 +93,47 @@ impl Guest {
     }
 }
 
+/// Checks a typed input's declared rules (`validator`); the first failing field becomes a
+/// `400 invalid_input` naming it as the client spells it (camelCase) with the rule's message.
+pub fn validated<T: validator::Validate>(input: &T) -> AppResult<()> {
+    let Err(errors) = input.validate() else {
+        return Ok(());
+    };
+    let mut fields: Vec<(String, &Vec<validator::ValidationError>)> = errors
+        .field_errors()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let Some((field, errs)) = fields.first() else {
+        return Err(AppError::with_message(
+            ErrorCode::InvalidInput,
+            "Invalid input",
+        ));
+    };
+    let reason = errs
+        .first()
+        .and_then(|e| e.message.as_ref().map(ToString::to_string))
+        .unwrap_or_else(|| "is not valid".to_owned());
+    Err(AppError::field(&camel(field), reason))
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut up = false;
+    for c in snake.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The shared ACL view (cached briefly).
 pub async fn view(state: &AppState) -> AppResult<Arc<View>> {
     Ok(state.acl.view().await?)

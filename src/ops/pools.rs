@@ -103,10 +103,11 @@ pub struct Owner {
 }
 
 /// Body of a pool creation.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, validator::Validate)]
 pub struct PoolCreate {
     /// Comment (≤ 200 characters, one line).
     #[serde(default)]
+    #[validate(length(max = 200, message = "at most 200 characters"))]
     pub comment: Option<String>,
     /// Owner; the caller when absent.
     #[serde(default)]
@@ -205,6 +206,7 @@ fn check_name(field: &str, name: &str) -> AppResult<()> {
 
 /// Creates a pool `DEV_<owner>_<n>` and gives its owner Administrator on it.
 pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> AppResult<Value> {
+    super::validated(&input)?;
     let comment = input.comment.unwrap_or_default();
     if comment.chars().count() > 200 || comment.chars().any(char::is_control) {
         return Err(AppError::field(
