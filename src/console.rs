@@ -71,6 +71,19 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
         "VM_CONSOLE_TICKET",
     )
     .await?;
+    let open_now = uma_actors::call!(state.consoles, |r| ConsolesMsg::List(
+        Some(caller.username().to_owned()),
+        r
+    ))
+    .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+    if open_now.len() >= state.config.console_max_per_user {
+        let err = AppError::with_message(
+            ErrorCode::RateLimited,
+            OpenRefused::TooMany(state.config.console_max_per_user).to_string(),
+        );
+        ops::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
+        return Err(err);
+    }
     if g.resource.status.as_deref() != Some("running") {
         let err = AppError::with_message(
             ErrorCode::Conflict,

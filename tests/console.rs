@@ -266,21 +266,31 @@ async fn consoles_are_refused_with_the_right_reason() {
 async fn an_admin_closes_a_console_and_limits_and_crashes_stay_contained() {
     let app = app_with(2).await;
     let (alice, csrf) = app.session_as("alice", &[], false).await;
+    // A ticket taken while there was room, used once the limit is reached: the proxy refuses.
+    let (status, early) = ticket(&alice, &csrf, 103).await;
+    assert_eq!(status, 200, "{early}");
     let mut a = console(&app, &alice, &csrf, 100).await;
     let mut b = console(&app, &alice, &csrf, 101).await;
     a.update(false).await.unwrap();
     b.update(false).await.unwrap();
-    // A third console is over alice's limit.
-    let (status, t) = ticket(&alice, &csrf, 103).await;
-    assert_eq!(status, 200, "{t}");
     let err = rfb::open(
-        &ws(&app, t["url"].as_str().unwrap()),
+        &ws(&app, early["url"].as_str().unwrap()),
         &alice.cookie_header(),
         Some(&alice.origin),
     )
     .await
     .unwrap_err();
     assert_eq!(err.0, 429, "{err:?}");
+    // And no new ticket is handed out while at the limit, with a message the page can show.
+    let (status, body) = ticket(&alice, &csrf, 103).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 consoles open"),
+        "{body}"
+    );
 
     let (admin, acsrf) = app.session_as("root", &[], true).await;
     let list: Value = admin.get("/api/admin/consoles").await.json().await.unwrap();

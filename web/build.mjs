@@ -20,6 +20,8 @@ const options = {
     "src/pages/admin-pools.ts",
     "src/pages/admin-limits.ts",
     "src/pages/admin-acl.ts",
+    "src/pages/admin-consoles.ts",
+    "src/pages/console.ts",
   ],
   outdir: "dist",
   outbase: "src",

@@ -26,12 +26,14 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(dashboard))
         .route("/pools/{pool}", get(pool_page))
         .route("/guests/{vmid}", get(guest_page))
+        .route("/guests/{vmid}/console", get(console_page))
         .route("/create", get(create_page))
         .route("/sdn", get(sdn_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
         .route("/admin/pools", get(admin_pools))
         .route("/admin/limits", get(admin_limits))
         .route("/admin/acl", get(admin_acl))
+        .route("/admin/consoles", get(admin_consoles))
 }
 
 /// A rendered page with its status, or the internal-error answer when rendering failed.
@@ -299,6 +301,48 @@ async fn guest_page(
     }
 }
 
+/// A guest's console on a page of its own. The guest must be visible (else the 404 page); whether
+/// the user may open its console or power it is in `caps`, so the page can say why not.
+async fn console_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+    Path(vmid): Path<String>,
+) -> Response {
+    let caller = Caller::new(&session, None, None);
+    let found = async {
+        let id = Vmid::parse("vmid", &vmid)?;
+        let (g, view) = ops::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
+        Ok::<_, AppError>(serde_json::json!({
+            "vmid": id.0,
+            "type": g.kind,
+            "node": g.node,
+            "resource": g.resource,
+            "caps": { "power": may(GuestAction::Power), "console": may(GuestAction::Console) },
+            "consoleMax": state.config.console_max_per_user,
+        }))
+    }
+    .await;
+    match found {
+        Ok(boot) => {
+            let name = boot["resource"]["name"]
+                .as_str()
+                .map_or_else(|| format!("Guest {vmid}"), str::to_owned);
+            app_page(
+                &state,
+                &nonce,
+                &session,
+                "console/index.html",
+                "console",
+                &format!("Console of {name}"),
+                boot,
+            )
+        }
+        Err(e) => page_error(&state, &nonce, &e, "Guest"),
+    }
+}
+
 /// `?pool=&type=` preselect the create wizard.
 #[derive(Debug, Deserialize)]
 pub struct CreateQuery {
@@ -396,6 +440,22 @@ async fn admin_acl(
         "admin/acl.html",
         "admin-acl",
         "Access",
+        serde_json::json!({}),
+    )
+}
+
+async fn admin_consoles(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+) -> Response {
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "admin/consoles.html",
+        "admin-consoles",
+        "Consoles",
         serde_json::json!({}),
     )
 }

@@ -12,6 +12,7 @@ import { guestStatus, meter, updateMeter, lockText } from "../ui/status";
 import { bytes, bytesOf, dateTime, pct, uptime, tags as splitTags, clock } from "../ui/format";
 import { PowerButtons } from "../ui/power";
 import { ProgressLine, disableWithReason } from "../ui/progress";
+import { ConsoleView } from "../ui/console";
 import { tasks, describe, openTaskLog, taskPill, type Task } from "../ui/tasks";
 import { confirmAction, openDialog } from "../ui/dialog";
 import { field, validate, showServerError, formAlert, clearErrors, str, num, bool, revalidateOnInput } from "../ui/form";
@@ -39,6 +40,7 @@ interface GuestBoot extends Boot {
   resource: Resource;
   caps: Caps;
   poolManage: boolean;
+  consoleMax?: number;
 }
 
 /** `status/current` of the guest (the fields we show). */
@@ -86,6 +88,8 @@ watchFreshness();
 let res: Resource = b.resource;
 let status: Status = { status: res.status, name: res.name, maxmem: res.maxmem, maxdisk: res.maxdisk, cpus: res.maxcpu, lock: res.lock, uptime: res.uptime };
 let gone = false;
+/** The Console tab's view, once the tab was shown. */
+let consolePanel: ConsoleView | null = null;
 
 function effectiveStatus(): string {
   if (status.qmpstatus === "paused" || status.qmpstatus === "suspended") return "paused";
@@ -123,6 +127,7 @@ function buildActions(): void {
   const parts: HTMLElement[] = [];
   if (powerButtons) parts.push(powerButtons.el);
   const other = h("div", { class: "button-row" });
+  if (caps.console && !isTemplateGuest()) other.append(h("a", { class: "button", href: `/guests/${vmid}/console`, text: "Console" }));
   if (caps.clone) other.append(h("button", { type: "button", class: "button", text: "Clone…", onclick: () => void cloneGuest() }));
   if (caps.allocate) other.append(actionButton("Delete…", "button-danger-quiet", () => void deleteGuest()));
   if (other.childElementCount) parts.push(other);
@@ -141,6 +146,7 @@ function renderHeader(): void {
   setText(must("[data-guest-name]"), status.name ?? res.name ?? `Guest ${vmid}`);
   setText(must("[data-guest-node]"), res.node ?? b.node);
   powerButtons?.update(guestLike(), gone ? `The ${noun} no longer exists.` : null);
+  consolePanel?.setGuest(guestLike());
 }
 
 async function cloneGuest(): Promise<void> {
@@ -382,6 +388,7 @@ function renderAll(): void {
 
 const loaders: Record<string, (panel: HTMLElement) => void> = {
   hardware: (p) => void hardwareTab(p),
+  console: (p) => consoleTab(p),
   options: (p) => void optionsTab(p),
   snapshots: (p) => void snapshotsTab(p),
   backups: (p) => void backupsTab(p),
@@ -391,6 +398,7 @@ const loaders: Record<string, (panel: HTMLElement) => void> = {
 };
 const tabDefs = [
   { id: "hardware", label: "Hardware" },
+  ...(caps.console && !isTemplateGuest() ? [{ id: "console", label: "Console" }] : []),
   { id: "options", label: "Options" },
   { id: "snapshots", label: "Snapshots" },
   { id: "backups", label: "Backups" },
@@ -422,6 +430,22 @@ tasks.onDone((t) => {
     reloadTab("hardware");
   }
 });
+
+/** The Console tab: the same console as the console page, connected on request. */
+function consoleTab(panel: HTMLElement): void {
+  consolePanel = new ConsoleView({
+    vmid,
+    type: b.type,
+    name: () => status.name ?? res.name ?? `Guest ${vmid}`,
+    allowed: caps.console,
+    consoleMax: b.consoleMax,
+    compact: true,
+    pageLink: `/guests/${vmid}/console`,
+    start: powerButtons ? (done) => void powerButtons.run("start", (t) => done(t.ok === true)).then((started) => started || done(false)) : undefined,
+  });
+  consolePanel.setGuest(guestLike());
+  fill(panel, consolePanel.el);
+}
 
 function loading(panel: HTMLElement): void {
   fill(panel, h("p", { class: "muted", text: "Loading…" }));

@@ -105,8 +105,11 @@ export class PowerButtons {
     }
   }
 
-  /** Runs `a` (confirming stop and reset first) and follows its task. */
-  async run(a: PowerAction, then?: (t: Task) => void): Promise<void> {
+  /**
+   * Runs `a` (confirming stop and reset first) and follows its task; `then` runs when the task
+   * ended. Resolves whether a task started (false: not confirmed, or refused — said on the line).
+   */
+  async run(a: PowerAction, then?: (t: Task) => void): Promise<boolean> {
     const noun = this.noun;
     if (a === "stop" || a === "reset") {
       const ok = await confirmAction({
@@ -115,14 +118,19 @@ export class PowerButtons {
         confirmLabel: POWER[a].label,
         danger: true,
       });
-      if (!ok) return;
+      if (!ok) return false;
     }
     this.o.line.busy(POWER[a].doing);
     const r = await power(this.o.vmid, a);
     if (r.error) {
       this.o.line.error(r.error.message);
-      return;
+      return false;
     }
-    if (r.upid) this.o.line.follow(r.upid, `${POWER[a].doing} ${noun}`, `${noun[0]!.toUpperCase()}${noun.slice(1)} ${POWER[a].done}.`, then);
+    if (!r.upid) {
+      this.o.line.clear();
+      return false;
+    }
+    this.o.line.follow(r.upid, `${POWER[a].doing} ${noun}`, `${noun[0]!.toUpperCase()}${noun.slice(1)} ${POWER[a].done}.`, then);
+    return true;
   }
 }
