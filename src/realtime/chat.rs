@@ -6,14 +6,12 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::SocketRef;
 use uma_actors::emit::{user_room, Emit, Emitter as _};
 use uma_actors::presence::PresenceMsg;
 
@@ -22,7 +20,6 @@ use super::SocketSession;
 use crate::audit::Status;
 use crate::chat::{self, ChatSettings, Op};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::client::client_ip;
 use crate::ops::Caller;
 use crate::state::AppState;
 
@@ -42,45 +39,7 @@ pub const EVENTS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct JoinedBoards(pub Arc<Mutex<HashSet<String>>>);
 
-/// The caller behind a socket.
-pub fn caller_of(socket: &SocketRef, state: &AppState) -> Option<Caller> {
-    let SocketSession(session) = socket.extensions.get::<SocketSession>()?;
-    let parts = socket.req_parts();
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let ua = parts
-        .headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(512).collect());
-    Some(Caller::new(
-        &session,
-        Some(client_ip(&state.config, peer, &parts.headers)),
-        ua,
-    ))
-}
-
-/// Decodes a payload; serde's reason becomes the message.
-pub fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
-    serde_json::from_value(data).map_err(|e| {
-        AppError::with_message(ErrorCode::InvalidInput, format!("Invalid payload: {e}"))
-    })
-}
-
-/// `{ok: true, …v}` (or `{ok: true, data: v}` when `v` is not an object).
-pub fn ok_body(v: Value) -> Value {
-    match v {
-        Value::Object(mut m) => {
-            m.insert("ok".into(), Value::Bool(true));
-            Value::Object(m)
-        }
-        other => json!({ "ok": true, "data": other }),
-    }
-}
-
-async fn checked(
+pub(crate) async fn checked(
     state: &AppState,
     caller: &Caller,
     event: &'static str,
@@ -125,52 +84,25 @@ async fn checked(
     Err(err)
 }
 
-/// Registers `event`: decodes the payload, applies the event's limits, runs `work` under its own
-/// operation id, and acks the result; a failure is also emitted as `error {message}`.
+/// Registers a chat or whiteboard event: the common handling of [`super::ops::on`], with the
+/// event's limits first and the original's `error {message}` on failure.
 pub fn on<F, Fut>(socket: &SocketRef, event: &'static str, work: F)
 where
     F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
 {
-    socket.on(
+    super::ops::on_with(
+        socket,
         event,
-        move |s: SocketRef,
-              TryData(data): TryData<Value>,
-              ack: AckSender,
-              State(state): State<AppState>| {
-            let work = work.clone();
-            async move {
-                let id = crate::opid::generate();
-                let span = tracing::info_span!("event", op_id = %id, event);
-                let result = crate::opid::scope(
-                    id,
-                    tracing::Instrument::instrument(
-                        async {
-                            let caller = caller_of(&s, &state)
-                                .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
-                            let data = data.unwrap_or(Value::Null);
-                            checked(&state, &caller, event, &s.id.to_string(), &data).await?;
-                            work(state.clone(), caller, s.clone(), data).await
-                        },
-                        span,
-                    ),
-                )
-                .await;
-                let body = match result {
-                    Ok(v) => ok_body(v),
-                    Err(e) => {
-                        if let Some(src) = &e.source {
-                            tracing::warn!(event, error = %format!("{src:#}"), "event failed");
-                        }
-                        let _ = s.emit("error", &json!({ "message": e.message }));
-                        e.ack_body()
-                    }
-                };
-                let _ = ack.send(&body);
-            }
+        super::ops::Style {
+            limited: true,
+            emit_error: true,
         },
+        work,
     );
 }
+
+pub(crate) use super::ops::{caller_of, parse};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -58,20 +58,38 @@ pub(crate) fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
     })
 }
 
-fn ok(v: impl serde::Serialize) -> Value {
-    let mut body = serde_json::to_value(v).unwrap_or(Value::Null);
-    match &mut body {
-        Value::Object(m) => {
+/// `{ok: true, …v}` (or `{ok: true, data: v}` when `v` is not an object).
+pub(crate) fn ok_body(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) => {
             m.insert("ok".into(), Value::Bool(true));
-            body
+            Value::Object(m)
         }
-        _ => json!({ "ok": true, "data": body }),
+        other => json!({ "ok": true, "data": other }),
     }
+}
+
+/// How an event is handled beyond the common steps.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Style {
+    /// Apply the event's per-socket limits and payload cap first (chat and whiteboard).
+    pub limited: bool,
+    /// Also emit the original's `error {message}` to the socket on failure.
+    pub emit_error: bool,
 }
 
 /// Registers `event`: decodes the payload, runs `work` with the caller under its own operation
 /// id, and acks the result.
 pub(crate) fn on<F, Fut>(socket: &SocketRef, event: &'static str, work: F)
+where
+    F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<Value>> + Send + 'static,
+{
+    on_with(socket, event, Style::default(), work);
+}
+
+/// [`on`] with the event's limits and error emission as `style` says.
+pub(crate) fn on_with<F, Fut>(socket: &SocketRef, event: &'static str, style: Style, work: F)
 where
     F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
@@ -92,12 +110,25 @@ where
                         async {
                             let caller = caller_of(&s, &state)
                                 .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
-                            let data = data.map_err(|e| {
-                                AppError::with_message(
-                                    ErrorCode::InvalidInput,
-                                    format!("Invalid payload: {e}"),
+                            let data = if style.limited {
+                                let data = data.unwrap_or(Value::Null);
+                                super::chat::checked(
+                                    &state,
+                                    &caller,
+                                    event,
+                                    &s.id.to_string(),
+                                    &data,
                                 )
-                            })?;
+                                .await?;
+                                data
+                            } else {
+                                data.map_err(|e| {
+                                    AppError::with_message(
+                                        ErrorCode::InvalidInput,
+                                        format!("Invalid payload: {e}"),
+                                    )
+                                })?
+                            };
                             work(state.clone(), caller, s.clone(), data).await
                         },
                         span,
@@ -105,8 +136,16 @@ where
                 )
                 .await;
                 let body = match result {
-                    Ok(v) => ok(v),
-                    Err(e) => e.ack_body(),
+                    Ok(v) => ok_body(v),
+                    Err(e) => {
+                        if let Some(src) = &e.source {
+                            tracing::warn!(event, error = %format!("{src:#}"), "event failed");
+                        }
+                        if style.emit_error {
+                            let _ = s.emit("error", &json!({ "message": e.message }));
+                        }
+                        e.ack_body()
+                    }
                 };
                 let _ = ack.send(&body);
             }
