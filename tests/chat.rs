@@ -45,6 +45,7 @@ on_both!(
     rate_limits_and_payload_caps_answer_with_errors,
     a_thousand_messages_from_ten_senders_arrive_in_one_order,
     a_crashed_room_restarts_with_its_history,
+    new_users_connecting_at_once_share_one_public_channel,
 );
 
 const T: Duration = Duration::from_secs(10);
@@ -1086,5 +1087,32 @@ async fn per_user_limits_are_shared_through_redis() {
         .await
         .unwrap();
     assert_eq!(count, Some(91), "counted in Redis");
+    app.stop().await.unwrap();
+}
+
+async fn new_users_connecting_at_once_share_one_public_channel(db: Db) {
+    let app = app_on(db, &[]).await;
+    let names: Vec<String> = (0..8).map(|i| format!("newcomer{i}")).collect();
+    let users = futures::future::join_all(names.iter().map(|n| user(&app, n, false))).await;
+    let mut channels = std::collections::BTreeSet::new();
+    for u in &users {
+        let general: Vec<String> = wait_for(|| async {
+            let groups = app.state.store.groups_of_user(&u.id).await.unwrap();
+            let g: Vec<String> = groups
+                .into_iter()
+                .filter(|g| g.name == "General")
+                .map(|g| g.id)
+                .collect();
+            (!g.is_empty()).then_some(g)
+        })
+        .await;
+        assert_eq!(general.len(), 1, "{} is in {general:?}", u.name);
+        channels.insert(general[0].clone());
+    }
+    assert_eq!(
+        channels.len(),
+        1,
+        "one public channel for everyone: {channels:?}"
+    );
     app.stop().await.unwrap();
 }

@@ -215,20 +215,38 @@ fn id_field(field: &str, v: &str) -> AppResult<()> {
 
 /// The public channel, created (with `user` as admin) when missing; `user` is made a member.
 pub async fn public_channel(state: &AppState, user: &User) -> AppResult<crate::store::chat::Group> {
-    let (group, joined) = match state.store.group_by_name(PUBLIC_CHANNEL).await? {
-        Some(g) => {
-            let joined = !state.store.is_group_member(&g.id, &user.id).await?;
-            if joined {
-                state.store.add_group_member(&g.id, &user.id).await?;
-                state.chat.rooms.refresh(&RoomKey::Group(g.id.clone()));
+    // Sockets of new users connect at the same moment: create the channel once. Across
+    // instances the oldest channel wins and a duplicate made at the same moment is removed.
+    static CREATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let mut created = false;
+    let group = match state.store.group_by_name(PUBLIC_CHANNEL).await? {
+        Some(g) => g,
+        None => {
+            let _one = CREATE.lock().await;
+            match state.store.group_by_name(PUBLIC_CHANNEL).await? {
+                Some(g) => g,
+                None => {
+                    created = true;
+                    let mine = state.store.create_group(PUBLIC_CHANNEL, &user.id).await?;
+                    let oldest = state
+                        .store
+                        .group_by_name(PUBLIC_CHANNEL)
+                        .await?
+                        .unwrap_or_else(|| mine.clone());
+                    if oldest.id != mine.id {
+                        let _ = state.store.delete_group(&mine.id).await;
+                    }
+                    oldest
+                }
             }
-            (g, joined)
         }
-        None => (
-            state.store.create_group(PUBLIC_CHANNEL, &user.id).await?,
-            true,
-        ),
     };
+    let mut joined = created;
+    if !state.store.is_group_member(&group.id, &user.id).await? {
+        state.store.add_group_member(&group.id, &user.id).await?;
+        state.chat.rooms.refresh(&RoomKey::Group(group.id.clone()));
+        joined = true;
+    }
     if joined {
         // Lists loaded before this moment lack the channel: tell the user's sockets.
         state
