@@ -245,13 +245,16 @@ impl App {
             None
         };
 
-        let acl = Arc::new(crate::acl::cache::AclCache::new(
-            pve.clone(),
-            crate::acl::Naming {
-                realm: config.proxmox_user_realm.clone(),
-            },
-            ACL_VIEW_TTL,
-        ));
+        let acl = Arc::new(
+            crate::acl::cache::AclCache::new(
+                pve.clone(),
+                crate::acl::Naming {
+                    realm: config.proxmox_user_realm.clone(),
+                },
+                ACL_VIEW_TTL,
+            )
+            .with_redis(redis.clone()),
+        );
         let tasks = crate::tasks::Tasks::start(
             tree.root.get_cell(),
             pve.clone(),
@@ -292,7 +295,7 @@ impl App {
         .await
         .map_err(actors_err)?;
         if let Some(sub) = &subscriber {
-            crate::auth::records::follow_ends(sub.clone(), sessions.clone());
+            crate::auth::records::follow_ends(sub.clone(), sessions.clone(), acl.clone());
         }
         let emitter = crate::realtime::emit::IoEmitter(control.clone());
         let chat = crate::chat::Chat::start(

@@ -304,3 +304,86 @@ async fn the_proxmox_certificate_is_verified_or_pinned() {
     }
     sim.shutdown();
 }
+
+/// Two instances on one database, one Redis and one cluster: an ACL change made through one is
+/// seen by the other at once, not when its cached view expires.
+#[tokio::test]
+async fn acl_changes_reach_the_other_instance_at_once() {
+    uma::tls::install_crypto_provider();
+    let sim = pve_sim::Simulator::start(pve_sim::SimConfig::default())
+        .await
+        .unwrap();
+    let db = crate::support::db::fresh_mysql_database().await;
+    let secret = "y".repeat(48);
+    let mut apps = Vec::new();
+    for tag in ["a", "b"] {
+        let dir = temp_dir(&format!("two-{tag}"));
+        let mut vars: HashMap<String, String> = demo_vars(&dir);
+        for (k, v) in [
+            ("PROXMOX_URL", sim.url().to_owned()),
+            ("PROXMOX_TOKEN_ID", sim.token_id().to_owned()),
+            ("PROXMOX_TOKEN_SECRET", sim.token_secret().to_owned()),
+            ("PROXMOX_SSL_INSECURE", "true".to_owned()),
+            ("DATABASE_URL", db.clone()),
+            ("REDIS_URL", "redis://127.0.0.1:6379".to_owned()),
+            ("SECRET_COOKIE_PASSWORD", secret.clone()),
+            ("USE_SECURE_COOKIE", "false".to_owned()),
+            ("UMA_ALLOW_INSECURE_COOKIE", "true".to_owned()),
+        ] {
+            vars.insert(k.into(), v);
+        }
+        apps.push(spawn_with(vars, dir).await);
+    }
+    let (a, b) = (&apps[0], &apps[1]);
+    let pools_of = |v: Value| -> Vec<String> {
+        v["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["poolid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (alice_on_b, _) = b.session_as("alice", &[], false).await;
+    let before = pools_of(
+        alice_on_b
+            .get("/api/proxmox/pools")
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(before, ["DEV_alice_1"]);
+    let (admin_on_a, csrf) = a.session_as("root", &[], true).await;
+    let resp = admin_on_a
+        .post_json(
+            "/api/proxmox/pools/acl",
+            Some(&csrf),
+            json!({ "poolId": "DEV_bob_1", "type": "user", "username": "alice", "role": "PVEPoolUser" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    // Well inside instance b's view lifetime (3 s), b already answers with the change.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1000);
+    loop {
+        let now = pools_of(
+            alice_on_b
+                .get("/api/proxmox/pools")
+                .await
+                .json()
+                .await
+                .unwrap(),
+        );
+        if now.contains(&"DEV_bob_1".to_owned()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "instance b still shows {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for app in apps {
+        app.stop().await.unwrap();
+    }
+    sim.shutdown();
+}

@@ -41,6 +41,9 @@ struct Slot {
     pushed: Option<(Instant, Arc<Vec<Resource>>)>,
 }
 
+/// Redis channel on which instances announce that they changed ACLs, pools or guests.
+pub const CHANGED_CHANNEL: &str = "uma:acl-changed";
+
 /// A shared, short-lived [`View`].
 #[derive(Debug)]
 pub struct AclCache {
@@ -49,6 +52,10 @@ pub struct AclCache {
     ttl: Duration,
     slot: Mutex<Slot>,
     refresh: tokio::sync::Mutex<()>,
+    /// Announces changes to the other instances (when Redis is configured).
+    redis: Option<fred::clients::Client>,
+    /// This instance, so it ignores its own announcements.
+    instance: String,
 }
 
 impl AclCache {
@@ -60,7 +67,21 @@ impl AclCache {
             ttl,
             slot: Mutex::new(Slot::default()),
             refresh: tokio::sync::Mutex::new(()),
+            redis: None,
+            instance: crate::store::new_id(),
         }
+    }
+
+    /// Announces this instance's changes to the others through `redis`.
+    #[must_use]
+    pub fn with_redis(mut self, redis: Option<fred::clients::Client>) -> Self {
+        self.redis = redis;
+        self
+    }
+
+    /// This instance's id in announcements.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     fn fresh(&self) -> Option<Arc<View>> {
@@ -130,8 +151,24 @@ impl AclCache {
         Ok(view)
     }
 
-    /// Forgets the view (and any pushed resources); the next caller reads a new one.
+    /// Forgets the view (and any pushed resources) here and, through Redis, on the other
+    /// instances; the next caller reads a new one.
     pub fn invalidate(&self) {
+        self.invalidate_local();
+        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()).cloned() {
+            let me = self.instance.clone();
+            tokio::spawn(async move {
+                use fred::interfaces::PubsubInterface;
+                let sent: Result<i64, _> = r.publish(CHANGED_CHANNEL, me).await;
+                if let Err(e) = sent {
+                    tracing::debug!(error = %e, "ACL change not announced to other instances");
+                }
+            });
+        }
+    }
+
+    /// Forgets the view here only (another instance announced a change).
+    pub fn invalidate_local(&self) {
         let mut slot = self.slot.lock();
         slot.generation += 1;
         slot.view = None;

@@ -123,7 +123,11 @@ impl SessionRecords {
 
 /// Follows [`END_CHANNEL`] and ends the announced sessions' actors on this instance. Runs until
 /// the subscriber client quits; resubscribes after Redis comes back.
-pub fn follow_ends(subscriber: fred::clients::SubscriberClient, sessions: ActorRef<SessionsMsg>) {
+pub fn follow_ends(
+    subscriber: fred::clients::SubscriberClient,
+    sessions: ActorRef<SessionsMsg>,
+    acl: std::sync::Arc<crate::acl::cache::AclCache>,
+) {
     let mut rx = subscriber.message_rx();
     tokio::spawn(async move {
         let _conn = subscriber.connect();
@@ -131,14 +135,23 @@ pub fn follow_ends(subscriber: fred::clients::SubscriberClient, sessions: ActorR
             tracing::warn!(error = %e, "cannot follow session ends across instances");
             return;
         }
-        if let Err(e) = subscriber.subscribe(END_CHANNEL).await {
-            tracing::warn!(error = %e, "cannot subscribe to session ends");
+        for channel in [END_CHANNEL, crate::acl::cache::CHANGED_CHANNEL] {
+            if let Err(e) = subscriber.subscribe(channel).await {
+                tracing::warn!(error = %e, channel, "cannot subscribe");
+            }
         }
         let _resubscribe = subscriber.manage_subscriptions();
         while let Ok(message) = rx.recv().await {
             let Some(text) = message.value.as_str() else {
                 continue;
             };
+            if &*message.channel == crate::acl::cache::CHANGED_CHANNEL {
+                // Another instance changed ACLs, pools or guests: drop the cached view.
+                if text.as_ref() != acl.instance() {
+                    acl.invalidate_local();
+                }
+                continue;
+            }
             match serde_json::from_str::<Ended>(&text) {
                 Ok(ended) => {
                     let _ = sessions.cast(SessionsMsg::End(ended.id, ended.reason));
