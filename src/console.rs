@@ -71,16 +71,7 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
         "VM_CONSOLE_TICKET",
     )
     .await?;
-    let open_now = uma_actors::call!(state.consoles, |r| ConsolesMsg::List(
-        Some(caller.username().to_owned()),
-        r
-    ))
-    .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
-    if open_now.len() >= state.config.console_max_per_user {
-        let err = AppError::with_message(
-            ErrorCode::RateLimited,
-            OpenRefused::TooMany(state.config.console_max_per_user).to_string(),
-        );
+    if let Err(err) = below_console_limit(state, caller).await {
         ops::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
         return Err(err);
     }
@@ -131,6 +122,22 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
     .await
 }
 
+/// `429` when the caller already has as many consoles open as allowed.
+async fn below_console_limit(state: &AppState, caller: &Caller) -> AppResult<()> {
+    let open_now = uma_actors::call!(state.consoles, |r| ConsolesMsg::List(
+        Some(caller.username().to_owned()),
+        r
+    ))
+    .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+    if open_now.len() >= state.config.console_max_per_user {
+        return Err(AppError::with_message(
+            ErrorCode::RateLimited,
+            OpenRefused::TooMany(state.config.console_max_per_user).to_string(),
+        ));
+    }
+    Ok(())
+}
+
 async fn ticket(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,14 +159,6 @@ pub struct ProxyQuery {
     vmid: Option<String>,
     port: Option<String>,
     ticket: Option<String>,
-}
-
-fn refuse(status: axum::http::StatusCode, code: ErrorCode, message: &str) -> Response {
-    let mut e = AppError::with_message(code, message);
-    e.code = code;
-    let mut resp = e.into_response();
-    *resp.status_mut() = status;
-    resp
 }
 
 /// The WebSocket proxy.
@@ -191,8 +190,7 @@ async fn open(
         Some(o) if crate::auth::csrf::allowed_origin(&state.config, headers, o) => {}
         None if state.config.allow_missing_ws_origin => {}
         _ => {
-            return Ok(refuse(
-                axum::http::StatusCode::FORBIDDEN,
+            return Err(AppError::with_message(
                 ErrorCode::Forbidden,
                 "Forbidden origin",
             ))
@@ -247,17 +245,7 @@ async fn open(
         ));
     };
     // 5. Per-user maximum (checked again when the session starts).
-    let open_now = uma_actors::call!(state.consoles, |r| ConsolesMsg::List(
-        Some(caller.username().to_owned()),
-        r
-    ))
-    .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
-    if open_now.len() >= state.config.console_max_per_user {
-        return Err(AppError::with_message(
-            ErrorCode::RateLimited,
-            OpenRefused::TooMany(state.config.console_max_per_user).to_string(),
-        ));
-    }
+    below_console_limit(state, &caller).await?;
     // 6. Upstream first, so a refused ticket is an HTTP answer, not a dead socket.
     let wants_binary = headers
         .get("sec-websocket-protocol")

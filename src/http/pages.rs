@@ -30,10 +30,26 @@ pub fn router() -> Router<AppState> {
         .route("/create", get(create_page))
         .route("/sdn", get(sdn_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
-        .route("/admin/pools", get(admin_pools))
-        .route("/admin/limits", get(admin_limits))
-        .route("/admin/acl", get(admin_acl))
-        .route("/admin/consoles", get(admin_consoles))
+        .route(
+            "/admin/pools",
+            get(admin_page("admin/pools.html", "admin-pools", "Pools")),
+        )
+        .route(
+            "/admin/limits",
+            get(admin_page("admin/limits.html", "admin-limits", "Limits")),
+        )
+        .route(
+            "/admin/acl",
+            get(admin_page("admin/acl.html", "admin-acl", "Access")),
+        )
+        .route(
+            "/admin/consoles",
+            get(admin_page(
+                "admin/consoles.html",
+                "admin-consoles",
+                "Consoles",
+            )),
+        )
 }
 
 /// A rendered page with its status, or the internal-error answer when rendering failed.
@@ -396,68 +412,30 @@ async fn sdn_page(
     )
 }
 
-async fn admin_pools(
-    State(state): State<AppState>,
-    Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-) -> Response {
-    app_page(
-        &state,
-        &nonce,
-        &session,
-        "admin/pools.html",
-        "admin-pools",
-        "Pools",
-        serde_json::json!({}),
-    )
-}
-
-async fn admin_limits(
-    State(state): State<AppState>,
-    Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-) -> Response {
-    app_page(
-        &state,
-        &nonce,
-        &session,
-        "admin/limits.html",
-        "admin-limits",
-        "Limits",
-        serde_json::json!({}),
-    )
-}
-
-async fn admin_acl(
-    State(state): State<AppState>,
-    Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-) -> Response {
-    app_page(
-        &state,
-        &nonce,
-        &session,
-        "admin/acl.html",
-        "admin-acl",
-        "Access",
-        serde_json::json!({}),
-    )
-}
-
-async fn admin_consoles(
-    State(state): State<AppState>,
-    Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-) -> Response {
-    app_page(
-        &state,
-        &nonce,
-        &session,
-        "admin/consoles.html",
-        "admin-consoles",
-        "Consoles",
-        serde_json::json!({}),
-    )
+/// An admin page: its template, page key and title; the island loads its data.
+fn admin_page(
+    template: &'static str,
+    page: &'static str,
+    title: &'static str,
+) -> impl Fn(
+    State<AppState>,
+    Extension<CspNonce>,
+    Extension<CurrentSession>,
+) -> std::future::Ready<Response>
+       + Clone
+       + Send
+       + 'static {
+    move |State(state), Extension(nonce), Extension(session)| {
+        std::future::ready(app_page(
+            &state,
+            &nonce,
+            &session,
+            template,
+            page,
+            title,
+            serde_json::json!({}),
+        ))
+    }
 }
 
 #[cfg(test)]
