@@ -5,7 +5,7 @@ CARGO ?= cargo
 NPM ?= npm
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: run test test-rust test-browser lint web web-deps web-check services release release-bin release-check build migrate bench clean help
+.PHONY: run test test-rust test-browser lint web web-deps web-check services swarm release release-bin release-check build migrate bench clean help
 
 help:
 	@echo "make run      build everything and start Uma in demo mode on http://localhost:3004"
@@ -48,6 +48,8 @@ release-check: release
 lint: web-check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) fmt --manifest-path bench/swarm/Cargo.toml -- --check
+	$(CARGO) clippy --locked --manifest-path bench/swarm/Cargo.toml --target-dir target -- -D warnings
 
 services:
 	@scripts/services.sh
@@ -58,7 +60,12 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/
 
 test: services lint web test-rust test-browser
 
-test-rust: services web
+# Real Socket.IO clients (the rust_socketio crate) for the scale tests and benchmarks; its own
+# workspace, built into the same target/ folder.
+swarm:
+	$(CARGO) build --locked --manifest-path bench/swarm/Cargo.toml --target-dir target
+
+test-rust: services web swarm
 	$(CARGO) test --workspace --locked --no-fail-fast
 
 test-browser: services web tests/browser/node_modules/.package-lock.json

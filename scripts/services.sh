@@ -91,6 +91,13 @@ else
   apt_install chromium
 fi
 
+# OpenSSL headers for the Socket.IO load client (bench/swarm: the rust_socketio crate links it).
+if pkg-config --exists openssl 2>/dev/null; then
+  echo "services: OpenSSL development files are installed"
+else
+  apt_install libssl-dev pkg-config
+fi
+
 # Colour emoji for chat reactions in screenshots (the pages work without it).
 if [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
   echo "services: emoji font is installed"

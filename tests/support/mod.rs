@@ -8,6 +8,7 @@ pub mod redis;
 pub mod rfb;
 pub mod sio;
 pub mod slapd;
+pub mod swarm;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
