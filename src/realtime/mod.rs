@@ -55,7 +55,7 @@ pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-/// Admits a socket only with an allowed Origin and a live session.
+/// Admits a socket only with an allowed Origin and a live session, and registers its handlers.
 async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Result<(), Refused> {
     let headers = &socket.req_parts().headers;
     match headers
@@ -72,7 +72,30 @@ async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Resul
     }
     match guard::load_session(&state, headers).await {
         Ok(Some(session)) => {
+            socket.join(format!("user:{}", session.username()));
             socket.extensions.insert(SocketSession(Arc::new(session)));
+            // Handlers here, not in `on_connect`: socketioxide answers the CONNECT before it
+            // spawns the connect handler, and a client emits as soon as it reads that answer
+            // (the official client flushes its buffer then); an event that finds no handler is
+            // dropped without an ack.
+            ops::register(&socket);
+            chat::register(&socket);
+            whiteboard::register(&socket);
+            live::register(&socket);
+            let setup = Arc::new(Setup::default());
+            socket.extensions.insert(setup.clone());
+            socket.on_disconnect(async move |s: SocketRef, State(state): State<AppState>| {
+                setup.finished().await;
+                let sid = s.id.to_string();
+                state.live.unwatch(&sid);
+                state.streams.leave(&sid, None);
+                if let Some(actor) = setup.actor.get() {
+                    let _ = actor.cast(SessionMsg::RemoveSocket(sid));
+                }
+                if setup.chat.get().is_some() {
+                    chat::disconnected(&state, &s).await;
+                }
+            });
             Ok(())
         }
         Ok(None) => Err(Refused("Unauthorized")),
@@ -83,37 +106,67 @@ async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Resul
     }
 }
 
+/// What the connect handler set up for a socket, for its disconnect handler: the disconnect may
+/// come before the (spawned) connect handler ran or finished, and must undo only what it did.
+#[derive(Debug, Default)]
+struct Setup {
+    actor: OnceLock<ractor::ActorRef<SessionMsg>>,
+    chat: OnceLock<()>,
+    done: tokio::sync::Notify,
+    finished: std::sync::atomic::AtomicBool,
+}
+
+impl Setup {
+    fn finish(&self) {
+        self.finished
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.done.notify_waiters();
+    }
+
+    async fn finished(&self) {
+        let wait = async {
+            loop {
+                let notified = self.done.notified();
+                if self.finished.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        // The connect handler ends in moments; never hold a disconnect forever.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), wait).await;
+    }
+}
+
 async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
     let Some(SocketSession(session)) = socket.extensions.get::<SocketSession>() else {
         // The middleware always inserts it; without it the socket has no business here.
         let _ = socket.disconnect();
         return;
     };
-    socket.join(format!("user:{}", session.username()));
-    // Handlers first, before any await, so nothing a client sends right after `connect` is lost.
-    ops::register(&socket);
-    chat::register(&socket);
-    whiteboard::register(&socket);
-    live::register(&socket);
+    let Some(setup) = socket.extensions.get::<Arc<Setup>>() else {
+        let _ = socket.disconnect();
+        return;
+    };
     let identity = crate::http::auth::identity_of(&session);
     match uma_actors::call!(state.sessions, |reply| SessionsMsg::Ensure(identity, reply)) {
         Ok(actor) => {
-            let sid = socket.id.to_string();
-            if actor.cast(SessionMsg::AddSocket(sid.clone())).is_err() {
+            if actor
+                .cast(SessionMsg::AddSocket(socket.id.to_string()))
+                .is_err()
+            {
+                setup.finish();
                 let _ = socket.disconnect();
                 return;
             }
-            let live_state = state.clone();
-            socket.on_disconnect(async move |s: SocketRef| {
-                live_state.live.unwatch(&sid);
-                live_state.streams.leave(&sid, None);
-                let _ = actor.cast(SessionMsg::RemoveSocket(sid));
-                chat::disconnected(&live_state, &s).await;
-            });
+            let _ = setup.actor.set(actor);
             tracing::debug!(user = session.username(), "socket connected");
             chat::connected(&state, &socket).await;
+            let _ = setup.chat.set(());
+            setup.finish();
         }
         Err(e) => {
+            setup.finish();
             tracing::error!(error = %e, "session actor unavailable; closing the socket");
             let _ = socket.disconnect();
         }

@@ -147,7 +147,9 @@ where
                         e.ack_body()
                     }
                 };
-                let _ = ack.send(&body);
+                if let Err(e) = ack.send(&body) {
+                    tracing::debug!(event, error = %e, "ack not delivered");
+                }
             }
         },
     );
