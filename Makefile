@@ -13,6 +13,7 @@ help:
 	@echo "make lint     rustfmt, clippy -D warnings, TypeScript type-check"
 	@echo "make release  optimized build with embedded web assets (target/release/uma)"
 	@echo "make services start what the tests need: MariaDB, Redis, slapd, Chromium"
+	@echo "make bench    the dashboard benchmark: Uma against a Node socket.io peer (target/bench/)"
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && $(NPM) ci --no-audit --no-fund
@@ -72,9 +73,17 @@ test-browser: services web tests/browser/node_modules/.package-lock.json
 	$(CARGO) build --locked --bin uma
 	cd tests/browser && $(NPM) test
 
-bench:
-	@echo "No benchmarks yet: bench/ fills in with the dashboard and console work."
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
+	cd bench && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# Optimized builds of Uma and the client swarm, then the dashboard benchmark against the Node
+# socket.io peer (settings: BENCH_CLIENTS, BENCH_SECONDS, BENCH_INTERVAL_MS; see docs/benchmarks.md).
+bench: web bench/node_modules/.package-lock.json
+	$(CARGO) build --release --locked --bin uma
+	$(CARGO) build --release --locked --manifest-path bench/swarm/Cargo.toml --target-dir target
+	cd bench && node dashboard.mjs
 
 clean:
 	$(CARGO) clean
-	rm -rf web/dist web/node_modules tests/browser/node_modules
+	rm -rf web/dist web/node_modules tests/browser/node_modules bench/node_modules

@@ -13,6 +13,8 @@
 //! Output lines (`client` is the index in `clients`, `at` milliseconds since the Unix epoch):
 //! `{"kind":"connected","client":0,"at":..}`, `{"kind":"ack","client":0,"event":..,"data":..,"at":..}`,
 //! `{"kind":"event","client":0,"event":..,"data":..,"at":..}`, `{"kind":"error","client":0,"message":..}`,
+//! With `"brief": true` (clients listed in `"full"` excepted) an event's `data` is only
+//! `{from, to, changes: ["id=status", ..], removed}` and an ack's `{version, ok, items: count}`.
 //! `{"kind":"ready","at":..}` once every client connected and every first emit was answered (or
 //! failed), and `{"kind":"done"}` at the end.
 
@@ -43,6 +45,12 @@ struct Config {
     /// "websocket" (default: upgrade as browsers do) or "polling".
     #[serde(default)]
     transport: Option<String>,
+    /// Report events briefly (see [`brief`]) except for the clients listed in `full`: keeps
+    /// the output small when many clients receive large payloads.
+    #[serde(default)]
+    brief: bool,
+    #[serde(default)]
+    full: Vec<usize>,
 }
 
 fn default_timeout() -> u64 {
@@ -69,6 +77,25 @@ fn now_ms() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64() * 1000.0)
         .unwrap_or_default()
+}
+
+/// The parts of an event a benchmark needs: its `from`/`to` versions and, for each upserted
+/// item, `id=status`.
+fn brief(data: &Value) -> Value {
+    let changes: Vec<String> = data["upsert"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            format!(
+                "{}={}",
+                i["id"].as_str().unwrap_or(""),
+                i["status"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    json!({ "from": data["from"], "to": data["to"], "changes": changes,
+            "removed": data["remove"].as_array().map_or(0, Vec::len) })
 }
 
 fn first_value(payload: Payload) -> Value {
@@ -101,12 +128,16 @@ async fn connect(
     if let Some(origin) = &cfg.origin {
         builder = builder.opening_header("Origin", origin.as_str());
     }
+    let short = cfg.brief && !cfg.full.contains(&index);
     for event in &cfg.listen {
         let out = out.clone();
         let name = event.clone();
         builder = builder.on(event.as_str(), move |payload, _| {
+            let at = now_ms();
+            let data = first_value(payload);
+            let data = if short { brief(&data) } else { data };
             let line = json!({ "kind": "event", "client": index, "event": name,
-                               "data": first_value(payload), "at": now_ms() });
+                               "data": data, "at": at });
             let _ = out.send(line);
             async {}.boxed()
         });
@@ -236,6 +267,12 @@ async fn main() {
             for emit in &cfg.emit {
                 match emit_with_ack(&client, emit, timeout).await {
                     Ok(data) => {
+                        let data = if cfg.brief && !cfg.full.contains(&i) {
+                            json!({ "version": data["version"], "ok": data["ok"],
+                                    "items": data["items"].as_array().map_or(0, Vec::len) })
+                        } else {
+                            data
+                        };
                         let _ = out.send(json!({ "kind": "ack", "client": i, "event": emit.event,
                                                  "data": data, "at": now_ms() }));
                     }
