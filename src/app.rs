@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use uma_actors::root::Tree;
 
@@ -87,7 +86,7 @@ pub enum StartError {
 pub struct App {
     listener: TcpListener,
     router: Router,
-    io: SocketIo,
+    io: crate::realtime::Io,
     state: AppState,
     tree: Tree,
     sim: Option<pve_sim::SimHandle>,
@@ -201,13 +200,14 @@ impl App {
         };
         let pve = PveClient::new(endpoint).map_err(|e| StartError::Proxmox(e.to_string()))?;
 
-        let (redis, subscriber) = match &config.redis_url {
+        let (redis, subscriber, bus) = match &config.redis_url {
             Some(url) => {
-                let (client, sub) =
+                let (client, sub, bus_sub) =
                     connect_redis(url.expose(), config.redis_password.as_ref()).await?;
-                (Some(client), Some(sub))
+                let bus = realtime::adapter::Bus::over(client.clone(), bus_sub);
+                (Some(client), Some(sub), bus)
             }
-            None => (None, None),
+            None => (None, None, realtime::adapter::Bus::alone()),
         };
 
         let tree = Tree::start()
@@ -343,7 +343,17 @@ impl App {
             event_limits,
             emitter,
         };
-        let (socket_layer, io) = realtime::layer(state.clone());
+        let deployment = state
+            .store
+            .deployment_id()
+            .await
+            .map_err(|e| StartError::Database {
+                what: config.database.describe(),
+                error: one_line(&e),
+            })?;
+        let (socket_layer, io) = realtime::layer(state.clone(), bus, &deployment)
+            .await
+            .map_err(StartError::Redis)?;
         control.set(io.clone());
         let router = http::router(state.clone()).layer(socket_layer);
 
@@ -526,7 +536,14 @@ pub fn redis_ready(redis: Option<&fred::clients::Client>) -> Option<&fred::clien
 async fn connect_redis(
     url: &str,
     password: Option<&crate::config::Secret>,
-) -> Result<(fred::clients::Client, fred::clients::SubscriberClient), StartError> {
+) -> Result<
+    (
+        fred::clients::Client,
+        fred::clients::SubscriberClient,
+        fred::clients::SubscriberClient,
+    ),
+    StartError,
+> {
     use fred::interfaces::ClientLike;
     use fred::types::config::{Config as RedisConfig, ReconnectPolicy};
     let mut cfg = RedisConfig::from_url(url).map_err(|e| StartError::Redis(e.to_string()))?;
@@ -559,5 +576,9 @@ async fn connect_redis(
             "Redis did not answer within 2 s; using in-process limits until it returns"
         ),
     }
-    Ok((client, subscriber))
+    // The Socket.IO adapter's own subscriber connection.
+    let bus = builder
+        .build_subscriber_client()
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    Ok((client, subscriber, bus))
 }

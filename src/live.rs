@@ -181,7 +181,7 @@ impl Live {
     /// Starts streaming to `socket`: joins its room and returns the first snapshot.
     pub async fn watch(
         &self,
-        socket: &socketioxide::extract::SocketRef,
+        socket: &crate::realtime::Socket,
         principal: Principal,
     ) -> AppResult<Value> {
         let poller = self.poller()?;
@@ -254,7 +254,7 @@ impl Live {
     async fn apply(&self, update: ClusterUpdate) {
         if update.health_changed {
             self.io
-                .emit_now(
+                .emit_here(
                     vec![WATCHERS_ROOM.to_owned()],
                     "cluster:status",
                     &json!(update.health),
@@ -318,7 +318,7 @@ impl Live {
                 .collect();
             // Sent even when empty: the version moved on for everyone.
             self.io
-                .emit_now(
+                .emit_here(
                     vec![room.clone()],
                     "resources:delta",
                     &json!({ "from": update.from, "to": update.to, "upsert": upsert, "remove": Vec::<String>::new() }),

@@ -1,5 +1,7 @@
-//! Two instances on one MariaDB and one Redis: a session made on one is valid on the other, and
-//! revoking it on one closes its sockets on the other.
+//! Two instances on one MariaDB and one Redis: a session made on one is valid on the other,
+//! revoking it on one closes its sockets on the other, and Socket.IO broadcasts reach the sockets
+//! of both (but not those of another deployment on the same Redis), while what each instance
+//! produces for itself (its poller's deltas, its shutdown) stays with it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,6 +13,54 @@ use crate::support::browser::Browser;
 use crate::support::db::{drop_mysql_database, fresh_mysql_database};
 use crate::support::sio::{Connect, PollingSocket};
 use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+
+fn redis_url() -> String {
+    std::env::var("UMA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+async fn socket_of(app: &TestApp, b: &Browser) -> PollingSocket {
+    match PollingSocket::connect(&app.url(""), &b.cookie_header(), Some(&app.url(""))).await {
+        Connect::Ok(s) => s,
+        Connect::Refused(why) => panic!("socket refused: {why}"),
+    }
+}
+
+/// Follows a socket's resource deltas for `span`: every delta must start where the last ended.
+async fn deltas_chain(s: &PollingSocket, span: Duration) -> usize {
+    let ack = s
+        .emit_ack(
+            "resources:watch",
+            serde_json::json!({}),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("watch ack");
+    let mut version = ack["version"].as_u64().unwrap();
+    let until = tokio::time::Instant::now() + span;
+    let mut seen = 0;
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return seen;
+        }
+        let Some(d) = s.wait_event("resources:delta", left).await else {
+            return seen;
+        };
+        let to = d["to"].as_u64().unwrap();
+        // Deltas queued before the snapshot are in it; after the first one that follows it,
+        // every delta must follow the last (a second poller's would repeat or skip versions).
+        if to <= version && seen == 0 {
+            continue;
+        }
+        assert_eq!(
+            d["from"].as_u64(),
+            Some(version),
+            "a delta from another instance's poller: {d}"
+        );
+        version = to;
+        seen += 1;
+    }
+}
 
 async fn instance(db: &str, redis: &str) -> TestApp {
     let dir = temp_dir("scale");
@@ -24,6 +74,7 @@ async fn instance(db: &str, redis: &str) -> TestApp {
         ),
         ("UMA_ADMIN_PASSWORD", "admin-pass-123"),
         ("USE_SECURE_COOKIE", "false"),
+        ("RESOURCE_POLL_INTERVAL_MS", "300"),
     ] {
         vars.insert(k.into(), v.into());
     }
@@ -32,8 +83,7 @@ async fn instance(db: &str, redis: &str) -> TestApp {
 
 #[tokio::test]
 async fn a_revoke_on_one_instance_closes_sockets_on_another() {
-    let redis =
-        std::env::var("UMA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = redis_url();
     let db = fresh_mysql_database().await;
     let a = instance(&db, &redis).await;
     let b = instance(&db, &redis).await;
@@ -96,6 +146,163 @@ async fn a_revoke_on_one_instance_closes_sockets_on_another() {
     assert_eq!(
         alice.get("/api/user").await.json::<Value>().await.unwrap()["isLoggedIn"],
         false
+    );
+
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    drop_mysql_database(&db).await;
+}
+
+#[tokio::test]
+async fn broadcasts_reach_every_instance_of_the_deployment_and_no_other() {
+    let redis = redis_url();
+    let db = fresh_mysql_database().await;
+    let other_db = fresh_mysql_database().await;
+    let a = instance(&db, &redis).await;
+    let b = instance(&db, &redis).await;
+    // Another deployment (its own database) on the same Redis.
+    let c = instance(&other_db, &redis).await;
+    for app in [&a, &c] {
+        let store = app.store().await;
+        uma::bootstrap::set_local_password(&store, "alice", "alice-pass-123", false)
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let alice = Browser::new(&a.url(""));
+    let csrf = alice.login("alice", "alice-pass-123").await["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_a = socket_of(&a, &alice).await;
+    let on_b = socket_of(&b, &alice).await;
+    let elsewhere = Browser::new(&c.url(""));
+    elsewhere.login("alice", "alice-pass-123").await;
+    let on_c = socket_of(&c, &elsewhere).await;
+
+    // Each instance's own poller feeds its own sockets: the deltas on b form one chain.
+    let (on_a_deltas, on_b_deltas) = tokio::join!(
+        deltas_chain(&on_a, Duration::from_secs(2)),
+        deltas_chain(&on_b, Duration::from_secs(2))
+    );
+    assert!(on_a_deltas > 0 && on_b_deltas > 0, "deltas flow on both");
+
+    // A task alice starts through a shows in her tab served by b, not in the other deployment.
+    let resp = alice
+        .post_json(
+            "/api/proxmox/vm/102/power",
+            Some(&csrf),
+            serde_json::json!({ "action": "start" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let started = on_b
+        .wait_event("task:started", Duration::from_secs(3))
+        .await
+        .expect("task:started reaches the socket on the other instance");
+    assert_eq!(started["vmid"], 102, "{started}");
+    assert!(on_a
+        .wait_event("task:started", Duration::from_secs(3))
+        .await
+        .is_some());
+    assert!(
+        on_c.wait_event("task:started", Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "another deployment on the same Redis hears nothing"
+    );
+
+    // Stopping a closes a's sockets only.
+    a.stop().await.unwrap();
+    assert!(on_a.wait_closed(Duration::from_secs(3)).await);
+    let ack = on_b
+        .emit_ack(
+            "resources:unwatch",
+            serde_json::json!({}),
+            Duration::from_secs(3),
+        )
+        .await
+        .expect("the socket on b still answers after a stopped");
+    assert_eq!(ack["ok"], true, "{ack}");
+
+    b.stop().await.unwrap();
+    c.stop().await.unwrap();
+    drop_mysql_database(&db).await;
+    drop_mysql_database(&other_db).await;
+}
+
+#[tokio::test]
+async fn broadcasts_stay_local_while_redis_is_away_and_cross_again_after() {
+    let mut redis = crate::support::redis::OwnRedis::start().await;
+    let db = fresh_mysql_database().await;
+    let a = instance(&db, &redis.url()).await;
+    let b = instance(&db, &redis.url()).await;
+    let store = a.store().await;
+    uma::bootstrap::set_local_password(&store, "alice", "alice-pass-123", false)
+        .await
+        .unwrap();
+    store.close().await;
+    let alice = Browser::new(&a.url(""));
+    let csrf = alice.login("alice", "alice-pass-123").await["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_a = socket_of(&a, &alice).await;
+    let on_b = socket_of(&b, &alice).await;
+    let power = |vmid: u32, action: &'static str| {
+        let (alice, csrf) = (&alice, &csrf);
+        async move {
+            let resp = alice
+                .post_json(
+                    &format!("/api/proxmox/vm/{vmid}/power"),
+                    Some(csrf),
+                    serde_json::json!({ "action": action }),
+                )
+                .await;
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        }
+    };
+
+    power(102, "start").await;
+    assert!(on_b
+        .wait_event("task:started", Duration::from_secs(3))
+        .await
+        .is_some());
+    assert!(on_a
+        .wait_event("task:started", Duration::from_secs(3))
+        .await
+        .is_some());
+
+    // Redis away: a's own sockets are told at once; nothing waits for Redis.
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = tokio::time::Instant::now();
+    power(100, "shutdown").await;
+    assert!(
+        on_a.wait_event("task:started", Duration::from_secs(2))
+            .await
+            .is_some(),
+        "the instance's own socket gets the event while Redis is away"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(2));
+
+    // Redis back: the channels are subscribed again and b hears a again.
+    redis.run().await;
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut heard = false;
+    let mut action = "stop";
+    while tokio::time::Instant::now() < until && !heard {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        power(102, action).await;
+        action = if action == "stop" { "start" } else { "stop" };
+        heard = on_b
+            .wait_event("task:started", Duration::from_secs(1))
+            .await
+            .is_some();
+    }
+    assert!(
+        heard,
+        "after Redis returned, b never heard a's broadcasts again"
     );
 
     a.stop().await.unwrap();

@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
+use super::Socket;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::SocketRef;
 use uma_actors::emit::{user_room, Emit, Emitter as _};
 use uma_actors::presence::PresenceMsg;
 
@@ -86,9 +86,9 @@ pub(crate) async fn checked(
 
 /// Registers a chat or whiteboard event: the common handling of [`super::ops::on`], with the
 /// event's limits first and the original's `error {message}` on failure.
-pub fn on<F, Fut>(socket: &SocketRef, event: &'static str, work: F)
+pub fn on<F, Fut>(socket: &Socket, event: &'static str, work: F)
 where
-    F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
+    F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
 {
     super::ops::on_with(
@@ -111,7 +111,7 @@ struct GroupRef {
 }
 
 /// Registers the chat events on a new socket (synchronously, before any wait).
-pub fn register(socket: &SocketRef) {
+pub fn register(socket: &Socket) {
     socket.extensions.insert(JoinedBoards::default());
     on(socket, "send_message", async |state, caller, s, d| {
         let message = chat::send(&state, &caller, parse(d)?).await?;
@@ -169,7 +169,7 @@ pub fn register(socket: &SocketRef) {
 
 /// After the handlers are in place: the user's row, presence, the public channel and group rooms,
 /// the shared whiteboard's room, and delivery receipts for what arrived while they were away.
-pub async fn connected(state: &AppState, socket: &SocketRef) {
+pub async fn connected(state: &AppState, socket: &Socket) {
     let Some(caller) = caller_of(socket, state) else {
         return;
     };
@@ -258,7 +258,7 @@ async fn deliver_pending(state: &AppState, user: &crate::store::auth::User) {
 }
 
 /// The socket left: presence, the boards it was on, the audit row.
-pub async fn disconnected(state: &AppState, socket: &SocketRef) {
+pub async fn disconnected(state: &AppState, socket: &Socket) {
     let sid = socket.id.to_string();
     let Some(caller) = caller_of(socket, state) else {
         return;

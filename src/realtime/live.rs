@@ -1,9 +1,9 @@
 //! Live views over Socket.IO: the resource stream (`resources:watch`), and single guests and
 //! nodes streamed while watched (`guest:watch`, `node:watch`).
 
+use super::Socket;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::SocketRef;
 
 use super::ops::{on, parse};
 use crate::acl::GuestAction;
@@ -86,13 +86,13 @@ fn stream(
             if let (Value::Object(b), Value::Object(i)) = (&mut body, &id) {
                 b.extend(i.clone());
             }
-            state.io.emit_now(vec![room.clone()], event, &body).await;
+            state.io.emit_here(vec![room.clone()], event, &body).await;
         }
     })
 }
 
 /// Registers the live events on a new socket.
-pub fn register(socket: &SocketRef) {
+pub fn register(socket: &Socket) {
     on(socket, "resources:watch", async |state, caller, s, _d| {
         state.live.watch(&s, caller.principal.clone()).await
     });

@@ -3,6 +3,7 @@
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
 //! ends (logout, revoke, expiry).
 
+pub mod adapter;
 pub mod chat;
 pub mod emit;
 pub mod limits;
@@ -12,17 +13,24 @@ pub mod whiteboard;
 
 use std::sync::{Arc, OnceLock};
 
-use socketioxide::extract::{SocketRef, State};
+use socketioxide::extract::State;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
+
+use self::adapter::{Adapter, Bus};
 use uma_actors::sessions::{SessionMsg, SessionsMsg, SocketControl};
 
 use crate::auth::csrf;
 use crate::auth::session::CurrentSession;
 use crate::http::guard;
 use crate::state::AppState;
+
+/// A connected socket.
+pub type Socket = socketioxide::extract::SocketRef<Adapter>;
+/// The server's Socket.IO handle.
+pub type Io = SocketIo<Adapter>;
 
 /// Path of the Socket.IO endpoint (the original's).
 pub const PATH: &str = "/api/socket/io";
@@ -41,8 +49,13 @@ impl std::fmt::Display for Refused {
 #[derive(Debug, Clone)]
 pub struct SocketSession(pub Arc<CurrentSession>);
 
-/// Builds the Socket.IO layer and its handle.
-pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
+/// Builds the Socket.IO layer and its handle; `bus` carries broadcasts to the other instances of
+/// `deployment`.
+pub async fn layer(
+    state: AppState,
+    bus: Bus,
+    deployment: &str,
+) -> Result<(SocketIoLayer<Adapter>, Io), String> {
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
         // `draw_save` takes up to 10 MiB; each event's own cap is checked by its handler.
@@ -50,13 +63,16 @@ pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
         // Room for bursts (a busy chat, a drawing) to a client that polls.
         .max_buffer_size(4096)
         .with_state(state)
+        .with_adapter::<Adapter>(bus.adapter(deployment))
         .build_layer();
-    io.ns("/", on_connect.with(authenticate));
-    (layer, io)
+    io.ns("/", on_connect.with(authenticate))
+        .await
+        .map_err(|e| format!("Socket.IO namespace: {e}"))?;
+    Ok((layer, io))
 }
 
 /// Admits a socket only with an allowed Origin and a live session, and registers its handlers.
-async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Result<(), Refused> {
+async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(), Refused> {
     let headers = &socket.req_parts().headers;
     match headers
         .get(http::header::ORIGIN)
@@ -84,7 +100,7 @@ async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Resul
             live::register(&socket);
             let setup = Arc::new(Setup::default());
             socket.extensions.insert(setup.clone());
-            socket.on_disconnect(async move |s: SocketRef, State(state): State<AppState>| {
+            socket.on_disconnect(async move |s: Socket, State(state): State<AppState>| {
                 setup.finished().await;
                 let sid = s.id.to_string();
                 state.live.unwatch(&sid);
@@ -138,7 +154,7 @@ impl Setup {
     }
 }
 
-async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
+async fn on_connect(socket: Socket, State(state): State<AppState>) {
     let Some(SocketSession(session)) = socket.extensions.get::<SocketSession>() else {
         // The middleware always inserts it; without it the socket has no business here.
         let _ = socket.disconnect();
@@ -175,7 +191,7 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
 
 /// [`SocketControl`] over Socket.IO; the handle is set once the layer exists.
 #[derive(Clone, Default)]
-pub struct IoControl(Arc<OnceLock<SocketIo>>);
+pub struct IoControl(Arc<OnceLock<Io>>);
 
 impl std::fmt::Debug for IoControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,20 +201,21 @@ impl std::fmt::Debug for IoControl {
 
 impl IoControl {
     /// Connects the control to the Socket.IO handle.
-    pub fn set(&self, io: SocketIo) {
+    pub fn set(&self, io: Io) {
         let _ = self.0.set(io);
     }
 
     /// The Socket.IO handle, once set.
-    pub fn io(&self) -> Option<SocketIo> {
+    pub fn io(&self) -> Option<Io> {
         self.0.get().cloned()
     }
 }
 
 impl IoControl {
-    /// Emits `event` to every socket in any of `rooms` and waits until it is queued for each
-    /// (in order with the caller's other emits).
-    pub async fn emit_now(
+    /// Emits `event` to this instance's sockets in any of `rooms` and waits until it is queued
+    /// for each (in order with the caller's other emits). For what each instance produces itself
+    /// (its poller's deltas, its streams): other instances send their own.
+    pub async fn emit_here(
         &self,
         rooms: Vec<String>,
         event: &'static str,
@@ -207,12 +224,13 @@ impl IoControl {
         let Some(io) = self.0.get() else {
             return;
         };
-        if let Err(e) = io.to(rooms).emit(event, payload).await {
+        if let Err(e) = io.local().to(rooms).emit(event, payload).await {
             tracing::debug!(error = %e, event, "emit failed for some sockets");
         }
     }
 
-    /// Emits `event` to every socket in any of `rooms` (each socket once), without waiting.
+    /// Emits `event` to every socket in any of `rooms` (each socket once), on every instance,
+    /// without waiting.
     pub fn emit_to(&self, rooms: Vec<String>, event: &'static str, payload: serde_json::Value) {
         let Some(io) = self.0.get().cloned() else {
             return;
@@ -247,15 +265,17 @@ impl SocketControl for IoControl {
     }
 }
 
-/// Tells every connected socket the server is going away, then disconnects them.
-pub async fn shutdown(io: &SocketIo) {
+/// Tells every socket of this instance the server is going away, then disconnects them (the
+/// other instances' sockets stay).
+pub async fn shutdown(io: &Io) {
     if let Err(e) = io
+        .local()
         .emit("server:shutdown", &serde_json::json!({ "reconnect": true }))
         .await
     {
         tracing::debug!(error = %e, "shutdown notice not delivered to every socket");
     }
-    if let Err(e) = io.disconnect().await {
+    if let Err(e) = io.local().disconnect().await {
         tracing::debug!(error = %e, "some sockets did not disconnect cleanly");
     }
 }

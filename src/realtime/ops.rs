@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, State, TryData};
+
+use super::adapter::Adapter;
+use super::Socket;
 
 use super::SocketSession;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -33,7 +36,7 @@ pub const EVENTS: &[&str] = &[
     "task:status",
 ];
 
-pub(crate) fn caller_of(socket: &SocketRef, state: &AppState) -> Option<Caller> {
+pub(crate) fn caller_of(socket: &Socket, state: &AppState) -> Option<Caller> {
     let SocketSession(session) = socket.extensions.get::<SocketSession>()?;
     let parts = socket.req_parts();
     let peer = parts
@@ -80,25 +83,25 @@ pub(crate) struct Style {
 
 /// Registers `event`: decodes the payload, runs `work` with the caller under its own operation
 /// id, and acks the result.
-pub(crate) fn on<F, Fut>(socket: &SocketRef, event: &'static str, work: F)
+pub(crate) fn on<F, Fut>(socket: &Socket, event: &'static str, work: F)
 where
-    F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
+    F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
 {
     on_with(socket, event, Style::default(), work);
 }
 
 /// [`on`] with the event's limits and error emission as `style` says.
-pub(crate) fn on_with<F, Fut>(socket: &SocketRef, event: &'static str, style: Style, work: F)
+pub(crate) fn on_with<F, Fut>(socket: &Socket, event: &'static str, style: Style, work: F)
 where
-    F: Fn(AppState, Caller, SocketRef, Value) -> Fut + Clone + Send + Sync + 'static,
+    F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
 {
     socket.on(
         event,
-        move |s: SocketRef,
+        move |s: Socket,
               TryData(data): TryData<Value>,
-              ack: AckSender,
+              ack: AckSender<Adapter>,
               State(state): State<AppState>| {
             let work = work.clone();
             async move {
@@ -247,7 +250,7 @@ fn vmid(id: u64) -> AppResult<Vmid> {
 }
 
 /// Registers the operation events on a new socket.
-pub fn register(socket: &SocketRef) {
+pub fn register(socket: &Socket) {
     on(socket, "vm:power", async |state, caller, _s, d| {
         let i: PowerIn = parse(d)?;
         Ok(json!(

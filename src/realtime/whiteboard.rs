@@ -2,9 +2,9 @@
 //! acknowledged, persisted and limited), and Uma's `whiteboard_join`, `whiteboard_leave`,
 //! `draw_undo` and `draw_cursor`. Every event names its board (`default` when absent).
 
+use super::Socket;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::SocketRef;
 use uma_actors::whiteboard::{board_room, BoardMsg};
 
 use super::chat::{on, parse, JoinedBoards};
@@ -34,7 +34,7 @@ fn board_of(d: &Value) -> AppResult<BoardId> {
     BoardId::parse(d.get("board").and_then(Value::as_str))
 }
 
-fn remember(s: &SocketRef, board: &BoardId, joined: bool) {
+fn remember(s: &Socket, board: &BoardId, joined: bool) {
     if let Some(JoinedBoards(set)) = s.extensions.get::<JoinedBoards>() {
         let mut set = set.lock();
         if joined {
@@ -45,7 +45,7 @@ fn remember(s: &SocketRef, board: &BoardId, joined: bool) {
     }
 }
 
-async fn join(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+async fn join(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = BoardId::parse(parse::<BoardOnly>(d)?.board.as_deref())?;
     wb::authorize(&state, &caller, &board).await?;
     s.join(board_room(board.as_str()));
@@ -59,7 +59,7 @@ async fn join(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppRes
     }))
 }
 
-async fn leave(state: AppState, _caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+async fn leave(state: AppState, _caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = BoardId::parse(parse::<BoardOnly>(d)?.board.as_deref())?;
     if board.pool().is_some() {
         s.leave(board_room(board.as_str()));
@@ -77,13 +77,13 @@ async fn leave(state: AppState, _caller: Caller, s: SocketRef, d: Value) -> AppR
     Ok(json!({ "board": board.as_str() }))
 }
 
-async fn stroke(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+async fn stroke(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = board_of(&d)?;
     let id = wb::stroke(&state, &caller, &s.id.to_string(), &board, &d).await?;
     Ok(json!({ "id": id }))
 }
 
-async fn undo(state: AppState, caller: Caller, _s: SocketRef, d: Value) -> AppResult<Value> {
+async fn undo(state: AppState, caller: Caller, _s: Socket, d: Value) -> AppResult<Value> {
     let board = board_of(&d)?;
     let id = wb::undo(&state, &caller, &board).await?;
     Ok(json!({ "strokeId": id }))
@@ -97,7 +97,7 @@ struct CursorIn {
     y: f64,
 }
 
-async fn cursor(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+async fn cursor(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let c: CursorIn = parse(d)?;
     let board = BoardId::parse(c.board.as_deref())?;
     if !(c.x.is_finite() && c.y.is_finite()) {
@@ -128,7 +128,7 @@ async fn cursor(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppR
     Ok(json!({}))
 }
 
-async fn save(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+async fn save(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = board_of(&d)?;
     let input: SaveInput = parse(d)?;
     let sid = s.id.to_string();
@@ -136,7 +136,7 @@ async fn save(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppRes
     Ok(json!({ "board": board.as_str(), "strokes": n }))
 }
 
-async fn clear(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppResult<Value> {
+async fn clear(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = board_of(&d)?;
     let sid = s.id.to_string();
     wb::clear(&state, &caller, Some(&sid), &board).await?;
@@ -144,7 +144,7 @@ async fn clear(state: AppState, caller: Caller, s: SocketRef, d: Value) -> AppRe
 }
 
 /// Registers the whiteboard events on a new socket (synchronously, before any wait).
-pub fn register(socket: &SocketRef) {
+pub fn register(socket: &Socket) {
     on(socket, "whiteboard_join", join);
     on(socket, "whiteboard_leave", leave);
     on(socket, "draw_stroke", stroke);

@@ -82,6 +82,37 @@ impl Store {
         }
     }
 
+    /// This deployment's id: made by the first instance to ask, the same for every instance on
+    /// this database. It keeps what instances share in Redis apart from other deployments' there.
+    pub async fn deployment_id(&self) -> StoreResult<String> {
+        const KEY: &str = "deploymentId";
+        let read = || async {
+            Ok::<_, StoreError>(
+                self.config_value(KEY)
+                    .await?
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+            )
+        };
+        if let Some(id) = read().await? {
+            return Ok(id);
+        }
+        let inserted = exec!(self, |p| sqlx::query(
+            "INSERT INTO app_config (id, config_key, value, updated_at) VALUES (?, ?, ?, ?)"
+        )
+        .bind(new_id())
+        .bind(KEY)
+        .bind(serde_json::Value::String(new_id()).to_string())
+        .bind(now_ms())
+        .execute(p)
+        .await);
+        match inserted.map_err(StoreError::from) {
+            // Another instance made it first: theirs is the one.
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        read().await?.ok_or(StoreError::NotFound)
+    }
+
     /// Removes a setting.
     pub async fn delete_config_value(&self, key: &str) -> StoreResult<()> {
         let rows = exec!(self, |p| sqlx::query(
