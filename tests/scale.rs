@@ -18,6 +18,21 @@ fn redis_url() -> String {
     std::env::var("UMA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Gives `app`'s deployment the local account alice and signs her in there (with her CSRF token).
+async fn alice_on(app: &TestApp) -> (Browser, String) {
+    let store = app.store().await;
+    uma::bootstrap::set_local_password(&store, "alice", "alice-pass-123", false)
+        .await
+        .unwrap();
+    store.close().await;
+    let alice = Browser::new(&app.url(""));
+    let csrf = alice.login("alice", "alice-pass-123").await["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (alice, csrf)
+}
+
 async fn socket_of(app: &TestApp, b: &Browser) -> PollingSocket {
     match PollingSocket::connect(&app.url(""), &b.cookie_header(), Some(&app.url(""))).await {
         Connect::Ok(s) => s,
@@ -162,22 +177,10 @@ async fn broadcasts_reach_every_instance_of_the_deployment_and_no_other() {
     let b = instance(&db, &redis).await;
     // Another deployment (its own database) on the same Redis.
     let c = instance(&other_db, &redis).await;
-    for app in [&a, &c] {
-        let store = app.store().await;
-        uma::bootstrap::set_local_password(&store, "alice", "alice-pass-123", false)
-            .await
-            .unwrap();
-        store.close().await;
-    }
-    let alice = Browser::new(&a.url(""));
-    let csrf = alice.login("alice", "alice-pass-123").await["csrfToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (alice, csrf) = alice_on(&a).await;
     let on_a = socket_of(&a, &alice).await;
     let on_b = socket_of(&b, &alice).await;
-    let elsewhere = Browser::new(&c.url(""));
-    elsewhere.login("alice", "alice-pass-123").await;
+    let (elsewhere, _) = alice_on(&c).await;
     let on_c = socket_of(&c, &elsewhere).await;
 
     // Each instance's own poller feeds its own sockets: the deltas on b form one chain.
@@ -237,16 +240,7 @@ async fn broadcasts_stay_local_while_redis_is_away_and_cross_again_after() {
     let db = fresh_mysql_database().await;
     let a = instance(&db, &redis.url()).await;
     let b = instance(&db, &redis.url()).await;
-    let store = a.store().await;
-    uma::bootstrap::set_local_password(&store, "alice", "alice-pass-123", false)
-        .await
-        .unwrap();
-    store.close().await;
-    let alice = Browser::new(&a.url(""));
-    let csrf = alice.login("alice", "alice-pass-123").await["csrfToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (alice, csrf) = alice_on(&a).await;
     let on_a = socket_of(&a, &alice).await;
     let on_b = socket_of(&b, &alice).await;
     let power = |vmid: u32, action: &'static str| {
