@@ -170,7 +170,7 @@ async fn connect(
     let timeout = Duration::from_secs(cfg.timeout_secs);
     let client = match tokio::time::timeout(timeout, builder.connect()).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(format!("connect: {e}")),
+        Ok(Err(e)) => return Err(format!("connect: {e:?}")),
         Err(_) => return Err("connect: timed out".into()),
     };
     match tokio::time::timeout(timeout, answered).await {
