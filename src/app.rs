@@ -200,14 +200,23 @@ impl App {
         };
         let pve = PveClient::new(endpoint).map_err(|e| StartError::Proxmox(e.to_string()))?;
 
-        let (redis, subscriber, bus) = match &config.redis_url {
-            Some(url) => {
-                let (client, sub, bus_sub) =
-                    connect_redis(url.expose(), config.redis_password.as_ref()).await?;
-                let bus = realtime::adapter::Bus::over(client.clone(), bus_sub);
-                (Some(client), Some(sub), bus)
-            }
-            None => (None, None, realtime::adapter::Bus::alone()),
+        // What this deployment's instances share in Redis is named after it.
+        let deployment = store
+            .deployment_id()
+            .await
+            .map_err(|e| StartError::Database {
+                what: config.database.describe(),
+                error: one_line(&e),
+            })?;
+        let redis_clients = match &config.redis_url {
+            Some(url) => Some(connect_redis(url.expose(), config.redis_password.as_ref()).await?),
+            None => None,
+        };
+        let redis = redis_clients.as_ref().map(|r| r.client.clone());
+        let subscriber = redis_clients.as_ref().map(|r| r.records.clone());
+        let bus = match &redis_clients {
+            Some(r) => realtime::adapter::Bus::over(r.client.clone(), r.bus.clone()),
+            None => realtime::adapter::Bus::alone(),
         };
 
         let tree = Tree::start()
@@ -283,7 +292,20 @@ impl App {
         uma_actors::cluster::ClusterSupervisor::start(
             tree.root.get_cell(),
             uma_actors::cluster::ClusterArgs {
-                source: Arc::new(crate::live::PveSource(pve.clone())),
+                source: Arc::new(match &redis_clients {
+                    Some(r) => crate::cluster_feed::SharedSource::shared(
+                        Arc::new(crate::live::PveSource(pve.clone())),
+                        r.client.clone(),
+                        r.cluster.clone(),
+                        &deployment,
+                        pve.endpoint().url.as_str(),
+                        acl.instance().to_owned(),
+                        config.resource_poll_interval,
+                    ),
+                    None => crate::cluster_feed::SharedSource::alone(Arc::new(
+                        crate::live::PveSource(pve.clone()),
+                    )),
+                }),
                 sink: Arc::new(sink),
                 config: uma_actors::cluster::PollerConfig {
                     interval: config.resource_poll_interval,
@@ -343,14 +365,6 @@ impl App {
             event_limits,
             emitter,
         };
-        let deployment = state
-            .store
-            .deployment_id()
-            .await
-            .map_err(|e| StartError::Database {
-                what: config.database.describe(),
-                error: one_line(&e),
-            })?;
         let (socket_layer, io) = realtime::layer(state.clone(), bus, &deployment)
             .await
             .map_err(StartError::Redis)?;
@@ -533,17 +547,21 @@ pub fn redis_ready(redis: Option<&fred::clients::Client>) -> Option<&fred::clien
     redis.filter(|r| r.is_connected())
 }
 
+/// The Redis connections of an instance: commands, and one subscriber per listener.
+struct RedisClients {
+    client: fred::clients::Client,
+    /// Session ends and ACL changes of other instances.
+    records: fred::clients::SubscriberClient,
+    /// The Socket.IO adapter.
+    bus: fred::clients::SubscriberClient,
+    /// The cluster leader's resource readings.
+    cluster: fred::clients::SubscriberClient,
+}
+
 async fn connect_redis(
     url: &str,
     password: Option<&crate::config::Secret>,
-) -> Result<
-    (
-        fred::clients::Client,
-        fred::clients::SubscriberClient,
-        fred::clients::SubscriberClient,
-    ),
-    StartError,
-> {
+) -> Result<RedisClients, StartError> {
     use fred::interfaces::ClientLike;
     use fred::types::config::{Config as RedisConfig, ReconnectPolicy};
     let mut cfg = RedisConfig::from_url(url).map_err(|e| StartError::Redis(e.to_string()))?;
@@ -576,9 +594,15 @@ async fn connect_redis(
             "Redis did not answer within 2 s; using in-process limits until it returns"
         ),
     }
-    // The Socket.IO adapter's own subscriber connection.
-    let bus = builder
-        .build_subscriber_client()
-        .map_err(|e| StartError::Redis(e.to_string()))?;
-    Ok((client, subscriber, bus))
+    let sub = || {
+        builder
+            .build_subscriber_client()
+            .map_err(|e| StartError::Redis(e.to_string()))
+    };
+    Ok(RedisClients {
+        client,
+        records: subscriber,
+        bus: sub()?,
+        cluster: sub()?,
+    })
 }

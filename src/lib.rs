@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod chat;
 pub mod cli;
+pub mod cluster_feed;
 pub mod config;
 pub mod console;
 pub mod error;

@@ -303,3 +303,107 @@ async fn broadcasts_stay_local_while_redis_is_away_and_cross_again_after() {
     b.stop().await.unwrap();
     drop_mysql_database(&db).await;
 }
+
+/// Two instances of one deployment on one Proxmox cluster, both with watchers, pointed at `sim`.
+async fn on_cluster(db: &str, redis: &str, sim: &pve_sim::SimHandle) -> TestApp {
+    let dir = temp_dir("shared-poll");
+    let mut vars: HashMap<String, String> = demo_vars(&dir);
+    for (k, v) in [
+        ("PROXMOX_URL", sim.url()),
+        ("PROXMOX_TOKEN_ID", sim.token_id()),
+        ("PROXMOX_TOKEN_SECRET", sim.token_secret()),
+        ("PROXMOX_SSL_INSECURE", "true"),
+        ("DATABASE_URL", db),
+        ("REDIS_URL", redis),
+        (
+            "SECRET_COOKIE_PASSWORD",
+            "one-secret-shared-by-every-instance-0123",
+        ),
+        ("USE_SECURE_COOKIE", "false"),
+        ("UMA_ALLOW_INSECURE_COOKIE", "true"),
+        ("RESOURCE_POLL_INTERVAL_MS", "500"),
+    ] {
+        vars.insert(k.into(), v.into());
+    }
+    spawn_with(vars, dir).await
+}
+
+/// Counts the deltas a watching socket receives within `span`.
+async fn deltas_within(s: &PollingSocket, span: Duration) -> usize {
+    let until = tokio::time::Instant::now() + span;
+    let mut n = 0;
+    while let Some(_d) = s
+        .wait_event(
+            "resources:delta",
+            until.saturating_duration_since(tokio::time::Instant::now()),
+        )
+        .await
+    {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn one_instance_reads_the_cluster_for_the_deployment_and_another_takes_over() {
+    uma::tls::install_crypto_provider();
+    let sim = pve_sim::Simulator::start(pve_sim::SimConfig::default())
+        .await
+        .unwrap();
+    let redis = redis_url();
+    let db = fresh_mysql_database().await;
+    let a = on_cluster(&db, &redis, &sim).await;
+    let b = on_cluster(&db, &redis, &sim).await;
+    let (alice, _) = a.session_as("alice", &[], false).await;
+    let on_a = socket_of(&a, &alice).await;
+    let on_b = socket_of(&b, &alice).await;
+    for s in [&on_a, &on_b] {
+        let ack = s
+            .emit_ack(
+                "resources:watch",
+                serde_json::json!({}),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("watch ack");
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+
+    // Ten intervals: about ten reads between the two instances (twenty if each read), and
+    // both sockets get deltas.
+    let before = sim.requests("GET /cluster/resources");
+    let (da, db_) = tokio::join!(
+        deltas_within(&on_a, Duration::from_secs(5)),
+        deltas_within(&on_b, Duration::from_secs(5))
+    );
+    let reads = sim.requests("GET /cluster/resources") - before;
+    assert!((5..=14).contains(&reads), "{reads} reads in ten intervals");
+    assert!(da >= 4 && db_ >= 4, "deltas on a: {da}, on b: {db_}");
+
+    // The reader stops: the other takes over within a few intervals and reads alone.
+    let deployment = a.state.store.deployment_id().await.unwrap();
+    let key = uma::cluster_feed::leader_key(&deployment, a.state.pve.endpoint().url.as_str());
+    let leader: Option<String> = {
+        use fred::interfaces::KeysInterface;
+        a.state.redis.as_ref().unwrap().get(&key).await.unwrap()
+    };
+    let leader = leader.expect("an instance leads");
+    let (reader, other, other_socket) = if leader == a.state.acl.instance() {
+        (a, b, on_b)
+    } else {
+        assert_eq!(leader, b.state.acl.instance());
+        (b, a, on_a)
+    };
+    reader.stop().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    deltas_within(&other_socket, Duration::from_millis(200)).await;
+    let before = sim.requests("GET /cluster/resources");
+    let n = deltas_within(&other_socket, Duration::from_secs(5)).await;
+    let reads = sim.requests("GET /cluster/resources") - before;
+    assert!(n >= 4, "{n} deltas after the reader stopped");
+    assert!((5..=14).contains(&reads), "{reads} reads in ten intervals");
+
+    other.stop().await.unwrap();
+    sim.shutdown();
+    drop_mysql_database(&db).await;
+}
