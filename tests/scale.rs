@@ -40,16 +40,19 @@ async fn socket_of(app: &TestApp, b: &Browser) -> PollingSocket {
     }
 }
 
+/// Emits `event` with `{}` and returns its ack, which must be `ok`.
+async fn ack_ok(s: &PollingSocket, event: &str) -> Value {
+    let ack = s
+        .emit_ack(event, serde_json::json!({}), Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("no ack for {event}"));
+    assert_eq!(ack["ok"], true, "{event}: {ack}");
+    ack
+}
+
 /// Follows a socket's resource deltas for `span`: every delta must start where the last ended.
 async fn deltas_chain(s: &PollingSocket, span: Duration) -> usize {
-    let ack = s
-        .emit_ack(
-            "resources:watch",
-            serde_json::json!({}),
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("watch ack");
+    let ack = ack_ok(s, "resources:watch").await;
     let mut version = ack["version"].as_u64().unwrap();
     let until = tokio::time::Instant::now() + span;
     let mut seen = 0;
@@ -78,6 +81,11 @@ async fn deltas_chain(s: &PollingSocket, span: Duration) -> usize {
 }
 
 async fn instance(db: &str, redis: &str) -> TestApp {
+    instance_with(db, redis, &[("RESOURCE_POLL_INTERVAL_MS", "300")]).await
+}
+
+/// An instance of the deployment on `db` and `redis`, with `more` settings.
+async fn instance_with(db: &str, redis: &str, more: &[(&str, &str)]) -> TestApp {
     let dir = temp_dir("scale");
     let mut vars: HashMap<String, String> = demo_vars(&dir);
     for (k, v) in [
@@ -89,9 +97,11 @@ async fn instance(db: &str, redis: &str) -> TestApp {
         ),
         ("UMA_ADMIN_PASSWORD", "admin-pass-123"),
         ("USE_SECURE_COOKIE", "false"),
-        ("RESOURCE_POLL_INTERVAL_MS", "300"),
-    ] {
-        vars.insert(k.into(), v.into());
+    ]
+    .iter()
+    .chain(more)
+    {
+        vars.insert((*k).into(), (*v).into());
     }
     spawn_with(vars, dir).await
 }
@@ -218,15 +228,8 @@ async fn broadcasts_reach_every_instance_of_the_deployment_and_no_other() {
     // Stopping a closes a's sockets only.
     a.stop().await.unwrap();
     assert!(on_a.wait_closed(Duration::from_secs(3)).await);
-    let ack = on_b
-        .emit_ack(
-            "resources:unwatch",
-            serde_json::json!({}),
-            Duration::from_secs(3),
-        )
-        .await
-        .expect("the socket on b still answers after a stopped");
-    assert_eq!(ack["ok"], true, "{ack}");
+    // b's socket still answers.
+    ack_ok(&on_b, "resources:unwatch").await;
 
     b.stop().await.unwrap();
     c.stop().await.unwrap();
@@ -304,28 +307,21 @@ async fn broadcasts_stay_local_while_redis_is_away_and_cross_again_after() {
     drop_mysql_database(&db).await;
 }
 
-/// Two instances of one deployment on one Proxmox cluster, both with watchers, pointed at `sim`.
+/// An instance of the deployment on `db` and `redis` whose Proxmox is `sim`.
 async fn on_cluster(db: &str, redis: &str, sim: &pve_sim::SimHandle) -> TestApp {
-    let dir = temp_dir("shared-poll");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    for (k, v) in [
-        ("PROXMOX_URL", sim.url()),
-        ("PROXMOX_TOKEN_ID", sim.token_id()),
-        ("PROXMOX_TOKEN_SECRET", sim.token_secret()),
-        ("PROXMOX_SSL_INSECURE", "true"),
-        ("DATABASE_URL", db),
-        ("REDIS_URL", redis),
-        (
-            "SECRET_COOKIE_PASSWORD",
-            "one-secret-shared-by-every-instance-0123",
-        ),
-        ("USE_SECURE_COOKIE", "false"),
-        ("UMA_ALLOW_INSECURE_COOKIE", "true"),
-        ("RESOURCE_POLL_INTERVAL_MS", "500"),
-    ] {
-        vars.insert(k.into(), v.into());
-    }
-    spawn_with(vars, dir).await
+    instance_with(
+        db,
+        redis,
+        &[
+            ("PROXMOX_URL", sim.url()),
+            ("PROXMOX_TOKEN_ID", sim.token_id()),
+            ("PROXMOX_TOKEN_SECRET", sim.token_secret()),
+            ("PROXMOX_SSL_INSECURE", "true"),
+            ("UMA_ALLOW_INSECURE_COOKIE", "true"),
+            ("RESOURCE_POLL_INTERVAL_MS", "500"),
+        ],
+    )
+    .await
 }
 
 /// Counts the deltas a watching socket receives within `span`.
@@ -358,15 +354,7 @@ async fn one_instance_reads_the_cluster_for_the_deployment_and_another_takes_ove
     let on_a = socket_of(&a, &alice).await;
     let on_b = socket_of(&b, &alice).await;
     for s in [&on_a, &on_b] {
-        let ack = s
-            .emit_ack(
-                "resources:watch",
-                serde_json::json!({}),
-                Duration::from_secs(10),
-            )
-            .await
-            .expect("watch ack");
-        assert_eq!(ack["ok"], true, "{ack}");
+        ack_ok(s, "resources:watch").await;
     }
 
     // Ten intervals: about ten reads between the two instances (twenty if each read), and
