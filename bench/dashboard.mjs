@@ -135,10 +135,10 @@ async function measure(name, { pid, url, cookies, during }) {
       if (line.client === ADMIN_CLIENT && fixture.deltas.length < 50) {
         fixture.deltas.push({ upsert: d.upsert ?? [], remove: d.remove ?? [] });
       }
+      for (const w of watchers) w(line);
       if (!collecting) return;
       if (!arrivals.has(d.to)) arrivals.set(d.to, []);
       arrivals.get(d.to).push(line.at);
-      for (const w of watchers) w(line);
     },
   );
   const readyAt = await swarm.ready;
@@ -252,7 +252,9 @@ async function benchUma() {
           body: JSON.stringify({ action: 'start' }),
         });
         if (!r.ok) throw new Error(`start VM: ${r.status} ${await r.text()}`);
-        await sleep(Math.min(5000, (SECONDS * 1000) / 2 - 500));
+        // Until every permitted client saw it, or 15 s.
+        const until = Date.now() + 15000;
+        while (seen.size < allowed.size && Date.now() < until) await sleep(100);
         const lat = [...seen.values()].sort((a, b) => a - b);
         return {
           actionToAllClients: {

@@ -8,7 +8,7 @@
 //! { "url": "http://127.0.0.1:3004/api/socket/io/", "origin": "http://127.0.0.1:3004",
 //!   "clients": [{ "label": "alice", "cookie": "uma_session=..." }],
 //!   "emit": [{ "event": "resources:watch", "data": {} }],
-//!   "listen": ["resources:delta"] }
+//!   "listen": ["resources:delta"], "connect_concurrency": 64 }
 //! ```
 //! Output lines (`client` is the index in `clients`, `at` milliseconds since the Unix epoch):
 //! `{"kind":"connected","client":0,"at":..}`, `{"kind":"ack","client":0,"event":..,"data":..,"at":..}`,
@@ -51,6 +51,14 @@ struct Config {
     brief: bool,
     #[serde(default)]
     full: Vec<usize>,
+    /// Clients connecting at the same time (the others wait their turn), so that each one's
+    /// handshake, namespace connect and first emits follow each other closely.
+    #[serde(default = "default_concurrency")]
+    connect_concurrency: usize,
+}
+
+fn default_concurrency() -> usize {
+    64
 }
 
 fn default_timeout() -> u64 {
@@ -250,11 +258,14 @@ async fn main() {
     let clients: Arc<Mutex<Vec<Client>>> = Arc::default();
 
     let timeout = Duration::from_secs(cfg.timeout_secs);
+    let turns = Arc::new(tokio::sync::Semaphore::new(cfg.connect_concurrency.max(1)));
     let starts = (0..cfg.clients.len()).map(|i| {
         let cfg = cfg.clone();
         let out = out.clone();
         let clients = clients.clone();
+        let turns = turns.clone();
         async move {
+            let _turn = turns.acquire().await;
             let client = match connect(i, &cfg, &cfg.clients[i], &out).await {
                 Ok(c) => c,
                 Err(message) => {
