@@ -325,6 +325,14 @@ impl App {
             store.clone(),
             Arc::new(emitter.clone()),
             Default::default(),
+            match &redis {
+                Some(r) => Arc::new(crate::chat::elsewhere::RedisPresence::start(
+                    r.clone(),
+                    &deployment,
+                    acl.instance(),
+                )),
+                None => Arc::new(uma_actors::presence::Alone),
+            },
         )
         .await
         .map_err(actors_err)?;

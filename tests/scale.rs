@@ -395,3 +395,63 @@ async fn one_instance_reads_the_cluster_for_the_deployment_and_another_takes_ove
     sim.shutdown();
     drop_mysql_database(&db).await;
 }
+
+/// The online users `s` is told of.
+async fn online_users(s: &PollingSocket) -> Vec<String> {
+    let ack = ack_ok(s, "get_online_users").await;
+    serde_json::from_value(ack["users"].clone()).unwrap()
+}
+
+/// Whether `s` hears `who` go `status` within `within`.
+async fn hears_presence(s: &PollingSocket, who: &str, status: &str, within: Duration) -> bool {
+    let until = tokio::time::Instant::now() + within;
+    while let Some(p) = s
+        .wait_event(
+            "presence",
+            until.saturating_duration_since(tokio::time::Instant::now()),
+        )
+        .await
+    {
+        if p["username"] == who && p["status"] == status {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn presence_counts_the_sockets_of_every_instance() {
+    let redis = redis_url();
+    let db = fresh_mysql_database().await;
+    let a = instance(&db, &redis).await;
+    let b = instance(&db, &redis).await;
+    let (alice, _) = a.session_as("alice", &[], false).await;
+    let (bob, _) = a.session_as("bob", &[], false).await;
+    let bob_on_b = socket_of(&b, &bob).await;
+    let alice_on_a = socket_of(&a, &alice).await;
+    assert!(
+        hears_presence(&bob_on_b, "alice", "online", Duration::from_secs(3)).await,
+        "bob, on the other instance, hears alice come online"
+    );
+    assert_eq!(online_users(&bob_on_b).await, ["alice", "bob"]);
+    assert_eq!(online_users(&alice_on_a).await, ["alice", "bob"]);
+
+    // A second tab of alice's on b: no second "online"; closing the tab on a: no "offline".
+    let alice_on_b = socket_of(&b, &alice).await;
+    assert!(!hears_presence(&bob_on_b, "alice", "online", Duration::from_millis(800)).await);
+    alice_on_a.post("41").await;
+    assert!(
+        !hears_presence(&bob_on_b, "alice", "offline", Duration::from_millis(1500)).await,
+        "alice still has a tab on b"
+    );
+    assert_eq!(online_users(&bob_on_b).await, ["alice", "bob"]);
+
+    // Her last tab closes: offline for everyone.
+    alice_on_b.post("41").await;
+    assert!(hears_presence(&bob_on_b, "alice", "offline", Duration::from_secs(3)).await);
+    assert_eq!(online_users(&bob_on_b).await, ["bob"]);
+
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    drop_mysql_database(&db).await;
+}

@@ -2,7 +2,9 @@
 //! The [`Presence`] actor owns the counts and announces transitions (`presence` to every socket:
 //! online at a user's first socket, offline after their last one), except for users who hide
 //! their status. Readers that need a quick answer (is the receiver of a message online?) use the
-//! shared [`Online`] view the actor keeps up to date.
+//! shared [`Online`] view the actor keeps up to date (this instance's sockets). With several
+//! instances, [`Elsewhere`] tells it about the others' users: a user is online at their first
+//! socket on any instance and offline after their last one on all of them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -10,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::json;
 
-use crate::emit::{Emit, Emitter};
+use crate::emit::{BoxFut, Emit, Emitter};
 
 /// A read-only view of who is online (socket counts per username).
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,33 @@ impl Online {
         } else {
             map.insert(username.to_owned(), n);
         }
+    }
+}
+
+/// What the deployment's other instances know of who is online (the server implements it over
+/// Redis; [`Alone`] when there are none).
+pub trait Elsewhere: Send + Sync + 'static {
+    /// This instance now has sockets of `username` (`Some(visible)`) or none (`None`).
+    fn here(&self, username: &str, visible: Option<bool>) -> BoxFut<'_, ()>;
+    /// Whether `username` has sockets on another instance.
+    fn online(&self, username: &str) -> BoxFut<'_, bool>;
+    /// Users with sockets on other instances, each with whether others may see them.
+    fn users(&self) -> BoxFut<'_, Vec<(String, bool)>>;
+}
+
+/// No other instances.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Alone;
+
+impl Elsewhere for Alone {
+    fn here(&self, _: &str, _: Option<bool>) -> BoxFut<'_, ()> {
+        Box::pin(async {})
+    }
+    fn online(&self, _: &str) -> BoxFut<'_, bool> {
+        Box::pin(async { false })
+    }
+    fn users(&self) -> BoxFut<'_, Vec<(String, bool)>> {
+        Box::pin(async { Vec::new() })
     }
 }
 
@@ -85,6 +114,7 @@ pub enum PresenceMsg {
 pub struct Presence {
     emitter: Arc<dyn Emitter>,
     online: Online,
+    elsewhere: Arc<dyn Elsewhere>,
 }
 
 impl std::fmt::Debug for Presence {
@@ -105,11 +135,13 @@ impl Presence {
     pub async fn start(
         parent: ractor::ActorCell,
         emitter: Arc<dyn Emitter>,
+        elsewhere: Arc<dyn Elsewhere>,
     ) -> Result<(ActorRef<PresenceMsg>, Online), ractor::SpawnErr> {
         let online = Online::default();
         let actor = Presence {
             emitter,
             online: online.clone(),
+            elsewhere,
         };
         let (r, _) = Actor::spawn_linked(None, actor, (), parent).await?;
         Ok((r, online))
@@ -160,8 +192,13 @@ impl Actor for Presence {
                 let first = set.is_empty();
                 set.insert(sid);
                 self.online.set(&username, set.len());
-                if first && visible {
-                    self.announce(&username, "online").await;
+                if first {
+                    // Online already if another instance has a socket of theirs.
+                    let elsewhere = self.elsewhere.online(&username).await;
+                    self.elsewhere.here(&username, Some(visible)).await;
+                    if visible && !elsewhere {
+                        self.announce(&username, "online").await;
+                    }
                 }
             }
             PresenceMsg::Disconnected { username, sid } => {
@@ -173,7 +210,9 @@ impl Actor for Presence {
                 self.online.set(&username, left);
                 if left == 0 {
                     state.sockets.remove(&username);
-                    if !state.hidden.remove(&username) {
+                    self.elsewhere.here(&username, None).await;
+                    // Still online while another instance has a socket of theirs.
+                    if !state.hidden.remove(&username) && !self.elsewhere.online(&username).await {
                         self.announce(&username, "offline").await;
                     }
                 }
@@ -186,6 +225,9 @@ impl Actor for Presence {
                     state.hidden.insert(username.clone());
                 }
                 let online = state.sockets.get(&username).is_some_and(|s| !s.is_empty());
+                if online {
+                    self.elsewhere.here(&username, Some(visible)).await;
+                }
                 if online && was_visible != visible {
                     let status = if visible { "online" } else { "offline" };
                     self.announce(&username, status).await;
@@ -200,7 +242,16 @@ impl Actor for Presence {
                     })
                     .map(|(name, _)| name.clone())
                     .collect();
+                names.extend(
+                    self.elsewhere
+                        .users()
+                        .await
+                        .into_iter()
+                        .filter(|(name, visible)| *visible || *name == asker)
+                        .map(|(name, _)| name),
+                );
                 names.sort();
+                names.dedup();
                 let _ = reply.send(names);
             }
         }
@@ -227,7 +278,7 @@ mod tests {
     async fn several_tabs_make_one_presence_and_hidden_users_stay_quiet() {
         let tree = crate::root::Tree::start().await.unwrap();
         let rec = Arc::new(Rec::default());
-        let (p, online) = Presence::start(tree.root.get_cell(), rec.clone())
+        let (p, online) = Presence::start(tree.root.get_cell(), rec.clone(), Arc::new(Alone))
             .await
             .unwrap();
         let connect = |u: &str, s: &str, visible| PresenceMsg::Connected {

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod elsewhere;
 pub mod settings;
 
 use std::sync::Arc;
@@ -52,14 +53,17 @@ impl std::fmt::Debug for Chat {
 }
 
 impl Chat {
-    /// Starts presence and the rooms supervisor under `parent`.
+    /// Starts presence (knowing the other instances' users through `elsewhere`) and the rooms
+    /// supervisor under `parent`.
     pub async fn start(
         parent: ractor::ActorCell,
         store: Store,
         emitter: Arc<dyn Emitter>,
         config: RoomsConfig,
+        elsewhere: Arc<dyn uma_actors::presence::Elsewhere>,
     ) -> Result<Chat, ractor::SpawnErr> {
-        let (presence, online) = Presence::start(parent.clone(), emitter.clone()).await?;
+        let (presence, online) =
+            Presence::start(parent.clone(), emitter.clone(), elsewhere).await?;
         let rooms = ChatRoomsSupervisor::start(
             parent,
             Arc::new(backend::StoreChat(store)),
