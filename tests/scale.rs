@@ -435,6 +435,15 @@ async fn presence_counts_the_sockets_of_every_instance() {
     );
     assert_eq!(online_users(&bob_on_b).await, ["alice", "bob"]);
     assert_eq!(online_users(&alice_on_a).await, ["alice", "bob"]);
+    // b's own view (message delivery, user lists) learns of alice within a few seconds.
+    let until = tokio::time::Instant::now() + Duration::from_secs(8);
+    while !b.state.chat.online.is_online("alice") {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "b never counted alice online"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // A second tab of alice's on b: no second "online"; closing the tab on a: no "offline".
     let alice_on_b = socket_of(&b, &alice).await;

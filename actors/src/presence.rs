@@ -14,21 +14,37 @@ use serde_json::json;
 
 use crate::emit::{BoxFut, Emit, Emitter};
 
-/// A read-only view of who is online (socket counts per username).
+/// A read-only view of who is online: socket counts per username here, and the users the other
+/// instances had sockets of at the last look (every few seconds).
 #[derive(Debug, Clone, Default)]
-pub struct Online(Arc<RwLock<HashMap<String, usize>>>);
+pub struct Online(
+    Arc<RwLock<HashMap<String, usize>>>,
+    Arc<RwLock<HashSet<String>>>,
+);
+
+/// How often the presence actor looks at the other instances' users for [`Online`].
+pub const ELSEWHERE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Online {
-    /// Whether `username` has at least one socket.
+    /// Whether `username` has at least one socket (here, or on another instance at the last look).
     pub fn is_online(&self, username: &str) -> bool {
         self.0
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(username)
             .is_some_and(|n| *n > 0)
+            || self
+                .1
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(username)
     }
 
-    /// Sockets of `username`.
+    fn set_elsewhere(&self, users: HashSet<String>) {
+        *self.1.write().unwrap_or_else(|e| e.into_inner()) = users;
+    }
+
+    /// Sockets of `username` on this instance.
     pub fn sockets(&self, username: &str) -> usize {
         self.0
             .read()
@@ -101,6 +117,8 @@ pub enum PresenceMsg {
         /// The new setting.
         visible: bool,
     },
+    /// Looks at the other instances' users again (for [`Online`]).
+    Refresh,
     /// Online users others may see, plus `asker` themself when online; sorted.
     List {
         /// Who asks (always sees themself).
@@ -165,9 +183,10 @@ impl Actor for Presence {
 
     async fn pre_start(
         &self,
-        _: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         _: (),
     ) -> Result<Self::State, ActorProcessingErr> {
+        myself.send_interval(ELSEWHERE_EVERY, || PresenceMsg::Refresh);
         Ok(PresenceState::default())
     }
 
@@ -232,6 +251,11 @@ impl Actor for Presence {
                     let status = if visible { "online" } else { "offline" };
                     self.announce(&username, status).await;
                 }
+            }
+            PresenceMsg::Refresh => {
+                let users = self.elsewhere.users().await;
+                self.online
+                    .set_elsewhere(users.into_iter().map(|(name, _)| name).collect());
             }
             PresenceMsg::List { asker, reply } => {
                 let mut names: Vec<String> = state
