@@ -1036,3 +1036,60 @@ async fn node_tasks_and_storage_content_follow_the_rules() {
     assert_eq!(resp.status(), 400);
     app.stop().await.unwrap();
 }
+
+/// The firmware, machine and NUMA settings hardware templates carry can be set on a VM (and are
+/// checked), but not on a container.
+#[tokio::test]
+async fn firmware_machine_and_numa_are_settable_and_checked() {
+    let app = app().await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    let put = |vmid: u64, set: Value| {
+        let (alice, csrf) = (&alice, &csrf);
+        async move {
+            let resp = alice
+                .send(
+                    Method::PUT,
+                    &format!("/api/proxmox/vm/{vmid}/config"),
+                    Some(csrf),
+                    Some(json!({ "set": set })),
+                )
+                .await;
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = put(
+        102,
+        json!({ "bios": "ovmf", "machine": "q35,viommu=virtio", "numa": true }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let config: Value = alice
+        .get("/api/proxmox/vm/102/config")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let config = if config["data"].is_object() {
+        &config["data"]
+    } else {
+        &config
+    };
+    assert_eq!(config["bios"], "ovmf", "{config}");
+    assert_eq!(config["machine"], "q35,viommu=virtio", "{config}");
+    assert_eq!(
+        config["numa"].to_string().trim_matches('"'),
+        "1",
+        "{config}"
+    );
+
+    let (status, body) = put(102, json!({ "bios": "uefi" })).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "bios", "{body}");
+    let (status, body) = put(102, json!({ "machine": "q35,viommu=amd" })).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "machine", "{body}");
+    // Containers have no firmware to choose.
+    let (status, body) = put(103, json!({ "bios": "ovmf" })).await;
+    assert_eq!(status, 400, "{body}");
+}

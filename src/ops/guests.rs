@@ -312,7 +312,7 @@ pub async fn power(
 fn config_key_allowed(kind: GuestKind, key: &str) -> bool {
     static QEMU: LazyLock<Regex> = LazyLock::new(|| {
         #[allow(clippy::expect_used)]
-        Regex::new(r"^(name|description|tags|onboot|protection|cores|sockets|vcpus|cpu|cpulimit|cpuunits|memory|balloon|shares|boot|bootdisk|net[0-3]|scsi[0-3]|virtio[0-3]|ide[0-3]|sata[0-3]|cdrom|ostype|agent|vga|serial[01]|tablet|hotplug)$").expect("static")
+        Regex::new(r"^(name|description|tags|onboot|protection|cores|sockets|vcpus|cpu|cpulimit|cpuunits|memory|balloon|shares|boot|bootdisk|net[0-3]|scsi[0-3]|virtio[0-3]|ide[0-3]|sata[0-3]|cdrom|ostype|agent|vga|serial[01]|tablet|hotplug|bios|machine|numa)$").expect("static")
     });
     static LXC: LazyLock<Regex> = LazyLock::new(|| {
         #[allow(clippy::expect_used)]
@@ -349,7 +349,16 @@ fn config_value(key: &str, v: &Value) -> AppResult<String> {
         "vcpus" => int(1, 8192)?,
         "memory" => int(16, 4 * 1024 * 1024)?,
         "balloon" | "swap" => int(0, 4 * 1024 * 1024)?,
-        "onboot" | "protection" | "tablet" => int(0, 1)?,
+        "onboot" | "protection" | "tablet" | "numa" => int(0, 1)?,
+        "bios" if !["seabios", "ovmf"].contains(&s.as_str()) => {
+            return Err(AppError::field(key, "seabios or ovmf (UEFI)"));
+        }
+        "machine" if !machine_ok(&s) => {
+            return Err(AppError::field(
+                key,
+                "a QEMU machine type (pc, q35, pc-q35-9.0, …) with optional viommu, aw-bits, enable-s3, enable-s4",
+            ));
+        }
         "name" | "hostname" => {
             static NAME: LazyLock<Regex> = LazyLock::new(|| {
                 #[allow(clippy::expect_used)]
@@ -377,6 +386,26 @@ fn config_value(key: &str, v: &Value) -> AppResult<String> {
         _ => {}
     }
     Ok(s)
+}
+
+/// Whether `s` is a Proxmox `machine` property string: the type (optionally as `type=`), then
+/// `viommu`, `aw-bits`, `enable-s3`, `enable-s4` (the API schema's format).
+fn machine_ok(s: &str) -> bool {
+    static TYPE: LazyLock<Regex> = LazyLock::new(|| {
+        #[allow(clippy::expect_used)]
+        Regex::new(r"^(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)$").expect("static")
+    });
+    let mut parts = s.split(',');
+    let first = parts.next().unwrap_or_default();
+    if !TYPE.is_match(first.strip_prefix("type=").unwrap_or(first)) {
+        return false;
+    }
+    parts.all(|p| match p.split_once('=') {
+        Some(("viommu", v)) => v == "intel" || v == "virtio",
+        Some(("aw-bits", v)) => v.parse::<u8>().is_ok_and(|n| (32..=64).contains(&n)),
+        Some(("enable-s3" | "enable-s4", v)) => v == "0" || v == "1",
+        _ => false,
+    })
 }
 
 /// The vCPUs and memory (MiB) a configuration gives.
@@ -1861,6 +1890,31 @@ mod tests {
 
     #[test]
     fn config_values_are_checked() {
+        assert!(config_value("bios", &json!("ovmf")).is_ok());
+        assert!(config_value("bios", &json!("uefi")).is_err());
+        assert!(config_value("numa", &json!(true)).is_ok());
+        assert!(config_value("numa", &json!(2)).is_err());
+        for ok in [
+            "q35",
+            "pc",
+            "pc-q35-9.0",
+            "pc-i440fx-8.1+pve1",
+            "type=q35,viommu=intel",
+            "q35,aw-bits=48,enable-s3=1",
+        ] {
+            assert!(config_value("machine", &json!(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "q36",
+            "q35,viommu=amd",
+            "q35,aw-bits=99",
+            "q35,foo=1",
+            "q35;rm",
+        ] {
+            assert!(config_value("machine", &json!(bad)).is_err(), "{bad}");
+        }
+        assert!(config_key_allowed(GuestKind::Qemu, "bios"));
+        assert!(!config_key_allowed(GuestKind::Lxc, "bios"));
         assert!(config_value("cores", &json!(4)).is_ok());
         assert!(config_value("cores", &json!(0)).is_err());
         assert!(config_value("memory", &json!("2048")).is_ok());

@@ -61,7 +61,7 @@ const FIELD_STEP: Record<string, number> = {
   storage: 2, diskSize: 2, iso: 2, ostemplate: 2, ostype: 2, net0: 2, bridge: 2, password: 2, sshPublicKeys: 2, unprivileged: 2,
 };
 /** Template keys users may set after creation; the others are only for administrators. */
-const APPLY_AFTER = new Set(["cpu", "vga", "agent", "tablet", "balloon", "onboot"]);
+const APPLY_AFTER = new Set(["cpu", "vga", "agent", "tablet", "balloon", "onboot", "bios", "machine", "numa"]);
 
 const form = h("form", { class: "wizard-form", novalidate: true, "aria-label": "New guest" });
 const stepNav = h("ol", { class: "steps", "aria-label": "Steps" });
