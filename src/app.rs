@@ -289,12 +289,14 @@ impl App {
             config.allowed_public_storages.clone(),
             poller.clone(),
         );
+        // Proxmox itself; with Redis, read by one instance for all.
+        let direct = Arc::new(crate::live::PveSource(pve.clone()));
         uma_actors::cluster::ClusterSupervisor::start(
             tree.root.get_cell(),
             uma_actors::cluster::ClusterArgs {
                 source: Arc::new(match &redis_clients {
                     Some(r) => crate::cluster_feed::SharedSource::shared(
-                        Arc::new(crate::live::PveSource(pve.clone())),
+                        direct,
                         r.client.clone(),
                         r.cluster.clone(),
                         &deployment,
@@ -302,9 +304,7 @@ impl App {
                         acl.instance().to_owned(),
                         config.resource_poll_interval,
                     ),
-                    None => crate::cluster_feed::SharedSource::alone(Arc::new(
-                        crate::live::PveSource(pve.clone()),
-                    )),
+                    None => crate::cluster_feed::SharedSource::alone(direct),
                 }),
                 sink: Arc::new(sink),
                 config: uma_actors::cluster::PollerConfig {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+use crate::support::{demo_vars, outside_sim, sim_vars, spawn_with, temp_dir, TestApp};
 
 async fn app() -> TestApp {
     let dir = temp_dir("pve");
@@ -249,10 +249,7 @@ async fn power_actions_are_checked_refused_clearly_and_audited() {
 /// verification is on, a pinned SHA-256 fingerprint is honoured, and a wrong pin refuses.
 #[tokio::test]
 async fn the_proxmox_certificate_is_verified_or_pinned() {
-    uma::tls::install_crypto_provider();
-    let sim = pve_sim::Simulator::start(pve_sim::SimConfig::default())
-        .await
-        .unwrap();
+    let sim = outside_sim().await;
     let der = sim.cert_der().unwrap().to_vec();
     let pin: String = uma::tls::fingerprint(&der)
         .iter()
@@ -276,14 +273,11 @@ async fn the_proxmox_certificate_is_verified_or_pinned() {
     for (what, extra, want) in cases {
         let dir = temp_dir("pin");
         let mut vars: HashMap<String, String> = demo_vars(&dir);
-        for (k, v) in [
-            ("PROXMOX_URL", sim.url().to_owned()),
-            ("PROXMOX_TOKEN_ID", sim.token_id().to_owned()),
-            ("PROXMOX_TOKEN_SECRET", sim.token_secret().to_owned()),
+        for (k, v) in sim_vars(&sim).into_iter().chain([
             ("SECRET_COOKIE_PASSWORD", "x".repeat(48)),
             ("USE_SECURE_COOKIE", "false".into()),
             ("UMA_ALLOW_INSECURE_COOKIE", "true".into()),
-        ] {
+        ]) {
             vars.insert(k.into(), v);
         }
         if let Some((k, v)) = extra {
@@ -309,49 +303,37 @@ async fn the_proxmox_certificate_is_verified_or_pinned() {
 /// seen by the other at once, not when its cached view expires.
 #[tokio::test]
 async fn acl_changes_reach_the_other_instance_at_once() {
-    uma::tls::install_crypto_provider();
-    let sim = pve_sim::Simulator::start(pve_sim::SimConfig::default())
-        .await
-        .unwrap();
+    let sim = outside_sim().await;
     let db = crate::support::db::fresh_mysql_database().await;
     let secret = "y".repeat(48);
     let mut apps = Vec::new();
     for tag in ["a", "b"] {
         let dir = temp_dir(&format!("two-{tag}"));
         let mut vars: HashMap<String, String> = demo_vars(&dir);
-        for (k, v) in [
-            ("PROXMOX_URL", sim.url().to_owned()),
-            ("PROXMOX_TOKEN_ID", sim.token_id().to_owned()),
-            ("PROXMOX_TOKEN_SECRET", sim.token_secret().to_owned()),
+        for (k, v) in sim_vars(&sim).into_iter().chain([
             ("PROXMOX_SSL_INSECURE", "true".to_owned()),
             ("DATABASE_URL", db.clone()),
             ("REDIS_URL", "redis://127.0.0.1:6379".to_owned()),
             ("SECRET_COOKIE_PASSWORD", secret.clone()),
             ("USE_SECURE_COOKIE", "false".to_owned()),
             ("UMA_ALLOW_INSECURE_COOKIE", "true".to_owned()),
-        ] {
+        ]) {
             vars.insert(k.into(), v);
         }
         apps.push(spawn_with(vars, dir).await);
     }
     let (a, b) = (&apps[0], &apps[1]);
-    let pools_of = |v: Value| -> Vec<String> {
+    async fn pools_of(b: &Browser) -> Vec<String> {
+        let v: Value = b.get("/api/proxmox/pools").await.json().await.unwrap();
         v["pools"]
             .as_array()
             .unwrap()
             .iter()
             .map(|p| p["poolid"].as_str().unwrap().to_owned())
             .collect()
-    };
+    }
     let (alice_on_b, _) = b.session_as("alice", &[], false).await;
-    let before = pools_of(
-        alice_on_b
-            .get("/api/proxmox/pools")
-            .await
-            .json()
-            .await
-            .unwrap(),
-    );
+    let before = pools_of(&alice_on_b).await;
     assert_eq!(before, ["DEV_alice_1"]);
     let (admin_on_a, csrf) = a.session_as("root", &[], true).await;
     let resp = admin_on_a
@@ -365,14 +347,7 @@ async fn acl_changes_reach_the_other_instance_at_once() {
     // Well inside instance b's view lifetime (3 s), b already answers with the change.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(1000);
     loop {
-        let now = pools_of(
-            alice_on_b
-                .get("/api/proxmox/pools")
-                .await
-                .json()
-                .await
-                .unwrap(),
-        );
+        let now = pools_of(&alice_on_b).await;
         if now.contains(&"DEV_bob_1".to_owned()) {
             break;
         }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::browser::Browser;
 use crate::support::db::{drop_mysql_database, fresh_mysql_database};
 use crate::support::sio::{Connect, PollingSocket};
-use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+use crate::support::{demo_vars, outside_sim, sim_vars, spawn_with, temp_dir, TestApp};
 
 fn redis_url() -> String {
     std::env::var("UMA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -112,19 +112,8 @@ async fn a_revoke_on_one_instance_closes_sockets_on_another() {
     let db = fresh_mysql_database().await;
     let a = instance(&db, &redis).await;
     let b = instance(&db, &redis).await;
-    let store = a.store().await;
-    uma::bootstrap::set_local_password(&store, "alice", "alice-pass-123", false)
-        .await
-        .unwrap();
-    store.close().await;
-
-    let alice = Browser::new(&a.url(""));
-    alice.login("alice", "alice-pass-123").await;
-    let socket =
-        match PollingSocket::connect(&a.url(""), &alice.cookie_header(), Some(&a.url(""))).await {
-            Connect::Ok(s) => s,
-            Connect::Refused(why) => panic!("socket refused: {why}"),
-        };
+    let (alice, _) = alice_on(&a).await;
+    let socket = socket_of(&a, &alice).await;
     // The same cookie is a session on the other instance.
     let on_b = Browser::new(&b.url(""));
     let resp = on_b
@@ -309,19 +298,14 @@ async fn broadcasts_stay_local_while_redis_is_away_and_cross_again_after() {
 
 /// An instance of the deployment on `db` and `redis` whose Proxmox is `sim`.
 async fn on_cluster(db: &str, redis: &str, sim: &pve_sim::SimHandle) -> TestApp {
-    instance_with(
-        db,
-        redis,
-        &[
-            ("PROXMOX_URL", sim.url()),
-            ("PROXMOX_TOKEN_ID", sim.token_id()),
-            ("PROXMOX_TOKEN_SECRET", sim.token_secret()),
-            ("PROXMOX_SSL_INSECURE", "true"),
-            ("UMA_ALLOW_INSECURE_COOKIE", "true"),
-            ("RESOURCE_POLL_INTERVAL_MS", "500"),
-        ],
-    )
-    .await
+    let to_sim = sim_vars(sim);
+    let mut more: Vec<(&str, &str)> = to_sim.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    more.extend([
+        ("PROXMOX_SSL_INSECURE", "true"),
+        ("UMA_ALLOW_INSECURE_COOKIE", "true"),
+        ("RESOURCE_POLL_INTERVAL_MS", "500"),
+    ]);
+    instance_with(db, redis, &more).await
 }
 
 /// Counts the deltas a watching socket receives within `span`.
@@ -342,10 +326,7 @@ async fn deltas_within(s: &PollingSocket, span: Duration) -> usize {
 
 #[tokio::test]
 async fn one_instance_reads_the_cluster_for_the_deployment_and_another_takes_over() {
-    uma::tls::install_crypto_provider();
-    let sim = pve_sim::Simulator::start(pve_sim::SimConfig::default())
-        .await
-        .unwrap();
+    let sim = outside_sim().await;
     let redis = redis_url();
     let db = fresh_mysql_database().await;
     let a = on_cluster(&db, &redis, &sim).await;

@@ -128,29 +128,20 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
 struct Setup {
     actor: OnceLock<ractor::ActorRef<SessionMsg>>,
     chat: OnceLock<()>,
-    done: tokio::sync::Notify,
-    finished: std::sync::atomic::AtomicBool,
+    /// Becomes true when the connect handler is done.
+    done: tokio::sync::watch::Sender<bool>,
 }
 
 impl Setup {
     fn finish(&self) {
-        self.finished
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.done.notify_waiters();
+        self.done.send_replace(true);
     }
 
     async fn finished(&self) {
-        let wait = async {
-            loop {
-                let notified = self.done.notified();
-                if self.finished.load(std::sync::atomic::Ordering::Acquire) {
-                    return;
-                }
-                notified.await;
-            }
-        };
+        let mut done = self.done.subscribe();
         // The connect handler ends in moments; never hold a disconnect forever.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), wait).await;
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(30), done.wait_for(|d| *d)).await;
     }
 }
 

@@ -103,6 +103,23 @@ impl Drop for TestApp {
     }
 }
 
+/// A simulator the server under test does not start, as a real cluster would be.
+pub async fn outside_sim() -> pve_sim::SimHandle {
+    uma::tls::install_crypto_provider();
+    pve_sim::Simulator::start(pve_sim::SimConfig::default())
+        .await
+        .unwrap()
+}
+
+/// The settings that point Uma at `sim` with its API token (certificate trust left to the caller).
+pub fn sim_vars(sim: &pve_sim::SimHandle) -> [(&'static str, String); 3] {
+    [
+        ("PROXMOX_URL", sim.url().to_owned()),
+        ("PROXMOX_TOKEN_ID", sim.token_id().to_owned()),
+        ("PROXMOX_TOKEN_SECRET", sim.token_secret().to_owned()),
+    ]
+}
+
 /// A fresh temporary folder.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
