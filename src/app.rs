@@ -260,6 +260,11 @@ impl App {
                 crate::acl::Naming {
                     realm: config.proxmox_user_realm.clone(),
                 },
+                crate::acl::owned::Policy {
+                    public_storages: config.allowed_public_storages.clone(),
+                    public_bridges: config.allowed_public_bridges.clone(),
+                    template_pool: config.public_template_pool.clone(),
+                },
                 ACL_VIEW_TTL,
             )
             .with_redis(redis.clone()),
@@ -377,6 +382,7 @@ impl App {
             .await
             .map_err(StartError::Redis)?;
         control.set(io.clone());
+        realtime::live::spawn_guard(state.clone());
         let router = http::router(state.clone()).layer(socket_layer);
 
         let addr = format!("{}:{}", config.hostname, config.port);

@@ -195,6 +195,12 @@ pub struct Config {
     pub metadata_allowed_domains: Vec<String>,
     /// `ALLOWED_PUBLIC_STORAGES`.
     pub allowed_public_storages: Vec<String>,
+    /// `ALLOWED_PUBLIC_BRIDGES`: bridges every user may put a network device on (untagged).
+    pub allowed_public_bridges: Vec<String>,
+    /// `PUBLIC_TEMPLATE_POOL`: the pool whose templates every user may clone.
+    pub public_template_pool: String,
+    /// `MAX_POOLS_PER_USER`: pools one owner may create (0 = unlimited; administrators unbound).
+    pub max_pools_per_user: u32,
     /// `RESOURCE_POLL_INTERVAL_MS`: how often the cluster is read while someone watches.
     pub resource_poll_interval: std::time::Duration,
     /// `CONSOLE_MAX_PER_USER`: consoles one user may have open at once.
@@ -280,6 +286,9 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("METADATA_ALLOWED_HOSTS", "", false),
     ("METADATA_ALLOWED_DOMAINS", "", false),
     ("ALLOWED_PUBLIC_STORAGES", "", false),
+    ("ALLOWED_PUBLIC_BRIDGES", "vmbr0", false),
+    ("PUBLIC_TEMPLATE_POOL", "TEMPLATES", false),
+    ("MAX_POOLS_PER_USER", "3", false),
     ("NEXT_IMAGE_REMOTE_HOSTS", "", false),
     ("RESOURCE_POLL_INTERVAL_MS", "2000", false),
     ("CONSOLE_MAX_PER_USER", "4", false),
@@ -564,7 +573,23 @@ impl Config {
                 })
             }
         };
-        let proxmox_user_realm = r.opt("PROXMOX_USER_REALM");
+        // The embedded cluster's users live in the `pve` realm.
+        let proxmox_user_realm = r
+            .opt("PROXMOX_USER_REALM")
+            .or_else(|| matches!(proxmox, ProxmoxMode::Embedded { .. }).then(|| "pve".to_owned()));
+        let public_template_pool = r.string("PUBLIC_TEMPLATE_POOL");
+        if !public_template_pool.is_empty()
+            && crate::pve::path::PoolId::parse("PUBLIC_TEMPLATE_POOL", &public_template_pool)
+                .is_err()
+        {
+            r.problem(
+                "PUBLIC_TEMPLATE_POOL",
+                "a pool id: 1 to 64 letters, digits, '-', '_' or '.'",
+            );
+        }
+        let max_pools_per_user = r
+            .number::<u32>("MAX_POOLS_PER_USER", "a whole number (0 = unlimited)")
+            .unwrap_or(3);
 
         // LDAP.
         let ldap_url = r
@@ -722,6 +747,9 @@ impl Config {
             metadata_allowed_hosts: r.list("METADATA_ALLOWED_HOSTS"),
             metadata_allowed_domains: r.list("METADATA_ALLOWED_DOMAINS"),
             allowed_public_storages: r.list("ALLOWED_PUBLIC_STORAGES"),
+            allowed_public_bridges: r.list("ALLOWED_PUBLIC_BRIDGES"),
+            public_template_pool,
+            max_pools_per_user,
             resource_poll_interval: std::time::Duration::from_millis(poll_ms),
             console_max_per_user,
             console_idle_timeout: std::time::Duration::from_secs(console_idle),
@@ -913,6 +941,9 @@ impl Config {
             "ALLOWED_PUBLIC_STORAGES",
             list(&self.allowed_public_storages),
         );
+        m.insert("ALLOWED_PUBLIC_BRIDGES", list(&self.allowed_public_bridges));
+        m.insert("PUBLIC_TEMPLATE_POOL", self.public_template_pool.clone());
+        m.insert("MAX_POOLS_PER_USER", self.max_pools_per_user.to_string());
         m.insert("NEXT_IMAGE_REMOTE_HOSTS", list(&self.image_remote_hosts));
         m.insert("UMA_ADMIN_PASSWORD", secret(&self.admin_password));
         m

@@ -75,21 +75,21 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
         ops::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
         return Err(err);
     }
-    if g.resource.status.as_deref() != Some("running") {
+    if g.resource().status.as_deref() != Some("running") {
         let err = AppError::with_message(
             ErrorCode::Conflict,
             format!(
                 "{} {vmid} is not running: start it to open its console",
-                g.kind.noun()
+                g.kind().noun()
             ),
         );
         ops::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
         return Err(err);
     }
-    audited(state, caller, "VM_CONSOLE_TICKET", &resource, json!({ "node": g.node, "type": g.kind }), async {
+    audited(state, caller, "VM_CONSOLE_TICKET", &resource, json!({ "node": g.node(), "type": g.kind() }), async {
         // QEMU generates a one-time password; LXC has no such option and its ticket is the
         // VNC password (as vncterm does).
-        let form: Vec<(&str, String)> = match g.kind {
+        let form: Vec<(&str, String)> = match g.kind() {
             GuestKind::Qemu => vec![("websocket", "1".to_owned()), ("generate-password", "1".to_owned())],
             GuestKind::Lxc => vec![("websocket", "1".to_owned())],
         };
@@ -104,8 +104,8 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
             .map_or_else(|| ticket.clone(), str::to_owned);
         let mut url = url::Url::parse("http://x/api/proxy/vnc").map_err(AppError::internal)?;
         url.query_pairs_mut()
-            .append_pair("node", g.node.as_str())
-            .append_pair("type", g.kind.as_str())
+            .append_pair("node", g.node().as_str())
+            .append_pair("type", g.kind().as_str())
             .append_pair("vmid", &vmid.to_string())
             .append_pair("port", &port.to_string())
             .append_pair("ticket", &ticket);
@@ -113,7 +113,7 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
         Ok((
             json!({
                 "port": port, "ticket": ticket, "password": password, "upid": v["upid"],
-                "user": v["user"], "node": g.node, "type": g.kind, "vmid": vmid, "name": g.resource.name,
+                "user": v["user"], "node": g.node(), "type": g.kind(), "vmid": vmid, "name": g.resource().name,
                 "url": path,
             }),
             json!({ "upid": v["upid"] }),
@@ -227,14 +227,14 @@ async fn open(
     }
     // 4. Permission.
     let (g, _) = ops::guest(state, &caller, vmid, GuestAction::Console, "CONSOLE_OPEN").await?;
-    if g.node != node || g.kind != kind {
+    if *g.node() != node || g.kind() != kind {
         return Err(AppError::field(
             "node",
             format!(
                 "{} {vmid} runs on {} as {}",
-                g.kind.noun(),
-                g.node,
-                g.kind.as_str()
+                g.kind().noun(),
+                g.node(),
+                g.kind().as_str()
             ),
         ));
     }
@@ -252,7 +252,7 @@ async fn open(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|p| p.trim() == "binary"));
     let upstream =
-        connect_upstream(state, &g.node, g.kind, vmid, port, &ticket, wants_binary).await?;
+        connect_upstream(state, g.node(), g.kind(), vmid, port, &ticket, wants_binary).await?;
     // 7. Accept the browser and hand both sockets to a console actor.
     let consoles = state.consoles.clone();
     let info = ConsoleInfo {

@@ -373,6 +373,8 @@ impl Live {
 pub struct Streams {
     active: Mutex<HashMap<String, (usize, tokio::task::JoinHandle<()>)>>,
     by_socket: Mutex<HashMap<String, HashSet<String>>>,
+    /// Per socket, the guests it watches and who it is (re-checked when access may change).
+    guests: Mutex<HashMap<String, HashMap<u32, Principal>>>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -441,9 +443,61 @@ impl Streams {
     pub fn active(&self) -> Vec<String> {
         self.active.lock().keys().cloned().collect()
     }
+
+    /// Records that `sid` (of `principal`) watches guest `vmid`.
+    pub fn guard_guest(&self, sid: &str, vmid: u32, principal: Principal) {
+        self.guests
+            .lock()
+            .entry(sid.to_owned())
+            .or_default()
+            .insert(vmid, principal);
+    }
+
+    /// Forgets `sid`'s watch of `vmid` (all of its watches when `None`).
+    pub fn unguard(&self, sid: &str, vmid: Option<u32>) {
+        let mut guests = self.guests.lock();
+        match vmid {
+            Some(id) => {
+                if let Some(m) = guests.get_mut(sid) {
+                    m.remove(&id);
+                    if m.is_empty() {
+                        guests.remove(sid);
+                    }
+                }
+            }
+            None => {
+                guests.remove(sid);
+            }
+        }
+    }
+
+    /// Every watch of a guest: socket, guest id, who watches.
+    pub fn guest_watches(&self) -> Vec<(String, u32, Principal)> {
+        self.guests
+            .lock()
+            .iter()
+            .flat_map(|(sid, m)| m.iter().map(|(id, p)| (sid.clone(), *id, p.clone())))
+            .collect()
+    }
 }
 
 impl IoControl {
+    /// Emits to one socket of this instance, then takes it out of `rooms`.
+    pub fn tell_and_leave(
+        &self,
+        sid: &str,
+        rooms: Vec<String>,
+        event: &'static str,
+        payload: Value,
+    ) {
+        let Some(io) = self.io() else { return };
+        let Ok(sid) = sid.parse::<Sid>() else { return };
+        if let Some(socket) = io.get_socket(sid) {
+            socket.leave(rooms);
+            let _ = socket.emit(event, &payload);
+        }
+    }
+
     /// Emits to one socket, then moves it from one room to another.
     pub fn move_socket(
         &self,

@@ -505,11 +505,11 @@ async fn each_limit_blocks_what_exceeds_it_and_allows_what_fits(db: Db) {
         )
         .await;
     assert_eq!(resp.status(), 403);
-    // A pool without its own row uses the global defaults.
+    // A pool without its own row uses the global defaults (as its owner's budget).
     set_limits(&admin, &acsrf, "global", json!({ "maxVMs": 7 })).await;
     let (bob, _) = app.session_as("bob", &[], false).await;
     let l = limits(&bob, "DEV_bob_1").await;
-    assert_eq!(l["source"], "global");
+    assert_eq!(l["source"], "owner");
     assert_eq!(l["limits"]["maxVMs"], 7);
     assert!(new_vm >= 100);
     app.stop().await.unwrap();
@@ -742,7 +742,7 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
             &csrf,
             Method::POST,
             "/api/proxmox/vm/101/backups",
-            Some(json!({ "storage": "nas", "mode": "snapshot" })),
+            Some(json!({ "storage": "local", "mode": "snapshot" })),
             "BACKUP_CREATE",
             "SUCCESS",
         ),
@@ -769,7 +769,9 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
             &csrf,
             Method::POST,
             "/api/proxmox/clone",
-            Some(json!({ "sourceVmId": 9000, "poolId": "DEV_alice_1", "name": "from-tmpl" })),
+            Some(
+                json!({ "sourceVmId": 9000, "poolId": "DEV_alice_1", "name": "from-tmpl", "fullClone": true, "storage": "local-lvm" }),
+            ),
             "VM_CLONE",
             "SUCCESS",
         ),
@@ -861,7 +863,7 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
             "/api/proxmox/vm/101/restore",
             Some(json!({ "archive": "nas:backup/vzdump-qemu-101-2026_01_10-02_00_01.vma.zst" })),
             "BACKUP_RESTORE",
-            "FAILURE",
+            "SUCCESS",
         ),
         (
             &alice,
@@ -879,7 +881,7 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
             &csrf,
             Method::POST,
             "/api/proxmox/nodes/pve1/vzdump",
-            Some(json!({ "vmid": 101, "storage": "nas" })),
+            Some(json!({ "vmid": 101, "storage": "local" })),
             "BACKUP_CREATE",
             "SUCCESS",
         ),

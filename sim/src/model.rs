@@ -247,12 +247,44 @@ impl Guest {
     pub fn disks(&self) -> Vec<(String, String, u64)> {
         disks_of(self.kind, &self.config)
     }
-    /// Sum of disk sizes, bytes.
+    /// What Proxmox reports as `maxdisk`: the size of the boot disk only (QEMU: the first disk
+    /// of the boot order, else `bootdisk`, else the first disk; LXC: `rootfs`), never the sum.
     pub fn maxdisk(&self) -> u64 {
-        self.disks()
-            .iter()
-            .map(|d| d.2)
-            .fold(0u64, u64::saturating_add)
+        let size_of = |key: &str| {
+            self.config
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.contains("media=cdrom") && !s.starts_with("none"))
+                .and_then(disk_size)
+        };
+        match self.kind {
+            Kind::Lxc => size_of("rootfs").unwrap_or(0),
+            Kind::Qemu => {
+                let order = self
+                    .config
+                    .get("boot")
+                    .and_then(Value::as_str)
+                    .and_then(|b| b.split(',').find_map(|p| p.strip_prefix("order=")))
+                    .map(|o| o.split(';').map(str::to_owned).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let legacy = self
+                    .config
+                    .get("bootdisk")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                order
+                    .iter()
+                    .chain(legacy.iter())
+                    .find_map(|k| size_of(k))
+                    .or_else(|| {
+                        self.config
+                            .keys()
+                            .filter(|k| self.kind.is_disk_key(k))
+                            .find_map(|k| size_of(k))
+                    })
+                    .unwrap_or(0)
+            }
+        }
     }
     /// The tags string.
     pub fn tags(&self) -> Option<&str> {
@@ -275,6 +307,18 @@ pub(crate) fn disks_of(kind: Kind, config: &Config) -> Vec<(String, String, u64)
             Some((k.clone(), volid, size))
         })
         .collect()
+}
+
+/// The guest a disk image belongs to, as Proxmox reads it from the volume name
+/// (`vm-110-disk-0`, `base-9000-disk-0`, `subvol-103-disk-0`, `110/vm-110-disk-0.qcow2`).
+pub(crate) fn image_owner(volid: &str) -> Option<u32> {
+    let name = volid.split_once(':').map_or(volid, |(_, n)| n);
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let rest = name
+        .strip_prefix("vm-")
+        .or_else(|| name.strip_prefix("base-"))
+        .or_else(|| name.strip_prefix("subvol-"))?;
+    rest.split('-').next()?.parse().ok()
 }
 
 /// Parses the `size=` option of a drive string.
@@ -439,6 +483,10 @@ pub(crate) struct Cluster {
     pub acl: Vec<AclEntry>,
     pub sdn: Sdn,
     pub replication: BTreeMap<String, ReplJob>,
+    /// Sizes of disk images no config states a size for (detached `unused[n]` volumes), by
+    /// volid: the storage still holds them, as on a real cluster.
+    #[serde(default)]
+    pub detached: BTreeMap<String, u64>,
     /// Tasks are not persisted: a restarted simulator has an empty task history.
     #[serde(skip)]
     pub tasks: Vec<Task>,
@@ -570,6 +618,31 @@ impl Cluster {
             .get(&(storage.id.clone(), node.to_owned()))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// The size of an existing disk image: a disk of some guest (or of one of its snapshots), or
+    /// a detached volume. `None` when no such image exists.
+    pub fn image_size(&self, volid: &str) -> Option<u64> {
+        for g in self.guests.values() {
+            let configs = std::iter::once(&g.config)
+                .chain(std::iter::once(&g.pending))
+                .chain(g.snapshots.iter().map(|s| &s.config));
+            for config in configs {
+                let found = disks_of(g.kind, config)
+                    .into_iter()
+                    .find(|(_, v, size)| v == volid && *size > 0);
+                if let Some((_, _, size)) = found {
+                    return Some(size);
+                }
+            }
+        }
+        self.detached.get(volid).copied().or_else(|| {
+            self.guests
+                .values()
+                .flat_map(|g| g.disks())
+                .find(|(_, v, _)| v == volid)
+                .map(|(_, _, size)| size)
+        })
     }
 
     /// The next free vmid from 100 on.

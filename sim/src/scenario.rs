@@ -602,6 +602,13 @@ fn demo(now: i64, secret: &mut dyn FnMut() -> String) -> Cluster {
         "devs",
         "PVESDNUser",
     );
+    // The tenants' storages, as a real admin grants them: disks on local-lvm, ISO images,
+    // templates and backups on local.
+    for user in ["alice@pve", "bob@pve"] {
+        for storage in ["/storage/local-lvm", "/storage/local"] {
+            acl(&mut c, storage, AclKind::User, user, "PVEDatastoreUser");
+        }
+    }
     acl(&mut c, "/", AclKind::Group, "ops", "PVEAuditor");
     acl(&mut c, "/pool/OPS_ops_1", AclKind::Group, "ops", "PVEAdmin");
 

@@ -124,6 +124,14 @@ impl SimHandle {
         self.state.cluster.lock().age_vnc_tickets(secs);
     }
 
+    /// The whole cluster's stored state (nodes, storages and volumes, guests with their configs,
+    /// pools, users, ACLs, SDN, replication), as the state file holds it: tests compare two of
+    /// these to prove a refused request changed nothing. Tasks and consoles are left out.
+    pub fn state(&self) -> serde_json::Value {
+        let c = self.state.cluster.lock();
+        serde_json::to_value(&*c).unwrap_or(serde_json::Value::Null)
+    }
+
     /// Changes a guest's display size (clamped to 16..4096 × 16..2160), as when the guest
     /// switches resolution: open consoles resize at once (clients that announced DesktopSize
     /// get the pseudo-rectangle), later ones start with it. Returns how many open consoles

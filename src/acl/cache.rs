@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::owned::Policy;
 use super::{load, Engine, Naming};
 use crate::pve::models::Resource;
 use crate::pve::{PveClient, PveError};
@@ -22,6 +23,8 @@ pub struct View {
     pub resources: Vec<Resource>,
     /// When it was read.
     pub fetched: Instant,
+    /// What the deployment makes public (storages, bridges, templates).
+    pub policy: Arc<Policy>,
 }
 
 impl View {
@@ -49,6 +52,7 @@ pub const CHANGED_CHANNEL: &str = "uma:acl-changed";
 pub struct AclCache {
     pve: PveClient,
     naming: Naming,
+    policy: Arc<Policy>,
     ttl: Duration,
     slot: Mutex<Slot>,
     refresh: tokio::sync::Mutex<()>,
@@ -56,19 +60,24 @@ pub struct AclCache {
     redis: Option<fred::clients::Client>,
     /// This instance, so it ignores its own announcements.
     instance: String,
+    /// Counts the changes seen (Uma's own, other instances', new resource lists), for those
+    /// who re-check what they hand out when access may have changed.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl AclCache {
-    /// A cache reading through `pve`; `ttl` zero disables caching.
-    pub fn new(pve: PveClient, naming: Naming, ttl: Duration) -> Self {
+    /// A cache reading through `pve`, deciding with `policy`; `ttl` zero disables caching.
+    pub fn new(pve: PveClient, naming: Naming, policy: Policy, ttl: Duration) -> Self {
         Self {
             pve,
             naming,
+            policy: Arc::new(policy),
             ttl,
             slot: Mutex::new(Slot::default()),
             refresh: tokio::sync::Mutex::new(()),
             redis: None,
             instance: crate::store::new_id(),
+            changes: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -77,6 +86,15 @@ impl AclCache {
     pub fn with_redis(mut self, redis: Option<fred::clients::Client>) -> Self {
         self.redis = redis;
         self
+    }
+
+    /// Wakes up whenever ACLs, pools, guests or the resource list may have changed.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// This instance's id in announcements.
@@ -111,6 +129,8 @@ impl AclCache {
         slot.pushed = Some((Instant::now(), Arc::new(resources)));
         // Pool membership may have changed: rebuild the view on next use.
         slot.view = None;
+        drop(slot);
+        self.changed();
     }
 
     /// Reads a new view now, everything from Proxmox, whatever the cache holds (for decisions
@@ -141,6 +161,7 @@ impl AclCache {
             engine: Engine::new(snapshot, self.naming.clone()),
             resources,
             fetched: started,
+            policy: self.policy.clone(),
         });
         let mut slot = self.slot.lock();
         // An invalidation during the read means the answer may predate the change: use it for
@@ -169,9 +190,12 @@ impl AclCache {
 
     /// Forgets the view here only (another instance announced a change).
     pub fn invalidate_local(&self) {
-        let mut slot = self.slot.lock();
-        slot.generation += 1;
-        slot.view = None;
-        slot.pushed = None;
+        {
+            let mut slot = self.slot.lock();
+            slot.generation += 1;
+            slot.view = None;
+            slot.pushed = None;
+        }
+        self.changed();
     }
 }

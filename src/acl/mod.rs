@@ -5,11 +5,19 @@
 //! with Proxmox's own semantics instead of the original's role lists: roles resolve to
 //! privileges (custom roles work), the deepest matching path wins, `propagate` is honoured, pool
 //! roles reach member guests, and NoAccess always wins. Fixed against the original: a granted
-//! PVEPoolAdmin gives access, NoAccess never grants, users match with realm and domain variants
-//! everywhere, group-owned pools count, and API tokens never stand in for a person.
+//! PVEPoolAdmin gives access, NoAccess never grants, group-owned pools count, and API tokens
+//! never stand in for a person.
+//!
+//! Identity is exact. A user ACL entry `bob@<realm>` applies to the Uma user `bob` only in the
+//! realm Uma's users come from (`PROXMOX_USER_REALM`; without it, only when `bob@…` is the one
+//! Proxmox user of that name). A pool is owned by name only as `DEV_<owner>_<digits>` with the
+//! owner compared whole — and when Uma created the pool, by the owner recorded in its comment.
 
 pub mod cache;
+pub mod keys;
 pub mod load;
+pub mod owned;
+pub mod sdn;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -48,6 +56,11 @@ pub struct Snapshot {
     pub roles: HashMap<String, BTreeSet<String>>,
     /// Guest id → its pool.
     pub guest_pools: HashMap<u32, String>,
+    /// Proxmox user ids (`name@realm`), to find a Uma user's one Proxmox user when no realm is
+    /// configured.
+    pub users: Vec<String>,
+    /// Pool id → its comment (where Uma records a pool's owner).
+    pub pool_comments: HashMap<String, String>,
 }
 
 /// The person asking, as their session knows them.
@@ -68,6 +81,47 @@ pub struct Naming {
     pub realm: Option<String>,
 }
 
+/// The configuration privileges, split as Proxmox splits them (`check_vm_modify_config_perm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfigPriv {
+    /// Cores, sockets, vCPUs, CPU type and limits, NUMA.
+    Cpu,
+    /// Memory, balloon, shares, swap.
+    Memory,
+    /// Disks (not CD drives), boot order.
+    Disk,
+    /// Network devices and firewall rules.
+    Network,
+    /// Name, description, tags, start at boot, protection, OS type, agent, …
+    Options,
+    /// CD drives.
+    Cdrom,
+    /// Cloud-init settings.
+    Cloudinit,
+    /// Emulated hardware: display, machine, controllers, serial sockets.
+    HwType,
+}
+
+impl ConfigPriv {
+    /// The Proxmox privilege.
+    pub fn name(self) -> &'static str {
+        self.as_slice()[0]
+    }
+
+    fn as_slice(self) -> &'static [&'static str] {
+        match self {
+            Self::Cpu => &["VM.Config.CPU"],
+            Self::Memory => &["VM.Config.Memory"],
+            Self::Disk => &["VM.Config.Disk"],
+            Self::Network => &["VM.Config.Network"],
+            Self::Options => &["VM.Config.Options"],
+            Self::Cdrom => &["VM.Config.CDROM"],
+            Self::Cloudinit => &["VM.Config.Cloudinit"],
+            Self::HwType => &["VM.Config.HWType"],
+        }
+    }
+}
+
 /// A privilege Uma checks before acting on a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuestAction {
@@ -77,8 +131,10 @@ pub enum GuestAction {
     Power,
     /// Open its console.
     Console,
-    /// Change CPU, memory, disks, network or options.
+    /// Change some part of its configuration (each key then needs its own [`ConfigPriv`]).
     Configure,
+    /// Change one part of its configuration.
+    Config(ConfigPriv),
     /// Create, delete snapshots.
     Snapshot,
     /// Roll back to a snapshot.
@@ -106,8 +162,11 @@ impl GuestAction {
                 "VM.Config.Disk",
                 "VM.Config.Network",
                 "VM.Config.Options",
+                "VM.Config.CDROM",
+                "VM.Config.Cloudinit",
                 "VM.Config.HWType",
             ],
+            Self::Config(p) => p.as_slice(),
             Self::Snapshot => &["VM.Snapshot"],
             Self::Rollback => &["VM.Snapshot.Rollback"],
             Self::Backup => &["VM.Backup"],
@@ -123,7 +182,7 @@ impl GuestAction {
             Self::View => "see",
             Self::Power => "change the power state of",
             Self::Console => "open the console of",
-            Self::Configure => "change the configuration of",
+            Self::Configure | Self::Config(_) => "change the configuration of",
             Self::Snapshot => "manage the snapshots of",
             Self::Rollback => "roll back",
             Self::Backup => "back up",
@@ -157,7 +216,7 @@ pub fn sanitize(name: &str) -> String {
 }
 
 /// The CN of a DN-like group name, else the name.
-fn cn(name: &str) -> &str {
+pub fn cn(name: &str) -> &str {
     let t = name.trim();
     match t.split(',').next().and_then(|first| first.split_once('=')) {
         Some((k, v)) if k.trim().eq_ignore_ascii_case("cn") => v.trim(),
@@ -172,25 +231,17 @@ fn push_both(out: &mut BTreeSet<String>, v: &str) {
     }
 }
 
-/// Names a username may appear as in Proxmox: as is, after a `DOMAIN\`, before an `@`, each also
-/// lower-cased.
-pub fn username_variants(username: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// The account name of a Uma username: after a `DOMAIN\`, before an `@` (`CORP\bob`,
+/// `bob@corp.example` and `bob` are all `bob`).
+pub fn local_name(username: &str) -> &str {
     let raw = username.trim();
-    push_both(&mut out, raw);
-    if let Some((_, after)) = raw.rsplit_once('\\') {
-        push_both(&mut out, after);
-    }
-    for v in out.clone() {
-        if let Some((local, _)) = v.split_once('@') {
-            push_both(&mut out, local);
-        }
-    }
-    out
+    let after = raw.rsplit_once('\\').map_or(raw, |(_, a)| a);
+    after.split_once('@').map_or(after, |(l, _)| l)
 }
 
 impl Naming {
-    /// Proxmox group ids a session group may appear as.
+    /// Proxmox group ids a session group may appear as: its CN, and with the realm suffix
+    /// Proxmox's directory sync adds (`devs` ↔ `devs-<realm>`).
     pub fn group_variants(&self, group: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         push_both(&mut out, group.trim());
@@ -206,28 +257,77 @@ impl Naming {
         }
         out
     }
-
-    /// Pool-id prefixes (`DEV_<name>_`) of pools the principal owns by name.
-    pub fn owned_prefixes(&self, p: &Principal) -> Vec<String> {
-        let mut names: BTreeSet<String> = username_variants(&p.username);
-        for g in &p.groups {
-            names.extend(self.group_variants(g));
-        }
-        names
-            .into_iter()
-            .map(|n| format!("DEV_{}_", sanitize(&n)))
-            .collect()
-    }
 }
 
-fn matches_user(ugid: &str, variants: &BTreeSet<String>) -> bool {
-    let lower = ugid.to_lowercase();
-    if variants.contains(ugid) || variants.contains(&lower) {
-        return true;
+/// The owner part of a pool id of the owner naming rule, `DEV_<owner>_<digits>`.
+pub fn pool_owner_part(pool: &str) -> Option<&str> {
+    let rest = pool.strip_prefix("DEV_")?;
+    let (owner, n) = rest.rsplit_once('_')?;
+    (!owner.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(owner)
+}
+
+/// Who Uma recorded as a pool's owner (the last `[Owner: user:ID]` or `[Owner: group:ID]` of
+/// its comment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerTag {
+    /// A Proxmox user id.
+    User(String),
+    /// A Proxmox group id.
+    Group(String),
+}
+
+impl OwnerTag {
+    /// Reads the tag from a pool comment.
+    pub fn of_comment(comment: &str) -> Option<Self> {
+        let at = comment.rfind("[Owner: ")?;
+        let inner = comment[at + "[Owner: ".len()..].split(']').next()?;
+        match inner.split_once(':')? {
+            ("user", id) if !id.is_empty() => Some(Self::User(id.to_owned())),
+            ("group", id) if !id.is_empty() => Some(Self::Group(id.to_owned())),
+            _ => None,
+        }
     }
-    match lower.split_once('@') {
-        Some((local, _)) => variants.contains(local),
-        None => false,
+
+    /// The tag as Uma writes it.
+    pub fn render(&self) -> String {
+        match self {
+            Self::User(id) => format!("[Owner: user:{id}]"),
+            Self::Group(id) => format!("[Owner: group:{id}]"),
+        }
+    }
+
+    /// Whether the owner's name needs no sanitizing in pool names, so that pools made outside
+    /// Uma under that name (without a record) are theirs.
+    pub fn claims_by_name(&self, naming: &Naming) -> bool {
+        let raw = match self {
+            Self::User(id) => local_name(id).to_owned(),
+            Self::Group(gid) => {
+                let cn = cn(gid);
+                naming
+                    .realm
+                    .as_deref()
+                    .and_then(|r| cn.strip_suffix(&format!("-{r}")))
+                    .unwrap_or(cn)
+                    .to_owned()
+            }
+        };
+        sanitize(&raw) == raw
+    }
+
+    /// The name part a pool of this owner is named after (`DEV_<part>_<n>`).
+    pub fn name_part(&self, naming: &Naming) -> String {
+        match self {
+            Self::User(id) => sanitize(id.rsplit_once('@').map_or(id.as_str(), |(l, _)| l)),
+            Self::Group(gid) => {
+                let cn = cn(gid);
+                let base = naming
+                    .realm
+                    .as_deref()
+                    .and_then(|r| cn.strip_suffix(&format!("-{r}")))
+                    .unwrap_or(cn);
+                sanitize(base)
+            }
+        }
     }
 }
 
@@ -246,16 +346,47 @@ impl Engine {
         Self { snapshot, naming }
     }
 
+    /// Whether the Proxmox user id `ugid` is this principal: the same account name (letter
+    /// case aside, as directories compare) in the realm Uma's users come from — or, with no
+    /// realm configured, the one Proxmox user of that name.
+    pub fn is_user(&self, p: &Principal, ugid: &str) -> bool {
+        let Some((local, realm)) = ugid.rsplit_once('@') else {
+            return false;
+        };
+        if realm.contains('!') || !local.eq_ignore_ascii_case(local_name(&p.username)) {
+            return false;
+        }
+        match &self.naming.realm {
+            Some(r) => realm == r,
+            None => self.proxmox_user(p) == Some(ugid),
+        }
+    }
+
+    /// The principal's Proxmox user id when no realm is configured: the one Proxmox user with
+    /// their account name (none when there are several).
+    pub fn proxmox_user(&self, p: &Principal) -> Option<&str> {
+        let name = local_name(&p.username);
+        let mut matching = self.snapshot.users.iter().filter(|u| {
+            u.rsplit_once('@')
+                .is_some_and(|(l, _)| l.eq_ignore_ascii_case(name))
+        });
+        let one = matching.next()?;
+        matching.next().is_none().then_some(one.as_str())
+    }
+
+    /// Whether the principal is in the Proxmox group `gid`.
+    pub fn in_group(&self, p: &Principal, gid: &str) -> bool {
+        let lower = gid.to_lowercase();
+        p.groups.iter().any(|g| {
+            let v = self.naming.group_variants(g);
+            v.contains(gid) || v.contains(&lower)
+        })
+    }
+
     fn holds(&self, p: &Principal, e: &AclEntry) -> bool {
         match e.kind {
-            UgidKind::User => matches_user(&e.ugid, &username_variants(&p.username)),
-            UgidKind::Group => {
-                let ugid_lower = e.ugid.to_lowercase();
-                p.groups.iter().any(|g| {
-                    let v = self.naming.group_variants(g);
-                    v.contains(&e.ugid) || v.contains(&ugid_lower)
-                })
-            }
+            UgidKind::User => self.is_user(p, &e.ugid),
+            UgidKind::Group => self.in_group(p, &e.ugid),
             // Tokens are service identities, never a person's.
             UgidKind::Token => false,
         }
@@ -341,12 +472,72 @@ impl Engine {
         self.privileges_of(&roles)
     }
 
-    /// Whether the principal owns the pool by its name (`DEV_<user or group>_N`).
+    /// Whether the principal owns the pool: its id is `DEV_<owner>_<digits>` with the owner
+    /// compared whole, and — for pools Uma made — the owner recorded in its comment is the
+    /// principal (or a group of theirs). A pool made elsewhere, without the record, is owned by
+    /// name only when the name needs no sanitizing (so `john.doe` and `john_doe` can't both
+    /// claim `DEV_john_doe_1`).
     pub fn owns_pool(&self, p: &Principal, pool: &str) -> bool {
-        self.naming
-            .owned_prefixes(p)
-            .iter()
-            .any(|prefix| pool.starts_with(prefix.as_str()) && pool.len() > prefix.len())
+        let Some(part) = pool_owner_part(pool) else {
+            return false;
+        };
+        match self.pool_owner(pool) {
+            Some(tag) => {
+                tag.name_part(&self.naming).eq_ignore_ascii_case(part)
+                    && match &tag {
+                        OwnerTag::User(id) => self.is_user(p, id),
+                        OwnerTag::Group(gid) => self.in_group(p, gid),
+                    }
+            }
+            None => {
+                let unambiguous =
+                    |name: &str| name == sanitize(name) && name.eq_ignore_ascii_case(part);
+                unambiguous(local_name(&p.username))
+                    || p.groups
+                        .iter()
+                        .any(|g| self.naming.group_variants(g).iter().any(|v| unambiguous(v)))
+            }
+        }
+    }
+
+    /// The owner Uma recorded for a pool, if any.
+    pub fn pool_owner(&self, pool: &str) -> Option<OwnerTag> {
+        self.snapshot
+            .pool_comments
+            .get(pool)
+            .and_then(|c| OwnerTag::of_comment(c))
+    }
+
+    /// Pools of `tag`: recorded as its, or made elsewhere under its name when that name needs
+    /// no sanitizing.
+    pub fn pools_named_for(&self, tag: &OwnerTag) -> Vec<String> {
+        let part = tag.name_part(&self.naming);
+        self.snapshot
+            .pool_comments
+            .keys()
+            .filter(|pool| pool_owner_part(pool).is_some_and(|o| o.eq_ignore_ascii_case(&part)))
+            .filter(|pool| match self.pool_owner(pool) {
+                Some(t) => t == *tag,
+                None => tag.claims_by_name(&self.naming),
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Whether two pools of the owner naming rule belong to the same owner (the same record, or
+    /// no record and a name that says the same).
+    pub fn same_owner(&self, a: &str, b: &str) -> bool {
+        let (Some(pa), Some(pb)) = (pool_owner_part(a), pool_owner_part(b)) else {
+            return a == b;
+        };
+        if !pa.eq_ignore_ascii_case(pb) {
+            return false;
+        }
+        match (self.pool_owner(a), self.pool_owner(b)) {
+            (Some(x), Some(y)) => x == y,
+            (None, None) => true,
+            (Some(t), None) | (None, Some(t)) => t.claims_by_name(&self.naming),
+        }
     }
 
     /// What the principal may do with a pool.

@@ -86,6 +86,8 @@ fn engine(entries: Vec<AclEntry>) -> Engine {
             acl: entries,
             roles: roles(),
             guest_pools,
+            users: Vec::new(),
+            pool_comments: HashMap::new(),
         },
         Naming {
             realm: Some("SDC".into()),
@@ -138,8 +140,54 @@ fn owners_by_name_including_groups_and_realm_suffix() {
     );
     assert!(e.guest_allows(&alice, 130, GuestAction::Power));
     assert!(!e.guest_allows(&alice, 110, GuestAction::View));
-    // Names are sanitized like pool ids: "a.b" owns DEV_a_b_1.
+    // A name that needs sanitizing owns a pool only where Uma recorded it as the owner:
+    // "a.b" and "a_b" would both claim DEV_a_b_1 by name.
+    assert!(!e.owns_pool(&user("a.b", &[]), "DEV_a_b_1"));
+    assert!(e.owns_pool(&user("a_b", &[]), "DEV_a_b_1"));
+    // Prefixes own nothing: "alice" is not "alice_smith", "devs" not "devs_admin".
+    assert!(!e.owns_pool(&alice, "DEV_alice_smith_1"));
+    assert!(!e.owns_pool(&alice, "DEV_devs_admin_1"));
+    assert!(!e.owns_pool(&alice, "DEV_alice_x"));
+}
+
+#[test]
+fn recorded_owners_decide() {
+    let mut e = engine(vec![]);
+    for (pool, comment) in [
+        ("DEV_a_b_1", "lab [Owner: user:a.b@SDC]"),
+        ("DEV_alice_2", "[Owner: user:alice@SDC]"),
+        (
+            "DEV_alice_3",
+            "fake [Owner: user:alice@SDC] [Owner: user:mallory@SDC]",
+        ),
+        ("DEV_devs_2", "[Owner: group:devs-SDC]"),
+        ("DEV_mallory_1", "[Owner: user:alice@SDC]"),
+    ] {
+        e.snapshot
+            .pool_comments
+            .insert(pool.to_owned(), comment.to_owned());
+    }
     assert!(e.owns_pool(&user("a.b", &[]), "DEV_a_b_1"));
+    assert!(
+        !e.owns_pool(&user("a_b", &[]), "DEV_a_b_1"),
+        "the record names a.b"
+    );
+    assert!(e.owns_pool(&user("alice", &[]), "DEV_alice_2"));
+    assert!(
+        !e.owns_pool(&user("alice", &[]), "DEV_alice_3"),
+        "the last record counts"
+    );
+    assert!(
+        !e.owns_pool(&user("alice", &[]), "DEV_mallory_1"),
+        "the name and the record must agree"
+    );
+    assert!(e.owns_pool(&user("ivy", &["cn=devs,ou=g"]), "DEV_devs_2"));
+    assert!(!e.owns_pool(&user("ivy", &["ops"]), "DEV_devs_2"));
+    let alice = OwnerTag::User("alice@SDC".into());
+    assert_eq!(e.pools_named_for(&alice), vec!["DEV_alice_2".to_owned()]);
+    assert_eq!(pool_owner_part("DEV_john_doe_12"), Some("john_doe"));
+    assert_eq!(pool_owner_part("DEV_john_"), None);
+    assert_eq!(pool_owner_part("OPS_x_1"), None);
 }
 
 #[test]
@@ -148,14 +196,14 @@ fn pool_acls_grant_by_privilege() {
         acl(
             "/pool/DEV_team_1",
             UgidKind::User,
-            "bob@pve",
+            "bob@SDC",
             "PVEVMUser",
             false,
         ),
         acl(
             "/pool/DEV_team_1",
             UgidKind::User,
-            "carol@pve",
+            "carol@SDC",
             "PVEPoolAdmin",
             false,
         ),
@@ -170,7 +218,7 @@ fn pool_acls_grant_by_privilege() {
     );
     assert!(e.guest_allows(&bob, 110, GuestAction::Power));
     assert!(e.guest_allows(&bob, 111, GuestAction::Console));
-    assert!(!e.guest_allows(&bob, 110, GuestAction::Configure));
+    assert!(!e.guest_allows(&bob, 110, GuestAction::Config(ConfigPriv::Options)));
     assert!(
         !e.guest_allows(&bob, 100, GuestAction::View),
         "other pools stay hidden"
@@ -188,7 +236,7 @@ fn pool_acls_grant_by_privilege() {
 #[test]
 fn no_access_never_grants_and_always_wins() {
     let e = engine(vec![
-        acl("/vms/110", UgidKind::User, "dave@pve", "NoAccess", false),
+        acl("/vms/110", UgidKind::User, "dave@SDC", "NoAccess", false),
         acl(
             "/pool/DEV_team_1",
             UgidKind::Group,
@@ -199,7 +247,7 @@ fn no_access_never_grants_and_always_wins() {
         acl(
             "/pool/DEV_team_1",
             UgidKind::User,
-            "erin@pve",
+            "erin@SDC",
             "NoAccess",
             false,
         ),
@@ -226,9 +274,9 @@ fn no_access_never_grants_and_always_wins() {
 #[test]
 fn deepest_path_and_propagation() {
     let e = engine(vec![
-        acl("/", UgidKind::User, "frank@pve", "PVEVMAdmin", true),
-        acl("/vms/110", UgidKind::User, "frank@pve", "PVEVMUser", false),
-        acl("/vms", UgidKind::User, "gina@pve", "PVEVMUser", false),
+        acl("/", UgidKind::User, "frank@SDC", "PVEVMAdmin", true),
+        acl("/vms/110", UgidKind::User, "frank@SDC", "PVEVMUser", false),
+        acl("/vms", UgidKind::User, "gina@SDC", "PVEVMUser", false),
     ]);
     let frank = user("frank", &[]);
     assert!(
@@ -237,7 +285,7 @@ fn deepest_path_and_propagation() {
     );
     assert!(e.guest_allows(&frank, 110, GuestAction::Power));
     assert!(
-        !e.guest_allows(&frank, 110, GuestAction::Configure),
+        !e.guest_allows(&frank, 110, GuestAction::Config(ConfigPriv::Cpu)),
         "the deeper entry wins"
     );
     let gina = user("gina", &[]);
@@ -251,11 +299,11 @@ fn deepest_path_and_propagation() {
 fn a_users_entry_beats_their_groups_at_the_same_level() {
     let e = engine(vec![
         acl("/vms/999", UgidKind::Group, "devs-SDC", "PVEVMAdmin", false),
-        acl("/vms/999", UgidKind::User, "hank@pve", "PVEVMUser", false),
+        acl("/vms/999", UgidKind::User, "hank@SDC", "PVEVMUser", false),
     ]);
     let hank = user("hank", &["devs"]);
     assert!(e.guest_allows(&hank, 999, GuestAction::Power));
-    assert!(!e.guest_allows(&hank, 999, GuestAction::Configure));
+    assert!(!e.guest_allows(&hank, 999, GuestAction::Config(ConfigPriv::Options)));
     let ivy = user("ivy", &["devs"]);
     assert!(
         e.guest_allows(&ivy, 999, GuestAction::Configure),
@@ -278,29 +326,39 @@ fn tokens_are_not_people() {
 }
 
 #[test]
-fn username_variants_match_realms_and_domains() {
-    let e = engine(vec![acl(
-        "/vms/999",
-        UgidKind::User,
-        "Bob@ad",
-        "PVEVMUser",
-        false,
-    )]);
+fn users_match_in_their_realm_only() {
+    let mut e = engine(vec![
+        acl("/vms/999", UgidKind::User, "Bob@SDC", "PVEVMUser", false),
+        acl("/vms/998", UgidKind::User, "bob@ad", "PVEVMAdmin", false),
+    ]);
     assert!(e.guest_allows(&user("CORP\\bob", &[]), 999, GuestAction::Console));
     assert!(e.guest_allows(&user("bob@corp.example", &[]), 999, GuestAction::Console));
+    assert!(
+        !e.guest_allows(&user("bob", &[]), 998, GuestAction::View),
+        "bob@ad is another person than the realm's bob"
+    );
     assert!(
         !e.guest_allows(&user("bobby", &[]), 999, GuestAction::Console),
         "no prefix matches"
     );
-    let v = username_variants("CORP\\Bob@corp");
-    assert!(v.contains("bob") && v.contains("Bob@corp") && v.contains("bob@corp"));
+    // Without a configured realm: only the one Proxmox user of that name.
+    e.naming.realm = None;
+    e.snapshot.users = vec!["Bob@SDC".into(), "carl@ad".into()];
+    assert!(e.guest_allows(&user("bob", &[]), 999, GuestAction::Console));
+    assert!(!e.guest_allows(&user("bob", &[]), 998, GuestAction::View));
+    e.snapshot.users.push("bob@ad".into());
+    assert!(
+        !e.guest_allows(&user("bob", &[]), 999, GuestAction::Console),
+        "two Proxmox users named bob: neither is Uma's bob"
+    );
+    assert_eq!(local_name("CORP\\Bob@corp"), "Bob");
 }
 
 #[test]
 fn effective_admin_needs_admin_level_roles_on_root() {
     let e = engine(vec![
-        acl("/", UgidKind::User, "jan@pve", "PVEAdmin", true),
-        acl("/", UgidKind::User, "kim@pve", "PVEVMAdmin", true),
+        acl("/", UgidKind::User, "jan@SDC", "PVEAdmin", true),
+        acl("/", UgidKind::User, "kim@SDC", "PVEVMAdmin", true),
         acl("/", UgidKind::Group, "admins", "Administrator", true),
     ]);
     assert!(e.effective_admin(&user("jan", &[])));

@@ -280,7 +280,7 @@ async fn guest_page(
             "snapshot": may(GuestAction::Snapshot),
             "rollback": may(GuestAction::Rollback),
             "backup": may(GuestAction::Backup),
-            "clone": may(GuestAction::Clone) || ops::guests::is_public_template(&g.resource),
+            "clone": may(GuestAction::Clone) || view.permits(&caller.principal).is_public_template(g.resource()),
             "allocate": may(GuestAction::Allocate),
             "replicate": may(GuestAction::Replicate),
         });
@@ -289,9 +289,9 @@ async fn guest_page(
             .is_some_and(|p| view.engine.pool_access(&caller.principal, p).manage);
         Ok::<_, AppError>(serde_json::json!({
             "vmid": id.0,
-            "type": g.kind,
-            "node": g.node,
-            "resource": g.resource,
+            "type": g.kind(),
+            "node": g.node(),
+            "resource": g.resource(),
             "caps": caps,
             "poolManage": pool_manage,
             "consoleMax": state.config.console_max_per_user,
@@ -332,9 +332,9 @@ async fn console_page(
         let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
         Ok::<_, AppError>(serde_json::json!({
             "vmid": id.0,
-            "type": g.kind,
-            "node": g.node,
-            "resource": g.resource,
+            "type": g.kind(),
+            "node": g.node(),
+            "resource": g.resource(),
             "caps": { "power": may(GuestAction::Power), "console": may(GuestAction::Console) },
             "consoleMax": state.config.console_max_per_user,
         }))

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guests::is_public_template, view, Caller};
+use super::{view, Caller};
 use crate::acl::GuestAction;
 use crate::audit::Status;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -16,20 +16,9 @@ use crate::pve::path::{ApiPath, Node, Storage, Upid};
 use crate::state::AppState;
 
 /// Whether the caller may see a storage: public storages, or an ACL giving
-/// `Datastore.Audit`/`Datastore.AllocateSpace` on it (or on its pool).
-pub fn storage_visible(
-    state: &AppState,
-    v: &crate::acl::cache::View,
-    c: &Caller,
-    id: &str,
-) -> bool {
-    if v.engine.effective_admin(&c.principal)
-        || state.config.allowed_public_storages.iter().any(|s| s == id)
-    {
-        return true;
-    }
-    let privs = v.engine.privileges(&c.principal, &format!("/storage/{id}"));
-    privs.contains("Datastore.Audit") || privs.contains("Datastore.AllocateSpace")
+/// `Datastore.Audit`/`Datastore.AllocateSpace` on it (the same rule as reading its media).
+pub fn storage_visible(v: &crate::acl::cache::View, c: &Caller, id: &str) -> bool {
+    v.permits(&c.principal).may_read_storage(id)
 }
 
 /// Nodes with their load (every signed-in user sees the nodes they can create guests on).
@@ -234,7 +223,7 @@ pub async fn storages(state: &AppState, caller: &Caller, node: Option<&str>) -> 
         .filter(|r| {
             r.storage
                 .as_deref()
-                .is_some_and(|s| storage_visible(state, &v, caller, s))
+                .is_some_and(|s| storage_visible(&v, caller, s))
         })
         .map(|r| {
             let total = r.maxdisk.unwrap_or(0);
@@ -293,7 +282,7 @@ pub async fn images(
     for s in storages
         .into_iter()
         .filter(|s| s.content.split(',').any(|c| c == content))
-        .filter(|s| storage_visible(state, &v, caller, &s.storage))
+        .filter(|s| storage_visible(&v, caller, &s.storage))
     {
         let Ok(sid) = Storage::parse("storage", &s.storage) else {
             continue;
@@ -330,27 +319,32 @@ pub async fn images(
     Ok(json!({ "data": out }))
 }
 
-/// The lowest free guest id (skipping ids other requests are creating).
+/// The lowest free guest id: not in use, not being created by another request, and with no
+/// backups of an earlier guest (which would pass to the new one, being matched by id).
 pub async fn next_id(state: &AppState) -> AppResult<Value> {
-    let resources = state.pve.resources(Some("vm")).await?;
+    let resources = state.pve.resources(None).await?;
+    let backed_up = super::quota::ids_with_backups(state, &resources).await?;
     let taken: HashSet<u32> = resources
         .iter()
         .filter_map(|r| r.vmid)
         .chain(state.quotas.held_vmids())
+        .chain(backed_up)
         .collect();
     let id = (100u32..1_000_000).find(|i| !taken.contains(i));
     Ok(json!({ "nextId": id }))
 }
 
-/// Templates the caller may clone: public ones and templates they may clone.
+/// Templates the caller may clone: the templates of the public template pool, and templates
+/// they may see and clone.
 pub async fn templates(state: &AppState, caller: &Caller) -> AppResult<Value> {
     let v = view(state).await?;
+    let permits = v.permits(&caller.principal);
     let list: Vec<&Resource> = v
         .resources
         .iter()
-        .filter(|r| r.is_guest() && (r.template || is_public_template(r)))
+        .filter(|r| r.is_guest() && r.template)
         .filter(|r| {
-            is_public_template(r)
+            permits.is_public_template(r)
                 || r.vmid.is_some_and(|id| {
                     v.engine
                         .guest_allows(&caller.principal, id, GuestAction::Clone)
@@ -359,7 +353,7 @@ pub async fn templates(state: &AppState, caller: &Caller) -> AppResult<Value> {
         .collect();
     let out: Vec<Value> = list
         .iter()
-        .map(|r| json!({ "vmid": r.vmid, "name": r.name, "node": r.node, "pool": r.pool, "type": r.kind, "status": r.status, "template": r.template }))
+        .map(|r| json!({ "vmid": r.vmid, "name": r.name, "node": r.node, "pool": r.pool, "type": r.kind, "status": r.status, "template": r.template, "public": permits.is_public_template(r) }))
         .collect();
     Ok(Value::Array(out))
 }

@@ -2,7 +2,6 @@
 //! the ACL view, applies the rate limit and quota, calls Proxmox with checked path values and
 //! writes one audit row. REST routes and Socket.IO events call these same functions.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -10,12 +9,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use validator::Validate;
 
-use super::quota::{Amounts, Ask, NewId};
-use super::{audited, guest, limit, refused, Caller, Guest};
-use crate::acl::GuestAction;
+use super::quota::{self, Amounts, Ask, NewId};
+use super::{audited, checked, config, guest, limit, refused, Caller, Guest};
+use crate::acl::cache::View;
+use crate::acl::keys;
+use crate::acl::owned::{Content, Permits, TargetPool, UsableStorage, UsableVolume, VolumeUse};
+use crate::acl::{ConfigPriv, GuestAction};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
-use crate::pve::path::{ApiPath, GuestKind, Node, PoolId, SnapName, Storage, Upid, Vmid, VolumeId};
+use crate::pve::path::{ApiPath, GuestKind, Node, SnapName, Storage, Upid, Vmid};
+use crate::pve::props::{self, Props};
 use crate::state::AppState;
 
 /// A started Proxmox task.
@@ -77,14 +80,14 @@ fn reject_override(caller: &Caller, requested: bool) -> AppResult<bool> {
 pub async fn status(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
     let current: Value = state.pve.get(g.path("status/current")).await?;
-    Ok(json!({ "data": current, "type": g.kind, "node": g.node, "pool": g.pool() }))
+    Ok(json!({ "data": current, "type": g.kind(), "node": g.node(), "pool": g.pool() }))
 }
 
 /// The guest's configuration.
 pub async fn config(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
     let cfg: Value = state.pve.get(g.path("config")).await?;
-    Ok(json!({ "data": cfg, "type": g.kind, "node": g.node }))
+    Ok(json!({ "data": cfg, "type": g.kind(), "node": g.node() }))
 }
 
 /// RRD timeframes.
@@ -146,7 +149,7 @@ pub async fn tasks(
         return Err(AppError::field("limit", "between 1 and 500"));
     }
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_TASKS").await?;
-    let path = ApiPath::lit("nodes").seg(&g.node).then("tasks");
+    let path = ApiPath::lit("nodes").seg(g.node()).then("tasks");
     let list: Value = state
         .pve
         .get_with(
@@ -193,7 +196,7 @@ async fn list_backups(state: &AppState, g: &Guest) -> AppResult<Vec<Backup>> {
     let storages: Vec<NodeStorage> = state
         .pve
         .get_with(
-            ApiPath::lit("nodes").seg(&g.node).then("storage"),
+            ApiPath::lit("nodes").seg(g.node()).then("storage"),
             &[("content", "backup".to_owned())],
         )
         .await?;
@@ -209,20 +212,20 @@ async fn list_backups(state: &AppState, g: &Guest) -> AppResult<Vec<Backup>> {
             .pve
             .get_with(
                 ApiPath::lit("nodes")
-                    .seg(&g.node)
+                    .seg(g.node())
                     .then("storage")
                     .seg(&sid)
                     .then("content"),
                 &[
                     ("content", "backup".to_owned()),
-                    ("vmid", g.vmid.to_string()),
+                    ("vmid", g.vmid().to_string()),
                 ],
             )
             .await?;
         out.extend(
             items
                 .into_iter()
-                .filter(|b| b.vmid.is_none_or(|v| v == g.vmid.0))
+                .filter(|b| b.vmid.is_none_or(|v| v == g.vmid().0))
                 .map(|mut b| {
                     b.storage = s.storage.clone();
                     b
@@ -279,13 +282,13 @@ pub async fn power(
     let resource = format!("vm:{vmid}");
     limit(state, caller, Preset::VmPower, "VM_POWER", &resource).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::Power, "VM_POWER").await?;
-    let Some(audit_action) = power_action(action, g.kind) else {
+    let Some(audit_action) = power_action(action, g.kind()) else {
         let err = AppError::field(
             "action",
             format!(
                 "unknown power action '{action}' for a {}: use start, stop, shutdown, reboot, suspend, resume{}",
-                g.kind.noun(),
-                if g.kind == GuestKind::Qemu { " or reset" } else { "" }
+                g.kind().noun(),
+                if g.kind() == GuestKind::Qemu { " or reset" } else { "" }
             ),
         );
         refused(state, caller, "VM_POWER", &resource, &err);
@@ -296,7 +299,7 @@ pub async fn power(
         caller,
         audit_action,
         &resource,
-        json!({ "node": g.node, "type": g.kind, "action": action }),
+        json!({ "node": g.node(), "type": g.kind(), "action": action }),
         async {
             let v: Value = state.pve.post(power_path(&g, action), &[]).await?;
             Ok(started(state, caller, &v, vmid))
@@ -307,128 +310,6 @@ pub async fn power(
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
-
-/// Keys a user may change, per guest type (beyond the original: LXC has its own list).
-fn config_key_allowed(kind: GuestKind, key: &str) -> bool {
-    static QEMU: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^(name|description|tags|onboot|protection|cores|sockets|vcpus|cpu|cpulimit|cpuunits|memory|balloon|shares|boot|bootdisk|net[0-3]|scsi[0-3]|virtio[0-3]|ide[0-3]|sata[0-3]|cdrom|ostype|agent|vga|serial[01]|tablet|hotplug|bios|machine|numa)$").expect("static")
-    });
-    static LXC: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^(hostname|description|tags|onboot|protection|cores|cpulimit|cpuunits|memory|swap|net[0-3]|nameserver|searchdomain|startup|console|tty|cmode)$").expect("static")
-    });
-    match kind {
-        GuestKind::Qemu => QEMU.is_match(key),
-        GuestKind::Lxc => LXC.is_match(key),
-    }
-}
-
-fn config_value(key: &str, v: &Value) -> AppResult<String> {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => if *b { "1" } else { "0" }.to_owned(),
-        _ => return Err(AppError::field(key, "must be a string, number or boolean")),
-    };
-    if s.len() > 8192 || s.contains(['\n', '\r', '\0']) && key != "description" {
-        return Err(AppError::field(key, "too long or contains line breaks"));
-    }
-    let int = |min: i64, max: i64| -> AppResult<()> {
-        match s.parse::<i64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(()),
-            _ => Err(AppError::field(
-                key,
-                format!("a whole number from {min} to {max}"),
-            )),
-        }
-    };
-    match key {
-        "cores" => int(1, 512)?,
-        "sockets" => int(1, 16)?,
-        "vcpus" => int(1, 8192)?,
-        "memory" => int(16, 4 * 1024 * 1024)?,
-        "balloon" | "swap" => int(0, 4 * 1024 * 1024)?,
-        "onboot" | "protection" | "tablet" | "numa" => int(0, 1)?,
-        "bios" if !["seabios", "ovmf"].contains(&s.as_str()) => {
-            return Err(AppError::field(key, "seabios or ovmf (UEFI)"));
-        }
-        "machine" if !machine_ok(&s) => {
-            return Err(AppError::field(
-                key,
-                "a QEMU machine type (pc, q35, pc-q35-9.0, …) with optional viommu, aw-bits, enable-s3, enable-s4",
-            ));
-        }
-        "name" | "hostname" => {
-            static NAME: LazyLock<Regex> = LazyLock::new(|| {
-                #[allow(clippy::expect_used)]
-                Regex::new(r"^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$").expect("static")
-            });
-            if !NAME.is_match(&s) {
-                return Err(AppError::field(
-                    key,
-                    "a DNS name: letters, digits, '-' and '.', at most 63 characters",
-                ));
-            }
-        }
-        "tags" => {
-            static TAGS: LazyLock<Regex> = LazyLock::new(|| {
-                #[allow(clippy::expect_used)]
-                Regex::new(r"^([a-zA-Z0-9_+.-]+[;, ]?)*$").expect("static")
-            });
-            if !TAGS.is_match(&s) {
-                return Err(AppError::field(
-                    key,
-                    "tags are letters, digits, '_', '+', '.', '-', separated by ';'",
-                ));
-            }
-        }
-        _ => {}
-    }
-    Ok(s)
-}
-
-/// Whether `s` is a Proxmox `machine` property string: the type (optionally as `type=`), then
-/// `viommu`, `aw-bits`, `enable-s3`, `enable-s4` (the API schema's format).
-fn machine_ok(s: &str) -> bool {
-    static TYPE: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)$").expect("static")
-    });
-    let mut parts = s.split(',');
-    let first = parts.next().unwrap_or_default();
-    if !TYPE.is_match(first.strip_prefix("type=").unwrap_or(first)) {
-        return false;
-    }
-    parts.all(|p| match p.split_once('=') {
-        Some(("viommu", v)) => v == "intel" || v == "virtio",
-        Some(("aw-bits", v)) => v.parse::<u8>().is_ok_and(|n| (32..=64).contains(&n)),
-        Some(("enable-s3" | "enable-s4", v)) => v == "0" || v == "1",
-        _ => false,
-    })
-}
-
-/// The vCPUs and memory (MiB) a configuration gives.
-fn cpu_mem(kind: GuestKind, cfg: &Map<String, Value>) -> (i64, i64) {
-    let num = |k: &str, d: i64| -> i64 {
-        cfg.get(k)
-            .and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            })
-            .unwrap_or(d)
-    };
-    match kind {
-        GuestKind::Qemu => {
-            let cpu = cfg
-                .get("vcpus")
-                .map(|_| num("vcpus", 1))
-                .unwrap_or_else(|| num("cores", 1) * num("sockets", 1));
-            (cpu, num("memory", 512))
-        }
-        GuestKind::Lxc => (num("cores", 1), num("memory", 512)),
-    }
-}
 
 /// Input of a configuration change.
 #[derive(Debug, Default, Deserialize)]
@@ -445,7 +326,43 @@ pub struct ConfigChange {
     pub override_quota: bool,
 }
 
-/// Changes a guest's configuration; growing vCPUs or memory is held to the pool's quota.
+/// Reserves `ask` against the quota of `pool` (nothing when the guest is in no pool, nothing is
+/// asked, or an administrator overrides).
+async fn reserve_for(
+    state: &AppState,
+    pool: Option<&str>,
+    ask: Amounts,
+    override_quota: bool,
+) -> AppResult<Option<quota::Ticket>> {
+    match pool {
+        Some(pool) if !ask.is_zero() && !override_quota => Ok(Some(
+            state
+                .quotas
+                .reserve(
+                    state,
+                    Ask {
+                        pool: Some(pool.to_owned()),
+                        amounts: ask,
+                        new_vmid: NewId::None,
+                    },
+                )
+                .await?,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// The CPU count of the node a guest runs on.
+fn cpus_of(view: &View, node: &Node) -> i64 {
+    quota::node_cpus(&view.resources)
+        .get(node.as_str())
+        .copied()
+        .unwrap_or(1)
+}
+
+/// Changes a guest's configuration. Every key needs its own privilege, every object named in a
+/// value must be the caller's to use, and what the guest holds after the change (set and
+/// delete applied) beyond what it holds now is held to the pool's quota.
 pub async fn update_config(
     state: &AppState,
     caller: &Caller,
@@ -454,75 +371,41 @@ pub async fn update_config(
 ) -> AppResult<Value> {
     let resource = format!("vm:{vmid}");
     limit(state, caller, Preset::VmConfig, "VM_UPDATE", &resource).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::Configure, "VM_UPDATE").await?;
-    let override_quota = reject_override(caller, change.override_quota)?;
-    if change.set.is_empty() && change.delete.is_empty() {
-        return Err(AppError::field("set", "no configuration keys given"));
-    }
-    let mut form: Vec<(&str, String)> = Vec::new();
-    let mut unknown = Vec::new();
-    for (k, v) in &change.set {
-        if config_key_allowed(g.kind, k) {
-            form.push((k.as_str(), config_value(k, v)?));
-        } else {
-            unknown.push(k.clone());
-        }
-    }
-    for k in &change.delete {
-        if !config_key_allowed(g.kind, k) {
-            unknown.push(k.clone());
-        }
-    }
-    if !unknown.is_empty() {
-        let err = AppError::field(
-            "set",
-            format!("these keys can't be changed here: {}", unknown.join(", ")),
-        );
-        refused(state, caller, "VM_UPDATE", &resource, &err);
-        return Err(err);
-    }
-    if !change.delete.is_empty() {
-        form.push(("delete", change.delete.join(",")));
-    }
-    let before: Map<String, Value> = state.pve.get(g.path("config")).await?;
-    let (cpu0, mem0) = cpu_mem(g.kind, &before);
-    let mut after = before.clone();
-    for (k, v) in &form {
-        after.insert((*k).to_owned(), Value::String(v.clone()));
-    }
-    let (cpu1, mem1) = cpu_mem(g.kind, &after);
-    let ask = Amounts {
-        cpu: (cpu1 - cpu0).max(0),
-        memory: (mem1 - mem0).max(0),
-        ..Amounts::default()
-    };
-    let diff: BTreeMap<&str, Value> = form
-        .iter()
-        .map(|(k, v)| (*k, json!({ "old": before.get(*k), "new": v })))
-        .collect();
+    let (g, view) = guest(state, caller, vmid, GuestAction::Configure, "VM_UPDATE").await?;
+    let override_quota = checked(
+        state,
+        caller,
+        "VM_UPDATE",
+        &resource,
+        reject_override(caller, change.override_quota),
+    )?;
+    let cfg = quota::guest_config(state, g.node(), g.kind(), vmid).await?;
+    let plan = config::plan(
+        state,
+        view.permits(&caller.principal),
+        &g,
+        &change.set,
+        &change.delete,
+        &cfg,
+        cpus_of(&view, g.node()),
+    )
+    .await;
+    let plan = checked(state, caller, "VM_UPDATE", &resource, plan)?;
+    let ask = Amounts::growth(&plan.before, &plan.after);
+    let diff = plan.diff.clone();
     audited(
         state,
         caller,
         "VM_UPDATE",
         &resource,
-        json!({ "diff": diff, "quotaOverride": override_quota }),
+        json!({ "diff": diff, "quotaOverride": override_quota, "adds": ask }),
         async {
-            let ticket = match g.pool() {
-                Some(pool) if !ask.is_zero() && !override_quota => Some(
-                    state
-                        .quotas
-                        .reserve(
-                            state,
-                            Ask {
-                                pool: Some(pool.to_owned()),
-                                amounts: ask,
-                                new_vmid: NewId::None,
-                            },
-                        )
-                        .await?,
-                ),
-                _ => None,
-            };
+            let ticket = reserve_for(state, g.pool(), ask, override_quota).await?;
+            let form: Vec<(&str, String)> = plan
+                .form
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
             let v: Value = state.pve.put(g.path("config"), &form).await?;
             if let Some(t) = ticket {
                 t.commit();
@@ -561,13 +444,6 @@ fn parse_size(raw: &str) -> AppResult<(bool, f64)> {
     Ok((!c[1].is_empty(), gib))
 }
 
-/// The `size=` of a disk entry in GiB.
-fn disk_size_gib(entry: &str) -> Option<f64> {
-    let size = entry.split(',').find_map(|p| p.strip_prefix("size="))?;
-    let (_, gib) = parse_size(size).ok()?;
-    Some(gib)
-}
-
 /// Grows a disk; what it adds counts against the pool's disk quota.
 pub async fn resize(
     state: &AppState,
@@ -579,48 +455,57 @@ pub async fn resize(
 ) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
     limit(state, caller, Preset::VmConfig, "VM_RESIZE", &resource).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::Configure, "VM_RESIZE").await?;
-    let override_quota = reject_override(caller, override_quota)?;
-    static DISK_Q: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^(ide[0-3]|sata[0-5]|scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|efidisk0|tpmstate0)$").expect("static")
-    });
-    static DISK_L: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^(rootfs|mp([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))$")
-            .expect("static")
-    });
-    let disk_ok = match g.kind {
-        GuestKind::Qemu => DISK_Q.is_match(disk),
-        GuestKind::Lxc => DISK_L.is_match(disk),
-    };
-    if !disk_ok {
-        return Err(AppError::field(
+    let (g, _) = guest(
+        state,
+        caller,
+        vmid,
+        GuestAction::Config(ConfigPriv::Disk),
+        "VM_RESIZE",
+    )
+    .await?;
+    let override_quota = checked(
+        state,
+        caller,
+        "VM_RESIZE",
+        &resource,
+        reject_override(caller, override_quota),
+    )?;
+    let known = keys::rule(g.kind(), disk)
+        .is_some_and(|r| matches!(r.value, keys::Value::Drive(_) | keys::Value::Mount(_)));
+    if !known {
+        let err = AppError::field(
             "disk",
-            match g.kind {
+            match g.kind() {
                 GuestKind::Qemu => "a disk like scsi0, virtio0, sata0 or ide0",
                 GuestKind::Lxc => "rootfs or a mount point like mp0",
             },
-        ));
+        );
+        refused(state, caller, "VM_RESIZE", &resource, &err);
+        return Err(err);
     }
-    let (relative, gib) = parse_size(size)?;
+    let (relative, gib) = checked(state, caller, "VM_RESIZE", &resource, parse_size(size))?;
     let cfg: Map<String, Value> = state.pve.get(g.path("config")).await?;
-    let Some(current) = cfg
+    let current = cfg
         .get(disk)
-        .and_then(|v| v.as_str())
-        .map(|e| disk_size_gib(e).unwrap_or(0.0))
-    else {
-        return Err(AppError::field(
+        .and_then(Value::as_str)
+        .and_then(|v| quota::volume_of(g.kind(), disk, v));
+    let Some((_, current_bytes)) = current else {
+        let err = AppError::field(
             "disk",
-            format!("{} {vmid} has no disk {disk}", g.kind.noun()),
-        ));
+            format!("{} {vmid} has no disk {disk}", g.kind().noun()),
+        );
+        refused(state, caller, "VM_RESIZE", &resource, &err);
+        return Err(err);
     };
+    let current = current_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64;
     let grow = if relative { gib } else { gib - current };
     if grow <= 0.0 {
-        return Err(AppError::field(
+        let err = AppError::field(
             "size",
             format!("disks only grow: {disk} is already {current} GiB"),
-        ));
+        );
+        refused(state, caller, "VM_RESIZE", &resource, &err);
+        return Err(err);
     }
     let ask = Amounts {
         disk: grow.ceil() as i64,
@@ -638,22 +523,7 @@ pub async fn resize(
         &resource,
         json!({ "disk": disk, "diff": { "size": { "old": format!("{current}G"), "new": size_param } }, "quotaOverride": override_quota }),
         async {
-            let ticket = match g.pool() {
-                Some(pool) if !override_quota => Some(
-                    state
-                        .quotas
-                        .reserve(
-                            state,
-                            Ask {
-                                pool: Some(pool.to_owned()),
-                                amounts: ask,
-                                new_vmid: NewId::None,
-                            },
-                        )
-                        .await?,
-                ),
-                _ => None,
-            };
+            let ticket = reserve_for(state, g.pool(), ask, override_quota).await?;
             let v: Value = state
                 .pve
                 .put(
@@ -704,7 +574,7 @@ pub async fn snapshot_create(
         "VM_SNAPSHOT_CREATE",
     )
     .await?;
-    if vmstate && g.kind == GuestKind::Lxc {
+    if vmstate && g.kind() == GuestKind::Lxc {
         return Err(AppError::field(
             "vmstate",
             "containers have no RAM state to save",
@@ -1001,7 +871,7 @@ pub async fn firewall_add(
         state,
         caller,
         vmid,
-        GuestAction::Configure,
+        GuestAction::Config(ConfigPriv::Network),
         "VM_FIREWALL_UPDATE",
     )
     .await?;
@@ -1039,7 +909,7 @@ pub async fn firewall_delete(
         state,
         caller,
         vmid,
-        GuestAction::Configure,
+        GuestAction::Config(ConfigPriv::Network),
         "VM_FIREWALL_UPDATE",
     )
     .await?;
@@ -1071,7 +941,7 @@ pub async fn delete(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<
         caller,
         "VM_DELETE",
         &resource,
-        json!({ "node": g.node, "type": g.kind, "name": g.resource.name, "pool": g.pool() }),
+        json!({ "node": g.node(), "type": g.kind(), "name": g.resource().name, "pool": g.pool() }),
         async {
             let v: Value = state
                 .pve
@@ -1094,7 +964,7 @@ pub async fn make_template(state: &AppState, caller: &Caller, vmid: Vmid) -> App
         caller,
         "VM_TEMPLATE",
         &resource,
-        json!({ "node": g.node, "type": g.kind }),
+        json!({ "node": g.node(), "type": g.kind() }),
         async {
             let v: Value = state.pve.post(g.path("template"), &[]).await?;
             state.acl.invalidate();
@@ -1107,6 +977,42 @@ pub async fn make_template(state: &AppState, caller: &Caller, vmid: Vmid) -> App
 /// Backup modes.
 pub const BACKUP_MODES: [&str; 3] = ["snapshot", "suspend", "stop"];
 
+/// The storage a backup goes to: the one named (which the caller must be allowed to allocate
+/// on and which must hold backups), else — for non-administrators — the first backup storage
+/// of the node they may use. Administrators may leave it to Proxmox's default.
+fn backup_storage(
+    permits: Permits<'_>,
+    view: &View,
+    node: &Node,
+    named: Option<&str>,
+) -> AppResult<Option<UsableStorage>> {
+    if let Some(s) = named {
+        return permits
+            .storage("storage", s, Content::Backup, node)
+            .map(Some);
+    }
+    if permits.principal().is_admin {
+        return Ok(None);
+    }
+    let mut candidates: Vec<&str> = view
+        .resources
+        .iter()
+        .filter(|r| r.kind == "storage" && r.node.as_deref() == Some(node.as_str()))
+        .filter_map(|r| r.storage.as_deref())
+        .collect();
+    candidates.sort_unstable();
+    candidates
+        .into_iter()
+        .find_map(|s| permits.storage("storage", s, Content::Backup, node).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::field(
+                "storage",
+                format!("no backup storage on node {node} is open to you; ask an administrator"),
+            )
+        })
+}
+
 /// Backs a guest up with vzdump.
 pub async fn backup(
     state: &AppState,
@@ -1117,10 +1023,6 @@ pub async fn backup(
     compress: Option<&str>,
 ) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    let storage = storage
-        .filter(|s| !s.is_empty())
-        .map(|s| Storage::parse("storage", s))
-        .transpose()?;
     let mode = mode.unwrap_or("snapshot");
     if !BACKUP_MODES.contains(&mode) {
         return Err(AppError::field("mode", "snapshot, suspend or stop"));
@@ -1130,7 +1032,19 @@ pub async fn backup(
         return Err(AppError::field("compress", "zstd, lzo, gzip or 0"));
     }
     limit(state, caller, Preset::VmCreate, "BACKUP_CREATE", &resource).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::Backup, "BACKUP_CREATE").await?;
+    let (g, view) = guest(state, caller, vmid, GuestAction::Backup, "BACKUP_CREATE").await?;
+    let storage = checked(
+        state,
+        caller,
+        "BACKUP_CREATE",
+        &resource,
+        backup_storage(
+            view.permits(&caller.principal),
+            &view,
+            g.node(),
+            storage.filter(|s| !s.is_empty()),
+        ),
+    )?;
     let mut form = vec![
         ("vmid", vmid.to_string()),
         ("mode", mode.to_owned()),
@@ -1144,11 +1058,11 @@ pub async fn backup(
         caller,
         "BACKUP_CREATE",
         &resource,
-        json!({ "node": g.node, "storage": storage, "mode": mode, "compress": compress }),
+        json!({ "node": g.node(), "storage": storage.as_ref().map(UsableStorage::as_str), "mode": mode, "compress": compress }),
         async {
             let v: Value = state
                 .pve
-                .post(ApiPath::lit("nodes").seg(&g.node).then("vzdump"), &form)
+                .post(ApiPath::lit("nodes").seg(g.node()).then("vzdump"), &form)
                 .await?;
             Ok(started(state, caller, &v, vmid))
         },
@@ -1156,7 +1070,39 @@ pub async fn backup(
     .await
 }
 
-/// Restores a backup of this guest over it (the guest must be stopped).
+/// The configuration saved in a backup archive (`GET …/vzdump/extractconfig`): its keys up to
+/// the first snapshot section.
+async fn archive_config(
+    state: &AppState,
+    node: &Node,
+    volume: &UsableVolume,
+) -> AppResult<Map<String, Value>> {
+    let text: String = state
+        .pve
+        .get_with(
+            ApiPath::lit("nodes").seg(node).then("vzdump/extractconfig"),
+            &[("volume", volume.as_str().to_owned())],
+        )
+        .await?;
+    let mut out = Map::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            break;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            out.insert(k.trim().to_owned(), Value::String(v.trim().to_owned()));
+        }
+    }
+    Ok(out)
+}
+
+/// Restores a backup of this guest over it (the guest must be stopped). The archive's disks
+/// come back on their storages, which the caller must be allowed to allocate on, and what the
+/// guest then holds beyond what it holds now counts against the pool's quota.
 pub async fn restore(
     state: &AppState,
     caller: &Caller,
@@ -1165,52 +1111,66 @@ pub async fn restore(
     override_quota: bool,
 ) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    let volid = VolumeId::parse("archive", archive)?;
     limit(state, caller, Preset::VmCreate, "BACKUP_RESTORE", &resource).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::Allocate, "BACKUP_RESTORE").await?;
-    let override_quota = reject_override(caller, override_quota)?;
-    let backups = list_backups(state, &g).await?;
-    let Some(b) = backups.iter().find(|b| b.volid == volid.as_str()) else {
-        let err = AppError::field(
-            "archive",
-            format!("no backup {volid} of {} {vmid}", g.kind.noun()),
-        );
+    let (g, view) = guest(state, caller, vmid, GuestAction::Allocate, "BACKUP_RESTORE").await?;
+    let permits = view.permits(&caller.principal);
+    let fail = |err: AppError| {
         refused(state, caller, "BACKUP_RESTORE", &resource, &err);
-        return Err(err);
+        err
     };
-    if g.resource.status.as_deref() == Some("running") {
-        let err = AppError::with_message(
+    let override_quota = reject_override(caller, override_quota).map_err(fail)?;
+    let volume = permits
+        .volume("archive", archive, VolumeUse::RestoreOver(&g))
+        .map_err(fail)?;
+    let backups = list_backups(state, &g).await?;
+    if !backups.iter().any(|b| b.volid == volume.as_str()) {
+        return Err(fail(AppError::field(
+            "archive",
+            format!("no backup {volume} of {} {vmid}", g.kind().noun()),
+        )));
+    }
+    let current: Value = state.pve.get(g.path("status/current")).await?;
+    if current["status"] != "stopped" {
+        return Err(fail(AppError::with_message(
             ErrorCode::Conflict,
             format!(
                 "{} {vmid} is running: stop it before restoring a backup over it",
-                g.kind.noun()
+                g.kind().noun()
             ),
-        );
-        refused(state, caller, "BACKUP_RESTORE", &resource, &err);
-        return Err(err);
+        )));
     }
-    // The archive's disks replace the guest's: count any growth.
-    let gib = 1024.0 * 1024.0 * 1024.0;
-    let current = g.resource.maxdisk.unwrap_or(0) as f64 / gib;
-    let grow = (b.size as f64 / gib - current).ceil().max(0.0) as i64;
-    let ask = Amounts {
-        disk: grow,
-        ..Amounts::default()
-    };
-    let (path, form) = match g.kind {
+    // The archive's disks come back where they were saved: those storages must be the caller's.
+    let saved = archive_config(state, g.node(), &volume).await?;
+    for (key, value) in &saved {
+        let Some((vol, _)) = value
+            .as_str()
+            .and_then(|v| quota::volume_of(g.kind(), key, v))
+        else {
+            continue;
+        };
+        let store = vol.split(':').next().unwrap_or_default();
+        permits
+            .storage("archive", store, Content::disks_of(g.kind()), g.node())
+            .map_err(fail)?;
+    }
+    let cpus = cpus_of(&view, g.node());
+    let (before, _) = quota::guest_holding(state, g.node(), g.kind(), vmid, cpus).await?;
+    let after = quota::holding_of(g.kind(), &saved, cpus, &std::collections::HashMap::new());
+    let ask = Amounts::growth(&before, &after);
+    let (path, form) = match g.kind() {
         GuestKind::Qemu => (
-            ApiPath::lit("nodes").seg(&g.node).then("qemu"),
+            ApiPath::lit("nodes").seg(g.node()).then("qemu"),
             vec![
                 ("vmid", vmid.to_string()),
-                ("archive", volid.to_string()),
+                ("archive", volume.to_string()),
                 ("force", "1".to_owned()),
             ],
         ),
         GuestKind::Lxc => (
-            ApiPath::lit("nodes").seg(&g.node).then("lxc"),
+            ApiPath::lit("nodes").seg(g.node()).then("lxc"),
             vec![
                 ("vmid", vmid.to_string()),
-                ("ostemplate", volid.to_string()),
+                ("ostemplate", volume.to_string()),
                 ("restore", "1".to_owned()),
                 ("force", "1".to_owned()),
             ],
@@ -1225,24 +1185,9 @@ pub async fn restore(
         caller,
         "BACKUP_RESTORE",
         &resource,
-        json!({ "archive": volid, "node": g.node, "quotaOverride": override_quota }),
+        json!({ "archive": volume.as_str(), "node": g.node(), "quotaOverride": override_quota, "adds": ask }),
         async {
-            let ticket = match g.pool() {
-                Some(pool) if !ask.is_zero() && !override_quota => Some(
-                    state
-                        .quotas
-                        .reserve(
-                            state,
-                            Ask {
-                                pool: Some(pool.to_owned()),
-                                amounts: ask,
-                                new_vmid: NewId::None,
-                            },
-                        )
-                        .await?,
-                ),
-                _ => None,
-            };
+            let ticket = reserve_for(state, g.pool(), ask, override_quota).await?;
             let v: Value = state.pve.post(path, &form).await?;
             if let Some(t) = ticket {
                 t.commit();
@@ -1256,61 +1201,6 @@ pub async fn restore(
 
 // ---------------------------------------------------------------------------------------------
 // Creation
-
-/// Whether the caller may create guests in `pool` (admins anywhere; others in pools they manage
-/// or where they hold `VM.Allocate`).
-fn may_create_in(view: &crate::acl::cache::View, caller: &Caller, pool: &str) -> bool {
-    let p = &caller.principal;
-    p.is_admin
-        || view.engine.pool_access(p, pool).manage
-        || view
-            .engine
-            .privileges(p, &format!("/pool/{pool}"))
-            .contains("VM.Allocate")
-}
-
-async fn check_target(
-    state: &AppState,
-    caller: &Caller,
-    node: &Node,
-    pool: Option<&PoolId>,
-    action: &str,
-    resource: &str,
-) -> AppResult<()> {
-    let view = super::view(state).await?;
-    let node_ok = view
-        .resources
-        .iter()
-        .any(|r| r.kind == "node" && r.node.as_deref() == Some(node.as_str()));
-    if !node_ok {
-        return Err(AppError::field("node", format!("there is no node {node}")));
-    }
-    let allowed = match pool {
-        Some(pool) => {
-            if !view
-                .resources
-                .iter()
-                .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(pool.as_str()))
-            {
-                return Err(AppError::field("pool", format!("there is no pool {pool}")));
-            }
-            may_create_in(&view, caller, pool.as_str())
-        }
-        None => caller.is_admin(),
-    };
-    if !allowed {
-        let err = AppError::with_message(
-            ErrorCode::Forbidden,
-            match pool {
-                Some(p) => format!("You may not create guests in pool {p}"),
-                None => "Only administrators may create guests outside a pool".to_owned(),
-            },
-        );
-        refused(state, caller, action, resource, &err);
-        return Err(err);
-    }
-    Ok(())
-}
 
 /// A new QEMU VM.
 #[derive(Debug, Default, Deserialize, Validate)]
@@ -1394,30 +1284,122 @@ pub struct CreateCt {
     pub override_quota: bool,
 }
 
-fn bridge_of(field: &str, raw: Option<&str>) -> AppResult<String> {
-    static BRIDGE: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^[a-zA-Z][a-zA-Z0-9_.\-]{0,14}$").expect("static")
-    });
-    static NET: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^(virtio|e1000|rtl8139|vmxnet3)(=[0-9A-Fa-f:]{17})?,bridge=[a-zA-Z][a-zA-Z0-9_.\-]{0,14}(,(firewall=[01]|tag=\d{1,4}|rate=\d+(\.\d+)?|mtu=\d{3,5}))*$").expect("static")
-    });
-    let raw = raw.unwrap_or("vmbr0");
-    if raw.contains("bridge=") {
-        if NET.is_match(raw) {
-            return Ok(raw.to_owned());
-        }
+/// The pool a new guest goes to: one the caller may create guests in; outside pools only for
+/// administrators.
+fn target_pool(
+    permits: Permits<'_>,
+    field: &str,
+    raw: Option<&str>,
+) -> AppResult<Option<TargetPool>> {
+    match raw.filter(|p| !p.is_empty()) {
+        Some(p) => permits.pool_for_guests(field, p).map(Some),
+        None if permits.principal().is_admin => Ok(None),
+        None => Err(AppError::with_message(
+            ErrorCode::Forbidden,
+            "Only administrators may create guests outside a pool",
+        )),
+    }
+}
+
+/// A network device for a new guest: a bare bridge name (a virtio NIC on it) or a whole `net0`
+/// value, its bridge one the caller may use.
+fn nic(
+    permits: Permits<'_>,
+    field: &str,
+    raw: &str,
+    format: &'static props::Format,
+    vnets: &[Value],
+) -> AppResult<String> {
+    let value = if raw.contains('=') {
+        raw.to_owned()
+    } else if format.default_key.is_some() {
+        format!("virtio,bridge={raw}")
+    } else {
+        format!("name=eth0,bridge={raw},ip=dhcp")
+    };
+    let mut p = Props::parse(format, &value).map_err(|e| AppError::field(field, e.0))?;
+    if format.default_key.is_none() && p.get("name").is_none() {
+        p.set("name", "eth0");
+    }
+    let Some(bridge) = p.get("bridge").map(str::to_owned) else {
         return Err(AppError::field(
             field,
-            "a network device like 'virtio,bridge=vmbr0'",
+            "name the bridge: virtio,bridge=vmbr0",
         ));
+    };
+    let vlans = p.get("tag").is_some() || p.get("trunks").is_some();
+    let usable = permits.bridge(field, &bridge, vlans, vnets)?;
+    p.set("bridge", usable.as_str());
+    Ok(p.render(format))
+}
+
+/// The VNets, read when a request names a bridge that may be one.
+async fn vnets_for(
+    state: &AppState,
+    permits: Permits<'_>,
+    bridges: &[&str],
+) -> AppResult<Vec<Value>> {
+    let public = &permits.policy().public_bridges;
+    if bridges.iter().all(|b| public.iter().any(|p| p == b)) {
+        return Ok(Vec::new());
     }
-    if BRIDGE.is_match(raw) {
-        Ok(format!("virtio,bridge={raw}"))
+    Ok(state.pve.get("cluster/sdn/vnets").await?)
+}
+
+/// The bridge a NIC value names (bare bridge or `…,bridge=X,…`).
+fn bridge_named(raw: &str) -> &str {
+    if raw.contains('=') {
+        raw.split(',')
+            .find_map(|p| p.strip_prefix("bridge="))
+            .unwrap_or_default()
     } else {
-        Err(AppError::field(field, "a bridge name like vmbr0"))
+        raw
     }
+}
+
+/// What a creation reserves: the pool charged, what it adds, and the new guest's id.
+struct Charge<'a> {
+    pool: Option<&'a TargetPool>,
+    override_quota: bool,
+    amounts: Amounts,
+    new_vmid: NewId,
+}
+
+/// The tail every creation shares: reserve the quota (and the id), create, commit, tell the
+/// watchers, and follow the task.
+async fn create_guest(
+    state: &AppState,
+    caller: &Caller,
+    charge: Charge<'_>,
+    path: impl FnOnce(Vmid) -> ApiPath,
+    form: impl FnOnce(Vmid) -> Vec<(&'static str, String)>,
+) -> AppResult<(Started, Value)> {
+    let ticket = state
+        .quotas
+        .reserve(
+            state,
+            Ask {
+                pool: if charge.override_quota {
+                    None
+                } else {
+                    charge.pool.map(|p| p.as_str().to_owned())
+                },
+                amounts: charge.amounts,
+                new_vmid: charge.new_vmid,
+            },
+        )
+        .await?;
+    let vmid = ticket
+        .vmid()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no free guest id")))?;
+    let v: Value = state.pve.post(path(vmid), &form(vmid)).await?;
+    ticket.commit();
+    state.acl.invalidate();
+    let upid = upid_of(&v);
+    Ok((
+        Started::task(state, caller, upid.clone(), Some(vmid)),
+        json!({ "upid": upid, "vmid": vmid }),
+    ))
 }
 
 /// Creates a QEMU VM.
@@ -1427,53 +1409,49 @@ pub async fn create_vm(
     node: &str,
     input: CreateVm,
 ) -> AppResult<Started> {
-    let node = Node::parse("node", node)?;
-    let pool = input
-        .pool
-        .as_deref()
-        .map(|p| PoolId::parse("pool", p))
-        .transpose()?;
+    let resource = format!("node:{node}");
     let given = input.vmid.map(|v| Vmid::check("vmid", v)).transpose()?;
     super::validated(&input)?;
     let cores = input.cores.unwrap_or(1);
     let sockets = input.sockets.unwrap_or(1);
     let memory = input.memory.unwrap_or(2048);
     if let Some(n) = &input.name {
-        config_value("name", &Value::String(n.clone()))?;
+        config::plain("name", keys::Value::Name, n)?;
     }
-    let storage = input
-        .storage
-        .as_deref()
-        .map(|s| Storage::parse("storage", s))
-        .transpose()?;
-    let disk = match (&storage, input.disk_size) {
-        (Some(_), d) => Some(d.unwrap_or(32)),
-        (None, Some(_)) => return Err(AppError::field("storage", "a disk needs a storage")),
-        (None, None) => None,
-    };
-    let iso = input
-        .iso
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| VolumeId::parse("iso", s))
-        .transpose()?;
-    let net0 = bridge_of("net0", input.net0.as_deref())?;
     let ostype = input.ostype.clone().unwrap_or_else(|| "l26".to_owned());
-    static OSTYPE: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^(other|wxp|w2k|w2k3|w2k8|wvista|win7|win8|win10|win11|l24|l26|solaris)$")
-            .expect("static")
-    });
-    if !OSTYPE.is_match(&ostype) {
-        return Err(AppError::field(
-            "ostype",
-            "a Proxmox OS type such as l26 or win11",
-        ));
-    }
-    let resource = format!("node:{node}");
+    config::plain("ostype", keys::Value::Enum(keys::QEMU_OSTYPES), &ostype)
+        .map_err(|_| AppError::field("ostype", "a Proxmox OS type such as l26 or win11"))?;
     limit(state, caller, Preset::VmCreate, "VM_CREATE", &resource).await?;
-    check_target(state, caller, &node, pool.as_ref(), "VM_CREATE", &resource).await?;
-    let override_quota = reject_override(caller, input.override_quota)?;
+    let view = super::view(state).await?;
+    let permits = view.permits(&caller.principal);
+    let net_raw = input.net0.clone().unwrap_or_else(|| "vmbr0".to_owned());
+    let vnets = vnets_for(state, permits, &[bridge_named(&net_raw)]).await?;
+    let checks = (|| {
+        let node = permits.node("node", node)?;
+        let pool = target_pool(permits, "pool", input.pool.as_deref())?;
+        let storage = input
+            .storage
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| permits.storage("storage", s, Content::Images, node.node()))
+            .transpose()?;
+        let disk = match (&storage, input.disk_size) {
+            (Some(_), d) => Some(d.unwrap_or(32)),
+            (None, Some(_)) => return Err(AppError::field("storage", "a disk needs a storage")),
+            (None, None) => None,
+        };
+        let iso = input
+            .iso
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| permits.volume("iso", s, VolumeUse::Iso))
+            .transpose()?;
+        let net0 = nic(permits, "net0", &net_raw, &props::NET, &vnets)?;
+        let override_quota = reject_override(caller, input.override_quota)?;
+        Ok((node, pool, storage, disk, iso, net0, override_quota))
+    })();
+    let (node, pool, storage, disk, iso, net0, override_quota) =
+        checked(state, caller, "VM_CREATE", &resource, checks)?;
     let ask = Amounts {
         vms: 1,
         cpu: i64::from(cores * sockets),
@@ -1482,95 +1460,76 @@ pub async fn create_vm(
         ..Amounts::default()
     };
     let details = json!({
-        "node": node, "pool": pool, "name": input.name, "cores": cores, "sockets": sockets,
-        "memory": memory, "disk": disk, "storage": storage, "iso": iso, "quotaOverride": override_quota,
+        "node": node.node(), "pool": pool.as_ref().map(TargetPool::as_str), "name": input.name,
+        "cores": cores, "sockets": sockets, "memory": memory, "disk": disk,
+        "storage": storage.as_ref().map(UsableStorage::as_str),
+        "iso": iso.as_ref().map(UsableVolume::as_str), "quotaOverride": override_quota,
     });
     audited(state, caller, "VM_CREATE", &resource, details, async {
-        let ticket = state
-            .quotas
-            .reserve(
-                state,
-                Ask {
-                    pool: if override_quota {
-                        None
-                    } else {
-                        pool.as_ref().map(|p| p.to_string())
-                    },
-                    amounts: ask,
-                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
-                },
-            )
-            .await?;
-        let vmid = ticket
-            .vmid()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no vmid")))?;
-        let mut form = vec![
-            ("vmid", vmid.to_string()),
-            ("cores", cores.to_string()),
-            ("sockets", sockets.to_string()),
-            ("memory", memory.to_string()),
-            ("net0", net0.clone()),
-            ("ostype", ostype.clone()),
-            ("scsihw", "virtio-scsi-single".to_owned()),
-        ];
-        if let Some(n) = &input.name {
-            form.push(("name", n.clone()));
-        }
-        if let Some(p) = &pool {
-            form.push(("pool", p.to_string()));
-        }
-        form.push((
-            "ide2",
-            match &iso {
-                Some(i) => format!("{i},media=cdrom"),
-                None => "none,media=cdrom".to_owned(),
+        create_guest(
+            state,
+            caller,
+            Charge {
+                pool: pool.as_ref(),
+                override_quota,
+                amounts: ask,
+                new_vmid: given.map_or(NewId::Pick, NewId::Given),
             },
-        ));
-        if let (Some(s), Some(d)) = (&storage, disk) {
-            form.push(("scsi0", format!("{s}:{d}")));
-            form.push(("boot", "order=scsi0;ide2;net0".to_owned()));
-        }
-        if input.start {
-            form.push(("start", "1".to_owned()));
-        }
-        let v: Value = state
-            .pve
-            .post(ApiPath::lit("nodes").seg(&node).then("qemu"), &form)
-            .await?;
-        ticket.commit();
-        state.acl.invalidate();
-        let upid = upid_of(&v);
-        Ok((
-            Started::task(state, caller, upid.clone(), Some(vmid)),
-            json!({ "upid": upid, "vmid": vmid }),
-        ))
+            |_| ApiPath::lit("nodes").seg(node.node()).then("qemu"),
+            |vmid| {
+                let mut form = vec![
+                    ("vmid", vmid.to_string()),
+                    ("cores", cores.to_string()),
+                    ("sockets", sockets.to_string()),
+                    ("memory", memory.to_string()),
+                    ("net0", net0.clone()),
+                    ("ostype", ostype.clone()),
+                    ("scsihw", "virtio-scsi-single".to_owned()),
+                ];
+                if let Some(n) = &input.name {
+                    form.push(("name", n.clone()));
+                }
+                if let Some(p) = &pool {
+                    form.push(("pool", p.as_str().to_owned()));
+                }
+                form.push((
+                    "ide2",
+                    match &iso {
+                        Some(i) => format!("{i},media=cdrom"),
+                        None => "none,media=cdrom".to_owned(),
+                    },
+                ));
+                if let (Some(s), Some(d)) = (&storage, disk) {
+                    form.push(("scsi0", format!("{s}:{d}")));
+                    form.push(("boot", "order=scsi0;ide2;net0".to_owned()));
+                }
+                if input.start {
+                    form.push(("start", "1".to_owned()));
+                }
+                form
+            },
+        )
+        .await
     })
     .await
 }
 
-/// Creates an LXC container.
+/// Creates an LXC container (unprivileged; privileged ones are for administrators).
 pub async fn create_ct(
     state: &AppState,
     caller: &Caller,
     node: &str,
     input: CreateCt,
 ) -> AppResult<Started> {
-    let node = Node::parse("node", node)?;
-    let pool = input
-        .pool
-        .as_deref()
-        .map(|p| PoolId::parse("pool", p))
-        .transpose()?;
+    let resource = format!("node:{node}");
     let given = input.vmid.map(|v| Vmid::check("vmid", v)).transpose()?;
-    let ostemplate = VolumeId::parse("ostemplate", &input.ostemplate)?;
-    let storage = Storage::parse("storage", &input.storage)?;
     super::validated(&input)?;
     let cores = input.cores.unwrap_or(1);
     let memory = input.memory.unwrap_or(512);
     let swap = input.swap.unwrap_or(512);
     let disk = input.disk_size.unwrap_or(8);
     if let Some(h) = &input.hostname {
-        config_value("hostname", &Value::String(h.clone()))?;
+        config::plain("hostname", keys::Value::Name, h)?;
     }
     if let Some(k) = &input.ssh_public_keys {
         if !k.lines().all(|l| {
@@ -1582,18 +1541,29 @@ pub async fn create_ct(
             ));
         }
     }
-    static BRIDGE: LazyLock<Regex> = LazyLock::new(|| {
-        #[allow(clippy::expect_used)]
-        Regex::new(r"^[a-zA-Z][a-zA-Z0-9_.\-]{0,14}$").expect("static")
-    });
-    let bridge = input.bridge.clone().unwrap_or_else(|| "vmbr0".to_owned());
-    if !BRIDGE.is_match(&bridge) {
-        return Err(AppError::field("bridge", "a bridge name like vmbr0"));
-    }
-    let resource = format!("node:{node}");
     limit(state, caller, Preset::VmCreate, "CT_CREATE", &resource).await?;
-    check_target(state, caller, &node, pool.as_ref(), "CT_CREATE", &resource).await?;
-    let override_quota = reject_override(caller, input.override_quota)?;
+    let view = super::view(state).await?;
+    let permits = view.permits(&caller.principal);
+    let bridge = input.bridge.clone().unwrap_or_else(|| "vmbr0".to_owned());
+    let vnets = vnets_for(state, permits, &[bridge_named(&bridge)]).await?;
+    let unprivileged = input.unprivileged.unwrap_or(true);
+    let checks = (|| {
+        if !unprivileged && !caller.is_admin() {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                "Only administrators may create privileged containers (their root is the host's root)",
+            ));
+        }
+        let node = permits.node("node", node)?;
+        let pool = target_pool(permits, "pool", input.pool.as_deref())?;
+        let ostemplate = permits.volume("ostemplate", &input.ostemplate, VolumeUse::CtTemplate)?;
+        let storage = permits.storage("storage", &input.storage, Content::Rootdir, node.node())?;
+        let net0 = nic(permits, "bridge", &bridge, &props::CT_NET, &vnets)?;
+        let override_quota = reject_override(caller, input.override_quota)?;
+        Ok((node, pool, ostemplate, storage, net0, override_quota))
+    })();
+    let (node, pool, ostemplate, storage, net0, override_quota) =
+        checked(state, caller, "CT_CREATE", &resource, checks)?;
     let ask = Amounts {
         lxcs: 1,
         cpu: i64::from(cores),
@@ -1602,72 +1572,54 @@ pub async fn create_ct(
         ..Amounts::default()
     };
     let details = json!({
-        "node": node, "pool": pool, "hostname": input.hostname, "cores": cores, "memory": memory,
-        "disk": disk, "storage": storage, "ostemplate": ostemplate, "quotaOverride": override_quota,
+        "node": node.node(), "pool": pool.as_ref().map(TargetPool::as_str), "hostname": input.hostname,
+        "cores": cores, "memory": memory, "disk": disk, "storage": storage.as_str(),
+        "ostemplate": ostemplate.as_str(), "unprivileged": unprivileged, "quotaOverride": override_quota,
     });
     audited(state, caller, "CT_CREATE", &resource, details, async {
-        let ticket = state
-            .quotas
-            .reserve(
-                state,
-                Ask {
-                    pool: if override_quota {
-                        None
-                    } else {
-                        pool.as_ref().map(|p| p.to_string())
-                    },
-                    amounts: ask,
-                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
-                },
-            )
-            .await?;
-        let vmid = ticket
-            .vmid()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no vmid")))?;
-        let mut form = vec![
-            ("vmid", vmid.to_string()),
-            ("ostemplate", ostemplate.to_string()),
-            ("rootfs", format!("{storage}:{disk}")),
-            ("cores", cores.to_string()),
-            ("memory", memory.to_string()),
-            ("swap", swap.to_string()),
-            ("net0", format!("name=eth0,bridge={bridge},ip=dhcp")),
-            (
-                "unprivileged",
-                if input.unprivileged.unwrap_or(true) {
-                    "1"
-                } else {
-                    "0"
+        create_guest(
+            state,
+            caller,
+            Charge {
+                pool: pool.as_ref(),
+                override_quota,
+                amounts: ask,
+                new_vmid: given.map_or(NewId::Pick, NewId::Given),
+            },
+            |_| ApiPath::lit("nodes").seg(node.node()).then("lxc"),
+            |vmid| {
+                let mut form = vec![
+                    ("vmid", vmid.to_string()),
+                    ("ostemplate", ostemplate.to_string()),
+                    ("rootfs", format!("{storage}:{disk}")),
+                    ("cores", cores.to_string()),
+                    ("memory", memory.to_string()),
+                    ("swap", swap.to_string()),
+                    ("net0", net0.clone()),
+                    (
+                        "unprivileged",
+                        if unprivileged { "1" } else { "0" }.to_owned(),
+                    ),
+                ];
+                if let Some(h) = &input.hostname {
+                    form.push(("hostname", h.clone()));
                 }
-                .to_owned(),
-            ),
-        ];
-        if let Some(h) = &input.hostname {
-            form.push(("hostname", h.clone()));
-        }
-        if let Some(p) = &pool {
-            form.push(("pool", p.to_string()));
-        }
-        if let Some(pw) = &input.password {
-            form.push(("password", pw.clone()));
-        }
-        if let Some(k) = &input.ssh_public_keys {
-            form.push(("ssh-public-keys", k.clone()));
-        }
-        if input.start {
-            form.push(("start", "1".to_owned()));
-        }
-        let v: Value = state
-            .pve
-            .post(ApiPath::lit("nodes").seg(&node).then("lxc"), &form)
-            .await?;
-        ticket.commit();
-        state.acl.invalidate();
-        let upid = upid_of(&v);
-        Ok((
-            Started::task(state, caller, upid.clone(), Some(vmid)),
-            json!({ "upid": upid, "vmid": vmid }),
-        ))
+                if let Some(p) = &pool {
+                    form.push(("pool", p.as_str().to_owned()));
+                }
+                if let Some(pw) = &input.password {
+                    form.push(("password", pw.clone()));
+                }
+                if let Some(k) = &input.ssh_public_keys {
+                    form.push(("ssh-public-keys", k.clone()));
+                }
+                if input.start {
+                    form.push(("start", "1".to_owned()));
+                }
+                form
+            },
+        )
+        .await
     })
     .await
 }
@@ -1696,155 +1648,125 @@ pub struct CloneInput {
     pub override_quota: bool,
 }
 
-/// Whether a guest is a public template anyone may clone (pool `Templates`, or ids 4000–4099).
-pub fn is_public_template(r: &crate::pve::models::Resource) -> bool {
-    r.pool
-        .as_deref()
-        .is_some_and(|p| p.eq_ignore_ascii_case("templates"))
-        || r.vmid.is_some_and(|v| (4000..=4099).contains(&v))
-}
-
-/// Clones a guest or template into a pool.
+/// Clones a guest or template into a pool. The source is a template of the public pool or a
+/// guest the caller may clone; the new disks land on the storage named (or, without one, where
+/// the source's disks are), which the caller must be allowed to allocate on; what the clone
+/// holds counts against the target pool's quota.
 pub async fn clone(state: &AppState, caller: &Caller, input: CloneInput) -> AppResult<Started> {
     let source = Vmid::check("sourceVmId", input.source_vm_id)?;
     let given = input
         .new_vm_id
         .map(|v| Vmid::check("newVmId", v))
         .transpose()?;
-    let pool = input
-        .pool_id
-        .as_deref()
-        .map(|p| PoolId::parse("poolId", p))
-        .transpose()?;
-    let storage = input
-        .storage
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| Storage::parse("storage", s))
-        .transpose()?;
-    let target = input
-        .target
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| Node::parse("target", s))
-        .transpose()?;
     if let Some(n) = &input.name {
-        config_value("name", &Value::String(n.clone()))?;
+        config::plain("name", keys::Value::Name, n)?;
     }
     let resource = format!("vm:{source}");
     limit(state, caller, Preset::VmClone, "VM_CLONE", &resource).await?;
     let view = super::view(state).await?;
-    let Some(src) = view.guest(source.0).cloned() else {
-        return Err(AppError::with_message(
-            ErrorCode::NotFound,
-            format!("No guest {source}"),
-        ));
-    };
-    let public = is_public_template(&src);
-    if !public
-        && !view
-            .engine
-            .guest_allows(&caller.principal, source.0, GuestAction::View)
-    {
-        return Err(AppError::with_message(
-            ErrorCode::NotFound,
-            format!("No guest {source}"),
-        ));
-    }
-    if !public
-        && !view
-            .engine
-            .guest_allows(&caller.principal, source.0, GuestAction::Clone)
-    {
-        let err = AppError::with_message(
-            ErrorCode::Forbidden,
-            format!("You may not clone guest {source}"),
-        );
-        refused(state, caller, "VM_CLONE", &resource, &err);
-        return Err(err);
-    }
-    let kind = GuestKind::from_type(&src.kind)
-        .ok_or_else(|| AppError::with_message(ErrorCode::UpstreamError, "unknown guest type"))?;
-    let node = Node::from_upstream(src.node.as_deref().unwrap_or_default())?;
-    let dest_node = target.clone().unwrap_or_else(|| node.clone());
-    check_target(
+    let permits = view.permits(&caller.principal);
+    let (src, public) = checked(
         state,
         caller,
-        &dest_node,
-        pool.as_ref(),
         "VM_CLONE",
         &resource,
-    )
-    .await?;
-    if !input.full_clone && !src.template {
-        return Err(AppError::field(
-            "fullClone",
-            "only templates can be linked-cloned: ask for a full clone",
-        ));
-    }
-    let override_quota = reject_override(caller, input.override_quota)?;
-    let mut ask = Amounts::of_guest(&src);
-    ask.vms = i64::from(kind == GuestKind::Qemu);
-    ask.lxcs = i64::from(kind == GuestKind::Lxc);
-    let details = json!({
-        "source": source, "pool": pool, "name": input.name, "full": input.full_clone,
-        "storage": storage, "target": target, "quotaOverride": override_quota,
-    });
-    audited(state, caller, "VM_CLONE", &resource, details, async {
-        let ticket = state
-            .quotas
-            .reserve(
-                state,
-                Ask {
-                    pool: if override_quota {
-                        None
-                    } else {
-                        pool.as_ref().map(|p| p.to_string())
-                    },
-                    amounts: ask,
-                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
-                },
-            )
-            .await?;
-        let newid = ticket
-            .vmid()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no vmid")))?;
-        let mut form = vec![("newid", newid.to_string())];
-        if let Some(n) = &input.name {
-            form.push((
-                if kind == GuestKind::Qemu {
-                    "name"
-                } else {
-                    "hostname"
-                },
-                n.clone(),
+        permits.clone_source(source),
+    )?;
+    // What the source holds is what the clone will hold (as a guest, not a template).
+    let cpus = cpus_of(&view, src.node());
+    let src_cfg = quota::guest_config(state, src.node(), src.kind(), source).await?;
+    let checks = (|| {
+        if !input.full_clone && !src.resource().template {
+            return Err(AppError::field(
+                "fullClone",
+                "only templates can be linked-cloned: ask for a full clone",
             ));
         }
-        if let Some(p) = &pool {
-            form.push(("pool", p.to_string()));
-        }
-        if input.full_clone {
-            form.push(("full", "1".to_owned()));
-        }
-        if let Some(s) = &storage {
-            form.push(("storage", s.to_string()));
-        }
-        if let Some(t) = &target {
-            form.push(("target", t.to_string()));
-        }
-        let path = ApiPath::lit("nodes")
-            .seg(&node)
-            .seg(&kind)
-            .seg(&source)
-            .then("clone");
-        let v: Value = state.pve.post(path, &form).await?;
-        ticket.commit();
-        state.acl.invalidate();
-        let upid = upid_of(&v);
-        Ok((
-            Started::task(state, caller, upid.clone(), Some(newid)),
-            json!({ "upid": upid, "vmid": newid }),
-        ))
+        let pool = target_pool(permits, "poolId", input.pool_id.as_deref())?;
+        let dest = match input.target.as_deref().filter(|s| !s.is_empty()) {
+            Some(t) => permits.node("target", t)?,
+            None => permits.node("target", src.node().as_str())?,
+        };
+        let content = Content::disks_of(src.kind());
+        let storage = match input.storage.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => Some(permits.storage("storage", s, content, dest.node())?),
+            None => {
+                // The copies land beside the source's disks: those storages must be open too.
+                for (key, value) in &src_cfg.current {
+                    let Some((vol, _)) = value
+                        .as_str()
+                        .and_then(|v| quota::volume_of(src.kind(), key, v))
+                    else {
+                        continue;
+                    };
+                    let store = vol.split(':').next().unwrap_or_default();
+                    permits.storage("storage", store, content, dest.node())?;
+                }
+                None
+            }
+        };
+        let override_quota = reject_override(caller, input.override_quota)?;
+        Ok((pool, dest, storage, override_quota))
+    })();
+    let (pool, dest, storage, override_quota) =
+        checked(state, caller, "VM_CLONE", &resource, checks)?;
+    let sizes = quota::sizes_for(state, src.node(), src.kind(), &[&src_cfg.current]).await;
+    let mut as_guest = src_cfg.current.clone();
+    as_guest.remove("template");
+    let mut held = quota::holding_of(src.kind(), &as_guest, cpus, &sizes);
+    // Detached volumes are not cloned.
+    held.disks.retain(|v, _| {
+        !src_cfg
+            .current
+            .iter()
+            .any(|(k, x)| k.starts_with("unused") && x.as_str() == Some(v.as_str()))
+    });
+    let ask = held.amounts();
+    let details = json!({
+        "source": source, "public": public, "pool": pool.as_ref().map(TargetPool::as_str),
+        "name": input.name, "full": input.full_clone,
+        "storage": storage.as_ref().map(UsableStorage::as_str), "target": dest.node(),
+        "quotaOverride": override_quota,
+    });
+    audited(state, caller, "VM_CLONE", &resource, details, async {
+        create_guest(
+            state,
+            caller,
+            Charge {
+                pool: pool.as_ref(),
+                override_quota,
+                amounts: ask,
+                new_vmid: given.map_or(NewId::Pick, NewId::Given),
+            },
+            |_| src.path("clone"),
+            |newid| {
+                let mut form = vec![("newid", newid.to_string())];
+                if let Some(n) = &input.name {
+                    form.push((
+                        if src.kind() == GuestKind::Qemu {
+                            "name"
+                        } else {
+                            "hostname"
+                        },
+                        n.clone(),
+                    ));
+                }
+                if let Some(p) = &pool {
+                    form.push(("pool", p.as_str().to_owned()));
+                }
+                if input.full_clone {
+                    form.push(("full", "1".to_owned()));
+                }
+                if let Some(s) = &storage {
+                    form.push(("storage", s.to_string()));
+                }
+                if dest.node() != src.node() {
+                    form.push(("target", dest.node().to_string()));
+                }
+                form
+            },
+        )
+        .await
     })
     .await
 }
@@ -1882,49 +1804,6 @@ mod tests {
         assert!(parse_size("ten").is_err());
         assert!(parse_size("+0G").is_err());
         assert!(parse_size("-5G").is_err());
-        assert_eq!(
-            disk_size_gib("local-lvm:vm-100-disk-0,size=32G"),
-            Some(32.0)
-        );
-    }
-
-    #[test]
-    fn config_values_are_checked() {
-        assert!(config_value("bios", &json!("ovmf")).is_ok());
-        assert!(config_value("bios", &json!("uefi")).is_err());
-        assert!(config_value("numa", &json!(true)).is_ok());
-        assert!(config_value("numa", &json!(2)).is_err());
-        for ok in [
-            "q35",
-            "pc",
-            "pc-q35-9.0",
-            "pc-i440fx-8.1+pve1",
-            "type=q35,viommu=intel",
-            "q35,aw-bits=48,enable-s3=1",
-        ] {
-            assert!(config_value("machine", &json!(ok)).is_ok(), "{ok}");
-        }
-        for bad in [
-            "q36",
-            "q35,viommu=amd",
-            "q35,aw-bits=99",
-            "q35,foo=1",
-            "q35;rm",
-        ] {
-            assert!(config_value("machine", &json!(bad)).is_err(), "{bad}");
-        }
-        assert!(config_key_allowed(GuestKind::Qemu, "bios"));
-        assert!(!config_key_allowed(GuestKind::Lxc, "bios"));
-        assert!(config_value("cores", &json!(4)).is_ok());
-        assert!(config_value("cores", &json!(0)).is_err());
-        assert!(config_value("memory", &json!("2048")).is_ok());
-        assert!(config_value("name", &json!("web-1")).is_ok());
-        assert!(config_value("name", &json!("web 1")).is_err());
-        assert!(config_value("onboot", &json!(true)).is_ok());
-        assert!(config_key_allowed(GuestKind::Qemu, "net0"));
-        assert!(!config_key_allowed(GuestKind::Qemu, "hookscript"));
-        assert!(config_key_allowed(GuestKind::Lxc, "swap"));
-        assert!(!config_key_allowed(GuestKind::Lxc, "sockets"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! view), rate limits, quotas and the audit row every action writes.
 
 pub mod cluster;
+pub mod config;
 pub mod guests;
 pub mod pools;
 pub mod quota;
@@ -18,8 +19,9 @@ use crate::audit::{Actor, Status};
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
-use crate::pve::models::Resource;
-use crate::pve::path::{ApiPath, GuestKind, Node, Vmid};
+use crate::pve::path::Vmid;
+
+pub use crate::acl::owned::Guest;
 use crate::state::AppState;
 
 /// The person behind an operation, with what the audit log records about them.
@@ -56,40 +58,6 @@ impl Caller {
     /// Whether the caller is a Uma administrator.
     pub fn is_admin(&self) -> bool {
         self.principal.is_admin
-    }
-}
-
-/// A guest the caller may at least see, with where it lives.
-#[derive(Debug, Clone)]
-pub struct Guest {
-    /// Its id.
-    pub vmid: Vmid,
-    /// QEMU or LXC.
-    pub kind: GuestKind,
-    /// The node running it.
-    pub node: Node,
-    /// Its cluster resource entry.
-    pub resource: Resource,
-}
-
-impl Guest {
-    /// `nodes/{node}/{kind}/{vmid}` followed by literal `rest`.
-    pub fn path(&self, rest: &'static str) -> ApiPath {
-        ApiPath::lit("nodes")
-            .seg(&self.node)
-            .seg(&self.kind)
-            .seg(&self.vmid)
-            .then(rest)
-    }
-
-    /// The pool it belongs to.
-    pub fn pool(&self) -> Option<&str> {
-        self.resource.pool.as_deref()
-    }
-
-    /// `vm:<id>`, the audit resource.
-    pub fn audit_resource(&self) -> String {
-        format!("vm:{}", self.vmid)
     }
 }
 
@@ -139,9 +107,9 @@ pub async fn view(state: &AppState) -> AppResult<Arc<View>> {
     Ok(state.acl.view().await?)
 }
 
-/// Resolves a guest the caller may see and checks `need`. A guest the caller may not see is
-/// "not found" (its existence is not revealed); one they see but may not act on is 403, audited
-/// under `action`.
+/// Resolves a guest the caller may see and checks `need` (through the caller's permits). A
+/// guest the caller may not see is "not found" (its existence is not revealed); one they see
+/// but may not act on is 403. Either refusal writes a `FAILURE` row under `action`.
 pub async fn guest(
     state: &AppState,
     caller: &Caller,
@@ -154,44 +122,30 @@ pub async fn guest(
         // It may be new since the cached view: look again before saying it does not exist.
         view = state.acl.reload().await?;
     }
-    let p = &caller.principal;
-    let Some(r) = view
-        .guest(vmid.0)
-        .filter(|_| view.engine.guest_allows(p, vmid.0, GuestAction::View))
-        .cloned()
-    else {
-        return Err(AppError::with_message(
-            ErrorCode::NotFound,
-            format!("No guest {vmid}"),
-        ));
-    };
-    let kind = GuestKind::from_type(&r.kind).ok_or_else(|| {
-        AppError::with_message(
-            ErrorCode::UpstreamError,
-            "Proxmox gave an unknown guest type",
-        )
-    })?;
-    let node = Node::from_upstream(r.node.as_deref().unwrap_or_default())?;
-    let guest = Guest {
-        vmid,
-        kind,
-        node,
-        resource: r,
-    };
-    if need != GuestAction::View && !view.engine.guest_allows(p, vmid.0, need) {
-        state.audit.record(
-            &caller.actor,
-            action,
-            &guest.audit_resource(),
-            Status::Failure,
-            json!({ "reason": "permission_denied", "need": need.privileges() }),
-        );
-        return Err(AppError::with_message(
-            ErrorCode::Forbidden,
-            format!("You may not {} {} {vmid}", need.verb(), guest.kind.noun()),
-        ));
+    match view.permits(&caller.principal).guest(vmid, need) {
+        Ok(g) => Ok((g, view)),
+        Err(err) => {
+            state.audit.record(
+                &caller.actor,
+                action,
+                &format!("vm:{vmid}"),
+                Status::Failure,
+                json!({ "error": err.message, "code": err.code.as_str(), "need": need.privileges() }),
+            );
+            Err(err)
+        }
     }
-    Ok((guest, view))
+}
+
+/// Runs `check` and writes a `FAILURE` row under `action` when it refuses.
+pub fn checked<T>(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    check: AppResult<T>,
+) -> AppResult<T> {
+    check.inspect_err(|err| refused(state, caller, action, resource, err))
 }
 
 /// Counts one `preset` action for the caller; refuses with 429 (`Retry-After`) and a `WARNING`

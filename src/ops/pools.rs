@@ -5,9 +5,10 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::quota::{self, pool_usage};
+use super::quota;
 use super::{audited, limit, refused, view, Caller};
-use crate::acl::{sanitize, UgidKind};
+use crate::acl::cache::View;
+use crate::acl::{local_name, pool_owner_part, OwnerTag, UgidKind};
 use crate::audit::Status;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
@@ -26,6 +27,69 @@ fn not_found(pool: &str) -> AppError {
     AppError::with_message(ErrorCode::NotFound, format!("No pool {pool}"))
 }
 
+/// A pool's comment without the owner record Uma keeps in it.
+fn comment_of(v: &View, pool: &str) -> Option<String> {
+    let c = v.engine.snapshot.pool_comments.get(pool)?;
+    let text = match c.rfind("[Owner: ") {
+        Some(at) => c[..at].trim_end(),
+        None => c.trim_end(),
+    };
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// A pool's usage (every guest's configuration read now) with its VNets, the limits in force,
+/// and what is left of them (of the owner's budget, for pools that share it).
+async fn standing(state: &AppState, v: &View, pool: &str, live: bool) -> AppResult<Value> {
+    let eff = quota::effective(state, v, pool).await?;
+    let fresh;
+    let resources = if live {
+        fresh = state.pve.resources(None).await?;
+        &fresh
+    } else {
+        &v.resources
+    };
+    let mut usage = state
+        .quotas
+        .usage(state, resources, &[pool.to_owned()], live)
+        .await?;
+    usage.vnets = quota::vnet_usage(state, pool).await?;
+    let mut budget = if eff.pools.len() > 1 {
+        state
+            .quotas
+            .usage(state, resources, &eff.pools, live)
+            .await?
+    } else {
+        usage
+    };
+    if eff.pools.len() > 1 {
+        let mut vnets = 0;
+        for p in &eff.pools {
+            vnets += quota::vnet_usage(state, p).await?;
+        }
+        budget.vnets = vnets;
+    }
+    let left = |max: i64, used: i64| {
+        if max > 0 {
+            json!((max - used).max(0))
+        } else {
+            Value::Null
+        }
+    };
+    let l = &eff.limits;
+    Ok(json!({
+        "limits": limits_json(l),
+        "source": eff.source,
+        "sharedWith": eff.pools.iter().filter(|p| *p != pool).collect::<Vec<_>>(),
+        "usage": usage,
+        "budgetUsage": budget,
+        "remaining": {
+            "vms": left(l.max_vms, budget.vms), "lxcs": left(l.max_lxcs, budget.lxcs),
+            "vnets": left(l.max_vnets, budget.vnets), "cpu": left(l.max_cpu, budget.cpu),
+            "memory": left(l.max_memory, budget.memory), "disk": left(l.max_disk, budget.disk),
+        },
+    }))
+}
+
 /// The pools the caller may see, with what they may do, usage and limits.
 pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Value> {
     let v = view(state).await?;
@@ -38,15 +102,16 @@ pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Value> {
         if !access.see {
             continue;
         }
-        let eff = quota::effective(state, id).await?;
+        let standing = standing(state, &v, id, false).await?;
         out.push(json!({
             "poolid": id,
-            "comment": r.name,
+            "comment": comment_of(&v, id),
             "allowManage": access.manage,
             "owned": v.engine.owns_pool(&caller.principal, id),
-            "usage": pool_usage(&v.resources, id),
-            "limits": limits_json(&eff.limits),
-            "limitsSource": eff.source,
+            "usage": standing["usage"],
+            "limits": standing["limits"],
+            "limitsSource": standing["source"],
+            "remaining": standing["remaining"],
         }));
     }
     state.audit.record(
@@ -76,18 +141,14 @@ pub async fn detail(state: &AppState, caller: &Caller, pool: &str) -> AppResult<
         .iter()
         .filter(|r| r.pool.as_deref() == Some(id.as_str()) && r.kind != "pool")
         .collect();
-    let eff = quota::effective(state, id.as_str()).await?;
-    let comment = v
-        .resources
-        .iter()
-        .find(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()))
-        .and_then(|r| r.name.clone());
+    let standing = standing(state, &v, id.as_str(), false).await?;
     Ok(json!({
         "pool": {
-            "poolid": id, "comment": comment, "members": members,
+            "poolid": id, "comment": comment_of(&v, id.as_str()), "members": members,
             "allowManage": access.manage,
-            "usage": pool_usage(&v.resources, id.as_str()),
-            "limits": limits_json(&eff.limits), "limitsSource": eff.source,
+            "usage": standing["usage"], "remaining": standing["remaining"],
+            "budgetUsage": standing["budgetUsage"], "sharedWith": standing["sharedWith"],
+            "limits": standing["limits"], "limitsSource": standing["source"],
         },
     }))
 }
@@ -204,83 +265,129 @@ fn check_name(field: &str, name: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Creates a pool `DEV_<owner>_<n>` and gives its owner Administrator on it.
+/// Creates a pool `DEV_<owner>_<n>`, records its owner in the pool's comment and gives the owner
+/// Administrator on it. Non-administrators create pools for themselves (or a group of theirs),
+/// at most `MAX_POOLS_PER_USER` per owner; a name whose pools already belong to another owner
+/// whose name reads the same (`john.doe` and `john_doe` both make `DEV_john_doe_…`) is refused.
 pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> AppResult<Value> {
-    super::validated(&input)?;
+    let action = "POOL_CREATE";
+    let resource = "cluster:pools";
+    let fail = |err: AppError| {
+        refused(state, caller, action, resource, &err);
+        err
+    };
+    super::validated(&input).map_err(fail)?;
     let comment = input.comment.unwrap_or_default();
     if comment.chars().count() > 200 || comment.chars().any(char::is_control) {
-        return Err(AppError::field(
+        return Err(fail(AppError::field(
             "comment",
             "one line of at most 200 characters",
-        ));
+        )));
+    }
+    if comment.contains("[Owner:") {
+        return Err(fail(AppError::field(
+            "comment",
+            "'[Owner:' is how Uma records a pool's owner; leave it out",
+        )));
     }
     let owner = input.owner.unwrap_or(Owner {
         kind: "user".into(),
         name: caller.username().to_owned(),
     });
-    check_name("owner.name", &owner.name)?;
-    limit(
-        state,
-        caller,
-        Preset::PoolCreate,
-        "POOL_CREATE",
-        "cluster:pools",
-    )
-    .await?;
+    check_name("owner.name", &owner.name).map_err(fail)?;
+    limit(state, caller, Preset::PoolCreate, action, resource).await?;
     let (kind, pve_id) = match owner.kind.as_str() {
         "user" => {
-            if !owner.name.eq_ignore_ascii_case(caller.username()) && !caller.is_admin() {
-                let err = AppError::with_message(
+            let own = local_name(&owner.name).eq_ignore_ascii_case(local_name(caller.username()));
+            if !own && !caller.is_admin() {
+                return Err(fail(AppError::with_message(
                     ErrorCode::Forbidden,
                     "Only administrators may create pools for another user",
-                );
-                refused(state, caller, "POOL_CREATE", "cluster:pools", &err);
-                return Err(err);
+                )));
             }
-            (UgidKind::User, pve_userid(state, &owner.name).await?)
+            (
+                UgidKind::User,
+                pve_userid(state, local_name(&owner.name))
+                    .await
+                    .map_err(fail)?,
+            )
         }
         "group" => {
             let member = caller
                 .principal
                 .groups
                 .iter()
-                .any(|g| g.eq_ignore_ascii_case(&owner.name));
+                .any(|g| crate::acl::cn(g).eq_ignore_ascii_case(&owner.name));
             if !member && !caller.is_admin() {
-                let err = AppError::with_message(
+                return Err(fail(AppError::with_message(
                     ErrorCode::Forbidden,
                     format!("You are not a member of the group {}", owner.name),
-                );
-                refused(state, caller, "POOL_CREATE", "cluster:pools", &err);
-                return Err(err);
+                )));
             }
-            (UgidKind::Group, pve_groupid(state, &owner.name).await?)
+            (
+                UgidKind::Group,
+                pve_groupid(state, &owner.name).await.map_err(fail)?,
+            )
         }
-        _ => return Err(AppError::field("owner.type", "user or group")),
+        _ => return Err(fail(AppError::field("owner.type", "user or group"))),
     };
-    let prefix = format!("DEV_{}_", sanitize(&owner.name));
-    let pools: Vec<Value> = state.pve.get("pools").await?;
-    let n = 1 + pools
+    let tag = match kind {
+        UgidKind::Group => OwnerTag::Group(pve_id.clone()),
+        _ => OwnerTag::User(pve_id.clone()),
+    };
+    let v = state.acl.reload().await?;
+    let part = tag.name_part(&v.engine.naming);
+    let named: Vec<&String> = v
+        .engine
+        .snapshot
+        .pool_comments
+        .keys()
+        .filter(|p| pool_owner_part(p).is_some_and(|o| o.eq_ignore_ascii_case(&part)))
+        .collect();
+    // Another owner's pools under the same name part, or pools made elsewhere whose owner by
+    // name would be someone else.
+    let taken = named.iter().any(|p| match v.engine.pool_owner(p) {
+        Some(t) => t != tag,
+        None => !tag.claims_by_name(&v.engine.naming),
+    });
+    if taken {
+        return Err(fail(AppError::with_message(
+            ErrorCode::Conflict,
+            format!(
+                "Pools named DEV_{part}_… belong to another owner whose name reads the same; ask an administrator to set this pool up"
+            ),
+        )));
+    }
+    if !caller.is_admin() && state.config.max_pools_per_user > 0 {
+        let owned = v.engine.pools_named_for(&tag).len();
+        let max = state.config.max_pools_per_user as usize;
+        if owned >= max {
+            return Err(fail(AppError::with_message(
+                ErrorCode::Forbidden,
+                format!(
+                    "An owner may have at most {max} pools, and {} has {owned}; delete one or ask an administrator",
+                    owner.name
+                ),
+            )));
+        }
+    }
+    let n = 1 + named
         .iter()
-        .filter_map(|p| p["poolid"].as_str())
-        .filter_map(|id| id.strip_prefix(&prefix))
-        .filter_map(|rest| rest.parse::<u32>().ok())
+        .filter_map(|p| p.rsplit_once('_'))
+        .filter_map(|(_, n)| n.parse::<u32>().ok())
         .max()
         .unwrap_or(0);
-    let poolid = PoolId::parse("poolid", &format!("{prefix}{n}"))?;
-    let tag = match kind {
-        UgidKind::Group => format!("[Owner: group:{pve_id}]"),
-        _ => format!("[Owner: user:{pve_id}]"),
-    };
+    let poolid = PoolId::parse("poolid", &format!("DEV_{part}_{n}")).map_err(fail)?;
     let full_comment = if comment.is_empty() {
-        tag
+        tag.render()
     } else {
-        format!("{comment} {tag}")
+        format!("{comment} {}", tag.render())
     };
     let resource = format!("pool:{poolid}");
     audited(
         state,
         caller,
-        "POOL_CREATE",
+        action,
         &resource,
         json!({ "owner": { "type": owner.kind, "name": owner.name, "pveId": pve_id } }),
         async {
@@ -329,7 +436,9 @@ pub async fn delete(state: &AppState, caller: &Caller, pool: &str) -> AppResult<
     let v = state.acl.reload().await?;
     let access = v.engine.pool_access(&caller.principal, id.as_str());
     if !access.see {
-        return Err(not_found(id.as_str()));
+        let err = not_found(id.as_str());
+        refused(state, caller, "POOL_DELETE", &resource, &err);
+        return Err(err);
     }
     if !access.manage {
         let err = AppError::with_message(
@@ -402,10 +511,18 @@ pub async fn delete(state: &AppState, caller: &Caller, pool: &str) -> AppResult<
 /// Limits in force for a pool (or the global defaults), with live usage and what is left.
 pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
     if pool == "global" {
-        let eff = quota::effective(state, "global").await?;
-        return Ok(
-            json!({ "poolId": "global", "limits": limits_json(&eff.limits), "source": eff.source }),
-        );
+        let limits = state
+            .store
+            .pool_limit("global")
+            .await?
+            .map(|r| r.limits())
+            .unwrap_or_default();
+        let source = if limits == Limits::default() {
+            "none"
+        } else {
+            "global"
+        };
+        return Ok(json!({ "poolId": "global", "limits": limits_json(&limits), "source": source }));
     }
     let id = PoolId::parse("poolId", pool)?;
     let v = view(state).await?;
@@ -417,19 +534,9 @@ pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppRes
     {
         return Err(not_found(id.as_str()));
     }
-    let eff = quota::effective(state, id.as_str()).await?;
     // Live usage: read now, not from the cached view.
-    let resources = state.pve.resources(Some("vm")).await?;
-    let mut usage = pool_usage(&resources, id.as_str());
-    usage.vnets = quota::vnet_usage(state, id.as_str()).await?;
-    let left = |max: i64, used: i64| {
-        if max > 0 {
-            json!((max - used).max(0))
-        } else {
-            Value::Null
-        }
-    };
-    let l = &eff.limits;
+    let mut out = standing(state, &v, id.as_str(), true).await?;
+    out["poolId"] = json!(id);
     state.audit.record(
         &caller.actor,
         "POOL_LIMITS_VIEW",
@@ -437,17 +544,7 @@ pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppRes
         Status::Success,
         json!({}),
     );
-    Ok(json!({
-        "poolId": id,
-        "limits": limits_json(l),
-        "source": eff.source,
-        "usage": usage,
-        "remaining": {
-            "vms": left(l.max_vms, usage.vms), "lxcs": left(l.max_lxcs, usage.lxcs),
-            "vnets": left(l.max_vnets, usage.vnets), "cpu": left(l.max_cpu, usage.cpu),
-            "memory": left(l.max_memory, usage.memory), "disk": left(l.max_disk, usage.disk),
-        },
-    }))
+    Ok(out)
 }
 
 /// Parses `{maxVMs, maxLXCs, maxVnets, maxCpu, maxMemory, maxDisk}`: whole numbers ≥ 0
@@ -639,7 +736,9 @@ pub async fn change_acl(
     let v = state.acl.reload().await?;
     let access = v.engine.pool_access(&caller.principal, id.as_str());
     if !access.see {
-        return Err(not_found(id.as_str()));
+        let err = not_found(id.as_str());
+        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        return Err(err);
     }
     if !access.manage {
         let err = AppError::with_message(
@@ -651,7 +750,7 @@ pub async fn change_acl(
     }
     if remove
         && !is_group
-        && crate::acl::username_variants(caller.username()).contains(&target.to_lowercase())
+        && local_name(caller.username()).eq_ignore_ascii_case(local_name(&target))
     {
         let err = AppError::with_message(ErrorCode::Forbidden, "You can't remove your own access");
         refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
@@ -697,7 +796,6 @@ pub async fn change_acl(
 pub async fn cluster_acl(state: &AppState, caller: &Caller) -> AppResult<Value> {
     let v = view(state).await?;
     let admin = v.engine.effective_admin(&caller.principal);
-    let names = crate::acl::username_variants(caller.username());
     let entries: Vec<Value> = v
         .engine
         .snapshot
@@ -706,12 +804,8 @@ pub async fn cluster_acl(state: &AppState, caller: &Caller) -> AppResult<Value> 
         .filter(|e| {
             admin
                 || match e.kind {
-                    UgidKind::User => names.contains(&e.ugid.to_lowercase())
-                        || e.ugid.split_once('@').is_some_and(|(l, _)| names.contains(&l.to_lowercase())),
-                    UgidKind::Group => caller.principal.groups.iter().any(|g| {
-                        let gv = v.engine.naming.group_variants(g);
-                        gv.contains(&e.ugid) || gv.contains(&e.ugid.to_lowercase())
-                    }),
+                    UgidKind::User => v.engine.is_user(&caller.principal, &e.ugid),
+                    UgidKind::Group => v.engine.in_group(&caller.principal, &e.ugid),
                     UgidKind::Token => false,
                 }
         })

@@ -1,33 +1,53 @@
-//! Pool quotas that hold. A request that adds guests, vCPUs, memory, disk or VNets to a pool
-//! first *reserves* what it adds: under one lock, Uma reads the pool's usage from Proxmox (never
-//! from a cache; if it can't, the request is refused), adds what other requests have reserved
-//! and not yet landed, and compares with the pool's limits (its own `PoolLimit` row, else the
-//! `global` defaults). The reservation is released if the operation fails, or kept after success
-//! until Proxmox shows the new guest (at most [`LANDING`]), so concurrent requests can never
-//! both pass a nearly full quota.
+//! Pool quotas that count what Proxmox holds. Usage is computed from the guests' configurations
+//! (with their pending changes): every disk of every guest — templates included, detached
+//! `unused[n]` volumes and container mount points too — vCPUs as Proxmox counts them (`vcpus`,
+//! else cores × sockets; a container without `cores` may use its node's every core), memory,
+//! and the VNets charged to the pool. Templates can't run, so they hold disks and a guest slot
+//! but no vCPUs or memory.
+//!
+//! A request that adds to a pool first *reserves* what it adds: under one lock, Uma reads the
+//! usage from Proxmox (never from a cache; if it can't, the request is refused), adds what other
+//! requests have reserved and not yet landed, and compares with the limits in force: the pool's
+//! own `PoolLimit` row, else — for pools of the owner naming rule — one budget (the `global`
+//! defaults) shared by all the owner's pools without a row of their own, else the defaults.
+//! The reservation is released if the operation fails, or kept after success until Proxmox
+//! shows the new guest (at most [`LANDING`]), so concurrent requests can never both pass a
+//! nearly full quota.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::stream::{self, StreamExt};
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use crate::acl::cache::View;
+use crate::acl::keys::{self, Value as KeyValue};
+use crate::acl::{pool_owner_part, Engine};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
-use crate::pve::path::Vmid;
+use crate::pve::path::{ApiPath, GuestKind, Node, Storage, Vmid, VolumeId};
+use crate::pve::props::{self, Props};
 use crate::state::AppState;
 use crate::store::pools::Limits;
 
 /// How long a committed reservation for a new guest waits to show up in Proxmox.
 pub const LANDING: Duration = Duration::from_secs(120);
 
+const GIB: u64 = 1 << 30;
+
+/// Guests whose configurations are read at once while counting a pool.
+const READS_AT_ONCE: usize = 8;
+
 /// Amounts counted against a quota.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Amounts {
-    /// QEMU VMs.
+    /// QEMU VMs (templates included).
     pub vms: i64,
-    /// LXC containers.
+    /// LXC containers (templates included).
     pub lxcs: i64,
     /// VNets.
     pub vnets: i64,
@@ -54,31 +74,297 @@ impl Amounts {
         *self == Self::default()
     }
 
-    /// What a guest resource uses.
-    pub fn of_guest(r: &Resource) -> Self {
-        let mib = 1024 * 1024;
-        let gib = mib * 1024;
+    /// What `after` holds beyond `before`, per amount (never negative).
+    pub fn growth(before: &Holding, after: &Holding) -> Self {
+        let b = before.amounts();
+        let a = after.amounts();
         Self {
-            vms: i64::from(r.kind == "qemu"),
-            lxcs: i64::from(r.kind == "lxc"),
+            vms: (a.vms - b.vms).max(0),
+            lxcs: (a.lxcs - b.lxcs).max(0),
             vnets: 0,
-            cpu: r.maxcpu.unwrap_or(0.0).round() as i64,
-            memory: i64::try_from(r.maxmem.unwrap_or(0) / mib).unwrap_or(i64::MAX),
-            disk: i64::try_from(r.maxdisk.unwrap_or(0).div_ceil(gib)).unwrap_or(i64::MAX),
+            cpu: (a.cpu - b.cpu).max(0),
+            memory: (a.memory - b.memory).max(0),
+            disk: i64::try_from(
+                after
+                    .disk_bytes()
+                    .saturating_sub(before.disk_bytes())
+                    .div_ceil(GIB),
+            )
+            .unwrap_or(i64::MAX),
         }
     }
 }
 
-/// Sums the non-template guests of `pool`.
-pub fn pool_usage(resources: &[Resource], pool: &str) -> Amounts {
-    let mut total = Amounts::default();
-    for r in resources
-        .iter()
-        .filter(|r| r.is_guest() && !r.template && r.pool.as_deref() == Some(pool))
-    {
-        total.add(&Amounts::of_guest(r));
+/// What one guest holds, read from its configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holding {
+    /// 1 for a VM.
+    pub vms: i64,
+    /// 1 for a container.
+    pub lxcs: i64,
+    /// vCPUs it may run with (0 for templates).
+    pub cpu: i64,
+    /// Memory, MiB (0 for templates).
+    pub memory: i64,
+    /// Its volumes and their sizes in bytes.
+    pub disks: BTreeMap<String, u64>,
+}
+
+impl Holding {
+    /// Bytes of all its volumes.
+    pub fn disk_bytes(&self) -> u64 {
+        self.disks.values().fold(0u64, |a, b| a.saturating_add(*b))
     }
-    total
+
+    /// As quota amounts (disk rounded up to whole GiB).
+    pub fn amounts(&self) -> Amounts {
+        Amounts {
+            vms: self.vms,
+            lxcs: self.lxcs,
+            vnets: 0,
+            cpu: self.cpu,
+            memory: self.memory,
+            disk: i64::try_from(self.disk_bytes().div_ceil(GIB)).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The larger of two states of one guest (running now and after its pending changes):
+    /// the larger vCPUs and memory, every volume of either.
+    pub fn widen(&mut self, other: &Holding) {
+        self.vms = self.vms.max(other.vms);
+        self.lxcs = self.lxcs.max(other.lxcs);
+        self.cpu = self.cpu.max(other.cpu);
+        self.memory = self.memory.max(other.memory);
+        for (k, v) in &other.disks {
+            let e = self.disks.entry(k.clone()).or_default();
+            *e = (*e).max(*v);
+        }
+    }
+}
+
+fn num(cfg: &Map<String, Value>, key: &str) -> Option<i64> {
+    cfg.get(key).and_then(|v| {
+        v.as_i64()
+            .or_else(|| v.as_f64().map(|f| f as i64))
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    })
+}
+
+/// A volume a disk key's value holds, with its `size=` (bytes) when stated. CD drives, empty
+/// drives and host paths hold none.
+pub fn volume_of(kind: GuestKind, key: &str, value: &str) -> Option<(String, Option<u64>)> {
+    let format = match keys::rule(kind, key)?.value {
+        KeyValue::Drive(f) | KeyValue::Mount(f) => f,
+        KeyValue::Unused => return Some((value.to_owned(), None)),
+        _ => return None,
+    };
+    let default = format.default_key.unwrap_or("file");
+    let p = Props::parse(format, value).ok();
+    let (volume, media, size) = match &p {
+        Some(p) => (
+            p.get(default).unwrap_or_default().to_owned(),
+            p.get("media").map(str::to_owned),
+            p.get("size").and_then(props::parse_size),
+        ),
+        // Values Proxmox wrote that Uma's grammar doesn't know: the volume is the first part.
+        None => (
+            value.split(',').next().unwrap_or_default().to_owned(),
+            value
+                .split(',')
+                .find_map(|x| x.strip_prefix("media="))
+                .map(str::to_owned),
+            value
+                .split(',')
+                .find_map(|x| x.strip_prefix("size="))
+                .and_then(props::parse_size),
+        ),
+    };
+    if media.as_deref() == Some("cdrom")
+        || volume.is_empty()
+        || volume == "none"
+        || volume == "cdrom"
+        || volume.starts_with('/')
+    {
+        return None;
+    }
+    Some((volume, size))
+}
+
+/// What a configuration holds. `node_cpus` is the node's CPU count (a container without
+/// `cores` may use them all); `sizes` gives the size of volumes whose value states none.
+pub fn holding_of(
+    kind: GuestKind,
+    cfg: &Map<String, Value>,
+    node_cpus: i64,
+    sizes: &HashMap<String, u64>,
+) -> Holding {
+    let template = num(cfg, "template") == Some(1);
+    let mut h = Holding {
+        vms: i64::from(kind == GuestKind::Qemu),
+        lxcs: i64::from(kind == GuestKind::Lxc),
+        ..Holding::default()
+    };
+    if !template {
+        h.cpu = match kind {
+            GuestKind::Qemu => num(cfg, "vcpus").unwrap_or_else(|| {
+                num(cfg, "cores").unwrap_or(1) * num(cfg, "sockets").unwrap_or(1)
+            }),
+            GuestKind::Lxc => num(cfg, "cores").unwrap_or(node_cpus.max(1)),
+        };
+        h.memory = match cfg.get("memory") {
+            Some(Value::String(s)) => Props::parse(&props::MEMORY, s)
+                .ok()
+                .and_then(|p| p.get("current").and_then(|c| c.parse().ok()))
+                .unwrap_or(512),
+            Some(v) => v.as_i64().unwrap_or(512),
+            None => 512,
+        };
+    }
+    for (key, value) in cfg {
+        let Some(text) = value.as_str() else { continue };
+        if let Some((volume, size)) = volume_of(kind, key, text) {
+            let bytes = size.or_else(|| sizes.get(&volume).copied()).unwrap_or(0);
+            let e = h.disks.entry(volume).or_default();
+            *e = (*e).max(bytes);
+        }
+    }
+    h
+}
+
+/// Volumes of a configuration that state no size (detached `unused[n]` ones).
+pub fn unsized_volumes(kind: GuestKind, cfg: &Map<String, Value>) -> Vec<String> {
+    cfg.iter()
+        .filter_map(|(k, v)| volume_of(kind, k, v.as_str()?))
+        .filter(|(_, size)| size.is_none())
+        .map(|(v, _)| v)
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct PendingItem {
+    key: String,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    pending: Option<Value>,
+    #[serde(default)]
+    delete: Option<Value>,
+}
+
+/// A guest's configuration now and as it will be after its pending changes.
+#[derive(Debug, Clone, Default)]
+pub struct GuestConfig {
+    /// In force now.
+    pub current: Map<String, Value>,
+    /// After the pending changes (what `GET config` shows).
+    pub pending: Map<String, Value>,
+}
+
+/// Reads a guest's configuration with its pending changes (`GET …/pending`).
+pub async fn guest_config(
+    state: &AppState,
+    node: &Node,
+    kind: GuestKind,
+    vmid: Vmid,
+) -> AppResult<GuestConfig> {
+    let path = ApiPath::lit("nodes")
+        .seg(node)
+        .seg(&kind)
+        .seg(&vmid)
+        .then("pending");
+    let items: Vec<PendingItem> = state.pve.get(path).await?;
+    let mut out = GuestConfig::default();
+    for i in items {
+        let deleted = i
+            .delete
+            .as_ref()
+            .is_some_and(|d| d.as_i64().unwrap_or(0) > 0 || d == "1");
+        if let Some(v) = &i.value {
+            out.current.insert(i.key.clone(), v.clone());
+        }
+        match (&i.pending, deleted) {
+            (_, true) => {}
+            (Some(p), false) => {
+                out.pending.insert(i.key, p.clone());
+            }
+            (None, false) => {
+                if let Some(v) = i.value {
+                    out.pending.insert(i.key, v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The size of a volume as its storage reports it (for volumes whose config states none).
+pub async fn volume_size(state: &AppState, node: &Node, volid: &str) -> Option<u64> {
+    let v = VolumeId::parse("volume", volid).ok()?;
+    let storage = Storage::parse("storage", volid.split(':').next()?).ok()?;
+    let path = ApiPath::lit("nodes")
+        .seg(node)
+        .then("storage")
+        .seg(&storage)
+        .then("content")
+        .seg(&v);
+    let info: Value = state.pve.get(path).await.ok()?;
+    info.get("size").and_then(Value::as_u64)
+}
+
+/// Sizes of the volumes of `configs` that state none, read from their storages.
+pub async fn sizes_for(
+    state: &AppState,
+    node: &Node,
+    kind: GuestKind,
+    configs: &[&Map<String, Value>],
+) -> HashMap<String, u64> {
+    let mut wanted: Vec<String> = configs
+        .iter()
+        .flat_map(|c| unsized_volumes(kind, c))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut out = HashMap::new();
+    for v in wanted {
+        if let Some(size) = volume_size(state, node, &v).await {
+            out.insert(v, size);
+        }
+    }
+    out
+}
+
+/// What a guest holds now: the larger of its current and pending configuration.
+pub async fn guest_holding(
+    state: &AppState,
+    node: &Node,
+    kind: GuestKind,
+    vmid: Vmid,
+    node_cpus: i64,
+) -> AppResult<(Holding, GuestConfig)> {
+    let cfg = guest_config(state, node, kind, vmid).await?;
+    let sizes = sizes_for(state, node, kind, &[&cfg.current, &cfg.pending]).await;
+    let mut h = holding_of(kind, &cfg.current, node_cpus, &sizes);
+    h.widen(&holding_of(kind, &cfg.pending, node_cpus, &sizes));
+    Ok((h, cfg))
+}
+
+/// CPU count per node, from a resource list.
+pub fn node_cpus(resources: &[Resource]) -> HashMap<String, i64> {
+    resources
+        .iter()
+        .filter(|r| r.kind == "node")
+        .filter_map(|r| Some((r.node.clone()?, r.maxcpu.unwrap_or(1.0).round() as i64)))
+        .collect()
+}
+
+fn unreadable(what: &str, e: &AppError) -> AppError {
+    tracing::warn!(error = %e.message, pools = what, "quota check: usage unreadable");
+    AppError::with_message(
+        ErrorCode::Unavailable,
+        format!(
+            "Could not read the usage of {what} from Proxmox, so the quota can't be checked; nothing was changed. Try again shortly."
+        ),
+    )
 }
 
 #[derive(Debug)]
@@ -97,11 +383,16 @@ struct Book {
     held: Vec<Reservation>,
 }
 
-/// The reservations of this instance.
+/// How long a guest's holding read for a display (pool lists, limits pages) serves other
+/// displays. Quota checks always read anew.
+const SHOWN_FOR: Duration = Duration::from_secs(15);
+
+/// The reservations of this instance, and recently read holdings for displays.
 #[derive(Debug, Default)]
 pub struct QuotaBook {
     book: Mutex<Book>,
     check: tokio::sync::Mutex<()>,
+    shown: Mutex<HashMap<u32, (Instant, Holding)>>,
 }
 
 /// A held reservation: dropped without [`Ticket::commit`], it is released.
@@ -142,33 +433,86 @@ impl Drop for Ticket {
     }
 }
 
-/// The limits in force for a pool, and where they come from.
+/// Where the limits of a pool come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Its own row.
+    Pool,
+    /// The owner's budget (the defaults), shared by the owner's pools without a row.
+    Owner,
+    /// The defaults.
+    Global,
+    /// No limits at all.
+    None,
+}
+
+/// The limits in force for a pool, where they come from, and the pools that share them.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Effective {
     /// The limits (0 = unlimited).
     pub limits: Limits,
-    /// `pool` (its own row), `global` (the defaults) or `none`.
-    pub source: &'static str,
+    /// Where they come from.
+    pub source: Source,
+    /// The pools whose usage counts against them (the pool itself, or the owner's pools).
+    pub pools: Vec<String>,
 }
 
-/// The limits of `pool`: its own row, else the global defaults.
-pub async fn effective(state: &AppState, pool: &str) -> AppResult<Effective> {
+/// Pools of the same owner as `pool` (recorded owner, or the same unrecorded name part).
+pub fn owner_pools(engine: &Engine, pool: &str) -> Vec<String> {
+    let Some(part) = pool_owner_part(pool) else {
+        return vec![pool.to_owned()];
+    };
+    let _ = part;
+    let mut out: Vec<String> = engine
+        .snapshot
+        .pool_comments
+        .keys()
+        .filter(|p| engine.same_owner(pool, p))
+        .cloned()
+        .collect();
+    if !out.iter().any(|p| p == pool) {
+        out.push(pool.to_owned());
+    }
+    out.sort();
+    out
+}
+
+/// The limits of `pool`: its own row; else, for an owner's pool, the defaults as one budget of
+/// all the owner's pools without a row; else the defaults.
+pub async fn effective(state: &AppState, view: &View, pool: &str) -> AppResult<Effective> {
     if let Some(row) = state.store.pool_limit(pool).await? {
         return Ok(Effective {
             limits: row.limits(),
-            source: "pool",
+            source: Source::Pool,
+            pools: vec![pool.to_owned()],
         });
     }
-    Ok(match state.store.pool_limit("global").await? {
-        Some(row) => Effective {
-            limits: row.limits(),
-            source: "global",
-        },
-        None => Effective {
+    let Some(global) = state.store.pool_limit("global").await? else {
+        return Ok(Effective {
             limits: Limits::default(),
-            source: "none",
-        },
+            source: Source::None,
+            pools: vec![pool.to_owned()],
+        });
+    };
+    if pool_owner_part(pool).is_none() {
+        return Ok(Effective {
+            limits: global.limits(),
+            source: Source::Global,
+            pools: vec![pool.to_owned()],
+        });
+    }
+    let mut pools = Vec::new();
+    for p in owner_pools(&view.engine, pool) {
+        if p == pool || state.store.pool_limit(&p).await?.is_none() {
+            pools.push(p);
+        }
+    }
+    Ok(Effective {
+        limits: global.limits(),
+        source: Source::Owner,
+        pools,
     })
 }
 
@@ -194,57 +538,199 @@ pub struct Ask {
     pub new_vmid: NewId,
 }
 
+/// Guest ids that must not be handed to a new guest: those with backups (which would pass to
+/// the new guest, being matched by id).
+pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppResult<HashSet<u32>> {
+    #[derive(Deserialize)]
+    struct NodeStorage {
+        storage: String,
+        #[serde(default)]
+        content: String,
+        #[serde(default, deserialize_with = "crate::pve::models::flag")]
+        shared: bool,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        #[serde(default)]
+        vmid: Option<u32>,
+    }
+    let mut out = HashSet::new();
+    let mut seen_shared: HashSet<String> = HashSet::new();
+    let nodes: Vec<Node> = resources
+        .iter()
+        .filter(|r| r.kind == "node" && r.status.as_deref() == Some("online"))
+        .filter_map(|r| Node::parse("node", r.node.as_deref()?).ok())
+        .collect();
+    for node in nodes {
+        let storages: Vec<NodeStorage> = state
+            .pve
+            .get_with(
+                ApiPath::lit("nodes").seg(&node).then("storage"),
+                &[("content", "backup".to_owned())],
+            )
+            .await?;
+        for s in storages
+            .into_iter()
+            .filter(|s| s.content.split(',').any(|c| c == "backup"))
+        {
+            if s.shared && !seen_shared.insert(s.storage.clone()) {
+                continue;
+            }
+            let Ok(sid) = Storage::parse("storage", &s.storage) else {
+                continue;
+            };
+            let items: Vec<Item> = state
+                .pve
+                .get_with(
+                    ApiPath::lit("nodes")
+                        .seg(&node)
+                        .then("storage")
+                        .seg(&sid)
+                        .then("content"),
+                    &[("content", "backup".to_owned())],
+                )
+                .await?;
+            out.extend(items.into_iter().filter_map(|i| i.vmid));
+        }
+    }
+    Ok(out)
+}
+
 impl QuotaBook {
-    /// Reserves `ask` against its pool's limits (and the new guest's id), or refuses naming
-    /// the limit, the request and what is left. Usage is read from Proxmox now; if it can't be
-    /// read, the request is refused.
+    /// The usage of the guests of `pools` (VNets not included). `live` reads every guest's
+    /// configuration now; otherwise holdings read in the last few seconds serve.
+    pub async fn usage(
+        &self,
+        state: &AppState,
+        resources: &[Resource],
+        pools: &[String],
+        live: bool,
+    ) -> AppResult<Amounts> {
+        let cpus = node_cpus(resources);
+        let jobs: Vec<(u32, GuestKind, String, i64)> = resources
+            .iter()
+            .filter(|r| r.is_guest() && r.pool.as_ref().is_some_and(|p| pools.contains(p)))
+            .map(|r| {
+                let node = r.node.clone().unwrap_or_default();
+                let n = cpus.get(&node).copied().unwrap_or(1);
+                (
+                    r.vmid.unwrap_or_default(),
+                    GuestKind::from_type(&r.kind).unwrap_or(GuestKind::Qemu),
+                    node,
+                    n,
+                )
+            })
+            .collect();
+        let reads: Vec<AppResult<Holding>> = stream::iter(jobs)
+            .map(|(id, kind, node, n)| self.holding_for_usage(state, id, kind, node, n, live))
+            .buffer_unordered(READS_AT_ONCE)
+            .collect()
+            .await;
+        let mut total = Amounts::default();
+        let mut bytes: u64 = 0;
+        for h in reads {
+            let h = h.map_err(|e| unreadable(&pools.join(", "), &e))?;
+            let a = h.amounts();
+            total.vms += a.vms;
+            total.lxcs += a.lxcs;
+            total.cpu += a.cpu;
+            total.memory += a.memory;
+            bytes = bytes.saturating_add(h.disk_bytes());
+        }
+        total.disk = i64::try_from(bytes.div_ceil(GIB)).unwrap_or(i64::MAX);
+        Ok(total)
+    }
+
+    async fn holding_for_usage(
+        &self,
+        state: &AppState,
+        id: u32,
+        kind: GuestKind,
+        node: String,
+        node_cpus: i64,
+        live: bool,
+    ) -> AppResult<Holding> {
+        if !live {
+            let shown = self.shown.lock().get(&id).cloned();
+            if let Some((_, h)) = shown.filter(|(at, _)| at.elapsed() < SHOWN_FOR) {
+                return Ok(h);
+            }
+        }
+        let node = Node::from_upstream(&node)?;
+        let (h, _) = guest_holding(state, &node, kind, Vmid(id), node_cpus).await?;
+        self.shown.lock().insert(id, (Instant::now(), h.clone()));
+        Ok(h)
+    }
+
+    /// Reserves `ask` against the limits in force for its pool (and the new guest's id), or
+    /// refuses naming the limit, the request and what is left. Usage is read from Proxmox now;
+    /// if it can't be read, the request is refused.
     pub async fn reserve(self: &Arc<Self>, state: &AppState, ask: Ask) -> AppResult<Ticket> {
         let _one_at_a_time = self.check.lock().await;
+        let what = ask.pool.as_deref().unwrap_or("the cluster").to_owned();
+        let view = state.acl.view().await?;
         let eff = match &ask.pool {
-            Some(pool) => Some(effective(state, pool).await?),
+            Some(pool) => Some(effective(state, &view, pool).await?),
             None => None,
         };
-        let what = ask.pool.as_deref().unwrap_or("the cluster");
-        let resources = state.pve.resources(Some("vm")).await.map_err(|e| {
-            tracing::warn!(error = %e, pool = what, "quota check: usage unreadable");
-            AppError::with_message(
-                ErrorCode::Unavailable,
-                format!(
-                    "Could not read the usage of {what} from Proxmox, so the quota can't be checked; nothing was changed. Try again shortly."
-                ),
-            )
-        })?;
+        let resources = state
+            .pve
+            .resources(None)
+            .await
+            .map_err(|e| unreadable(&what, &AppError::from(e)))?;
         let held = self.held_vmids();
         let vmid = match ask.new_vmid {
             NewId::None => None,
             NewId::Given(v) => {
-                if resources.iter().any(|r| r.vmid == Some(v.0)) || held.contains(&v.0) {
+                if resources
+                    .iter()
+                    .any(|r| r.is_guest() && r.vmid == Some(v.0))
+                    || held.contains(&v.0)
+                {
                     return Err(AppError::with_message(
                         ErrorCode::Conflict,
                         format!("Guest id {v} is already in use; pick another or leave it empty"),
                     ));
                 }
+                let backed_up = ids_with_backups(state, &resources)
+                    .await
+                    .map_err(|e| unreadable(&what, &e))?;
+                if backed_up.contains(&v.0) {
+                    return Err(AppError::with_message(
+                        ErrorCode::Conflict,
+                        format!(
+                            "Guest id {v} still has backups of an earlier guest; pick another id or leave it empty"
+                        ),
+                    ));
+                }
                 Some(v.0)
             }
             NewId::Pick => {
-                let taken: std::collections::HashSet<u32> = resources
+                let backed_up = ids_with_backups(state, &resources)
+                    .await
+                    .map_err(|e| unreadable(&what, &e))?;
+                let taken: HashSet<u32> = resources
                     .iter()
                     .filter_map(|r| r.vmid)
                     .chain(held.iter().copied())
+                    .chain(backed_up)
                     .collect();
                 (100..1_000_000).find(|id| !taken.contains(id))
             }
         };
-        if let (Some(pool), Some(eff)) = (&ask.pool, &eff) {
-            let mut used = pool_usage(&resources, pool);
+        if let Some(eff) = eff.as_ref().filter(|e| e.limits != Limits::default()) {
+            let mut used = self.usage(state, &resources, &eff.pools, true).await?;
             if ask.amounts.vnets > 0 && eff.limits.max_vnets > 0 {
-                used.vnets = vnet_usage(state, pool).await?;
+                let mut vnets = 0;
+                for p in &eff.pools {
+                    vnets += vnet_usage(state, p).await?;
+                }
+                used.vnets = vnets;
             }
-            let pending = self.pending(pool, &resources);
-            used.add(&pending);
-            check(pool, &eff.limits, &used, &ask.amounts)?;
+            used.add(&self.pending(&eff.pools, &resources));
+            check(&label(&what, eff), &eff.limits, &used, &ask.amounts)?;
         } else {
-            self.pending("", &resources);
+            self.pending(&[], &resources);
         }
         let mut book = self.book.lock();
         book.next_id += 1;
@@ -264,8 +750,8 @@ impl QuotaBook {
         })
     }
 
-    /// Held amounts for `pool` whose guest has not appeared yet; forgets landed and stale ones.
-    fn pending(&self, pool: &str, resources: &[Resource]) -> Amounts {
+    /// Held amounts for `pools` whose guest has not appeared yet; forgets landed and stale ones.
+    fn pending(&self, pools: &[String], resources: &[Resource]) -> Amounts {
         let mut book = self.book.lock();
         book.held.retain(|r| {
             let landed = r
@@ -275,20 +761,31 @@ impl QuotaBook {
             !(r.committed_at.is_some() && (landed || stale))
         });
         let mut total = Amounts::default();
-        for r in book.held.iter().filter(|r| r.pool == pool) {
+        for r in book.held.iter().filter(|r| pools.contains(&r.pool)) {
             total.add(&r.ask);
         }
         total
     }
 
-    /// Guest ids held by reservations (so new ids are not handed out twice).
+    /// Guest ids held by reservations still being created (so new ids are not handed out
+    /// twice). Once Proxmox accepted a creation the guest exists there and holds its id itself.
     pub fn held_vmids(&self) -> Vec<u32> {
         self.book
             .lock()
             .held
             .iter()
+            .filter(|r| r.committed_at.is_none())
             .filter_map(|r| r.new_vmid)
             .collect()
+    }
+}
+
+/// How a refusal names the budget.
+fn label(pool: &str, eff: &Effective) -> String {
+    if eff.source == Source::Owner && eff.pools.len() > 1 {
+        format!("pool {pool} (one budget with {})", eff.pools.join(", "))
+    } else {
+        format!("pool {pool}")
     }
 }
 
@@ -313,7 +810,7 @@ pub async fn vnet_usage(state: &AppState, pool: &str) -> AppResult<i64> {
 
 /// Compares one request with the limits; the message names the limit, the request and what is
 /// left.
-pub fn check(pool: &str, limits: &Limits, used: &Amounts, ask: &Amounts) -> AppResult<()> {
+pub fn check(what: &str, limits: &Limits, used: &Amounts, ask: &Amounts) -> AppResult<()> {
     let rows: [(&str, i64, i64, i64, &str); 6] = [
         ("VMs", limits.max_vms, used.vms, ask.vms, ""),
         ("containers", limits.max_lxcs, used.lxcs, ask.lxcs, ""),
@@ -327,11 +824,11 @@ pub fn check(pool: &str, limits: &Limits, used: &Amounts, ask: &Amounts) -> AppR
             let left = (max - have).max(0);
             let message = if unit.is_empty() {
                 format!(
-                    "Quota of pool {pool} reached: it allows {max} {name}, has {have}, and this request adds {add} ({left} left)."
+                    "Quota of {what} reached: it allows {max} {name}, has {have}, and this request adds {add} ({left} left)."
                 )
             } else {
                 format!(
-                    "Quota of pool {pool} reached: it allows {max}{unit} of {name}, uses {have}{unit}, and this request adds {add}{unit} ({left}{unit} left)."
+                    "Quota of {what} reached: it allows {max}{unit} of {name}, uses {have}{unit}, and this request adds {add}{unit} ({left}{unit} left)."
                 )
             };
             return Err(AppError::with_message(ErrorCode::QuotaExceeded, message));
@@ -344,6 +841,7 @@ pub fn check(pool: &str, limits: &Limits, used: &Amounts, ask: &Amounts) -> AppR
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn refusal_names_limit_request_and_rest() {
@@ -362,13 +860,13 @@ mod tests {
             memory: 2048,
             ..Amounts::default()
         };
-        assert!(check("P", &limits, &used, &one_vm).is_ok());
+        assert!(check("pool P", &limits, &used, &one_vm).is_ok());
         let big = Amounts {
             vms: 1,
             memory: 4096,
             ..Amounts::default()
         };
-        let err = check("P", &limits, &used, &big).unwrap_err();
+        let err = check("pool P", &limits, &used, &big).unwrap_err();
         assert_eq!(err.code, ErrorCode::QuotaExceeded);
         assert!(err.message.contains("8192 MiB"), "{}", err.message);
         assert!(err.message.contains("adds 4096 MiB"), "{}", err.message);
@@ -377,13 +875,80 @@ mod tests {
             vms: 2,
             ..Amounts::default()
         };
-        let err = check("P", &limits, &used, &two).unwrap_err();
+        let err = check("pool P", &limits, &used, &two).unwrap_err();
         assert!(
             err.message.contains("allows 3 VMs, has 2"),
             "{}",
             err.message
         );
         // Zero means unlimited.
-        assert!(check("P", &Limits::default(), &used, &big).is_ok());
+        assert!(check("pool P", &Limits::default(), &used, &big).is_ok());
+    }
+
+    fn cfg(v: serde_json::Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn holdings_count_every_disk_and_vcpus_as_proxmox() {
+        let none = HashMap::new();
+        let vm = cfg(json!({
+            "cores": 4, "sockets": 2, "memory": "current=2048",
+            "scsi0": "local-lvm:vm-100-disk-0,size=32G",
+            "scsi1": "local-lvm:vm-100-disk-1,iothread=1,size=10G",
+            "ide2": "local:iso/debian.iso,media=cdrom",
+            "efidisk0": "local-lvm:vm-100-disk-2,efitype=4m,size=1M",
+            "unused0": "local-lvm:vm-100-disk-3",
+            "net0": "virtio=BC:24:11:00:00:01,bridge=vmbr0",
+        }));
+        let sizes = HashMap::from([("local-lvm:vm-100-disk-3".to_owned(), 5 * GIB)]);
+        let h = holding_of(GuestKind::Qemu, &vm, 16, &sizes);
+        assert_eq!(h.cpu, 8);
+        assert_eq!(h.memory, 2048);
+        assert_eq!(h.disks.len(), 4, "{h:?}");
+        assert_eq!(h.amounts().disk, 48);
+        assert_eq!(
+            holding_of(GuestKind::Qemu, &vm, 16, &none).amounts().disk,
+            43
+        );
+        let mut vcpus = vm.clone();
+        vcpus.insert("vcpus".into(), json!(2));
+        assert_eq!(holding_of(GuestKind::Qemu, &vcpus, 16, &none).cpu, 2);
+        // A template holds its disks, not vCPUs or memory.
+        let mut tmpl = vm.clone();
+        tmpl.insert("template".into(), json!(1));
+        let t = holding_of(GuestKind::Qemu, &tmpl, 16, &sizes);
+        assert_eq!((t.vms, t.cpu, t.memory, t.amounts().disk), (1, 0, 0, 48));
+        // A container without `cores` may use the whole node.
+        let ct = cfg(json!({
+            "memory": 1024, "rootfs": "local-lvm:subvol-103-disk-0,size=8G",
+            "mp0": "local-lvm:subvol-103-disk-1,mp=/srv,size=4G",
+            "mp1": "/host/data,mp=/data",
+        }));
+        let h = holding_of(GuestKind::Lxc, &ct, 16, &none);
+        assert_eq!(
+            (h.cpu, h.memory, h.amounts().disk, h.lxcs),
+            (16, 1024, 12, 1)
+        );
+    }
+
+    #[test]
+    fn growth_counts_only_what_grows() {
+        let none = HashMap::new();
+        let before = holding_of(
+            GuestKind::Qemu,
+            &cfg(json!({ "cores": 64, "vcpus": 1, "scsi0": "s:vm-1-disk-0,size=8G" })),
+            16,
+            &none,
+        );
+        let after = holding_of(
+            GuestKind::Qemu,
+            &cfg(json!({ "cores": 64, "scsi0": "s:vm-1-disk-0,size=8G" })),
+            16,
+            &none,
+        );
+        let g = Amounts::growth(&before, &after);
+        assert_eq!((g.cpu, g.disk), (63, 0));
+        assert!(Amounts::growth(&after, &before).is_zero());
     }
 }

@@ -278,7 +278,7 @@ pub async fn create(
         "REPLICATION_CREATE",
     )
     .await?;
-    let details = json!({ "target": target, "schedule": schedule, "rate": rate, "node": g.node });
+    let details = json!({ "target": target, "schedule": schedule, "rate": rate, "node": g.node() });
     audited(
         state,
         caller,
@@ -296,12 +296,12 @@ pub async fn create(
                     format!("there is no node {target}"),
                 ));
             }
-            if target == g.node {
+            if target == *g.node() {
                 return Err(AppError::field(
                     "target",
                     format!(
                         "{} {vmid} already runs on {target}; pick another node",
-                        g.kind.noun()
+                        g.kind().noun()
                     ),
                 ));
             }
@@ -316,7 +316,7 @@ pub async fn create(
             {
                 return Err(AppError::with_message(
                     ErrorCode::Conflict,
-                    format!("{} {vmid} already replicates to {target}", g.kind.noun()),
+                    format!("{} {vmid} already replicates to {target}", g.kind().noun()),
                 ));
             }
             let n = mine

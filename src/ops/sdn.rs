@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 use super::quota::{Amounts, Ask, NewId};
 use super::{audited, limit, refused, view, Caller};
 use crate::acl::cache::View;
-use crate::acl::{sanitize, Principal};
+use crate::acl::sdn::{alias_of, vnet_in_visible_zone, vnet_pool, zone_visible};
+pub use crate::acl::sdn::{alias_owner, designated, owned_by, owner_tag};
 use crate::audit::Status;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
@@ -36,44 +37,14 @@ pub const COOLDOWN: Duration = Duration::from_secs(300);
 /// The Redis key holding the cooldown (`<token>:<user>`, with a TTL).
 pub const COOLDOWN_KEY: &str = "uma:sdn-apply:cooldown";
 
-/// Name parts of the zones every user may use.
-const DESIGNATED: [&str; 3] = ["userlab", "altzone", "allzone"];
-
 /// Tags VNets in a Userlabs zone must use.
 const USERLAB_TAGS: std::ops::RangeInclusive<i64> = 1001..=1255;
 
 /// VLAN tags Uma accepts.
 const TAGS: std::ops::RangeInclusive<i64> = 1..=4094;
 
-/// Privileges that make a zone (or a VNet) visible.
-const SDN_PRIVS: [&str; 3] = ["SDN.Use", "SDN.Audit", "SDN.Allocate"];
-
-/// Whether a zone is one every user may use (name contains `userlab`, `altzone` or `allzone`).
-pub fn designated(zone: &str) -> bool {
-    let z = zone.to_lowercase();
-    DESIGNATED.iter().any(|d| z.contains(d))
-}
-
 fn is_userlab(zone: &str) -> bool {
     zone.to_lowercase().contains("userlab")
-}
-
-/// The owner part Uma writes into aliases for `username`.
-pub fn owner_tag(username: &str) -> String {
-    sanitize(username.trim())
-}
-
-/// The owner recorded in an alias: what follows its last `_DEV_` (lower-case), if anything.
-pub fn alias_owner(alias: &str) -> Option<String> {
-    let lower = alias.to_lowercase();
-    let at = lower.rfind("_dev_")?;
-    let owner = &lower[at + "_dev_".len()..];
-    (!owner.is_empty()).then(|| owner.to_owned())
-}
-
-/// Whether the alias records `username` as the owner.
-pub fn owned_by(alias: &str, username: &str) -> bool {
-    alias_owner(alias).is_some_and(|o| o == owner_tag(username).to_lowercase())
 }
 
 /// Name prefixes a non-administrator's VNets must start with (lower-case): `dev` followed by
@@ -106,44 +77,6 @@ fn tag_of(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-}
-
-fn alias_of(v: &Value) -> &str {
-    str_of(v, "alias").unwrap_or_default()
-}
-
-fn has_sdn_priv(privs: &BTreeSet<String>) -> bool {
-    SDN_PRIVS.iter().any(|p| privs.contains(*p))
-}
-
-/// Whether `p` sees `zone`: designated, or an SDN privilege on `/sdn/zones/<zone>`.
-fn zone_visible(v: &View, p: &Principal, zone: &str) -> bool {
-    designated(zone) || has_sdn_priv(&v.engine.privileges(p, &format!("/sdn/zones/{zone}")))
-}
-
-/// Whether `p` sees a VNet through its zone: designated, or an SDN privilege on
-/// `/sdn/zones/<zone>/<vnet>` (inherited from the zone when propagated).
-fn vnet_in_visible_zone(v: &View, p: &Principal, vnet: &Value) -> bool {
-    let zone = str_of(vnet, "zone").unwrap_or_default();
-    let id = str_of(vnet, "vnet").unwrap_or_default();
-    !zone.is_empty()
-        && (designated(zone)
-            || has_sdn_priv(&v.engine.privileges(p, &format!("/sdn/zones/{zone}/{id}"))))
-}
-
-/// The pool a VNet is charged to (alias prefix `<pool>_` of an existing pool), if any.
-fn vnet_pool<'a>(v: &'a View, vnet: &Value) -> Option<&'a str> {
-    let alias = alias_of(vnet);
-    v.resources
-        .iter()
-        .filter(|r| r.kind == "pool")
-        .filter_map(|r| r.pool.as_deref())
-        .filter(|pool| {
-            alias
-                .strip_prefix(pool)
-                .is_some_and(|rest| rest.starts_with('_'))
-        })
-        .max_by_key(|pool| pool.len())
 }
 
 /// The ACL view, or (when it can't be read) the error with its one `FAILURE` row.
@@ -186,7 +119,7 @@ pub async fn zones(state: &AppState, caller: &Caller) -> AppResult<Value> {
                 .filter(|z| {
                     admin
                         || str_of(z, "zone")
-                            .is_some_and(|id| zone_visible(&v, &caller.principal, id))
+                            .is_some_and(|id| zone_visible(&v.engine, &caller.principal, id))
                 })
                 .collect();
             let details = json!({ "isAdmin": admin, "count": zones.len() });
@@ -352,12 +285,13 @@ pub async fn vnets(state: &AppState, caller: &Caller, include_all: bool) -> AppR
                 .filter(|n| {
                     let zone = str_of(n, "zone").unwrap_or_default();
                     let mine = owned_by(alias_of(n), caller.username())
-                        || vnet_pool(&v, n).is_some_and(|pool| v.engine.pool_access(p, pool).see);
+                        || vnet_pool(&v.resources, n)
+                            .is_some_and(|pool| v.engine.pool_access(p, pool).see);
                     match (admin, include_all) {
                         (true, false) => true,
                         (true, true) => designated(zone),
                         (false, false) => mine,
-                        (false, true) => mine || vnet_in_visible_zone(&v, p, n),
+                        (false, true) => mine || vnet_in_visible_zone(&v.engine, p, n),
                     }
                 })
                 .collect();
@@ -480,7 +414,7 @@ pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -
         let zone_known = zones
             .iter()
             .any(|z| str_of(z, "zone") == Some(zone.as_str()));
-        if !zone_known || !(admin || zone_visible(&v, p, zone.as_str())) {
+        if !zone_known || !(admin || zone_visible(&v.engine, p, zone.as_str())) {
             return Err(AppError::field("zone", format!("there is no zone {zone}")));
         }
         if !admin
@@ -657,10 +591,10 @@ pub async fn delete_vnet(state: &AppState, caller: &Caller, vnet: &str) -> AppRe
             let alias = alias_of(found).to_owned();
             if !admin {
                 let own = owned_by(&alias, caller.username());
-                let pool = vnet_pool(&v, found);
+                let pool = vnet_pool(&v.resources, found);
                 let manages = pool.is_some_and(|pool| v.engine.pool_access(p, pool).manage);
                 if !own && !manages {
-                    let sees = vnet_in_visible_zone(&v, p, found)
+                    let sees = vnet_in_visible_zone(&v.engine, p, found)
                         || pool.is_some_and(|pool| v.engine.pool_access(p, pool).see);
                     return Err(if sees {
                         AppError::with_message(
@@ -706,7 +640,7 @@ pub async fn next_tag(state: &AppState, caller: &Caller, zone: Option<&str>) -> 
             if !zones
                 .iter()
                 .any(|z| str_of(z, "zone") == Some(zone.as_str()))
-                || !(admin || zone_visible(&v, p, zone.as_str()))
+                || !(admin || zone_visible(&v.engine, p, zone.as_str()))
             {
                 return Err(AppError::with_message(
                     ErrorCode::NotFound,

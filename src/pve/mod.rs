@@ -3,6 +3,7 @@
 
 pub mod models;
 pub mod path;
+pub mod props;
 
 use std::time::Duration;
 

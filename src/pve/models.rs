@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Proxmox's booleans arrive as 0/1 (sometimes as JSON booleans).
+/// Proxmox's booleans arrive as 0/1 (sometimes as JSON booleans): a `deserialize_with` helper.
+pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    bool_from_int(d)
+}
+
 fn bool_from_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -78,6 +82,19 @@ pub struct Resource {
     /// Uptime (s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uptime: Option<u64>,
+    /// Content types a storage holds (`images,rootdir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Storage plugin (`lvmthin`, `dir`, `nfs`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugintype: Option<String>,
+    /// A storage shared by all nodes.
+    #[serde(
+        default,
+        deserialize_with = "bool_from_int",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub shared: bool,
 }
 
 impl Resource {

@@ -164,6 +164,17 @@ checked!(
     "not a storage volume id ('storage:path')"
 );
 
+impl VolumeId {
+    /// Parses a volume id and refuses `..` path parts (no volume name has them).
+    pub fn parse_volume(field: &str, raw: &str) -> Result<Self, AppError> {
+        let v = Self::parse(field, raw)?;
+        if v.0.split(['/', ':']).any(|p| p == ".." || p == ".") {
+            return Err(invalid(field, "not a storage volume id ('storage:path')"));
+        }
+        Ok(v)
+    }
+}
+
 impl SnapName {
     /// Parses and refuses the names Proxmox reserves.
     pub fn parse_new(field: &str, raw: &str) -> Result<Self, AppError> {

@@ -91,6 +91,63 @@ fn stream(
     })
 }
 
+/// Ends the watches of guests their watchers may no longer see — the guest was deleted, moved
+/// to another pool, or an ACL changed — whenever the ACL view may have changed and at least
+/// every [`STREAM_EVERY`]: the socket leaves the guest's rooms (its stream, its task events) and
+/// is told with `guest:revoked {vmid, reason}`.
+pub fn spawn_guard(state: AppState) {
+    let mut changes = state.acl.changes();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep(STREAM_EVERY) => {}
+            }
+            let watches = state.streams.guest_watches();
+            if watches.is_empty() {
+                continue;
+            }
+            let view = match state.acl.view().await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::debug!(error = %e, "watch re-check skipped: ACLs unreadable");
+                    continue;
+                }
+            };
+            for (sid, vmid, principal) in watches {
+                let reason = match view.guest(vmid) {
+                    None => "deleted",
+                    Some(_)
+                        if !view
+                            .engine
+                            .guest_allows(&principal, vmid, GuestAction::View) =>
+                    {
+                        "access removed"
+                    }
+                    Some(_) => continue,
+                };
+                let mut rooms = vec![format!("guest:{vmid}")];
+                for tf in TIMEFRAMES {
+                    let key = format!("guest:{vmid}:{tf}");
+                    state.streams.leave(&sid, Some(&key));
+                    rooms.push(key);
+                }
+                state.streams.unguard(&sid, Some(vmid));
+                state.io.tell_and_leave(
+                    &sid,
+                    rooms,
+                    "guest:revoked",
+                    json!({ "vmid": vmid, "reason": reason }),
+                );
+            }
+        }
+    });
+}
+
 /// Registers the live events on a new socket.
 pub fn register(socket: &Socket) {
     on(socket, "resources:watch", async |state, caller, s, _d| {
@@ -123,13 +180,16 @@ pub fn register(socket: &Socket) {
         let key = format!("guest:{vmid}:{tf}");
         s.join(format!("guest:{vmid}"));
         s.join(key.clone());
+        state
+            .streams
+            .guard_guest(&s.id.to_string(), vmid.0, caller.principal.clone());
         let st = state.clone();
         let room = key.clone();
         state.streams.join(&s.id.to_string(), &key, move || {
             stream(st, base, tf, room, "guest:update", json!({ "vmid": vmid }))
         });
         Ok(json!({
-            "vmid": vmid, "type": g.kind, "node": g.node, "resource": g.resource,
+            "vmid": vmid, "type": g.kind(), "node": g.node(), "resource": g.resource(),
             "status": status, "rrd": rrd, "timeframe": tf,
         }))
     });
@@ -142,6 +202,9 @@ pub fn register(socket: &Socket) {
             s.leave(key);
         }
         s.leave(format!("guest:{}", i.vmid));
+        if let Ok(id) = u32::try_from(i.vmid) {
+            state.streams.unguard(&sid, Some(id));
+        }
         Ok(json!({ "vmid": i.vmid }))
     });
     on(socket, "node:watch", async |state, caller, s, d| {

@@ -105,6 +105,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
                 let sid = s.id.to_string();
                 state.live.unwatch(&sid);
                 state.streams.leave(&sid, None);
+                state.streams.unguard(&sid, None);
                 if let Some(actor) = setup.actor.get() {
                     let _ = actor.cast(SessionMsg::RemoveSocket(sid));
                 }

@@ -313,7 +313,11 @@ fn set_size(drive: &str, bytes: u64) -> String {
     parts.join(",")
 }
 
-/// Turns `STORAGE:SIZE[,opts]` drive values into allocated volumes, checking storage and space.
+/// Resolves drive values as Proxmox does: `STORAGE:SIZE[,opts]` allocates a new volume (with
+/// `import-from=<volume>` it is a copy of that volume, of its size), an existing volume is
+/// attached as it is (any guest's: the root token may), and a CD drive takes an ISO or any
+/// existing volume. Unknown volumes and storages are refused, as is a storage without the
+/// content type or the free space.
 fn allocate_disks(
     c: &Cluster,
     kind: Kind,
@@ -330,27 +334,45 @@ fn allocate_disks(
         if s.starts_with("none") || s.starts_with("cdrom") {
             continue;
         }
+        let head = s.split(',').next().unwrap_or_default();
+        let volid = head
+            .strip_prefix("file=")
+            .or_else(|| head.strip_prefix("volume="))
+            .unwrap_or(head);
         if s.contains("media=cdrom") {
-            // an ISO must exist on a storage the node can reach
-            let volid = s.split(',').next().unwrap_or_default();
+            // an ISO (or any existing volume) on a storage the node can reach
             let (storage_id, _) = volid.split_once(':').unwrap_or((volid, ""));
             let shared = c.storages.get(storage_id).is_some_and(|st| st.shared);
             let found = c
                 .volumes
                 .iter()
-                .any(|v| v.volid == volid && (shared || v.node.as_deref() == Some(node)));
+                .any(|v| v.volid == volid && (shared || v.node.as_deref() == Some(node)))
+                || c.image_size(volid).is_some();
             if !found {
                 return Err(ApiError::die(format!("volume '{volid}' does not exist")));
             }
             continue;
         }
-        let mut parts = s.splitn(2, ',');
-        let head = parts.next().unwrap_or_default();
-        let rest = parts.next();
-        let Some((storage_id, size)) = head.split_once(':') else {
+        if volid.starts_with('/') {
+            // a host path or device (a bind mount for containers): taken as it is
             continue;
+        }
+        let rest: Vec<&str> = s.split(',').skip(1).collect();
+        let Some((storage_id, size)) = volid.split_once(':') else {
+            return Err(ApiError::param(key, "invalid volume"));
         };
+        let import = rest
+            .iter()
+            .find_map(|p| p.strip_prefix("import-from="))
+            .map(str::to_owned);
         let Ok(gib) = size.parse::<f64>() else {
+            // an existing volume: it must exist; its size comes with it
+            let Some(bytes) = c.image_size(volid) else {
+                return Err(ApiError::die(format!("volume '{volid}' does not exist")));
+            };
+            if !rest.iter().any(|p| p.starts_with("size=")) {
+                *value = json!(set_size(s, bytes));
+            }
             continue;
         };
         let st = c.storage_on(storage_id, node)?;
@@ -369,7 +391,19 @@ fn allocate_disks(
                 }
             )));
         }
-        let bytes = (gib * (1u64 << 30) as f64) as u64;
+        let bytes = match &import {
+            Some(source) => {
+                let from_media = c
+                    .volumes
+                    .iter()
+                    .find(|v| v.volid == *source && v.content == "import")
+                    .map(|v| v.size);
+                from_media.or_else(|| c.image_size(source)).ok_or_else(|| {
+                    ApiError::die(format!("import-from: volume '{source}' does not exist"))
+                })?
+            }
+            None => (gib * (1u64 << 30) as f64) as u64,
+        };
         let used = c.storage_used(st, node);
         if used.saturating_add(bytes) > st.total {
             return Err(ApiError::die(format!(
@@ -384,9 +418,15 @@ fn allocate_disks(
             name = format!("{storage_id}:vm-{vmid}-disk-{n}");
         }
         planned.push(name.clone());
-        let drive = match rest {
-            Some(r) => format!("{name},{r}"),
-            None => name,
+        let opts: Vec<&str> = rest
+            .iter()
+            .copied()
+            .filter(|p| !p.starts_with("import-from="))
+            .collect();
+        let drive = if opts.is_empty() {
+            name
+        } else {
+            format!("{name},{}", opts.join(","))
         };
         *value = json!(set_size(&drive, bytes));
     }
@@ -453,6 +493,7 @@ fn updated_config(ctx: &Ctx<'_>, p: &Params) -> Result<(Guest, NewConfig), ApiEr
         config: g.config.clone(),
         pending: g.pending.clone(),
         pending_delete: g.pending_delete.clone(),
+        detached: Vec::new(),
     };
     for key in super::split_list(p.str("revert").unwrap_or_default()) {
         new.pending.remove(&key);
@@ -481,6 +522,9 @@ fn updated_config(ctx: &Ctx<'_>, p: &Params) -> Result<(Guest, NewConfig), ApiEr
                 let n = (0..)
                     .find(|i| !new.config.contains_key(&format!("unused{i}")))
                     .unwrap_or(0);
+                if let Some(size) = old.as_str().and_then(disk_size) {
+                    new.detached.push((volid.to_owned(), size));
+                }
                 new.config.insert(format!("unused{n}"), json!(volid));
             }
         }
@@ -502,9 +546,16 @@ struct NewConfig {
     config: Config,
     pending: Config,
     pending_delete: Vec<String>,
+    /// Disks that became `unused[n]`, with their sizes (the storage keeps them).
+    detached: Vec<(String, u64)>,
 }
 
 impl NewConfig {
+    /// Records the sizes of newly detached volumes.
+    fn keep_detached(&mut self, c: &mut Cluster) {
+        c.detached.extend(self.detached.drain(..));
+    }
+
     fn store(self, g: &mut Guest) {
         g.config = self.config;
         g.pending = self.pending;
@@ -569,7 +620,8 @@ pub(super) fn config_put(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiErro
         ],
         true,
     )?;
-    let (g, config) = updated_config(ctx, p)?;
+    let (g, mut config) = updated_config(ctx, p)?;
+    config.keep_detached(ctx.c);
     if let Some(target) = ctx.c.guests.get_mut(&g.vmid) {
         config.store(target);
     }
@@ -591,7 +643,8 @@ pub(super) fn config_post(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiErr
         ],
         true,
     )?;
-    let (g, config) = updated_config(ctx, p)?;
+    let (g, mut config) = updated_config(ctx, p)?;
+    config.keep_detached(ctx.c);
     let keys: Vec<String> =
         p.0.keys()
             .filter(|k| *k != "node" && *k != "vmid")

@@ -245,6 +245,7 @@ fn table() -> Vec<Route> {
         GET "/nodes/{node}/tasks/{upid}/status" "node!:str upid!:str" => n::task_status;
         GET "/nodes/{node}/tasks/{upid}/log" "node!:str upid!:str limit:int(0..) start:int(0..) download:bool" => n::task_log;
         POST "/nodes/{node}/vzdump" "node:str vmid:str all:bool storage:str mode:enum(snapshot|suspend|stop) compress:enum(0|1|gzip|lzo|zstd) notes-template:str remove:bool protected:bool pool:str" => n::vzdump;
+        GET "/nodes/{node}/vzdump/extractconfig" "node!:str volume!:str" => n::extractconfig;
 
         GET "/nodes/{node}/qemu" "node!:str full:bool" => g::list;
         POST "/nodes/{node}/qemu" q_create => g::create;

@@ -180,9 +180,16 @@ fn volumes(ctx: &Ctx<'_>, s: &Storage, node: &str) -> Vec<Value> {
             if volid.split(':').next() != Some(s.id.as_str()) {
                 continue;
             }
+            // Detached volumes keep their size; a volume's owner is the guest its name names.
+            let size = if size == 0 {
+                ctx.c.detached.get(&volid).copied().unwrap_or(0)
+            } else {
+                size
+            };
+            let owner = crate::model::image_owner(&volid).unwrap_or(g.vmid);
             let mut v = json!({
                 "volid": volid, "content": if g.kind == Kind::Lxc { "rootdir" } else { "images" },
-                "format": s.format(g.kind), "size": size, "used": size / 3, "vmid": g.vmid,
+                "format": s.format(g.kind), "size": size, "used": size / 3, "vmid": owner,
                 "ctime": now_secs() - 86_400,
             });
             if let Some((base, _)) = volid.split_once('/') {
@@ -407,6 +414,41 @@ pub(super) fn task_stop(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError
     }
     ctx.c.interrupt_task(&upid);
     null()
+}
+
+/// `GET /nodes/{node}/vzdump/extractconfig` (pve-manager `PVE/API2/VZDump.pm`): the guest
+/// configuration saved in a backup archive, as the text of its `.conf` file. Needs `VM.Backup`
+/// on the backed-up guest and `Datastore.AllocateSpace` on the backup storage.
+pub(super) fn extractconfig(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {
+    let volid = p.req("volume");
+    let vol = ctx
+        .c
+        .volumes
+        .iter()
+        .find(|v| v.volid == volid)
+        .ok_or_else(|| ApiError::die(format!("volume '{volid}' does not exist")))?;
+    let Some((_, config)) = vol.backup_of.clone() else {
+        return Err(ApiError::die(format!(
+            "cannot extract configuration from '{volid}' - not a backup archive"
+        )));
+    };
+    let owner = vol.vmid.unwrap_or(0);
+    let storage = vol.storage().to_owned();
+    ctx.check(&format!("/vms/{owner}"), &["VM.Backup"], false)?;
+    ctx.check(
+        &format!("/storage/{storage}"),
+        &["Datastore.AllocateSpace"],
+        false,
+    )?;
+    let mut text = String::new();
+    for (k, v) in &config {
+        let value = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        text.push_str(&format!("{k}: {value}\n"));
+    }
+    Ok(json!(text).into())
 }
 
 pub(super) fn vzdump(ctx: &mut Ctx<'_>, p: &Params) -> Result<Reply, ApiError> {

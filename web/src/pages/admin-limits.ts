@@ -52,7 +52,7 @@ const table = new DataTable<PoolInfo>({
   empty: () => "No pools yet.",
   columns: [
     { id: "pool", label: "Pool", class: "col-name", sort: (p) => p.poolid, render: (td, p) => fill(td, h("a", { href: `/pools/${encodeURIComponent(p.poolid)}`, class: "row-link", text: p.poolid })) },
-    { id: "source", label: "Source", sort: (p) => p.limitsSource ?? "", render: (td, p) => fill(td, p.limitsSource === "pool" ? h("span", { class: "pill pill-info", text: "own" }) : h("span", { class: "pill", text: p.limitsSource === "global" ? "defaults" : "none" })) },
+    { id: "source", label: "Source", sort: (p) => p.limitsSource ?? "", render: (td, p) => fill(td, p.limitsSource === "pool" ? h("span", { class: "pill pill-info", text: "own" }) : h("span", { class: "pill", text: p.limitsSource === "global" ? "defaults" : p.limitsSource === "owner" ? "owner's budget" : "none" })) },
     { id: "vms", label: "VMs", class: "num", render: (td, p) => setText(td, fmt(p.limits.maxVMs)) },
     { id: "lxcs", label: "CTs", class: "num", render: (td, p) => setText(td, fmt(p.limits.maxLXCs)) },
     { id: "cpu", label: "vCPUs", class: "num", render: (td, p) => setText(td, fmt(p.limits.maxCpu)) },

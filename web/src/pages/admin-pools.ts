@@ -13,7 +13,7 @@ import { limitFields, readLimits } from "../ui/limits";
 
 initShell<Boot>();
 
-const SOURCE: Record<string, string> = { pool: "own", global: "defaults", none: "none" };
+const SOURCE: Record<string, string> = { pool: "own", owner: "owner's budget", global: "defaults", none: "none" };
 let pools: PoolInfo[] = [];
 
 const table = new DataTable<PoolInfo>({

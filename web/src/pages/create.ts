@@ -30,6 +30,9 @@ interface HwTemplate {
 interface Limits {
   limits: { maxCpu: number; maxMemory: number; maxDisk: number; maxVMs: number; maxLXCs: number };
   usage: { cpu: number; memory: number; disk: number; vms: number; lxcs: number };
+  /** Usage of every pool that shares this pool's budget (the owner's pools), when it is shared. */
+  budgetUsage?: { cpu: number; memory: number; disk: number; vms: number; lxcs: number };
+  sharedWith?: string[];
   remaining: { cpu: number | null; memory: number | null; disk: number | null; vms: number | null; lxcs: number | null };
   source: string;
 }
@@ -479,7 +482,7 @@ function overQuota(): string[] {
   if (!limits) return [];
   const p = payloadOf();
   const l = limits.limits;
-  const u = limits.usage;
+  const u = limits.budgetUsage ?? limits.usage;
   const isCt = kind === "lxc";
   const ask = {
     guests: 1,
@@ -504,11 +507,17 @@ function updateQuota(): void {
   if (!limits) return;
   const p = payloadOf();
   const l = limits.limits;
-  const u = limits.usage;
+  const u = limits.budgetUsage ?? limits.usage;
   const isCt = kind === "lxc";
   const cpu = Number(p.cores ?? 1) * Number(p.sockets ?? 1);
   const problems = overQuota();
-  const SOURCE: Record<string, string> = { pool: "this pool's own limits", global: "the global default limits", none: "no limits" };
+  const shared = (limits.sharedWith ?? []).join(", ");
+  const SOURCE: Record<string, string> = {
+    pool: "this pool's own limits",
+    owner: shared ? `its owner's budget (the default limits), shared with ${shared}` : "its owner's budget (the default limits)",
+    global: "the global default limits",
+    none: "no limits",
+  };
   const parts = [
     h("p", { class: "muted small", text: limits.source === "none" ? `${str(form, "pool")} has no limits.` : `${str(form, "pool")} uses ${SOURCE[limits.source] ?? limits.source}; the striped part is this request.` }),
     isCt

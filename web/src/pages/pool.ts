@@ -35,7 +35,12 @@ watchFreshness();
 // --- usage ---------------------------------------------------------------------------------------
 
 let detail: Detail | null = null;
-const SOURCE: Record<string, string> = { pool: "This pool has its own limits.", global: "This pool uses the default limits.", none: "No limits are set." };
+const SOURCE: Record<string, string> = {
+  pool: "This pool has its own limits.",
+  owner: "This pool shares its owner's budget (the default limits) with the owner's other pools.",
+  global: "This pool uses the default limits.",
+  none: "No limits are set.",
+};
 
 async function loadDetail(): Promise<void> {
   try {
@@ -45,9 +50,13 @@ async function loadDetail(): Promise<void> {
     return;
   }
   setText(must("[data-pool-comment]"), detail.comment || "No description.");
-  setText(must("[data-limits-source]"), SOURCE[detail.limitsSource ?? "none"] ?? String(detail.limitsSource));
+  const shared = detail.sharedWith ?? [];
+  setText(
+    must("[data-limits-source]"),
+    (SOURCE[detail.limitsSource ?? "none"] ?? String(detail.limitsSource)) + (shared.length ? ` Counted together with ${shared.join(", ")}.` : ""),
+  );
   const l = detail.limits;
-  const u = detail.usage;
+  const u = detail.budgetUsage ?? detail.usage;
   fill(
     must("[data-usage]"),
     quotaMeter({ label: "vCPUs", used: u.cpu, limit: l.maxCpu, format: String }),

@@ -10,6 +10,9 @@ export interface PoolInfo {
   limits: { maxCpu: number; maxMemory: number; maxDisk: number; maxVMs: number; maxLXCs: number; maxVnets: number };
   limitsSource?: string;
   usage: { cpu: number; memory: number; disk: number; vms: number; lxcs: number; vnets: number };
+  /** With limitsSource "owner": the usage of all the owner's pools that share the budget. */
+  budgetUsage?: { cpu: number; memory: number; disk: number; vms: number; lxcs: number; vnets: number };
+  sharedWith?: string[];
 }
 
 export interface NodeInfo {
