@@ -37,11 +37,14 @@ pub enum Preset {
     Search,
     /// Uploads: 50 per hour.
     Upload,
+    /// Reads that go to Proxmox (guest status, config, charts, snapshots, backups, tasks; node
+    /// and storage reads; live usage; starting a watch): 240 per minute.
+    Read,
 }
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Preset; 11] = [
+    pub const ALL: [Preset; 12] = [
         Self::VmPower,
         Self::VmConfig,
         Self::VmSnapshot,
@@ -53,6 +56,7 @@ impl Preset {
         Self::VnetCreate,
         Self::Search,
         Self::Upload,
+        Self::Read,
     ];
 
     /// (max, window).
@@ -68,6 +72,7 @@ impl Preset {
             Self::AclModify => (50, MIN),
             Self::VnetCreate | Self::Upload => (50, HOUR),
             Self::Search => (60, MIN),
+            Self::Read => (240, MIN),
         }
     }
 
@@ -85,6 +90,7 @@ impl Preset {
             Self::VnetCreate => "VNET_CREATE",
             Self::Search => "SEARCH",
             Self::Upload => "UPLOAD",
+            Self::Read => "PROXMOX_READ",
         }
     }
 }

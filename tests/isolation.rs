@@ -5,6 +5,7 @@
 mod harness;
 
 mod guests;
+mod identity;
 mod pools;
 mod privileges;
 mod quotas;

@@ -21,6 +21,11 @@ pub fn storage_visible(v: &crate::acl::cache::View, c: &Caller, id: &str) -> boo
     v.permits(&c.principal).may_read_storage(id)
 }
 
+/// Counts one read that goes to Proxmox against the caller's read limit.
+async fn read(state: &AppState, caller: &Caller, action: &str, resource: &str) -> AppResult<()> {
+    super::limit(state, caller, crate::limits::Preset::Read, action, resource).await
+}
+
 /// Nodes with their load (every signed-in user sees the nodes they can create guests on).
 pub async fn nodes(state: &AppState, caller: &Caller) -> AppResult<Value> {
     let v = view(state).await?;
@@ -67,6 +72,7 @@ fn admin_only(
 /// A node's status (administrators).
 pub async fn node_status(state: &AppState, caller: &Caller, node: &str) -> AppResult<Value> {
     let node = Node::parse("node", node)?;
+    read(state, caller, "VIEW_NODE", &format!("node:{node}")).await?;
     let v = view(state).await?;
     admin_only(state, caller, &v, &format!("node:{node}"))?;
     let status: Value = state
@@ -96,6 +102,7 @@ pub async fn node_rrd(
     if cf != "AVERAGE" && cf != "MAX" {
         return Err(AppError::field("cf", "use AVERAGE or MAX"));
     }
+    read(state, caller, "VIEW_NODE", &format!("node:{node}")).await?;
     let v = view(state).await?;
     admin_only(state, caller, &v, &format!("node:{node}"))?;
     let data: Value = state
@@ -131,6 +138,7 @@ pub async fn storage_content(
             ));
         }
     }
+    read(state, caller, "VIEW_STORAGE", &format!("storage:{sid}")).await?;
     let v = view(state).await?;
     admin_only(state, caller, &v, &format!("storage:{sid}"))?;
     let mut query = Vec::new();
@@ -172,6 +180,7 @@ pub async fn node_tasks(
     if !(1..=500).contains(&n) {
         return Err(AppError::field("limit", "between 1 and 500"));
     }
+    read(state, caller, "VIEW_TASKS", &format!("node:{node}:tasks")).await?;
     let v = view(state).await?;
     let mut query = vec![("limit", n.to_string())];
     match vmid {
@@ -260,6 +269,7 @@ pub async fn images(
     content: &'static str,
 ) -> AppResult<Value> {
     let node = Node::parse("node", node)?;
+    read(state, caller, "VIEW_STORAGE", &format!("node:{node}")).await?;
     let v = view(state).await?;
     if !v
         .resources
@@ -392,6 +402,7 @@ pub async fn task_status(
             return Err(AppError::field("node", "the task runs on another node"));
         }
     }
+    read(state, caller, "VIEW_TASK_STATUS", &format!("task:{upid}")).await?;
     if !may_read_task(state, caller, &upid).await? {
         return Err(AppError::with_message(ErrorCode::NotFound, "No such task"));
     }

@@ -76,8 +76,14 @@ fn reject_override(caller: &Caller, requested: bool) -> AppResult<bool> {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+/// Counts one read of a guest that goes to Proxmox against the caller's read limit.
+async fn read_limit(state: &AppState, caller: &Caller, action: &str, vmid: Vmid) -> AppResult<()> {
+    limit(state, caller, Preset::Read, action, &format!("vm:{vmid}")).await
+}
+
 /// `status/current` of a guest.
 pub async fn status(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(state, caller, "VIEW_VM", vmid).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
     let current: Value = state.pve.get(g.path("status/current")).await?;
     Ok(json!({ "data": current, "type": g.kind(), "node": g.node(), "pool": g.pool() }))
@@ -85,6 +91,7 @@ pub async fn status(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<
 
 /// The guest's configuration.
 pub async fn config(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(state, caller, "VIEW_VM", vmid).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
     let cfg: Value = state.pve.get(g.path("config")).await?;
     Ok(json!({ "data": cfg, "type": g.kind(), "node": g.node() }))
@@ -112,6 +119,7 @@ pub async fn rrd(
     if cf != "AVERAGE" && cf != "MAX" {
         return Err(AppError::field("cf", "use AVERAGE or MAX"));
     }
+    read_limit(state, caller, "VIEW_VM", vmid).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
     let data: Value = state
         .pve
@@ -125,6 +133,7 @@ pub async fn rrd(
 
 /// Snapshots of a guest.
 pub async fn snapshots(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(state, caller, "VIEW_SNAPSHOTS", vmid).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_SNAPSHOTS").await?;
     let list: Value = state.pve.get(g.path("snapshot")).await?;
     Ok(json!({ "data": list }))
@@ -132,6 +141,7 @@ pub async fn snapshots(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResu
 
 /// Firewall rules of a guest.
 pub async fn firewall_rules(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(state, caller, "VIEW_VM", vmid).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
     let list: Value = state.pve.get(g.path("firewall/rules")).await?;
     Ok(json!({ "data": list }))
@@ -148,6 +158,7 @@ pub async fn tasks(
     if !(1..=500).contains(&n) {
         return Err(AppError::field("limit", "between 1 and 500"));
     }
+    read_limit(state, caller, "VIEW_TASKS", vmid).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_TASKS").await?;
     let path = ApiPath::lit("nodes").seg(g.node()).then("tasks");
     let list: Value = state
@@ -238,6 +249,7 @@ async fn list_backups(state: &AppState, g: &Guest) -> AppResult<Vec<Backup>> {
 
 /// Backups of a guest, newest first.
 pub async fn backups(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(state, caller, "VIEW_BACKUPS", vmid).await?;
     let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_BACKUPS").await?;
     Ok(json!({ "data": list_backups(state, &g).await? }))
 }

@@ -525,6 +525,14 @@ pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppRes
         return Ok(json!({ "poolId": "global", "limits": limits_json(&limits), "source": source }));
     }
     let id = PoolId::parse("poolId", pool)?;
+    limit(
+        state,
+        caller,
+        Preset::Read,
+        "POOL_LIMITS_VIEW",
+        &format!("pool:{id}"),
+    )
+    .await?;
     let v = view(state).await?;
     if !v.engine.pool_access(&caller.principal, id.as_str()).see
         || !v

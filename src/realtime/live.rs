@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::ops::{on, parse};
 use crate::acl::GuestAction;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::limits::Preset;
 use crate::live::STREAM_EVERY;
 use crate::ops::{self, guests::TIMEFRAMES};
 use crate::pve::path::{ApiPath, Node, Vmid};
@@ -166,6 +167,14 @@ pub fn register(socket: &Socket) {
         let i: GuestIn = parse(d)?;
         let vmid = Vmid::check("vmid", i.vmid)?;
         let tf = timeframe(i.timeframe.as_deref())?;
+        ops::limit(
+            &state,
+            &caller,
+            Preset::Read,
+            "VIEW_VM",
+            &format!("vm:{vmid}"),
+        )
+        .await?;
         let (g, _) = ops::guest(&state, &caller, vmid, GuestAction::View, "VIEW_VM").await?;
         let base = g.path("");
         let status: Value = state.pve.get(g.path("status/current")).await?;
@@ -211,6 +220,14 @@ pub fn register(socket: &Socket) {
         let i: NodeIn = parse(d)?;
         let node = Node::parse("node", &i.node)?;
         let tf = timeframe(i.timeframe.as_deref())?;
+        ops::limit(
+            &state,
+            &caller,
+            Preset::Read,
+            "VIEW_NODE",
+            &format!("node:{node}"),
+        )
+        .await?;
         let view = ops::view(&state).await?;
         if !view.engine.effective_admin(&caller.principal) {
             return Err(AppError::with_message(
