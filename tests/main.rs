@@ -10,6 +10,7 @@ mod auth;
 mod chat;
 mod config_errors;
 mod console;
+mod isolation;
 mod ldap;
 mod limits;
 mod live;

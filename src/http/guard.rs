@@ -169,15 +169,39 @@ pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// A `next` target is only ever a local path.
+/// A `next` target is only ever a path on this site; anything else is the dashboard.
+///
+/// Refused: control characters and whitespace anywhere (browsers drop tab, CR and LF from URLs,
+/// so `/\t/evil.example` would become `//evil.example`), backslashes (read as `/`), a path that
+/// resolves to `//…` (another host) once dot segments are resolved, anything that is not an
+/// absolute path on this origin, and the login page itself.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n != "/login" =>
+    const FALLBACK: &str = "/dashboard";
+    let Some(n) = next else {
+        return FALLBACK.to_owned();
+    };
+    let plain = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if !plain {
+        return FALLBACK.to_owned();
+    }
+    // Resolve it the way a browser would, against a stand-in origin: it must stay there, and its
+    // path must not start with `//` after dot segments are resolved.
+    let Ok(base) = url::Url::parse("http://uma.invalid/") else {
+        return FALLBACK.to_owned();
+    };
+    match base.join(n) {
+        Ok(u)
+            if u.origin() == base.origin()
+                && !u.path().starts_with("//")
+                && u.path() != "/login" =>
         {
             n.to_owned()
         }
-        _ => "/dashboard".to_owned(),
+        _ => FALLBACK.to_owned(),
     }
 }
 
@@ -201,5 +225,58 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
         assert_eq!(safe_next(Some("/\\evil")), "/dashboard");
         assert_eq!(safe_next(None), "/dashboard");
+    }
+
+    #[test]
+    fn nasty_next_targets_fall_back_to_the_dashboard() {
+        // Browsers drop tab, CR and LF from URLs and read `\` as `/`: each of these would end
+        // up on another site (or is no path of ours at all).
+        let nasty = [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\t//evil.example",
+            "/ /evil.example",
+            " //evil.example",
+            "/\u{0b}/evil.example",
+            "/\u{0c}/evil.example",
+            "/\u{0}/evil.example",
+            "/\u{85}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{3000}/evil.example",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\\/evil.example",
+            "/./\\/evil.example",
+            "/a/..//evil.example",
+            "/..//evil.example",
+            "https://evil.example/",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "evil.example",
+            "",
+            "/login",
+            "/login?next=//evil.example",
+        ];
+        for n in nasty {
+            assert_eq!(safe_next(Some(n)), "/dashboard", "{n:?}");
+        }
+    }
+
+    #[test]
+    fn local_paths_are_kept() {
+        for n in [
+            "/dashboard",
+            "/pools/DEV_alice_1?tab=guests",
+            "/guests/100#console",
+            "/%2F%2Fevil.example",
+            "/sdn?zone=a%20b",
+        ] {
+            assert_eq!(safe_next(Some(n)), n, "{n:?}");
+        }
     }
 }
