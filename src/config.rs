@@ -1006,6 +1006,43 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let secrets = [
+            ("PROXMOX_TOKEN_SECRET", "token-secret-value-1"),
+            (
+                "SECRET_COOKIE_PASSWORD",
+                "cookie-secret-value-0123456789-abcdef",
+            ),
+            ("LDAP_BIND_PASSWORD", "ldap-bind-password-2"),
+            ("REDIS_PASSWORD", "redis-password-3"),
+            ("UMA_ADMIN_PASSWORD", "admin-password-4"),
+        ];
+        let mut vars: HashMap<String, String> = secrets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        for (k, v) in [
+            ("PROXMOX_URL", "https://pve.example:8006"),
+            ("PROXMOX_TOKEN_ID", "root@pam!uma"),
+            ("LDAP_BIND_DN", "cn=svc,dc=example,dc=com"),
+            ("LDAP_BASE_DN", "dc=example,dc=com"),
+            ("DATABASE_URL", "mysql://uma:db-password-5@db:3306/uma"),
+            ("REDIS_URL", "redis://:redis-url-password-6@redis:6379"),
+        ] {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+        let c = Config::from_vars(&vars).unwrap();
+        let shown = format!("{c:?} {c:#?} {:?}", c.effective());
+        for secret in secrets
+            .iter()
+            .map(|(_, v)| *v)
+            .chain(["db-password-5", "redis-url-password-6"])
+        {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()

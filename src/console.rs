@@ -351,15 +351,15 @@ async fn connect_upstream(
         .as_str()
         .into_client_request()
         .map_err(AppError::internal)?;
-    let auth = format!(
+    let mut auth: http::HeaderValue = format!(
         "PVEAPIToken={}={}",
         endpoint.token_id,
         endpoint.token_secret.expose()
-    );
-    req.headers_mut().insert(
-        http::header::AUTHORIZATION,
-        auth.parse().map_err(AppError::internal)?,
-    );
+    )
+    .parse()
+    .map_err(AppError::internal)?;
+    auth.set_sensitive(true);
+    req.headers_mut().insert(http::header::AUTHORIZATION, auth);
     if binary {
         req.headers_mut().insert(
             "sec-websocket-protocol",
