@@ -203,7 +203,8 @@ impl IoControl {
 }
 
 impl IoControl {
-    /// Emits `event` to this instance's sockets in any of `rooms` and waits until it is queued
+    /// Emits `event` to this instance's sockets in any of `rooms` (none when `rooms` is empty)
+    /// and waits until it is queued
     /// for each (in order with the caller's other emits). For what each instance produces itself
     /// (its poller's deltas, its streams): other instances send their own.
     pub async fn emit_here(
@@ -212,7 +213,8 @@ impl IoControl {
         event: &'static str,
         payload: &serde_json::Value,
     ) {
-        let Some(io) = self.0.get() else {
+        // No rooms is nobody (socketioxide would send to every socket).
+        let Some(io) = self.0.get().filter(|_| !rooms.is_empty()) else {
             return;
         };
         if let Err(e) = io.local().to(rooms).emit(event, payload).await {
@@ -220,10 +222,11 @@ impl IoControl {
         }
     }
 
-    /// Emits `event` to every socket in any of `rooms` (each socket once), on every instance,
-    /// without waiting.
+    /// Emits `event` to every socket in any of `rooms` (each socket once; none when `rooms` is
+    /// empty), on every instance, without waiting.
     pub fn emit_to(&self, rooms: Vec<String>, event: &'static str, payload: serde_json::Value) {
-        let Some(io) = self.0.get().cloned() else {
+        // No rooms is nobody (socketioxide would send to every socket).
+        let Some(io) = self.0.get().cloned().filter(|_| !rooms.is_empty()) else {
             return;
         };
         tokio::spawn(async move {

@@ -3,8 +3,32 @@
 //! same name in another OU, a directory name that is a local account's, and mutating routes
 //! called in a loop.
 
-use crate::chat::{app_on, Db};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::chat::{ack, app_on, user, Db};
 use crate::support::browser::Browser;
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$name(super::Db::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn mariadb() {
+                    super::$name(super::Db::MariaDb).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both!(an_empty_audience_reaches_nobody,);
 
 // ---------------------------------------------------------------------------------------------
 // `next` after sign-in
@@ -65,6 +89,77 @@ async fn next_after_sign_in_never_leaves_the_site() {
         (good.1, good.2.as_deref()),
         (303, Some("/pools/DEV_alice_1?tab=guests")),
         "a local path is kept"
+    );
+    app.stop().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat audience
+
+async fn an_empty_audience_reaches_nobody(db: Db) {
+    let app = app_on(db, &[]).await;
+    let alice = user(&app, "alice", false).await;
+    let bob = user(&app, "bob", false).await;
+    let carol = user(&app, "carol", false).await;
+    let dave = user(&app, "dave", false).await;
+
+    let resp = alice
+        .browser
+        .post_json(
+            "/api/groups",
+            Some(&alice.csrf),
+            json!({ "name": "inner circle", "memberIds": [bob.id, carol.id] }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let gid = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = ack(
+        &bob,
+        "send_message",
+        json!({ "groupId": gid, "content": "the merger closes friday" }),
+    )
+    .await;
+    let mid = sent["message"]["id"].as_str().unwrap().to_owned();
+    // Bob leaves; both remaining members block him: nobody is left to hear about his message.
+    let resp = bob
+        .browser
+        .send(
+            Method::DELETE,
+            &format!("/api/groups/{gid}/members/{}", bob.id),
+            Some(&bob.csrf),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    for u in [&alice, &carol] {
+        let resp = u
+            .browser
+            .post_json(
+                "/api/chat/blocks",
+                Some(&u.csrf),
+                json!({ "username": "bob" }),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let reacted = ack(
+        &alice,
+        "add_reaction",
+        json!({ "messageId": mid, "emoji": "👍" }),
+    )
+    .await;
+    assert_eq!(reacted["ok"], true, "{reacted}");
+    // Dave, never in the group, must not receive the message through the reaction.
+    let leaked = dave
+        .sock
+        .wait_event("message_updated", Duration::from_secs(1))
+        .await;
+    assert!(
+        leaked.is_none(),
+        "an outsider received the group's message: {leaked:?}"
     );
     app.stop().await.unwrap();
 }
