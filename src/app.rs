@@ -465,6 +465,9 @@ impl App {
         for key in &config.unknown_keys {
             tracing::warn!("unknown setting {key} is ignored (typo?)");
         }
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
     }
 
     /// Serves until `shutdown` completes, then shuts down in order.

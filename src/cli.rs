@@ -210,6 +210,9 @@ fn check_config() -> ExitCode {
             for key in &config.unknown_keys {
                 println!("# warning: unknown setting {key} is ignored");
             }
+            for warning in &config.warnings {
+                println!("# warning: {warning}");
+            }
             println!("# configuration OK");
             ExitCode::SUCCESS
         }

@@ -177,10 +177,9 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// `REDIS_PASSWORD`.
     pub redis_password: Option<Secret>,
-    /// `RATE_LIMIT_TRUST_PROXY`.
-    pub trust_proxy: bool,
-    /// `RATE_LIMIT_TRUSTED_PROXIES`.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// `TRUSTED_PROXIES`: networks whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
+    /// (empty: none; the peer address is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `APP_ORIGIN`.
     pub app_origin: Option<Url>,
     /// `ALLOWED_WS_ORIGINS`.
@@ -207,6 +206,8 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     /// Variables that look like ours but are not known (warned about at start).
     pub unknown_keys: Vec<String>,
+    /// Settings that work but should change (deprecated names), warned about at start.
+    pub warnings: Vec<String>,
 }
 
 /// One problem found in the configuration: the variable and what is wrong.
@@ -271,6 +272,7 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("REDIS_URL", "", true),
     ("REDIS_PASSWORD", "", true),
     ("DISABLE_REDIS", "false", false),
+    ("TRUSTED_PROXIES", "", false),
     ("RATE_LIMIT_TRUST_PROXY", "false", false),
     ("RATE_LIMIT_TRUSTED_PROXIES", "127.0.0.1,::1", false),
     ("APP_ORIGIN", "", false),
@@ -414,6 +416,24 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+
+    /// A list of networks: CIDRs, or single addresses (a /32 or /128).
+    fn networks(&mut self, key: &'static str) -> Vec<ipnet::IpNet> {
+        let mut out = Vec::new();
+        for item in self.list(key) {
+            match item.parse::<ipnet::IpNet>() {
+                Ok(net) => out.push(net.trunc()),
+                Err(_) => match item.parse::<IpAddr>() {
+                    Ok(ip) => out.push(ipnet::IpNet::from(ip)),
+                    Err(_) => self.problems.push(Problem {
+                        key,
+                        message: format!("'{item}' is not an IP address or CIDR network"),
+                    }),
+                },
+            }
+        }
+        out
     }
 
     fn list(&mut self, key: &'static str) -> Vec<String> {
@@ -673,17 +693,29 @@ impl Config {
         let redis_password = r.secret("REDIS_PASSWORD");
 
         // Proxies and origins.
-        let trust_proxy = r.bool("RATE_LIMIT_TRUST_PROXY");
-        let mut trusted_proxies = Vec::new();
-        for item in r.list("RATE_LIMIT_TRUSTED_PROXIES") {
-            match item.parse::<IpAddr>() {
-                Ok(ip) => trusted_proxies.push(ip),
-                Err(_) => r.problem(
-                    "RATE_LIMIT_TRUSTED_PROXIES",
-                    format!("'{item}' is not an IP address"),
-                ),
+        let mut warnings = Vec::new();
+        let old_switch = r.bool("RATE_LIMIT_TRUST_PROXY");
+        let old_list_set = r.opt("RATE_LIMIT_TRUSTED_PROXIES").is_some();
+        let trusted_proxies = if r.opt("TRUSTED_PROXIES").is_some() {
+            if old_switch || old_list_set {
+                warnings.push(
+                    "RATE_LIMIT_TRUST_PROXY and RATE_LIMIT_TRUSTED_PROXIES are ignored: TRUSTED_PROXIES is set".to_owned(),
+                );
             }
-        }
+            r.networks("TRUSTED_PROXIES")
+        } else if old_switch {
+            warnings.push(
+                "RATE_LIMIT_TRUST_PROXY / RATE_LIMIT_TRUSTED_PROXIES are deprecated: set TRUSTED_PROXIES to the proxies' addresses instead".to_owned(),
+            );
+            r.networks("RATE_LIMIT_TRUSTED_PROXIES")
+        } else {
+            if old_list_set {
+                warnings.push(
+                    "RATE_LIMIT_TRUSTED_PROXIES is ignored without RATE_LIMIT_TRUST_PROXY=true (and deprecated: use TRUSTED_PROXIES)".to_owned(),
+                );
+            }
+            Vec::new()
+        };
         let app_origin = r.url("APP_ORIGIN", &["http", "https"]);
         let allowed_ws_origins = r.list("ALLOWED_WS_ORIGINS");
         for origin in allowed_ws_origins.clone() {
@@ -713,7 +745,6 @@ impl Config {
             database,
             redis_url,
             redis_password,
-            trust_proxy,
             trusted_proxies,
             app_origin,
             allowed_ws_origins,
@@ -728,12 +759,18 @@ impl Config {
             image_remote_hosts: r.list("NEXT_IMAGE_REMOTE_HOSTS"),
             admin_password: r.secret("UMA_ADMIN_PASSWORD"),
             unknown_keys: unknown_keys(vars),
+            warnings,
         };
         if r.problems.is_empty() {
             Ok(config)
         } else {
             Err(r.problems)
         }
+    }
+
+    /// Whether `ip` is one of the `TRUSTED_PROXIES`.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
     /// True when Proxmox is the in-process simulator.
@@ -882,14 +919,17 @@ impl Config {
                 .unwrap_or_else(|| "(none: in-process limits)".to_owned()),
         );
         m.insert("REDIS_PASSWORD", secret(&self.redis_password));
-        m.insert("RATE_LIMIT_TRUST_PROXY", self.trust_proxy.to_string());
         m.insert(
-            "RATE_LIMIT_TRUSTED_PROXIES",
-            self.trusted_proxies
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
+            "TRUSTED_PROXIES",
+            if self.trusted_proxies.is_empty() {
+                "(none: X-Forwarded-For is ignored)".to_owned()
+            } else {
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
         );
         m.insert(
             "APP_ORIGIN",
@@ -1070,7 +1110,10 @@ mod tests {
             matches!(c.database, DatabaseConfig::Sqlite(ref p) if p == Path::new("data/uma.db"))
         );
         assert!(c.redis_url.is_none());
-        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(
+            c.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
     }
 
     #[test]

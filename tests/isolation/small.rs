@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::chat::{ack, app_on, user, Db};
 use crate::support::browser::Browser;
+use crate::support::TestApp;
 
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
@@ -28,7 +29,86 @@ macro_rules! on_both {
     };
 }
 
-on_both!(an_empty_audience_reaches_nobody,);
+on_both!(
+    forged_forwarded_addresses_do_not_escape_the_sign_in_limit,
+    an_empty_audience_reaches_nobody,
+);
+
+/// Audit rows of `username` with `action` (flushed first).
+async fn audit_rows(
+    app: &TestApp,
+    username: &str,
+    action: &str,
+) -> Vec<uma::store::audit::AuditRow> {
+    app.flush_audit().await;
+    app.state
+        .store
+        .list_audit(
+            &uma::store::audit::AuditFilter {
+                username: Some(username.into()),
+                action: Some(action.into()),
+                ..Default::default()
+            },
+            200,
+            0,
+        )
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client address
+
+async fn forged_forwarded_addresses_do_not_escape_the_sign_in_limit(db: Db) {
+    // The proxy in front of Uma (10.0.0.0/8) appends the address it saw; whatever the client put
+    // before that is the client's own invention.
+    let app = app_on(
+        db,
+        &[
+            ("TRUSTED_PROXIES", "127.0.0.1, ::1, 10.0.0.0/8"),
+            // The old switch, still honoured as an alias: it must not bring back left-most trust.
+            ("RATE_LIMIT_TRUST_PROXY", "true"),
+        ],
+    )
+    .await;
+    uma::bootstrap::set_local_password(&app.state.store, "alice", "alice-pass-123", false)
+        .await
+        .unwrap();
+    let b = Browser::new(&app.url(""));
+    let token = b.csrf().await;
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let resp = b
+            .http
+            .post(app.url("/api/login"))
+            .header("origin", &b.origin)
+            .header("cookie", b.cookie_header())
+            .header("x-csrf-token", &token)
+            .header(
+                "x-forwarded-for",
+                format!("203.0.113.{i}, 198.51.100.7, 10.1.2.3"),
+            )
+            .json(&json!({ "username": "alice", "password": "wrong-password" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 401, 429, 429],
+        "the forged addresses count as one client"
+    );
+    let rows = audit_rows(&app, "alice", "LOGIN_FAILED").await;
+    assert_eq!(rows.len(), 7);
+    assert!(
+        rows.iter()
+            .all(|r| r.ip_address.as_deref() == Some("198.51.100.7")),
+        "audit rows carry the address the trusted proxy saw: {:?}",
+        rows.iter().map(|r| &r.ip_address).collect::<Vec<_>>()
+    );
+    app.stop().await.unwrap();
+}
 
 // ---------------------------------------------------------------------------------------------
 // `next` after sign-in
