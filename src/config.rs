@@ -163,8 +163,16 @@ pub struct Config {
     pub ldap: LdapConfig,
     /// Cookie secret; `None` in demo mode until one is generated under `data_dir`.
     pub cookie_secret: Option<Secret>,
-    /// `SESSION_TTL` in seconds (0 = no expiry, not allowed in production).
+    /// `SESSION_TTL`: the idle lifetime of a session in seconds; each request or socket event
+    /// extends it (0 = no idle limit, not allowed in production).
     pub session_ttl: u64,
+    /// `SESSION_MAX_AGE`: the absolute lifetime of a session from sign-in, in seconds, whatever
+    /// the activity (0 = no cap, not allowed in production).
+    pub session_max_age: u64,
+    /// `SESSION_RECHECK_SECS`: how often each instance re-reads the records of the sessions it
+    /// holds sockets or consoles for, so that ends it was not told about (another process, an
+    /// instance without Redis) close them within this time.
+    pub session_recheck: std::time::Duration,
     /// `USE_SECURE_COOKIE`.
     pub secure_cookie: bool,
     /// `COOKIE_DOMAIN`.
@@ -264,6 +272,8 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("LDAP_STARTTLS", "false", false),
     ("SECRET_COOKIE_PASSWORD", "", true),
     ("SESSION_TTL", "28800", false),
+    ("SESSION_MAX_AGE", "86400", false),
+    ("SESSION_RECHECK_SECS", "10", false),
     ("USE_SECURE_COOKIE", "true", false),
     ("UMA_ALLOW_INSECURE_COOKIE", "false", false),
     ("COOKIE_DOMAIN", "", false),
@@ -664,6 +674,32 @@ impl Config {
                 format!("{session_ttl} s is above the production maximum of 43200 (12 h)"),
             );
         }
+        let session_max_age = r
+            .number::<u64>("SESSION_MAX_AGE", "a whole number of seconds")
+            .unwrap_or(86400);
+        if production && session_max_age == 0 {
+            r.problem("SESSION_MAX_AGE", "0 (no cap) is not allowed in production");
+        }
+        if production && session_max_age > 7 * 86400 {
+            r.problem(
+                "SESSION_MAX_AGE",
+                format!("{session_max_age} s is above the production maximum of 604800 (7 days)"),
+            );
+        }
+        if session_max_age > 0 && session_ttl > session_max_age {
+            r.problem(
+                "SESSION_MAX_AGE",
+                format!(
+                    "{session_max_age} s is shorter than SESSION_TTL ({session_ttl} s); the cap must be at least the idle lifetime"
+                ),
+            );
+        }
+        let session_recheck = r
+            .number::<u64>("SESSION_RECHECK_SECS", "a whole number of seconds")
+            .unwrap_or(10);
+        if !(1..=300).contains(&session_recheck) {
+            r.problem("SESSION_RECHECK_SECS", "must be from 1 to 300");
+        }
         let secure_cookie = r.bool("USE_SECURE_COOKIE");
         let allow_insecure_cookie = r.bool("UMA_ALLOW_INSECURE_COOKIE");
         if production && !secure_cookie && !allow_insecure_cookie {
@@ -739,6 +775,8 @@ impl Config {
             ldap,
             cookie_secret,
             session_ttl,
+            session_max_age,
+            session_recheck: std::time::Duration::from_secs(session_recheck),
             secure_cookie,
             cookie_domain,
             admin_groups,
@@ -771,6 +809,18 @@ impl Config {
     /// Whether `ip` is one of the `TRUSTED_PROXIES`.
     pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// How long a session lives without activity, in milliseconds (`None`: no idle limit).
+    pub fn session_idle_ms(&self) -> Option<i64> {
+        (self.session_ttl > 0)
+            .then(|| i64::try_from(self.session_ttl.saturating_mul(1000)).unwrap_or(i64::MAX))
+    }
+
+    /// How long a session lives at most from sign-in, in milliseconds (`None`: no cap).
+    pub fn session_max_age_ms(&self) -> Option<i64> {
+        (self.session_max_age > 0)
+            .then(|| i64::try_from(self.session_max_age.saturating_mul(1000)).unwrap_or(i64::MAX))
     }
 
     /// True when Proxmox is the in-process simulator.
@@ -884,6 +934,11 @@ impl Config {
             },
         );
         m.insert("SESSION_TTL", self.session_ttl.to_string());
+        m.insert("SESSION_MAX_AGE", self.session_max_age.to_string());
+        m.insert(
+            "SESSION_RECHECK_SECS",
+            self.session_recheck.as_secs().to_string(),
+        );
         m.insert(
             "RESOURCE_POLL_INTERVAL_MS",
             self.resource_poll_interval.as_millis().to_string(),

@@ -265,6 +265,7 @@ async fn open(
         bytes_up: 0,
         bytes_down: 0,
         ip: Some(client.ip),
+        session: Some(session.record.id.clone()),
     };
     let ws = if wants_binary {
         ws.protocols(["binary"])
@@ -397,6 +398,19 @@ struct WsLink {
     upstream: Upstream,
 }
 
+/// A close frame carries at most 123 bytes of reason; longer text would make the frame invalid
+/// and the browser would see an abnormal close instead of the reason.
+fn close_frame(reason: &str) -> CloseFrame {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame {
+        code: CLOSE_WITH_REASON,
+        reason: reason[..end].to_owned().into(),
+    }
+}
+
 impl ConsoleLink for WsLink {
     fn pump(
         self: Box<Self>,
@@ -441,10 +455,7 @@ impl ConsoleLink for WsLink {
                         }
                         Some(Ok(UpMsg::Close(_))) | None | Some(Err(_)) => {
                             let reason = "the guest's console closed".to_owned();
-                            let _ = b_tx.send(BrowserMsg::Close(Some(CloseFrame {
-                                code: CLOSE_WITH_REASON,
-                                reason: reason.clone().into(),
-                            }))).await;
+                            let _ = b_tx.send(BrowserMsg::Close(Some(close_frame(&reason)))).await;
                             break reason;
                         }
                         Some(Ok(_)) => {}
@@ -454,10 +465,7 @@ impl ConsoleLink for WsLink {
                             Ok(()) => stop.borrow().clone().unwrap_or_else(|| "closed".to_owned()),
                             Err(_) => "the console failed on the server".to_owned(),
                         };
-                        let _ = b_tx.send(BrowserMsg::Close(Some(CloseFrame {
-                            code: CLOSE_WITH_REASON,
-                            reason: reason.clone().into(),
-                        }))).await;
+                        let _ = b_tx.send(BrowserMsg::Close(Some(close_frame(&reason)))).await;
                         let _ = u_tx.send(UpMsg::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
                             code: CloseCode::Normal,
                             reason: "".into(),

@@ -2,6 +2,7 @@
 //! carried by a signed cookie, CSRF tokens and the failed-login limiter.
 
 pub mod csrf;
+pub mod ends;
 pub mod ldap;
 pub mod limiter;
 pub mod password;

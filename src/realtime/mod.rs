@@ -1,7 +1,7 @@
 //! Socket.IO (socketioxide) at `/api/socket/io`: the browser's control channel. The connect
 //! middleware admits a socket only with a live session and an allowed Origin; each socket joins
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
-//! ends (logout, revoke, expiry).
+//! ends (logout, revoke, expiry). Events on a socket are activity that extends the session.
 
 pub mod adapter;
 pub mod chat;
@@ -49,6 +49,36 @@ impl std::fmt::Display for Refused {
 #[derive(Debug, Clone)]
 pub struct SocketSession(pub Arc<CurrentSession>);
 
+/// When a socket's activity last extended its session (Unix ms), in its extensions.
+#[derive(Debug, Clone)]
+struct LastTouch(Arc<std::sync::atomic::AtomicI64>);
+
+/// An event on a socket is activity: it extends the session as a request does (written at most
+/// every [`guard::touch_every_ms`], in the background).
+pub(crate) fn note_activity(socket: &Socket, state: &AppState, session: &CurrentSession) {
+    use std::sync::atomic::Ordering;
+    let Some(LastTouch(last)) = socket.extensions.get::<LastTouch>() else {
+        return;
+    };
+    let now = crate::store::now_ms();
+    let before = last.load(Ordering::Relaxed);
+    if now - before <= guard::touch_every_ms(&state.config)
+        || last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let state = state.clone();
+    let id = session.record.id.clone();
+    let expires_at = guard::expiry_after_activity(&state.config, session.record.created_at, now);
+    tokio::spawn(async move {
+        if let Err(e) = state.records.touch(&id, now, expires_at).await {
+            tracing::debug!(error = %e, "socket activity not recorded");
+        }
+    });
+}
+
 /// Builds the Socket.IO layer and its handle; `bus` carries broadcasts to the other instances of
 /// `deployment`.
 pub async fn layer(
@@ -89,6 +119,11 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
     match guard::load_session(&state, headers).await {
         Ok(Some(session)) => {
             socket.join(format!("user:{}", session.username()));
+            socket
+                .extensions
+                .insert(LastTouch(Arc::new(std::sync::atomic::AtomicI64::new(
+                    session.record.last_seen_at,
+                ))));
             socket.extensions.insert(SocketSession(Arc::new(session)));
             // Handlers here, not in `on_connect`: socketioxide answers the CONNECT before it
             // spawns the connect handler, and a client emits as soon as it reads that answer

@@ -37,6 +37,7 @@ pub const EVENTS: &[&str] = &[
 
 pub(crate) fn caller_of(socket: &Socket, state: &AppState) -> Option<Caller> {
     let SocketSession(session) = socket.extensions.get::<SocketSession>()?;
+    super::note_activity(socket, state, &session);
     let parts = socket.req_parts();
     let client = ClientInfo::of(&state.config, &parts.extensions, &parts.headers);
     Some(Caller::new(&session, Some(client.ip), client.user_agent))
