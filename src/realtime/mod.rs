@@ -86,10 +86,16 @@ pub async fn layer(
     bus: Bus,
     deployment: &str,
 ) -> Result<(SocketIoLayer<Adapter>, Io), String> {
+    // The engine takes what the largest event may carry (`draw_save`, admins only) on either
+    // transport (the WebSocket limit defaults to 64 MiB otherwise); every event then checks its
+    // own, far smaller cap on the payload as received, before parsing it.
+    let engine_max = limits::largest_cap() + 64 * 1024;
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
-        // `draw_save` takes up to 10 MiB; each event's own cap is checked by its handler.
-        .max_payload(limits::largest_cap() as u64 + 64 * 1024)
+        .max_payload(engine_max as u64)
+        .ws_max_message_size(engine_max)
+        .ws_max_frame_size(engine_max)
+        .with_parser(socketioxide::ParserConfig::common().max_incoming_binary_buf_size(engine_max))
         // Room for bursts (a busy chat, a drawing) to a client that polls.
         .max_buffer_size(4096)
         .with_state(state)
@@ -349,10 +355,12 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    /// Every event name a handler registers, found in the source: `on(socket, "x"` (the ack'd
-    /// helper) and `.on("x"` (socketioxide directly).
+    /// Every event name a handler registers, found in the source: `on(socket, "x"` and
+    /// `on_gated(socket, "x"` (the ack'd helpers) and `.on("x"` (socketioxide directly).
     fn registered_in_source() -> BTreeSet<String> {
-        let re = regex::Regex::new(r#"(?:\bon\(\s*(?:&?\w+),\s*|\.on\(\s*)"([a-z_:]+)""#).unwrap();
+        let re =
+            regex::Regex::new(r#"(?:\bon(?:_gated)?\(\s*(?:&?\w+),\s*|\.on\(\s*)"([a-z_:]+)""#)
+                .unwrap();
         let mut found = BTreeSet::new();
         let mut stack = vec![std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -243,3 +243,46 @@ async fn an_empty_audience_reaches_nobody(db: Db) {
     );
     app.stop().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Socket.IO payloads
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oversized_and_out_of_turn_events_are_refused_with_an_ack() {
+    let app = app_on(Db::Sqlite, &[]).await;
+    let alice = user(&app, "alice", false).await;
+
+    let short = |v: &Value| v.to_string().chars().take(300).collect::<String>();
+    // A chat message has its own cap, far below what the engine takes (10 MiB for saves).
+    let a = ack(
+        &alice,
+        "send_message",
+        json!({ "to": "bob", "content": "x".repeat(200_000) }),
+    )
+    .await;
+    assert_eq!(a["error"]["code"], "payload_too_large", "{}", short(&a));
+    // A whiteboard save by a non-admin is refused before its payload is read: even one that
+    // would not parse gets the refusal, not a parse error.
+    let a = ack(&alice, "draw_save", json!(42)).await;
+    assert_eq!(a["error"]["code"], "forbidden", "{a}");
+    assert_eq!(
+        a["error"]["message"],
+        "Only admins can save whiteboard state."
+    );
+    let a = ack(&alice, "draw_clear", json!(42)).await;
+    assert_eq!(a["error"]["code"], "forbidden", "{a}");
+    // Every event has a cap, also those the original left without one.
+    let a = ack(
+        &alice,
+        "get_online_users",
+        json!({ "padding": "x".repeat(100_000) }),
+    )
+    .await;
+    assert_eq!(a["error"]["code"], "payload_too_large", "{}", short(&a));
+    // Ordinary events still work.
+    let a = ack(&alice, "get_online_users", json!({})).await;
+    assert_eq!(a["ok"], true, "{a}");
+    let a = ack(&alice, "typing", json!({ "to": "alice", "isTyping": true })).await;
+    assert!(a["error"]["code"] != "payload_too_large", "{a}");
+    app.stop().await.unwrap();
+}
