@@ -62,6 +62,9 @@ pub const LIMITS: &[EventLimit] = &[
     limit("api:users-search", 60, 60, 0),
     limit("api:chat-settings", 60, 60, 0),
     limit("api:whiteboard", 60, 60, 0),
+    // REST routes that change something (the original left them unlimited).
+    limit("api:chat-change", 30, 60, 0),
+    limit("api:settings-change", 20, 60, 0),
 ];
 
 /// Sockets' worth of budget a user has across all their sockets and instances.

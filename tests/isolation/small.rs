@@ -32,6 +32,7 @@ macro_rules! on_both {
 on_both!(
     forged_forwarded_addresses_do_not_escape_the_sign_in_limit,
     an_empty_audience_reaches_nobody,
+    mutating_chat_and_settings_routes_are_rate_limited,
 );
 
 /// Audit rows of `username` with `action` (flushed first).
@@ -284,5 +285,97 @@ async fn oversized_and_out_of_turn_events_are_refused_with_an_ack() {
     assert_eq!(a["ok"], true, "{a}");
     let a = ack(&alice, "typing", json!({ "to": "alice", "isTyping": true })).await;
     assert!(a["error"]["code"] != "payload_too_large", "{a}");
+    app.stop().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits of mutating routes
+
+/// Calls `path` until it answers 429 (at most `max` times); returns the 429 response's body and
+/// `Retry-After`.
+async fn until_limited(
+    b: &Browser,
+    csrf: &str,
+    method: Method,
+    path: &str,
+    body: impl Fn(usize) -> Value,
+    max: usize,
+) -> (Value, Option<String>) {
+    for i in 0..max {
+        let resp = b
+            .send(method.clone(), path, Some(csrf), Some(body(i)))
+            .await;
+        let status = resp.status().as_u16();
+        if status == 429 {
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            return (resp.json().await.unwrap(), retry);
+        }
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path} #{i}: {status} {}",
+            resp.text().await.unwrap()
+        );
+    }
+    panic!("{method} {path}: {max} calls and never limited");
+}
+
+async fn mutating_chat_and_settings_routes_are_rate_limited(db: Db) {
+    let app = app_on(db, &[]).await;
+    let alice = user(&app, "alice", false).await;
+
+    let (body, retry) = until_limited(
+        &alice.browser,
+        &alice.csrf,
+        Method::PUT,
+        "/api/chat/settings",
+        |i| json!({ "dnd": i % 2 == 0 }),
+        100,
+    )
+    .await;
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Rate limit exceeded. Please try again in"),
+        "{body}"
+    );
+    assert!(retry.is_some(), "Retry-After is set");
+    let rows = audit_rows(&app, "alice", "UPDATE_SETTINGS").await;
+    assert!(
+        rows.iter()
+            .any(|r| r.status == "WARNING" && r.details.contains("rate_limited")),
+        "the refusal is audited"
+    );
+
+    let (body, _) = until_limited(
+        &alice.browser,
+        &alice.csrf,
+        Method::POST,
+        "/api/groups",
+        |i| json!({ "name": format!("group {i}"), "memberIds": [] }),
+        100,
+    )
+    .await;
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    let root = user(&app, "root", true).await;
+    let (body, _) = until_limited(
+        &root.browser,
+        &root.csrf,
+        Method::POST,
+        "/api/settings/access",
+        |_| json!({ "adminGroups": [], "allowedGroups": [] }),
+        100,
+    )
+    .await;
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let rows = audit_rows(&app, "root", "SETTINGS_ACCESS_UPDATE").await;
+    assert!(rows
+        .iter()
+        .any(|r| r.status == "WARNING" && r.details.contains("rate_limited")));
     app.stop().await.unwrap();
 }
