@@ -709,7 +709,7 @@ impl Config {
             );
         }
         let cookie_domain = r.opt("COOKIE_DOMAIN");
-        let admin_groups = r.list("ADMIN_GROUPS");
+        let admin_groups = group_list(&r.string("ADMIN_GROUPS"));
 
         // Database.
         let database = match r.opt("DATABASE_URL") {
@@ -958,7 +958,14 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| "(host only)".to_owned()),
         );
-        m.insert("ADMIN_GROUPS", list(&self.admin_groups));
+        m.insert(
+            "ADMIN_GROUPS",
+            if self.admin_groups.iter().any(|g| g.contains('=')) {
+                self.admin_groups.join(";")
+            } else {
+                list(&self.admin_groups)
+            },
+        );
         m.insert(
             "DATABASE_URL",
             match &self.database {
@@ -1012,6 +1019,24 @@ impl Config {
         m.insert("UMA_ADMIN_PASSWORD", secret(&self.admin_password));
         m
     }
+}
+
+/// `ADMIN_GROUPS`: entries separated by `;` when there is one; otherwise one DN when the value
+/// has an `=` (DNs have commas of their own), else group names separated by commas.
+pub fn group_list(raw: &str) -> Vec<String> {
+    let items: Vec<&str> = if raw.contains(';') {
+        raw.split(';').collect()
+    } else if raw.contains('=') {
+        vec![raw]
+    } else {
+        raw.split(',').collect()
+    };
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_database_url(r: &mut Reader<'_>, url: &str) -> DatabaseConfig {
@@ -1100,6 +1125,20 @@ fn unknown_keys(vars: &HashMap<String, String>) -> Vec<String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn admin_groups_may_be_dns() {
+        assert_eq!(group_list("admins, ops"), ["admins", "ops"]);
+        assert_eq!(
+            group_list("cn=admins,ou=groups,dc=x"),
+            ["cn=admins,ou=groups,dc=x"]
+        );
+        assert_eq!(
+            group_list("cn=a,dc=x; cn=b,dc=x ;"),
+            ["cn=a,dc=x", "cn=b,dc=x"]
+        );
+        assert!(group_list("").is_empty());
+    }
 
     #[test]
     fn debug_output_never_shows_a_secret() {

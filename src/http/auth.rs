@@ -158,6 +158,12 @@ pub async fn sign_in(
                     "This account is disabled. Ask an administrator.".to_owned(),
                     "disabled",
                 ),
+                AuthError::LocalName => (
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "This name belongs to a local account. Sign in with that account.".to_owned(),
+                    "local_name_taken",
+                ),
                 AuthError::NotAllowed => (
                     StatusCode::FORBIDDEN,
                     ErrorCode::Forbidden,

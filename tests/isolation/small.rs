@@ -3,6 +3,7 @@
 //! same name in another OU, a directory name that is a local account's, and mutating routes
 //! called in a loop.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -10,7 +11,8 @@ use serde_json::{json, Value};
 
 use crate::chat::{ack, app_on, user, Db};
 use crate::support::browser::Browser;
-use crate::support::TestApp;
+use crate::support::slapd::{Slapd, BASE, SERVICE_DN, SERVICE_PW};
+use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
 
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
@@ -285,6 +287,153 @@ async fn oversized_and_out_of_turn_events_are_refused_with_an_ack() {
     assert_eq!(a["ok"], true, "{a}");
     let a = ack(&alice, "typing", json!({ "to": "alice", "isTyping": true })).await;
     assert!(a["error"]["code"] != "payload_too_large", "{a}");
+    app.stop().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// LDAP identity
+
+async fn ldap_app(slapd: &Slapd, extra: &[(&str, &str)]) -> TestApp {
+    let dir = temp_dir("isolation-ldap");
+    let mut vars: HashMap<String, String> = demo_vars(&dir);
+    for (k, v) in [
+        ("LDAP_URL", slapd.url.as_str()),
+        ("LDAP_BIND_DN", SERVICE_DN),
+        ("LDAP_BIND_PASSWORD", SERVICE_PW),
+        ("LDAP_BASE_DN", BASE),
+        ("USE_SECURE_COOKIE", "false"),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        vars.insert((*k).into(), (*v).into());
+    }
+    spawn_with(vars, dir).await
+}
+
+async fn try_login(b: &Browser, username: &str, password: &str) -> (u16, Value) {
+    let token = b.csrf().await;
+    let resp = b
+        .post_json(
+            "/api/login",
+            Some(&token),
+            json!({ "username": username, "password": password }),
+        )
+        .await;
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn admin_groups_given_as_dns_match_whole_dns() {
+    let slapd = Slapd::start().await;
+    let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    // A group with the admins' CN in an OU anyone can get a group into.
+    slapd
+        .add(vec![
+            (
+                format!("ou=partners,{BASE}"),
+                vec![
+                    ("objectClass", set(&["organizationalUnit"])),
+                    ("ou", set(&["partners"])),
+                ],
+            ),
+            (
+                format!("cn=Uma-Admins,ou=partners,{BASE}"),
+                vec![
+                    ("objectClass", set(&["groupOfNames"])),
+                    ("cn", set(&["Uma-Admins"])),
+                    ("member", vec![format!("uid=alice,ou=people,{BASE}")]),
+                ],
+            ),
+        ])
+        .await;
+    // Written the way people copy DNs: other case, spaces after commas.
+    let app = ldap_app(
+        &slapd,
+        &[(
+            "ADMIN_GROUPS",
+            "CN=Uma-Admins, OU=Groups, DC=example, DC=com",
+        )],
+    )
+    .await;
+    let (status, body) = try_login(&Browser::new(&app.url("")), "bob", "bob-ldap-pw").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["user"]["isAdmin"], true,
+        "the real admin group: {body}"
+    );
+    let (status, body) = try_login(&Browser::new(&app.url("")), "alice", "alice-ldap-pw").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["user"]["isAdmin"], false,
+        "a same-named group in another OU grants nothing: {body}"
+    );
+    app.stop().await.unwrap();
+
+    // Allowed groups given as DNs are whole DNs too.
+    let app = ldap_app(
+        &slapd,
+        &[("ADMIN_GROUPS", "cn=nobody,ou=groups,dc=example,dc=com")],
+    )
+    .await;
+    app.state
+        .store
+        .set_config_value(
+            "access",
+            &json!({ "adminGroups": [], "allowedGroups": [format!("cn=Uma-Admins,ou=groups,{BASE}")] }),
+        )
+        .await
+        .unwrap();
+    let (status, _) = try_login(&Browser::new(&app.url("")), "bob", "bob-ldap-pw").await;
+    assert_eq!(status, 200);
+    let (status, body) = try_login(&Browser::new(&app.url("")), "alice", "alice-ldap-pw").await;
+    assert_eq!(status, 403, "{body}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_directory_user_cannot_take_a_local_accounts_name() {
+    let slapd = Slapd::start().await;
+    let (dn, mut attrs) = Slapd::person("admin", "Directory Admin", "dir-admin-pw");
+    attrs.push(("mail", vec!["admin@example.com".to_owned()]));
+    slapd.add(vec![(dn, attrs)]).await;
+    let app = ldap_app(
+        &slapd,
+        &[
+            ("UMA_ADMIN_PASSWORD", "local-admin-pw-1"),
+            (
+                "LDAP_USER_SEARCH_FILTER",
+                "(|(uid={{username}})(mail={{username}}))",
+            ),
+        ],
+    )
+    .await;
+
+    // The directory's canonical name for this sign-in is `admin`: the local account's.
+    let b = Browser::new(&app.url(""));
+    let (status, body) = try_login(&b, "admin@example.com", "dir-admin-pw").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "This name belongs to a local account. Sign in with that account."
+    );
+    let rows = audit_rows(&app, "admin@example.com", "LOGIN_FAILED").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "FAILURE");
+    assert!(
+        rows[0].details.contains("local_name_taken"),
+        "{}",
+        rows[0].details
+    );
+
+    // A name that differs from a local account only in case is that local account.
+    let (status, body) = try_login(&b, "Admin", "dir-admin-pw").await;
+    assert_eq!(status, 401, "the directory is not asked: {body}");
+    let (status, body) = try_login(&Browser::new(&app.url("")), "Admin", "local-admin-pw-1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "admin");
+    assert_eq!(body["user"]["authSource"], "local");
     app.stop().await.unwrap();
 }
 
