@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use uma_actors::root::Tree;
 
 use uma_actors::audit::AuditWriter;
-use uma_actors::sessions::{SessionEvents, SessionIdentity, SessionsSupervisor, IDLE_AFTER};
+use uma_actors::sessions::{SessionsSupervisor, IDLE_AFTER};
 
 use crate::audit::{Audit, StoreSink};
 use crate::auth::ldap::LdapAuth;
@@ -235,11 +235,27 @@ impl App {
         .map_err(actors_err)?;
         let audit = Audit::new(audit_writer);
         let control = IoControl::default();
+        let consoles = uma_actors::consoles::ConsolesSupervisor::start(
+            tree.root.get_cell(),
+            uma_actors::consoles::ConsolesConfig {
+                max_per_user: config.console_max_per_user,
+                idle_timeout: config.console_idle_timeout,
+            },
+            Arc::new(crate::console::ConsoleAudit(audit.clone())),
+        )
+        .await
+        .map_err(actors_err)?;
+        // Consoles first: a session's end closes its consoles.
         let sessions = SessionsSupervisor::start(
             tree.root.get_cell(),
             Arc::new(control.clone()),
-            Arc::new(ExpiryAudit(audit.clone())),
+            Arc::new(crate::auth::ends::SessionHooks::new(
+                audit.clone(),
+                store.clone(),
+                consoles.clone(),
+            )),
             IDLE_AFTER,
+            config.session_recheck,
         )
         .await
         .map_err(actors_err)?;
@@ -274,16 +290,6 @@ impl App {
             pve.clone(),
             control.clone(),
             acl.clone(),
-        )
-        .await
-        .map_err(actors_err)?;
-        let consoles = uma_actors::consoles::ConsolesSupervisor::start(
-            tree.root.get_cell(),
-            uma_actors::consoles::ConsolesConfig {
-                max_per_user: config.console_max_per_user,
-                idle_timeout: config.console_idle_timeout,
-            },
-            Arc::new(crate::console::ConsoleAudit(audit.clone())),
         )
         .await
         .map_err(actors_err)?;
@@ -471,6 +477,9 @@ impl App {
         for key in &config.unknown_keys {
             tracing::warn!("unknown setting {key} is ignored (typo?)");
         }
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
     }
 
     /// Serves until `shutdown` completes, then shuts down in order.
@@ -532,24 +541,6 @@ impl App {
         }
         tracing::info!("stopped");
         result
-    }
-}
-
-/// Audits sessions that expire while their actor runs.
-struct ExpiryAudit(Audit);
-
-impl SessionEvents for ExpiryAudit {
-    fn expired(&self, identity: &SessionIdentity) {
-        self.0.record(
-            &crate::audit::Actor {
-                username: identity.username.clone(),
-                ..Default::default()
-            },
-            "SESSION_EXPIRED",
-            "auth:session",
-            crate::audit::Status::Success,
-            serde_json::json!({}),
-        );
     }
 }
 

@@ -89,7 +89,11 @@ pub enum AdminAccount {
 /// in demo mode a missing one is created with a generated password.
 pub async fn admin_account(config: &Config, store: &Store) -> Result<AdminAccount, BootstrapError> {
     if let Some(pw) = &config.admin_password {
-        set_local_password(store, "admin", pw.expose(), true).await?;
+        if set_local_password(store, "admin", pw.expose(), true).await? {
+            // A new password ends the sessions signed in with the old one (the running
+            // instances notice within SESSION_RECHECK_SECS).
+            store.revoke_user_sessions("admin").await?;
+        }
         return Ok(AdminAccount::SetFromEnvironment);
     }
     if store.local_account("admin").await?.is_some() {
@@ -105,17 +109,23 @@ pub async fn admin_account(config: &Config, store: &Store) -> Result<AdminAccoun
     })
 }
 
-/// Creates or updates a local account with this password.
+/// Creates or updates a local account with this password; returns whether an existing
+/// account's password changed (its sessions must then end: the caller ends them, announcing
+/// the ends where it can).
 pub async fn set_local_password(
     store: &Store,
     username: &str,
     pw: &str,
     is_admin: bool,
-) -> Result<(), BootstrapError> {
+) -> Result<bool, BootstrapError> {
+    let changed = match store.local_account(username).await? {
+        Some((_, account)) => !password::verify(pw, &account.password_hash),
+        None => false,
+    };
     let user = store.find_or_create_user(username, None).await?;
     let hash = password::hash(pw).map_err(|e| BootstrapError::Hash(e.to_string()))?;
     store
         .upsert_local_account(&user.id, &hash, is_admin)
         .await?;
-    Ok(())
+    Ok(changed)
 }

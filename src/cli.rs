@@ -210,6 +210,9 @@ fn check_config() -> ExitCode {
             for key in &config.unknown_keys {
                 println!("# warning: unknown setting {key} is ignored");
             }
+            for warning in &config.warnings {
+                println!("# warning: {warning}");
+            }
             println!("# configuration OK");
             ExitCode::SUCCESS
         }
@@ -431,14 +434,14 @@ async fn user(action: UserAction) -> ExitCode {
                 Ok(None) => {}
                 Err(e) => return fail(e),
             }
-            set_password(&store, &username, admin, password_stdin).await
+            set_password(&config, &store, &username, admin, password_stdin).await
         }
         UserAction::Passwd {
             username,
             password_stdin,
         } => match store.local_account(&username).await {
             Ok(Some((_, account))) => {
-                set_password(&store, &username, account.is_admin, password_stdin).await
+                set_password(&config, &store, &username, account.is_admin, password_stdin).await
             }
             Ok(None) => fail(format!("no local account '{username}'")),
             Err(e) => fail(e),
@@ -460,14 +463,15 @@ async fn user(action: UserAction) -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        UserAction::Disable { username } => set_disabled(&store, &username, true).await,
-        UserAction::Enable { username } => set_disabled(&store, &username, false).await,
+        UserAction::Disable { username } => set_disabled(&config, &store, &username, true).await,
+        UserAction::Enable { username } => set_disabled(&config, &store, &username, false).await,
     };
     store.close().await;
     code
 }
 
 async fn set_password(
+    config: &Config,
     store: &crate::store::Store,
     username: &str,
     admin: bool,
@@ -482,11 +486,14 @@ async fn set_password(
         (password::generate(20), true)
     };
     match crate::bootstrap::set_local_password(store, username, &pw, admin).await {
-        Ok(()) => {
+        Ok(changed) => {
             if generated {
                 println!("{username}: password set to {pw}");
             } else {
                 println!("{username}: password set");
+            }
+            if changed {
+                return end_sessions(config, store, username).await;
             }
             ExitCode::SUCCESS
         }
@@ -494,7 +501,12 @@ async fn set_password(
     }
 }
 
-async fn set_disabled(store: &crate::store::Store, username: &str, disabled: bool) -> ExitCode {
+async fn set_disabled(
+    config: &Config,
+    store: &crate::store::Store,
+    username: &str,
+    disabled: bool,
+) -> ExitCode {
     match store.local_account(username).await {
         Ok(Some((user, _))) => match store.set_local_account_disabled(&user.id, disabled).await {
             Ok(()) => {
@@ -502,12 +514,50 @@ async fn set_disabled(store: &crate::store::Store, username: &str, disabled: boo
                     "{username}: {}",
                     if disabled { "disabled" } else { "enabled" }
                 );
+                if disabled {
+                    return end_sessions(config, store, username).await;
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
         },
         Ok(None) => fail(format!("no local account '{username}'")),
         Err(e) => fail(e),
+    }
+}
+
+/// Ends every session of `username`: revoked in the store, and with `REDIS_URL` the running
+/// instances drop their cached copies and close the sockets and consoles at once; without it
+/// (or while Redis is away) they notice within `SESSION_RECHECK_SECS`.
+async fn end_sessions(config: &Config, store: &crate::store::Store, username: &str) -> ExitCode {
+    let (records, redis_problem) = crate::auth::records::for_command(config, store.clone()).await;
+    match records
+        .end_user(username, uma_actors::sessions::EndReason::Revoked, None)
+        .await
+    {
+        Ok(n) => {
+            println!(
+                "{username}: {n} session{} ended",
+                if n == 1 { "" } else { "s" }
+            );
+            if n > 0 {
+                if let Some(problem) = redis_problem {
+                    eprintln!(
+                        "uma: Redis: {problem}; running instances end these sessions within SESSION_RECHECK_SECS ({} s)",
+                        config.session_recheck.as_secs()
+                    );
+                } else if records.has_pending() {
+                    eprintln!(
+                        "uma: Redis did not take every announcement; running instances end these sessions within SESSION_RECHECK_SECS ({} s)",
+                        config.session_recheck.as_secs()
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!(
+            "the sessions of {username} could not be ended: {e}"
+        )),
     }
 }
 

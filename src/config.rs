@@ -163,8 +163,16 @@ pub struct Config {
     pub ldap: LdapConfig,
     /// Cookie secret; `None` in demo mode until one is generated under `data_dir`.
     pub cookie_secret: Option<Secret>,
-    /// `SESSION_TTL` in seconds (0 = no expiry, not allowed in production).
+    /// `SESSION_TTL`: the idle lifetime of a session in seconds; each request or socket event
+    /// extends it (0 = no idle limit, not allowed in production).
     pub session_ttl: u64,
+    /// `SESSION_MAX_AGE`: the absolute lifetime of a session from sign-in, in seconds, whatever
+    /// the activity (0 = no cap, not allowed in production).
+    pub session_max_age: u64,
+    /// `SESSION_RECHECK_SECS`: how often each instance re-reads the records of the sessions it
+    /// holds sockets or consoles for, so that ends it was not told about (another process, an
+    /// instance without Redis) close them within this time.
+    pub session_recheck: std::time::Duration,
     /// `USE_SECURE_COOKIE`.
     pub secure_cookie: bool,
     /// `COOKIE_DOMAIN`.
@@ -177,10 +185,9 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// `REDIS_PASSWORD`.
     pub redis_password: Option<Secret>,
-    /// `RATE_LIMIT_TRUST_PROXY`.
-    pub trust_proxy: bool,
-    /// `RATE_LIMIT_TRUSTED_PROXIES`.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// `TRUSTED_PROXIES`: networks whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
+    /// (empty: none; the peer address is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `APP_ORIGIN`.
     pub app_origin: Option<Url>,
     /// `ALLOWED_WS_ORIGINS`.
@@ -213,6 +220,8 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     /// Variables that look like ours but are not known (warned about at start).
     pub unknown_keys: Vec<String>,
+    /// Settings that work but should change (deprecated names), warned about at start.
+    pub warnings: Vec<String>,
 }
 
 /// One problem found in the configuration: the variable and what is wrong.
@@ -269,6 +278,8 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("LDAP_STARTTLS", "false", false),
     ("SECRET_COOKIE_PASSWORD", "", true),
     ("SESSION_TTL", "28800", false),
+    ("SESSION_MAX_AGE", "86400", false),
+    ("SESSION_RECHECK_SECS", "10", false),
     ("USE_SECURE_COOKIE", "true", false),
     ("UMA_ALLOW_INSECURE_COOKIE", "false", false),
     ("COOKIE_DOMAIN", "", false),
@@ -277,6 +288,7 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ("REDIS_URL", "", true),
     ("REDIS_PASSWORD", "", true),
     ("DISABLE_REDIS", "false", false),
+    ("TRUSTED_PROXIES", "", false),
     ("RATE_LIMIT_TRUST_PROXY", "false", false),
     ("RATE_LIMIT_TRUSTED_PROXIES", "127.0.0.1,::1", false),
     ("APP_ORIGIN", "", false),
@@ -423,6 +435,24 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+
+    /// A list of networks: CIDRs, or single addresses (a /32 or /128).
+    fn networks(&mut self, key: &'static str) -> Vec<ipnet::IpNet> {
+        let mut out = Vec::new();
+        for item in self.list(key) {
+            match item.parse::<ipnet::IpNet>() {
+                Ok(net) => out.push(net.trunc()),
+                Err(_) => match item.parse::<IpAddr>() {
+                    Ok(ip) => out.push(ipnet::IpNet::from(ip)),
+                    Err(_) => self.problems.push(Problem {
+                        key,
+                        message: format!("'{item}' is not an IP address or CIDR network"),
+                    }),
+                },
+            }
+        }
+        out
     }
 
     fn list(&mut self, key: &'static str) -> Vec<String> {
@@ -669,6 +699,32 @@ impl Config {
                 format!("{session_ttl} s is above the production maximum of 43200 (12 h)"),
             );
         }
+        let session_max_age = r
+            .number::<u64>("SESSION_MAX_AGE", "a whole number of seconds")
+            .unwrap_or(86400);
+        if production && session_max_age == 0 {
+            r.problem("SESSION_MAX_AGE", "0 (no cap) is not allowed in production");
+        }
+        if production && session_max_age > 7 * 86400 {
+            r.problem(
+                "SESSION_MAX_AGE",
+                format!("{session_max_age} s is above the production maximum of 604800 (7 days)"),
+            );
+        }
+        if session_max_age > 0 && session_ttl > session_max_age {
+            r.problem(
+                "SESSION_MAX_AGE",
+                format!(
+                    "{session_max_age} s is shorter than SESSION_TTL ({session_ttl} s); the cap must be at least the idle lifetime"
+                ),
+            );
+        }
+        let session_recheck = r
+            .number::<u64>("SESSION_RECHECK_SECS", "a whole number of seconds")
+            .unwrap_or(10);
+        if !(1..=300).contains(&session_recheck) {
+            r.problem("SESSION_RECHECK_SECS", "must be from 1 to 300");
+        }
         let secure_cookie = r.bool("USE_SECURE_COOKIE");
         let allow_insecure_cookie = r.bool("UMA_ALLOW_INSECURE_COOKIE");
         if production && !secure_cookie && !allow_insecure_cookie {
@@ -678,7 +734,7 @@ impl Config {
             );
         }
         let cookie_domain = r.opt("COOKIE_DOMAIN");
-        let admin_groups = r.list("ADMIN_GROUPS");
+        let admin_groups = group_list(&r.string("ADMIN_GROUPS"));
 
         // Database.
         let database = match r.opt("DATABASE_URL") {
@@ -698,17 +754,29 @@ impl Config {
         let redis_password = r.secret("REDIS_PASSWORD");
 
         // Proxies and origins.
-        let trust_proxy = r.bool("RATE_LIMIT_TRUST_PROXY");
-        let mut trusted_proxies = Vec::new();
-        for item in r.list("RATE_LIMIT_TRUSTED_PROXIES") {
-            match item.parse::<IpAddr>() {
-                Ok(ip) => trusted_proxies.push(ip),
-                Err(_) => r.problem(
-                    "RATE_LIMIT_TRUSTED_PROXIES",
-                    format!("'{item}' is not an IP address"),
-                ),
+        let mut warnings = Vec::new();
+        let old_switch = r.bool("RATE_LIMIT_TRUST_PROXY");
+        let old_list_set = r.opt("RATE_LIMIT_TRUSTED_PROXIES").is_some();
+        let trusted_proxies = if r.opt("TRUSTED_PROXIES").is_some() {
+            if old_switch || old_list_set {
+                warnings.push(
+                    "RATE_LIMIT_TRUST_PROXY and RATE_LIMIT_TRUSTED_PROXIES are ignored: TRUSTED_PROXIES is set".to_owned(),
+                );
             }
-        }
+            r.networks("TRUSTED_PROXIES")
+        } else if old_switch {
+            warnings.push(
+                "RATE_LIMIT_TRUST_PROXY / RATE_LIMIT_TRUSTED_PROXIES are deprecated: set TRUSTED_PROXIES to the proxies' addresses instead".to_owned(),
+            );
+            r.networks("RATE_LIMIT_TRUSTED_PROXIES")
+        } else {
+            if old_list_set {
+                warnings.push(
+                    "RATE_LIMIT_TRUSTED_PROXIES is ignored without RATE_LIMIT_TRUST_PROXY=true (and deprecated: use TRUSTED_PROXIES)".to_owned(),
+                );
+            }
+            Vec::new()
+        };
         let app_origin = r.url("APP_ORIGIN", &["http", "https"]);
         let allowed_ws_origins = r.list("ALLOWED_WS_ORIGINS");
         for origin in allowed_ws_origins.clone() {
@@ -732,13 +800,14 @@ impl Config {
             ldap,
             cookie_secret,
             session_ttl,
+            session_max_age,
+            session_recheck: std::time::Duration::from_secs(session_recheck),
             secure_cookie,
             cookie_domain,
             admin_groups,
             database,
             redis_url,
             redis_password,
-            trust_proxy,
             trusted_proxies,
             app_origin,
             allowed_ws_origins,
@@ -756,12 +825,30 @@ impl Config {
             image_remote_hosts: r.list("NEXT_IMAGE_REMOTE_HOSTS"),
             admin_password: r.secret("UMA_ADMIN_PASSWORD"),
             unknown_keys: unknown_keys(vars),
+            warnings,
         };
         if r.problems.is_empty() {
             Ok(config)
         } else {
             Err(r.problems)
         }
+    }
+
+    /// Whether `ip` is one of the `TRUSTED_PROXIES`.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// How long a session lives without activity, in milliseconds (`None`: no idle limit).
+    pub fn session_idle_ms(&self) -> Option<i64> {
+        (self.session_ttl > 0)
+            .then(|| i64::try_from(self.session_ttl.saturating_mul(1000)).unwrap_or(i64::MAX))
+    }
+
+    /// How long a session lives at most from sign-in, in milliseconds (`None`: no cap).
+    pub fn session_max_age_ms(&self) -> Option<i64> {
+        (self.session_max_age > 0)
+            .then(|| i64::try_from(self.session_max_age.saturating_mul(1000)).unwrap_or(i64::MAX))
     }
 
     /// True when Proxmox is the in-process simulator.
@@ -875,6 +962,11 @@ impl Config {
             },
         );
         m.insert("SESSION_TTL", self.session_ttl.to_string());
+        m.insert("SESSION_MAX_AGE", self.session_max_age.to_string());
+        m.insert(
+            "SESSION_RECHECK_SECS",
+            self.session_recheck.as_secs().to_string(),
+        );
         m.insert(
             "RESOURCE_POLL_INTERVAL_MS",
             self.resource_poll_interval.as_millis().to_string(),
@@ -894,7 +986,14 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| "(host only)".to_owned()),
         );
-        m.insert("ADMIN_GROUPS", list(&self.admin_groups));
+        m.insert(
+            "ADMIN_GROUPS",
+            if self.admin_groups.iter().any(|g| g.contains('=')) {
+                self.admin_groups.join(";")
+            } else {
+                list(&self.admin_groups)
+            },
+        );
         m.insert(
             "DATABASE_URL",
             match &self.database {
@@ -910,14 +1009,17 @@ impl Config {
                 .unwrap_or_else(|| "(none: in-process limits)".to_owned()),
         );
         m.insert("REDIS_PASSWORD", secret(&self.redis_password));
-        m.insert("RATE_LIMIT_TRUST_PROXY", self.trust_proxy.to_string());
         m.insert(
-            "RATE_LIMIT_TRUSTED_PROXIES",
-            self.trusted_proxies
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
+            "TRUSTED_PROXIES",
+            if self.trusted_proxies.is_empty() {
+                "(none: X-Forwarded-For is ignored)".to_owned()
+            } else {
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
         );
         m.insert(
             "APP_ORIGIN",
@@ -948,6 +1050,24 @@ impl Config {
         m.insert("UMA_ADMIN_PASSWORD", secret(&self.admin_password));
         m
     }
+}
+
+/// `ADMIN_GROUPS`: entries separated by `;` when there is one; otherwise one DN when the value
+/// has an `=` (DNs have commas of their own), else group names separated by commas.
+pub fn group_list(raw: &str) -> Vec<String> {
+    let items: Vec<&str> = if raw.contains(';') {
+        raw.split(';').collect()
+    } else if raw.contains('=') {
+        vec![raw]
+    } else {
+        raw.split(',').collect()
+    };
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_database_url(r: &mut Reader<'_>, url: &str) -> DatabaseConfig {
@@ -1037,6 +1157,57 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
+    #[test]
+    fn admin_groups_may_be_dns() {
+        assert_eq!(group_list("admins, ops"), ["admins", "ops"]);
+        assert_eq!(
+            group_list("cn=admins,ou=groups,dc=x"),
+            ["cn=admins,ou=groups,dc=x"]
+        );
+        assert_eq!(
+            group_list("cn=a,dc=x; cn=b,dc=x ;"),
+            ["cn=a,dc=x", "cn=b,dc=x"]
+        );
+        assert!(group_list("").is_empty());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let secrets = [
+            ("PROXMOX_TOKEN_SECRET", "token-secret-value-1"),
+            (
+                "SECRET_COOKIE_PASSWORD",
+                "cookie-secret-value-0123456789-abcdef",
+            ),
+            ("LDAP_BIND_PASSWORD", "ldap-bind-password-2"),
+            ("REDIS_PASSWORD", "redis-password-3"),
+            ("UMA_ADMIN_PASSWORD", "admin-password-4"),
+        ];
+        let mut vars: HashMap<String, String> = secrets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        for (k, v) in [
+            ("PROXMOX_URL", "https://pve.example:8006"),
+            ("PROXMOX_TOKEN_ID", "root@pam!uma"),
+            ("LDAP_BIND_DN", "cn=svc,dc=example,dc=com"),
+            ("LDAP_BASE_DN", "dc=example,dc=com"),
+            ("DATABASE_URL", "mysql://uma:db-password-5@db:3306/uma"),
+            ("REDIS_URL", "redis://:redis-url-password-6@redis:6379"),
+        ] {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+        let c = Config::from_vars(&vars).unwrap();
+        let shown = format!("{c:?} {c:#?} {:?}", c.effective());
+        for secret in secrets
+            .iter()
+            .map(|(_, v)| *v)
+            .chain(["db-password-5", "redis-url-password-6"])
+        {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
@@ -1064,7 +1235,10 @@ mod tests {
             matches!(c.database, DatabaseConfig::Sqlite(ref p) if p == Path::new("data/uma.db"))
         );
         assert!(c.redis_url.is_none());
-        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(
+            c.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
     }
 
     #[test]

@@ -265,6 +265,7 @@ async fn open(
         bytes_up: 0,
         bytes_down: 0,
         ip: Some(client.ip),
+        session: Some(session.record.id.clone()),
     };
     let ws = if wants_binary {
         ws.protocols(["binary"])
@@ -351,15 +352,15 @@ async fn connect_upstream(
         .as_str()
         .into_client_request()
         .map_err(AppError::internal)?;
-    let auth = format!(
+    let mut auth: http::HeaderValue = format!(
         "PVEAPIToken={}={}",
         endpoint.token_id,
         endpoint.token_secret.expose()
-    );
-    req.headers_mut().insert(
-        http::header::AUTHORIZATION,
-        auth.parse().map_err(AppError::internal)?,
-    );
+    )
+    .parse()
+    .map_err(AppError::internal)?;
+    auth.set_sensitive(true);
+    req.headers_mut().insert(http::header::AUTHORIZATION, auth);
     if binary {
         req.headers_mut().insert(
             "sec-websocket-protocol",
@@ -395,6 +396,19 @@ async fn connect_upstream(
 struct WsLink {
     browser: WebSocket,
     upstream: Upstream,
+}
+
+/// A close frame carries at most 123 bytes of reason; longer text would make the frame invalid
+/// and the browser would see an abnormal close instead of the reason.
+fn close_frame(reason: &str) -> CloseFrame {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame {
+        code: CLOSE_WITH_REASON,
+        reason: reason[..end].to_owned().into(),
+    }
 }
 
 impl ConsoleLink for WsLink {
@@ -441,10 +455,7 @@ impl ConsoleLink for WsLink {
                         }
                         Some(Ok(UpMsg::Close(_))) | None | Some(Err(_)) => {
                             let reason = "the guest's console closed".to_owned();
-                            let _ = b_tx.send(BrowserMsg::Close(Some(CloseFrame {
-                                code: CLOSE_WITH_REASON,
-                                reason: reason.clone().into(),
-                            }))).await;
+                            let _ = b_tx.send(BrowserMsg::Close(Some(close_frame(&reason)))).await;
                             break reason;
                         }
                         Some(Ok(_)) => {}
@@ -454,10 +465,7 @@ impl ConsoleLink for WsLink {
                             Ok(()) => stop.borrow().clone().unwrap_or_else(|| "closed".to_owned()),
                             Err(_) => "the console failed on the server".to_owned(),
                         };
-                        let _ = b_tx.send(BrowserMsg::Close(Some(CloseFrame {
-                            code: CLOSE_WITH_REASON,
-                            reason: reason.clone().into(),
-                        }))).await;
+                        let _ = b_tx.send(BrowserMsg::Close(Some(close_frame(&reason)))).await;
                         let _ = u_tx.send(UpMsg::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
                             code: CloseCode::Normal,
                             reason: "".into(),

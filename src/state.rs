@@ -18,7 +18,7 @@ use crate::store::Store;
 use crate::templates::Templates;
 
 /// Shared state: configuration, store, Proxmox client, templates, actors.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     /// Validated configuration.
     pub config: Arc<Config>,
@@ -76,4 +76,17 @@ pub struct AppState {
     pub event_limits: crate::realtime::limits::EventLimits,
     /// Emits events from services (ordered, awaited).
     pub emitter: crate::realtime::emit::IoEmitter,
+}
+
+/// Shows what identifies the instance, never a secret: the configuration and the Proxmox client
+/// redact theirs, the cookie secret and the Redis connection are left out.
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .field("pve", &self.pve)
+            .field("ldap", &self.ldap)
+            .field("redis", &self.redis.is_some())
+            .finish_non_exhaustive()
+    }
 }

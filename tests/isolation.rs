@@ -9,4 +9,6 @@ mod identity;
 mod pools;
 mod privileges;
 mod quotas;
+mod sessions;
+mod small;
 mod values;

@@ -1,8 +1,9 @@
 //! Browser consoles: one [`ConsoleSession`] actor per open console under the
 //! [`ConsolesSupervisor`]. A session owns its link (the browser's socket and the Proxmox one,
 //! behind [`ConsoleLink`]), counts bytes, ends on an idle timeout, and closes cleanly when either
-//! side does or an administrator closes it. The supervisor enforces the per-user maximum and lists
-//! open consoles. A failure in one session ends that console only.
+//! side does, an administrator closes it, or the sign-in session it was opened in ends. The
+//! supervisor enforces the per-user maximum and lists open consoles. A failure in one session ends
+//! that console only.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -82,6 +83,9 @@ pub struct ConsoleInfo {
     pub bytes_down: u64,
     /// Client address.
     pub ip: Option<String>,
+    /// The sign-in session it was opened in: the console ends with it (never shown).
+    #[serde(skip)]
+    pub session: Option<String>,
 }
 
 /// Why a console could not open.
@@ -107,6 +111,8 @@ pub enum ConsolesMsg {
     List(Option<String>, RpcReplyPort<Vec<ConsoleInfo>>),
     /// Close one, telling its browser `reason`; replies whether it existed.
     Close(String, String, RpcReplyPort<bool>),
+    /// Close every console opened in sign-in session `.0`, telling the browsers `.1`.
+    CloseSession(String, String),
     /// Test hook: make one session's actor panic.
     Crash(String),
 }
@@ -252,6 +258,15 @@ impl Actor for ConsolesSupervisor {
                     None => false,
                 };
                 let _ = reply.send(found);
+            }
+            ConsolesMsg::CloseSession(session, reason) => {
+                for o in st
+                    .open
+                    .values()
+                    .filter(|o| o.info.session.as_deref() == Some(session.as_str()))
+                {
+                    let _ = o.actor.cast(SessionMsg::Close(reason.clone()));
+                }
             }
             ConsolesMsg::Crash(id) => {
                 if let Some(o) = st.open.get(&id) {

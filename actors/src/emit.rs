@@ -8,11 +8,17 @@ use std::pin::Pin;
 /// A boxed future, for the async methods of the traits actors reach the world through.
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// One event for some rooms.
+/// One event for some rooms, or for every socket.
+///
+/// An empty room list means nobody: an audience computed from members, blocks and visibility
+/// that comes out empty must never turn into a broadcast. Reaching every socket is said
+/// explicitly with [`Emit::everyone`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Emit {
-    /// Rooms whose sockets receive it (each socket once); empty: every connected socket.
+    /// Rooms whose sockets receive it (each socket once); empty: nobody (unless `everyone`).
     pub rooms: Vec<String>,
+    /// Every connected socket receives it, whatever `rooms` says.
+    pub everyone: bool,
     /// A socket id left out (the sender's own socket), if any.
     pub except: Option<String>,
     /// Event name.
@@ -22,14 +28,31 @@ pub struct Emit {
 }
 
 impl Emit {
-    /// An event for `rooms`.
+    /// An event for the sockets in `rooms` (none when `rooms` is empty).
     pub fn to(rooms: Vec<String>, event: &'static str, payload: serde_json::Value) -> Self {
         Self {
             rooms,
+            everyone: false,
             except: None,
             event,
             payload,
         }
+    }
+
+    /// An event for every connected socket.
+    pub fn everyone(event: &'static str, payload: serde_json::Value) -> Self {
+        Self {
+            rooms: Vec::new(),
+            everyone: true,
+            except: None,
+            event,
+            payload,
+        }
+    }
+
+    /// Whether it reaches no socket at all.
+    pub fn reaches_nobody(&self) -> bool {
+        !self.everyone && self.rooms.is_empty()
     }
 
     /// Leaves out the socket `sid`.

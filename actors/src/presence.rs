@@ -167,8 +167,7 @@ impl Presence {
 
     async fn announce(&self, username: &str, status: &str) {
         self.emitter
-            .emit(Emit::to(
-                Vec::new(),
+            .emit(Emit::everyone(
                 "presence",
                 json!({ "username": username, "status": status }),
             ))

@@ -1,8 +1,13 @@
 //! Session actors: one per live sign-in session, under the [`SessionsSupervisor`]. A session actor
-//! holds the identity and the ids of the user's connected sockets; at the session's expiry it tells
-//! those sockets `session:expired` and disconnects them; on logout or revoke it disconnects them at
-//! once; with no sockets for a while it stops (the record stays in the store, and the actor is
-//! started again when a socket of that session connects).
+//! holds the identity and the ids of the user's connected sockets; at the session's absolute
+//! expiry it tells those sockets `session:expired` and disconnects them; on logout or revoke it
+//! disconnects them at once; with no sockets for a while it stops (the record stays in the store,
+//! and the actor is started again when a socket of that session connects).
+//!
+//! Every end of a session also goes to [`SessionEvents::ended`], whether or not an actor runs for
+//! it here, so the server closes what else belongs to the session (its consoles). Ends this
+//! instance is not told about (another process revoked the record, or an instance without Redis)
+//! are found by the periodic [`SessionEvents::recheck`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,7 +32,8 @@ pub struct SessionIdentity {
     pub username: String,
     /// Admin flag.
     pub is_admin: bool,
-    /// Absolute expiry, Unix milliseconds (`None`: no expiry).
+    /// When the session expires as last read, Unix milliseconds (`None`: never). Activity may
+    /// move it; the server says so when asked at that moment.
     pub expires_at_ms: Option<i64>,
 }
 
@@ -54,10 +60,28 @@ impl EndReason {
     }
 }
 
-/// Called when a session ends on its own (expiry), so the server can end the record and audit.
+/// What the server does around session ends; implemented by the server, faked in tests.
 pub trait SessionEvents: Send + Sync + 'static {
     /// The session expired while its actor was running.
     fn expired(&self, identity: &SessionIdentity);
+
+    /// The session's expiry time came, as last read: activity (on any instance) may have moved
+    /// it. The server re-reads the record and answers `actor` with [`SessionMsg::Expired`], a
+    /// later [`SessionMsg::ExpiresAt`], or [`SessionMsg::End`]. The default trusts the time.
+    fn expiring(&self, _identity: &SessionIdentity, actor: ActorRef<SessionMsg>) {
+        let _ = actor.cast(SessionMsg::Expired);
+    }
+
+    /// A session ended on this instance (told directly, announced by another instance, found by
+    /// a re-check, or expired here), whether or not an actor runs for it: close what else
+    /// belongs to it. May be called more than once for one session.
+    fn ended(&self, _session_id: &str, _reason: EndReason) {}
+
+    /// Time to re-check the sessions this instance holds (`running`: those with an actor here,
+    /// which see to their own expiry). The server reads their records and casts
+    /// [`SessionsMsg::End`] to `sessions` for each one that is over; it must not block (spawn the
+    /// work).
+    fn recheck(&self, _running: Vec<String>, _sessions: ActorRef<SessionsMsg>) {}
 }
 
 /// Messages of one session actor.
@@ -69,8 +93,13 @@ pub enum SessionMsg {
     RemoveSocket(String),
     /// End the session now: tell and disconnect its sockets, then stop.
     End(EndReason),
-    /// The expiry timer fired.
-    Expire,
+    /// The expiry timer armed for this time fired: ask the server whether the session is really
+    /// over (a timer for an expiry since moved is ignored).
+    Expire(i64),
+    /// The server confirmed the expiry: tell the sockets `session:expired`, then stop.
+    Expired,
+    /// The session now expires at this time (Unix ms): wait for that instead.
+    ExpiresAt(i64),
     /// The idle check fired.
     IdleCheck,
     /// Report the connected socket ids.
@@ -111,8 +140,7 @@ impl Actor for SessionActor {
         identity: SessionIdentity,
     ) -> Result<Self::State, ActorProcessingErr> {
         if let Some(at) = identity.expires_at_ms {
-            let wait = u64::try_from((at - now_ms()).max(0)).unwrap_or(0);
-            myself.send_after(Duration::from_millis(wait), || SessionMsg::Expire);
+            expire_at(&myself, at);
         }
         myself.send_interval(self.idle_after.max(Duration::from_millis(10)) / 2, || {
             SessionMsg::IdleCheck
@@ -145,10 +173,26 @@ impl Actor for SessionActor {
                 self.end(state, reason);
                 myself.stop(Some(format!("{reason:?}")));
             }
-            SessionMsg::Expire => {
+            SessionMsg::Expire(armed_for) => {
+                if state.identity.expires_at_ms == Some(armed_for) {
+                    if armed_for > now_ms() {
+                        // Woken a moment early (clocks): wait the rest.
+                        expire_at(&myself, armed_for);
+                    } else {
+                        self.events.expiring(&state.identity, myself.clone());
+                    }
+                }
+            }
+            SessionMsg::Expired => {
                 self.events.expired(&state.identity);
+                self.events
+                    .ended(&state.identity.session_id, EndReason::Expired);
                 self.end(state, EndReason::Expired);
                 myself.stop(Some("expired".into()));
+            }
+            SessionMsg::ExpiresAt(at) => {
+                state.identity.expires_at_ms = Some(at);
+                expire_at(&myself, at);
             }
             SessionMsg::IdleCheck => {
                 if let Some(since) = state.idle_since {
@@ -165,6 +209,13 @@ impl Actor for SessionActor {
         }
         Ok(())
     }
+}
+
+/// Arms the expiry timer for `at` (Unix ms). A timer that fires early (the expiry moved later
+/// meanwhile) does nothing.
+fn expire_at(actor: &ActorRef<SessionMsg>, at: i64) {
+    let wait = u64::try_from((at - now_ms()).max(0)).unwrap_or(0);
+    actor.send_after(Duration::from_millis(wait), move || SessionMsg::Expire(at));
 }
 
 impl SessionActor {
@@ -191,6 +242,8 @@ pub enum SessionsMsg {
     Count(RpcReplyPort<usize>),
     /// The actor of a session if it runs.
     Get(String, RpcReplyPort<Option<ActorRef<SessionMsg>>>),
+    /// The re-check timer fired.
+    Recheck,
 }
 
 /// Supervises session actors and forgets them when they stop.
@@ -198,6 +251,7 @@ pub struct SessionsSupervisor {
     control: Arc<dyn SocketControl>,
     events: Arc<dyn SessionEvents>,
     idle_after: Duration,
+    recheck: Duration,
 }
 
 impl std::fmt::Debug for SessionsSupervisor {
@@ -207,17 +261,20 @@ impl std::fmt::Debug for SessionsSupervisor {
 }
 
 impl SessionsSupervisor {
-    /// Starts the supervisor linked under `parent`.
+    /// Starts the supervisor linked under `parent`; every `recheck` it asks the server to
+    /// re-check the sessions it holds.
     pub async fn start(
         parent: ractor::ActorCell,
         control: Arc<dyn SocketControl>,
         events: Arc<dyn SessionEvents>,
         idle_after: Duration,
+        recheck: Duration,
     ) -> Result<ActorRef<SessionsMsg>, ractor::SpawnErr> {
         let sup = SessionsSupervisor {
             control,
             events,
             idle_after,
+            recheck,
         };
         let (actor, _) = Actor::spawn_linked(None, sup, (), parent).await?;
         Ok(actor)
@@ -237,9 +294,12 @@ impl Actor for SessionsSupervisor {
 
     async fn pre_start(
         &self,
-        _: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         _: (),
     ) -> Result<Self::State, ActorProcessingErr> {
+        myself.send_interval(self.recheck.max(Duration::from_millis(10)), || {
+            SessionsMsg::Recheck
+        });
         Ok(SessionsState {
             by_session: HashMap::new(),
             by_actor: HashMap::new(),
@@ -277,9 +337,14 @@ impl Actor for SessionsSupervisor {
                 }
             }
             SessionsMsg::End(session_id, reason) => {
+                self.events.ended(&session_id, reason);
                 if let Some(actor) = state.by_session.get(&session_id) {
                     let _ = actor.cast(SessionMsg::End(reason));
                 }
+            }
+            SessionsMsg::Recheck => {
+                let running: Vec<String> = state.by_session.keys().cloned().collect();
+                self.events.recheck(running, myself.clone());
             }
             SessionsMsg::Count(reply) => {
                 let _ = reply.send(state.by_session.len());
@@ -322,6 +387,8 @@ mod tests {
     struct Recorder {
         disconnected: Mutex<Vec<(String, String)>>,
         expired: Mutex<Vec<String>>,
+        ended: Mutex<Vec<(String, EndReason)>>,
+        over: Mutex<Vec<String>>,
     }
 
     impl SocketControl for Recorder {
@@ -337,6 +404,17 @@ mod tests {
     impl SessionEvents for Recorder {
         fn expired(&self, identity: &SessionIdentity) {
             self.expired.lock().push(identity.session_id.clone());
+        }
+
+        fn ended(&self, session_id: &str, reason: EndReason) {
+            self.ended.lock().push((session_id.to_owned(), reason));
+        }
+
+        fn recheck(&self, running: Vec<String>, sessions: ActorRef<SessionsMsg>) {
+            let over = self.over.lock().clone();
+            for id in running.into_iter().filter(|id| over.contains(id)) {
+                let _ = sessions.cast(SessionsMsg::End(id, EndReason::Revoked));
+            }
         }
     }
 
@@ -365,9 +443,15 @@ mod tests {
         idle: Duration,
     ) -> (crate::root::Tree, ActorRef<SessionsMsg>) {
         let tree = crate::root::Tree::start().await.unwrap();
-        let sup = SessionsSupervisor::start(tree.root.get_cell(), rec.clone(), rec, idle)
-            .await
-            .unwrap();
+        let sup = SessionsSupervisor::start(
+            tree.root.get_cell(),
+            rec.clone(),
+            rec,
+            idle,
+            Duration::from_millis(30),
+        )
+        .await
+        .unwrap();
         (tree, sup)
     }
 
@@ -410,6 +494,37 @@ mod tests {
         eventually(|| rec.expired.lock().len() == 1).await;
         eventually(|| rec.disconnected.lock().len() == 1).await;
         assert_eq!(rec.disconnected.lock()[0].1, "session:expired");
+        tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn every_end_is_reported_even_without_an_actor() {
+        let rec = Arc::new(Recorder::default());
+        let (tree, sup) = supervisor(rec.clone(), IDLE_AFTER).await;
+        sup.cast(SessionsMsg::End("elsewhere".into(), EndReason::Logout))
+            .unwrap();
+        eventually(|| rec.ended.lock().len() == 1).await;
+        assert_eq!(
+            rec.ended.lock()[0],
+            ("elsewhere".to_owned(), EndReason::Logout)
+        );
+        tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_recheck_ends_what_the_server_finds_over() {
+        let rec = Arc::new(Recorder::default());
+        let (tree, sup) = supervisor(rec.clone(), IDLE_AFTER).await;
+        let a = crate::call!(sup, |r| SessionsMsg::Ensure(identity("s4", None), r)).unwrap();
+        a.cast(SessionMsg::AddSocket("w".into())).unwrap();
+        crate::call!(sup, |r| SessionsMsg::Ensure(identity("s5", None), r)).unwrap();
+        rec.over.lock().push("s4".into());
+        eventually(|| rec.disconnected.lock().len() == 1).await;
+        assert_eq!(
+            rec.disconnected.lock()[0],
+            ("w".to_owned(), "session:revoked".to_owned())
+        );
+        assert!(rec.ended.lock().iter().all(|(id, _)| id == "s4"));
         tree.shutdown().await;
     }
 

@@ -40,6 +40,48 @@ pub fn cn_of(dn: &str) -> String {
     }
 }
 
+/// Whether an `ADMIN_GROUPS` / allowed-groups entry is a DN (`cn=admins,ou=groups,…`) rather
+/// than a bare group name.
+pub fn is_dn(entry: &str) -> bool {
+    entry.contains('=')
+}
+
+/// A DN in one spelling for comparison: RDNs split at unescaped commas, spaces around `,` `=`
+/// and `+` dropped, attribute types and values lower-cased (directory names and group DNs
+/// compare case-insensitively). Escapes are kept as written.
+pub fn normalize_dn(dn: &str) -> String {
+    let mut rdns = Vec::new();
+    let mut current = String::new();
+    let mut chars = dn.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                current.push(c);
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            ',' | ';' => rdns.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    rdns.push(current);
+    rdns.iter()
+        .map(|rdn| {
+            rdn.split('+')
+                .map(|ava| match ava.split_once('=') {
+                    Some((k, v)) => format!("{}={}", k.trim(), v.trim()),
+                    None => ava.trim().to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+                .to_lowercase()
+        })
+        .filter(|rdn| !rdn.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The user filter with the escaped name (RFC 4515: `*`, `(`, `)`, `\`, NUL can't widen it).
 pub fn user_filter(template: &str, username: &str) -> String {
     template.replace("{{username}}", &ldap3::ldap_escape(username))
@@ -184,20 +226,21 @@ impl LdapAuth {
         if bound.rc != 0 {
             return Err(AuthError::InvalidCredentials);
         }
-        let mut groups: Vec<String> = all(entry, "memberOf").iter().map(|dn| cn_of(dn)).collect();
+        let mut group_dns: Vec<String> = all(entry, "memberOf");
+        let mut groups: Vec<String> = group_dns.iter().map(|dn| cn_of(dn)).collect();
         if groups.is_empty() {
             let gbase = self.config.groups_base_dn.clone().unwrap_or(base);
             let dn = ldap3::ldap_escape(&entry.dn);
             let filter = format!("(|(member={dn})(uniqueMember={dn}))");
-            groups = self
-                .search(&gbase, &filter, &["cn"])
-                .await?
-                .iter()
-                .filter_map(|g| first(g, "cn"))
-                .collect();
+            let found = self.search(&gbase, &filter, &["cn"]).await?;
+            groups = found.iter().filter_map(|g| first(g, "cn")).collect();
+            group_dns = found.iter().map(|g| g.dn.clone()).collect();
         }
         groups.sort();
         groups.dedup();
+        let mut group_dns: Vec<String> = group_dns.iter().map(|dn| normalize_dn(dn)).collect();
+        group_dns.sort();
+        group_dns.dedup();
         let name = first(entry, "sAMAccountName")
             .or_else(|| first(entry, "uid"))
             .or_else(|| first(entry, "cn"))
@@ -206,6 +249,7 @@ impl LdapAuth {
             username: name,
             display_name: first(entry, "displayName").or_else(|| first(entry, "cn")),
             groups,
+            group_dns,
             is_admin: false,
             source: "ldap",
         })
@@ -226,6 +270,24 @@ mod tests {
         assert_eq!(cn_of("CN=Dev Team,OU=Groups,DC=x"), "Dev Team");
         assert_eq!(cn_of("cn=ops,ou=groups,dc=example,dc=com"), "ops");
         assert_eq!(cn_of("ou=x,dc=y"), "ou=x,dc=y");
+    }
+
+    #[test]
+    fn dns_compare_in_one_spelling() {
+        assert_eq!(
+            normalize_dn("CN=Uma-Admins, OU=Groups, DC=example, DC=com"),
+            "cn=uma-admins,ou=groups,dc=example,dc=com"
+        );
+        assert_eq!(
+            normalize_dn("cn=Smith\\, John ,ou=People;dc=x"),
+            "cn=smith\\, john,ou=people,dc=x"
+        );
+        assert_ne!(
+            normalize_dn("cn=Uma-Admins,ou=partners,dc=example,dc=com"),
+            normalize_dn("cn=Uma-Admins,ou=groups,dc=example,dc=com")
+        );
+        assert!(is_dn("cn=admins,dc=x"));
+        assert!(!is_dn("Uma-Admins"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! carried by a signed cookie, CSRF tokens and the failed-login limiter.
 
 pub mod csrf;
+pub mod ends;
 pub mod ldap;
 pub mod limiter;
 pub mod password;
@@ -19,6 +20,8 @@ pub struct Identity {
     pub display_name: Option<String>,
     /// Group CNs.
     pub groups: Vec<String>,
+    /// Group DNs, normalized ([`ldap::normalize_dn`]); empty for local accounts.
+    pub group_dns: Vec<String>,
     /// Admin through a local flag or an admin group.
     pub is_admin: bool,
     /// `local` or `ldap`.
@@ -37,14 +40,25 @@ pub enum AuthError {
     /// Not in an allowed group.
     #[error("not allowed to use this application")]
     NotAllowed,
+    /// The directory's name for this user is a local account's (ignoring case).
+    #[error("this name belongs to a local account")]
+    LocalName,
     /// The directory (or the database) cannot be reached.
     #[error("the sign-in directory is unavailable: {0}")]
     Unavailable(String),
 }
 
-/// Verifies `username` / `password`: a local account when one exists for that name (local accounts
-/// are marked as such, so a directory user is never looked up locally by accident), else LDAP when
-/// configured. Empty passwords are refused before anything else.
+/// Verifies `username` / `password`.
+///
+/// Local accounts come first and are matched ignoring case, so `Admin` is the local `admin` and
+/// never reaches the directory. Any other name goes to LDAP when configured; a directory sign-in
+/// whose canonical name (the directory's `sAMAccountName` / `uid`, which may differ from what was
+/// typed, e.g. a mail address) is a local account's name, ignoring case, is refused: a name
+/// belongs to one account only. Empty passwords are refused before anything else.
+///
+/// Admin and allowed groups: entries written as DNs match the user's group DNs exactly (compared
+/// normalized, ignoring case); bare names match group CNs ignoring case, whatever OU the group is
+/// in.
 pub async fn authenticate(
     state: &AppState,
     username: &str,
@@ -55,7 +69,7 @@ pub async fn authenticate(
     }
     let local = state
         .store
-        .local_account(username)
+        .local_account_any_case(username)
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
     let mut identity = match local {
@@ -72,12 +86,24 @@ pub async fn authenticate(
                 username: user.username,
                 display_name: user.display_name,
                 groups: Vec::new(),
+                group_dns: Vec::new(),
                 is_admin: account.is_admin,
                 source: "local",
             }
         }
         None => match &state.ldap {
-            Some(ldap) => ldap.authenticate(username, password).await?,
+            Some(ldap) => {
+                let identity = ldap.authenticate(username, password).await?;
+                let taken = state
+                    .store
+                    .local_account_any_case(&identity.username)
+                    .await
+                    .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+                if taken.is_some() {
+                    return Err(AuthError::LocalName);
+                }
+                identity
+            }
             None => {
                 // Same cost as a real check, so the absence of an account is not observable.
                 let _ = password::verify(password, dummy_hash());
@@ -87,25 +113,36 @@ pub async fn authenticate(
     };
     let access = access_settings(state).await;
     if !identity.is_admin {
-        identity.is_admin = identity.groups.iter().any(|g| {
-            access
-                .admin_groups
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(g))
-        });
+        identity.is_admin = access
+            .admin_groups
+            .iter()
+            .any(|entry| in_group(&identity, entry));
     }
     if !access.allowed_groups.is_empty()
         && !identity.is_admin
-        && !identity.groups.iter().any(|g| {
-            access
-                .allowed_groups
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(g))
-        })
+        && !access
+            .allowed_groups
+            .iter()
+            .any(|entry| in_group(&identity, entry))
     {
         return Err(AuthError::NotAllowed);
     }
     Ok(identity)
+}
+
+/// Whether `identity` is in the group an access entry names: by DN when the entry is one, else
+/// by CN.
+fn in_group(identity: &Identity, entry: &str) -> bool {
+    let entry = entry.trim();
+    if ldap::is_dn(entry) {
+        let wanted = ldap::normalize_dn(entry);
+        identity.group_dns.contains(&wanted)
+    } else {
+        identity
+            .groups
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(entry))
+    }
 }
 
 /// An argon2id hash of a random string, verified against when no account exists.

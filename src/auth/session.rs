@@ -127,13 +127,19 @@ pub struct CurrentSession {
     pub record: SessionRecord,
     /// Group CNs.
     pub groups: Vec<String>,
+    /// This request's activity extended the session (its cookie is sent again).
+    pub extended: bool,
 }
 
 impl CurrentSession {
     /// Wraps a record.
     pub fn new(record: SessionRecord) -> Self {
         let groups = serde_json::from_str(&record.groups_json).unwrap_or_default();
-        Self { record, groups }
+        Self {
+            record,
+            groups,
+            extended: false,
+        }
     }
     /// Login name.
     pub fn username(&self) -> &str {

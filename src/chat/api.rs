@@ -20,7 +20,12 @@ use crate::state::AppState;
 use crate::store::auth::User;
 use crate::store::chat::Group;
 
-/// Counts one call of a REST read (`api:<route>`); 429 with `Retry-After` when over.
+/// The shared budget of the chat routes that change something (settings, blocks, groups and
+/// their members, joining the public channel): the original left them unlimited.
+pub const CHANGE: &str = "api:chat-change";
+
+/// Counts one call of a REST route (`api:<route>`); 429 with `Retry-After` when over, audited as
+/// a `WARNING` of `action`.
 pub async fn limit(state: &AppState, caller: &Caller, route: &str, action: &str) -> AppResult<()> {
     let Err(rejection) = state.event_limits.check_api(route, caller.username()).await else {
         return Ok(());
@@ -200,6 +205,7 @@ pub async fn public_channel_id(state: &AppState, caller: &Caller) -> AppResult<V
 
 /// `POST /api/chat/public-channel`: creates it or joins the caller.
 pub async fn join_public_channel(state: &AppState, caller: &Caller) -> AppResult<Value> {
+    limit(state, caller, CHANGE, "CHAT_PUBLIC_CHANNEL_JOIN").await?;
     let me = user_of(state, caller).await?;
     let g = public_channel(state, &me).await?;
     state.audit.record(
@@ -439,6 +445,7 @@ pub async fn create_group(
     caller: &Caller,
     input: CreateGroup,
 ) -> AppResult<Value> {
+    limit(state, caller, CHANGE, "GROUP_CREATE").await?;
     let me = user_of(state, caller).await?;
     let name = group_name(input.name.as_deref())?;
     let others = known_users(state, &input.member_ids).await?;
@@ -486,6 +493,7 @@ pub async fn update_group(
     id: &str,
     input: UpdateGroup,
 ) -> AppResult<Value> {
+    limit(state, caller, CHANGE, "GROUP_UPDATE").await?;
     let me = user_of(state, caller).await?;
     let resource = format!("group:{id}");
     let result = async {
@@ -596,6 +604,7 @@ pub async fn remove_member(
         )
         .await;
     }
+    limit(state, caller, CHANGE, "GROUP_UPDATE").await?;
     let resource = format!("group:{id}");
     let g = member_group(state, &me, id).await?;
     if g.name == PUBLIC_CHANNEL {
@@ -683,6 +692,7 @@ pub async fn put_settings(
     caller: &Caller,
     patch: SettingsPatch,
 ) -> AppResult<Value> {
+    limit(state, caller, CHANGE, "UPDATE_SETTINGS").await?;
     let me = user_of(state, caller).await?;
     let mut settings = ChatSettings::of(&me);
     let before = settings.clone();
@@ -722,6 +732,7 @@ pub async fn set_block(
     username: &str,
     block: bool,
 ) -> AppResult<Value> {
+    limit(state, caller, CHANGE, "UPDATE_SETTINGS").await?;
     let me = user_of(state, caller).await?;
     let other = state
         .store

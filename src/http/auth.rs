@@ -158,6 +158,12 @@ pub async fn sign_in(
                     "This account is disabled. Ask an administrator.".to_owned(),
                     "disabled",
                 ),
+                AuthError::LocalName => (
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "This name belongs to a local account. Sign in with that account.".to_owned(),
+                    "local_name_taken",
+                ),
                 AuthError::NotAllowed => (
                     StatusCode::FORBIDDEN,
                     ErrorCode::Forbidden,
@@ -209,9 +215,6 @@ pub async fn sign_in(
             )
         })?;
     let now = now_ms();
-    let ttl_ms = i64::try_from(state.config.session_ttl)
-        .unwrap_or(i64::MAX / 2)
-        .saturating_mul(1000);
     let record = SessionRecord {
         id: random_token(),
         user_id: Some(user.id.clone()),
@@ -225,12 +228,8 @@ pub async fn sign_in(
         user_agent: client.user_agent.clone(),
         created_at: now,
         last_seen_at: now,
-        // SESSION_TTL=0 (development only) means no expiry: a far horizon.
-        expires_at: if ttl_ms == 0 {
-            i64::MAX / 2
-        } else {
-            now + ttl_ms
-        },
+        // SESSION_TTL after sign-in, then sliding with activity up to SESSION_MAX_AGE.
+        expires_at: guard::expiry_after_activity(&state.config, now, now),
         revoked_at: None,
     };
     state.records.insert(&record).await.map_err(|e| {
@@ -241,12 +240,7 @@ pub async fn sign_in(
             "The database is unavailable. Try again in a moment.",
         )
     })?;
-    let max_age = (state.config.session_ttl > 0).then_some(state.config.session_ttl);
-    let cookie = state.cookies.set_cookie(
-        session::COOKIE,
-        &state.signer.sign(session::COOKIE, &record.id),
-        max_age,
-    );
+    let cookie = guard::session_cookie(state, &record, now);
     state.audit.record(
         &Actor { username: identity.username.clone(), ..who },
         "LOGIN",
@@ -582,7 +576,8 @@ async fn revoke_session(
     Ok(Json(json!({ "success": true })))
 }
 
-/// The actor identity of a session.
+/// The actor identity of a session: its actor ends it when it expires (the record's expiry
+/// moves with activity on any instance; the actor re-reads it when the time comes).
 pub fn identity_of(s: &CurrentSession) -> SessionIdentity {
     SessionIdentity {
         session_id: s.record.id.clone(),

@@ -11,12 +11,47 @@ use crate::auth::csrf;
 use crate::auth::session::{self, CurrentSession};
 use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
+use crate::store::auth::SessionRecord;
 use crate::store::now_ms;
 
-/// How often `last_seen_at` is written at most.
-const TOUCH_EVERY_MS: i64 = 60_000;
+/// How often activity is written at most: a minute, or a quarter of the idle lifetime when that
+/// is shorter (so a short `SESSION_TTL` still slides).
+pub fn touch_every_ms(config: &crate::config::Config) -> i64 {
+    config
+        .session_idle_ms()
+        .map_or(60_000, |idle| (idle / 4).clamp(250, 60_000))
+}
 
-/// The session of the request, if any and valid.
+/// When a session active at `now` expires: `SESSION_TTL` after `now`, but never later than
+/// `SESSION_MAX_AGE` after sign-in (`created_at`). Neither set: a far horizon.
+pub fn expiry_after_activity(config: &crate::config::Config, created_at: i64, now: i64) -> i64 {
+    let idle = config
+        .session_idle_ms()
+        .map_or(i64::MAX / 2, |ms| now.saturating_add(ms));
+    let cap = config
+        .session_max_age_ms()
+        .map_or(i64::MAX / 2, |ms| created_at.saturating_add(ms));
+    idle.min(cap)
+}
+
+/// Records activity on `session` at `now` when it is due: the session then lives `SESSION_TTL`
+/// longer (up to its absolute cap). Returns whether it was written.
+pub async fn touch(
+    state: &AppState,
+    record: &mut SessionRecord,
+    now: i64,
+) -> Result<bool, AppError> {
+    if now - record.last_seen_at <= touch_every_ms(&state.config) {
+        return Ok(false);
+    }
+    let expires_at = expiry_after_activity(&state.config, record.created_at, now);
+    state.records.touch(&record.id, now, expires_at).await?;
+    record.last_seen_at = now;
+    record.expires_at = expires_at;
+    Ok(true)
+}
+
+/// The session of the request, if any and valid; activity extends it (see [`touch`]).
 pub async fn load_session(
     state: &AppState,
     headers: &http::HeaderMap,
@@ -27,17 +62,29 @@ pub async fn load_session(
     let Some(id) = state.signer.verify(session::COOKIE, raw) else {
         return Ok(None);
     };
-    let Some(record) = state.records.get(id).await? else {
+    let Some(mut record) = state.records.get(id).await? else {
         return Ok(None);
     };
     let now = now_ms();
     if !CurrentSession::is_live(&record, now) {
         return Ok(None);
     }
-    if now - record.last_seen_at > TOUCH_EVERY_MS {
-        state.records.touch(&record, now).await?;
-    }
-    Ok(Some(CurrentSession::new(record)))
+    let touched = touch(state, &mut record, now).await?;
+    let mut current = CurrentSession::new(record);
+    current.extended = touched;
+    Ok(Some(current))
+}
+
+/// The session cookie for `record`, living as long as the record does from `now`.
+pub fn session_cookie(state: &AppState, record: &SessionRecord, now: i64) -> String {
+    let left_secs = u64::try_from((record.expires_at - now).max(0) / 1000).unwrap_or(0);
+    let max_age =
+        (state.config.session_ttl > 0 || state.config.session_max_age > 0).then_some(left_secs);
+    state.cookies.set_cookie(
+        session::COOKIE,
+        &state.signer.sign(session::COOKIE, &record.id),
+        max_age,
+    )
 }
 
 /// The token a state-changing request must carry: the session's, else the login cookie's.
@@ -127,10 +174,31 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             return refusal.into_response();
         }
     }
+    let refresh = session
+        .as_ref()
+        .filter(|s| s.extended)
+        .map(|s| session_cookie(&state, &s.record, now_ms()));
     if let Some(s) = session {
         req.extensions_mut().insert(s);
     }
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    // The cookie follows the sliding expiry, unless the handler set it itself (sign-out).
+    if let Some(cookie) = refresh {
+        let sets_own = resp
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .any(|v| {
+                v.as_bytes()
+                    .starts_with(format!("{}=", session::COOKIE).as_bytes())
+            });
+        if !sets_own {
+            if let Ok(v) = cookie.parse() {
+                resp.headers_mut().append(http::header::SET_COOKIE, v);
+            }
+        }
+    }
+    resp
 }
 
 /// Origin and token checks of a state-changing request.
@@ -169,15 +237,39 @@ pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// A `next` target is only ever a local path.
+/// A `next` target is only ever a path on this site; anything else is the dashboard.
+///
+/// Refused: control characters and whitespace anywhere (browsers drop tab, CR and LF from URLs,
+/// so `/\t/evil.example` would become `//evil.example`), backslashes (read as `/`), a path that
+/// resolves to `//…` (another host) once dot segments are resolved, anything that is not an
+/// absolute path on this origin, and the login page itself.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n != "/login" =>
+    const FALLBACK: &str = "/dashboard";
+    let Some(n) = next else {
+        return FALLBACK.to_owned();
+    };
+    let plain = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if !plain {
+        return FALLBACK.to_owned();
+    }
+    // Resolve it the way a browser would, against a stand-in origin: it must stay there, and its
+    // path must not start with `//` after dot segments are resolved.
+    let Ok(base) = url::Url::parse("http://uma.invalid/") else {
+        return FALLBACK.to_owned();
+    };
+    match base.join(n) {
+        Ok(u)
+            if u.origin() == base.origin()
+                && !u.path().starts_with("//")
+                && u.path() != "/login" =>
         {
             n.to_owned()
         }
-        _ => "/dashboard".to_owned(),
+        _ => FALLBACK.to_owned(),
     }
 }
 
@@ -201,5 +293,58 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
         assert_eq!(safe_next(Some("/\\evil")), "/dashboard");
         assert_eq!(safe_next(None), "/dashboard");
+    }
+
+    #[test]
+    fn nasty_next_targets_fall_back_to_the_dashboard() {
+        // Browsers drop tab, CR and LF from URLs and read `\` as `/`: each of these would end
+        // up on another site (or is no path of ours at all).
+        let nasty = [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\t//evil.example",
+            "/ /evil.example",
+            " //evil.example",
+            "/\u{0b}/evil.example",
+            "/\u{0c}/evil.example",
+            "/\u{0}/evil.example",
+            "/\u{85}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{3000}/evil.example",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\\/evil.example",
+            "/./\\/evil.example",
+            "/a/..//evil.example",
+            "/..//evil.example",
+            "https://evil.example/",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "evil.example",
+            "",
+            "/login",
+            "/login?next=//evil.example",
+        ];
+        for n in nasty {
+            assert_eq!(safe_next(Some(n)), "/dashboard", "{n:?}");
+        }
+    }
+
+    #[test]
+    fn local_paths_are_kept() {
+        for n in [
+            "/dashboard",
+            "/pools/DEV_alice_1?tab=guests",
+            "/guests/100#console",
+            "/%2F%2Fevil.example",
+            "/sdn?zone=a%20b",
+        ] {
+            assert_eq!(safe_next(Some(n)), n, "{n:?}");
+        }
     }
 }

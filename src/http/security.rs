@@ -26,7 +26,8 @@ pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
         .to_owned();
-    let https = is_https(&state, req.headers());
+    let peer = crate::http::client::peer_of(req.extensions());
+    let https = is_https(&state, peer, req.headers());
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -54,14 +55,15 @@ pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next
     resp
 }
 
-/// Served over HTTPS: the configured origin is https, or a trusted proxy says so.
-fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
+/// Served over HTTPS: the configured origin is https, or the trusted proxy the request came
+/// through says so.
+fn is_https(state: &AppState, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> bool {
     let origin_https = state
         .config
         .app_origin
         .as_ref()
         .is_some_and(|o| o.scheme() == "https");
-    let forwarded = state.config.trust_proxy
+    let forwarded = crate::http::client::from_trusted_proxy(&state.config, peer)
         && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())

@@ -24,6 +24,22 @@ const GROUP_NAME_MAX: usize = 256;
 /// Largest limit accepted (the largest integer a browser represents exactly).
 const LIMIT_MAX: u64 = (1 << 53) - 1;
 
+/// The budget an admin's setting changes share (the original left them unlimited).
+const CHANGE: &str = "api:settings-change";
+
+/// Counts one change by the admin of `session` (429, audited as a `WARNING` of `action`, when
+/// over).
+async fn limited(
+    state: &AppState,
+    session: &CurrentSession,
+    client: &ClientInfo,
+    action: &str,
+) -> AppResult<()> {
+    let caller =
+        crate::ops::Caller::new(session, Some(client.ip.clone()), client.user_agent.clone());
+    crate::chat::api::limit(state, &caller, CHANGE, action).await
+}
+
 /// Settings routes.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -126,6 +142,7 @@ async fn set_access(
     client: ClientInfo,
     Body(input): Body<Value>,
 ) -> AppResult<Json<Value>> {
+    limited(&state, &session, &client, "SETTINGS_ACCESS_UPDATE").await?;
     let input = object(input)?;
     only_fields(&input, &["adminGroups", "allowedGroups"])?;
     let admin = group_list(&input, "adminGroups")?;
@@ -238,6 +255,7 @@ async fn set_limits(
     client: ClientInfo,
     Body(input): Body<Value>,
 ) -> AppResult<Json<Value>> {
+    limited(&state, &session, &client, "SETTINGS_LIMITS_UPDATE").await?;
     let input = object(input)?;
     only_fields(&input, LIMIT_FIELDS)?;
     if input.is_empty() {

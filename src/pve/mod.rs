@@ -38,7 +38,7 @@ pub enum PveError {
 }
 
 /// Where and how to reach a cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PveEndpoint {
     /// Base URL, without `/api2/json`.
     pub url: Url,
@@ -50,13 +50,34 @@ pub struct PveEndpoint {
     pub trust: TrustSettings,
 }
 
+impl std::fmt::Debug for PveEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PveEndpoint")
+            .field("url", &self.url.as_str())
+            .field("token_id", &self.token_id)
+            .field("token_secret", &self.token_secret)
+            .field("trust", &self.trust)
+            .finish()
+    }
+}
+
 /// A cheap-to-clone Proxmox API client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PveClient {
     http: reqwest::Client,
     base: Url,
-    auth: String,
+    /// The `Authorization` header value; it carries the token secret.
+    auth: Secret,
     endpoint: PveEndpoint,
+}
+
+impl std::fmt::Debug for PveClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PveClient")
+            .field("base", &self.base.as_str())
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `GET /version`.
@@ -92,11 +113,11 @@ impl PveClient {
         Ok(Self {
             http,
             base,
-            auth: format!(
+            auth: Secret::new(format!(
                 "PVEAPIToken={}={}",
                 endpoint.token_id,
                 endpoint.token_secret.expose()
-            ),
+            )),
             endpoint,
         })
     }
@@ -124,7 +145,7 @@ impl PveClient {
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, PveError> {
         let resp = req
-            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .header(reqwest::header::AUTHORIZATION, self.auth.expose())
             .send()
             .await
             .map_err(|e| PveError::Unreachable(error_chain(&e)))?;
@@ -240,4 +261,28 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token_secret() {
+        let secret = "6f1c2b9e-0d4e-4a1b-9c3d-5e6f7a8b9c0d";
+        let client = PveClient::new(PveEndpoint {
+            url: Url::parse("https://pve.example:8006").unwrap(),
+            token_id: "root@pam!uma".into(),
+            token_secret: Secret::new(secret),
+            trust: TrustSettings::default(),
+        })
+        .unwrap();
+        let shown = format!("{client:?} {:?} {client:#?}", client.endpoint());
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(
+            shown.contains("root@pam!uma"),
+            "the token id helps: {shown}"
+        );
+    }
 }

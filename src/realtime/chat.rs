@@ -15,13 +15,14 @@ use serde_json::{json, Value};
 use uma_actors::emit::{user_room, Emit, Emitter as _};
 use uma_actors::presence::PresenceMsg;
 
-use super::limits::Rejection;
+use super::limits::{RawPayload, Rejection};
 use super::SocketSession;
 use crate::audit::Status;
 use crate::chat::{self, ChatSettings, Op};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::ops::Caller;
 use crate::state::AppState;
+use socketioxide::extract::{AckSender, State};
 
 /// Client events this module handles (each listed in `docs/realtime.md`).
 pub const EVENTS: &[&str] = &[
@@ -39,6 +40,7 @@ pub const EVENTS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct JoinedBoards(pub Arc<Mutex<HashSet<String>>>);
 
+/// The event's limits on an already parsed payload (its size as JSON).
 pub(crate) async fn checked(
     state: &AppState,
     caller: &Caller,
@@ -47,6 +49,17 @@ pub(crate) async fn checked(
     data: &Value,
 ) -> AppResult<()> {
     let size = serde_json::to_vec(data).map(|b| b.len()).unwrap_or(0);
+    checked_size(state, caller, event, sid, size).await
+}
+
+/// The event's rate (per socket and per user) and payload cap, on `size` bytes as received.
+pub(crate) async fn checked_size(
+    state: &AppState,
+    caller: &Caller,
+    event: &'static str,
+    sid: &str,
+    size: usize,
+) -> AppResult<()> {
     let Err(rejection) = state
         .event_limits
         .check(event, sid, caller.username(), size)
@@ -54,7 +67,7 @@ pub(crate) async fn checked(
     else {
         return Ok(());
     };
-    let max = super::limits::limit_of(event).map(|l| l.cap).unwrap_or(0);
+    let max = super::limits::cap_of(event);
     let (err, reason) = match rejection {
         Rejection::RateLimited { retry_after } => {
             let mut e = AppError::with_message(
@@ -84,21 +97,94 @@ pub(crate) async fn checked(
     Err(err)
 }
 
-/// Registers a chat or whiteboard event: the common handling of [`super::ops::on`], with the
-/// event's limits first and the original's `error {message}` on failure.
+/// Who may send an event, checked before its payload is read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Gate {
+    /// Any signed-in user.
+    Anyone,
+    /// Admins only: the action (`save`, `clear`) and its audit action.
+    Admin(&'static str, &'static str),
+}
+
+/// Registers a chat or whiteboard event: who may send it, then its rate and payload cap on the
+/// payload as received (never parsed when refused), then the typed handler under its own
+/// operation id; the ack is `{ok, …}` or `{error: {code, message}}`, and a refusal also emits
+/// the original's `error {message}`.
 pub fn on<F, Fut>(socket: &Socket, event: &'static str, work: F)
 where
     F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
 {
-    super::ops::on_with(
-        socket,
+    on_gated(socket, event, Gate::Anyone, work);
+}
+
+/// [`on`] with a gate.
+pub(crate) fn on_gated<F, Fut>(socket: &Socket, event: &'static str, gate: Gate, work: F)
+where
+    F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<Value>> + Send + 'static,
+{
+    socket.on(
         event,
-        super::ops::Style {
-            limited: true,
-            emit_error: true,
+        move |s: Socket,
+              raw: RawPayload,
+              ack: AckSender<super::adapter::Adapter>,
+              State(state): State<AppState>| {
+            let work = work.clone();
+            async move {
+                let id = crate::opid::generate();
+                let span = tracing::info_span!("event", op_id = %id, event);
+                let result = crate::opid::scope(
+                    id,
+                    tracing::Instrument::instrument(
+                        async {
+                            let caller = caller_of(&s, &state)
+                                .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+                            if let Gate::Admin(what, action) = gate {
+                                if !caller.is_admin() {
+                                    let err = AppError::with_message(
+                                        ErrorCode::Forbidden,
+                                        format!("Only admins can {what} whiteboard state."),
+                                    );
+                                    crate::ops::refused(
+                                        &state,
+                                        &caller,
+                                        action,
+                                        "whiteboard",
+                                        &err,
+                                    );
+                                    return Err(err);
+                                }
+                            }
+                            checked_size(&state, &caller, event, &s.id.to_string(), raw.size)
+                                .await?;
+                            let data = raw.decode().map_err(|e| {
+                                AppError::with_message(
+                                    ErrorCode::InvalidInput,
+                                    format!("Invalid payload: {e}"),
+                                )
+                            })?;
+                            work(state.clone(), caller, s.clone(), data).await
+                        },
+                        span,
+                    ),
+                )
+                .await;
+                let body = match result {
+                    Ok(v) => super::ops::ok_body(v),
+                    Err(e) => {
+                        if let Some(src) = &e.source {
+                            tracing::warn!(event, error = %format!("{src:#}"), "event failed");
+                        }
+                        let _ = s.emit("error", &json!({ "message": e.message }));
+                        e.ack_body()
+                    }
+                };
+                if let Err(e) = ack.send(&body) {
+                    tracing::debug!(event, error = %e, "ack not delivered");
+                }
+            }
         },
-        work,
     );
 }
 

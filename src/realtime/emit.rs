@@ -1,5 +1,7 @@
 //! [`IoEmitter`]: the actors' [`Emitter`] over Socket.IO. An emit is awaited until queued on each
-//! target socket, so what one actor emits in order arrives in order.
+//! target socket, so what one actor emits in order arrives in order. An emit with no rooms
+//! reaches nobody (socketioxide would read an empty room list as "every socket"); a broadcast
+//! must be asked for with [`uma_actors::emit::Emit::everyone`].
 
 use socketioxide::socket::Sid;
 use uma_actors::emit::{BoxFut, Emit, Emitter};
@@ -13,6 +15,9 @@ pub struct IoEmitter(pub IoControl);
 impl Emitter for IoEmitter {
     fn emit(&self, e: Emit) -> BoxFut<'_, ()> {
         Box::pin(async move {
+            if e.reaches_nobody() {
+                return;
+            }
             let Some(io) = self.0.io() else {
                 return;
             };
@@ -21,7 +26,7 @@ impl Emitter for IoEmitter {
                 .as_deref()
                 .and_then(|s| s.parse::<Sid>().ok())
                 .and_then(|sid| io.get_socket(sid));
-            let result = match (sender, e.rooms.is_empty()) {
+            let result = match (sender, e.everyone) {
                 (Some(s), true) => s.broadcast().emit(e.event, &e.payload).await,
                 (Some(s), false) => s.to(e.rooms).emit(e.event, &e.payload).await,
                 (None, true) => io.emit(e.event, &e.payload).await,

@@ -62,6 +62,9 @@ pub const LIMITS: &[EventLimit] = &[
     limit("api:users-search", 60, 60, 0),
     limit("api:chat-settings", 60, 60, 0),
     limit("api:whiteboard", 60, 60, 0),
+    // REST routes that change something (the original left them unlimited).
+    limit("api:chat-change", 30, 60, 0),
+    limit("api:settings-change", 20, 60, 0),
 ];
 
 /// Sockets' worth of budget a user has across all their sockets and instances.
@@ -70,6 +73,76 @@ pub const USER_FACTOR: u32 = 3;
 /// Largest payload any event takes (the engine's limit is set just above it).
 pub fn largest_cap() -> usize {
     LIMITS.iter().map(|l| l.cap).max().unwrap_or(0)
+}
+
+/// The cap of an event whose entry has none (`get_online_users`) or that has no entry at all:
+/// such payloads are a few hundred bytes.
+pub const OTHER_EVENT_CAP: usize = 64 * 1024;
+
+/// The payload cap of `event`: its own, else [`OTHER_EVENT_CAP`].
+pub fn cap_of(event: &str) -> usize {
+    match limit_of(event) {
+        Some(l) if l.cap > 0 => l.cap,
+        Some(_) => OTHER_EVENT_CAP,
+        None => OTHER_EVENT_CAP,
+    }
+}
+
+/// An incoming event's payload as received, measured but not parsed yet: handlers check its size
+/// (and who may send it) first, then decode it.
+pub struct RawPayload {
+    socket: std::sync::Arc<socketioxide::socket::Socket<super::adapter::Adapter>>,
+    value: socketioxide::handler::Value,
+    ack_id: Option<i64>,
+    /// Bytes received for the event: its JSON (event name included) and any binary attachments.
+    pub size: usize,
+}
+
+impl std::fmt::Debug for RawPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawPayload")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl socketioxide::handler::FromMessageParts<super::adapter::Adapter> for RawPayload {
+    type Error = std::convert::Infallible;
+
+    fn from_message_parts(
+        s: &std::sync::Arc<socketioxide::socket::Socket<super::adapter::Adapter>>,
+        v: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        let size = match &*v {
+            socketioxide::handler::Value::Str(text, bins) => {
+                text.len() + bins.iter().flatten().map(|b| b.len()).sum::<usize>()
+            }
+            socketioxide::handler::Value::Bytes(b) => b.len(),
+        };
+        // A clone of reference-counted bytes: nothing is copied or parsed here.
+        Ok(RawPayload {
+            socket: s.clone(),
+            value: v.clone(),
+            ack_id: *ack_id,
+            size,
+        })
+    }
+}
+
+impl RawPayload {
+    /// Parses the payload (the first argument after the event name; `null` when there is none).
+    pub fn decode(mut self) -> Result<serde_json::Value, String> {
+        use socketioxide::handler::FromMessageParts;
+        match socketioxide::extract::TryData::<serde_json::Value>::from_message_parts(
+            &self.socket,
+            &mut self.value,
+            &self.ack_id,
+        ) {
+            Ok(socketioxide::extract::TryData(data)) => data.map_err(|e| e.to_string()),
+            Err(never) => match never {},
+        }
+    }
 }
 
 /// The limits of `event`.
@@ -181,6 +254,12 @@ impl EventLimits {
         size: usize,
     ) -> Result<(), Rejection> {
         let Some(l) = limit_of(event) else {
+            if size > OTHER_EVENT_CAP {
+                return Err(Rejection::TooLarge {
+                    size,
+                    max: OTHER_EVENT_CAP,
+                });
+            }
             return Ok(());
         };
         if l.max > 0 {
@@ -196,8 +275,11 @@ impl EventLimits {
             }
             self.check_user(l, user, &limiters).await?;
         }
-        if l.cap > 0 && size > l.cap {
-            return Err(Rejection::TooLarge { size, max: l.cap });
+        if size > cap_of(event) {
+            return Err(Rejection::TooLarge {
+                size,
+                max: cap_of(event),
+            });
         }
         Ok(())
     }
@@ -331,8 +413,13 @@ mod tests {
                 max: 256
             })
         );
-        l.check("get_online_users", "s1", "ann", 1 << 20)
-            .await
-            .unwrap();
+        assert_eq!(
+            l.check("get_online_users", "s1", "ann", 1 << 20).await,
+            Err(Rejection::TooLarge {
+                size: 1 << 20,
+                max: OTHER_EVENT_CAP
+            }),
+            "no event is without a cap"
+        );
     }
 }

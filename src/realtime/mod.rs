@@ -1,7 +1,7 @@
 //! Socket.IO (socketioxide) at `/api/socket/io`: the browser's control channel. The connect
 //! middleware admits a socket only with a live session and an allowed Origin; each socket joins
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
-//! ends (logout, revoke, expiry).
+//! ends (logout, revoke, expiry). Events on a socket are activity that extends the session.
 
 pub mod adapter;
 pub mod chat;
@@ -49,6 +49,36 @@ impl std::fmt::Display for Refused {
 #[derive(Debug, Clone)]
 pub struct SocketSession(pub Arc<CurrentSession>);
 
+/// When a socket's activity last extended its session (Unix ms), in its extensions.
+#[derive(Debug, Clone)]
+struct LastTouch(Arc<std::sync::atomic::AtomicI64>);
+
+/// An event on a socket is activity: it extends the session as a request does (written at most
+/// every [`guard::touch_every_ms`], in the background).
+pub(crate) fn note_activity(socket: &Socket, state: &AppState, session: &CurrentSession) {
+    use std::sync::atomic::Ordering;
+    let Some(LastTouch(last)) = socket.extensions.get::<LastTouch>() else {
+        return;
+    };
+    let now = crate::store::now_ms();
+    let before = last.load(Ordering::Relaxed);
+    if now - before <= guard::touch_every_ms(&state.config)
+        || last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let state = state.clone();
+    let id = session.record.id.clone();
+    let expires_at = guard::expiry_after_activity(&state.config, session.record.created_at, now);
+    tokio::spawn(async move {
+        if let Err(e) = state.records.touch(&id, now, expires_at).await {
+            tracing::debug!(error = %e, "socket activity not recorded");
+        }
+    });
+}
+
 /// Builds the Socket.IO layer and its handle; `bus` carries broadcasts to the other instances of
 /// `deployment`.
 pub async fn layer(
@@ -56,10 +86,16 @@ pub async fn layer(
     bus: Bus,
     deployment: &str,
 ) -> Result<(SocketIoLayer<Adapter>, Io), String> {
+    // The engine takes what the largest event may carry (`draw_save`, admins only) on either
+    // transport (the WebSocket limit defaults to 64 MiB otherwise); every event then checks its
+    // own, far smaller cap on the payload as received, before parsing it.
+    let engine_max = limits::largest_cap() + 64 * 1024;
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
-        // `draw_save` takes up to 10 MiB; each event's own cap is checked by its handler.
-        .max_payload(limits::largest_cap() as u64 + 64 * 1024)
+        .max_payload(engine_max as u64)
+        .ws_max_message_size(engine_max)
+        .ws_max_frame_size(engine_max)
+        .with_parser(socketioxide::ParserConfig::common().max_incoming_binary_buf_size(engine_max))
         // Room for bursts (a busy chat, a drawing) to a client that polls.
         .max_buffer_size(4096)
         .with_state(state)
@@ -89,6 +125,11 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
     match guard::load_session(&state, headers).await {
         Ok(Some(session)) => {
             socket.join(format!("user:{}", session.username()));
+            socket
+                .extensions
+                .insert(LastTouch(Arc::new(std::sync::atomic::AtomicI64::new(
+                    session.record.last_seen_at,
+                ))));
             socket.extensions.insert(SocketSession(Arc::new(session)));
             // Handlers here, not in `on_connect`: socketioxide answers the CONNECT before it
             // spawns the connect handler, and a client emits as soon as it reads that answer
@@ -204,7 +245,8 @@ impl IoControl {
 }
 
 impl IoControl {
-    /// Emits `event` to this instance's sockets in any of `rooms` and waits until it is queued
+    /// Emits `event` to this instance's sockets in any of `rooms` (none when `rooms` is empty)
+    /// and waits until it is queued
     /// for each (in order with the caller's other emits). For what each instance produces itself
     /// (its poller's deltas, its streams): other instances send their own.
     pub async fn emit_here(
@@ -213,7 +255,8 @@ impl IoControl {
         event: &'static str,
         payload: &serde_json::Value,
     ) {
-        let Some(io) = self.0.get() else {
+        // No rooms is nobody (socketioxide would send to every socket).
+        let Some(io) = self.0.get().filter(|_| !rooms.is_empty()) else {
             return;
         };
         if let Err(e) = io.local().to(rooms).emit(event, payload).await {
@@ -221,10 +264,11 @@ impl IoControl {
         }
     }
 
-    /// Emits `event` to every socket in any of `rooms` (each socket once), on every instance,
-    /// without waiting.
+    /// Emits `event` to every socket in any of `rooms` (each socket once; none when `rooms` is
+    /// empty), on every instance, without waiting.
     pub fn emit_to(&self, rooms: Vec<String>, event: &'static str, payload: serde_json::Value) {
-        let Some(io) = self.0.get().cloned() else {
+        // No rooms is nobody (socketioxide would send to every socket).
+        let Some(io) = self.0.get().cloned().filter(|_| !rooms.is_empty()) else {
             return;
         };
         tokio::spawn(async move {
@@ -312,10 +356,12 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    /// Every event name a handler registers, found in the source: `on(socket, "x"` (the ack'd
-    /// helper) and `.on("x"` (socketioxide directly).
+    /// Every event name a handler registers, found in the source: `on(socket, "x"` and
+    /// `on_gated(socket, "x"` (the ack'd helpers) and `.on("x"` (socketioxide directly).
     fn registered_in_source() -> BTreeSet<String> {
-        let re = regex::Regex::new(r#"(?:\bon\(\s*(?:&?\w+),\s*|\.on\(\s*)"([a-z_:]+)""#).unwrap();
+        let re =
+            regex::Regex::new(r#"(?:\bon(?:_gated)?\(\s*(?:&?\w+),\s*|\.on\(\s*)"([a-z_:]+)""#)
+                .unwrap();
         let mut found = BTreeSet::new();
         let mut stack = vec![std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),

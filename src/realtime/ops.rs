@@ -3,7 +3,6 @@
 //! Proxmox task return its `upid`, and the task's progress then arrives as `task:*` events.
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use super::Socket;
 
 use super::SocketSession;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::client::client_ip;
+use crate::http::client::ClientInfo;
 use crate::ops::guests::{self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule};
 use crate::ops::Caller;
 use crate::pve::path::Vmid;
@@ -38,21 +37,10 @@ pub const EVENTS: &[&str] = &[
 
 pub(crate) fn caller_of(socket: &Socket, state: &AppState) -> Option<Caller> {
     let SocketSession(session) = socket.extensions.get::<SocketSession>()?;
+    super::note_activity(socket, state, &session);
     let parts = socket.req_parts();
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let ua = parts
-        .headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(512).collect());
-    Some(Caller::new(
-        &session,
-        Some(client_ip(&state.config, peer, &parts.headers)),
-        ua,
-    ))
+    let client = ClientInfo::of(&state.config, &parts.extensions, &parts.headers);
+    Some(Caller::new(&session, Some(client.ip), client.user_agent))
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {

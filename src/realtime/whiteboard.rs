@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uma_actors::whiteboard::{board_room, BoardMsg};
 
-use super::chat::{on, parse, JoinedBoards};
+use super::chat::{on, on_gated, parse, Gate, JoinedBoards};
 use crate::error::AppResult;
 use crate::ops::Caller;
 use crate::state::AppState;
@@ -150,6 +150,17 @@ pub fn register(socket: &Socket) {
     on(socket, "draw_stroke", stroke);
     on(socket, "draw_undo", undo);
     on(socket, "draw_cursor", cursor);
-    on(socket, "draw_save", save);
-    on(socket, "draw_clear", clear);
+    // Admins only, refused before the payload (up to 10 MiB) is read.
+    on_gated(
+        socket,
+        "draw_save",
+        Gate::Admin("save", "WHITEBOARD_SAVE"),
+        save,
+    );
+    on_gated(
+        socket,
+        "draw_clear",
+        Gate::Admin("clear", "WHITEBOARD_CLEAR"),
+        clear,
+    );
 }

@@ -263,6 +263,29 @@ impl Store {
         Ok(account.map(|a| (user, a)))
     }
 
+    /// The local account whose username is `username` ignoring ASCII case (an exact match
+    /// first), with its user. Two accounts that differ only in case make a name ambiguous: none.
+    pub async fn local_account_any_case(
+        &self,
+        username: &str,
+    ) -> StoreResult<Option<(User, LocalAccount)>> {
+        if let Some(found) = self.local_account(username).await? {
+            return Ok(Some(found));
+        }
+        let names: Vec<(String,)> = on_pool!(self, |p| {
+            sqlx::query_as::<_, (String,)>(
+            "SELECT u.username FROM local_accounts a JOIN users u ON u.id = a.user_id WHERE LOWER(u.username) = LOWER(?)"
+        )
+        .bind(username)
+        .fetch_all(p)
+        .await
+        })?;
+        match names.as_slice() {
+            [(name,)] => self.local_account(name).await,
+            _ => Ok(None),
+        }
+    }
+
     /// Enables or disables a local account.
     pub async fn set_local_account_disabled(
         &self,
@@ -337,6 +360,45 @@ impl Store {
         .execute(p)
         .await)?;
         Ok(())
+    }
+
+    /// Records activity on a live session: seen at `at`, valid until `expires_at`. A revoked or
+    /// expired session stays ended (a late touch never revives it).
+    pub async fn touch_session_until(&self, id: &str, at: i64, expires_at: i64) -> StoreResult<()> {
+        exec!(self, |p| {
+            sqlx::query(
+            "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?"
+        )
+        .bind(at)
+        .bind(expires_at)
+        .bind(id)
+        .bind(at)
+        .execute(p)
+        .await
+        })?;
+        Ok(())
+    }
+
+    /// Revokes every live session of `username`; returns their ids.
+    pub async fn revoke_user_sessions(&self, username: &str) -> StoreResult<Vec<String>> {
+        let now = now_ms();
+        let ids: Vec<(String,)> = on_pool!(self, |p| {
+            sqlx::query_as::<_, (String,)>(
+            "SELECT id FROM sessions WHERE username = ? AND revoked_at IS NULL AND expires_at > ?"
+        )
+        .bind(username)
+        .bind(now)
+        .fetch_all(p)
+        .await
+        })?;
+        exec!(self, |p| sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL"
+        )
+        .bind(now)
+        .bind(username)
+        .execute(p)
+        .await)?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
     /// Ends a session (logout or revoke); `NotFound` when it was not active.

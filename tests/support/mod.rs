@@ -78,6 +78,19 @@ impl TestApp {
         (b, csrf)
     }
 
+    /// The variables that point the `uma` command at this server's database (its data folder,
+    /// and `DATABASE_URL` on MariaDB).
+    pub fn cli_vars(&self) -> Vec<(String, String)> {
+        let mut vars = vec![(
+            "UMA_DATA_DIR".to_owned(),
+            self.state.config.data_dir.display().to_string(),
+        )];
+        if let uma::config::DatabaseConfig::MySql(url) = &self.database {
+            vars.push(("DATABASE_URL".to_owned(), url.expose().to_owned()));
+        }
+        vars
+    }
+
     /// Writes the queued audit rows now.
     pub async fn flush_audit(&self) {
         self.audit.flush().await;
@@ -170,6 +183,59 @@ pub async fn spawn_with(vars: HashMap<String, String>, _data_dir: PathBuf) -> Te
             .unwrap(),
         stop: Some(tx),
         task: Some(task),
+    }
+}
+
+/// Runs the `uma` command (a separate process, as an operator would) with only `vars` and
+/// `stdin`; returns its exit code, standard output and standard error.
+pub fn run_uma(
+    args: &[&str],
+    vars: &[(String, String)],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = temp_dir("cli");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uma"));
+    cmd.args(args)
+        .current_dir(&dir)
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run uma");
+    if let Some(mut input) = child.stdin.take() {
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().expect("uma finishes");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `check` until it holds, failing with `what` after `within`.
+pub async fn eventually<F, Fut>(within: std::time::Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 pub struct OwnRedis {
     pub port: u16,
     child: Option<Child>,
+    /// Where it keeps its data across restarts (`start_persistent`).
+    dir: Option<std::path::PathBuf>,
 }
 
 impl OwnRedis {
@@ -16,9 +18,38 @@ impl OwnRedis {
             .local_addr()
             .unwrap()
             .port();
-        let mut r = OwnRedis { port, child: None };
+        let mut r = OwnRedis {
+            port,
+            child: None,
+            dir: None,
+        };
         r.run().await;
         r
+    }
+
+    /// A Redis that keeps its keys across [`OwnRedis::shutdown_saving`] and [`OwnRedis::run`],
+    /// as a production Redis with persistence does.
+    pub async fn start_persistent() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = OwnRedis {
+            port,
+            child: None,
+            dir: Some(super::temp_dir("redis")),
+        };
+        r.run().await;
+        r
+    }
+
+    /// Saves its keys and stops (a persistent Redis restarting).
+    pub fn shutdown_saving(&mut self) {
+        let _ = self.cli(&["SHUTDOWN", "SAVE"]);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
     }
 
     pub fn url(&self) -> String {
@@ -27,17 +58,24 @@ impl OwnRedis {
 
     /// Starts (again) on the same port and waits until it answers.
     pub async fn run(&mut self) {
+        let mut args: Vec<String> = [
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        if let Some(dir) = &self.dir {
+            args.extend(["--dir".to_owned(), dir.display().to_string()]);
+        }
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

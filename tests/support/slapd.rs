@@ -15,6 +15,9 @@ pub const ROOT_PW: &str = "root-secret";
 pub const SERVICE_DN: &str = "cn=uma-svc,ou=people,dc=example,dc=com";
 pub const SERVICE_PW: &str = "svc-secret";
 
+/// A directory entry to add: its DN and its attributes with their values.
+pub type Entry = (String, Vec<(&'static str, Vec<String>)>);
+
 pub struct Slapd {
     pub url: String,
     /// `ldaps://` URL of the same server (self-signed certificate).
@@ -153,6 +156,45 @@ overlay memberof
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Adds entries (`dn`, attributes) as the directory's administrator.
+    pub async fn add(&self, entries: Vec<Entry>) {
+        let (conn, mut ldap) = LdapConnAsync::new(&self.url).await.unwrap();
+        ldap3::drive!(conn);
+        ldap.simple_bind(ROOT_DN, ROOT_PW)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        for (dn, attrs) in entries {
+            let attrs: Vec<(String, std::collections::HashSet<String>)> = attrs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.into_iter().collect()))
+                .collect();
+            ldap.add(&dn, attrs)
+                .await
+                .unwrap()
+                .success()
+                .unwrap_or_else(|e| panic!("add {dn}: {e}"));
+        }
+        ldap.unbind().await.unwrap();
+    }
+
+    /// A person entry under `ou=people` (uid and sAMAccountName `uid`).
+    pub fn person(uid: &str, cn: &str, pw: &str) -> Entry {
+        let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        (
+            format!("uid={uid},ou=people,{BASE}"),
+            vec![
+                ("objectClass", set(&["inetOrgPerson", "adLikeUser"])),
+                ("uid", set(&[uid])),
+                ("sAMAccountName", set(&[uid])),
+                ("cn", set(&[cn])),
+                ("sn", set(&[cn])),
+                ("userPassword", set(&[pw])),
+            ],
+        )
     }
 
     async fn load(&self) {
