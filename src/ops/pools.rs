@@ -603,6 +603,14 @@ pub async fn set_limits(
         refused(state, caller, "POOL_LIMITS_UPDATE", &resource, &err);
         return Err(err);
     }
+    limit(
+        state,
+        caller,
+        Preset::AclModify,
+        "POOL_LIMITS_UPDATE",
+        &resource,
+    )
+    .await?;
     let limits = parse_limits(body)?;
     if id != "global" {
         let v = view(state).await?;
@@ -643,6 +651,14 @@ pub async fn clear_limits(state: &AppState, caller: &Caller, pool: &str) -> AppR
         refused(state, caller, "POOL_LIMITS_UPDATE", &resource, &err);
         return Err(err);
     }
+    limit(
+        state,
+        caller,
+        Preset::AclModify,
+        "POOL_LIMITS_UPDATE",
+        &resource,
+    )
+    .await?;
     audited(
         state,
         caller,

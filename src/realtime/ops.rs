@@ -7,7 +7,9 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, State, TryData};
+use socketioxide::extract::{AckSender, State};
+
+use super::limits::RawPayload;
 
 use super::adapter::Adapter;
 use super::Socket;
@@ -88,7 +90,7 @@ where
     socket.on(
         event,
         move |s: Socket,
-              TryData(data): TryData<Value>,
+              raw: RawPayload,
               ack: AckSender<Adapter>,
               State(state): State<AppState>| {
             let work = work.clone();
@@ -101,6 +103,15 @@ where
                         async {
                             let caller = caller_of(&s, &state)
                                 .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+                            // Measured before anything is parsed.
+                            let cap = super::limits::cap_of(event);
+                            if !style.limited && raw.size > cap {
+                                return Err(AppError::with_message(
+                                    ErrorCode::PayloadTooLarge,
+                                    format!("{event} payload too large: at most {cap} bytes."),
+                                ));
+                            }
+                            let data = raw.decode();
                             let data = if style.limited {
                                 let data = data.unwrap_or(Value::Null);
                                 super::chat::checked(

@@ -282,6 +282,14 @@ async fn oversized_and_out_of_turn_events_are_refused_with_an_ack() {
     )
     .await;
     assert_eq!(a["error"]["code"], "payload_too_large", "{}", short(&a));
+    // The Proxmox operations too: a config change of 100 KiB is measured, not parsed.
+    let a = ack(
+        &alice,
+        "vm:config",
+        json!({ "vmid": 100, "set": { "description": "x".repeat(100_000) } }),
+    )
+    .await;
+    assert_eq!(a["error"]["code"], "payload_too_large", "{}", short(&a));
     // Ordinary events still work.
     let a = ack(&alice, "get_online_users", json!({})).await;
     assert_eq!(a["ok"], true, "{a}");
