@@ -147,14 +147,7 @@ pub async fn storage_content(
     }
     let items: Value = state
         .pve
-        .get_with(
-            ApiPath::lit("nodes")
-                .seg(&node)
-                .then("storage")
-                .seg(&sid)
-                .then("content"),
-            &query,
-        )
+        .get_with(ApiPath::storage_content(&node, &sid), &query)
         .await?;
     state.audit.record(
         &caller.actor,
@@ -284,7 +277,7 @@ pub async fn images(
     let storages: Vec<NodeStorage> = state
         .pve
         .get_with(
-            ApiPath::lit("nodes").seg(&node).then("storage"),
+            ApiPath::node_storages(&node),
             &[("content", content.to_owned())],
         )
         .await?;
@@ -300,11 +293,7 @@ pub async fn images(
         let items: Result<Value, _> = state
             .pve
             .get_with(
-                ApiPath::lit("nodes")
-                    .seg(&node)
-                    .then("storage")
-                    .seg(&sid)
-                    .then("content"),
+                ApiPath::storage_content(&node, &sid),
                 &[("content", content.to_owned())],
             )
             .await;

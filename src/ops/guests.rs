@@ -17,7 +17,7 @@ use crate::acl::owned::{Content, Permits, TargetPool, UsableStorage, UsableVolum
 use crate::acl::{ConfigPriv, GuestAction};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
-use crate::pve::path::{ApiPath, GuestKind, Node, SnapName, Storage, Upid, Vmid};
+use crate::pve::path::{ApiPath, GuestKind, Node, SnapName, Upid, Vmid};
 use crate::pve::props::{self, Props};
 use crate::state::AppState;
 
@@ -196,37 +196,13 @@ pub struct Backup {
     pub vmid: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
-struct NodeStorage {
-    storage: String,
-    #[serde(default)]
-    content: String,
-}
-
 async fn list_backups(state: &AppState, g: &Guest) -> AppResult<Vec<Backup>> {
-    let storages: Vec<NodeStorage> = state
-        .pve
-        .get_with(
-            ApiPath::lit("nodes").seg(g.node()).then("storage"),
-            &[("content", "backup".to_owned())],
-        )
-        .await?;
     let mut out = Vec::new();
-    for s in storages
-        .into_iter()
-        .filter(|s| s.content.split(',').any(|c| c == "backup"))
-    {
-        let Ok(sid) = Storage::parse("storage", &s.storage) else {
-            continue;
-        };
+    for (sid, _) in quota::backup_storages(state, g.node()).await? {
         let items: Vec<Backup> = state
             .pve
             .get_with(
-                ApiPath::lit("nodes")
-                    .seg(g.node())
-                    .then("storage")
-                    .seg(&sid)
-                    .then("content"),
+                ApiPath::storage_content(g.node(), &sid),
                 &[
                     ("content", "backup".to_owned()),
                     ("vmid", g.vmid().to_string()),
@@ -238,7 +214,7 @@ async fn list_backups(state: &AppState, g: &Guest) -> AppResult<Vec<Backup>> {
                 .into_iter()
                 .filter(|b| b.vmid.is_none_or(|v| v == g.vmid().0))
                 .map(|mut b| {
-                    b.storage = s.storage.clone();
+                    b.storage = sid.to_string();
                     b
                 }),
         );

@@ -584,6 +584,24 @@ pub fn parse_limits(body: &Value) -> AppResult<Limits> {
     })
 }
 
+/// Administrators only, counted against `ACL_MODIFY`.
+async fn limits_gate(state: &AppState, caller: &Caller, resource: &str) -> AppResult<()> {
+    if !caller.is_admin() {
+        let err =
+            AppError::with_message(ErrorCode::Forbidden, "Only administrators may set quotas");
+        refused(state, caller, "POOL_LIMITS_UPDATE", resource, &err);
+        return Err(err);
+    }
+    limit(
+        state,
+        caller,
+        Preset::AclModify,
+        "POOL_LIMITS_UPDATE",
+        resource,
+    )
+    .await
+}
+
 /// Sets a pool's own limits (`global`: the defaults). Administrators only.
 pub async fn set_limits(
     state: &AppState,
@@ -597,20 +615,7 @@ pub async fn set_limits(
         PoolId::parse("poolId", pool)?.to_string()
     };
     let resource = format!("pool-limits:{id}");
-    if !caller.is_admin() {
-        let err =
-            AppError::with_message(ErrorCode::Forbidden, "Only administrators may set quotas");
-        refused(state, caller, "POOL_LIMITS_UPDATE", &resource, &err);
-        return Err(err);
-    }
-    limit(
-        state,
-        caller,
-        Preset::AclModify,
-        "POOL_LIMITS_UPDATE",
-        &resource,
-    )
-    .await?;
+    limits_gate(state, caller, &resource).await?;
     let limits = parse_limits(body)?;
     if id != "global" {
         let v = view(state).await?;
@@ -645,20 +650,7 @@ pub async fn set_limits(
 pub async fn clear_limits(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
     let id = PoolId::parse("poolId", pool)?;
     let resource = format!("pool-limits:{id}");
-    if !caller.is_admin() {
-        let err =
-            AppError::with_message(ErrorCode::Forbidden, "Only administrators may set quotas");
-        refused(state, caller, "POOL_LIMITS_UPDATE", &resource, &err);
-        return Err(err);
-    }
-    limit(
-        state,
-        caller,
-        Preset::AclModify,
-        "POOL_LIMITS_UPDATE",
-        &resource,
-    )
-    .await?;
+    limits_gate(state, caller, &resource).await?;
     audited(
         state,
         caller,

@@ -301,12 +301,7 @@ pub async fn guest_config(
 pub async fn volume_size(state: &AppState, node: &Node, volid: &str) -> Option<u64> {
     let v = VolumeId::parse("volume", volid).ok()?;
     let storage = Storage::parse("storage", volid.split(':').next()?).ok()?;
-    let path = ApiPath::lit("nodes")
-        .seg(node)
-        .then("storage")
-        .seg(&storage)
-        .then("content")
-        .seg(&v);
+    let path = ApiPath::storage_content(node, &storage).seg(&v);
     let info: Value = state.pve.get(path).await.ok()?;
     info.get("size").and_then(Value::as_u64)
 }
@@ -538,9 +533,8 @@ pub struct Ask {
     pub new_vmid: NewId,
 }
 
-/// Guest ids that must not be handed to a new guest: those with backups (which would pass to
-/// the new guest, being matched by id).
-pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppResult<HashSet<u32>> {
+/// The storages of `node` that hold backups, and whether each is shared by all nodes.
+pub async fn backup_storages(state: &AppState, node: &Node) -> AppResult<Vec<(Storage, bool)>> {
     #[derive(Deserialize)]
     struct NodeStorage {
         storage: String,
@@ -549,6 +543,23 @@ pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppRe
         #[serde(default, deserialize_with = "crate::pve::models::flag")]
         shared: bool,
     }
+    let storages: Vec<NodeStorage> = state
+        .pve
+        .get_with(
+            ApiPath::node_storages(node),
+            &[("content", "backup".to_owned())],
+        )
+        .await?;
+    Ok(storages
+        .into_iter()
+        .filter(|s| s.content.split(',').any(|c| c == "backup"))
+        .filter_map(|s| Some((Storage::parse("storage", &s.storage).ok()?, s.shared)))
+        .collect())
+}
+
+/// Guest ids that must not be handed to a new guest: those with backups (which would pass to
+/// the new guest, being matched by id).
+pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppResult<HashSet<u32>> {
     #[derive(Deserialize)]
     struct Item {
         #[serde(default)]
@@ -562,31 +573,14 @@ pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppRe
         .filter_map(|r| Node::parse("node", r.node.as_deref()?).ok())
         .collect();
     for node in nodes {
-        let storages: Vec<NodeStorage> = state
-            .pve
-            .get_with(
-                ApiPath::lit("nodes").seg(&node).then("storage"),
-                &[("content", "backup".to_owned())],
-            )
-            .await?;
-        for s in storages
-            .into_iter()
-            .filter(|s| s.content.split(',').any(|c| c == "backup"))
-        {
-            if s.shared && !seen_shared.insert(s.storage.clone()) {
+        for (sid, shared) in backup_storages(state, &node).await? {
+            if shared && !seen_shared.insert(sid.to_string()) {
                 continue;
             }
-            let Ok(sid) = Storage::parse("storage", &s.storage) else {
-                continue;
-            };
             let items: Vec<Item> = state
                 .pve
                 .get_with(
-                    ApiPath::lit("nodes")
-                        .seg(&node)
-                        .then("storage")
-                        .seg(&sid)
-                        .then("content"),
+                    ApiPath::storage_content(&node, &sid),
                     &[("content", "backup".to_owned())],
                 )
                 .await?;

@@ -44,6 +44,16 @@ impl ApiPath {
     pub fn segments(&self) -> &[String] {
         &self.0
     }
+
+    /// `nodes/{node}/storage`.
+    pub fn node_storages(node: &Node) -> Self {
+        Self::lit("nodes").seg(node).then("storage")
+    }
+
+    /// `nodes/{node}/storage/{storage}/content`.
+    pub fn storage_content(node: &Node, storage: &impl Segment) -> Self {
+        Self::node_storages(node).seg(storage).then("content")
+    }
 }
 
 impl From<&'static str> for ApiPath {

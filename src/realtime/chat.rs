@@ -15,14 +15,13 @@ use serde_json::{json, Value};
 use uma_actors::emit::{user_room, Emit, Emitter as _};
 use uma_actors::presence::PresenceMsg;
 
-use super::limits::{RawPayload, Rejection};
+use super::limits::Rejection;
 use super::SocketSession;
 use crate::audit::Status;
 use crate::chat::{self, ChatSettings, Op};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::ops::Caller;
 use crate::state::AppState;
-use socketioxide::extract::{AckSender, State};
 
 /// Client events this module handles (each listed in `docs/realtime.md`).
 pub const EVENTS: &[&str] = &[
@@ -39,18 +38,6 @@ pub const EVENTS: &[&str] = &[
 /// Boards a socket joined, so a disconnect leaves them.
 #[derive(Debug, Clone, Default)]
 pub struct JoinedBoards(pub Arc<Mutex<HashSet<String>>>);
-
-/// The event's limits on an already parsed payload (its size as JSON).
-pub(crate) async fn checked(
-    state: &AppState,
-    caller: &Caller,
-    event: &'static str,
-    sid: &str,
-    data: &Value,
-) -> AppResult<()> {
-    let size = serde_json::to_vec(data).map(|b| b.len()).unwrap_or(0);
-    checked_size(state, caller, event, sid, size).await
-}
 
 /// The event's rate (per socket and per user) and payload cap, on `size` bytes as received.
 pub(crate) async fn checked_size(
@@ -97,14 +84,7 @@ pub(crate) async fn checked_size(
     Err(err)
 }
 
-/// Who may send an event, checked before its payload is read.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Gate {
-    /// Any signed-in user.
-    Anyone,
-    /// Admins only: the action (`save`, `clear`) and its audit action.
-    Admin(&'static str, &'static str),
-}
+pub(crate) use super::ops::Gate;
 
 /// Registers a chat or whiteboard event: who may send it, then its rate and payload cap on the
 /// payload as received (never parsed when refused), then the typed handler under its own
@@ -124,67 +104,15 @@ where
     F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
 {
-    socket.on(
+    super::ops::on_with(
+        socket,
         event,
-        move |s: Socket,
-              raw: RawPayload,
-              ack: AckSender<super::adapter::Adapter>,
-              State(state): State<AppState>| {
-            let work = work.clone();
-            async move {
-                let id = crate::opid::generate();
-                let span = tracing::info_span!("event", op_id = %id, event);
-                let result = crate::opid::scope(
-                    id,
-                    tracing::Instrument::instrument(
-                        async {
-                            let caller = caller_of(&s, &state)
-                                .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
-                            if let Gate::Admin(what, action) = gate {
-                                if !caller.is_admin() {
-                                    let err = AppError::with_message(
-                                        ErrorCode::Forbidden,
-                                        format!("Only admins can {what} whiteboard state."),
-                                    );
-                                    crate::ops::refused(
-                                        &state,
-                                        &caller,
-                                        action,
-                                        "whiteboard",
-                                        &err,
-                                    );
-                                    return Err(err);
-                                }
-                            }
-                            checked_size(&state, &caller, event, &s.id.to_string(), raw.size)
-                                .await?;
-                            let data = raw.decode().map_err(|e| {
-                                AppError::with_message(
-                                    ErrorCode::InvalidInput,
-                                    format!("Invalid payload: {e}"),
-                                )
-                            })?;
-                            work(state.clone(), caller, s.clone(), data).await
-                        },
-                        span,
-                    ),
-                )
-                .await;
-                let body = match result {
-                    Ok(v) => super::ops::ok_body(v),
-                    Err(e) => {
-                        if let Some(src) = &e.source {
-                            tracing::warn!(event, error = %format!("{src:#}"), "event failed");
-                        }
-                        let _ = s.emit("error", &json!({ "message": e.message }));
-                        e.ack_body()
-                    }
-                };
-                if let Err(e) = ack.send(&body) {
-                    tracing::debug!(event, error = %e, "ack not delivered");
-                }
-            }
+        super::ops::Style {
+            gate,
+            limited: true,
+            emit_error: true,
         },
+        work,
     );
 }
 

@@ -62,10 +62,23 @@ pub(crate) fn ok_body(v: Value) -> Value {
     }
 }
 
+/// Who may send an event, checked before its payload is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) enum Gate {
+    /// Any signed-in user.
+    #[default]
+    Anyone,
+    /// Admins only: the action (`save`, `clear`) and its audit action.
+    Admin(&'static str, &'static str),
+}
+
 /// How an event is handled beyond the common steps.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Style {
-    /// Apply the event's per-socket limits and payload cap first (chat and whiteboard).
+    /// Who may send it.
+    pub gate: Gate,
+    /// Apply the event's per-socket and per-user rates too (chat and whiteboard); every event's
+    /// payload cap applies either way.
     pub limited: bool,
     /// Also emit the original's `error {message}` to the socket on failure.
     pub emit_error: bool,
@@ -81,7 +94,9 @@ where
     on_with(socket, event, Style::default(), work);
 }
 
-/// [`on`] with the event's limits and error emission as `style` says.
+/// Registers `event` as `style` says: who may send it, then its payload cap (and rates) on the
+/// payload as received — never parsed when refused — then the typed handler under its own
+/// operation id; the ack is `{ok, …}` or `{error: {code, message}}`.
 pub(crate) fn on_with<F, Fut>(socket: &Socket, event: &'static str, style: Style, work: F)
 where
     F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
@@ -103,34 +118,47 @@ where
                         async {
                             let caller = caller_of(&s, &state)
                                 .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
-                            // Measured before anything is parsed.
-                            let cap = super::limits::cap_of(event);
-                            if !style.limited && raw.size > cap {
-                                return Err(AppError::with_message(
-                                    ErrorCode::PayloadTooLarge,
-                                    format!("{event} payload too large: at most {cap} bytes."),
-                                ));
+                            if let Gate::Admin(what, action) = style.gate {
+                                if !caller.is_admin() {
+                                    let err = AppError::with_message(
+                                        ErrorCode::Forbidden,
+                                        format!("Only admins can {what} whiteboard state."),
+                                    );
+                                    crate::ops::refused(
+                                        &state,
+                                        &caller,
+                                        action,
+                                        "whiteboard",
+                                        &err,
+                                    );
+                                    return Err(err);
+                                }
                             }
-                            let data = raw.decode();
-                            let data = if style.limited {
-                                let data = data.unwrap_or(Value::Null);
-                                super::chat::checked(
+                            // Measured before anything is parsed.
+                            if style.limited {
+                                super::chat::checked_size(
                                     &state,
                                     &caller,
                                     event,
                                     &s.id.to_string(),
-                                    &data,
+                                    raw.size,
                                 )
                                 .await?;
-                                data
                             } else {
-                                data.map_err(|e| {
-                                    AppError::with_message(
-                                        ErrorCode::InvalidInput,
-                                        format!("Invalid payload: {e}"),
-                                    )
-                                })?
-                            };
+                                let cap = super::limits::cap_of(event);
+                                if raw.size > cap {
+                                    return Err(AppError::with_message(
+                                        ErrorCode::PayloadTooLarge,
+                                        format!("{event} payload too large: at most {cap} bytes."),
+                                    ));
+                                }
+                            }
+                            let data = raw.decode().map_err(|e| {
+                                AppError::with_message(
+                                    ErrorCode::InvalidInput,
+                                    format!("Invalid payload: {e}"),
+                                )
+                            })?;
                             work(state.clone(), caller, s.clone(), data).await
                         },
                         span,

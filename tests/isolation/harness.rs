@@ -13,22 +13,18 @@ use crate::support::sio::{Connect, PollingSocket};
 use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
 
 /// The database a test runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Db {
-    Sqlite,
-    MariaDb,
-}
+pub use crate::chat::Db;
 
 /// Runs each listed test body on SQLite and on MariaDB.
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn sqlite() {
                     super::$name($crate::isolation::harness::Db::Sqlite).await;
                 }
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn mariadb() {
                     super::$name($crate::isolation::harness::Db::MariaDb).await;
                 }

@@ -19,23 +19,6 @@ use crate::support::rfb::{self, Rfb};
 use crate::support::sio::{Connect, PollingSocket};
 use crate::support::{demo_vars, eventually, run_uma, spawn_with, temp_dir, TestApp};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn mariadb() {
-                    super::$name(super::Db::MariaDb).await;
-                }
-            }
-        )*
-    };
-}
-
 on_both!(
     sign_out_and_revocation_close_open_consoles,
     disabling_an_account_from_the_cli_ends_its_sessions_without_redis,

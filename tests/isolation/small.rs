@@ -14,23 +14,6 @@ use crate::support::browser::Browser;
 use crate::support::slapd::{Slapd, BASE, SERVICE_DN, SERVICE_PW};
 use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn mariadb() {
-                    super::$name(super::Db::MariaDb).await;
-                }
-            }
-        )*
-    };
-}
-
 on_both!(
     forged_forwarded_addresses_do_not_escape_the_sign_in_limit,
     an_empty_audience_reaches_nobody,
