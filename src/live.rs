@@ -375,6 +375,8 @@ pub struct Streams {
     by_socket: Mutex<HashMap<String, HashSet<String>>>,
     /// Per socket, the guests it watches and who it is (re-checked when access may change).
     guests: Mutex<HashMap<String, HashMap<u32, Principal>>>,
+    /// Per socket, the pools whose team boards it joined and who it is (re-checked too).
+    boards: Mutex<HashMap<String, HashMap<String, Principal>>>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -469,6 +471,45 @@ impl Streams {
                 guests.remove(sid);
             }
         }
+    }
+
+    /// Records that `sid` (of `principal`) joined the team board of `pool`.
+    pub fn guard_board(&self, sid: &str, pool: &str, principal: Principal) {
+        self.boards
+            .lock()
+            .entry(sid.to_owned())
+            .or_default()
+            .insert(pool.to_owned(), principal);
+    }
+
+    /// Forgets `sid`'s team board of `pool` (all of them when `None`).
+    pub fn unguard_board(&self, sid: &str, pool: Option<&str>) {
+        let mut boards = self.boards.lock();
+        match pool {
+            Some(p) => {
+                if let Some(m) = boards.get_mut(sid) {
+                    m.remove(p);
+                    if m.is_empty() {
+                        boards.remove(sid);
+                    }
+                }
+            }
+            None => {
+                boards.remove(sid);
+            }
+        }
+    }
+
+    /// Every team board joined: socket, pool, who joined.
+    pub fn board_watches(&self) -> Vec<(String, String, Principal)> {
+        self.boards
+            .lock()
+            .iter()
+            .flat_map(|(sid, m)| {
+                m.iter()
+                    .map(|(p, who)| (sid.clone(), p.clone(), who.clone()))
+            })
+            .collect()
     }
 
     /// Every watch of a guest: socket, guest id, who watches.

@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 
+mod attack;
 mod guests;
 mod identity;
 mod pools;

@@ -42,6 +42,7 @@ const TABLES: &[&str] = &[
     "group_admins",
     "group_members",
     "hardware_templates",
+    "held_guest_ids",
     "local_accounts",
     "messages",
     "notifications",
@@ -67,7 +68,28 @@ async fn suite(store: &Store) {
     pool_limits(store).await;
     whiteboard(store).await;
     hardware_templates(store).await;
+    held_guest_ids(store).await;
     cascades(store).await;
+}
+
+async fn held_guest_ids(store: &Store) {
+    assert!(store.held_guest_ids().await.unwrap().is_empty());
+    store.hold_guest_ids(&[105, 101], "backup").await.unwrap();
+    // Holding again refreshes, never duplicates.
+    store.hold_guest_ids(&[101, 4000], "backups").await.unwrap();
+    let held = store.held_guest_ids().await.unwrap();
+    assert_eq!(held.into_iter().collect::<Vec<_>>(), [101, 105, 4000]);
+    let keep: std::collections::BTreeSet<u32> = [101].into();
+    assert_eq!(store.release_guest_ids_except(&keep).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .held_guest_ids()
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [101]
+    );
 }
 
 async fn users_and_accounts(store: &Store) {

@@ -358,7 +358,7 @@ pub async fn templates(state: &AppState, caller: &Caller) -> AppResult<Value> {
 }
 
 /// Whether the caller may read a task: admins, whoever started it through Uma, and anyone who
-/// may see the guest it concerns.
+/// may see the guest it concerns (for clones, only the first two: their task names the source).
 async fn may_read_task(state: &AppState, caller: &Caller, upid: &Upid) -> AppResult<bool> {
     if caller.is_admin() {
         return Ok(true);
@@ -368,7 +368,10 @@ async fn may_read_task(state: &AppState, caller: &Caller, upid: &Upid) -> AppRes
             return Ok(true);
         }
     }
-    if let Some(vmid) = upid.vmid() {
+    // A clone's task names its source: seeing a public template is no right to read others'
+    // clones.
+    let clone = matches!(upid.task_type(), "qmclone" | "vzclone");
+    if let (Some(vmid), false) = (upid.vmid(), clone) {
         let v = view(state).await?;
         return Ok(v.guest(vmid).is_some()
             && v.engine

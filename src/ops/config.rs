@@ -205,6 +205,8 @@ struct Planner<'a> {
     state: &'a AppState,
     permits: Permits<'a>,
     guest: &'a Guest,
+    /// The guest's configuration now and with its pending changes.
+    cfg: &'a GuestConfig,
     /// VNets, read once when a bridge is named.
     vnets: Option<Vec<Value>>,
     /// Sizes of existing volumes, read when needed.
@@ -290,10 +292,33 @@ impl Planner<'_> {
         let own = self
             .permits
             .volume(key, &volume, VolumeUse::OwnDisk(self.guest))?;
-        let size = match p.get("size").and_then(props::parse_size) {
+        // Only volumes the guest holds now (a disk, a detached `unused[n]`) come back to it: a
+        // volume an earlier guest of the same id left on a storage is not this guest's.
+        let held_at = |cfg: &Map<String, Value>| {
+            cfg.iter().find_map(|(k, v)| {
+                let (vol, size) = quota::volume_of(self.guest.kind(), k, v.as_str()?)?;
+                (vol == own.as_str()).then(|| (k.clone(), size))
+            })
+        };
+        let Some((held_key, held_size)) =
+            held_at(&self.cfg.pending).or_else(|| held_at(&self.cfg.current))
+        else {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                format!(
+                    "Volume {own} is not a disk of {} {}: only its own disks and detached volumes can be attached",
+                    self.guest.kind().noun(),
+                    self.guest.vmid()
+                ),
+            ));
+        };
+        // Its size is the one Proxmox recorded (or the storage's), never one the caller writes:
+        // Proxmox keeps a stated `size=` for a volume already at that key.
+        let size = match held_size.filter(|_| held_key == key) {
             Some(s) => s,
             None => self.size_of(key, own.as_str()).await?,
         };
+        p.set("size", props::fmt_size(size));
         p.set(default, own.as_str());
         Ok((false, Some((own.as_str().to_owned(), size))))
     }
@@ -406,11 +431,9 @@ impl Planner<'_> {
     }
 }
 
-/// Whether a drive value holds a CD (or nothing): it needs `VM.Config.CDROM`, not `.Disk`.
+/// Whether a drive value is a CD drive (`media=cdrom`): it needs `VM.Config.CDROM`, not `.Disk`.
 fn drive_is_cd(key: &str, format: &Format, raw: &str) -> bool {
-    key == "cdrom"
-        || Props::parse(format, raw)
-            .is_ok_and(|p| p.get("media") == Some("cdrom") || p.get("file") == Some("none"))
+    key == "cdrom" || Props::parse(format, raw).is_ok_and(|p| p.get("media") == Some("cdrom"))
 }
 
 fn refuse_host(key: &str) -> AppError {
@@ -460,6 +483,7 @@ pub async fn plan(
         state,
         permits,
         guest: g,
+        cfg,
         vnets: None,
         sizes: quota::sizes_for(state, g.node(), kind, &[&cfg.current, &cfg.pending]).await,
     };
@@ -486,8 +510,16 @@ pub async fn plan(
         if !matches!(rule.value, Kind::Text) {
             one_line(key, &raw)?;
         }
+        // A CD drive needs VM.Config.CDROM, but replacing a disk by one (or by nothing) needs
+        // VM.Config.Disk: Proxmox checks the drive's old value too.
+        let old_is_disk = cfg
+            .pending
+            .get(key)
+            .and_then(Value::as_str)
+            .is_some_and(|old| quota::volume_of(g.kind(), key, old).is_some());
         let privilege = match rule.value {
-            Kind::Drive(f) if drive_is_cd(key, f, &raw) => ConfigPriv::Cdrom,
+            Kind::Drive(f) if drive_is_cd(key, f, &raw) && !old_is_disk => ConfigPriv::Cdrom,
+            Kind::Drive(_) => ConfigPriv::Disk,
             _ => rule.privilege,
         };
         if !planner.permits.config_priv(g, privilege) {
@@ -588,6 +620,100 @@ pub async fn plan(
         before,
         after: after_h,
     })
+}
+
+/// Keys Proxmox keeps in a saved configuration (a snapshot's, a backup's) that nobody sets.
+const MANAGED: &[&str] = &[
+    "digest",
+    "parent",
+    "snaptime",
+    "snapstate",
+    "vmstate",
+    "lock",
+    "meta",
+    "vmgenid",
+    "runningmachine",
+    "runningcpu",
+    "template",
+];
+
+/// Vets a configuration that is to replace the guest's — a snapshot rolled back to, a backup
+/// restored over it — as if the caller set every key that differs from what the guest has now:
+/// nothing that reaches the host, no bridge or VLAN the caller may not use, no CD they may not
+/// read. (Its disks are the guest's own; their storages are checked by the caller.)
+pub async fn vet_replacement(
+    state: &AppState,
+    permits: Permits<'_>,
+    g: &Guest,
+    target: &Map<String, Value>,
+    now: &Map<String, Value>,
+) -> AppResult<()> {
+    if permits.principal().is_admin {
+        return Ok(());
+    }
+    let mut vnets: Option<Vec<Value>> = None;
+    for (key, value) in target {
+        if MANAGED.contains(&key.as_str()) || now.get(key) == Some(value) {
+            continue;
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let Some(rule) = keys::rule(g.kind(), key) else {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                format!(
+                    "{key} would come back with this state, and only administrators may set it"
+                ),
+            ));
+        };
+        if rule.host {
+            return Err(refuse_host(key));
+        }
+        let first = text.split(',').next().unwrap_or_default();
+        let part = |name: &str| {
+            text.split(',')
+                .find_map(|p| p.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+                .map(str::to_owned)
+        };
+        let host = match rule.value {
+            Kind::Serial => text != "socket",
+            Kind::Usb => !(text == "spice" || text.starts_with("host=spice")),
+            Kind::Mount(_) => part("volume")
+                .unwrap_or_else(|| first.to_owned())
+                .starts_with('/'),
+            Kind::Drive(_) => {
+                let file = part("file").unwrap_or_else(|| first.to_owned());
+                if text.contains("media=cdrom")
+                    && !["none", "cdrom"].contains(&file.as_str())
+                    && !file.starts_with('/')
+                {
+                    permits.volume(key, &file, VolumeUse::Iso)?;
+                }
+                file == "cdrom" || file.starts_with('/')
+            }
+            Kind::Props(f) if f.what == props::FEATURES.what => text
+                .split(',')
+                .filter_map(|p| p.split_once('=').map(|(k, _)| k))
+                .any(|k| !TENANT_FEATURES.contains(&k)),
+            Kind::Net(_) => {
+                if let Some(bridge) = part("bridge") {
+                    if vnets.is_none() {
+                        vnets = Some(state.pve.get("cluster/sdn/vnets").await?);
+                    }
+                    let vlans = part("tag").is_some() || part("trunks").is_some();
+                    permits.bridge(key, &bridge, vlans, vnets.as_deref().unwrap_or_default())?;
+                }
+                false
+            }
+            _ => false,
+        };
+        if host {
+            return Err(refuse_host(key));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a disk key's value is a new allocation (`STORAGE:SIZE`) — used by callers that

@@ -396,7 +396,7 @@ pub async fn update_config(
                 .collect();
             let v: Value = state.pve.put(g.path("config"), &form).await?;
             if let Some(t) = ticket {
-                t.commit();
+                t.commit_task(upid_of(&v).as_deref());
             }
             state.acl.invalidate();
             Ok((
@@ -520,7 +520,7 @@ pub async fn resize(
                 )
                 .await?;
             if let Some(t) = ticket {
-                t.commit();
+                t.commit_task(upid_of(&v).as_deref());
             }
             state.acl.invalidate();
             Ok(started(state, caller, &v, vmid))
@@ -645,7 +645,7 @@ pub async fn snapshot_rollback(
         &resource,
     )
     .await?;
-    let (g, _) = guest(
+    let (g, view) = guest(
         state,
         caller,
         vmid,
@@ -653,17 +653,50 @@ pub async fn snapshot_rollback(
         "VM_SNAPSHOT_ROLLBACK",
     )
     .await?;
+    let fail = |err: AppError| {
+        refused(state, caller, "VM_SNAPSHOT_ROLLBACK", &resource, &err);
+        err
+    };
+    // The guest becomes what the snapshot saved: vetted like a change of every key that differs,
+    // and what it then holds beyond what it holds now is held to the quota.
+    let saved: Map<String, Value> = state
+        .pve
+        .get(g.path("snapshot").seg(&snap).then("config"))
+        .await?;
+    let cpus = cpus_of(&view, g.node());
+    let (before, cfg) = quota::guest_holding(state, g.node(), g.kind(), vmid, cpus).await?;
+    config::vet_replacement(
+        state,
+        view.permits(&caller.principal),
+        &g,
+        &saved,
+        &cfg.pending,
+    )
+    .await
+    .map_err(fail)?;
+    let sizes = quota::sizes_for(state, g.node(), g.kind(), &[&saved]).await;
+    let mut after = quota::holding_of(g.kind(), &saved, cpus, &sizes);
+    // Disks added since the snapshot stay, detached.
+    for (vol, size) in &before.disks {
+        after.disks.entry(vol.clone()).or_insert(*size);
+    }
+    let ask = Amounts::growth(&before, &after);
     audited(
         state,
         caller,
         "VM_SNAPSHOT_ROLLBACK",
         &resource,
-        json!({ "snapname": snap }),
+        json!({ "snapname": snap, "adds": ask }),
         async {
+            let ticket = reserve_for(state, g.pool(), ask, false).await?;
             let v: Value = state
                 .pve
                 .post(g.path("snapshot").seg(&snap).then("rollback"), &[])
                 .await?;
+            if let Some(t) = ticket {
+                t.commit_task(upid_of(&v).as_deref());
+            }
+            state.acl.invalidate();
             Ok(started(state, caller, &v, vmid))
         },
     )
@@ -1052,6 +1085,9 @@ pub async fn backup(
                 .pve
                 .post(ApiPath::lit("nodes").seg(g.node()).then("vzdump"), &form)
                 .await?;
+            // The id now has backups: hold it back from new guests, also while this node is
+            // down.
+            state.store.hold_guest_ids(&[vmid.0], "backup").await?;
             Ok(started(state, caller, &v, vmid))
         },
     )
@@ -1142,7 +1178,10 @@ pub async fn restore(
             .map_err(fail)?;
     }
     let cpus = cpus_of(&view, g.node());
-    let (before, _) = quota::guest_holding(state, g.node(), g.kind(), vmid, cpus).await?;
+    let (before, now) = quota::guest_holding(state, g.node(), g.kind(), vmid, cpus).await?;
+    config::vet_replacement(state, permits, &g, &saved, &now.pending)
+        .await
+        .map_err(fail)?;
     let after = quota::holding_of(g.kind(), &saved, cpus, &std::collections::HashMap::new());
     let ask = Amounts::growth(&before, &after);
     let (path, form) = match g.kind() {
@@ -1178,7 +1217,7 @@ pub async fn restore(
             let ticket = reserve_for(state, g.pool(), ask, override_quota).await?;
             let v: Value = state.pve.post(path, &form).await?;
             if let Some(t) = ticket {
-                t.commit();
+                t.commit_task(upid_of(&v).as_deref());
             }
             state.acl.invalidate();
             Ok(started(state, caller, &v, vmid))
@@ -1381,7 +1420,7 @@ async fn create_guest(
         .vmid()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no free guest id")))?;
     let v: Value = state.pve.post(path(vmid), &form(vmid)).await?;
-    ticket.commit();
+    ticket.commit_task(upid_of(&v).as_deref());
     state.acl.invalidate();
     let upid = upid_of(&v);
     Ok((

@@ -764,15 +764,28 @@ pub async fn change_acl(
         refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
         return Err(err);
     }
-    if remove
-        && !is_group
-        && local_name(caller.username()).eq_ignore_ascii_case(local_name(&target))
-    {
-        let err = AppError::with_message(ErrorCode::Forbidden, "You can't remove your own access");
+    // Never one's own access (nor one's group's): a manager would otherwise grant themselves
+    // the guests of the pool, or take away what an owner gave.
+    let own = if is_group {
+        v.engine.in_group(&caller.principal, &target)
+    } else {
+        local_name(caller.username()).eq_ignore_ascii_case(local_name(&target))
+    };
+    if own && !caller.is_admin() {
+        let err = AppError::with_message(
+            ErrorCode::Forbidden,
+            if is_group {
+                "You can't change your own access: you are in this group. Ask the pool's owner or an administrator."
+            } else {
+                "You can't change your own access. Ask the pool's owner or an administrator."
+            },
+        );
         refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
         return Err(err);
     }
-    if remove && ["Administrator", "PVEAdmin"].contains(&g.role.as_str()) && !caller.is_admin() {
+    // Managers take away only what managers may give: an administrator's entries (a
+    // NoAccess, an Administrator role) stay.
+    if remove && !GRANTABLE.contains(&g.role.as_str()) && !caller.is_admin() {
         let err = AppError::with_message(
             ErrorCode::Forbidden,
             format!("Only administrators may remove the {} role", g.role),

@@ -9,7 +9,7 @@
 //! usage from Proxmox (never from a cache; if it can't, the request is refused), adds what other
 //! requests have reserved and not yet landed, and compares with the limits in force: the pool's
 //! own `PoolLimit` row, else — for pools of the owner naming rule — one budget (the `global`
-//! defaults) shared by all the owner's pools without a row of their own, else the defaults.
+//! defaults) over everything the owner's pools hold, else the defaults.
 //! The reservation is released if the operation fails, or kept after success until Proxmox
 //! shows the new guest (at most [`LANDING`]), so concurrent requests can never both pass a
 //! nearly full quota.
@@ -28,7 +28,7 @@ use crate::acl::keys::{self, Value as KeyValue};
 use crate::acl::{pool_owner_part, Engine};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
-use crate::pve::path::{ApiPath, GuestKind, Node, Storage, Vmid, VolumeId};
+use crate::pve::path::{ApiPath, GuestKind, Node, Storage, Upid, Vmid, VolumeId};
 use crate::pve::props::{self, Props};
 use crate::state::AppState;
 use crate::store::pools::Limits;
@@ -370,7 +370,15 @@ struct Reservation {
     /// A new guest: the reservation ends when it appears in Proxmox.
     new_vmid: Option<u32>,
     committed_at: Option<Instant>,
+    /// The Proxmox task doing the change: the reservation lasts until it ends (a resize, a
+    /// restore, a clone shows in the configuration only then).
+    task: Option<Upid>,
+    /// The task was seen to end.
+    task_done: bool,
 }
+
+/// The longest a reservation waits for its task to end (a stuck task releases it then).
+const TASK_LIMIT: Duration = Duration::from_secs(6 * 3600);
 
 #[derive(Debug, Default)]
 struct Book {
@@ -405,14 +413,23 @@ impl Ticket {
         self.vmid.map(Vmid)
     }
 
-    /// The operation succeeded: keep counting the reservation until the new guest shows up in
-    /// Proxmox (changes to existing guests are visible at once, so theirs ends here).
-    pub fn commit(mut self) {
+    /// The operation succeeded without a task: keep counting the reservation until the new
+    /// guest shows up in Proxmox (changes to existing guests are visible at once, so theirs
+    /// ends here).
+    pub fn commit(self) {
+        self.commit_task(None);
+    }
+
+    /// The operation was accepted as the Proxmox task `upid` (or, without one, done): keep
+    /// counting the reservation until the task has ended and a new guest shows up in Proxmox.
+    pub fn commit_task(mut self, upid: Option<&str>) {
         self.done = true;
+        let task = upid.and_then(|u| Upid::parse("upid", u).ok());
         let mut book = self.book.book.lock();
         if let Some(pos) = book.held.iter().position(|r| r.id == self.id) {
-            if book.held[pos].new_vmid.is_some() {
+            if book.held[pos].new_vmid.is_some() || task.is_some() {
                 book.held[pos].committed_at = Some(Instant::now());
+                book.held[pos].task = task;
             } else {
                 book.held.remove(pos);
             }
@@ -475,7 +492,7 @@ pub fn owner_pools(engine: &Engine, pool: &str) -> Vec<String> {
 }
 
 /// The limits of `pool`: its own row; else, for an owner's pool, the defaults as one budget of
-/// all the owner's pools without a row; else the defaults.
+/// all the owner's pools; else the defaults.
 pub async fn effective(state: &AppState, view: &View, pool: &str) -> AppResult<Effective> {
     if let Some(row) = state.store.pool_limit(pool).await? {
         return Ok(Effective {
@@ -498,16 +515,12 @@ pub async fn effective(state: &AppState, view: &View, pool: &str) -> AppResult<E
             pools: vec![pool.to_owned()],
         });
     }
-    let mut pools = Vec::new();
-    for p in owner_pools(&view.engine, pool) {
-        if p == pool || state.store.pool_limit(&p).await?.is_none() {
-            pools.push(p);
-        }
-    }
+    // Everything the owner's pools hold counts, also what pools with limits of their own hold:
+    // a stricter row on one pool is not escaped by making another.
     Ok(Effective {
         limits: global.limits(),
         source: Source::Owner,
-        pools,
+        pools: owner_pools(&view.engine, pool),
     })
 }
 
@@ -558,22 +571,35 @@ pub async fn backup_storages(state: &AppState, node: &Node) -> AppResult<Vec<(St
 }
 
 /// Guest ids that must not be handed to a new guest: those with backups (which would pass to
-/// the new guest, being matched by id).
+/// the new guest, being matched by id). Read from the backup storages of every node that
+/// answers, and kept in the store, so that the ids whose backups sit on a node that is down stay
+/// held; an id is released only when every node was read and none has its backups any more.
 pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppResult<HashSet<u32>> {
     #[derive(Deserialize)]
     struct Item {
         #[serde(default)]
         vmid: Option<u32>,
     }
-    let mut out = HashSet::new();
+    let mut found = std::collections::BTreeSet::new();
     let mut seen_shared: HashSet<String> = HashSet::new();
-    let nodes: Vec<Node> = resources
-        .iter()
-        .filter(|r| r.kind == "node" && r.status.as_deref() == Some("online"))
-        .filter_map(|r| Node::parse("node", r.node.as_deref()?).ok())
-        .collect();
-    for node in nodes {
-        for (sid, shared) in backup_storages(state, &node).await? {
+    let mut every_node_read = true;
+    let nodes = resources.iter().filter(|r| r.kind == "node");
+    for r in nodes {
+        let online = r.status.as_deref() == Some("online");
+        let node = r.node.as_deref().and_then(|n| Node::parse("node", n).ok());
+        let (Some(node), true) = (node, online) else {
+            every_node_read = false;
+            continue;
+        };
+        let storages = match backup_storages(state, &node).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(node = %node, error = %e.message, "backups unreadable");
+                every_node_read = false;
+                continue;
+            }
+        };
+        for (sid, shared) in storages {
             if shared && !seen_shared.insert(sid.to_string()) {
                 continue;
             }
@@ -584,10 +610,15 @@ pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppRe
                     &[("content", "backup".to_owned())],
                 )
                 .await?;
-            out.extend(items.into_iter().filter_map(|i| i.vmid));
+            found.extend(items.into_iter().filter_map(|i| i.vmid));
         }
     }
-    Ok(out)
+    let ids: Vec<u32> = found.iter().copied().collect();
+    state.store.hold_guest_ids(&ids, "backups").await?;
+    if every_node_read {
+        state.store.release_guest_ids_except(&found).await?;
+    }
+    Ok(state.store.held_guest_ids().await?.into_iter().collect())
 }
 
 impl QuotaBook {
@@ -672,6 +703,7 @@ impl QuotaBook {
             .resources(None)
             .await
             .map_err(|e| unreadable(&what, &AppError::from(e)))?;
+        self.follow_tasks(state).await;
         let held = self.held_vmids();
         let vmid = match ask.new_vmid {
             NewId::None => None,
@@ -735,6 +767,8 @@ impl QuotaBook {
             ask: ask.amounts,
             new_vmid: vmid,
             committed_at: None,
+            task: None,
+            task_done: false,
         });
         Ok(Ticket {
             book: self.clone(),
@@ -744,19 +778,66 @@ impl QuotaBook {
         })
     }
 
-    /// Held amounts for `pools` whose guest has not appeared yet; forgets landed and stale ones.
+    /// Asks Proxmox whether the tasks of committed reservations have ended.
+    async fn follow_tasks(&self, state: &AppState) {
+        let running: Vec<(u64, Upid)> = self
+            .book
+            .lock()
+            .held
+            .iter()
+            .filter(|r| r.committed_at.is_some() && !r.task_done)
+            .filter_map(|r| Some((r.id, r.task.clone()?)))
+            .collect();
+        for (id, upid) in running {
+            let path = ApiPath::lit("nodes")
+                .seg(&upid.node())
+                .then("tasks")
+                .seg(&upid)
+                .then("status");
+            let ended = match state.pve.get::<Value>(path).await {
+                Ok(v) => v["status"] == "stopped",
+                // An unknown task (a restarted node) has ended too.
+                Err(crate::pve::PveError::Status { status: 400, .. }) => true,
+                Err(_) => false,
+            };
+            if ended {
+                if let Some(r) = self.book.lock().held.iter_mut().find(|r| r.id == id) {
+                    r.task_done = true;
+                }
+            }
+        }
+    }
+
+    /// Held amounts for `pools` whose change has not shown in Proxmox yet; forgets those that
+    /// have (their task ended and their new guest appeared) and stale ones.
     fn pending(&self, pools: &[String], resources: &[Resource]) -> Amounts {
         let mut book = self.book.lock();
         book.held.retain(|r| {
+            let Some(at) = r.committed_at else {
+                return true;
+            };
             let landed = r
                 .new_vmid
-                .is_some_and(|id| resources.iter().any(|x| x.vmid == Some(id)));
-            let stale = r.committed_at.is_some_and(|t| t.elapsed() > LANDING);
-            !(r.committed_at.is_some() && (landed || stale))
+                .is_none_or(|id| resources.iter().any(|x| x.vmid == Some(id)));
+            let task_over = r.task.is_none() || r.task_done;
+            let stale = if task_over {
+                at.elapsed() > LANDING
+            } else {
+                at.elapsed() > TASK_LIMIT
+            };
+            !((landed && task_over) || stale)
         });
         let mut total = Amounts::default();
         for r in book.held.iter().filter(|r| pools.contains(&r.pool)) {
-            total.add(&r.ask);
+            // A new guest listed in its pool is counted from its configuration already.
+            let counted = r.new_vmid.is_some_and(|id| {
+                resources
+                    .iter()
+                    .any(|x| x.vmid == Some(id) && x.pool.as_deref() == Some(r.pool.as_str()))
+            });
+            if !counted {
+                total.add(&r.ask);
+            }
         }
         total
     }

@@ -115,6 +115,21 @@ pub fn parse_size(raw: &str) -> Option<u64> {
     Some((v * mult as f64).round() as u64)
 }
 
+/// Writes a size as Proxmox writes `size=`: in the largest unit that divides it exactly.
+pub fn fmt_size(bytes: u64) -> String {
+    for (unit, m) in [
+        ("T", 1u64 << 40),
+        ("G", 1 << 30),
+        ("M", 1 << 20),
+        ("K", 1 << 10),
+    ] {
+        if bytes >= m && bytes % m == 0 {
+            return format!("{}{unit}", bytes / m);
+        }
+    }
+    bytes.to_string()
+}
+
 fn ip_ok(v: &str) -> bool {
     if ["dhcp", "manual", "auto"].contains(&v) {
         return true;
@@ -1220,6 +1235,9 @@ mod tests {
         assert_eq!(parse_size("-1G"), None);
         assert_eq!(parse_size("G"), None);
         assert_eq!(parse_size("1e3G"), None);
+        assert_eq!(fmt_size(32 << 30), "32G");
+        assert_eq!(fmt_size(1536 << 20), "1536M");
+        assert_eq!(fmt_size(1000), "1000");
     }
 
     /// Every sub-key Uma accepts exists in the official schema's format of that property (the

@@ -109,7 +109,8 @@ pub fn spawn_guard(state: AppState) {
                 () = tokio::time::sleep(STREAM_EVERY) => {}
             }
             let watches = state.streams.guest_watches();
-            if watches.is_empty() {
+            let boards = state.streams.board_watches();
+            if watches.is_empty() && boards.is_empty() {
                 continue;
             }
             let view = match state.acl.view().await {
@@ -144,6 +145,20 @@ pub fn spawn_guard(state: AppState) {
                     "guest:revoked",
                     json!({ "vmid": vmid, "reason": reason }),
                 );
+            }
+            for (sid, pool, principal) in boards {
+                let exists = view
+                    .resources
+                    .iter()
+                    .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(pool.as_str()));
+                let reason = if !exists {
+                    "deleted"
+                } else if !view.engine.pool_access(&principal, &pool).see {
+                    "access removed"
+                } else {
+                    continue;
+                };
+                super::whiteboard::revoke_board(&state, &sid, &pool, reason).await;
             }
         }
     });

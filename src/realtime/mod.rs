@@ -147,6 +147,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
                 state.live.unwatch(&sid);
                 state.streams.leave(&sid, None);
                 state.streams.unguard(&sid, None);
+                state.streams.unguard_board(&sid, None);
                 if let Some(actor) = setup.actor.get() {
                     let _ = actor.cast(SessionMsg::RemoveSocket(sid));
                 }
@@ -328,6 +329,7 @@ pub const SERVER_EVENTS: &[&str] = &[
     "resources:delta",
     "cluster:status",
     "guest:update",
+    "guest:revoked",
     "node:update",
     // Chat (the original's names) and Uma's additions.
     "new_message",
@@ -348,6 +350,7 @@ pub const SERVER_EVENTS: &[&str] = &[
     "draw_clear",
     "draw_sync",
     "whiteboard_participants",
+    "whiteboard_revoked",
 ];
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ async fn join(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult
     s.join(board_room(board.as_str()));
     let joined = wb::join(&state, &caller, &s.id.to_string(), &board).await?;
     remember(&s, &board, true);
+    if let Some(pool) = board.pool() {
+        state
+            .streams
+            .guard_board(&s.id.to_string(), pool, caller.principal.clone());
+    }
     Ok(json!({
         "board": joined.board,
         "strokes": joined.strokes,
@@ -65,6 +70,9 @@ async fn leave(state: AppState, _caller: Caller, s: Socket, d: Value) -> AppResu
         s.leave(board_room(board.as_str()));
     }
     remember(&s, &board, false);
+    if let Some(pool) = board.pool() {
+        state.streams.unguard_board(&s.id.to_string(), Some(pool));
+    }
     state
         .whiteboards
         .tell_running(
@@ -75,6 +83,37 @@ async fn leave(state: AppState, _caller: Caller, s: Socket, d: Value) -> AppResu
         )
         .await;
     Ok(json!({ "board": board.as_str() }))
+}
+
+/// Takes socket `sid` off the team board of `pool` (it may no longer see the pool) and tells it
+/// with `whiteboard_revoked {board, reason}`.
+pub async fn revoke_board(state: &AppState, sid: &str, pool: &str, reason: &str) {
+    let board = format!("pool:{pool}");
+    state.streams.unguard_board(sid, Some(pool));
+    if let Some(s) = state
+        .io
+        .io()
+        .and_then(|io| io.get_socket(sid.parse().ok()?))
+    {
+        if let Some(JoinedBoards(set)) = s.extensions.get::<JoinedBoards>() {
+            set.lock().remove(&board);
+        }
+    }
+    state.io.tell_and_leave(
+        sid,
+        vec![board_room(&board)],
+        "whiteboard_revoked",
+        json!({ "board": board, "reason": reason }),
+    );
+    state
+        .whiteboards
+        .tell_running(
+            &board,
+            BoardMsg::Leave {
+                sid: sid.to_owned(),
+            },
+        )
+        .await;
 }
 
 async fn stroke(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod docs;
+pub mod guests;
 pub mod hardware;
 pub mod pools;
 pub mod settings;
