@@ -544,14 +544,6 @@ impl App {
     }
 }
 
-/// The Redis client when it is connected right now. Callers fall back (database, in-process
-/// limits) at once instead of waiting for a command timeout while Redis is away; the client
-/// reconnects by itself and is used again as soon as it is back.
-pub fn redis_ready(redis: Option<&fred::clients::Client>) -> Option<&fred::clients::Client> {
-    use fred::interfaces::ClientLike;
-    redis.filter(|r| r.is_connected())
-}
-
 /// The Redis connections of an instance: commands, and one subscriber per listener.
 struct RedisClients {
     client: fred::clients::Client,

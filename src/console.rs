@@ -165,7 +165,7 @@ pub struct ProxyQuery {
 async fn proxy(
     State(state): State<AppState>,
     headers: HeaderMap,
-    client: crate::http::client::ClientInfo,
+    client: crate::auth::client::ClientInfo,
     Params(q): Params<ProxyQuery>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -178,7 +178,7 @@ async fn proxy(
 async fn open(
     state: &AppState,
     headers: &HeaderMap,
-    client: crate::http::client::ClientInfo,
+    client: crate::auth::client::ClientInfo,
     q: ProxyQuery,
     ws: Option<WebSocketUpgrade>,
 ) -> AppResult<Response> {
@@ -197,7 +197,9 @@ async fn open(
         }
     }
     // 2. Session.
-    let Some(session) = crate::http::guard::load_session(state, headers).await? else {
+    let Some(session) =
+        crate::auth::session::load(&state.signer, &state.records, &state.config, headers).await?
+    else {
         return Err(AppError::with_message(
             ErrorCode::Unauthorized,
             "Sign in to open a console",

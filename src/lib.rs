@@ -22,6 +22,7 @@ pub mod opid;
 pub mod ops;
 pub mod pve;
 pub mod realtime;
+pub mod redis;
 pub mod state;
 pub mod store;
 pub mod tasks;

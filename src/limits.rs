@@ -173,7 +173,7 @@ impl OpLimits {
     }
 
     fn redis_if_healthy(&self) -> Option<fred::clients::Client> {
-        let redis = crate::app::redis_ready(self.redis.as_ref())?;
+        let redis = crate::redis::ready(self.redis.as_ref())?;
         let mut paused = self.redis_paused_until.lock();
         match *paused {
             Some(until) if Instant::now() < until => None,

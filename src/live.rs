@@ -20,9 +20,9 @@ use tokio::sync::mpsc;
 use uma_actors::cluster::{ClusterSink, ClusterSource, ClusterUpdate, PollerMsg};
 
 use crate::acl::cache::AclCache;
+use crate::acl::visible::can_see;
 use crate::acl::{Engine, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::cluster::can_see;
 use crate::pve::models::Resource;
 use crate::pve::PveClient;
 use crate::realtime::IoControl;

@@ -225,7 +225,7 @@ impl Actor for TaskTracker {
                                     .ok()
                                     .and_then(|log| {
                                         log.iter().rev().find_map(|l| {
-                                            l["t"].as_str().and_then(crate::ops::cluster::percent)
+                                            l["t"].as_str().and_then(crate::pve::tasks::percent)
                                         })
                                     }),
                                 _ => None,

@@ -176,7 +176,7 @@ impl AclCache {
     /// instances; the next caller reads a new one.
     pub fn invalidate(&self) {
         self.invalidate_local();
-        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()).cloned() {
+        if let Some(r) = crate::redis::ready(self.redis.as_ref()).cloned() {
             let me = self.instance.clone();
             tokio::spawn(async move {
                 use fred::interfaces::PubsubInterface;

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod load;
 pub mod owned;
 pub mod sdn;
+pub mod visible;
 
 use std::collections::{BTreeSet, HashMap};
 

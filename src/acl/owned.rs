@@ -470,14 +470,12 @@ impl<'a> Permits<'a> {
         if self.admin() || self.view.engine.effective_admin(self.p) {
             return true;
         }
-        if self.policy.public_storages.iter().any(|s| s == id) {
-            return true;
-        }
-        let privs = self
-            .view
-            .engine
-            .privileges(self.p, &format!("/storage/{id}"));
-        privs.contains("Datastore.Audit") || privs.contains("Datastore.AllocateSpace")
+        super::visible::storage_readable(
+            &self.view.engine,
+            self.p,
+            &self.policy.public_storages,
+            id,
+        )
     }
 
     fn may_allocate_on(&self, id: &str) -> bool {

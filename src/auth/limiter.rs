@@ -94,7 +94,7 @@ impl LoginLimiter {
     /// Clears the failures of (IP, username) after a successful sign-in.
     pub async fn succeed(&self, ip: &str, username: &str) {
         let (user_key, _) = Self::keys(ip, username);
-        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()) {
+        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
             use fred::interfaces::KeysInterface;
             let _: Result<i64, _> = r.del(&user_key).await;
         }
@@ -103,7 +103,7 @@ impl LoginLimiter {
 
     /// Current count and seconds until the window ends.
     async fn read(&self, key: &str) -> (u64, u64) {
-        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()) {
+        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
             use fred::interfaces::KeysInterface;
             let count: Result<Option<u64>, _> = r.get(key).await;
             let ttl: Result<i64, _> = r.pttl(key).await;
@@ -122,7 +122,7 @@ impl LoginLimiter {
 
     /// Adds one and returns the count and seconds until the window ends.
     async fn incr(&self, key: &str) -> (u64, u64) {
-        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()) {
+        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
             use fred::interfaces::KeysInterface;
             let n: Result<u64, _> = r.incr(key).await;
             if let Ok(n) = n {

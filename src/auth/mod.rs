@@ -1,6 +1,7 @@
 //! Authentication: local accounts (argon2id) and LDAP / Active Directory, server-side sessions
 //! carried by a signed cookie, CSRF tokens and the failed-login limiter.
 
+pub mod client;
 pub mod csrf;
 pub mod ends;
 pub mod ldap;

@@ -77,7 +77,7 @@ impl SessionRecords {
     /// Redis when it is connected and every delete and announcement missed while it was away has
     /// been made up for; `None` otherwise (then the cache is neither read nor written).
     async fn cache_ready(&self) -> Option<&fred::clients::Client> {
-        let r = crate::app::redis_ready(self.redis.as_ref())?;
+        let r = crate::redis::ready(self.redis.as_ref())?;
         let (deletes, announcements) = {
             let p = self.pending.lock();
             if p.deletes.is_empty() && p.announcements.is_empty() {
@@ -142,7 +142,7 @@ impl SessionRecords {
 
     /// Drops the cached copy of `id`, now or (Redis away) before the cache is read again.
     async fn uncache(&self, id: &str) {
-        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()) {
+        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
             let deleted: Result<i64, _> = r.del(key(id)).await;
             if deleted.is_ok() {
                 return;
@@ -227,7 +227,7 @@ impl SessionRecords {
     }
 
     async fn announce(&self, ended: Ended) {
-        if let Some(r) = crate::app::redis_ready(self.redis.as_ref()) {
+        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
             match publish(r, &ended).await {
                 Ok(()) => return,
                 Err(e) => {

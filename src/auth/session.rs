@@ -6,8 +6,13 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::config::Secret;
+use crate::config::{Config, Secret};
+use crate::error::AppError;
 use crate::store::auth::SessionRecord;
+use crate::store::now_ms;
+use uma_actors::sessions::SessionIdentity;
+
+use super::records::SessionRecords;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "uma_session";
@@ -162,6 +167,80 @@ impl CurrentSession {
     /// Whether the record is usable at `now` (not revoked, not expired).
     pub fn is_live(record: &SessionRecord, now: i64) -> bool {
         record.revoked_at.is_none() && record.expires_at > now
+    }
+}
+
+/// How often activity is written at most: a minute, or a quarter of the idle lifetime when that
+/// is shorter (so a short `SESSION_TTL` still slides).
+pub fn touch_every_ms(config: &Config) -> i64 {
+    config
+        .session_idle_ms()
+        .map_or(60_000, |idle| (idle / 4).clamp(250, 60_000))
+}
+
+/// When a session active at `now` expires: `SESSION_TTL` after `now`, but never later than
+/// `SESSION_MAX_AGE` after sign-in (`created_at`). Neither set: a far horizon.
+pub fn expiry_after_activity(config: &Config, created_at: i64, now: i64) -> i64 {
+    let idle = config
+        .session_idle_ms()
+        .map_or(i64::MAX / 2, |ms| now.saturating_add(ms));
+    let cap = config
+        .session_max_age_ms()
+        .map_or(i64::MAX / 2, |ms| created_at.saturating_add(ms));
+    idle.min(cap)
+}
+
+/// Records activity on `record` at `now` when it is due: the session then lives `SESSION_TTL`
+/// longer (up to its absolute cap). Returns whether it was written.
+pub async fn touch(
+    records: &SessionRecords,
+    config: &Config,
+    record: &mut SessionRecord,
+    now: i64,
+) -> Result<bool, AppError> {
+    if now - record.last_seen_at <= touch_every_ms(config) {
+        return Ok(false);
+    }
+    let expires_at = expiry_after_activity(config, record.created_at, now);
+    records.touch(&record.id, now, expires_at).await?;
+    record.last_seen_at = now;
+    record.expires_at = expires_at;
+    Ok(true)
+}
+
+/// The session a request's cookies name, if any and valid; activity extends it (see [`touch`]).
+pub async fn load(
+    signer: &CookieSigner,
+    records: &SessionRecords,
+    config: &Config,
+    headers: &http::HeaderMap,
+) -> Result<Option<CurrentSession>, AppError> {
+    let Some(raw) = cookie_value(headers, COOKIE) else {
+        return Ok(None);
+    };
+    let Some(id) = signer.verify(COOKIE, raw) else {
+        return Ok(None);
+    };
+    let Some(mut record) = records.get(id).await? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if !CurrentSession::is_live(&record, now) {
+        return Ok(None);
+    }
+    let touched = touch(records, config, &mut record, now).await?;
+    let mut current = CurrentSession::new(record);
+    current.extended = touched;
+    Ok(Some(current))
+}
+
+/// What the session actor knows of a session.
+pub fn identity_of(s: &CurrentSession) -> SessionIdentity {
+    SessionIdentity {
+        session_id: s.record.id.clone(),
+        username: s.record.username.clone(),
+        is_admin: s.record.is_admin,
+        expires_at_ms: Some(s.record.expires_at),
     }
 }
 

@@ -10,9 +10,9 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use crate::audit::Status;
+use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult};
-use crate::http::client::ClientInfo;
 use crate::http::cluster::actor;
 use crate::state::AppState;
 use crate::store::audit::{AuditQuery, AuditRow, StatsWindows};

@@ -12,14 +12,14 @@ use axum::{Extension, Form, Json, Router};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
-use uma_actors::sessions::{EndReason, SessionIdentity, SessionsMsg};
+use uma_actors::sessions::{EndReason, SessionsMsg};
 
 use crate::audit::{Actor, Status};
+use crate::auth::client::ClientInfo;
 use crate::auth::limiter::Verdict;
 use crate::auth::session::{self, random_token, CurrentSession};
 use crate::auth::{self, AuthError};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::client::ClientInfo;
 use crate::http::guard::{self, safe_next, see_other};
 use crate::http::pages;
 use crate::http::security::CspNonce;
@@ -229,7 +229,7 @@ pub async fn sign_in(
         created_at: now,
         last_seen_at: now,
         // SESSION_TTL after sign-in, then sliding with activity up to SESSION_MAX_AGE.
-        expires_at: guard::expiry_after_activity(&state.config, now, now),
+        expires_at: crate::auth::session::expiry_after_activity(&state.config, now, now),
         revoked_at: None,
     };
     state.records.insert(&record).await.map_err(|e| {
@@ -574,15 +574,4 @@ async fn revoke_session(
         json!({ "username": record.username, "sessionCreatedAt": record.created_at }),
     );
     Ok(Json(json!({ "success": true })))
-}
-
-/// The actor identity of a session: its actor ends it when it expires (the record's expiry
-/// moves with activity on any instance; the actor re-reads it when the time comes).
-pub fn identity_of(s: &CurrentSession) -> SessionIdentity {
-    SessionIdentity {
-        session_id: s.record.id.clone(),
-        username: s.record.username.clone(),
-        is_admin: s.record.is_admin,
-        expires_at_ms: Some(s.record.expires_at),
-    }
 }

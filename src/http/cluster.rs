@@ -7,11 +7,11 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::acl::{Engine, GuestAction, Naming, Principal};
+use crate::acl::{Naming, Principal};
 use crate::audit::{Actor, Status};
+use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::client::ClientInfo;
 use crate::http::input::Params;
 use crate::ops::cluster as ops;
 use crate::ops::Caller;
@@ -214,42 +214,6 @@ pub struct ResourcesQuery {
     kind: Option<String>,
 }
 
-/// Whether `p` may see one resource.
-pub fn can_see(engine: &Engine, p: &Principal, public_storages: &[String], r: &Resource) -> bool {
-    match r.kind.as_str() {
-        "qemu" | "lxc" => r
-            .vmid
-            .is_some_and(|id| engine.guest_allows(p, id, GuestAction::View)),
-        "pool" => r
-            .pool
-            .as_deref()
-            .is_some_and(|id| engine.pool_access(p, id).see),
-        "storage" => r.storage.as_deref().is_some_and(|id| {
-            public_storages.iter().any(|s| s == id) || {
-                let privs = engine.privileges(p, &format!("/storage/{id}"));
-                privs.contains("Datastore.Audit") || privs.contains("Datastore.AllocateSpace")
-            }
-        }),
-        _ => false,
-    }
-}
-
-/// Keeps what `p` may see.
-pub fn visible(
-    engine: &Engine,
-    p: &Principal,
-    public_storages: &[String],
-    items: Vec<Resource>,
-) -> Vec<Resource> {
-    if engine.effective_admin(p) {
-        return items;
-    }
-    items
-        .into_iter()
-        .filter(|r| can_see(engine, p, public_storages, r))
-        .collect()
-}
-
 async fn resources(
     State(state): State<AppState>,
     Extension(session): Extension<CurrentSession>,
@@ -278,7 +242,7 @@ async fn resources(
         .filter(|r| kinds.is_empty() || kinds.contains(&r.kind.as_str()))
         .cloned()
         .collect();
-    let items = visible(
+    let items = crate::acl::visible::visible(
         &view.engine,
         &p,
         &state.config.allowed_public_storages,

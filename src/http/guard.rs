@@ -14,65 +14,12 @@ use crate::state::AppState;
 use crate::store::auth::SessionRecord;
 use crate::store::now_ms;
 
-/// How often activity is written at most: a minute, or a quarter of the idle lifetime when that
-/// is shorter (so a short `SESSION_TTL` still slides).
-pub fn touch_every_ms(config: &crate::config::Config) -> i64 {
-    config
-        .session_idle_ms()
-        .map_or(60_000, |idle| (idle / 4).clamp(250, 60_000))
-}
-
-/// When a session active at `now` expires: `SESSION_TTL` after `now`, but never later than
-/// `SESSION_MAX_AGE` after sign-in (`created_at`). Neither set: a far horizon.
-pub fn expiry_after_activity(config: &crate::config::Config, created_at: i64, now: i64) -> i64 {
-    let idle = config
-        .session_idle_ms()
-        .map_or(i64::MAX / 2, |ms| now.saturating_add(ms));
-    let cap = config
-        .session_max_age_ms()
-        .map_or(i64::MAX / 2, |ms| created_at.saturating_add(ms));
-    idle.min(cap)
-}
-
-/// Records activity on `session` at `now` when it is due: the session then lives `SESSION_TTL`
-/// longer (up to its absolute cap). Returns whether it was written.
-pub async fn touch(
-    state: &AppState,
-    record: &mut SessionRecord,
-    now: i64,
-) -> Result<bool, AppError> {
-    if now - record.last_seen_at <= touch_every_ms(&state.config) {
-        return Ok(false);
-    }
-    let expires_at = expiry_after_activity(&state.config, record.created_at, now);
-    state.records.touch(&record.id, now, expires_at).await?;
-    record.last_seen_at = now;
-    record.expires_at = expires_at;
-    Ok(true)
-}
-
-/// The session of the request, if any and valid; activity extends it (see [`touch`]).
+/// The session of the request, if any and valid; activity extends it.
 pub async fn load_session(
     state: &AppState,
     headers: &http::HeaderMap,
 ) -> Result<Option<CurrentSession>, AppError> {
-    let Some(raw) = session::cookie_value(headers, session::COOKIE) else {
-        return Ok(None);
-    };
-    let Some(id) = state.signer.verify(session::COOKIE, raw) else {
-        return Ok(None);
-    };
-    let Some(mut record) = state.records.get(id).await? else {
-        return Ok(None);
-    };
-    let now = now_ms();
-    if !CurrentSession::is_live(&record, now) {
-        return Ok(None);
-    }
-    let touched = touch(state, &mut record, now).await?;
-    let mut current = CurrentSession::new(record);
-    current.extended = touched;
-    Ok(Some(current))
+    session::load(&state.signer, &state.records, &state.config, headers).await
 }
 
 /// The session cookie for `record`, living as long as the record does from `now`.

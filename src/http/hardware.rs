@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::audit::{Actor, Status};
+use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::hardware_defaults::{PREBUILT_CATEGORY, SYSTEM_OWNER};
-use crate::http::client::ClientInfo;
 use crate::http::cluster::actor;
 use crate::http::input::Body;
 use crate::limits::Preset;

@@ -6,9 +6,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, ErrorCode};
-use crate::http::client::ClientInfo;
 use crate::ops::Caller;
 use crate::state::AppState;
 

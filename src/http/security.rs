@@ -26,7 +26,7 @@ pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
         .to_owned();
-    let peer = crate::http::client::peer_of(req.extensions());
+    let peer = crate::auth::client::peer_of(req.extensions());
     let https = is_https(&state, peer, req.headers());
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
@@ -63,7 +63,7 @@ fn is_https(state: &AppState, peer: Option<std::net::IpAddr>, headers: &HeaderMa
         .app_origin
         .as_ref()
         .is_some_and(|o| o.scheme() == "https");
-    let forwarded = crate::http::client::from_trusted_proxy(&state.config, peer)
+    let forwarded = crate::auth::client::from_trusted_proxy(&state.config, peer)
         && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())

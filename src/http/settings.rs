@@ -8,9 +8,9 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::audit::Status;
+use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult};
-use crate::http::client::ClientInfo;
 use crate::http::cluster::actor;
 use crate::http::input::Body;
 use crate::state::AppState;

@@ -421,7 +421,7 @@ pub async fn task_status(
             .and_then(|l| {
                 l.iter()
                     .rev()
-                    .find_map(|e| e["t"].as_str().and_then(percent))
+                    .find_map(|e| e["t"].as_str().and_then(crate::pve::tasks::percent))
             })
             .unwrap_or(0)
     } else {
@@ -439,31 +439,4 @@ pub async fn task_status(
         json!({}),
     );
     Ok(status)
-}
-
-/// `… (42%)` or `… 42% …` in a log line.
-pub fn percent(line: &str) -> Option<u32> {
-    let idx = line.rfind('%')?;
-    let digits: String = line[..idx]
-        .chars()
-        .rev()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect::<String>()
-        .chars()
-        .rev()
-        .collect();
-    let n: f64 = digits.parse().ok()?;
-    (0.0..=100.0).contains(&n).then_some(n as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent;
-
-    #[test]
-    fn progress_from_log_lines() {
-        assert_eq!(percent("transferred 1.0 GiB of 4.0 GiB (25.00%)"), Some(25));
-        assert_eq!(percent("INFO:  42% (1.2 GiB of 3 GiB)"), Some(42));
-        assert_eq!(percent("starting"), None);
-    }
 }

@@ -4,6 +4,7 @@
 pub mod models;
 pub mod path;
 pub mod props;
+pub mod tasks;
 
 use std::time::Duration;
 

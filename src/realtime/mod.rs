@@ -24,7 +24,6 @@ use uma_actors::sessions::{SessionMsg, SessionsMsg, SocketControl};
 
 use crate::auth::csrf;
 use crate::auth::session::CurrentSession;
-use crate::http::guard;
 use crate::state::AppState;
 
 /// A connected socket.
@@ -54,7 +53,7 @@ pub struct SocketSession(pub Arc<CurrentSession>);
 struct LastTouch(Arc<std::sync::atomic::AtomicI64>);
 
 /// An event on a socket is activity: it extends the session as a request does (written at most
-/// every [`guard::touch_every_ms`], in the background).
+/// every [`crate::auth::session::touch_every_ms`], in the background).
 pub(crate) fn note_activity(socket: &Socket, state: &AppState, session: &CurrentSession) {
     use std::sync::atomic::Ordering;
     let Some(LastTouch(last)) = socket.extensions.get::<LastTouch>() else {
@@ -62,7 +61,7 @@ pub(crate) fn note_activity(socket: &Socket, state: &AppState, session: &Current
     };
     let now = crate::store::now_ms();
     let before = last.load(Ordering::Relaxed);
-    if now - before <= guard::touch_every_ms(&state.config)
+    if now - before <= crate::auth::session::touch_every_ms(&state.config)
         || last
             .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
@@ -71,7 +70,8 @@ pub(crate) fn note_activity(socket: &Socket, state: &AppState, session: &Current
     }
     let state = state.clone();
     let id = session.record.id.clone();
-    let expires_at = guard::expiry_after_activity(&state.config, session.record.created_at, now);
+    let expires_at =
+        crate::auth::session::expiry_after_activity(&state.config, session.record.created_at, now);
     tokio::spawn(async move {
         if let Err(e) = state.records.touch(&id, now, expires_at).await {
             tracing::debug!(error = %e, "socket activity not recorded");
@@ -122,7 +122,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
         None if state.config.allow_missing_ws_origin => {}
         None => return Err(Refused("Forbidden origin")),
     }
-    match guard::load_session(&state, headers).await {
+    match crate::auth::session::load(&state.signer, &state.records, &state.config, headers).await {
         Ok(Some(session)) => {
             socket.join(format!("user:{}", session.username()));
             socket
@@ -198,7 +198,7 @@ async fn on_connect(socket: Socket, State(state): State<AppState>) {
         let _ = socket.disconnect();
         return;
     };
-    let identity = crate::http::auth::identity_of(&session);
+    let identity = crate::auth::session::identity_of(&session);
     match uma_actors::call!(state.sessions, |reply| SessionsMsg::Ensure(identity, reply)) {
         Ok(actor) => {
             if actor

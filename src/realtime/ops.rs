@@ -15,8 +15,8 @@ use super::adapter::Adapter;
 use super::Socket;
 
 use super::SocketSession;
+use crate::auth::client::ClientInfo;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::client::ClientInfo;
 use crate::ops::guests::{self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule};
 use crate::ops::Caller;
 use crate::pve::path::Vmid;
