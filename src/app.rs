@@ -16,12 +16,12 @@ use uma_actors::sessions::{SessionsSupervisor, IDLE_AFTER};
 
 use crate::audit::{Audit, StoreSink};
 use crate::auth::ldap::LdapAuth;
-use crate::auth::limiter::LoginLimiter;
 use crate::auth::session::{CookiePolicy, CookieSigner};
 use crate::bootstrap::{self, AdminAccount};
 use crate::config::{Config, ProxmoxMode};
+use crate::limits::login::LoginLimiter;
+use crate::push::IoControl;
 use crate::pve::{PveClient, PveEndpoint};
-use crate::realtime::IoControl;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::templates::Templates;
@@ -86,7 +86,7 @@ pub enum StartError {
 pub struct App {
     listener: TcpListener,
     router: Router,
-    io: crate::realtime::Io,
+    io: crate::push::Io,
     state: AppState,
     tree: Tree,
     sim: Option<pve_sim::SimHandle>,
@@ -215,8 +215,8 @@ impl App {
         let redis = redis_clients.as_ref().map(|r| r.client.clone());
         let subscriber = redis_clients.as_ref().map(|r| r.records.clone());
         let bus = match &redis_clients {
-            Some(r) => realtime::adapter::Bus::over(r.client.clone(), r.bus.clone()),
-            None => realtime::adapter::Bus::alone(),
+            Some(r) => crate::push::adapter::Bus::over(r.client.clone(), r.bus.clone()),
+            None => crate::push::adapter::Bus::alone(),
         };
 
         let tree = Tree::start()
@@ -330,7 +330,7 @@ impl App {
         if let Some(sub) = &subscriber {
             crate::auth::records::follow_ends(sub.clone(), sessions.clone(), acl.clone());
         }
-        let emitter = crate::realtime::emit::IoEmitter(control.clone());
+        let emitter = crate::push::emit::IoEmitter(control.clone());
         let chat = crate::chat::Chat::start(
             tree.root.get_cell(),
             store.clone(),
@@ -350,7 +350,7 @@ impl App {
         let whiteboards = crate::whiteboard::start(tree.root.get_cell(), &store, &emitter)
             .await
             .map_err(actors_err)?;
-        let event_limits = crate::realtime::limits::EventLimits::new(redis.clone());
+        let event_limits = crate::limits::events::EventLimits::new(redis.clone());
         let state = AppState {
             records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
@@ -503,7 +503,7 @@ impl App {
             shutdown.await;
             tracing::info!("shutting down: closing sockets and finishing requests");
             let _ = stopping_tx.send(());
-            realtime::shutdown(&io_for_shutdown).await;
+            crate::push::shutdown(&io_for_shutdown).await;
         };
         let serve = axum::serve(
             listener,

@@ -9,32 +9,7 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-/// A secret value: never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret string.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself; call only where it is used, never to log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"[redacted]\"")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use crate::secret::Secret;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -405,7 +380,7 @@ impl<'a> Reader<'a> {
     }
 
     fn secret(&mut self, key: &'static str) -> Option<Secret> {
-        self.raw(key).map(Secret)
+        self.raw(key).map(Secret::new)
     }
 
     fn bool(&mut self, key: &'static str) -> bool {
@@ -748,7 +723,7 @@ impl Config {
         let redis_url = match redis_url {
             Some(u) if !disable_redis => r
                 .parse_url("REDIS_URL", &u, &["redis", "rediss"])
-                .map(|_| Secret(u)),
+                .map(|_| Secret::new(u)),
             _ => None,
         };
         let redis_password = r.secret("REDIS_PASSWORD");
@@ -1098,7 +1073,7 @@ fn parse_database_url(r: &mut Reader<'_>, url: &str) -> DatabaseConfig {
             } else {
                 url.to_owned()
             };
-            DatabaseConfig::MySql(Secret(normalized))
+            DatabaseConfig::MySql(Secret::new(normalized))
         }
         Ok(u) => {
             r.problem(

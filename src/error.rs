@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::opid;
-use crate::store::StoreError;
 
 /// Every error code a client can receive. `docs/errors.md` is generated from this table and
 /// checked by a test.
@@ -197,62 +196,6 @@ impl AppError {
 impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.message)
-    }
-}
-
-impl From<StoreError> for AppError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound => Self::new(ErrorCode::NotFound),
-            StoreError::Conflict(_) => Self::with_message(ErrorCode::Conflict, "It already exists"),
-            StoreError::MissingReference(_) => Self::with_message(
-                ErrorCode::InvalidInput,
-                "It refers to something that does not exist",
-            ),
-            other @ (StoreError::Database(_) | StoreError::Migrate(_)) => Self {
-                source: Some(other.into()),
-                ..Self::with_message(ErrorCode::Unavailable, "The database is unavailable")
-            },
-        }
-    }
-}
-
-impl From<crate::pve::PveError> for AppError {
-    /// Proxmox's own text reaches the user ("VM 100 is running - destroy failed"), with a status
-    /// that says what kind of refusal it was.
-    fn from(err: crate::pve::PveError) -> Self {
-        use crate::pve::PveError;
-        match err {
-            PveError::Status { status, message } => {
-                let code = match status {
-                    400 => ErrorCode::InvalidInput,
-                    403 => ErrorCode::Forbidden,
-                    500 if message.contains("does not exist") => ErrorCode::NotFound,
-                    500 => ErrorCode::Conflict,
-                    401 | 501 => ErrorCode::UpstreamError,
-                    _ => ErrorCode::Unavailable,
-                };
-                let message = match code {
-                    // The service token itself was refused: not the user's doing.
-                    ErrorCode::UpstreamError if status == 401 => {
-                        "Proxmox refused Uma's API token; ask an administrator".to_owned()
-                    }
-                    _ => message,
-                };
-                Self::with_message(code, message)
-            }
-            PveError::Unreachable(detail) => Self {
-                source: Some(anyhow::anyhow!(detail)),
-                ..Self::with_message(ErrorCode::Unavailable, "Proxmox is unreachable right now")
-            },
-            other => Self {
-                source: Some(other.into()),
-                ..Self::with_message(
-                    ErrorCode::UpstreamError,
-                    "Proxmox gave an unexpected answer",
-                )
-            },
-        }
     }
 }
 

@@ -15,7 +15,6 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use ractor::ActorRef;
 use serde_json::{json, Value};
-use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 use uma_actors::cluster::{ClusterSink, ClusterSource, ClusterUpdate, PollerMsg};
 
@@ -23,12 +22,12 @@ use crate::acl::cache::AclCache;
 use crate::acl::visible::can_see;
 use crate::acl::{Engine, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::push::IoControl;
 use crate::pve::models::Resource;
 use crate::pve::PveClient;
-use crate::realtime::IoControl;
 
 /// Room of every resource watcher (cluster health goes there).
-pub const WATCHERS_ROOM: &str = "live:resources";
+pub const WATCHERS_ROOM: &str = crate::push::room::RESOURCE_WATCHERS;
 
 /// [`ClusterSource`] over the Proxmox client.
 pub struct PveSource(pub PveClient);
@@ -132,7 +131,7 @@ fn room_of(ids: &HashSet<String>) -> String {
     let sorted: BTreeSet<&String> = ids.iter().collect();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     sorted.hash(&mut h);
-    format!("view:{:016x}", h.finish())
+    crate::push::room::view(h.finish())
 }
 
 fn id_of(v: &Value) -> Option<&str> {
@@ -181,7 +180,7 @@ impl Live {
     /// Starts streaming to `socket`: joins its room and returns the first snapshot.
     pub async fn watch(
         &self,
-        socket: &crate::realtime::Socket,
+        socket: &crate::push::Socket,
         principal: Principal,
     ) -> AppResult<Value> {
         let poller = self.poller()?;
@@ -519,41 +518,5 @@ impl Streams {
             .iter()
             .flat_map(|(sid, m)| m.iter().map(|(id, p)| (sid.clone(), *id, p.clone())))
             .collect()
-    }
-}
-
-impl IoControl {
-    /// Emits to one socket of this instance, then takes it out of `rooms`.
-    pub fn tell_and_leave(
-        &self,
-        sid: &str,
-        rooms: Vec<String>,
-        event: &'static str,
-        payload: Value,
-    ) {
-        let Some(io) = self.io() else { return };
-        let Ok(sid) = sid.parse::<Sid>() else { return };
-        if let Some(socket) = io.get_socket(sid) {
-            socket.leave(rooms);
-            let _ = socket.emit(event, &payload);
-        }
-    }
-
-    /// Emits to one socket, then moves it from one room to another.
-    pub fn move_socket(
-        &self,
-        sid: &str,
-        from: &str,
-        to: &str,
-        event: &'static str,
-        payload: Value,
-    ) {
-        let Some(io) = self.io() else { return };
-        let Ok(sid) = sid.parse::<Sid>() else { return };
-        if let Some(socket) = io.get_socket(sid) {
-            let _ = socket.emit(event, &payload);
-            socket.leave(from.to_owned());
-            socket.join(to.to_owned());
-        }
     }
 }

@@ -9,10 +9,10 @@ use uma_actors::sessions::SessionsMsg;
 
 use crate::audit::Audit;
 use crate::auth::ldap::LdapAuth;
-use crate::auth::limiter::LoginLimiter;
 use crate::auth::records::SessionRecords;
 use crate::auth::session::{CookiePolicy, CookieSigner};
 use crate::config::{Config, Secret};
+use crate::limits::login::LoginLimiter;
 use crate::pve::PveClient;
 use crate::store::Store;
 use crate::templates::Templates;
@@ -61,7 +61,7 @@ pub struct AppState {
     /// Streams of single guests and nodes while watched.
     pub streams: Arc<crate::live::Streams>,
     /// Emits Socket.IO events from anywhere.
-    pub io: crate::realtime::IoControl,
+    pub io: crate::push::IoControl,
     /// LDAP, when configured.
     pub ldap: Option<Arc<LdapAuth>>,
     /// Redis, when configured.
@@ -73,9 +73,9 @@ pub struct AppState {
     /// Whiteboards.
     pub whiteboards: uma_actors::whiteboard::Whiteboards,
     /// Limits of the chat and whiteboard events.
-    pub event_limits: crate::realtime::limits::EventLimits,
+    pub event_limits: crate::limits::events::EventLimits,
     /// Emits events from services (ordered, awaited).
-    pub emitter: crate::realtime::emit::IoEmitter,
+    pub emitter: crate::push::emit::IoEmitter,
 }
 
 /// Shows what identifies the instance, never a secret: the configuration and the Proxmox client

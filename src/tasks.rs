@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::acl::cache::AclCache;
+use crate::push::{room, IoControl};
 use crate::pve::path::{ApiPath, Upid};
 use crate::pve::{PveClient, PveError};
-use crate::realtime::IoControl;
 
 /// How often running tasks are polled.
 const POLL_EVERY: Duration = Duration::from_millis(1000);
@@ -138,9 +138,9 @@ fn payload(t: &Tracked, status: &TaskStatus) -> serde_json::Value {
 
 impl TaskTracker {
     fn emit(&self, t: &Tracked, event: &'static str, body: serde_json::Value) {
-        let mut rooms = vec![format!("user:{}", t.owner.user)];
+        let mut rooms = vec![room::user(&t.owner.user)];
         if let Some(v) = t.owner.vmid {
-            rooms.push(format!("guest:{v}"));
+            rooms.push(room::guest(v));
         }
         self.io.emit_to(rooms, event, body);
     }

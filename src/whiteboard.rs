@@ -15,7 +15,7 @@ use uma_actors::whiteboard::{
 use crate::audit::Status;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::ops::Caller;
-use crate::realtime::emit::IoEmitter;
+use crate::push::emit::IoEmitter;
 use crate::state::AppState;
 use crate::store::Store;
 

@@ -5,7 +5,6 @@ pub mod client;
 pub mod csrf;
 pub mod ends;
 pub mod ldap;
-pub mod limiter;
 pub mod password;
 pub mod records;
 pub mod session;

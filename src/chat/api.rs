@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uma_actors::chat::RoomKey;
-use uma_actors::emit::{user_room, Emit};
+use uma_actors::emit::Emit;
+
+use crate::push::room;
 use uma_actors::presence::PresenceMsg;
 
 use super::backend::{iso, messages_json, user_json};
@@ -14,8 +16,8 @@ use super::settings::{ChatSettings, SettingsPatch};
 use super::{public_channel, user_of, PUBLIC_CHANNEL};
 use crate::audit::Status;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::limits::events::Rejection;
 use crate::ops::Caller;
-use crate::realtime::limits::Rejection;
 use crate::state::AppState;
 use crate::store::auth::User;
 use crate::store::chat::Group;
@@ -417,7 +419,7 @@ async fn known_users(state: &AppState, ids: &[String]) -> AppResult<Vec<User>> {
 /// Tells the members of a group that it changed (`group_updated`), and `removed` that they left.
 async fn announce(state: &AppState, g: &Group, removed: &[User]) {
     let members = state.store.group_members(&g.id).await.unwrap_or_default();
-    let rooms: Vec<String> = members.iter().map(|u| user_room(&u.username)).collect();
+    let rooms: Vec<String> = members.iter().map(|u| room::user(&u.username)).collect();
     if !rooms.is_empty() {
         state
             .emitter
@@ -428,7 +430,7 @@ async fn announce(state: &AppState, g: &Group, removed: &[User]) {
             ))
             .await;
     }
-    let gone: Vec<String> = removed.iter().map(|u| user_room(&u.username)).collect();
+    let gone: Vec<String> = removed.iter().map(|u| room::user(&u.username)).collect();
     if !gone.is_empty() {
         state
             .emitter

@@ -256,7 +256,7 @@ pub async fn public_channel(state: &AppState, user: &User) -> AppResult<crate::s
         state
             .emitter
             .emit(uma_actors::emit::Emit::to(
-                vec![uma_actors::emit::user_room(&user.username)],
+                vec![crate::push::room::user(&user.username)],
                 "group_updated",
                 json!({ "groupId": group.id, "name": group.name }),
             ))

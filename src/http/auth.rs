@@ -16,13 +16,13 @@ use uma_actors::sessions::{EndReason, SessionsMsg};
 
 use crate::audit::{Actor, Status};
 use crate::auth::client::ClientInfo;
-use crate::auth::limiter::Verdict;
 use crate::auth::session::{self, random_token, CurrentSession};
 use crate::auth::{self, AuthError};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::guard::{self, safe_next, see_other};
 use crate::http::pages;
 use crate::http::security::CspNonce;
+use crate::limits::login::Verdict;
 use crate::state::AppState;
 use crate::store::auth::SessionRecord;
 use crate::store::now_ms;

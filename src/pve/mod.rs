@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::tls::{self, TrustSettings};
 use path::ApiPath;
 
@@ -262,6 +262,45 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+impl From<PveError> for crate::error::AppError {
+    /// Proxmox's own text reaches the user ("VM 100 is running - destroy failed"), with a status
+    /// that says what kind of refusal it was.
+    fn from(err: crate::pve::PveError) -> Self {
+        use crate::error::ErrorCode;
+        match err {
+            PveError::Status { status, message } => {
+                let code = match status {
+                    400 => ErrorCode::InvalidInput,
+                    403 => ErrorCode::Forbidden,
+                    500 if message.contains("does not exist") => ErrorCode::NotFound,
+                    500 => ErrorCode::Conflict,
+                    401 | 501 => ErrorCode::UpstreamError,
+                    _ => ErrorCode::Unavailable,
+                };
+                let message = match code {
+                    // The service token itself was refused: not the user's doing.
+                    ErrorCode::UpstreamError if status == 401 => {
+                        "Proxmox refused Uma's API token; ask an administrator".to_owned()
+                    }
+                    _ => message,
+                };
+                Self::with_message(code, message)
+            }
+            PveError::Unreachable(detail) => Self {
+                source: Some(anyhow::anyhow!(detail)),
+                ..Self::with_message(ErrorCode::Unavailable, "Proxmox is unreachable right now")
+            },
+            other => Self {
+                source: Some(other.into()),
+                ..Self::with_message(
+                    ErrorCode::UpstreamError,
+                    "Proxmox gave an unexpected answer",
+                )
+            },
+        }
+    }
 }
 
 #[cfg(test)]

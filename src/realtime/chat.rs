@@ -12,14 +12,16 @@ use super::Socket;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uma_actors::emit::{user_room, Emit, Emitter as _};
+use uma_actors::emit::{Emit, Emitter as _};
+
+use crate::push::room;
 use uma_actors::presence::PresenceMsg;
 
-use super::limits::Rejection;
 use super::SocketSession;
 use crate::audit::Status;
 use crate::chat::{self, ChatSettings, Op};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::limits::events::Rejection;
 use crate::ops::Caller;
 use crate::state::AppState;
 
@@ -54,7 +56,7 @@ pub(crate) async fn checked_size(
     else {
         return Ok(());
     };
-    let max = super::limits::cap_of(event);
+    let max = crate::limits::events::cap_of(event);
     let (err, reason) = match rejection {
         Rejection::RateLimited { retry_after } => {
             let mut e = AppError::with_message(
@@ -169,7 +171,7 @@ pub fn register(socket: &Socket) {
             crate::ops::refused(&state, &caller, "CHAT_GROUP_JOIN", &resource, &err);
             return Err(err);
         }
-        s.join(format!("group_{group_id}"));
+        s.join(room::chat_group(&group_id));
         state.audit.record(
             &caller.actor,
             "CHAT_GROUP_JOIN",
@@ -208,18 +210,16 @@ pub async fn connected(state: &AppState, socket: &Socket) {
         sid: sid.clone(),
         visible: ChatSettings::of(&user).show_online_status,
     });
-    socket.join(uma_actors::whiteboard::board_room(
-        crate::whiteboard::DEFAULT_BOARD,
-    ));
+    socket.join(room::board(crate::whiteboard::DEFAULT_BOARD));
     match chat::public_channel(state, &user).await {
-        Ok(g) => socket.join(format!("group_{}", g.id)),
+        Ok(g) => socket.join(room::chat_group(&g.id)),
         Err(e) => tracing::warn!(error = %e, "chat: public channel unavailable"),
     }
     if let Ok(groups) = state.store.groups_of_user(&user.id).await {
         socket.join(
             groups
                 .iter()
-                .map(|g| format!("group_{}", g.id))
+                .map(|g| room::chat_group(&g.id))
                 .collect::<Vec<_>>(),
         );
     }
@@ -263,7 +263,7 @@ async fn deliver_pending(state: &AppState, user: &crate::store::auth::User) {
         state
             .emitter
             .emit(Emit::to(
-                vec![user_room(&sender.username)],
+                vec![room::user(&sender.username)],
                 "messages_delivered",
                 json!({ "to": user.username, "messageIds": messages }),
             ))

@@ -11,6 +11,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::live::STREAM_EVERY;
 use crate::ops::{self, guests::TIMEFRAMES};
+use crate::push::room;
 use crate::pve::path::{ApiPath, Node, Vmid};
 use crate::state::AppState;
 
@@ -132,9 +133,9 @@ pub fn spawn_guard(state: AppState) {
                     }
                     Some(_) => continue,
                 };
-                let mut rooms = vec![format!("guest:{vmid}")];
+                let mut rooms = vec![room::guest(vmid)];
                 for tf in TIMEFRAMES {
-                    let key = format!("guest:{vmid}:{tf}");
+                    let key = room::guest_stream(vmid, tf);
                     state.streams.leave(&sid, Some(&key));
                     rooms.push(key);
                 }
@@ -201,8 +202,8 @@ pub fn register(socket: &Socket) {
             )
             .await?;
         // Tasks of the guest go to `guest:<vmid>`; its stream to `guest:<vmid>:<timeframe>`.
-        let key = format!("guest:{vmid}:{tf}");
-        s.join(format!("guest:{vmid}"));
+        let key = room::guest_stream(vmid.0, tf);
+        s.join(room::guest(vmid.0));
         s.join(key.clone());
         state
             .streams
@@ -220,13 +221,14 @@ pub fn register(socket: &Socket) {
     on(socket, "guest:unwatch", async |state, _caller, s, d| {
         let i: GuestIn = parse(d)?;
         let sid = s.id.to_string();
-        for tf in TIMEFRAMES {
-            let key = format!("guest:{}:{tf}", i.vmid);
-            state.streams.leave(&sid, Some(&key));
-            s.leave(key);
-        }
-        s.leave(format!("guest:{}", i.vmid));
+        // A guest id out of range was never watched: nothing to leave.
         if let Ok(id) = u32::try_from(i.vmid) {
+            for tf in TIMEFRAMES {
+                let key = room::guest_stream(id, tf);
+                state.streams.leave(&sid, Some(&key));
+                s.leave(key);
+            }
+            s.leave(room::guest(id));
             state.streams.unguard(&sid, Some(id));
         }
         Ok(json!({ "vmid": i.vmid }))
@@ -269,7 +271,7 @@ pub fn register(socket: &Socket) {
                 &[("timeframe", tf.to_owned()), ("cf", "AVERAGE".to_owned())],
             )
             .await?;
-        let key = format!("node:{node}:{tf}");
+        let key = room::node_stream(node.as_str(), tf);
         s.join(key.clone());
         let st = state.clone();
         let room = key.clone();

@@ -3,12 +3,10 @@
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
 //! ends (logout, revoke, expiry). Events on a socket are activity that extends the session.
 
-pub mod adapter;
 pub mod chat;
-pub mod emit;
-pub mod limits;
 pub mod live;
 pub mod ops;
+pub mod payload;
 pub mod whiteboard;
 
 use std::sync::{Arc, OnceLock};
@@ -16,20 +14,15 @@ use std::sync::{Arc, OnceLock};
 use socketioxide::extract::State;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 
-use self::adapter::{Adapter, Bus};
-use uma_actors::sessions::{SessionMsg, SessionsMsg, SocketControl};
+use crate::push::adapter::{Adapter, Bus};
+pub use crate::push::{Io, IoControl, Socket};
+use uma_actors::sessions::{SessionMsg, SessionsMsg};
 
 use crate::auth::csrf;
 use crate::auth::session::CurrentSession;
 use crate::state::AppState;
-
-/// A connected socket.
-pub type Socket = socketioxide::extract::SocketRef<Adapter>;
-/// The server's Socket.IO handle.
-pub type Io = SocketIo<Adapter>;
 
 /// Path of the Socket.IO endpoint (the original's).
 pub const PATH: &str = "/api/socket/io";
@@ -89,7 +82,7 @@ pub async fn layer(
     // The engine takes what the largest event may carry (`draw_save`, admins only) on either
     // transport (the WebSocket limit defaults to 64 MiB otherwise); every event then checks its
     // own, far smaller cap on the payload as received, before parsing it.
-    let engine_max = limits::largest_cap() + 64 * 1024;
+    let engine_max = crate::limits::events::largest_cap() + 64 * 1024;
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
         .max_payload(engine_max as u64)
@@ -124,7 +117,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
     }
     match crate::auth::session::load(&state.signer, &state.records, &state.config, headers).await {
         Ok(Some(session)) => {
-            socket.join(format!("user:{}", session.username()));
+            socket.join(crate::push::room::user(session.username()));
             socket
                 .extensions
                 .insert(LastTouch(Arc::new(std::sync::atomic::AtomicI64::new(
@@ -220,100 +213,6 @@ async fn on_connect(socket: Socket, State(state): State<AppState>) {
             tracing::error!(error = %e, "session actor unavailable; closing the socket");
             let _ = socket.disconnect();
         }
-    }
-}
-
-/// [`SocketControl`] over Socket.IO; the handle is set once the layer exists.
-#[derive(Clone, Default)]
-pub struct IoControl(Arc<OnceLock<Io>>);
-
-impl std::fmt::Debug for IoControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IoControl")
-    }
-}
-
-impl IoControl {
-    /// Connects the control to the Socket.IO handle.
-    pub fn set(&self, io: Io) {
-        let _ = self.0.set(io);
-    }
-
-    /// The Socket.IO handle, once set.
-    pub fn io(&self) -> Option<Io> {
-        self.0.get().cloned()
-    }
-}
-
-impl IoControl {
-    /// Emits `event` to this instance's sockets in any of `rooms` (none when `rooms` is empty)
-    /// and waits until it is queued
-    /// for each (in order with the caller's other emits). For what each instance produces itself
-    /// (its poller's deltas, its streams): other instances send their own.
-    pub async fn emit_here(
-        &self,
-        rooms: Vec<String>,
-        event: &'static str,
-        payload: &serde_json::Value,
-    ) {
-        // No rooms is nobody (socketioxide would send to every socket).
-        let Some(io) = self.0.get().filter(|_| !rooms.is_empty()) else {
-            return;
-        };
-        if let Err(e) = io.local().to(rooms).emit(event, payload).await {
-            tracing::debug!(error = %e, event, "emit failed for some sockets");
-        }
-    }
-
-    /// Emits `event` to every socket in any of `rooms` (each socket once; none when `rooms` is
-    /// empty), on every instance, without waiting.
-    pub fn emit_to(&self, rooms: Vec<String>, event: &'static str, payload: serde_json::Value) {
-        // No rooms is nobody (socketioxide would send to every socket).
-        let Some(io) = self.0.get().cloned().filter(|_| !rooms.is_empty()) else {
-            return;
-        };
-        tokio::spawn(async move {
-            if let Err(e) = io.to(rooms).emit(event, &payload).await {
-                tracing::debug!(error = %e, event, "emit failed");
-            }
-        });
-    }
-}
-
-impl SocketControl for IoControl {
-    fn notify_and_disconnect(
-        &self,
-        socket_ids: &[String],
-        event: &str,
-        payload: serde_json::Value,
-    ) {
-        let Some(io) = self.0.get() else {
-            return;
-        };
-        for id in socket_ids {
-            let Ok(sid) = id.parse::<Sid>() else {
-                continue;
-            };
-            if let Some(socket) = io.get_socket(sid) {
-                let _ = socket.emit(event, &payload);
-                let _ = socket.disconnect();
-            }
-        }
-    }
-}
-
-/// Tells every socket of this instance the server is going away, then disconnects them (the
-/// other instances' sockets stay).
-pub async fn shutdown(io: &Io) {
-    if let Err(e) = io
-        .local()
-        .emit("server:shutdown", &serde_json::json!({ "reconnect": true }))
-        .await
-    {
-        tracing::debug!(error = %e, "shutdown notice not delivered to every socket");
-    }
-    if let Err(e) = io.local().disconnect().await {
-        tracing::debug!(error = %e, "some sockets did not disconnect cleanly");
     }
 }
 

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, State};
 
-use super::limits::RawPayload;
+use super::payload::RawPayload;
 
-use super::adapter::Adapter;
 use super::Socket;
+use crate::push::adapter::Adapter;
 
 use super::SocketSession;
 use crate::auth::client::ClientInfo;
@@ -145,7 +145,7 @@ where
                                 )
                                 .await?;
                             } else {
-                                let cap = super::limits::cap_of(event);
+                                let cap = crate::limits::events::cap_of(event);
                                 if raw.size > cap {
                                     return Err(AppError::with_message(
                                         ErrorCode::PayloadTooLarge,

@@ -5,7 +5,9 @@
 use super::Socket;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uma_actors::whiteboard::{board_room, BoardMsg};
+use uma_actors::whiteboard::BoardMsg;
+
+use crate::push::room;
 
 use super::chat::{on, on_gated, parse, Gate, JoinedBoards};
 use crate::error::AppResult;
@@ -48,7 +50,7 @@ fn remember(s: &Socket, board: &BoardId, joined: bool) {
 async fn join(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = BoardId::parse(parse::<BoardOnly>(d)?.board.as_deref())?;
     wb::authorize(&state, &caller, &board).await?;
-    s.join(board_room(board.as_str()));
+    s.join(room::board(board.as_str()));
     let joined = wb::join(&state, &caller, &s.id.to_string(), &board).await?;
     remember(&s, &board, true);
     if let Some(pool) = board.pool() {
@@ -67,7 +69,7 @@ async fn join(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult
 async fn leave(state: AppState, _caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = BoardId::parse(parse::<BoardOnly>(d)?.board.as_deref())?;
     if board.pool().is_some() {
-        s.leave(board_room(board.as_str()));
+        s.leave(room::board(board.as_str()));
     }
     remember(&s, &board, false);
     if let Some(pool) = board.pool() {
@@ -101,7 +103,7 @@ pub async fn revoke_board(state: &AppState, sid: &str, pool: &str, reason: &str)
     }
     state.io.tell_and_leave(
         sid,
-        vec![board_room(&board)],
+        vec![room::board(&board)],
         "whiteboard_revoked",
         json!({ "board": board, "reason": reason }),
     );

@@ -240,3 +240,22 @@ pub(crate) fn expect_one(rows_affected: u64) -> StoreResult<()> {
         Ok(())
     }
 }
+
+/// How a store failure reaches a client.
+impl From<StoreError> for crate::error::AppError {
+    fn from(err: StoreError) -> Self {
+        use crate::error::ErrorCode;
+        match err {
+            StoreError::NotFound => Self::new(ErrorCode::NotFound),
+            StoreError::Conflict(_) => Self::with_message(ErrorCode::Conflict, "It already exists"),
+            StoreError::MissingReference(_) => Self::with_message(
+                ErrorCode::InvalidInput,
+                "It refers to something that does not exist",
+            ),
+            other @ (StoreError::Database(_) | StoreError::Migrate(_)) => Self {
+                source: Some(other.into()),
+                ..Self::with_message(ErrorCode::Unavailable, "The database is unavailable")
+            },
+        }
+    }
+}

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fred::interfaces::KeysInterface;
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
+
+use super::window::{check_local, keyed, SharedWindows};
 
 /// The limits of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,63 +88,6 @@ pub fn cap_of(event: &str) -> usize {
     }
 }
 
-/// An incoming event's payload as received, measured but not parsed yet: handlers check its size
-/// (and who may send it) first, then decode it.
-pub struct RawPayload {
-    socket: std::sync::Arc<socketioxide::socket::Socket<super::adapter::Adapter>>,
-    value: socketioxide::handler::Value,
-    ack_id: Option<i64>,
-    /// Bytes received for the event: its JSON (event name included) and any binary attachments.
-    pub size: usize,
-}
-
-impl std::fmt::Debug for RawPayload {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawPayload")
-            .field("size", &self.size)
-            .finish_non_exhaustive()
-    }
-}
-
-impl socketioxide::handler::FromMessageParts<super::adapter::Adapter> for RawPayload {
-    type Error = std::convert::Infallible;
-
-    fn from_message_parts(
-        s: &std::sync::Arc<socketioxide::socket::Socket<super::adapter::Adapter>>,
-        v: &mut socketioxide::handler::Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, Self::Error> {
-        let size = match &*v {
-            socketioxide::handler::Value::Str(text, bins) => {
-                text.len() + bins.iter().flatten().map(|b| b.len()).sum::<usize>()
-            }
-            socketioxide::handler::Value::Bytes(b) => b.len(),
-        };
-        // A clone of reference-counted bytes: nothing is copied or parsed here.
-        Ok(RawPayload {
-            socket: s.clone(),
-            value: v.clone(),
-            ack_id: *ack_id,
-            size,
-        })
-    }
-}
-
-impl RawPayload {
-    /// Parses the payload (the first argument after the event name; `null` when there is none).
-    pub fn decode(mut self) -> Result<serde_json::Value, String> {
-        use socketioxide::handler::FromMessageParts;
-        match socketioxide::extract::TryData::<serde_json::Value>::from_message_parts(
-            &self.socket,
-            &mut self.value,
-            &self.ack_id,
-        ) {
-            Ok(socketioxide::extract::TryData(data)) => data.map_err(|e| e.to_string()),
-            Err(never) => match never {},
-        }
-    }
-}
-
 /// The limits of `event`.
 pub fn limit_of(event: &str) -> Option<&'static EventLimit> {
     LIMITS.iter().find(|l| l.event == event)
@@ -172,12 +115,6 @@ struct Limiters {
     user: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
 }
 
-fn keyed(max: u32, window: Duration) -> Option<DefaultKeyedRateLimiter<String>> {
-    let burst = NonZeroU32::new(max)?;
-    let quota = Quota::with_period(window / max)?.allow_burst(burst);
-    Some(RateLimiter::keyed(quota))
-}
-
 impl Limiters {
     fn new(scale: u32) -> Self {
         let mut socket = HashMap::new();
@@ -195,16 +132,12 @@ impl Limiters {
     }
 }
 
-/// How long Redis is left alone after it failed.
-const REDIS_PAUSE: Duration = Duration::from_secs(2);
-
 /// The limits, cheap to clone.
 #[derive(Clone)]
 pub struct EventLimits {
     limiters: Arc<RwLock<Arc<Limiters>>>,
     scale: Arc<AtomicU32>,
-    redis: Option<fred::clients::Client>,
-    redis_paused_until: Arc<Mutex<Option<Instant>>>,
+    shared: Arc<SharedWindows>,
     checks: Arc<std::sync::atomic::AtomicU64>,
     audit_gate: Arc<DefaultKeyedRateLimiter<String>>,
 }
@@ -221,8 +154,7 @@ impl EventLimits {
         Self {
             limiters: Arc::new(RwLock::new(Arc::new(Limiters::new(1)))),
             scale: Arc::new(AtomicU32::new(1)),
-            redis,
-            redis_paused_until: Arc::new(Mutex::new(None)),
+            shared: Arc::new(SharedWindows::new(redis, "event limits")),
             checks: Arc::default(),
             audit_gate: Arc::new(RateLimiter::keyed(
                 Quota::with_period(Duration::from_secs(10))
@@ -266,12 +198,8 @@ impl EventLimits {
             let limiters = self.limiters.read().clone();
             self.maybe_sweep(&limiters);
             if let Some(s) = limiters.socket.get(l.event) {
-                s.check_key(&sid.to_owned())
-                    .map_err(|not_until| Rejection::RateLimited {
-                        retry_after: wait_secs(
-                            not_until.wait_time_from(DefaultClock::default().now()),
-                        ),
-                    })?;
+                check_local(s, sid)
+                    .map_err(|retry_after| Rejection::RateLimited { retry_after })?;
             }
             self.check_user(l, user, &limiters).await?;
         }
@@ -306,77 +234,26 @@ impl EventLimits {
         limiters: &Limiters,
     ) -> Result<(), Rejection> {
         let user = user.to_lowercase();
-        if let Some(redis) = self.redis_if_healthy() {
-            let max = l
-                .max
-                .saturating_mul(self.scale.load(Ordering::SeqCst))
-                .saturating_mul(USER_FACTOR);
-            match redis_window(&redis, l, max, &user).await {
-                Ok(answer) => return answer,
-                Err(e) => {
-                    tracing::warn!(error = %e, "event limits: Redis failed; limiting in process");
-                    *self.redis_paused_until.lock() = Some(Instant::now() + REDIS_PAUSE);
-                }
-            }
+        let max = l
+            .max
+            .saturating_mul(self.scale.load(Ordering::SeqCst))
+            .saturating_mul(USER_FACTOR);
+        let key = format!("uma:ev:{}:{user}", l.event);
+        if let Some(c) = self.shared.hit(&key, l.window).await {
+            return if c.count > u64::from(max) {
+                Err(Rejection::RateLimited {
+                    retry_after: c.secs_left,
+                })
+            } else {
+                Ok(())
+            };
         }
         match limiters.user.get(l.event) {
-            Some(u) => u
-                .check_key(&user)
-                .map_err(|not_until| Rejection::RateLimited {
-                    retry_after: wait_secs(not_until.wait_time_from(DefaultClock::default().now())),
-                }),
+            Some(u) => {
+                check_local(u, &user).map_err(|retry_after| Rejection::RateLimited { retry_after })
+            }
             None => Ok(()),
         }
-    }
-
-    fn redis_if_healthy(&self) -> Option<fred::clients::Client> {
-        let redis = self.redis.as_ref()?;
-        let mut paused = self.redis_paused_until.lock();
-        match *paused {
-            Some(until) if Instant::now() < until => None,
-            Some(_) => {
-                *paused = None;
-                Some(redis.clone())
-            }
-            None => Some(redis.clone()),
-        }
-    }
-}
-
-fn wait_secs(d: Duration) -> u64 {
-    d.as_secs().max(1)
-}
-
-/// Fixed window in Redis: `SET key 0 PX window NX`, `INCR`, `PTTL` in one pipeline.
-async fn redis_window(
-    redis: &fred::clients::Client,
-    l: &EventLimit,
-    max: u32,
-    user: &str,
-) -> Result<Result<(), Rejection>, fred::error::Error> {
-    let key = format!("uma:ev:{}:{user}", l.event);
-    let pipe = redis.pipeline();
-    let _: () = pipe
-        .set(
-            &key,
-            0,
-            Some(fred::types::Expiration::PX(
-                i64::try_from(l.window.as_millis()).unwrap_or(i64::MAX),
-            )),
-            Some(fred::types::SetOptions::NX),
-            false,
-        )
-        .await?;
-    let _: () = pipe.incr(&key).await?;
-    let _: () = pipe.pttl(&key).await?;
-    let (_, count, pttl): (Option<String>, i64, i64) = pipe.all().await?;
-    if count > i64::from(max) {
-        let wait = u64::try_from(pttl.max(1)).unwrap_or(1).div_ceil(1000);
-        Ok(Err(Rejection::RateLimited {
-            retry_after: wait.max(1),
-        }))
-    } else {
-        Ok(Ok(()))
     }
 }
 

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::window::SharedWindows;
+
 /// The window of both limits.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Failures allowed per (IP, username) in a window.
@@ -32,7 +34,7 @@ pub enum Verdict {
 /// The limiter. Cheap to share behind an `Arc`.
 pub struct LoginLimiter {
     local: Mutex<HashMap<String, (u64, Instant)>>,
-    redis: Option<fred::clients::Client>,
+    shared: SharedWindows,
     window: Duration,
 }
 
@@ -52,7 +54,7 @@ impl LoginLimiter {
     pub fn with_window(redis: Option<fred::clients::Client>, window: Duration) -> Self {
         Self {
             local: Mutex::new(HashMap::new()),
-            redis,
+            shared: SharedWindows::new(redis, "sign-in limits"),
             window,
         }
     }
@@ -94,22 +96,14 @@ impl LoginLimiter {
     /// Clears the failures of (IP, username) after a successful sign-in.
     pub async fn succeed(&self, ip: &str, username: &str) {
         let (user_key, _) = Self::keys(ip, username);
-        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
-            use fred::interfaces::KeysInterface;
-            let _: Result<i64, _> = r.del(&user_key).await;
-        }
+        self.shared.clear(&user_key).await;
         self.local.lock().remove(&user_key);
     }
 
     /// Current count and seconds until the window ends.
     async fn read(&self, key: &str) -> (u64, u64) {
-        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
-            use fred::interfaces::KeysInterface;
-            let count: Result<Option<u64>, _> = r.get(key).await;
-            let ttl: Result<i64, _> = r.pttl(key).await;
-            if let (Ok(count), Ok(ttl)) = (count, ttl) {
-                return (count.unwrap_or(0), ms_to_secs(ttl));
-            }
+        if let Some(c) = self.shared.read(key).await {
+            return (c.count, c.secs_left);
         }
         let map = self.local.lock();
         match map.get(key) {
@@ -122,18 +116,8 @@ impl LoginLimiter {
 
     /// Adds one and returns the count and seconds until the window ends.
     async fn incr(&self, key: &str) -> (u64, u64) {
-        if let Some(r) = crate::redis::ready(self.redis.as_ref()) {
-            use fred::interfaces::KeysInterface;
-            let n: Result<u64, _> = r.incr(key).await;
-            if let Ok(n) = n {
-                let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
-                if n == 1 {
-                    let _: Result<bool, _> = r.pexpire(key, window_ms, None).await;
-                }
-                let ttl: i64 = r.pttl(key).await.unwrap_or(window_ms);
-                return (n, ms_to_secs(ttl));
-            }
-            tracing::warn!("Redis unreachable: counting sign-in attempts in process");
+        if let Some(c) = self.shared.hit(key, self.window).await {
+            return (c.count, c.secs_left);
         }
         let mut map = self.local.lock();
         let now = Instant::now();
@@ -153,10 +137,6 @@ impl LoginLimiter {
         }
         (map.get(key).map(|e| e.0).unwrap_or(1), left)
     }
-}
-
-fn ms_to_secs(ms: i64) -> u64 {
-    u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000)
 }
 
 #[cfg(test)]

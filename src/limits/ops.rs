@@ -1,16 +1,15 @@
-//! Per-user rate limits of operations (the original's presets, keyed per user rather than per
-//! IP). With Redis configured the windows are shared by every instance (a fixed window per key,
-//! as the original); when Redis fails the check falls back to governor in process and Redis is
-//! tried again after a short pause, so the limits recover by themselves when it returns.
+//! Per-user rate limits of Proxmox operations (the original's presets, keyed per user rather than
+//! per IP). With Redis configured the windows are shared by every instance (a fixed window per
+//! key, as the original); when Redis fails the check falls back to governor in process and Redis
+//! is tried again after a short pause, so the limits recover by themselves when it returns.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fred::interfaces::KeysInterface;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::DefaultKeyedRateLimiter;
 use parking_lot::Mutex;
+
+use super::window::{check_local, keyed, SharedWindows};
 
 /// The original's presets (window, max) for operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,9 +94,6 @@ impl Preset {
     }
 }
 
-/// How long Redis is left alone after it failed.
-const REDIS_PAUSE: Duration = Duration::from_secs(2);
-
 /// Which store answered the last check (reported by `/api/health` and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -111,8 +107,7 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct OpLimits {
     limiters: Arc<Vec<(Preset, DefaultKeyedRateLimiter<String>)>>,
-    redis: Option<fred::clients::Client>,
-    redis_paused_until: Arc<Mutex<Option<Instant>>>,
+    shared: Arc<SharedWindows>,
     last: Arc<Mutex<Backend>>,
 }
 
@@ -135,15 +130,12 @@ impl OpLimits {
             .into_iter()
             .filter_map(|p| {
                 let (max, window) = p.quota();
-                let burst = NonZeroU32::new(max)?;
-                let quota = Quota::with_period(window / max)?.allow_burst(burst);
-                Some((p, RateLimiter::keyed(quota)))
+                Some((p, keyed(max, window)?))
             })
             .collect();
         Self {
             limiters: Arc::new(limiters),
-            redis,
-            redis_paused_until: Arc::new(Mutex::new(None)),
+            shared: Arc::new(SharedWindows::new(redis, "rate limits")),
             last: Arc::new(Mutex::new(Backend::Local)),
         }
     }
@@ -156,74 +148,21 @@ impl OpLimits {
     /// `Ok` when `user` may do one more `preset` now, else the seconds to wait.
     pub async fn check(&self, preset: Preset, user: &str) -> Result<(), u64> {
         let user = user.to_lowercase();
-        if let Some(redis) = self.redis_if_healthy() {
-            match Self::check_redis(&redis, preset, &user).await {
-                Ok(answer) => {
-                    *self.last.lock() = Backend::Redis;
-                    return answer;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate limits: Redis failed; limiting in process");
-                    *self.redis_paused_until.lock() = Some(Instant::now() + REDIS_PAUSE);
-                }
-            }
-        }
-        *self.last.lock() = Backend::Local;
-        self.check_local(preset, &user)
-    }
-
-    fn redis_if_healthy(&self) -> Option<fred::clients::Client> {
-        let redis = crate::redis::ready(self.redis.as_ref())?;
-        let mut paused = self.redis_paused_until.lock();
-        match *paused {
-            Some(until) if Instant::now() < until => None,
-            Some(_) => {
-                *paused = None;
-                Some(redis.clone())
-            }
-            None => Some(redis.clone()),
-        }
-    }
-
-    /// Fixed window: `SET key 0 PX window NX`, `INCR`, `PTTL` in one pipeline.
-    async fn check_redis(
-        redis: &fred::clients::Client,
-        preset: Preset,
-        user: &str,
-    ) -> Result<Result<(), u64>, fred::error::Error> {
         let (max, window) = preset.quota();
         let key = format!("uma:rl:{}:{user}", preset.name());
-        let pipe = redis.pipeline();
-        let _: () = pipe
-            .set(
-                &key,
-                0,
-                Some(fred::types::Expiration::PX(
-                    i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
-                )),
-                Some(fred::types::SetOptions::NX),
-                false,
-            )
-            .await?;
-        let _: () = pipe.incr(&key).await?;
-        let _: () = pipe.pttl(&key).await?;
-        let (_, count, pttl): (Option<String>, i64, i64) = pipe.all().await?;
-        if count > i64::from(max) {
-            let wait = u64::try_from(pttl.max(1)).unwrap_or(1).div_ceil(1000);
-            Ok(Err(wait.max(1)))
-        } else {
-            Ok(Ok(()))
+        if let Some(c) = self.shared.hit(&key, window).await {
+            *self.last.lock() = Backend::Redis;
+            return if c.count > u64::from(max) {
+                Err(c.secs_left)
+            } else {
+                Ok(())
+            };
         }
-    }
-
-    fn check_local(&self, preset: Preset, user: &str) -> Result<(), u64> {
-        let Some((_, limiter)) = self.limiters.iter().find(|(p, _)| *p == preset) else {
-            return Ok(());
-        };
-        limiter.check_key(&user.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            wait.as_secs().max(1)
-        })
+        *self.last.lock() = Backend::Local;
+        match self.limiters.iter().find(|(p, _)| *p == preset) {
+            Some((_, limiter)) => check_local(limiter, &user),
+            None => Ok(()),
+        }
     }
 }
 
