@@ -369,7 +369,7 @@ impl App {
             limiter: Arc::new(LoginLimiter::new(redis.clone())),
             ops: crate::limits::OpLimits::new(redis.clone()),
             acl,
-            quotas: Arc::new(crate::ops::quota::QuotaBook::default()),
+            quotas: Arc::new(crate::services::quota::QuotaBook::default()),
             sdn: Arc::default(),
             tasks,
             live,

@@ -30,11 +30,12 @@ use uma_actors::consoles::{
 
 use crate::acl::GuestAction;
 use crate::audit::{Audit, Status};
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::Params;
 use crate::limits::Preset;
-use crate::ops::{self, audited, limit, Caller};
 use crate::pve::path::{GuestKind, Node, Vmid};
+use crate::services::{self, audited, limit};
 use crate::state::AppState;
 
 /// Console routes.
@@ -63,7 +64,7 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
         &resource,
     )
     .await?;
-    let (g, _) = ops::guest(
+    let (g, _) = services::guest(
         state,
         caller,
         vmid,
@@ -72,7 +73,7 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
     )
     .await?;
     if let Err(err) = below_console_limit(state, caller).await {
-        ops::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
+        services::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
         return Err(err);
     }
     if g.resource().status.as_deref() != Some("running") {
@@ -83,7 +84,7 @@ pub async fn console_ticket(state: &AppState, caller: &Caller, vmid: Vmid) -> Ap
                 g.kind().noun()
             ),
         );
-        ops::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
+        services::refused(state, caller, "VM_CONSOLE_TICKET", &resource, &err);
         return Err(err);
     }
     audited(state, caller, "VM_CONSOLE_TICKET", &resource, json!({ "node": g.node(), "type": g.kind() }), async {
@@ -228,7 +229,8 @@ async fn open(
         return Err(AppError::field("ticket", "not a console ticket"));
     }
     // 4. Permission.
-    let (g, _) = ops::guest(state, &caller, vmid, GuestAction::Console, "CONSOLE_OPEN").await?;
+    let (g, _) =
+        services::guest(state, &caller, vmid, GuestAction::Console, "CONSOLE_OPEN").await?;
     if *g.node() != node || g.kind() != kind {
         return Err(AppError::field(
             "node",

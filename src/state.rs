@@ -49,9 +49,9 @@ pub struct AppState {
     /// The shared ACL view.
     pub acl: Arc<crate::acl::cache::AclCache>,
     /// Quota reservations.
-    pub quotas: Arc<crate::ops::quota::QuotaBook>,
+    pub quotas: Arc<crate::services::quota::QuotaBook>,
     /// SDN apply cooldown (in process) and the VNet creation lock.
-    pub sdn: Arc<crate::ops::sdn::SdnGate>,
+    pub sdn: Arc<crate::services::sdn::SdnGate>,
     /// Follows Proxmox tasks and pushes their progress.
     pub tasks: crate::tasks::Tasks,
     /// Live resource streams (one poller per cluster, rooms per permission set).

@@ -13,8 +13,8 @@ use uma_actors::whiteboard::{
 };
 
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::ops::Caller;
 use crate::push::emit::IoEmitter;
 use crate::state::AppState;
 use crate::store::Store;
@@ -112,7 +112,7 @@ pub async fn authorize(state: &AppState, caller: &Caller, board: &BoardId) -> Ap
     let Some(pool) = board.pool() else {
         return Ok(());
     };
-    let view = crate::ops::view(state).await?;
+    let view = crate::services::view(state).await?;
     if view.engine.pool_access(&caller.principal, pool).see {
         Ok(())
     } else {
@@ -403,7 +403,7 @@ fn audit_admin<T>(
             Status::Success,
             details,
         ),
-        Err(e) => crate::ops::refused(state, caller, action, &board.resource(), e),
+        Err(e) => crate::services::refused(state, caller, action, &board.resource(), e),
     }
 }
 

@@ -669,7 +669,7 @@ async fn the_apply_cooldown_is_shared_through_redis() {
     let r = &redis;
     let clear = move || async move {
         use fred::interfaces::KeysInterface;
-        let _: i64 = r.del(uma::ops::sdn::COOLDOWN_KEY).await.expect(
+        let _: i64 = r.del(uma::services::sdn::COOLDOWN_KEY).await.expect(
             "Redis is needed for this test: start it (`make services`) or set UMA_TEST_REDIS_URL",
         );
     };

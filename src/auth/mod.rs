@@ -1,6 +1,7 @@
 //! Authentication: local accounts (argon2id) and LDAP / Active Directory, server-side sessions
 //! carried by a signed cookie, CSRF tokens and the failed-login limiter.
 
+pub mod caller;
 pub mod client;
 pub mod csrf;
 pub mod ends;
@@ -8,6 +9,8 @@ pub mod ldap;
 pub mod password;
 pub mod records;
 pub mod session;
+
+pub use self::caller::Caller;
 
 use crate::state::AppState;
 

@@ -15,9 +15,9 @@ use super::backend::{iso, messages_json, user_json};
 use super::settings::{ChatSettings, SettingsPatch};
 use super::{public_channel, user_of, PUBLIC_CHANNEL};
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::events::Rejection;
-use crate::ops::Caller;
 use crate::state::AppState;
 use crate::store::auth::User;
 use crate::store::chat::Group;
@@ -160,7 +160,7 @@ pub async fn group_history(state: &AppState, caller: &Caller, q: HistoryQuery) -
     let resource = format!("chat:group:{group_id}");
     if !state.store.is_group_member(group_id, &me.id).await? {
         let err = group_denied();
-        crate::ops::refused(state, caller, "CHAT_GROUP_HISTORY_VIEW", &resource, &err);
+        crate::services::refused(state, caller, "CHAT_GROUP_HISTORY_VIEW", &resource, &err);
         return Err(err);
     }
     let limit = clamp(q.limit, 200, 500);
@@ -347,7 +347,7 @@ pub async fn get_group(state: &AppState, caller: &Caller, id: &str) -> AppResult
     let g = match member_group(state, &me, id).await {
         Ok(g) => g,
         Err(e) => {
-            crate::ops::refused(state, caller, "GROUP_VIEW", &resource, &e);
+            crate::services::refused(state, caller, "GROUP_VIEW", &resource, &e);
             return Err(e);
         }
     };
@@ -580,7 +580,7 @@ pub async fn update_group(
             }
         }
         Err(e) => {
-            crate::ops::refused(state, caller, "GROUP_UPDATE", &resource, &e);
+            crate::services::refused(state, caller, "GROUP_UPDATE", &resource, &e);
             Err(e)
         }
     }

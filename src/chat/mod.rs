@@ -20,8 +20,8 @@ use uma_actors::emit::Emitter;
 use uma_actors::presence::{Online, Presence, PresenceMsg};
 
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::ops::Caller;
 use crate::state::AppState;
 use crate::store::auth::User;
 use crate::store::Store;
@@ -353,7 +353,7 @@ pub async fn send(state: &AppState, caller: &Caller, input: SendInput) -> AppRes
                 }
                 other => chat_error(other, Op::Send),
             };
-            crate::ops::refused(state, caller, "CHAT_MESSAGE_SEND", &resource, &err);
+            crate::services::refused(state, caller, "CHAT_MESSAGE_SEND", &resource, &err);
             Err(err)
         }
     }
@@ -451,7 +451,7 @@ pub async fn change(
             Ok(body)
         }
         Err(err) => {
-            crate::ops::refused(state, caller, action, &resource, &err);
+            crate::services::refused(state, caller, action, &resource, &err);
             Err(err)
         }
     }

@@ -1,13 +1,14 @@
 //! Proxmox roles and users for administrators and pool managers: thin wrappers over
-//! [`crate::ops::access`].
+//! [`crate::services::access`].
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::ops::{access, Caller};
+use crate::services::access;
 use crate::state::AppState;
 
 /// Access routes.

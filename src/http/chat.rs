@@ -7,13 +7,13 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::chat::api::{
     self, BlockInput, CreateGroup, HistoryQuery, ListQuery, Page, SearchQuery, UpdateGroup,
 };
 use crate::chat::settings::SettingsPatch;
 use crate::error::AppResult;
 use crate::http::input::{Body, Params};
-use crate::ops::Caller;
 use crate::state::AppState;
 
 /// Chat routes.

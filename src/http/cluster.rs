@@ -11,11 +11,11 @@ use crate::acl::{Naming, Principal};
 use crate::audit::{Actor, Status};
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::Params;
-use crate::ops::cluster as ops;
-use crate::ops::Caller;
 use crate::pve::models::Resource;
+use crate::services::cluster;
 use crate::state::AppState;
 
 /// Cluster routes.
@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn nodes(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(ops::nodes(&state, &caller).await?))
+    Ok(Json(cluster::nodes(&state, &caller).await?))
 }
 
 async fn node_status(
@@ -50,7 +50,7 @@ async fn node_status(
     caller: Caller,
     Path(node): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(ops::node_status(&state, &caller, &node).await?))
+    Ok(Json(cluster::node_status(&state, &caller, &node).await?))
 }
 
 /// `?timeframe=&cf=`.
@@ -67,7 +67,7 @@ async fn node_rrd(
     Params(q): Params<RrdQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        ops::node_rrd(
+        cluster::node_rrd(
             &state,
             &caller,
             &node,
@@ -83,7 +83,7 @@ async fn isos(
     caller: Caller,
     Path(node): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(ops::images(&state, &caller, &node, "iso").await?))
+    Ok(Json(cluster::images(&state, &caller, &node, "iso").await?))
 }
 
 async fn ct_templates(
@@ -91,7 +91,9 @@ async fn ct_templates(
     caller: Caller,
     Path(node): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(ops::images(&state, &caller, &node, "vztmpl").await?))
+    Ok(Json(
+        cluster::images(&state, &caller, &node, "vztmpl").await?,
+    ))
 }
 
 /// `?node=`.
@@ -106,7 +108,7 @@ async fn storage(
     Params(q): Params<NodeQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        ops::storages(&state, &caller, q.node.as_deref()).await?,
+        cluster::storages(&state, &caller, q.node.as_deref()).await?,
     ))
 }
 
@@ -124,7 +126,7 @@ async fn storage_content(
     Params(q): Params<ContentQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        ops::storage_content(
+        cluster::storage_content(
             &state,
             &caller,
             &storage,
@@ -149,16 +151,16 @@ async fn node_tasks(
     Params(q): Params<NodeTasksQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        ops::node_tasks(&state, &caller, &node, q.vmid, q.limit).await?,
+        cluster::node_tasks(&state, &caller, &node, q.vmid, q.limit).await?,
     ))
 }
 
 async fn next_id(State(state): State<AppState>, _caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(ops::next_id(&state).await?))
+    Ok(Json(cluster::next_id(&state).await?))
 }
 
 async fn templates(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(ops::templates(&state, &caller).await?))
+    Ok(Json(cluster::templates(&state, &caller).await?))
 }
 
 /// `?upid=&node=&logs=`.
@@ -178,7 +180,7 @@ async fn task_status(
     let upid = q.upid.ok_or_else(|| AppError::field("upid", "required"))?;
     let logs = matches!(q.logs.as_deref(), Some("true" | "1"));
     Ok(Json(
-        ops::task_status(&state, &caller, &upid, q.node.as_deref(), logs).await?,
+        cluster::task_status(&state, &caller, &upid, q.node.as_deref(), logs).await?,
     ))
 }
 
@@ -234,7 +236,7 @@ async fn resources(
             ));
         }
     };
-    let view = crate::ops::view(&state).await?;
+    let view = crate::services::view(&state).await?;
     let p = principal(&session);
     let items: Vec<Resource> = view
         .resources

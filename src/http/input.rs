@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
+use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
-use crate::ops::Caller;
 use crate::state::AppState;
 
 impl FromRequestParts<AppState> for Caller {

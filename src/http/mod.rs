@@ -9,6 +9,7 @@ pub mod chat;
 pub mod client;
 pub mod cluster;
 pub mod guard;
+pub mod guests;
 pub mod hardware;
 pub mod health;
 pub mod input;
@@ -18,7 +19,6 @@ pub mod replication;
 pub mod sdn;
 pub mod security;
 pub mod settings;
-pub mod vms;
 pub mod whiteboard;
 
 use axum::extract::Request;
@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(auth::router())
         .merge(cluster::router())
-        .merge(vms::router())
+        .merge(guests::router())
         .merge(crate::console::router())
         .merge(pools::router())
         .merge(sdn::router())

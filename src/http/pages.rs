@@ -11,11 +11,12 @@ use serde::Deserialize;
 
 use crate::acl::GuestAction;
 use crate::auth::session::CurrentSession;
+use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::login_csrf;
 use crate::http::security::CspNonce;
-use crate::ops::{self, Caller};
 use crate::pve::path::{PoolId, Vmid};
+use crate::services::{self};
 use crate::state::AppState;
 
 /// Page routes.
@@ -236,7 +237,7 @@ async fn pool_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = PoolId::parse("pool", &pool)?;
-        let view = ops::view(&state).await?;
+        let view = services::view(&state).await?;
         let exists = view
             .resources
             .iter()
@@ -271,7 +272,7 @@ async fn guest_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = Vmid::parse("vmid", &vmid)?;
-        let (g, view) = ops::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let (g, view) = services::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
         let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
         let caps = serde_json::json!({
             "power": may(GuestAction::Power),
@@ -328,7 +329,7 @@ async fn console_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = Vmid::parse("vmid", &vmid)?;
-        let (g, view) = ops::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let (g, view) = services::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
         let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
         Ok::<_, AppError>(serde_json::json!({
             "vmid": id.0,
@@ -394,7 +395,7 @@ async fn sdn_page(
     Extension(session): Extension<CurrentSession>,
 ) -> Response {
     let caller = Caller::new(&session, None, None);
-    let admin = match ops::view(&state).await {
+    let admin = match services::view(&state).await {
         Ok(v) => v.engine.effective_admin(&caller.principal),
         Err(_) => session.is_admin(),
     };
@@ -407,7 +408,7 @@ async fn sdn_page(
         "Networks",
         serde_json::json!({
             "sdnAdmin": admin,
-            "namePrefixes": ops::sdn::name_prefixes(session.username()),
+            "namePrefixes": services::sdn::name_prefixes(session.username()),
         }),
     )
 }

@@ -1,14 +1,14 @@
-//! Pool routes, pool and cluster ACLs, and quotas: thin wrappers over [`crate::ops::pools`].
+//! Pool routes, pool and cluster ACLs, and quotas: thin wrappers over [`crate::services::pools`].
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::input::Body;
-use crate::ops::pools::{self, AclEdit, PoolCreate, PoolGrant};
-use crate::ops::Caller;
+use crate::services::pools::{self, AclEdit, PoolCreate, PoolGrant};
 use crate::state::AppState;
 
 /// Pool routes.

@@ -1,5 +1,5 @@
 //! Replication routes (`/api/proxmox/cluster/replication`): thin wrappers over
-//! [`crate::ops::replication`].
+//! [`crate::services::replication`].
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, get};
@@ -7,10 +7,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::input::{Body, Params};
-use crate::ops::replication::{self, ReplicationCreate};
-use crate::ops::Caller;
+use crate::services::replication::{self, ReplicationCreate};
 use crate::state::AppState;
 
 /// Replication routes.

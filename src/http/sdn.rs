@@ -1,5 +1,5 @@
 //! SDN routes: zones, VNets, the next free tag, applying pending changes and the network task
-//! status. Thin wrappers over [`crate::ops::sdn`].
+//! status. Thin wrappers over [`crate::services::sdn`].
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -8,10 +8,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::{Body, Params};
-use crate::ops::sdn::{self, VnetCreate, ZoneCreate};
-use crate::ops::Caller;
+use crate::services::sdn::{self, VnetCreate, ZoneCreate};
 use crate::state::AppState;
 
 /// SDN routes.

@@ -36,7 +36,7 @@ async fn limited(
     action: &str,
 ) -> AppResult<()> {
     let caller =
-        crate::ops::Caller::new(session, Some(client.ip.clone()), client.user_agent.clone());
+        crate::auth::Caller::new(session, Some(client.ip.clone()), client.user_agent.clone());
     crate::chat::api::limit(state, &caller, CHANGE, action).await
 }
 

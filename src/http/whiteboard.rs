@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::session::CurrentSession;
+use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::input::{Body, Params};
 use crate::http::security::CspNonce;
-use crate::ops::Caller;
 use crate::state::AppState;
 use crate::whiteboard::{self as wb, BoardId, SaveInput};
 

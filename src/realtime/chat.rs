@@ -19,10 +19,10 @@ use uma_actors::presence::PresenceMsg;
 
 use super::SocketSession;
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::chat::{self, ChatSettings, Op};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::events::Rejection;
-use crate::ops::Caller;
 use crate::state::AppState;
 
 /// Client events this module handles (each listed in `docs/realtime.md`).
@@ -86,7 +86,7 @@ pub(crate) async fn checked_size(
     Err(err)
 }
 
-pub(crate) use super::ops::Gate;
+pub(crate) use super::events::Gate;
 
 /// Registers a chat or whiteboard event: who may send it, then its rate and payload cap on the
 /// payload as received (never parsed when refused), then the typed handler under its own
@@ -106,10 +106,10 @@ where
     F: Fn(AppState, Caller, Socket, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = AppResult<Value>> + Send + 'static,
 {
-    super::ops::on_with(
+    super::events::on_with(
         socket,
         event,
-        super::ops::Style {
+        super::events::Style {
             gate,
             limited: true,
             emit_error: true,
@@ -118,7 +118,7 @@ where
     );
 }
 
-pub(crate) use super::ops::{caller_of, parse};
+pub(crate) use super::events::{caller_of, parse};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -168,7 +168,7 @@ pub fn register(socket: &Socket) {
         if !state.store.is_group_member(&group_id, &me.id).await? {
             let err =
                 AppError::with_message(ErrorCode::Forbidden, "Not authorized to join this group.");
-            crate::ops::refused(&state, &caller, "CHAT_GROUP_JOIN", &resource, &err);
+            crate::services::refused(&state, &caller, "CHAT_GROUP_JOIN", &resource, &err);
             return Err(err);
         }
         s.join(room::chat_group(&group_id));

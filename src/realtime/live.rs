@@ -5,14 +5,14 @@ use super::Socket;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::ops::{on, parse};
+use super::events::{on, parse};
 use crate::acl::GuestAction;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::live::STREAM_EVERY;
-use crate::ops::{self, guests::TIMEFRAMES};
 use crate::push::room;
 use crate::pve::path::{ApiPath, Node, Vmid};
+use crate::services::{self, guests::TIMEFRAMES};
 use crate::state::AppState;
 
 /// Client events this module handles (each listed in `docs/realtime.md`).
@@ -183,7 +183,7 @@ pub fn register(socket: &Socket) {
         let i: GuestIn = parse(d)?;
         let vmid = Vmid::check("vmid", i.vmid)?;
         let tf = timeframe(i.timeframe.as_deref())?;
-        ops::limit(
+        services::limit(
             &state,
             &caller,
             Preset::Read,
@@ -191,7 +191,7 @@ pub fn register(socket: &Socket) {
             &format!("vm:{vmid}"),
         )
         .await?;
-        let (g, _) = ops::guest(&state, &caller, vmid, GuestAction::View, "VIEW_VM").await?;
+        let (g, _) = services::guest(&state, &caller, vmid, GuestAction::View, "VIEW_VM").await?;
         let base = g.path("");
         let status: Value = state.pve.get(g.path("status/current")).await?;
         let rrd: Value = state
@@ -237,7 +237,7 @@ pub fn register(socket: &Socket) {
         let i: NodeIn = parse(d)?;
         let node = Node::parse("node", &i.node)?;
         let tf = timeframe(i.timeframe.as_deref())?;
-        ops::limit(
+        services::limit(
             &state,
             &caller,
             Preset::Read,
@@ -245,7 +245,7 @@ pub fn register(socket: &Socket) {
             &format!("node:{node}"),
         )
         .await?;
-        let view = ops::view(&state).await?;
+        let view = services::view(&state).await?;
         if !view.engine.effective_admin(&caller.principal) {
             return Err(AppError::with_message(
                 ErrorCode::Forbidden,

@@ -4,8 +4,9 @@
 //! ends (logout, revoke, expiry). Events on a socket are activity that extends the session.
 
 pub mod chat;
+pub mod events;
+pub mod guests;
 pub mod live;
-pub mod ops;
 pub mod payload;
 pub mod whiteboard;
 
@@ -128,7 +129,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
             // spawns the connect handler, and a client emits as soon as it reads that answer
             // (the official client flushes its buffer then); an event that finds no handler is
             // dropped without an ack.
-            ops::register(&socket);
+            guests::register(&socket);
             chat::register(&socket);
             whiteboard::register(&socket);
             live::register(&socket);
@@ -310,7 +311,7 @@ mod tests {
             missing.is_empty(),
             "events registered in code but missing from docs/realtime.md: {missing:?}"
         );
-        for e in super::ops::EVENTS
+        for e in super::guests::EVENTS
             .iter()
             .chain(super::live::EVENTS)
             .chain(super::chat::EVENTS)

@@ -10,8 +10,8 @@ use uma_actors::whiteboard::BoardMsg;
 use crate::push::room;
 
 use super::chat::{on, on_gated, parse, Gate, JoinedBoards};
+use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::ops::Caller;
 use crate::state::AppState;
 use crate::whiteboard::{self as wb, BoardId, SaveInput};
 

@@ -970,7 +970,7 @@ fn declared_routes() -> BTreeSet<(String, String)> {
 }
 
 fn catalogue_events() -> BTreeSet<&'static str> {
-    uma::realtime::ops::EVENTS
+    uma::realtime::guests::EVENTS
         .iter()
         .chain(uma::realtime::live::EVENTS)
         .chain(uma::realtime::chat::EVENTS)

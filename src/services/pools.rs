@@ -6,10 +6,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::quota;
-use super::{audited, limit, refused, view, Caller};
+use super::{audited, limit, refused, view};
 use crate::acl::cache::View;
 use crate::acl::{local_name, pool_owner_part, OwnerTag, UgidKind};
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::PoolId;

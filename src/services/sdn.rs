@@ -20,11 +20,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::quota::{Amounts, Ask, NewId};
-use super::{audited, limit, refused, view, Caller};
+use super::{audited, limit, refused, view};
 use crate::acl::cache::View;
 use crate::acl::sdn::{alias_of, vnet_in_visible_zone, vnet_pool, zone_visible};
 pub use crate::acl::sdn::{alias_owner, designated, owned_by, owner_tag};
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::{ApiPath, PoolId, Upid, VnetId, ZoneId};

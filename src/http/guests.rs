@@ -1,5 +1,5 @@
 //! Guest routes (QEMU and LXC alike; the type and node come from the cluster, so clients only
-//! name the guest). Each route is a thin wrapper over [`crate::ops::guests`], which the Socket.IO
+//! name the guest). Each route is a thin wrapper over [`crate::services::guests`], which the Socket.IO
 //! events call too.
 
 use axum::extract::{Path, State};
@@ -8,13 +8,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::http::input::{Body, Params};
-use crate::ops::guests::{
+use crate::pve::path::Vmid;
+use crate::services::guests::{
     self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule, Started,
 };
-use crate::ops::Caller;
-use crate::pve::path::Vmid;
 use crate::state::AppState;
 
 /// Guest routes.

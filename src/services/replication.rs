@@ -6,9 +6,10 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{audited, guest, limit, refused, Caller};
+use super::{audited, guest, limit, refused};
 use crate::acl::GuestAction;
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::{ApiPath, Node, ReplId, Vmid};

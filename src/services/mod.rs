@@ -14,52 +14,15 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::acl::cache::View;
-use crate::acl::{GuestAction, Principal};
-use crate::audit::{Actor, Status};
-use crate::auth::session::CurrentSession;
+use crate::acl::GuestAction;
+use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::Vmid;
 
 pub use crate::acl::owned::Guest;
 use crate::state::AppState;
-
-/// The person behind an operation, with what the audit log records about them.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// For permission decisions.
-    pub principal: Principal,
-    /// For the audit row.
-    pub actor: Actor,
-}
-
-impl Caller {
-    /// The caller of an HTTP request or socket event.
-    pub fn new(session: &CurrentSession, ip: Option<String>, user_agent: Option<String>) -> Self {
-        Self {
-            principal: Principal {
-                username: session.record.username.clone(),
-                groups: session.groups.clone(),
-                is_admin: session.record.is_admin,
-            },
-            actor: Actor {
-                username: session.record.username.clone(),
-                ip,
-                user_agent,
-            },
-        }
-    }
-
-    /// The Uma username.
-    pub fn username(&self) -> &str {
-        &self.principal.username
-    }
-
-    /// Whether the caller is a Uma administrator.
-    pub fn is_admin(&self) -> bool {
-        self.principal.is_admin
-    }
-}
 
 /// Checks a typed input's declared rules (`validator`); the first failing field becomes a
 /// `400 invalid_input` naming it as the client spells it (camelCase) with the rule's message.

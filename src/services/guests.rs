@@ -10,11 +10,12 @@ use serde_json::{json, Map, Value};
 use validator::Validate;
 
 use super::quota::{self, Amounts, Ask, NewId};
-use super::{audited, checked, config, guest, limit, refused, Caller, Guest};
+use super::{audited, checked, config, guest, limit, refused, Guest};
 use crate::acl::cache::View;
 use crate::acl::keys;
 use crate::acl::owned::{Content, Permits, TargetPool, UsableStorage, UsableVolume, VolumeUse};
 use crate::acl::{ConfigPriv, GuestAction};
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::{ApiPath, GuestKind, Node, SnapName, Upid, Vmid};
@@ -1809,7 +1810,7 @@ mod tests {
             disk_size: Some(0),
             ..CreateVm::default()
         };
-        let err = crate::ops::validated(&vm).unwrap_err();
+        let err = crate::services::validated(&vm).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("diskSize"));
         assert!(err.message.contains("from 1 to 65536"), "{}", err.message);
         let ct = CreateCt {
@@ -1817,10 +1818,13 @@ mod tests {
             ..CreateCt::default()
         };
         assert_eq!(
-            crate::ops::validated(&ct).unwrap_err().field.as_deref(),
+            crate::services::validated(&ct)
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("cores")
         );
-        assert!(crate::ops::validated(&CreateVm::default()).is_ok());
+        assert!(crate::services::validated(&CreateVm::default()).is_ok());
     }
 
     #[test]

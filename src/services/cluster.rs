@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{view, Caller};
+use super::view;
 use crate::acl::GuestAction;
 use crate::audit::Status;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
 use crate::pve::path::{ApiPath, Node, Storage, Upid};

@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 
 use super::pools::GRANTABLE;
-use super::{audited, limit, refused, Caller};
+use super::{audited, limit, refused};
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::state::AppState;

@@ -1,0 +1,43 @@
+//! [`Caller`]: who is behind a request or socket event, for permission decisions and the audit
+//! row.
+
+use crate::acl::Principal;
+use crate::audit::Actor;
+use crate::auth::session::CurrentSession;
+
+/// The person behind an operation, with what the audit log records about them.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// For permission decisions.
+    pub principal: Principal,
+    /// For the audit row.
+    pub actor: Actor,
+}
+
+impl Caller {
+    /// The caller of an HTTP request or socket event.
+    pub fn new(session: &CurrentSession, ip: Option<String>, user_agent: Option<String>) -> Self {
+        Self {
+            principal: Principal {
+                username: session.record.username.clone(),
+                groups: session.groups.clone(),
+                is_admin: session.record.is_admin,
+            },
+            actor: Actor {
+                username: session.record.username.clone(),
+                ip,
+                user_agent,
+            },
+        }
+    }
+
+    /// The Uma username.
+    pub fn username(&self) -> &str {
+        &self.principal.username
+    }
+
+    /// Whether the caller is a Uma administrator.
+    pub fn is_admin(&self) -> bool {
+        self.principal.is_admin
+    }
+}
