@@ -241,7 +241,7 @@ impl App {
                 max_per_user: config.console_max_per_user,
                 idle_timeout: config.console_idle_timeout,
             },
-            Arc::new(crate::console::ConsoleAudit(audit.clone())),
+            Arc::new(crate::services::consoles::ConsoleAudit(audit.clone())),
         )
         .await
         .map_err(actors_err)?;
@@ -285,7 +285,7 @@ impl App {
             )
             .with_redis(redis.clone()),
         );
-        let tasks = crate::tasks::Tasks::start(
+        let tasks = crate::services::tasks::Tasks::start(
             tree.root.get_cell(),
             pve.clone(),
             control.clone(),
@@ -294,19 +294,19 @@ impl App {
         .await
         .map_err(actors_err)?;
         let poller = Arc::new(parking_lot::RwLock::new(None));
-        let (live, sink) = crate::live::Live::new(
+        let (live, sink) = crate::services::watch::Live::new(
             acl.clone(),
             control.clone(),
             config.allowed_public_storages.clone(),
             poller.clone(),
         );
         // Proxmox itself; with Redis, read by one instance for all.
-        let direct = Arc::new(crate::live::PveSource(pve.clone()));
+        let direct = Arc::new(crate::services::watch::PveSource(pve.clone()));
         uma_actors::cluster::ClusterSupervisor::start(
             tree.root.get_cell(),
             uma_actors::cluster::ClusterArgs {
                 source: Arc::new(match &redis_clients {
-                    Some(r) => crate::cluster_feed::SharedSource::shared(
+                    Some(r) => crate::services::cluster_feed::SharedSource::shared(
                         direct,
                         r.client.clone(),
                         r.cluster.clone(),
@@ -315,7 +315,7 @@ impl App {
                         acl.instance().to_owned(),
                         config.resource_poll_interval,
                     ),
-                    None => crate::cluster_feed::SharedSource::alone(direct),
+                    None => crate::services::cluster_feed::SharedSource::alone(direct),
                 }),
                 sink: Arc::new(sink),
                 config: uma_actors::cluster::PollerConfig {
@@ -331,13 +331,16 @@ impl App {
             crate::auth::records::follow_ends(sub.clone(), sessions.clone(), acl.clone());
         }
         let emitter = crate::push::emit::IoEmitter(control.clone());
-        let chat = crate::chat::Chat::start(
+        let event_limits = crate::limits::events::EventLimits::new(redis.clone());
+        let chat = crate::services::chat::Chat::start(
             tree.root.get_cell(),
             store.clone(),
+            audit.clone(),
+            event_limits.clone(),
             Arc::new(emitter.clone()),
             Default::default(),
             match &redis {
-                Some(r) => Arc::new(crate::chat::elsewhere::RedisPresence::start(
+                Some(r) => Arc::new(crate::services::chat::elsewhere::RedisPresence::start(
                     r.clone(),
                     &deployment,
                     acl.instance(),
@@ -347,10 +350,20 @@ impl App {
         )
         .await
         .map_err(actors_err)?;
-        let whiteboards = crate::whiteboard::start(tree.root.get_cell(), &store, &emitter)
-            .await
-            .map_err(actors_err)?;
-        let event_limits = crate::limits::events::EventLimits::new(redis.clone());
+        let whiteboards = crate::services::whiteboard::start(
+            tree.root.get_cell(),
+            &store,
+            &audit,
+            &acl,
+            &emitter,
+        )
+        .await
+        .map_err(actors_err)?;
+        let quotas = Arc::new(crate::services::quota::QuotaBook::new(
+            pve.clone(),
+            store.clone(),
+            acl.clone(),
+        ));
         let state = AppState {
             records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
@@ -367,9 +380,9 @@ impl App {
             sessions,
             audit,
             limiter: Arc::new(LoginLimiter::new(redis.clone())),
-            ops: crate::limits::OpLimits::new(redis.clone()),
+            limits: crate::limits::OpLimits::new(redis.clone()),
             acl,
-            quotas: Arc::new(crate::services::quota::QuotaBook::default()),
+            quotas,
             sdn: Arc::default(),
             tasks,
             live,
@@ -388,7 +401,7 @@ impl App {
             .await
             .map_err(StartError::Redis)?;
         control.set(io.clone());
-        realtime::live::spawn_guard(state.clone());
+        realtime::watch::spawn_guard(state.clone());
         let router = http::router(state.clone()).layer(socket_layer);
 
         let addr = format!("{}:{}", config.hostname, config.port);

@@ -5,8 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use ractor::ActorRef;
+use serde_json::{json, Value};
 use uma_actors::audit::{AuditMsg, AuditRecord, AuditSink};
 
+use crate::error::{AppError, AppResult};
 use crate::opid;
 use crate::store::audit::NewAudit;
 use crate::store::Store;
@@ -76,6 +78,19 @@ pub struct Actor {
     pub user_agent: Option<String>,
 }
 
+/// The details of a row: `extra` (what the work adds) merged into `base`.
+fn merge(mut base: Value, extra: Value) -> Value {
+    match (&mut base, extra) {
+        (Value::Object(b), Value::Object(e)) => {
+            b.extend(e);
+            base
+        }
+        (Value::Null, e) => e,
+        (_, Value::Null) => base,
+        (_, e) => json!({ "details": base, "result": e }),
+    }
+}
+
 /// Handle to the audit writer. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Audit {
@@ -116,6 +131,68 @@ impl Audit {
         };
         if let Err(e) = self.writer.cast(AuditMsg::Record(Box::new(row))) {
             tracing::error!(error = %e, action, "audit writer unavailable; row lost");
+        }
+    }
+
+    /// Writes a `FAILURE` row for a request refused before any work (bad input, no permission).
+    pub fn refused(&self, who: &Actor, action: &str, resource: &str, err: &AppError) {
+        self.record(
+            who,
+            action,
+            resource,
+            Status::Failure,
+            json!({ "error": err.message, "code": err.code.as_str() }),
+        );
+    }
+
+    /// Passes `check` on, writing a `FAILURE` row under `action` when it refuses.
+    pub fn checked<T>(
+        &self,
+        who: &Actor,
+        action: &str,
+        resource: &str,
+        check: AppResult<T>,
+    ) -> AppResult<T> {
+        check.inspect_err(|err| self.refused(who, action, resource, err))
+    }
+
+    /// Runs `work` and writes its one row: `SUCCESS` with `details` (plus what `work` adds), or
+    /// `FAILURE` with the error the user saw.
+    pub async fn audited<T, F>(
+        &self,
+        who: &Actor,
+        action: &str,
+        resource: &str,
+        details: Value,
+        work: F,
+    ) -> AppResult<T>
+    where
+        F: Future<Output = AppResult<(T, Value)>>,
+    {
+        match work.await {
+            Ok((value, extra)) => {
+                self.record(
+                    who,
+                    action,
+                    resource,
+                    Status::Success,
+                    merge(details, extra),
+                );
+                Ok(value)
+            }
+            Err(err) => {
+                self.record(
+                    who,
+                    action,
+                    resource,
+                    Status::Failure,
+                    merge(
+                        details,
+                        json!({ "error": err.message, "code": err.code.as_str() }),
+                    ),
+                );
+                Err(err)
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::FromRef;
 use ractor::ActorRef;
 use uma_actors::root::RootMsg;
 use uma_actors::sessions::SessionsMsg;
@@ -14,6 +15,7 @@ use crate::auth::session::{CookiePolicy, CookieSigner};
 use crate::config::{Config, Secret};
 use crate::limits::login::LoginLimiter;
 use crate::pve::PveClient;
+use crate::services::Ops;
 use crate::store::Store;
 use crate::templates::Templates;
 
@@ -45,7 +47,7 @@ pub struct AppState {
     /// Failed sign-in limits.
     pub limiter: Arc<LoginLimiter>,
     /// Per-user limits of Proxmox operations.
-    pub ops: crate::limits::OpLimits,
+    pub limits: crate::limits::OpLimits,
     /// The shared ACL view.
     pub acl: Arc<crate::acl::cache::AclCache>,
     /// Quota reservations.
@@ -53,13 +55,13 @@ pub struct AppState {
     /// SDN apply cooldown (in process) and the VNet creation lock.
     pub sdn: Arc<crate::services::sdn::SdnGate>,
     /// Follows Proxmox tasks and pushes their progress.
-    pub tasks: crate::tasks::Tasks,
+    pub tasks: crate::services::tasks::Tasks,
     /// Live resource streams (one poller per cluster, rooms per permission set).
-    pub live: Arc<crate::live::Live>,
+    pub live: Arc<crate::services::watch::Live>,
     /// Open browser consoles.
     pub consoles: ractor::ActorRef<uma_actors::consoles::ConsolesMsg>,
     /// Streams of single guests and nodes while watched.
-    pub streams: Arc<crate::live::Streams>,
+    pub streams: Arc<crate::services::watch::Streams>,
     /// Emits Socket.IO events from anywhere.
     pub io: crate::push::IoControl,
     /// LDAP, when configured.
@@ -69,9 +71,9 @@ pub struct AppState {
     /// When the server started.
     pub started: Instant,
     /// Chat rooms and presence.
-    pub chat: crate::chat::Chat,
+    pub chat: crate::services::chat::Chat,
     /// Whiteboards.
-    pub whiteboards: uma_actors::whiteboard::Whiteboards,
+    pub whiteboards: crate::services::whiteboard::Boards,
     /// Limits of the chat and whiteboard events.
     pub event_limits: crate::limits::events::EventLimits,
     /// Emits events from services (ordered, awaited).
@@ -88,5 +90,30 @@ impl std::fmt::Debug for AppState {
             .field("ldap", &self.ldap)
             .field("redis", &self.redis.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The context of the Proxmox services.
+    pub fn ops(&self) -> Ops {
+        Ops::from_ref(self)
+    }
+}
+
+impl FromRef<AppState> for Ops {
+    fn from_ref(s: &AppState) -> Self {
+        Ops {
+            config: s.config.clone(),
+            store: s.store.clone(),
+            pve: s.pve.clone(),
+            acl: s.acl.clone(),
+            audit: s.audit.clone(),
+            limits: s.limits.clone(),
+            quotas: s.quotas.clone(),
+            sdn: s.sdn.clone(),
+            tasks: s.tasks.clone(),
+            redis: s.redis.clone(),
+            consoles: s.consoles.clone(),
+        }
     }
 }

@@ -317,7 +317,7 @@ async fn an_admin_closes_a_console_and_limits_and_crashes_stay_contained() {
         .wait_closed(Duration::from_secs(10))
         .await
         .expect("b closed");
-    assert_eq!(code, uma::console::CLOSE_WITH_REASON, "{reason}");
+    assert_eq!(code, uma::http::consoles::CLOSE_WITH_REASON, "{reason}");
     assert!(reason.contains("failed"), "{reason}");
     assert!(
         type_and_see(&mut a, "still", ECHO).await,
@@ -338,7 +338,7 @@ async fn an_admin_closes_a_console_and_limits_and_crashes_stay_contained() {
         .wait_closed(Duration::from_secs(10))
         .await
         .expect("a closed");
-    assert_eq!(code, uma::console::CLOSE_WITH_REASON);
+    assert_eq!(code, uma::http::consoles::CLOSE_WITH_REASON);
     assert!(reason.contains("administrator"), "{reason}");
     // Users can't list or close consoles.
     assert_eq!(alice.get("/api/admin/consoles").await.status(), 403);

@@ -42,7 +42,7 @@ async fn limits_hold_with_redis_without_it_and_after_it_returns() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
-    assert_eq!(app.state.ops.last_backend(), Backend::Redis);
+    assert_eq!(app.state.limits.last_backend(), Backend::Redis);
     assert_eq!(redis.cli(&["GET", "uma:rl:VM_POWER:alice"]), "31");
 
     // 2. Redis stopped: limits go on in process (a fresh window there), and still hold.
@@ -61,14 +61,14 @@ async fn limits_hold_with_redis_without_it_and_after_it_returns() {
     }
     assert!(refused, "the in-process limit refused after {allowed}");
     assert_eq!(allowed, 30);
-    assert_eq!(app.state.ops.last_backend(), Backend::Local);
+    assert_eq!(app.state.limits.last_backend(), Backend::Local);
 
     // 3. Redis back (empty): checks return to it by themselves.
     redis.run().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let status = call().await.status().as_u16();
-        if app.state.ops.last_backend() == Backend::Redis && status == 400 {
+        if app.state.limits.last_backend() == Backend::Redis && status == 400 {
             break;
         }
         assert!(

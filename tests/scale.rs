@@ -351,7 +351,8 @@ async fn one_instance_reads_the_cluster_for_the_deployment_and_another_takes_ove
 
     // The reader stops: the other takes over within a few intervals and reads alone.
     let deployment = a.state.store.deployment_id().await.unwrap();
-    let key = uma::cluster_feed::leader_key(&deployment, a.state.pve.endpoint().url.as_str());
+    let key =
+        uma::services::cluster_feed::leader_key(&deployment, a.state.pve.endpoint().url.as_str());
     let leader: Option<String> = {
         use fred::interfaces::KeysInterface;
         a.state.redis.as_ref().unwrap().get(&key).await.unwrap()

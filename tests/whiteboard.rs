@@ -81,7 +81,7 @@ async fn strokes_reach_the_others_and_are_saved_once_per_burst(db: Db) {
             .expect("relayed");
         relayed += 1;
     }
-    let board = app.state.whiteboards.board("default").await.unwrap();
+    let board = app.state.whiteboards.actors.board("default").await.unwrap();
     let stats = wait_for(|| async {
         let s = uma_actors::call!(board, uma_actors::whiteboard::BoardMsg::Stats).unwrap();
         (!s.dirty).then_some(s)

@@ -12,7 +12,9 @@ pub mod session;
 
 pub use self::caller::Caller;
 
-use crate::state::AppState;
+use self::ldap::LdapAuth;
+use crate::config::Config;
+use crate::store::Store;
 
 /// A verified user, before a session is made for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,15 +65,16 @@ pub enum AuthError {
 /// normalized, ignoring case); bare names match group CNs ignoring case, whatever OU the group is
 /// in.
 pub async fn authenticate(
-    state: &AppState,
+    store: &Store,
+    ldap: Option<&LdapAuth>,
+    config: &Config,
     username: &str,
     password: &str,
 ) -> Result<Identity, AuthError> {
     if username.is_empty() || password.is_empty() {
         return Err(AuthError::InvalidCredentials);
     }
-    let local = state
-        .store
+    let local = store
         .local_account_any_case(username)
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
@@ -94,11 +97,10 @@ pub async fn authenticate(
                 source: "local",
             }
         }
-        None => match &state.ldap {
+        None => match ldap {
             Some(ldap) => {
                 let identity = ldap.authenticate(username, password).await?;
-                let taken = state
-                    .store
+                let taken = store
                     .local_account_any_case(&identity.username)
                     .await
                     .map_err(|e| AuthError::Unavailable(e.to_string()))?;
@@ -114,7 +116,7 @@ pub async fn authenticate(
             }
         },
     };
-    let access = access_settings(state).await;
+    let access = access_settings(store, config).await;
     if !identity.is_admin {
         identity.is_admin = access
             .admin_groups
@@ -165,12 +167,12 @@ pub struct AccessSettings {
 }
 
 /// Reads [`AccessSettings`].
-pub async fn access_settings(state: &AppState) -> AccessSettings {
+pub async fn access_settings(store: &Store, config: &Config) -> AccessSettings {
     let mut out = AccessSettings {
-        admin_groups: state.config.admin_groups.clone(),
+        admin_groups: config.admin_groups.clone(),
         allowed_groups: Vec::new(),
     };
-    if let Ok(Some(v)) = state.store.config_value("access").await {
+    if let Ok(Some(v)) = store.config_value("access").await {
         let list = |key: &str| -> Vec<String> {
             v.get(key)
                 .and_then(|a| a.as_array())

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::services::access;
+use crate::services::Ops;
 use crate::state::AppState;
 
 /// Access routes.
@@ -18,10 +19,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/proxmox/access/users", get(users))
 }
 
-async fn roles(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(access::roles(&state, &caller).await?))
+async fn roles(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(access::roles(&ops, &caller).await?))
 }
 
-async fn users(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(access::users(&state, &caller).await?))
+async fn users(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(access::users(&ops, &caller).await?))
 }

@@ -142,7 +142,15 @@ pub async fn sign_in(
             )
         });
     }
-    let identity = match auth::authenticate(state, username, &input.password).await {
+    let identity = match auth::authenticate(
+        &state.store,
+        state.ldap.as_deref(),
+        &state.config,
+        username,
+        &input.password,
+    )
+    .await
+    {
         Ok(identity) => identity,
         Err(err) => {
             let (status, code, message, reason) = match &err {

@@ -1,5 +1,5 @@
 //! Chat REST routes (the original's history, recent, public-channel, groups and user search,
-//! plus settings and blocks): thin wrappers over [`crate::chat::api`].
+//! plus settings and blocks): thin wrappers over [`crate::services::chat::api`].
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use crate::auth::Caller;
-use crate::chat::api::{
-    self, BlockInput, CreateGroup, HistoryQuery, ListQuery, Page, SearchQuery, UpdateGroup,
-};
-use crate::chat::settings::SettingsPatch;
 use crate::error::AppResult;
 use crate::http::input::{Body, Params};
+use crate::services::chat::api::{
+    self, BlockInput, CreateGroup, HistoryQuery, ListQuery, Page, SearchQuery, UpdateGroup,
+};
+use crate::services::chat::settings::SettingsPatch;
 use crate::state::AppState;
 
 /// Chat routes.
@@ -52,7 +52,7 @@ async fn direct_history(
     caller: Caller,
     Params(q): Params<HistoryQuery>,
 ) -> AppResult<(HeaderMap, Json<Value>)> {
-    Ok(paged(api::direct_history(&state, &caller, q).await?))
+    Ok(paged(api::direct_history(&state.chat, &caller, q).await?))
 }
 
 async fn group_history(
@@ -60,26 +60,26 @@ async fn group_history(
     caller: Caller,
     Params(q): Params<HistoryQuery>,
 ) -> AppResult<(HeaderMap, Json<Value>)> {
-    Ok(paged(api::group_history(&state, &caller, q).await?))
+    Ok(paged(api::group_history(&state.chat, &caller, q).await?))
 }
 
 async fn public_channel(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(api::public_channel_id(&state, &caller).await?))
+    Ok(Json(api::public_channel_id(&state.chat, &caller).await?))
 }
 
 async fn join_public_channel(
     State(state): State<AppState>,
     caller: Caller,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::join_public_channel(&state, &caller).await?))
+    Ok(Json(api::join_public_channel(&state.chat, &caller).await?))
 }
 
 async fn recent(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(api::recent(&state, &caller).await?))
+    Ok(Json(api::recent(&state.chat, &caller).await?))
 }
 
 async fn get_settings(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(api::get_settings(&state, &caller).await?))
+    Ok(Json(api::get_settings(&state.chat, &caller).await?))
 }
 
 async fn put_settings(
@@ -87,11 +87,11 @@ async fn put_settings(
     caller: Caller,
     Body(patch): Body<SettingsPatch>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::put_settings(&state, &caller, patch).await?))
+    Ok(Json(api::put_settings(&state.chat, &caller, patch).await?))
 }
 
 async fn get_blocks(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    let all = api::get_settings(&state, &caller).await?;
+    let all = api::get_settings(&state.chat, &caller).await?;
     Ok(Json(all["blocked"].clone()))
 }
 
@@ -101,7 +101,7 @@ async fn block(
     Body(input): Body<BlockInput>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        api::set_block(&state, &caller, &input.username, true).await?,
+        api::set_block(&state.chat, &caller, &input.username, true).await?,
     ))
 }
 
@@ -111,7 +111,7 @@ async fn unblock(
     Path(username): Path<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        api::set_block(&state, &caller, &username, false).await?,
+        api::set_block(&state.chat, &caller, &username, false).await?,
     ))
 }
 
@@ -120,7 +120,7 @@ async fn list_groups(
     caller: Caller,
     Params(q): Params<ListQuery>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::list_groups(&state, &caller, q).await?))
+    Ok(Json(api::list_groups(&state.chat, &caller, q).await?))
 }
 
 async fn create_group(
@@ -128,7 +128,7 @@ async fn create_group(
     caller: Caller,
     Body(input): Body<CreateGroup>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::create_group(&state, &caller, input).await?))
+    Ok(Json(api::create_group(&state.chat, &caller, input).await?))
 }
 
 async fn get_group(
@@ -136,7 +136,7 @@ async fn get_group(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::get_group(&state, &caller, &id).await?))
+    Ok(Json(api::get_group(&state.chat, &caller, &id).await?))
 }
 
 async fn update_group(
@@ -145,7 +145,9 @@ async fn update_group(
     Path(id): Path<String>,
     Body(input): Body<UpdateGroup>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::update_group(&state, &caller, &id, input).await?))
+    Ok(Json(
+        api::update_group(&state.chat, &caller, &id, input).await?,
+    ))
 }
 
 async fn remove_member(
@@ -154,7 +156,7 @@ async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        api::remove_member(&state, &caller, &id, &user_id).await?,
+        api::remove_member(&state.chat, &caller, &id, &user_id).await?,
     ))
 }
 
@@ -163,5 +165,5 @@ async fn search_users(
     caller: Caller,
     Params(q): Params<SearchQuery>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::search_users(&state, &caller, q).await?))
+    Ok(Json(api::search_users(&state.chat, &caller, q).await?))
 }

@@ -16,6 +16,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::Params;
 use crate::pve::models::Resource;
 use crate::services::cluster;
+use crate::services::Ops;
 use crate::state::AppState;
 
 /// Cluster routes.
@@ -41,16 +42,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/proxmox/tasks/status", get(task_status))
 }
 
-async fn nodes(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(cluster::nodes(&state, &caller).await?))
+async fn nodes(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(cluster::nodes(&ops, &caller).await?))
 }
 
 async fn node_status(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(cluster::node_status(&state, &caller, &node).await?))
+    Ok(Json(cluster::node_status(&ops, &caller, &node).await?))
 }
 
 /// `?timeframe=&cf=`.
@@ -61,14 +62,14 @@ pub struct RrdQuery {
 }
 
 async fn node_rrd(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
     Params(q): Params<RrdQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
         cluster::node_rrd(
-            &state,
+            &ops,
             &caller,
             &node,
             q.timeframe.as_deref(),
@@ -79,21 +80,19 @@ async fn node_rrd(
 }
 
 async fn isos(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(cluster::images(&state, &caller, &node, "iso").await?))
+    Ok(Json(cluster::images(&ops, &caller, &node, "iso").await?))
 }
 
 async fn ct_templates(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        cluster::images(&state, &caller, &node, "vztmpl").await?,
-    ))
+    Ok(Json(cluster::images(&ops, &caller, &node, "vztmpl").await?))
 }
 
 /// `?node=`.
@@ -103,12 +102,12 @@ pub struct NodeQuery {
 }
 
 async fn storage(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Params(q): Params<NodeQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        cluster::storages(&state, &caller, q.node.as_deref()).await?,
+        cluster::storages(&ops, &caller, q.node.as_deref()).await?,
     ))
 }
 
@@ -120,14 +119,14 @@ pub struct ContentQuery {
 }
 
 async fn storage_content(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(storage): Path<String>,
     Params(q): Params<ContentQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
         cluster::storage_content(
-            &state,
+            &ops,
             &caller,
             &storage,
             q.node.as_deref(),
@@ -145,22 +144,22 @@ pub struct NodeTasksQuery {
 }
 
 async fn node_tasks(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
     Params(q): Params<NodeTasksQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        cluster::node_tasks(&state, &caller, &node, q.vmid, q.limit).await?,
+        cluster::node_tasks(&ops, &caller, &node, q.vmid, q.limit).await?,
     ))
 }
 
-async fn next_id(State(state): State<AppState>, _caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(cluster::next_id(&state).await?))
+async fn next_id(State(ops): State<Ops>, _caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(cluster::next_id(&ops).await?))
 }
 
-async fn templates(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(cluster::templates(&state, &caller).await?))
+async fn templates(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(cluster::templates(&ops, &caller).await?))
 }
 
 /// `?upid=&node=&logs=`.
@@ -180,7 +179,7 @@ async fn task_status(
     let upid = q.upid.ok_or_else(|| AppError::field("upid", "required"))?;
     let logs = matches!(q.logs.as_deref(), Some("true" | "1"));
     Ok(Json(
-        cluster::task_status(&state, &caller, &upid, q.node.as_deref(), logs).await?,
+        cluster::task_status(&state.ops(), &caller, &upid, q.node.as_deref(), logs).await?,
     ))
 }
 
@@ -236,7 +235,7 @@ async fn resources(
             ));
         }
     };
-    let view = crate::services::view(&state).await?;
+    let view = crate::services::view(&state.ops()).await?;
     let p = principal(&session);
     let items: Vec<Resource> = view
         .resources

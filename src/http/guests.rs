@@ -15,6 +15,7 @@ use crate::pve::path::Vmid;
 use crate::services::guests::{
     self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule, Started,
 };
+use crate::services::Ops;
 use crate::state::AppState;
 
 /// Guest routes.
@@ -53,11 +54,11 @@ fn vmid(raw: &str) -> AppResult<Vmid> {
 }
 
 async fn status(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(guests::status(&state, &caller, vmid(&id)?).await?))
+    Ok(Json(guests::status(&ops, &caller, vmid(&id)?).await?))
 }
 
 /// Body of a power request.
@@ -67,27 +68,27 @@ pub struct PowerInput {
 }
 
 async fn power(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<PowerInput>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
-        guests::power(&state, &caller, vmid(&id)?, &input.action).await?,
+        guests::power(&ops, &caller, vmid(&id)?, &input.action).await?,
     ))
 }
 
 async fn config(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(guests::config(&state, &caller, vmid(&id)?).await?))
+    Ok(Json(guests::config(&ops, &caller, vmid(&id)?).await?))
 }
 
 /// Accepts `{set: {...}, delete: [...], override}` or the original's flat `{node, key: value}`.
 async fn update_config(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(body): Body<Map<String, Value>>,
@@ -111,7 +112,7 @@ async fn update_config(
         }
     };
     Ok(Json(
-        guests::update_config(&state, &caller, vmid(&id)?, change).await?,
+        guests::update_config(&ops, &caller, vmid(&id)?, change).await?,
     ))
 }
 
@@ -125,14 +126,14 @@ pub struct ResizeInput {
 }
 
 async fn resize(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<ResizeInput>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
         guests::resize(
-            &state,
+            &ops,
             &caller,
             vmid(&id)?,
             &input.disk,
@@ -151,14 +152,14 @@ pub struct RrdQuery {
 }
 
 async fn rrd(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Params(q): Params<RrdQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
         guests::rrd(
-            &state,
+            &ops,
             &caller,
             vmid(&id)?,
             q.timeframe.as_deref(),
@@ -169,11 +170,11 @@ async fn rrd(
 }
 
 async fn snapshots(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(guests::snapshots(&state, &caller, vmid(&id)?).await?))
+    Ok(Json(guests::snapshots(&ops, &caller, vmid(&id)?).await?))
 }
 
 /// Body of a new snapshot.
@@ -187,14 +188,14 @@ pub struct SnapshotInput {
 }
 
 async fn snapshot_create(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<SnapshotInput>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
         guests::snapshot_create(
-            &state,
+            &ops,
             &caller,
             vmid(&id)?,
             &input.snapname,
@@ -212,55 +213,55 @@ pub struct SnapQuery {
 }
 
 async fn snapshot_delete(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Params(q): Params<SnapQuery>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
-        guests::snapshot_delete(&state, &caller, vmid(&id)?, &q.snapname).await?,
+        guests::snapshot_delete(&ops, &caller, vmid(&id)?, &q.snapname).await?,
     ))
 }
 
 async fn rollback(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(q): Body<SnapQuery>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
-        guests::snapshot_rollback(&state, &caller, vmid(&id)?, &q.snapname).await?,
+        guests::snapshot_rollback(&ops, &caller, vmid(&id)?, &q.snapname).await?,
     ))
 }
 
 async fn template(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
-        guests::make_template(&state, &caller, vmid(&id)?).await?,
+        guests::make_template(&ops, &caller, vmid(&id)?).await?,
     ))
 }
 
 async fn firewall(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        guests::firewall_rules(&state, &caller, vmid(&id)?).await?,
+        guests::firewall_rules(&ops, &caller, vmid(&id)?).await?,
     ))
 }
 
 async fn firewall_add(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(rule): Body<FirewallRule>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        guests::firewall_add(&state, &caller, vmid(&id)?, &rule).await?,
+        guests::firewall_add(&ops, &caller, vmid(&id)?, &rule).await?,
     ))
 }
 
@@ -271,22 +272,22 @@ pub struct PosQuery {
 }
 
 async fn firewall_delete(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Params(q): Params<PosQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        guests::firewall_delete(&state, &caller, vmid(&id)?, q.pos).await?,
+        guests::firewall_delete(&ops, &caller, vmid(&id)?, q.pos).await?,
     ))
 }
 
 async fn destroy(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let s = guests::delete(&state, &caller, vmid(&id)?).await?;
+    let s = guests::delete(&ops, &caller, vmid(&id)?).await?;
     // The original answered `{success, task}`; `upid` is the name used everywhere else.
     Ok(Json(serde_json::json!({
         "success": true, "task": s.upid, "upid": s.upid, "vmid": s.vmid
@@ -300,22 +301,22 @@ pub struct LimitQuery {
 }
 
 async fn tasks(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Params(q): Params<LimitQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        guests::tasks(&state, &caller, vmid(&id)?, q.limit).await?,
+        guests::tasks(&ops, &caller, vmid(&id)?, q.limit).await?,
     ))
 }
 
 async fn backups(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(guests::backups(&state, &caller, vmid(&id)?).await?))
+    Ok(Json(guests::backups(&ops, &caller, vmid(&id)?).await?))
 }
 
 /// Body of a backup.
@@ -332,14 +333,14 @@ pub struct BackupInput {
 }
 
 async fn backup(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<BackupInput>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
         guests::backup(
-            &state,
+            &ops,
             &caller,
             vmid(&id)?,
             input.storage.as_deref(),
@@ -353,7 +354,7 @@ async fn backup(
 /// The original's `POST /api/proxmox/nodes/{node}/vzdump {vmid, …}`: the node must be the
 /// guest's.
 async fn vzdump(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
     Body(input): Body<BackupInput>,
@@ -364,7 +365,7 @@ async fn vzdump(
     let id = Vmid::check("vmid", id)?;
     crate::pve::path::Node::parse("node", &node)?;
     let s = guests::backup(
-        &state,
+        &ops,
         &caller,
         id,
         input.storage.as_deref(),
@@ -384,14 +385,14 @@ pub struct RestoreInput {
 }
 
 async fn restore(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<RestoreInput>,
 ) -> AppResult<Json<Started>> {
     Ok(Json(
         guests::restore(
-            &state,
+            &ops,
             &caller,
             vmid(&id)?,
             &input.archive,
@@ -402,12 +403,12 @@ async fn restore(
 }
 
 async fn create_vm(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
     Body(input): Body<CreateVm>,
 ) -> AppResult<Json<Value>> {
-    let s = guests::create_vm(&state, &caller, &node, input).await?;
+    let s = guests::create_vm(&ops, &caller, &node, input).await?;
     // The original answered `{data: UPID}`.
     Ok(Json(serde_json::json!({
         "success": true, "data": s.upid, "upid": s.upid, "vmid": s.vmid
@@ -415,21 +416,21 @@ async fn create_vm(
 }
 
 async fn create_ct(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(node): Path<String>,
     Body(input): Body<CreateCt>,
 ) -> AppResult<Json<Value>> {
-    let s = guests::create_ct(&state, &caller, &node, input).await?;
+    let s = guests::create_ct(&ops, &caller, &node, input).await?;
     Ok(Json(serde_json::json!({
         "success": true, "data": s.upid, "upid": s.upid, "vmid": s.vmid
     })))
 }
 
 async fn clone(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(input): Body<CloneInput>,
 ) -> AppResult<Json<Started>> {
-    Ok(Json(guests::clone(&state, &caller, input).await?))
+    Ok(Json(guests::clone(&ops, &caller, input).await?))
 }

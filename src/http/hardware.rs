@@ -235,7 +235,7 @@ async fn limit_writes(
     resource: &str,
     user: &str,
 ) -> AppResult<()> {
-    match state.ops.check(Preset::VmConfig, user).await {
+    match state.limits.check(Preset::VmConfig, user).await {
         Ok(()) => Ok(()),
         Err(wait) => {
             state.audit.record(

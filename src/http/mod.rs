@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chat;
 pub mod client;
 pub mod cluster;
+pub mod consoles;
 pub mod guard;
 pub mod guests;
 pub mod hardware;
@@ -43,7 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(cluster::router())
         .merge(guests::router())
-        .merge(crate::console::router())
+        .merge(consoles::router())
         .merge(pools::router())
         .merge(sdn::router())
         .merge(replication::router())

@@ -237,7 +237,7 @@ async fn pool_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = PoolId::parse("pool", &pool)?;
-        let view = services::view(&state).await?;
+        let view = services::view(&state.ops()).await?;
         let exists = view
             .resources
             .iter()
@@ -272,7 +272,7 @@ async fn guest_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = Vmid::parse("vmid", &vmid)?;
-        let (g, view) = services::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let (g, view) = services::guest(&state.ops(), &caller, id, GuestAction::View, "VIEW_VM").await?;
         let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
         let caps = serde_json::json!({
             "power": may(GuestAction::Power),
@@ -329,7 +329,8 @@ async fn console_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = Vmid::parse("vmid", &vmid)?;
-        let (g, view) = services::guest(&state, &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let (g, view) =
+            services::guest(&state.ops(), &caller, id, GuestAction::View, "VIEW_VM").await?;
         let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
         Ok::<_, AppError>(serde_json::json!({
             "vmid": id.0,
@@ -395,7 +396,7 @@ async fn sdn_page(
     Extension(session): Extension<CurrentSession>,
 ) -> Response {
     let caller = Caller::new(&session, None, None);
-    let admin = match services::view(&state).await {
+    let admin = match services::view(&state.ops()).await {
         Ok(v) => v.engine.effective_admin(&caller.principal),
         Err(_) => session.is_admin(),
     };

@@ -9,6 +9,7 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::input::Body;
 use crate::services::pools::{self, AclEdit, PoolCreate, PoolGrant};
+use crate::services::Ops;
 use crate::state::AppState;
 
 /// Pool routes.
@@ -28,93 +29,91 @@ pub fn router() -> Router<AppState> {
         .route("/api/proxmox/access/acl", get(cluster_acl).put(edit_acl))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(pools::list(&state, &caller).await?))
+async fn list(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(pools::list(&ops, &caller).await?))
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(input): Body<PoolCreate>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::create(&state, &caller, input).await?))
+    Ok(Json(pools::create(&ops, &caller, input).await?))
 }
 
 async fn detail(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(pool): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::detail(&state, &caller, &pool).await?))
+    Ok(Json(pools::detail(&ops, &caller, &pool).await?))
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(pool): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::delete(&state, &caller, &pool).await?))
+    Ok(Json(pools::delete(&ops, &caller, &pool).await?))
 }
 
 async fn acl(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(pool): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::acl(&state, &caller, &pool).await?))
+    Ok(Json(pools::acl(&ops, &caller, &pool).await?))
 }
 
 async fn grant(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(g): Body<PoolGrant>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::change_acl(&state, &caller, g, false).await?))
+    Ok(Json(pools::change_acl(&ops, &caller, g, false).await?))
 }
 
 async fn revoke(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(g): Body<PoolGrant>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::change_acl(&state, &caller, g, true).await?))
+    Ok(Json(pools::change_acl(&ops, &caller, g, true).await?))
 }
 
 async fn get_limits(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(pool): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::get_limits(&state, &caller, &pool).await?))
+    Ok(Json(pools::get_limits(&ops, &caller, &pool).await?))
 }
 
 async fn set_limits(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(pool): Path<String>,
     Body(body): Body<Value>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        pools::set_limits(&state, &caller, &pool, &body).await?,
-    ))
+    Ok(Json(pools::set_limits(&ops, &caller, &pool, &body).await?))
 }
 
 async fn clear_limits(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(pool): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::clear_limits(&state, &caller, &pool).await?))
+    Ok(Json(pools::clear_limits(&ops, &caller, &pool).await?))
 }
 
-async fn cluster_acl(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(pools::cluster_acl(&state, &caller).await?))
+async fn cluster_acl(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(pools::cluster_acl(&ops, &caller).await?))
 }
 
 async fn edit_acl(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(e): Body<AclEdit>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(pools::edit_cluster_acl(&state, &caller, e).await?))
+    Ok(Json(pools::edit_cluster_acl(&ops, &caller, e).await?))
 }

@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::input::{Body, Params};
 use crate::services::replication::{self, ReplicationCreate};
+use crate::services::Ops;
 use crate::state::AppState;
 
 /// Replication routes.
@@ -28,27 +29,27 @@ pub struct ListQuery {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Params(q): Params<ListQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        replication::list(&state, &caller, q.vmid.as_deref()).await?,
+        replication::list(&ops, &caller, q.vmid.as_deref()).await?,
     ))
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(input): Body<ReplicationCreate>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(replication::create(&state, &caller, input).await?))
+    Ok(Json(replication::create(&ops, &caller, input).await?))
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(replication::delete(&state, &caller, &id).await?))
+    Ok(Json(replication::delete(&ops, &caller, &id).await?))
 }

@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::{Body, Params};
 use crate::services::sdn::{self, VnetCreate, ZoneCreate};
+use crate::services::Ops;
 use crate::state::AppState;
 
 /// SDN routes.
@@ -27,16 +28,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/proxmox/sdn/status", get(status))
 }
 
-async fn zones(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(sdn::zones(&state, &caller).await?))
+async fn zones(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(sdn::zones(&ops, &caller).await?))
 }
 
 async fn create_zone(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(input): Body<ZoneCreate>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(sdn::create_zone(&state, &caller, input).await?))
+    Ok(Json(sdn::create_zone(&ops, &caller, input).await?))
 }
 
 /// `?includeAll=true`.
@@ -47,20 +48,20 @@ pub struct VnetsQuery {
 }
 
 async fn vnets(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Params(q): Params<VnetsQuery>,
 ) -> AppResult<Json<Value>> {
     let all = matches!(q.include_all.as_deref(), Some("true" | "1"));
-    Ok(Json(sdn::vnets(&state, &caller, all).await?))
+    Ok(Json(sdn::vnets(&ops, &caller, all).await?))
 }
 
 async fn create_vnet(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Body(input): Body<VnetCreate>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(sdn::create_vnet(&state, &caller, input).await?))
+    Ok(Json(sdn::create_vnet(&ops, &caller, input).await?))
 }
 
 /// `?vnet=` or the original's JSON body `{vnet}`.
@@ -71,7 +72,7 @@ pub struct VnetName {
 }
 
 async fn delete_vnet(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Params(q): Params<VnetName>,
     body: Bytes,
@@ -87,7 +88,7 @@ async fn delete_vnet(
         .vnet
         .or(from_body.vnet)
         .ok_or_else(|| AppError::field("vnet", "required"))?;
-    Ok(Json(sdn::delete_vnet(&state, &caller, &vnet).await?))
+    Ok(Json(sdn::delete_vnet(&ops, &caller, &vnet).await?))
 }
 
 /// `?zone=`.
@@ -98,23 +99,21 @@ pub struct ZoneQuery {
 }
 
 async fn next_tag(
-    State(state): State<AppState>,
+    State(ops): State<Ops>,
     caller: Caller,
     Params(q): Params<ZoneQuery>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        sdn::next_tag(&state, &caller, q.zone.as_deref()).await?,
-    ))
+    Ok(Json(sdn::next_tag(&ops, &caller, q.zone.as_deref()).await?))
 }
 
-async fn apply_queue(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(sdn::apply_queue(&state, &caller).await?))
+async fn apply_queue(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(sdn::apply_queue(&ops, &caller).await?))
 }
 
-async fn apply(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(sdn::apply(&state, &caller).await?))
+async fn apply(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(sdn::apply(&ops, &caller).await?))
 }
 
-async fn status(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(sdn::status(&state, &caller).await?))
+async fn status(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(sdn::status(&ops, &caller).await?))
 }

@@ -37,7 +37,7 @@ async fn limited(
 ) -> AppResult<()> {
     let caller =
         crate::auth::Caller::new(session, Some(client.ip.clone()), client.user_agent.clone());
-    crate::chat::api::limit(state, &caller, CHANGE, action).await
+    crate::services::chat::api::limit(&state.chat, &caller, CHANGE, action).await
 }
 
 /// Settings routes.

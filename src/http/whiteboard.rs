@@ -15,8 +15,8 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::input::{Body, Params};
 use crate::http::security::CspNonce;
+use crate::services::whiteboard::{self as wb, BoardId, SaveInput};
 use crate::state::AppState;
-use crate::whiteboard::{self as wb, BoardId, SaveInput};
 
 /// Whiteboard routes.
 pub fn router() -> Router<AppState> {
@@ -43,9 +43,12 @@ async fn read(
     caller: Caller,
     Params(q): Params<BoardQuery>,
 ) -> AppResult<Json<Value>> {
-    crate::chat::api::limit(&state, &caller, "api:whiteboard", "WHITEBOARD_VIEW").await?;
+    crate::services::chat::api::limit(&state.chat, &caller, "api:whiteboard", "WHITEBOARD_VIEW")
+        .await?;
     let board = BoardId::parse(q.board.as_deref())?;
-    Ok(Json(wb::strokes(&state, &caller, &board).await?))
+    Ok(Json(
+        wb::strokes(&state.whiteboards, &caller, &board).await?,
+    ))
 }
 
 async fn save(
@@ -55,11 +58,11 @@ async fn save(
     Body(input): Body<SaveInput>,
 ) -> AppResult<Json<Value>> {
     let board = BoardId::parse(q.board.as_deref())?;
-    let n = wb::save(&state, &caller, None, &board, input).await?;
+    let n = wb::save(&state.whiteboards, &caller, None, &board, input).await?;
     Ok(Json(json!({
         "success": true,
         "strokes": n,
-        "updatedAt": crate::chat::backend::iso(crate::store::now_ms()),
+        "updatedAt": crate::services::chat::backend::iso(crate::store::now_ms()),
     })))
 }
 
@@ -69,7 +72,7 @@ async fn clear(
     Params(q): Params<BoardQuery>,
 ) -> AppResult<Json<Value>> {
     let board = BoardId::parse(q.board.as_deref())?;
-    wb::clear(&state, &caller, None, &board).await?;
+    wb::clear(&state.whiteboards, &caller, None, &board).await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -85,7 +88,7 @@ async fn page(
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = wb::authorize(&state, &caller, &board).await {
+    if let Err(e) = wb::authorize(&state.whiteboards, &caller, &board).await {
         return crate::http::error_page(
             &state,
             e.code.status(),

@@ -5,6 +5,7 @@ pub mod models;
 pub mod path;
 pub mod props;
 pub mod tasks;
+pub mod vnc;
 
 use std::time::Duration;
 

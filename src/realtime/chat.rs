@@ -20,9 +20,9 @@ use uma_actors::presence::PresenceMsg;
 use super::SocketSession;
 use crate::audit::Status;
 use crate::auth::Caller;
-use crate::chat::{self, ChatSettings, Op};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::events::Rejection;
+use crate::services::chat::{self, ChatSettings, Op};
 use crate::state::AppState;
 
 /// Client events this module handles (each listed in `docs/realtime.md`).
@@ -130,31 +130,31 @@ struct GroupRef {
 pub fn register(socket: &Socket) {
     socket.extensions.insert(JoinedBoards::default());
     on(socket, "send_message", async |state, caller, s, d| {
-        let message = chat::send(&state, &caller, parse(d)?).await?;
+        let message = chat::send(&state.chat, &caller, parse(d)?).await?;
         let _ = s.emit("message_sent", &message);
         Ok(json!({ "message": message }))
     });
     on(socket, "edit_message", async |state, caller, _s, d| {
-        let message = chat::change(&state, &caller, Op::Edit, parse(d)?).await?;
+        let message = chat::change(&state.chat, &caller, Op::Edit, parse(d)?).await?;
         Ok(json!({ "message": message }))
     });
     on(socket, "delete_message", async |state, caller, _s, d| {
-        let message = chat::change(&state, &caller, Op::Delete, parse(d)?).await?;
+        let message = chat::change(&state.chat, &caller, Op::Delete, parse(d)?).await?;
         Ok(json!({ "message": message }))
     });
     on(socket, "add_reaction", async |state, caller, _s, d| {
-        let message = chat::change(&state, &caller, Op::Other, parse(d)?).await?;
+        let message = chat::change(&state.chat, &caller, Op::Other, parse(d)?).await?;
         let added = message.get("reactionAdded").cloned().unwrap_or(Value::Null);
         Ok(json!({ "message": message, "added": added }))
     });
     on(socket, "typing", async |state, caller, _s, d| {
-        chat::typing(&state, &caller, parse(d)?).await
+        chat::typing(&state.chat, &caller, parse(d)?).await
     });
     on(socket, "mark_read", async |state, caller, _s, d| {
-        chat::mark_read(&state, &caller, parse(d)?).await
+        chat::mark_read(&state.chat, &caller, parse(d)?).await
     });
     on(socket, "get_online_users", async |state, caller, s, _d| {
-        let users = chat::online_users(&state, &caller).await?;
+        let users = chat::online_users(&state.chat, &caller).await?;
         let _ = s.emit("online_users_list", &users);
         Ok(json!({ "users": users }))
     });
@@ -163,12 +163,14 @@ pub fn register(socket: &Socket) {
             Value::String(id) => id,
             other => parse::<GroupRef>(other)?.group_id,
         };
-        let me = chat::user_of(&state, &caller).await?;
+        let me = chat::user_of(&state.chat, &caller).await?;
         let resource = format!("chat:group:{group_id}");
         if !state.store.is_group_member(&group_id, &me.id).await? {
             let err =
                 AppError::with_message(ErrorCode::Forbidden, "Not authorized to join this group.");
-            crate::services::refused(&state, &caller, "CHAT_GROUP_JOIN", &resource, &err);
+            state
+                .audit
+                .refused(&caller.actor, "CHAT_GROUP_JOIN", &resource, &err);
             return Err(err);
         }
         s.join(room::chat_group(&group_id));
@@ -210,8 +212,8 @@ pub async fn connected(state: &AppState, socket: &Socket) {
         sid: sid.clone(),
         visible: ChatSettings::of(&user).show_online_status,
     });
-    socket.join(room::board(crate::whiteboard::DEFAULT_BOARD));
-    match chat::public_channel(state, &user).await {
+    socket.join(room::board(crate::services::whiteboard::DEFAULT_BOARD));
+    match chat::public_channel(&state.chat, &user).await {
         Ok(g) => socket.join(room::chat_group(&g.id)),
         Err(e) => tracing::warn!(error = %e, "chat: public channel unavailable"),
     }
@@ -286,6 +288,7 @@ pub async fn disconnected(state: &AppState, socket: &Socket) {
         for board in boards {
             state
                 .whiteboards
+                .actors
                 .tell_running(
                     &board,
                     uma_actors::whiteboard::BoardMsg::Leave { sid: sid.clone() },

@@ -107,13 +107,9 @@ where
                                         ErrorCode::Forbidden,
                                         format!("Only admins can {what} whiteboard state."),
                                     );
-                                    crate::services::refused(
-                                        &state,
-                                        &caller,
-                                        action,
-                                        "whiteboard",
-                                        &err,
-                                    );
+                                    state
+                                        .audit
+                                        .refused(&caller.actor, action, "whiteboard", &err);
                                     return Err(err);
                                 }
                             }

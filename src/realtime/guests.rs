@@ -122,7 +122,7 @@ pub fn register(socket: &Socket) {
     on(socket, "vm:power", async |state, caller, _s, d| {
         let i: PowerIn = parse(d)?;
         Ok(json!(
-            guests::power(&state, &caller, vmid(i.vmid)?, &i.action).await?
+            guests::power(&state.ops(), &caller, vmid(i.vmid)?, &i.action).await?
         ))
     });
     on(socket, "vm:snapshot", async |state, caller, _s, d| {
@@ -131,7 +131,7 @@ pub fn register(socket: &Socket) {
         let started = match i.op.as_deref().unwrap_or("create") {
             "create" => {
                 guests::snapshot_create(
-                    &state,
+                    &state.ops(),
                     &caller,
                     id,
                     &i.snapname,
@@ -140,26 +140,26 @@ pub fn register(socket: &Socket) {
                 )
                 .await?
             }
-            "delete" => guests::snapshot_delete(&state, &caller, id, &i.snapname).await?,
-            "rollback" => guests::snapshot_rollback(&state, &caller, id, &i.snapname).await?,
+            "delete" => guests::snapshot_delete(&state.ops(), &caller, id, &i.snapname).await?,
+            "rollback" => guests::snapshot_rollback(&state.ops(), &caller, id, &i.snapname).await?,
             _ => return Err(AppError::field("op", "create, delete or rollback")),
         };
         Ok(json!(started))
     });
     on(socket, "vm:clone", async |state, caller, _s, d| {
         let i: CloneInput = parse(d)?;
-        Ok(json!(guests::clone(&state, &caller, i).await?))
+        Ok(json!(guests::clone(&state.ops(), &caller, i).await?))
     });
     on(socket, "vm:create", async |state, caller, _s, d| {
         let i: CreateIn = parse(d)?;
         let started = match i.kind.as_deref().unwrap_or("qemu") {
             "qemu" => {
                 let input: CreateVm = parse(Value::Object(i.rest))?;
-                guests::create_vm(&state, &caller, &i.node, input).await?
+                guests::create_vm(&state.ops(), &caller, &i.node, input).await?
             }
             "lxc" => {
                 let input: CreateCt = parse(Value::Object(i.rest))?;
-                guests::create_ct(&state, &caller, &i.node, input).await?
+                guests::create_ct(&state.ops(), &caller, &i.node, input).await?
             }
             _ => return Err(AppError::field("type", "qemu or lxc")),
         };
@@ -167,17 +167,19 @@ pub fn register(socket: &Socket) {
     });
     on(socket, "vm:delete", async |state, caller, _s, d| {
         let i: VmidOnly = parse(d)?;
-        Ok(json!(guests::delete(&state, &caller, vmid(i.vmid)?).await?))
+        Ok(json!(
+            guests::delete(&state.ops(), &caller, vmid(i.vmid)?).await?
+        ))
     });
     on(socket, "vm:config", async |state, caller, _s, d| {
         let i: ConfigIn = parse(d)?;
-        guests::update_config(&state, &caller, vmid(i.vmid)?, i.change).await
+        guests::update_config(&state.ops(), &caller, vmid(i.vmid)?, i.change).await
     });
     on(socket, "vm:resize", async |state, caller, _s, d| {
         let i: ResizeIn = parse(d)?;
         Ok(json!(
             guests::resize(
-                &state,
+                &state.ops(),
                 &caller,
                 vmid(i.vmid)?,
                 &i.disk,
@@ -191,7 +193,7 @@ pub fn register(socket: &Socket) {
         let i: BackupIn = parse(d)?;
         Ok(json!(
             guests::backup(
-                &state,
+                &state.ops(),
                 &caller,
                 vmid(i.vmid)?,
                 i.storage.as_deref(),
@@ -204,7 +206,14 @@ pub fn register(socket: &Socket) {
     on(socket, "vm:restore", async |state, caller, _s, d| {
         let i: RestoreIn = parse(d)?;
         Ok(json!(
-            guests::restore(&state, &caller, vmid(i.vmid)?, &i.archive, i.override_quota).await?
+            guests::restore(
+                &state.ops(),
+                &caller,
+                vmid(i.vmid)?,
+                &i.archive,
+                i.override_quota
+            )
+            .await?
         ))
     });
     on(socket, "vm:firewall", async |state, caller, _s, d| {
@@ -213,17 +222,17 @@ pub fn register(socket: &Socket) {
         match i.op.as_str() {
             "add" => {
                 let rule = i.rule.ok_or_else(|| AppError::field("rule", "required"))?;
-                guests::firewall_add(&state, &caller, id, &rule).await
+                guests::firewall_add(&state.ops(), &caller, id, &rule).await
             }
             "delete" => {
                 let pos = i.pos.ok_or_else(|| AppError::field("pos", "required"))?;
-                guests::firewall_delete(&state, &caller, id, pos).await
+                guests::firewall_delete(&state.ops(), &caller, id, pos).await
             }
             _ => Err(AppError::field("op", "add or delete")),
         }
     });
     on(socket, "task:status", async |state, caller, _s, d| {
         let i: TaskIn = parse(d)?;
-        crate::services::cluster::task_status(&state, &caller, &i.upid, None, i.logs).await
+        crate::services::cluster::task_status(&state.ops(), &caller, &i.upid, None, i.logs).await
     });
 }

@@ -6,8 +6,8 @@
 pub mod chat;
 pub mod events;
 pub mod guests;
-pub mod live;
 pub mod payload;
+pub mod watch;
 pub mod whiteboard;
 
 use std::sync::{Arc, OnceLock};
@@ -132,7 +132,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
             guests::register(&socket);
             chat::register(&socket);
             whiteboard::register(&socket);
-            live::register(&socket);
+            watch::register(&socket);
             let setup = Arc::new(Setup::default());
             socket.extensions.insert(setup.clone());
             socket.on_disconnect(async move |s: Socket, State(state): State<AppState>| {
@@ -313,7 +313,7 @@ mod tests {
         );
         for e in super::guests::EVENTS
             .iter()
-            .chain(super::live::EVENTS)
+            .chain(super::watch::EVENTS)
             .chain(super::chat::EVENTS)
             .chain(super::whiteboard::EVENTS)
         {

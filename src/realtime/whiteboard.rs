@@ -12,8 +12,8 @@ use crate::push::room;
 use super::chat::{on, on_gated, parse, Gate, JoinedBoards};
 use crate::auth::Caller;
 use crate::error::AppResult;
+use crate::services::whiteboard::{self as wb, BoardId, SaveInput};
 use crate::state::AppState;
-use crate::whiteboard::{self as wb, BoardId, SaveInput};
 
 /// Client events this module handles (each listed in `docs/realtime.md`).
 pub const EVENTS: &[&str] = &[
@@ -49,9 +49,9 @@ fn remember(s: &Socket, board: &BoardId, joined: bool) {
 
 async fn join(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = BoardId::parse(parse::<BoardOnly>(d)?.board.as_deref())?;
-    wb::authorize(&state, &caller, &board).await?;
+    wb::authorize(&state.whiteboards, &caller, &board).await?;
     s.join(room::board(board.as_str()));
-    let joined = wb::join(&state, &caller, &s.id.to_string(), &board).await?;
+    let joined = wb::join(&state.whiteboards, &caller, &s.id.to_string(), &board).await?;
     remember(&s, &board, true);
     if let Some(pool) = board.pool() {
         state
@@ -77,6 +77,7 @@ async fn leave(state: AppState, _caller: Caller, s: Socket, d: Value) -> AppResu
     }
     state
         .whiteboards
+        .actors
         .tell_running(
             board.as_str(),
             BoardMsg::Leave {
@@ -109,6 +110,7 @@ pub async fn revoke_board(state: &AppState, sid: &str, pool: &str, reason: &str)
     );
     state
         .whiteboards
+        .actors
         .tell_running(
             &board,
             BoardMsg::Leave {
@@ -120,13 +122,13 @@ pub async fn revoke_board(state: &AppState, sid: &str, pool: &str, reason: &str)
 
 async fn stroke(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = board_of(&d)?;
-    let id = wb::stroke(&state, &caller, &s.id.to_string(), &board, &d).await?;
+    let id = wb::stroke(&state.whiteboards, &caller, &s.id.to_string(), &board, &d).await?;
     Ok(json!({ "id": id }))
 }
 
 async fn undo(state: AppState, caller: Caller, _s: Socket, d: Value) -> AppResult<Value> {
     let board = board_of(&d)?;
-    let id = wb::undo(&state, &caller, &board).await?;
+    let id = wb::undo(&state.whiteboards, &caller, &board).await?;
     Ok(json!({ "strokeId": id }))
 }
 
@@ -151,6 +153,7 @@ async fn cursor(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResu
     if joined {
         state
             .whiteboards
+            .actors
             .tell_running(
                 board.as_str(),
                 BoardMsg::Cursor {
@@ -173,14 +176,14 @@ async fn save(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult
     let board = board_of(&d)?;
     let input: SaveInput = parse(d)?;
     let sid = s.id.to_string();
-    let n = wb::save(&state, &caller, Some(&sid), &board, input).await?;
+    let n = wb::save(&state.whiteboards, &caller, Some(&sid), &board, input).await?;
     Ok(json!({ "board": board.as_str(), "strokes": n }))
 }
 
 async fn clear(state: AppState, caller: Caller, s: Socket, d: Value) -> AppResult<Value> {
     let board = board_of(&d)?;
     let sid = s.id.to_string();
-    wb::clear(&state, &caller, Some(&sid), &board).await?;
+    wb::clear(&state.whiteboards, &caller, Some(&sid), &board).await?;
     Ok(json!({ "board": board.as_str() }))
 }
 

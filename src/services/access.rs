@@ -5,12 +5,12 @@
 
 use serde_json::{json, Value};
 
+use super::limit;
 use super::pools::GRANTABLE;
-use super::{audited, limit, refused};
+use super::Ops;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
-use crate::state::AppState;
 
 /// Who may read roles and users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,13 +22,8 @@ enum Reader {
 }
 
 /// Administrators, else managers of at least one pool, else refused (audited under `action`).
-async fn reader(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    resource: &str,
-) -> AppResult<Reader> {
-    let v = super::sdn::view_or_refuse(state, caller, action, resource).await?;
+async fn reader(ops: &Ops, caller: &Caller, action: &str, resource: &str) -> AppResult<Reader> {
+    let v = super::sdn::view_or_refuse(ops, caller, action, resource).await?;
     let p = &caller.principal;
     if v.engine.effective_admin(p) {
         return Ok(Reader::Admin);
@@ -46,70 +41,70 @@ async fn reader(
         ErrorCode::Forbidden,
         "Only administrators and pool managers may list Proxmox roles and users",
     );
-    refused(state, caller, action, resource, &err);
+    ops.audit.refused(&caller.actor, action, resource, &err);
     Err(err)
 }
 
 /// `GET /access/roles`: all of them for administrators, the grantable ones for pool managers.
-pub async fn roles(state: &AppState, caller: &Caller) -> AppResult<Value> {
+pub async fn roles(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let resource = "access:roles";
-    limit(state, caller, Preset::Search, "VIEW_ROLES", resource).await?;
-    let who = reader(state, caller, "VIEW_ROLES", resource).await?;
-    audited(
-        state,
-        caller,
-        "VIEW_ROLES",
-        resource,
-        json!({ "restricted": who == Reader::Manager }),
-        async {
-            let roles: Vec<Value> = state.pve.get("access/roles").await?;
-            let roles: Vec<Value> = roles
-                .into_iter()
-                .filter(|r| {
-                    who == Reader::Admin
-                        || r.get("roleid")
-                            .and_then(Value::as_str)
-                            .is_some_and(|id| GRANTABLE.contains(&id))
-                })
-                .collect();
-            let count = roles.len();
-            Ok((Value::Array(roles), json!({ "count": count })))
-        },
-    )
-    .await
+    limit(ops, caller, Preset::Search, "VIEW_ROLES", resource).await?;
+    let who = reader(ops, caller, "VIEW_ROLES", resource).await?;
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VIEW_ROLES",
+            resource,
+            json!({ "restricted": who == Reader::Manager }),
+            async {
+                let roles: Vec<Value> = ops.pve.get("access/roles").await?;
+                let roles: Vec<Value> = roles
+                    .into_iter()
+                    .filter(|r| {
+                        who == Reader::Admin
+                            || r.get("roleid")
+                                .and_then(Value::as_str)
+                                .is_some_and(|id| GRANTABLE.contains(&id))
+                    })
+                    .collect();
+                let count = roles.len();
+                Ok((Value::Array(roles), json!({ "count": count })))
+            },
+        )
+        .await
 }
 
 /// `GET /access/users`: full entries for administrators, `{userid, enable, expire}` for pool
 /// managers.
-pub async fn users(state: &AppState, caller: &Caller) -> AppResult<Value> {
+pub async fn users(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let resource = "access:users";
-    limit(state, caller, Preset::Search, "VIEW_USERS", resource).await?;
-    let who = reader(state, caller, "VIEW_USERS", resource).await?;
-    audited(
-        state,
-        caller,
-        "VIEW_USERS",
-        resource,
-        json!({ "restricted": who == Reader::Manager }),
-        async {
-            let users: Vec<Value> = state.pve.get("access/users").await?;
-            let users: Vec<Value> = match who {
-                Reader::Admin => users,
-                Reader::Manager => users
-                    .iter()
-                    .filter_map(|u| {
-                        let id = u.get("userid")?.as_str()?;
-                        Some(json!({
-                            "userid": id,
-                            "enable": u.get("enable").cloned().unwrap_or(json!(1)),
-                            "expire": u.get("expire").cloned().unwrap_or(json!(0)),
-                        }))
-                    })
-                    .collect(),
-            };
-            let count = users.len();
-            Ok((Value::Array(users), json!({ "count": count })))
-        },
-    )
-    .await
+    limit(ops, caller, Preset::Search, "VIEW_USERS", resource).await?;
+    let who = reader(ops, caller, "VIEW_USERS", resource).await?;
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VIEW_USERS",
+            resource,
+            json!({ "restricted": who == Reader::Manager }),
+            async {
+                let users: Vec<Value> = ops.pve.get("access/users").await?;
+                let users: Vec<Value> = match who {
+                    Reader::Admin => users,
+                    Reader::Manager => users
+                        .iter()
+                        .filter_map(|u| {
+                            let id = u.get("userid")?.as_str()?;
+                            Some(json!({
+                                "userid": id,
+                                "enable": u.get("enable").cloned().unwrap_or(json!(1)),
+                                "expire": u.get("expire").cloned().unwrap_or(json!(0)),
+                            }))
+                        })
+                        .collect(),
+                };
+                let count = users.len();
+                Ok((Value::Array(users), json!({ "count": count })))
+            },
+        )
+        .await
 }

@@ -8,13 +8,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::view;
+use super::Ops;
 use crate::acl::GuestAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
 use crate::pve::path::{ApiPath, Node, Storage, Upid};
-use crate::state::AppState;
 
 /// Whether the caller may see a storage: public storages, or an ACL giving
 /// `Datastore.Audit`/`Datastore.AllocateSpace` on it (the same rule as reading its media).
@@ -23,13 +23,13 @@ pub fn storage_visible(v: &crate::acl::cache::View, c: &Caller, id: &str) -> boo
 }
 
 /// Counts one read that goes to Proxmox against the caller's read limit.
-async fn read(state: &AppState, caller: &Caller, action: &str, resource: &str) -> AppResult<()> {
-    super::limit(state, caller, crate::limits::Preset::Read, action, resource).await
+async fn read(ops: &Ops, caller: &Caller, action: &str, resource: &str) -> AppResult<()> {
+    super::limit(ops, caller, crate::limits::Preset::Read, action, resource).await
 }
 
 /// Nodes with their load (every signed-in user sees the nodes they can create guests on).
-pub async fn nodes(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    let v = view(state).await?;
+pub async fn nodes(ops: &Ops, caller: &Caller) -> AppResult<Value> {
+    let v = view(ops).await?;
     let nodes: Vec<Value> = v
         .resources
         .iter()
@@ -42,7 +42,7 @@ pub async fn nodes(state: &AppState, caller: &Caller) -> AppResult<Value> {
             })
         })
         .collect();
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "VIEW_NODE",
         "cluster:nodes",
@@ -53,7 +53,7 @@ pub async fn nodes(state: &AppState, caller: &Caller) -> AppResult<Value> {
 }
 
 fn admin_only(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     v: &crate::acl::cache::View,
     what: &str,
@@ -65,18 +65,18 @@ fn admin_only(
             ErrorCode::Forbidden,
             format!("Only administrators may see {what}"),
         );
-        super::refused(state, caller, "VIEW_NODE", what, &err);
+        ops.audit.refused(&caller.actor, "VIEW_NODE", what, &err);
         Err(err)
     }
 }
 
 /// A node's status (administrators).
-pub async fn node_status(state: &AppState, caller: &Caller, node: &str) -> AppResult<Value> {
+pub async fn node_status(ops: &Ops, caller: &Caller, node: &str) -> AppResult<Value> {
     let node = Node::parse("node", node)?;
-    read(state, caller, "VIEW_NODE", &format!("node:{node}")).await?;
-    let v = view(state).await?;
-    admin_only(state, caller, &v, &format!("node:{node}"))?;
-    let status: Value = state
+    read(ops, caller, "VIEW_NODE", &format!("node:{node}")).await?;
+    let v = view(ops).await?;
+    admin_only(ops, caller, &v, &format!("node:{node}"))?;
+    let status: Value = ops
         .pve
         .get(ApiPath::lit("nodes").seg(&node).then("status"))
         .await?;
@@ -85,7 +85,7 @@ pub async fn node_status(state: &AppState, caller: &Caller, node: &str) -> AppRe
 
 /// A node's chart data (administrators).
 pub async fn node_rrd(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     node: &str,
     timeframe: Option<&str>,
@@ -103,10 +103,10 @@ pub async fn node_rrd(
     if cf != "AVERAGE" && cf != "MAX" {
         return Err(AppError::field("cf", "use AVERAGE or MAX"));
     }
-    read(state, caller, "VIEW_NODE", &format!("node:{node}")).await?;
-    let v = view(state).await?;
-    admin_only(state, caller, &v, &format!("node:{node}"))?;
-    let data: Value = state
+    read(ops, caller, "VIEW_NODE", &format!("node:{node}")).await?;
+    let v = view(ops).await?;
+    admin_only(ops, caller, &v, &format!("node:{node}"))?;
+    let data: Value = ops
         .pve
         .get_with(
             ApiPath::lit("nodes").seg(&node).then("rrddata"),
@@ -118,7 +118,7 @@ pub async fn node_rrd(
 
 /// Content of one storage on a node (effective admins), optionally of one kind.
 pub async fn storage_content(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     storage: &str,
     node: Option<&str>,
@@ -139,18 +139,18 @@ pub async fn storage_content(
             ));
         }
     }
-    read(state, caller, "VIEW_STORAGE", &format!("storage:{sid}")).await?;
-    let v = view(state).await?;
-    admin_only(state, caller, &v, &format!("storage:{sid}"))?;
+    read(ops, caller, "VIEW_STORAGE", &format!("storage:{sid}")).await?;
+    let v = view(ops).await?;
+    admin_only(ops, caller, &v, &format!("storage:{sid}"))?;
     let mut query = Vec::new();
     if let Some(c) = content {
         query.push(("content", c.to_owned()));
     }
-    let items: Value = state
+    let items: Value = ops
         .pve
         .get_with(ApiPath::storage_content(&node, &sid), &query)
         .await?;
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "VIEW_STORAGE",
         &format!("storage:{sid}"),
@@ -163,7 +163,7 @@ pub async fn storage_content(
 /// Recent tasks of a node: of one guest for whoever may see it, all of them for effective
 /// admins.
 pub async fn node_tasks(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     node: &str,
     vmid: Option<u32>,
@@ -174,8 +174,8 @@ pub async fn node_tasks(
     if !(1..=500).contains(&n) {
         return Err(AppError::field("limit", "between 1 and 500"));
     }
-    read(state, caller, "VIEW_TASKS", &format!("node:{node}:tasks")).await?;
-    let v = view(state).await?;
+    read(ops, caller, "VIEW_TASKS", &format!("node:{node}:tasks")).await?;
+    let v = view(ops).await?;
     let mut query = vec![("limit", n.to_string())];
     match vmid {
         Some(id) => {
@@ -192,13 +192,13 @@ pub async fn node_tasks(
             }
             query.push(("vmid", id.to_string()));
         }
-        None => admin_only(state, caller, &v, &format!("node:{node}:tasks"))?,
+        None => admin_only(ops, caller, &v, &format!("node:{node}:tasks"))?,
     }
-    let items: Value = state
+    let items: Value = ops
         .pve
         .get_with(ApiPath::lit("nodes").seg(&node).then("tasks"), &query)
         .await?;
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "VIEW_TASKS",
         &format!("node:{node}:tasks"),
@@ -209,12 +209,12 @@ pub async fn node_tasks(
 }
 
 /// Storages that hold guest disks, as the caller may see them.
-pub async fn storages(state: &AppState, caller: &Caller, node: Option<&str>) -> AppResult<Value> {
+pub async fn storages(ops: &Ops, caller: &Caller, node: Option<&str>) -> AppResult<Value> {
     let node = node
         .filter(|n| !n.is_empty())
         .map(|n| Node::parse("node", n))
         .transpose()?;
-    let v = view(state).await?;
+    let v = view(ops).await?;
     let list: Vec<Value> = v
         .resources
         .iter()
@@ -237,7 +237,7 @@ pub async fn storages(state: &AppState, caller: &Caller, node: Option<&str>) -> 
             })
         })
         .collect();
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "VIEW_STORAGE",
         "cluster:storage",
@@ -257,14 +257,14 @@ struct NodeStorage {
 /// ISO images (`content=iso`) or container templates (`content=vztmpl`) on a node's storages
 /// the caller may see.
 pub async fn images(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     node: &str,
     content: &'static str,
 ) -> AppResult<Value> {
     let node = Node::parse("node", node)?;
-    read(state, caller, "VIEW_STORAGE", &format!("node:{node}")).await?;
-    let v = view(state).await?;
+    read(ops, caller, "VIEW_STORAGE", &format!("node:{node}")).await?;
+    let v = view(ops).await?;
     if !v
         .resources
         .iter()
@@ -275,7 +275,7 @@ pub async fn images(
             format!("No node {node}"),
         ));
     }
-    let storages: Vec<NodeStorage> = state
+    let storages: Vec<NodeStorage> = ops
         .pve
         .get_with(
             ApiPath::node_storages(&node),
@@ -291,7 +291,7 @@ pub async fn images(
         let Ok(sid) = Storage::parse("storage", &s.storage) else {
             continue;
         };
-        let items: Result<Value, _> = state
+        let items: Result<Value, _> = ops
             .pve
             .get_with(
                 ApiPath::storage_content(&node, &sid),
@@ -305,7 +305,7 @@ pub async fn images(
             ),
         }
     }
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         if content == "iso" {
             "LIST_ISOS"
@@ -321,13 +321,13 @@ pub async fn images(
 
 /// The lowest free guest id: not in use, not being created by another request, and with no
 /// backups of an earlier guest (which would pass to the new one, being matched by id).
-pub async fn next_id(state: &AppState) -> AppResult<Value> {
-    let resources = state.pve.resources(None).await?;
-    let backed_up = super::quota::ids_with_backups(state, &resources).await?;
+pub async fn next_id(ops: &Ops) -> AppResult<Value> {
+    let resources = ops.pve.resources(None).await?;
+    let backed_up = super::quota::ids_with_backups(&ops.pve, &ops.store, &resources).await?;
     let taken: HashSet<u32> = resources
         .iter()
         .filter_map(|r| r.vmid)
-        .chain(state.quotas.held_vmids())
+        .chain(ops.quotas.held_vmids())
         .chain(backed_up)
         .collect();
     let id = (100u32..1_000_000).find(|i| !taken.contains(i));
@@ -336,8 +336,8 @@ pub async fn next_id(state: &AppState) -> AppResult<Value> {
 
 /// Templates the caller may clone: the templates of the public template pool, and templates
 /// they may see and clone.
-pub async fn templates(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    let v = view(state).await?;
+pub async fn templates(ops: &Ops, caller: &Caller) -> AppResult<Value> {
+    let v = view(ops).await?;
     let permits = v.permits(&caller.principal);
     let list: Vec<&Resource> = v
         .resources
@@ -360,11 +360,11 @@ pub async fn templates(state: &AppState, caller: &Caller) -> AppResult<Value> {
 
 /// Whether the caller may read a task: admins, whoever started it through Uma, and anyone who
 /// may see the guest it concerns (for clones, only the first two: their task names the source).
-async fn may_read_task(state: &AppState, caller: &Caller, upid: &Upid) -> AppResult<bool> {
+async fn may_read_task(ops: &Ops, caller: &Caller, upid: &Upid) -> AppResult<bool> {
     if caller.is_admin() {
         return Ok(true);
     }
-    if let Some(owner) = state.tasks.owner(upid).await {
+    if let Some(owner) = ops.tasks.owner(upid).await {
         if owner.user.eq_ignore_ascii_case(caller.username()) {
             return Ok(true);
         }
@@ -373,7 +373,7 @@ async fn may_read_task(state: &AppState, caller: &Caller, upid: &Upid) -> AppRes
     // clones.
     let clone = matches!(upid.task_type(), "qmclone" | "vzclone");
     if let (Some(vmid), false) = (upid.vmid(), clone) {
-        let v = view(state).await?;
+        let v = view(ops).await?;
         return Ok(v.guest(vmid).is_some()
             && v.engine
                 .guest_allows(&caller.principal, vmid, GuestAction::View));
@@ -383,7 +383,7 @@ async fn may_read_task(state: &AppState, caller: &Caller, upid: &Upid) -> AppRes
 
 /// Status of a task (and its log when asked); progress is parsed from the log.
 pub async fn task_status(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     upid: &str,
     node: Option<&str>,
@@ -395,20 +395,19 @@ pub async fn task_status(
             return Err(AppError::field("node", "the task runs on another node"));
         }
     }
-    read(state, caller, "VIEW_TASK_STATUS", &format!("task:{upid}")).await?;
-    if !may_read_task(state, caller, &upid).await? {
+    read(ops, caller, "VIEW_TASK_STATUS", &format!("task:{upid}")).await?;
+    if !may_read_task(ops, caller, &upid).await? {
         return Err(AppError::with_message(ErrorCode::NotFound, "No such task"));
     }
     let base = ApiPath::lit("nodes")
         .seg(&upid.node())
         .then("tasks")
         .seg(&upid);
-    let mut status: Value = state.pve.get(base.clone().then("status")).await?;
+    let mut status: Value = ops.pve.get(base.clone().then("status")).await?;
     let running = status["status"] == "running";
     let log: Option<Vec<Value>> = if logs || running {
         Some(
-            state
-                .pve
+            ops.pve
                 .get_with(base.then("log"), &[("limit", "500".to_owned())])
                 .await?,
         )
@@ -432,7 +431,7 @@ pub async fn task_status(
     if logs {
         status["logs"] = json!(log);
     }
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "VIEW_TASK_STATUS",
         &format!("task:{upid}"),

@@ -12,13 +12,13 @@ use regex::Regex;
 use serde_json::{json, Map, Value};
 
 use super::quota::{self, GuestConfig, Holding};
+use super::Ops;
 use crate::acl::keys::{self, Rule, Value as Kind, TENANT_FEATURES};
 use crate::acl::owned::{Content, Guest, Permits, VolumeUse};
 use crate::acl::ConfigPriv;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::path::GuestKind;
 use crate::pve::props::{self, Format, Props};
-use crate::state::AppState;
 
 /// A planned change: the form Proxmox gets, built only from checked values, and what the guest
 /// holds before and after.
@@ -202,7 +202,7 @@ struct Resolved {
 
 /// The planner for one guest and caller.
 struct Planner<'a> {
-    state: &'a AppState,
+    ops: &'a Ops,
     permits: Permits<'a>,
     guest: &'a Guest,
     /// The guest's configuration now and with its pending changes.
@@ -216,7 +216,7 @@ struct Planner<'a> {
 impl Planner<'_> {
     async fn vnets(&mut self) -> AppResult<Vec<Value>> {
         if self.vnets.is_none() {
-            let list: Vec<Value> = self.state.pve.get("cluster/sdn/vnets").await?;
+            let list: Vec<Value> = self.ops.pve.get("cluster/sdn/vnets").await?;
             self.vnets = Some(list);
         }
         Ok(self.vnets.clone().unwrap_or_default())
@@ -226,7 +226,7 @@ impl Planner<'_> {
         if let Some(s) = self.sizes.get(volid) {
             return Ok(*s);
         }
-        match quota::volume_size(self.state, self.guest.node(), volid).await {
+        match quota::volume_size(&self.ops.pve, self.guest.node(), volid).await {
             Some(s) => {
                 self.sizes.insert(volid.to_owned(), s);
                 Ok(s)
@@ -458,7 +458,7 @@ fn need(g: &Guest, key: &str, p: ConfigPriv) -> AppError {
 /// Plans `set` and `delete` on guest `g` (whose configuration `cfg` was just read). `node_cpus`
 /// is the guest's node's CPU count.
 pub async fn plan(
-    state: &AppState,
+    ops: &Ops,
     permits: Permits<'_>,
     g: &Guest,
     set: &Map<String, Value>,
@@ -480,12 +480,12 @@ pub async fn plan(
         })
     };
     let mut planner = Planner {
-        state,
+        ops,
         permits,
         guest: g,
         cfg,
         vnets: None,
-        sizes: quota::sizes_for(state, g.node(), kind, &[&cfg.current, &cfg.pending]).await,
+        sizes: quota::sizes_for(&ops.pve, g.node(), kind, &[&cfg.current, &cfg.pending]).await,
     };
     let mut seen = std::collections::HashSet::new();
     for key in delete {
@@ -642,7 +642,7 @@ const MANAGED: &[&str] = &[
 /// nothing that reaches the host, no bridge or VLAN the caller may not use, no CD they may not
 /// read. (Its disks are the guest's own; their storages are checked by the caller.)
 pub async fn vet_replacement(
-    state: &AppState,
+    ops: &Ops,
     permits: Permits<'_>,
     g: &Guest,
     target: &Map<String, Value>,
@@ -663,9 +663,7 @@ pub async fn vet_replacement(
         let Some(rule) = keys::rule(g.kind(), key) else {
             return Err(AppError::with_message(
                 ErrorCode::Forbidden,
-                format!(
-                    "{key} would come back with this state, and only administrators may set it"
-                ),
+                format!("{key} would come back with this ops, and only administrators may set it"),
             ));
         };
         if rule.host {
@@ -700,7 +698,7 @@ pub async fn vet_replacement(
             Kind::Net(_) => {
                 if let Some(bridge) = part("bridge") {
                     if vnets.is_none() {
-                        vnets = Some(state.pve.get("cluster/sdn/vnets").await?);
+                        vnets = Some(ops.pve.get("cluster/sdn/vnets").await?);
                     }
                     let vlans = part("tag").is_some() || part("trunks").is_some();
                     permits.bridge(key, &bridge, vlans, vnets.as_deref().unwrap_or_default())?;

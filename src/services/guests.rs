@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 use validator::Validate;
 
 use super::quota::{self, Amounts, Ask, NewId};
-use super::{audited, checked, config, guest, limit, refused, Guest};
+use super::Ops;
+use super::{config, guest, limit, Guest};
 use crate::acl::cache::View;
 use crate::acl::keys;
 use crate::acl::owned::{Content, Permits, TargetPool, UsableStorage, UsableVolume, VolumeUse};
@@ -20,7 +21,6 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::{ApiPath, GuestKind, Node, SnapName, Upid, Vmid};
 use crate::pve::props::{self, Props};
-use crate::state::AppState;
 
 /// A started Proxmox task.
 #[derive(Debug, Clone, Serialize)]
@@ -36,9 +36,9 @@ pub struct Started {
 }
 
 impl Started {
-    fn task(state: &AppState, caller: &Caller, upid: Option<String>, vmid: Option<Vmid>) -> Self {
+    fn task(ops: &Ops, caller: &Caller, upid: Option<String>, vmid: Option<Vmid>) -> Self {
         if let Some(u) = upid.as_deref().and_then(|u| Upid::parse("upid", u).ok()) {
-            state.tasks.track(u, caller.username(), vmid.map(|v| v.0));
+            ops.tasks.track(u, caller.username(), vmid.map(|v| v.0));
         }
         Self {
             success: true,
@@ -49,10 +49,10 @@ impl Started {
 }
 
 /// The answer of an operation that may have started a task, and what its audit row adds.
-fn started(state: &AppState, caller: &Caller, v: &Value, vmid: Vmid) -> (Started, Value) {
+fn started(ops: &Ops, caller: &Caller, v: &Value, vmid: Vmid) -> (Started, Value) {
     let upid = upid_of(v);
     (
-        Started::task(state, caller, upid.clone(), Some(vmid)),
+        Started::task(ops, caller, upid.clone(), Some(vmid)),
         json!({ "upid": upid }),
     )
 }
@@ -78,23 +78,23 @@ fn reject_override(caller: &Caller, requested: bool) -> AppResult<bool> {
 // Reads
 
 /// Counts one read of a guest that goes to Proxmox against the caller's read limit.
-async fn read_limit(state: &AppState, caller: &Caller, action: &str, vmid: Vmid) -> AppResult<()> {
-    limit(state, caller, Preset::Read, action, &format!("vm:{vmid}")).await
+async fn read_limit(ops: &Ops, caller: &Caller, action: &str, vmid: Vmid) -> AppResult<()> {
+    limit(ops, caller, Preset::Read, action, &format!("vm:{vmid}")).await
 }
 
 /// `status/current` of a guest.
-pub async fn status(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(state, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
-    let current: Value = state.pve.get(g.path("status/current")).await?;
+pub async fn status(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(ops, caller, "VIEW_VM", vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    let current: Value = ops.pve.get(g.path("status/current")).await?;
     Ok(json!({ "data": current, "type": g.kind(), "node": g.node(), "pool": g.pool() }))
 }
 
 /// The guest's configuration.
-pub async fn config(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(state, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
-    let cfg: Value = state.pve.get(g.path("config")).await?;
+pub async fn config(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(ops, caller, "VIEW_VM", vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    let cfg: Value = ops.pve.get(g.path("config")).await?;
     Ok(json!({ "data": cfg, "type": g.kind(), "node": g.node() }))
 }
 
@@ -103,7 +103,7 @@ pub const TIMEFRAMES: [&str; 5] = ["hour", "day", "week", "month", "year"];
 
 /// Chart data of a guest.
 pub async fn rrd(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     timeframe: Option<&str>,
@@ -120,9 +120,9 @@ pub async fn rrd(
     if cf != "AVERAGE" && cf != "MAX" {
         return Err(AppError::field("cf", "use AVERAGE or MAX"));
     }
-    read_limit(state, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
-    let data: Value = state
+    read_limit(ops, caller, "VIEW_VM", vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    let data: Value = ops
         .pve
         .get_with(
             g.path("rrddata"),
@@ -133,24 +133,24 @@ pub async fn rrd(
 }
 
 /// Snapshots of a guest.
-pub async fn snapshots(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(state, caller, "VIEW_SNAPSHOTS", vmid).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_SNAPSHOTS").await?;
-    let list: Value = state.pve.get(g.path("snapshot")).await?;
+pub async fn snapshots(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(ops, caller, "VIEW_SNAPSHOTS", vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_SNAPSHOTS").await?;
+    let list: Value = ops.pve.get(g.path("snapshot")).await?;
     Ok(json!({ "data": list }))
 }
 
 /// Firewall rules of a guest.
-pub async fn firewall_rules(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(state, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_VM").await?;
-    let list: Value = state.pve.get(g.path("firewall/rules")).await?;
+pub async fn firewall_rules(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(ops, caller, "VIEW_VM", vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    let list: Value = ops.pve.get(g.path("firewall/rules")).await?;
     Ok(json!({ "data": list }))
 }
 
 /// Recent tasks of a guest.
 pub async fn tasks(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     limit_n: Option<u32>,
@@ -159,10 +159,10 @@ pub async fn tasks(
     if !(1..=500).contains(&n) {
         return Err(AppError::field("limit", "between 1 and 500"));
     }
-    read_limit(state, caller, "VIEW_TASKS", vmid).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_TASKS").await?;
+    read_limit(ops, caller, "VIEW_TASKS", vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_TASKS").await?;
     let path = ApiPath::lit("nodes").seg(g.node()).then("tasks");
-    let list: Value = state
+    let list: Value = ops
         .pve
         .get_with(
             path,
@@ -197,10 +197,10 @@ pub struct Backup {
     pub vmid: Option<u32>,
 }
 
-async fn list_backups(state: &AppState, g: &Guest) -> AppResult<Vec<Backup>> {
+async fn list_backups(ops: &Ops, g: &Guest) -> AppResult<Vec<Backup>> {
     let mut out = Vec::new();
-    for (sid, _) in quota::backup_storages(state, g.node()).await? {
-        let items: Vec<Backup> = state
+    for (sid, _) in quota::backup_storages(&ops.pve, g.node()).await? {
+        let items: Vec<Backup> = ops
             .pve
             .get_with(
                 ApiPath::storage_content(g.node(), &sid),
@@ -225,10 +225,10 @@ async fn list_backups(state: &AppState, g: &Guest) -> AppResult<Vec<Backup>> {
 }
 
 /// Backups of a guest, newest first.
-pub async fn backups(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(state, caller, "VIEW_BACKUPS", vmid).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::View, "VIEW_BACKUPS").await?;
-    Ok(json!({ "data": list_backups(state, &g).await? }))
+pub async fn backups(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
+    read_limit(ops, caller, "VIEW_BACKUPS", vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_BACKUPS").await?;
+    Ok(json!({ "data": list_backups(ops, &g).await? }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,15 +262,10 @@ fn power_path(g: &Guest, action: &str) -> ApiPath {
 }
 
 /// Starts, stops, … a guest.
-pub async fn power(
-    state: &AppState,
-    caller: &Caller,
-    vmid: Vmid,
-    action: &str,
-) -> AppResult<Started> {
+pub async fn power(ops: &Ops, caller: &Caller, vmid: Vmid, action: &str) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(state, caller, Preset::VmPower, "VM_POWER", &resource).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::Power, "VM_POWER").await?;
+    limit(ops, caller, Preset::VmPower, "VM_POWER", &resource).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::Power, "VM_POWER").await?;
     let Some(audit_action) = power_action(action, g.kind()) else {
         let err = AppError::field(
             "action",
@@ -280,21 +275,22 @@ pub async fn power(
                 if g.kind() == GuestKind::Qemu { " or reset" } else { "" }
             ),
         );
-        refused(state, caller, "VM_POWER", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "VM_POWER", &resource, &err);
         return Err(err);
     };
-    audited(
-        state,
-        caller,
-        audit_action,
-        &resource,
-        json!({ "node": g.node(), "type": g.kind(), "action": action }),
-        async {
-            let v: Value = state.pve.post(power_path(&g, action), &[]).await?;
-            Ok(started(state, caller, &v, vmid))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            audit_action,
+            &resource,
+            json!({ "node": g.node(), "type": g.kind(), "action": action }),
+            async {
+                let v: Value = ops.pve.post(power_path(&g, action), &[]).await?;
+                Ok(started(ops, caller, &v, vmid))
+            },
+        )
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,23 +314,19 @@ pub struct ConfigChange {
 /// Reserves `ask` against the quota of `pool` (nothing when the guest is in no pool, nothing is
 /// asked, or an administrator overrides).
 async fn reserve_for(
-    state: &AppState,
+    ops: &Ops,
     pool: Option<&str>,
     ask: Amounts,
     override_quota: bool,
 ) -> AppResult<Option<quota::Ticket>> {
     match pool {
         Some(pool) if !ask.is_zero() && !override_quota => Ok(Some(
-            state
-                .quotas
-                .reserve(
-                    state,
-                    Ask {
-                        pool: Some(pool.to_owned()),
-                        amounts: ask,
-                        new_vmid: NewId::None,
-                    },
-                )
+            ops.quotas
+                .reserve(Ask {
+                    pool: Some(pool.to_owned()),
+                    amounts: ask,
+                    new_vmid: NewId::None,
+                })
                 .await?,
         )),
         _ => Ok(None),
@@ -353,24 +345,23 @@ fn cpus_of(view: &View, node: &Node) -> i64 {
 /// value must be the caller's to use, and what the guest holds after the change (set and
 /// delete applied) beyond what it holds now is held to the pool's quota.
 pub async fn update_config(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     change: ConfigChange,
 ) -> AppResult<Value> {
     let resource = format!("vm:{vmid}");
-    limit(state, caller, Preset::VmConfig, "VM_UPDATE", &resource).await?;
-    let (g, view) = guest(state, caller, vmid, GuestAction::Configure, "VM_UPDATE").await?;
-    let override_quota = checked(
-        state,
-        caller,
+    limit(ops, caller, Preset::VmConfig, "VM_UPDATE", &resource).await?;
+    let (g, view) = guest(ops, caller, vmid, GuestAction::Configure, "VM_UPDATE").await?;
+    let override_quota = ops.audit.checked(
+        &caller.actor,
         "VM_UPDATE",
         &resource,
         reject_override(caller, change.override_quota),
     )?;
-    let cfg = quota::guest_config(state, g.node(), g.kind(), vmid).await?;
+    let cfg = quota::guest_config(&ops.pve, g.node(), g.kind(), vmid).await?;
     let plan = config::plan(
-        state,
+        ops,
         view.permits(&caller.principal),
         &g,
         &change.set,
@@ -379,34 +370,36 @@ pub async fn update_config(
         cpus_of(&view, g.node()),
     )
     .await;
-    let plan = checked(state, caller, "VM_UPDATE", &resource, plan)?;
+    let plan = ops
+        .audit
+        .checked(&caller.actor, "VM_UPDATE", &resource, plan)?;
     let ask = Amounts::growth(&plan.before, &plan.after);
     let diff = plan.diff.clone();
-    audited(
-        state,
-        caller,
-        "VM_UPDATE",
-        &resource,
-        json!({ "diff": diff, "quotaOverride": override_quota, "adds": ask }),
-        async {
-            let ticket = reserve_for(state, g.pool(), ask, override_quota).await?;
-            let form: Vec<(&str, String)> = plan
-                .form
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.clone()))
-                .collect();
-            let v: Value = state.pve.put(g.path("config"), &form).await?;
-            if let Some(t) = ticket {
-                t.commit_task(upid_of(&v).as_deref());
-            }
-            state.acl.invalidate();
-            Ok((
-                json!({ "success": true, "upid": upid_of(&v), "diff": diff }),
-                Value::Null,
-            ))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VM_UPDATE",
+            &resource,
+            json!({ "diff": diff, "quotaOverride": override_quota, "adds": ask }),
+            async {
+                let ticket = reserve_for(ops, g.pool(), ask, override_quota).await?;
+                let form: Vec<(&str, String)> = plan
+                    .form
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                let v: Value = ops.pve.put(g.path("config"), &form).await?;
+                if let Some(t) = ticket {
+                    t.commit_task(upid_of(&v).as_deref());
+                }
+                ops.acl.invalidate();
+                Ok((
+                    json!({ "success": true, "upid": upid_of(&v), "diff": diff }),
+                    Value::Null,
+                ))
+            },
+        )
+        .await
 }
 
 /// A disk size: `+10G` (grow by) or `32G` (grow to).
@@ -435,7 +428,7 @@ fn parse_size(raw: &str) -> AppResult<(bool, f64)> {
 
 /// Grows a disk; what it adds counts against the pool's disk quota.
 pub async fn resize(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     disk: &str,
@@ -443,18 +436,17 @@ pub async fn resize(
     override_quota: bool,
 ) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(state, caller, Preset::VmConfig, "VM_RESIZE", &resource).await?;
+    limit(ops, caller, Preset::VmConfig, "VM_RESIZE", &resource).await?;
     let (g, _) = guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Config(ConfigPriv::Disk),
         "VM_RESIZE",
     )
     .await?;
-    let override_quota = checked(
-        state,
-        caller,
+    let override_quota = ops.audit.checked(
+        &caller.actor,
         "VM_RESIZE",
         &resource,
         reject_override(caller, override_quota),
@@ -469,11 +461,14 @@ pub async fn resize(
                 GuestKind::Lxc => "rootfs or a mount point like mp0",
             },
         );
-        refused(state, caller, "VM_RESIZE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "VM_RESIZE", &resource, &err);
         return Err(err);
     }
-    let (relative, gib) = checked(state, caller, "VM_RESIZE", &resource, parse_size(size))?;
-    let cfg: Map<String, Value> = state.pve.get(g.path("config")).await?;
+    let (relative, gib) =
+        ops.audit
+            .checked(&caller.actor, "VM_RESIZE", &resource, parse_size(size))?;
+    let cfg: Map<String, Value> = ops.pve.get(g.path("config")).await?;
     let current = cfg
         .get(disk)
         .and_then(Value::as_str)
@@ -483,7 +478,8 @@ pub async fn resize(
             "disk",
             format!("{} {vmid} has no disk {disk}", g.kind().noun()),
         );
-        refused(state, caller, "VM_RESIZE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "VM_RESIZE", &resource, &err);
         return Err(err);
     };
     let current = current_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64;
@@ -493,7 +489,8 @@ pub async fn resize(
             "size",
             format!("disks only grow: {disk} is already {current} GiB"),
         );
-        refused(state, caller, "VM_RESIZE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "VM_RESIZE", &resource, &err);
         return Err(err);
     }
     let ask = Amounts {
@@ -505,15 +502,12 @@ pub async fn resize(
     } else {
         size.trim().to_owned()
     };
-    audited(
-        state,
-        caller,
-        "VM_RESIZE",
+    ops.audit.audited(&caller.actor, "VM_RESIZE",
         &resource,
         json!({ "disk": disk, "diff": { "size": { "old": format!("{current}G"), "new": size_param } }, "quotaOverride": override_quota }),
         async {
-            let ticket = reserve_for(state, g.pool(), ask, override_quota).await?;
-            let v: Value = state
+            let ticket = reserve_for(ops, g.pool(), ask, override_quota).await?;
+            let v: Value = ops
                 .pve
                 .put(
                     g.path("resize"),
@@ -523,8 +517,8 @@ pub async fn resize(
             if let Some(t) = ticket {
                 t.commit_task(upid_of(&v).as_deref());
             }
-            state.acl.invalidate();
-            Ok(started(state, caller, &v, vmid))
+            ops.acl.invalidate();
+            Ok(started(ops, caller, &v, vmid))
         },
     )
     .await
@@ -535,7 +529,7 @@ pub async fn resize(
 
 /// Takes a snapshot.
 pub async fn snapshot_create(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     name: &str,
@@ -548,7 +542,7 @@ pub async fn snapshot_create(
         return Err(AppError::field("description", "at most 1024 characters"));
     }
     limit(
-        state,
+        ops,
         caller,
         Preset::VmSnapshot,
         "VM_SNAPSHOT_CREATE",
@@ -556,7 +550,7 @@ pub async fn snapshot_create(
     )
     .await?;
     let (g, _) = guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Snapshot,
@@ -576,23 +570,23 @@ pub async fn snapshot_create(
     if vmstate {
         form.push(("vmstate", "1".to_owned()));
     }
-    audited(
-        state,
-        caller,
-        "VM_SNAPSHOT_CREATE",
-        &resource,
-        json!({ "snapname": snap, "vmstate": vmstate }),
-        async {
-            let v: Value = state.pve.post(g.path("snapshot"), &form).await?;
-            Ok(started(state, caller, &v, vmid))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VM_SNAPSHOT_CREATE",
+            &resource,
+            json!({ "snapname": snap, "vmstate": vmstate }),
+            async {
+                let v: Value = ops.pve.post(g.path("snapshot"), &form).await?;
+                Ok(started(ops, caller, &v, vmid))
+            },
+        )
+        .await
 }
 
 /// Deletes a snapshot.
 pub async fn snapshot_delete(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     name: &str,
@@ -600,7 +594,7 @@ pub async fn snapshot_delete(
     let resource = format!("vm:{vmid}");
     let snap = SnapName::parse("snapname", name)?;
     limit(
-        state,
+        ops,
         caller,
         Preset::VmSnapshot,
         "VM_SNAPSHOT_DELETE",
@@ -608,30 +602,30 @@ pub async fn snapshot_delete(
     )
     .await?;
     let (g, _) = guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Snapshot,
         "VM_SNAPSHOT_DELETE",
     )
     .await?;
-    audited(
-        state,
-        caller,
-        "VM_SNAPSHOT_DELETE",
-        &resource,
-        json!({ "snapname": snap }),
-        async {
-            let v: Value = state.pve.delete(g.path("snapshot").seg(&snap), &[]).await?;
-            Ok(started(state, caller, &v, vmid))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VM_SNAPSHOT_DELETE",
+            &resource,
+            json!({ "snapname": snap }),
+            async {
+                let v: Value = ops.pve.delete(g.path("snapshot").seg(&snap), &[]).await?;
+                Ok(started(ops, caller, &v, vmid))
+            },
+        )
+        .await
 }
 
 /// Rolls back to a snapshot.
 pub async fn snapshot_rollback(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     name: &str,
@@ -639,7 +633,7 @@ pub async fn snapshot_rollback(
     let resource = format!("vm:{vmid}");
     let snap = SnapName::parse("snapname", name)?;
     limit(
-        state,
+        ops,
         caller,
         Preset::VmSnapshot,
         "VM_SNAPSHOT_ROLLBACK",
@@ -647,7 +641,7 @@ pub async fn snapshot_rollback(
     )
     .await?;
     let (g, view) = guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Rollback,
@@ -655,19 +649,20 @@ pub async fn snapshot_rollback(
     )
     .await?;
     let fail = |err: AppError| {
-        refused(state, caller, "VM_SNAPSHOT_ROLLBACK", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "VM_SNAPSHOT_ROLLBACK", &resource, &err);
         err
     };
     // The guest becomes what the snapshot saved: vetted like a change of every key that differs,
     // and what it then holds beyond what it holds now is held to the quota.
-    let saved: Map<String, Value> = state
+    let saved: Map<String, Value> = ops
         .pve
         .get(g.path("snapshot").seg(&snap).then("config"))
         .await?;
     let cpus = cpus_of(&view, g.node());
-    let (before, cfg) = quota::guest_holding(state, g.node(), g.kind(), vmid, cpus).await?;
+    let (before, cfg) = quota::guest_holding(&ops.pve, g.node(), g.kind(), vmid, cpus).await?;
     config::vet_replacement(
-        state,
+        ops,
         view.permits(&caller.principal),
         &g,
         &saved,
@@ -675,33 +670,33 @@ pub async fn snapshot_rollback(
     )
     .await
     .map_err(fail)?;
-    let sizes = quota::sizes_for(state, g.node(), g.kind(), &[&saved]).await;
+    let sizes = quota::sizes_for(&ops.pve, g.node(), g.kind(), &[&saved]).await;
     let mut after = quota::holding_of(g.kind(), &saved, cpus, &sizes);
     // Disks added since the snapshot stay, detached.
     for (vol, size) in &before.disks {
         after.disks.entry(vol.clone()).or_insert(*size);
     }
     let ask = Amounts::growth(&before, &after);
-    audited(
-        state,
-        caller,
-        "VM_SNAPSHOT_ROLLBACK",
-        &resource,
-        json!({ "snapname": snap, "adds": ask }),
-        async {
-            let ticket = reserve_for(state, g.pool(), ask, false).await?;
-            let v: Value = state
-                .pve
-                .post(g.path("snapshot").seg(&snap).then("rollback"), &[])
-                .await?;
-            if let Some(t) = ticket {
-                t.commit_task(upid_of(&v).as_deref());
-            }
-            state.acl.invalidate();
-            Ok(started(state, caller, &v, vmid))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VM_SNAPSHOT_ROLLBACK",
+            &resource,
+            json!({ "snapname": snap, "adds": ask }),
+            async {
+                let ticket = reserve_for(ops, g.pool(), ask, false).await?;
+                let v: Value = ops
+                    .pve
+                    .post(g.path("snapshot").seg(&snap).then("rollback"), &[])
+                    .await?;
+                if let Some(t) = ticket {
+                    t.commit_task(upid_of(&v).as_deref());
+                }
+                ops.acl.invalidate();
+                Ok(started(ops, caller, &v, vmid))
+            },
+        )
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -874,7 +869,7 @@ fn rule_form(r: &FirewallRule) -> AppResult<Vec<(&'static str, String)>> {
 
 /// Adds a firewall rule.
 pub async fn firewall_add(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     rule: &FirewallRule,
@@ -882,7 +877,7 @@ pub async fn firewall_add(
     let resource = format!("vm:{vmid}");
     let form = rule_form(rule)?;
     limit(
-        state,
+        ops,
         caller,
         Preset::VmConfig,
         "VM_FIREWALL_UPDATE",
@@ -890,37 +885,32 @@ pub async fn firewall_add(
     )
     .await?;
     let (g, _) = guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Config(ConfigPriv::Network),
         "VM_FIREWALL_UPDATE",
     )
     .await?;
-    audited(
-        state,
-        caller,
-        "VM_FIREWALL_UPDATE",
-        &resource,
-        json!({ "operation": "add", "rule": rule }),
-        async {
-            let _: Value = state.pve.post(g.path("firewall/rules"), &form).await?;
-            Ok((json!({ "success": true }), Value::Null))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VM_FIREWALL_UPDATE",
+            &resource,
+            json!({ "operation": "add", "rule": rule }),
+            async {
+                let _: Value = ops.pve.post(g.path("firewall/rules"), &form).await?;
+                Ok((json!({ "success": true }), Value::Null))
+            },
+        )
+        .await
 }
 
 /// Deletes the firewall rule at `pos`.
-pub async fn firewall_delete(
-    state: &AppState,
-    caller: &Caller,
-    vmid: Vmid,
-    pos: u32,
-) -> AppResult<Value> {
+pub async fn firewall_delete(ops: &Ops, caller: &Caller, vmid: Vmid, pos: u32) -> AppResult<Value> {
     let resource = format!("vm:{vmid}");
     limit(
-        state,
+        ops,
         caller,
         Preset::VmConfig,
         "VM_FIREWALL_UPDATE",
@@ -928,72 +918,69 @@ pub async fn firewall_delete(
     )
     .await?;
     let (g, _) = guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Config(ConfigPriv::Network),
         "VM_FIREWALL_UPDATE",
     )
     .await?;
-    audited(
-        state,
-        caller,
-        "VM_FIREWALL_UPDATE",
-        &resource,
-        json!({ "operation": "delete", "pos": pos }),
-        async {
-            let path = g.path("firewall/rules").seg(&Vmid(pos));
-            let _: Value = state.pve.delete(path, &[]).await?;
-            Ok((json!({ "success": true }), Value::Null))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VM_FIREWALL_UPDATE",
+            &resource,
+            json!({ "operation": "delete", "pos": pos }),
+            async {
+                let path = g.path("firewall/rules").seg(&Vmid(pos));
+                let _: Value = ops.pve.delete(path, &[]).await?;
+                Ok((json!({ "success": true }), Value::Null))
+            },
+        )
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
 /// Destroys a guest (and its disks).
-pub async fn delete(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Started> {
+pub async fn delete(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(state, caller, Preset::VmDelete, "VM_DELETE", &resource).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::Allocate, "VM_DELETE").await?;
-    audited(
-        state,
-        caller,
-        "VM_DELETE",
+    limit(ops, caller, Preset::VmDelete, "VM_DELETE", &resource).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::Allocate, "VM_DELETE").await?;
+    ops.audit.audited(&caller.actor, "VM_DELETE",
         &resource,
         json!({ "node": g.node(), "type": g.kind(), "name": g.resource().name, "pool": g.pool() }),
         async {
-            let v: Value = state
+            let v: Value = ops
                 .pve
                 .delete(g.path(""), &[("purge", "1".to_owned())])
                 .await?;
-            state.acl.invalidate();
-            Ok(started(state, caller, &v, vmid))
+            ops.acl.invalidate();
+            Ok(started(ops, caller, &v, vmid))
         },
     )
     .await
 }
 
 /// Converts a guest into a template.
-pub async fn make_template(state: &AppState, caller: &Caller, vmid: Vmid) -> AppResult<Started> {
+pub async fn make_template(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(state, caller, Preset::VmConfig, "VM_TEMPLATE", &resource).await?;
-    let (g, _) = guest(state, caller, vmid, GuestAction::Allocate, "VM_TEMPLATE").await?;
-    audited(
-        state,
-        caller,
-        "VM_TEMPLATE",
-        &resource,
-        json!({ "node": g.node(), "type": g.kind() }),
-        async {
-            let v: Value = state.pve.post(g.path("template"), &[]).await?;
-            state.acl.invalidate();
-            Ok(started(state, caller, &v, vmid))
-        },
-    )
-    .await
+    limit(ops, caller, Preset::VmConfig, "VM_TEMPLATE", &resource).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::Allocate, "VM_TEMPLATE").await?;
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VM_TEMPLATE",
+            &resource,
+            json!({ "node": g.node(), "type": g.kind() }),
+            async {
+                let v: Value = ops.pve.post(g.path("template"), &[]).await?;
+                ops.acl.invalidate();
+                Ok(started(ops, caller, &v, vmid))
+            },
+        )
+        .await
 }
 
 /// Backup modes.
@@ -1037,7 +1024,7 @@ fn backup_storage(
 
 /// Backs a guest up with vzdump.
 pub async fn backup(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     storage: Option<&str>,
@@ -1053,11 +1040,10 @@ pub async fn backup(
     if !["zstd", "lzo", "gzip", "0"].contains(&compress) {
         return Err(AppError::field("compress", "zstd, lzo, gzip or 0"));
     }
-    limit(state, caller, Preset::VmCreate, "BACKUP_CREATE", &resource).await?;
-    let (g, view) = guest(state, caller, vmid, GuestAction::Backup, "BACKUP_CREATE").await?;
-    let storage = checked(
-        state,
-        caller,
+    limit(ops, caller, Preset::VmCreate, "BACKUP_CREATE", &resource).await?;
+    let (g, view) = guest(ops, caller, vmid, GuestAction::Backup, "BACKUP_CREATE").await?;
+    let storage = ops.audit.checked(
+        &caller.actor,
         "BACKUP_CREATE",
         &resource,
         backup_storage(
@@ -1075,21 +1061,18 @@ pub async fn backup(
     if let Some(s) = &storage {
         form.push(("storage", s.to_string()));
     }
-    audited(
-        state,
-        caller,
-        "BACKUP_CREATE",
+    ops.audit.audited(&caller.actor, "BACKUP_CREATE",
         &resource,
         json!({ "node": g.node(), "storage": storage.as_ref().map(UsableStorage::as_str), "mode": mode, "compress": compress }),
         async {
-            let v: Value = state
+            let v: Value = ops
                 .pve
                 .post(ApiPath::lit("nodes").seg(g.node()).then("vzdump"), &form)
                 .await?;
             // The id now has backups: hold it back from new guests, also while this node is
             // down.
-            state.store.hold_guest_ids(&[vmid.0], "backup").await?;
-            Ok(started(state, caller, &v, vmid))
+            ops.store.hold_guest_ids(&[vmid.0], "backup").await?;
+            Ok(started(ops, caller, &v, vmid))
         },
     )
     .await
@@ -1098,11 +1081,11 @@ pub async fn backup(
 /// The configuration saved in a backup archive (`GET …/vzdump/extractconfig`): its keys up to
 /// the first snapshot section.
 async fn archive_config(
-    state: &AppState,
+    ops: &Ops,
     node: &Node,
     volume: &UsableVolume,
 ) -> AppResult<Map<String, Value>> {
-    let text: String = state
+    let text: String = ops
         .pve
         .get_with(
             ApiPath::lit("nodes").seg(node).then("vzdump/extractconfig"),
@@ -1129,32 +1112,33 @@ async fn archive_config(
 /// come back on their storages, which the caller must be allowed to allocate on, and what the
 /// guest then holds beyond what it holds now counts against the pool's quota.
 pub async fn restore(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     archive: &str,
     override_quota: bool,
 ) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(state, caller, Preset::VmCreate, "BACKUP_RESTORE", &resource).await?;
-    let (g, view) = guest(state, caller, vmid, GuestAction::Allocate, "BACKUP_RESTORE").await?;
+    limit(ops, caller, Preset::VmCreate, "BACKUP_RESTORE", &resource).await?;
+    let (g, view) = guest(ops, caller, vmid, GuestAction::Allocate, "BACKUP_RESTORE").await?;
     let permits = view.permits(&caller.principal);
     let fail = |err: AppError| {
-        refused(state, caller, "BACKUP_RESTORE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "BACKUP_RESTORE", &resource, &err);
         err
     };
     let override_quota = reject_override(caller, override_quota).map_err(fail)?;
     let volume = permits
         .volume("archive", archive, VolumeUse::RestoreOver(&g))
         .map_err(fail)?;
-    let backups = list_backups(state, &g).await?;
+    let backups = list_backups(ops, &g).await?;
     if !backups.iter().any(|b| b.volid == volume.as_str()) {
         return Err(fail(AppError::field(
             "archive",
             format!("no backup {volume} of {} {vmid}", g.kind().noun()),
         )));
     }
-    let current: Value = state.pve.get(g.path("status/current")).await?;
+    let current: Value = ops.pve.get(g.path("status/current")).await?;
     if current["status"] != "stopped" {
         return Err(fail(AppError::with_message(
             ErrorCode::Conflict,
@@ -1165,7 +1149,7 @@ pub async fn restore(
         )));
     }
     // The archive's disks come back where they were saved: those storages must be the caller's.
-    let saved = archive_config(state, g.node(), &volume).await?;
+    let saved = archive_config(ops, g.node(), &volume).await?;
     for (key, value) in &saved {
         let Some((vol, _)) = value
             .as_str()
@@ -1179,8 +1163,8 @@ pub async fn restore(
             .map_err(fail)?;
     }
     let cpus = cpus_of(&view, g.node());
-    let (before, now) = quota::guest_holding(state, g.node(), g.kind(), vmid, cpus).await?;
-    config::vet_replacement(state, permits, &g, &saved, &now.pending)
+    let (before, now) = quota::guest_holding(&ops.pve, g.node(), g.kind(), vmid, cpus).await?;
+    config::vet_replacement(ops, permits, &g, &saved, &now.pending)
         .await
         .map_err(fail)?;
     let after = quota::holding_of(g.kind(), &saved, cpus, &std::collections::HashMap::new());
@@ -1208,20 +1192,17 @@ pub async fn restore(
     if let Some(pool) = g.pool() {
         form.push(("pool", pool.to_owned()));
     }
-    audited(
-        state,
-        caller,
-        "BACKUP_RESTORE",
+    ops.audit.audited(&caller.actor, "BACKUP_RESTORE",
         &resource,
         json!({ "archive": volume.as_str(), "node": g.node(), "quotaOverride": override_quota, "adds": ask }),
         async {
-            let ticket = reserve_for(state, g.pool(), ask, override_quota).await?;
-            let v: Value = state.pve.post(path, &form).await?;
+            let ticket = reserve_for(ops, g.pool(), ask, override_quota).await?;
+            let v: Value = ops.pve.post(path, &form).await?;
             if let Some(t) = ticket {
                 t.commit_task(upid_of(&v).as_deref());
             }
-            state.acl.invalidate();
-            Ok(started(state, caller, &v, vmid))
+            ops.acl.invalidate();
+            Ok(started(ops, caller, &v, vmid))
         },
     )
     .await
@@ -1362,16 +1343,12 @@ fn nic(
 }
 
 /// The VNets, read when a request names a bridge that may be one.
-async fn vnets_for(
-    state: &AppState,
-    permits: Permits<'_>,
-    bridges: &[&str],
-) -> AppResult<Vec<Value>> {
+async fn vnets_for(ops: &Ops, permits: Permits<'_>, bridges: &[&str]) -> AppResult<Vec<Value>> {
     let public = &permits.policy().public_bridges;
     if bridges.iter().all(|b| public.iter().any(|p| p == b)) {
         return Ok(Vec::new());
     }
-    Ok(state.pve.get("cluster/sdn/vnets").await?)
+    Ok(ops.pve.get("cluster/sdn/vnets").await?)
 }
 
 /// The bridge a NIC value names (bare bridge or `…,bridge=X,…`).
@@ -1396,43 +1373,40 @@ struct Charge<'a> {
 /// The tail every creation shares: reserve the quota (and the id), create, commit, tell the
 /// watchers, and follow the task.
 async fn create_guest(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     charge: Charge<'_>,
     path: impl FnOnce(Vmid) -> ApiPath,
     form: impl FnOnce(Vmid) -> Vec<(&'static str, String)>,
 ) -> AppResult<(Started, Value)> {
-    let ticket = state
+    let ticket = ops
         .quotas
-        .reserve(
-            state,
-            Ask {
-                pool: if charge.override_quota {
-                    None
-                } else {
-                    charge.pool.map(|p| p.as_str().to_owned())
-                },
-                amounts: charge.amounts,
-                new_vmid: charge.new_vmid,
+        .reserve(Ask {
+            pool: if charge.override_quota {
+                None
+            } else {
+                charge.pool.map(|p| p.as_str().to_owned())
             },
-        )
+            amounts: charge.amounts,
+            new_vmid: charge.new_vmid,
+        })
         .await?;
     let vmid = ticket
         .vmid()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no free guest id")))?;
-    let v: Value = state.pve.post(path(vmid), &form(vmid)).await?;
+    let v: Value = ops.pve.post(path(vmid), &form(vmid)).await?;
     ticket.commit_task(upid_of(&v).as_deref());
-    state.acl.invalidate();
+    ops.acl.invalidate();
     let upid = upid_of(&v);
     Ok((
-        Started::task(state, caller, upid.clone(), Some(vmid)),
+        Started::task(ops, caller, upid.clone(), Some(vmid)),
         json!({ "upid": upid, "vmid": vmid }),
     ))
 }
 
 /// Creates a QEMU VM.
 pub async fn create_vm(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     node: &str,
     input: CreateVm,
@@ -1449,11 +1423,11 @@ pub async fn create_vm(
     let ostype = input.ostype.clone().unwrap_or_else(|| "l26".to_owned());
     config::plain("ostype", keys::Value::Enum(keys::QEMU_OSTYPES), &ostype)
         .map_err(|_| AppError::field("ostype", "a Proxmox OS type such as l26 or win11"))?;
-    limit(state, caller, Preset::VmCreate, "VM_CREATE", &resource).await?;
-    let view = super::view(state).await?;
+    limit(ops, caller, Preset::VmCreate, "VM_CREATE", &resource).await?;
+    let view = super::view(ops).await?;
     let permits = view.permits(&caller.principal);
     let net_raw = input.net0.clone().unwrap_or_else(|| "vmbr0".to_owned());
-    let vnets = vnets_for(state, permits, &[bridge_named(&net_raw)]).await?;
+    let vnets = vnets_for(ops, permits, &[bridge_named(&net_raw)]).await?;
     let checks = (|| {
         let node = permits.node("node", node)?;
         let pool = target_pool(permits, "pool", input.pool.as_deref())?;
@@ -1479,7 +1453,8 @@ pub async fn create_vm(
         Ok((node, pool, storage, disk, iso, net0, override_quota))
     })();
     let (node, pool, storage, disk, iso, net0, override_quota) =
-        checked(state, caller, "VM_CREATE", &resource, checks)?;
+        ops.audit
+            .checked(&caller.actor, "VM_CREATE", &resource, checks)?;
     let ask = Amounts {
         vms: 1,
         cpu: i64::from(cores * sockets),
@@ -1493,58 +1468,59 @@ pub async fn create_vm(
         "storage": storage.as_ref().map(UsableStorage::as_str),
         "iso": iso.as_ref().map(UsableVolume::as_str), "quotaOverride": override_quota,
     });
-    audited(state, caller, "VM_CREATE", &resource, details, async {
-        create_guest(
-            state,
-            caller,
-            Charge {
-                pool: pool.as_ref(),
-                override_quota,
-                amounts: ask,
-                new_vmid: given.map_or(NewId::Pick, NewId::Given),
-            },
-            |_| ApiPath::lit("nodes").seg(node.node()).then("qemu"),
-            |vmid| {
-                let mut form = vec![
-                    ("vmid", vmid.to_string()),
-                    ("cores", cores.to_string()),
-                    ("sockets", sockets.to_string()),
-                    ("memory", memory.to_string()),
-                    ("net0", net0.clone()),
-                    ("ostype", ostype.clone()),
-                    ("scsihw", "virtio-scsi-single".to_owned()),
-                ];
-                if let Some(n) = &input.name {
-                    form.push(("name", n.clone()));
-                }
-                if let Some(p) = &pool {
-                    form.push(("pool", p.as_str().to_owned()));
-                }
-                form.push((
-                    "ide2",
-                    match &iso {
-                        Some(i) => format!("{i},media=cdrom"),
-                        None => "none,media=cdrom".to_owned(),
-                    },
-                ));
-                if let (Some(s), Some(d)) = (&storage, disk) {
-                    form.push(("scsi0", format!("{s}:{d}")));
-                    form.push(("boot", "order=scsi0;ide2;net0".to_owned()));
-                }
-                if input.start {
-                    form.push(("start", "1".to_owned()));
-                }
-                form
-            },
-        )
+    ops.audit
+        .audited(&caller.actor, "VM_CREATE", &resource, details, async {
+            create_guest(
+                ops,
+                caller,
+                Charge {
+                    pool: pool.as_ref(),
+                    override_quota,
+                    amounts: ask,
+                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
+                },
+                |_| ApiPath::lit("nodes").seg(node.node()).then("qemu"),
+                |vmid| {
+                    let mut form = vec![
+                        ("vmid", vmid.to_string()),
+                        ("cores", cores.to_string()),
+                        ("sockets", sockets.to_string()),
+                        ("memory", memory.to_string()),
+                        ("net0", net0.clone()),
+                        ("ostype", ostype.clone()),
+                        ("scsihw", "virtio-scsi-single".to_owned()),
+                    ];
+                    if let Some(n) = &input.name {
+                        form.push(("name", n.clone()));
+                    }
+                    if let Some(p) = &pool {
+                        form.push(("pool", p.as_str().to_owned()));
+                    }
+                    form.push((
+                        "ide2",
+                        match &iso {
+                            Some(i) => format!("{i},media=cdrom"),
+                            None => "none,media=cdrom".to_owned(),
+                        },
+                    ));
+                    if let (Some(s), Some(d)) = (&storage, disk) {
+                        form.push(("scsi0", format!("{s}:{d}")));
+                        form.push(("boot", "order=scsi0;ide2;net0".to_owned()));
+                    }
+                    if input.start {
+                        form.push(("start", "1".to_owned()));
+                    }
+                    form
+                },
+            )
+            .await
+        })
         .await
-    })
-    .await
 }
 
 /// Creates an LXC container (unprivileged; privileged ones are for administrators).
 pub async fn create_ct(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     node: &str,
     input: CreateCt,
@@ -1569,11 +1545,11 @@ pub async fn create_ct(
             ));
         }
     }
-    limit(state, caller, Preset::VmCreate, "CT_CREATE", &resource).await?;
-    let view = super::view(state).await?;
+    limit(ops, caller, Preset::VmCreate, "CT_CREATE", &resource).await?;
+    let view = super::view(ops).await?;
     let permits = view.permits(&caller.principal);
     let bridge = input.bridge.clone().unwrap_or_else(|| "vmbr0".to_owned());
-    let vnets = vnets_for(state, permits, &[bridge_named(&bridge)]).await?;
+    let vnets = vnets_for(ops, permits, &[bridge_named(&bridge)]).await?;
     let unprivileged = input.unprivileged.unwrap_or(true);
     let checks = (|| {
         if !unprivileged && !caller.is_admin() {
@@ -1591,7 +1567,8 @@ pub async fn create_ct(
         Ok((node, pool, ostemplate, storage, net0, override_quota))
     })();
     let (node, pool, ostemplate, storage, net0, override_quota) =
-        checked(state, caller, "CT_CREATE", &resource, checks)?;
+        ops.audit
+            .checked(&caller.actor, "CT_CREATE", &resource, checks)?;
     let ask = Amounts {
         lxcs: 1,
         cpu: i64::from(cores),
@@ -1604,52 +1581,53 @@ pub async fn create_ct(
         "cores": cores, "memory": memory, "disk": disk, "storage": storage.as_str(),
         "ostemplate": ostemplate.as_str(), "unprivileged": unprivileged, "quotaOverride": override_quota,
     });
-    audited(state, caller, "CT_CREATE", &resource, details, async {
-        create_guest(
-            state,
-            caller,
-            Charge {
-                pool: pool.as_ref(),
-                override_quota,
-                amounts: ask,
-                new_vmid: given.map_or(NewId::Pick, NewId::Given),
-            },
-            |_| ApiPath::lit("nodes").seg(node.node()).then("lxc"),
-            |vmid| {
-                let mut form = vec![
-                    ("vmid", vmid.to_string()),
-                    ("ostemplate", ostemplate.to_string()),
-                    ("rootfs", format!("{storage}:{disk}")),
-                    ("cores", cores.to_string()),
-                    ("memory", memory.to_string()),
-                    ("swap", swap.to_string()),
-                    ("net0", net0.clone()),
-                    (
-                        "unprivileged",
-                        if unprivileged { "1" } else { "0" }.to_owned(),
-                    ),
-                ];
-                if let Some(h) = &input.hostname {
-                    form.push(("hostname", h.clone()));
-                }
-                if let Some(p) = &pool {
-                    form.push(("pool", p.as_str().to_owned()));
-                }
-                if let Some(pw) = &input.password {
-                    form.push(("password", pw.clone()));
-                }
-                if let Some(k) = &input.ssh_public_keys {
-                    form.push(("ssh-public-keys", k.clone()));
-                }
-                if input.start {
-                    form.push(("start", "1".to_owned()));
-                }
-                form
-            },
-        )
+    ops.audit
+        .audited(&caller.actor, "CT_CREATE", &resource, details, async {
+            create_guest(
+                ops,
+                caller,
+                Charge {
+                    pool: pool.as_ref(),
+                    override_quota,
+                    amounts: ask,
+                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
+                },
+                |_| ApiPath::lit("nodes").seg(node.node()).then("lxc"),
+                |vmid| {
+                    let mut form = vec![
+                        ("vmid", vmid.to_string()),
+                        ("ostemplate", ostemplate.to_string()),
+                        ("rootfs", format!("{storage}:{disk}")),
+                        ("cores", cores.to_string()),
+                        ("memory", memory.to_string()),
+                        ("swap", swap.to_string()),
+                        ("net0", net0.clone()),
+                        (
+                            "unprivileged",
+                            if unprivileged { "1" } else { "0" }.to_owned(),
+                        ),
+                    ];
+                    if let Some(h) = &input.hostname {
+                        form.push(("hostname", h.clone()));
+                    }
+                    if let Some(p) = &pool {
+                        form.push(("pool", p.as_str().to_owned()));
+                    }
+                    if let Some(pw) = &input.password {
+                        form.push(("password", pw.clone()));
+                    }
+                    if let Some(k) = &input.ssh_public_keys {
+                        form.push(("ssh-public-keys", k.clone()));
+                    }
+                    if input.start {
+                        form.push(("start", "1".to_owned()));
+                    }
+                    form
+                },
+            )
+            .await
+        })
         .await
-    })
-    .await
 }
 
 /// A clone request.
@@ -1680,7 +1658,7 @@ pub struct CloneInput {
 /// guest the caller may clone; the new disks land on the storage named (or, without one, where
 /// the source's disks are), which the caller must be allowed to allocate on; what the clone
 /// holds counts against the target pool's quota.
-pub async fn clone(state: &AppState, caller: &Caller, input: CloneInput) -> AppResult<Started> {
+pub async fn clone(ops: &Ops, caller: &Caller, input: CloneInput) -> AppResult<Started> {
     let source = Vmid::check("sourceVmId", input.source_vm_id)?;
     let given = input
         .new_vm_id
@@ -1690,19 +1668,18 @@ pub async fn clone(state: &AppState, caller: &Caller, input: CloneInput) -> AppR
         config::plain("name", keys::Value::Name, n)?;
     }
     let resource = format!("vm:{source}");
-    limit(state, caller, Preset::VmClone, "VM_CLONE", &resource).await?;
-    let view = super::view(state).await?;
+    limit(ops, caller, Preset::VmClone, "VM_CLONE", &resource).await?;
+    let view = super::view(ops).await?;
     let permits = view.permits(&caller.principal);
-    let (src, public) = checked(
-        state,
-        caller,
+    let (src, public) = ops.audit.checked(
+        &caller.actor,
         "VM_CLONE",
         &resource,
         permits.clone_source(source),
     )?;
     // What the source holds is what the clone will hold (as a guest, not a template).
     let cpus = cpus_of(&view, src.node());
-    let src_cfg = quota::guest_config(state, src.node(), src.kind(), source).await?;
+    let src_cfg = quota::guest_config(&ops.pve, src.node(), src.kind(), source).await?;
     let checks = (|| {
         if !input.full_clone && !src.resource().template {
             return Err(AppError::field(
@@ -1737,8 +1714,9 @@ pub async fn clone(state: &AppState, caller: &Caller, input: CloneInput) -> AppR
         Ok((pool, dest, storage, override_quota))
     })();
     let (pool, dest, storage, override_quota) =
-        checked(state, caller, "VM_CLONE", &resource, checks)?;
-    let sizes = quota::sizes_for(state, src.node(), src.kind(), &[&src_cfg.current]).await;
+        ops.audit
+            .checked(&caller.actor, "VM_CLONE", &resource, checks)?;
+    let sizes = quota::sizes_for(&ops.pve, src.node(), src.kind(), &[&src_cfg.current]).await;
     let mut as_guest = src_cfg.current.clone();
     as_guest.remove("template");
     let mut held = quota::holding_of(src.kind(), &as_guest, cpus, &sizes);
@@ -1756,47 +1734,48 @@ pub async fn clone(state: &AppState, caller: &Caller, input: CloneInput) -> AppR
         "storage": storage.as_ref().map(UsableStorage::as_str), "target": dest.node(),
         "quotaOverride": override_quota,
     });
-    audited(state, caller, "VM_CLONE", &resource, details, async {
-        create_guest(
-            state,
-            caller,
-            Charge {
-                pool: pool.as_ref(),
-                override_quota,
-                amounts: ask,
-                new_vmid: given.map_or(NewId::Pick, NewId::Given),
-            },
-            |_| src.path("clone"),
-            |newid| {
-                let mut form = vec![("newid", newid.to_string())];
-                if let Some(n) = &input.name {
-                    form.push((
-                        if src.kind() == GuestKind::Qemu {
-                            "name"
-                        } else {
-                            "hostname"
-                        },
-                        n.clone(),
-                    ));
-                }
-                if let Some(p) = &pool {
-                    form.push(("pool", p.as_str().to_owned()));
-                }
-                if input.full_clone {
-                    form.push(("full", "1".to_owned()));
-                }
-                if let Some(s) = &storage {
-                    form.push(("storage", s.to_string()));
-                }
-                if dest.node() != src.node() {
-                    form.push(("target", dest.node().to_string()));
-                }
-                form
-            },
-        )
+    ops.audit
+        .audited(&caller.actor, "VM_CLONE", &resource, details, async {
+            create_guest(
+                ops,
+                caller,
+                Charge {
+                    pool: pool.as_ref(),
+                    override_quota,
+                    amounts: ask,
+                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
+                },
+                |_| src.path("clone"),
+                |newid| {
+                    let mut form = vec![("newid", newid.to_string())];
+                    if let Some(n) = &input.name {
+                        form.push((
+                            if src.kind() == GuestKind::Qemu {
+                                "name"
+                            } else {
+                                "hostname"
+                            },
+                            n.clone(),
+                        ));
+                    }
+                    if let Some(p) = &pool {
+                        form.push(("pool", p.as_str().to_owned()));
+                    }
+                    if input.full_clone {
+                        form.push(("full", "1".to_owned()));
+                    }
+                    if let Some(s) = &storage {
+                        form.push(("storage", s.to_string()));
+                    }
+                    if dest.node() != src.node() {
+                        form.push(("target", dest.node().to_string()));
+                    }
+                    form
+                },
+            )
+            .await
+        })
         .await
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@
 
 pub mod cluster;
 pub mod config;
+pub mod consoles;
 pub mod guests;
 pub mod pools;
 pub mod quota;
 
-use std::future::Future;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::acl::cache::View;
 use crate::acl::GuestAction;
@@ -22,7 +22,43 @@ use crate::limits::Preset;
 use crate::pve::path::Vmid;
 
 pub use crate::acl::owned::Guest;
-use crate::state::AppState;
+
+/// What the Proxmox services use, and nothing else: each service is a function of `&Ops`, the
+/// caller and its typed input. Handlers get it from the application state
+/// (`State<Ops>`, through `FromRef`); every field is a cheap handle.
+#[derive(Clone)]
+pub struct Ops {
+    /// Validated configuration.
+    pub config: Arc<crate::config::Config>,
+    /// The database.
+    pub store: crate::store::Store,
+    /// The Proxmox client (Uma's one token).
+    pub pve: crate::pve::PveClient,
+    /// The shared ACL view.
+    pub acl: Arc<crate::acl::cache::AclCache>,
+    /// The audit log.
+    pub audit: crate::audit::Audit,
+    /// Per-user limits of Proxmox operations.
+    pub limits: crate::limits::OpLimits,
+    /// Quota reservations.
+    pub quotas: Arc<quota::QuotaBook>,
+    /// SDN apply cooldown and the VNet creation lock.
+    pub sdn: Arc<sdn::SdnGate>,
+    /// Follows the Proxmox tasks Uma starts.
+    pub tasks: crate::services::tasks::Tasks,
+    /// Redis, when configured (the SDN cooldown across instances).
+    pub redis: Option<fred::clients::Client>,
+    /// The consoles supervisor (open consoles, the per-user maximum).
+    pub consoles: ractor::ActorRef<uma_actors::consoles::ConsolesMsg>,
+}
+
+impl std::fmt::Debug for Ops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ops")
+            .field("pve", &self.pve)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Checks a typed input's declared rules (`validator`); the first failing field becomes a
 /// `400 invalid_input` naming it as the client spells it (camelCase) with the rule's message.
@@ -66,29 +102,29 @@ fn camel(snake: &str) -> String {
 }
 
 /// The shared ACL view (cached briefly).
-pub async fn view(state: &AppState) -> AppResult<Arc<View>> {
-    Ok(state.acl.view().await?)
+pub async fn view(ops: &Ops) -> AppResult<Arc<View>> {
+    Ok(ops.acl.view().await?)
 }
 
 /// Resolves a guest the caller may see and checks `need` (through the caller's permits). A
 /// guest the caller may not see is "not found" (its existence is not revealed); one they see
 /// but may not act on is 403. Either refusal writes a `FAILURE` row under `action`.
 pub async fn guest(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     vmid: Vmid,
     need: GuestAction,
     action: &str,
 ) -> AppResult<(Guest, Arc<View>)> {
-    let mut view = view(state).await?;
+    let mut view = view(ops).await?;
     if view.guest(vmid.0).is_none() {
         // It may be new since the cached view: look again before saying it does not exist.
-        view = state.acl.reload().await?;
+        view = ops.acl.reload().await?;
     }
     match view.permits(&caller.principal).guest(vmid, need) {
         Ok(g) => Ok((g, view)),
         Err(err) => {
-            state.audit.record(
+            ops.audit.record(
                 &caller.actor,
                 action,
                 &format!("vm:{vmid}"),
@@ -100,28 +136,17 @@ pub async fn guest(
     }
 }
 
-/// Runs `check` and writes a `FAILURE` row under `action` when it refuses.
-pub fn checked<T>(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    resource: &str,
-    check: AppResult<T>,
-) -> AppResult<T> {
-    check.inspect_err(|err| refused(state, caller, action, resource, err))
-}
-
 /// Counts one `preset` action for the caller; refuses with 429 (`Retry-After`) and a `WARNING`
 /// audit row when over the limit.
 pub async fn limit(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     preset: Preset,
     action: &str,
     resource: &str,
 ) -> AppResult<()> {
-    if let Err(wait) = state.ops.check(preset, caller.username()).await {
-        state.audit.record(
+    if let Err(wait) = ops.limits.check(preset, caller.username()).await {
+        ops.audit.record(
             &caller.actor,
             action,
             resource,
@@ -138,71 +163,13 @@ pub async fn limit(
     Ok(())
 }
 
-/// Runs `work` and writes its one audit row: `SUCCESS` with `details` (plus what `work` adds),
-/// or `FAILURE` with the error the user saw.
-pub async fn audited<T, F>(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    resource: &str,
-    details: Value,
-    work: F,
-) -> AppResult<T>
-where
-    F: Future<Output = AppResult<(T, Value)>>,
-{
-    match work.await {
-        Ok((value, extra)) => {
-            state.audit.record(
-                &caller.actor,
-                action,
-                resource,
-                Status::Success,
-                merge(details, extra),
-            );
-            Ok(value)
-        }
-        Err(err) => {
-            state.audit.record(
-                &caller.actor,
-                action,
-                resource,
-                Status::Failure,
-                merge(
-                    details,
-                    json!({ "error": err.message, "code": err.code.as_str() }),
-                ),
-            );
-            Err(err)
-        }
-    }
-}
-
-/// Writes a `FAILURE` row for a request refused before any work (bad input, no permission).
-pub fn refused(state: &AppState, caller: &Caller, action: &str, resource: &str, err: &AppError) {
-    state.audit.record(
-        &caller.actor,
-        action,
-        resource,
-        Status::Failure,
-        json!({ "error": err.message, "code": err.code.as_str() }),
-    );
-}
-
-fn merge(mut base: Value, extra: Value) -> Value {
-    match (&mut base, extra) {
-        (Value::Object(b), Value::Object(e)) => {
-            b.extend(e);
-            base
-        }
-        (Value::Null, e) => e,
-        (_, Value::Null) => base,
-        (_, e) => json!({ "details": base, "result": e }),
-    }
-}
-
 // SDN, replication, and Proxmox roles/users (declared here, at the end, to stay clear of the
 // modules above).
 pub mod access;
+pub mod chat;
+pub mod cluster_feed;
 pub mod replication;
 pub mod sdn;
+pub mod tasks;
+pub mod watch;
+pub mod whiteboard;

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::quota;
-use super::{audited, limit, refused, view};
+use super::Ops;
+use super::{limit, view};
 use crate::acl::cache::View;
 use crate::acl::{local_name, pool_owner_part, OwnerTag, UgidKind};
 use crate::audit::Status;
@@ -14,7 +15,6 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::PoolId;
-use crate::state::AppState;
 use crate::store::pools::Limits;
 
 fn limits_json(l: &Limits) -> Value {
@@ -40,32 +40,29 @@ fn comment_of(v: &View, pool: &str) -> Option<String> {
 
 /// A pool's usage (every guest's configuration read now) with its VNets, the limits in force,
 /// and what is left of them (of the owner's budget, for pools that share it).
-async fn standing(state: &AppState, v: &View, pool: &str, live: bool) -> AppResult<Value> {
-    let eff = quota::effective(state, v, pool).await?;
+async fn standing(ops: &Ops, v: &View, pool: &str, live: bool) -> AppResult<Value> {
+    let eff = quota::effective(&ops.store, v, pool).await?;
     let fresh;
     let resources = if live {
-        fresh = state.pve.resources(None).await?;
+        fresh = ops.pve.resources(None).await?;
         &fresh
     } else {
         &v.resources
     };
-    let mut usage = state
+    let mut usage = ops
         .quotas
-        .usage(state, resources, &[pool.to_owned()], live)
+        .usage(resources, &[pool.to_owned()], live)
         .await?;
-    usage.vnets = quota::vnet_usage(state, pool).await?;
+    usage.vnets = quota::vnet_usage(&ops.pve, pool).await?;
     let mut budget = if eff.pools.len() > 1 {
-        state
-            .quotas
-            .usage(state, resources, &eff.pools, live)
-            .await?
+        ops.quotas.usage(resources, &eff.pools, live).await?
     } else {
         usage
     };
     if eff.pools.len() > 1 {
         let mut vnets = 0;
         for p in &eff.pools {
-            vnets += quota::vnet_usage(state, p).await?;
+            vnets += quota::vnet_usage(&ops.pve, p).await?;
         }
         budget.vnets = vnets;
     }
@@ -92,8 +89,8 @@ async fn standing(state: &AppState, v: &View, pool: &str, live: bool) -> AppResu
 }
 
 /// The pools the caller may see, with what they may do, usage and limits.
-pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    let v = view(state).await?;
+pub async fn list(ops: &Ops, caller: &Caller) -> AppResult<Value> {
+    let v = view(ops).await?;
     let mut out = Vec::new();
     for r in v.resources.iter().filter(|r| r.kind == "pool") {
         let Some(id) = r.pool.as_deref() else {
@@ -103,7 +100,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Value> {
         if !access.see {
             continue;
         }
-        let standing = standing(state, &v, id, false).await?;
+        let standing = standing(ops, &v, id, false).await?;
         out.push(json!({
             "poolid": id,
             "comment": comment_of(&v, id),
@@ -115,7 +112,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Value> {
             "remaining": standing["remaining"],
         }));
     }
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "VIEW_POOLS",
         "cluster:pools",
@@ -126,9 +123,9 @@ pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Value> {
 }
 
 /// A pool's members (as the caller may see them) and the nodes.
-pub async fn detail(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+pub async fn detail(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> {
     let id = PoolId::parse("poolId", pool)?;
-    let v = view(state).await?;
+    let v = view(ops).await?;
     let access = v.engine.pool_access(&caller.principal, id.as_str());
     let exists = v
         .resources
@@ -142,7 +139,7 @@ pub async fn detail(state: &AppState, caller: &Caller, pool: &str) -> AppResult<
         .iter()
         .filter(|r| r.pool.as_deref() == Some(id.as_str()) && r.kind != "pool")
         .collect();
-    let standing = standing(state, &v, id.as_str(), false).await?;
+    let standing = standing(ops, &v, id.as_str(), false).await?;
     Ok(json!({
         "pool": {
             "poolid": id, "comment": comment_of(&v, id.as_str()), "members": members,
@@ -195,14 +192,14 @@ struct PveDomain {
 
 /// The Proxmox user id of a Uma user: `name@PROXMOX_USER_REALM`, else the one Proxmox user whose
 /// name matches, else the first LDAP/AD realm.
-pub async fn pve_userid(state: &AppState, name: &str) -> AppResult<String> {
+pub async fn pve_userid(ops: &Ops, name: &str) -> AppResult<String> {
     if name.contains('@') {
         return Ok(name.to_owned());
     }
-    if let Some(realm) = &state.config.proxmox_user_realm {
+    if let Some(realm) = &ops.config.proxmox_user_realm {
         return Ok(format!("{name}@{realm}"));
     }
-    let users: Vec<PveUser> = state.pve.get("access/users").await?;
+    let users: Vec<PveUser> = ops.pve.get("access/users").await?;
     let matching: Vec<&PveUser> = users
         .iter()
         .filter(|u| {
@@ -214,7 +211,7 @@ pub async fn pve_userid(state: &AppState, name: &str) -> AppResult<String> {
     if let [one] = matching.as_slice() {
         return Ok(one.userid.clone());
     }
-    let domains: Vec<PveDomain> = state.pve.get("access/domains").await.unwrap_or_default();
+    let domains: Vec<PveDomain> = ops.pve.get("access/domains").await.unwrap_or_default();
     let realm = domains
         .iter()
         .find(|d| d.kind == "ad" || d.kind == "ldap")
@@ -229,10 +226,10 @@ pub async fn pve_userid(state: &AppState, name: &str) -> AppResult<String> {
 }
 
 /// The Proxmox group id of a group name: exact, case-insensitive, or with the realm suffix.
-pub async fn pve_groupid(state: &AppState, name: &str) -> AppResult<String> {
-    let groups: Vec<PveGroup> = state.pve.get("access/groups").await?;
+pub async fn pve_groupid(ops: &Ops, name: &str) -> AppResult<String> {
+    let groups: Vec<PveGroup> = ops.pve.get("access/groups").await?;
     let mut candidates = vec![name.to_owned()];
-    if let Some(realm) = &state.config.proxmox_user_realm {
+    if let Some(realm) = &ops.config.proxmox_user_realm {
         candidates.push(format!("{name}-{realm}"));
     }
     for c in &candidates {
@@ -270,11 +267,11 @@ fn check_name(field: &str, name: &str) -> AppResult<()> {
 /// Administrator on it. Non-administrators create pools for themselves (or a group of theirs),
 /// at most `MAX_POOLS_PER_USER` per owner; a name whose pools already belong to another owner
 /// whose name reads the same (`john.doe` and `john_doe` both make `DEV_john_doe_…`) is refused.
-pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> AppResult<Value> {
+pub async fn create(ops: &Ops, caller: &Caller, input: PoolCreate) -> AppResult<Value> {
     let action = "POOL_CREATE";
     let resource = "cluster:pools";
     let fail = |err: AppError| {
-        refused(state, caller, action, resource, &err);
+        ops.audit.refused(&caller.actor, action, resource, &err);
         err
     };
     super::validated(&input).map_err(fail)?;
@@ -296,7 +293,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
         name: caller.username().to_owned(),
     });
     check_name("owner.name", &owner.name).map_err(fail)?;
-    limit(state, caller, Preset::PoolCreate, action, resource).await?;
+    limit(ops, caller, Preset::PoolCreate, action, resource).await?;
     let (kind, pve_id) = match owner.kind.as_str() {
         "user" => {
             let own = local_name(&owner.name).eq_ignore_ascii_case(local_name(caller.username()));
@@ -308,7 +305,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
             }
             (
                 UgidKind::User,
-                pve_userid(state, local_name(&owner.name))
+                pve_userid(ops, local_name(&owner.name))
                     .await
                     .map_err(fail)?,
             )
@@ -327,7 +324,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
             }
             (
                 UgidKind::Group,
-                pve_groupid(state, &owner.name).await.map_err(fail)?,
+                pve_groupid(ops, &owner.name).await.map_err(fail)?,
             )
         }
         _ => return Err(fail(AppError::field("owner.type", "user or group"))),
@@ -336,7 +333,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
         UgidKind::Group => OwnerTag::Group(pve_id.clone()),
         _ => OwnerTag::User(pve_id.clone()),
     };
-    let v = state.acl.reload().await?;
+    let v = ops.acl.reload().await?;
     let part = tag.name_part(&v.engine.naming);
     let named: Vec<&String> = v
         .engine
@@ -359,9 +356,9 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
             ),
         )));
     }
-    if !caller.is_admin() && state.config.max_pools_per_user > 0 {
+    if !caller.is_admin() && ops.config.max_pools_per_user > 0 {
         let owned = v.engine.pools_named_for(&tag).len();
-        let max = state.config.max_pools_per_user as usize;
+        let max = ops.config.max_pools_per_user as usize;
         if owned >= max {
             return Err(fail(AppError::with_message(
                 ErrorCode::Forbidden,
@@ -385,14 +382,11 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
         format!("{comment} {}", tag.render())
     };
     let resource = format!("pool:{poolid}");
-    audited(
-        state,
-        caller,
-        action,
+    ops.audit.audited(&caller.actor, action,
         &resource,
         json!({ "owner": { "type": owner.kind, "name": owner.name, "pveId": pve_id } }),
         async {
-            let _: Value = state
+            let _: Value = ops
                 .pve
                 .post(
                     "pools",
@@ -400,7 +394,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
                 )
                 .await?;
             let holder = if kind == UgidKind::Group { "groups" } else { "users" };
-            let acl: Result<Value, _> = state
+            let acl: Result<Value, _> = ops
                 .pve
                 .put(
                     "access/acl",
@@ -411,9 +405,9 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
                     ],
                 )
                 .await;
-            state.acl.invalidate();
+            ops.acl.invalidate();
             let acl_error = acl.err().map(|e| AppError::from(e).message);
-            state.audit.record(
+            ops.audit.record(
                 &caller.actor,
                 "POOL_ACL_UPDATE",
                 &resource,
@@ -430,15 +424,16 @@ pub async fn create(state: &AppState, caller: &Caller, input: PoolCreate) -> App
 }
 
 /// Deletes an empty pool with its ACL entries and limits.
-pub async fn delete(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+pub async fn delete(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> {
     let id = PoolId::parse("poolId", pool)?;
     let resource = format!("pool:{id}");
-    limit(state, caller, Preset::PoolCreate, "POOL_DELETE", &resource).await?;
-    let v = state.acl.reload().await?;
+    limit(ops, caller, Preset::PoolCreate, "POOL_DELETE", &resource).await?;
+    let v = ops.acl.reload().await?;
     let access = v.engine.pool_access(&caller.principal, id.as_str());
     if !access.see {
         let err = not_found(id.as_str());
-        refused(state, caller, "POOL_DELETE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_DELETE", &resource, &err);
         return Err(err);
     }
     if !access.manage {
@@ -446,7 +441,8 @@ pub async fn delete(state: &AppState, caller: &Caller, pool: &str) -> AppResult<
             ErrorCode::Forbidden,
             format!("You may not delete pool {id}"),
         );
-        refused(state, caller, "POOL_DELETE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_DELETE", &resource, &err);
         return Err(err);
     }
     let guests = v
@@ -459,7 +455,8 @@ pub async fn delete(state: &AppState, caller: &Caller, pool: &str) -> AppResult<
             ErrorCode::Conflict,
             format!("Pool {id} still holds {guests} guest(s): move or delete them first"),
         );
-        refused(state, caller, "POOL_DELETE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_DELETE", &resource, &err);
         return Err(err);
     }
     let path = format!("/pool/{id}");
@@ -471,48 +468,48 @@ pub async fn delete(state: &AppState, caller: &Caller, pool: &str) -> AppResult<
         .filter(|e| e.path == path)
         .map(|e| (e.kind, e.ugid.clone(), e.roleid.clone()))
         .collect();
-    audited(
-        state,
-        caller,
-        "POOL_DELETE",
-        &resource,
-        json!({ "aclEntries": entries.len() }),
-        async {
-            let _: Value = state
-                .pve
-                .delete("pools", &[("poolid", id.to_string())])
-                .await?;
-            for (kind, ugid, role) in &entries {
-                let holder = match kind {
-                    UgidKind::User => "users",
-                    UgidKind::Group => "groups",
-                    UgidKind::Token => "tokens",
-                };
-                let _: Result<Value, _> = state
+    ops.audit
+        .audited(
+            &caller.actor,
+            "POOL_DELETE",
+            &resource,
+            json!({ "aclEntries": entries.len() }),
+            async {
+                let _: Value = ops
                     .pve
-                    .put(
-                        "access/acl",
-                        &[
-                            ("path", path.clone()),
-                            ("roles", role.clone()),
-                            (holder, ugid.clone()),
-                            ("delete", "1".to_owned()),
-                        ],
-                    )
-                    .await;
-            }
-            state.store.delete_pool_limit(id.as_str()).await.ok();
-            state.acl.invalidate();
-            Ok((json!({ "success": true }), Value::Null))
-        },
-    )
-    .await
+                    .delete("pools", &[("poolid", id.to_string())])
+                    .await?;
+                for (kind, ugid, role) in &entries {
+                    let holder = match kind {
+                        UgidKind::User => "users",
+                        UgidKind::Group => "groups",
+                        UgidKind::Token => "tokens",
+                    };
+                    let _: Result<Value, _> = ops
+                        .pve
+                        .put(
+                            "access/acl",
+                            &[
+                                ("path", path.clone()),
+                                ("roles", role.clone()),
+                                (holder, ugid.clone()),
+                                ("delete", "1".to_owned()),
+                            ],
+                        )
+                        .await;
+                }
+                ops.store.delete_pool_limit(id.as_str()).await.ok();
+                ops.acl.invalidate();
+                Ok((json!({ "success": true }), Value::Null))
+            },
+        )
+        .await
 }
 
 /// Limits in force for a pool (or the global defaults), with live usage and what is left.
-pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+pub async fn get_limits(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> {
     if pool == "global" {
-        let limits = state
+        let limits = ops
             .store
             .pool_limit("global")
             .await?
@@ -527,14 +524,14 @@ pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppRes
     }
     let id = PoolId::parse("poolId", pool)?;
     limit(
-        state,
+        ops,
         caller,
         Preset::Read,
         "POOL_LIMITS_VIEW",
         &format!("pool:{id}"),
     )
     .await?;
-    let v = view(state).await?;
+    let v = view(ops).await?;
     if !v.engine.pool_access(&caller.principal, id.as_str()).see
         || !v
             .resources
@@ -544,9 +541,9 @@ pub async fn get_limits(state: &AppState, caller: &Caller, pool: &str) -> AppRes
         return Err(not_found(id.as_str()));
     }
     // Live usage: read now, not from the cached view.
-    let mut out = standing(state, &v, id.as_str(), true).await?;
+    let mut out = standing(ops, &v, id.as_str(), true).await?;
     out["poolId"] = json!(id);
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "POOL_LIMITS_VIEW",
         &format!("pool:{id}"),
@@ -586,15 +583,16 @@ pub fn parse_limits(body: &Value) -> AppResult<Limits> {
 }
 
 /// Administrators only, counted against `ACL_MODIFY`.
-async fn limits_gate(state: &AppState, caller: &Caller, resource: &str) -> AppResult<()> {
+async fn limits_gate(ops: &Ops, caller: &Caller, resource: &str) -> AppResult<()> {
     if !caller.is_admin() {
         let err =
             AppError::with_message(ErrorCode::Forbidden, "Only administrators may set quotas");
-        refused(state, caller, "POOL_LIMITS_UPDATE", resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_LIMITS_UPDATE", resource, &err);
         return Err(err);
     }
     limit(
-        state,
+        ops,
         caller,
         Preset::AclModify,
         "POOL_LIMITS_UPDATE",
@@ -604,22 +602,17 @@ async fn limits_gate(state: &AppState, caller: &Caller, resource: &str) -> AppRe
 }
 
 /// Sets a pool's own limits (`global`: the defaults). Administrators only.
-pub async fn set_limits(
-    state: &AppState,
-    caller: &Caller,
-    pool: &str,
-    body: &Value,
-) -> AppResult<Value> {
+pub async fn set_limits(ops: &Ops, caller: &Caller, pool: &str, body: &Value) -> AppResult<Value> {
     let id = if pool == "global" {
         "global".to_owned()
     } else {
         PoolId::parse("poolId", pool)?.to_string()
     };
     let resource = format!("pool-limits:{id}");
-    limits_gate(state, caller, &resource).await?;
+    limits_gate(ops, caller, &resource).await?;
     let limits = parse_limits(body)?;
     if id != "global" {
-        let v = view(state).await?;
+        let v = view(ops).await?;
         if !v
             .resources
             .iter()
@@ -628,19 +621,16 @@ pub async fn set_limits(
             return Err(not_found(&id));
         }
     }
-    let before = state
+    let before = ops
         .store
         .pool_limit(&id)
         .await?
         .map(|r| limits_json(&r.limits()));
-    audited(
-        state,
-        caller,
-        "POOL_LIMITS_UPDATE",
+    ops.audit.audited(&caller.actor, "POOL_LIMITS_UPDATE",
         &resource,
         json!({ "before": before, "after": limits_json(&limits) }),
         async {
-            state.store.set_pool_limit(&id, limits).await?;
+            ops.store.set_pool_limit(&id, limits).await?;
             Ok((json!({ "poolId": id, "limits": limits_json(&limits), "source": if id == "global" { "global" } else { "pool" } }), Value::Null))
         },
     )
@@ -648,31 +638,31 @@ pub async fn set_limits(
 }
 
 /// Removes a pool's own limits (it falls back to the defaults). Administrators only.
-pub async fn clear_limits(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+pub async fn clear_limits(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> {
     let id = PoolId::parse("poolId", pool)?;
     let resource = format!("pool-limits:{id}");
-    limits_gate(state, caller, &resource).await?;
-    audited(
-        state,
-        caller,
-        "POOL_LIMITS_UPDATE",
-        &resource,
-        json!({ "after": null }),
-        async {
-            state.store.delete_pool_limit(id.as_str()).await?;
-            Ok((json!({ "success": true }), Value::Null))
-        },
-    )
-    .await
+    limits_gate(ops, caller, &resource).await?;
+    ops.audit
+        .audited(
+            &caller.actor,
+            "POOL_LIMITS_UPDATE",
+            &resource,
+            json!({ "after": null }),
+            async {
+                ops.store.delete_pool_limit(id.as_str()).await?;
+                Ok((json!({ "success": true }), Value::Null))
+            },
+        )
+        .await
 }
 
 /// Roles a pool manager may grant on their pool.
 pub const GRANTABLE: [&str; 4] = ["PVEPoolUser", "PVEPoolAdmin", "PVEVMUser", "PVEVMAdmin"];
 
 /// The ACL entries on a pool (anyone who sees the pool).
-pub async fn acl(state: &AppState, caller: &Caller, pool: &str) -> AppResult<Value> {
+pub async fn acl(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> {
     let id = PoolId::parse("poolId", pool)?;
-    let v = view(state).await?;
+    let v = view(ops).await?;
     if !v.engine.pool_access(&caller.principal, id.as_str()).see {
         return Err(not_found(id.as_str()));
     }
@@ -714,7 +704,7 @@ pub struct PoolGrant {
 
 /// Grants (`remove` false) or revokes a role on a pool. Managers of the pool and admins.
 pub async fn change_acl(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     g: PoolGrant,
     remove: bool,
@@ -742,19 +732,13 @@ pub async fn change_acl(
             format!("one of {}", GRANTABLE.join(", ")),
         ));
     }
-    limit(
-        state,
-        caller,
-        Preset::AclModify,
-        "POOL_ACL_UPDATE",
-        &resource,
-    )
-    .await?;
-    let v = state.acl.reload().await?;
+    limit(ops, caller, Preset::AclModify, "POOL_ACL_UPDATE", &resource).await?;
+    let v = ops.acl.reload().await?;
     let access = v.engine.pool_access(&caller.principal, id.as_str());
     if !access.see {
         let err = not_found(id.as_str());
-        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
         return Err(err);
     }
     if !access.manage {
@@ -762,7 +746,8 @@ pub async fn change_acl(
             ErrorCode::Forbidden,
             format!("You may not manage access to pool {id}"),
         );
-        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
         return Err(err);
     }
     // Never one's own access (nor one's group's): a manager would otherwise grant themselves
@@ -781,7 +766,8 @@ pub async fn change_acl(
                 "You can't change your own access. Ask the pool's owner or an administrator."
             },
         );
-        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
         return Err(err);
     }
     // Managers take away only what managers may give: an administrator's entries (a
@@ -791,13 +777,14 @@ pub async fn change_acl(
             ErrorCode::Forbidden,
             format!("Only administrators may remove the {} role", g.role),
         );
-        refused(state, caller, "POOL_ACL_UPDATE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
         return Err(err);
     }
     let ugid = if is_group {
-        pve_groupid(state, &target).await?
+        pve_groupid(ops, &target).await?
     } else {
-        pve_userid(state, &target).await?
+        pve_userid(ops, &target).await?
     };
     let mut form = vec![
         ("path", format!("/pool/{id}")),
@@ -807,15 +794,12 @@ pub async fn change_acl(
     if remove {
         form.push(("delete", "1".to_owned()));
     }
-    audited(
-        state,
-        caller,
-        "POOL_ACL_UPDATE",
+    ops.audit.audited(&caller.actor, "POOL_ACL_UPDATE",
         &resource,
         json!({ "operation": if remove { "remove" } else { "add" }, "ugid": ugid, "role": g.role }),
         async {
-            let _: Value = state.pve.put("access/acl", &form).await?;
-            state.acl.invalidate();
+            let _: Value = ops.pve.put("access/acl", &form).await?;
+            ops.acl.invalidate();
             Ok((json!({ "success": true }), Value::Null))
         },
     )
@@ -823,8 +807,8 @@ pub async fn change_acl(
 }
 
 /// ACL entries: all for effective admins, else the caller's own.
-pub async fn cluster_acl(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    let v = view(state).await?;
+pub async fn cluster_acl(ops: &Ops, caller: &Caller) -> AppResult<Value> {
+    let v = view(ops).await?;
     let admin = v.engine.effective_admin(&caller.principal);
     let entries: Vec<Value> = v
         .engine
@@ -871,7 +855,7 @@ pub struct AclEdit {
 }
 
 /// Edits any ACL (administrators only).
-pub async fn edit_cluster_acl(state: &AppState, caller: &Caller, e: AclEdit) -> AppResult<Value> {
+pub async fn edit_cluster_acl(ops: &Ops, caller: &Caller, e: AclEdit) -> AppResult<Value> {
     static PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         #[allow(clippy::expect_used)]
         regex::Regex::new(r"^/((pool|vms|storage)/[A-Za-z0-9_\-.]+|sdn/zones/[a-z][a-z0-9]{0,7}(/[A-Za-z0-9]{1,8})?)?$").expect("static")
@@ -892,7 +876,8 @@ pub async fn edit_cluster_acl(state: &AppState, caller: &Caller, e: AclEdit) -> 
             ErrorCode::Forbidden,
             "Only administrators may edit ACLs outside their pools",
         );
-        refused(state, caller, "ACL_UPDATE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "ACL_UPDATE", &resource, &err);
         return Err(err);
     }
     if !PATH.is_match(&e.path) {
@@ -916,7 +901,7 @@ pub async fn edit_cluster_acl(state: &AppState, caller: &Caller, e: AclEdit) -> 
             }
         }
     }
-    limit(state, caller, Preset::AclModify, "ACL_UPDATE", &resource).await?;
+    limit(ops, caller, Preset::AclModify, "ACL_UPDATE", &resource).await?;
     let mut form = vec![("path", e.path.clone()), ("roles", e.roles.clone())];
     if let Some(u) = users {
         form.push(("users", u.to_owned()));
@@ -936,17 +921,17 @@ pub async fn edit_cluster_acl(state: &AppState, caller: &Caller, e: AclEdit) -> 
         }
         .to_owned(),
     ));
-    audited(
-        state,
-        caller,
-        "ACL_UPDATE",
-        &resource,
-        json!({ "roles": e.roles, "users": users, "groups": groups, "remove": e.remove }),
-        async {
-            let _: Value = state.pve.put("access/acl", &form).await?;
-            state.acl.invalidate();
-            Ok((json!({ "success": true }), Value::Null))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "ACL_UPDATE",
+            &resource,
+            json!({ "roles": e.roles, "users": users, "groups": groups, "remove": e.remove }),
+            async {
+                let _: Value = ops.pve.put("access/acl", &form).await?;
+                ops.acl.invalidate();
+                Ok((json!({ "success": true }), Value::Null))
+            },
+        )
+        .await
 }

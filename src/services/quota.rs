@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::acl::cache::AclCache;
 use crate::acl::cache::View;
 use crate::acl::keys::{self, Value as KeyValue};
 use crate::acl::{pool_owner_part, Engine};
@@ -30,8 +31,9 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
 use crate::pve::path::{ApiPath, GuestKind, Node, Storage, Upid, Vmid, VolumeId};
 use crate::pve::props::{self, Props};
-use crate::state::AppState;
+use crate::pve::PveClient;
 use crate::store::pools::Limits;
+use crate::store::Store;
 
 /// How long a committed reservation for a new guest waits to show up in Proxmox.
 pub const LANDING: Duration = Duration::from_secs(120);
@@ -262,7 +264,7 @@ pub struct GuestConfig {
 
 /// Reads a guest's configuration with its pending changes (`GET …/pending`).
 pub async fn guest_config(
-    state: &AppState,
+    pve: &PveClient,
     node: &Node,
     kind: GuestKind,
     vmid: Vmid,
@@ -272,7 +274,7 @@ pub async fn guest_config(
         .seg(&kind)
         .seg(&vmid)
         .then("pending");
-    let items: Vec<PendingItem> = state.pve.get(path).await?;
+    let items: Vec<PendingItem> = pve.get(path).await?;
     let mut out = GuestConfig::default();
     for i in items {
         let deleted = i
@@ -298,17 +300,17 @@ pub async fn guest_config(
 }
 
 /// The size of a volume as its storage reports it (for volumes whose config states none).
-pub async fn volume_size(state: &AppState, node: &Node, volid: &str) -> Option<u64> {
+pub async fn volume_size(pve: &PveClient, node: &Node, volid: &str) -> Option<u64> {
     let v = VolumeId::parse("volume", volid).ok()?;
     let storage = Storage::parse("storage", volid.split(':').next()?).ok()?;
     let path = ApiPath::storage_content(node, &storage).seg(&v);
-    let info: Value = state.pve.get(path).await.ok()?;
+    let info: Value = pve.get(path).await.ok()?;
     info.get("size").and_then(Value::as_u64)
 }
 
 /// Sizes of the volumes of `configs` that state none, read from their storages.
 pub async fn sizes_for(
-    state: &AppState,
+    pve: &PveClient,
     node: &Node,
     kind: GuestKind,
     configs: &[&Map<String, Value>],
@@ -321,7 +323,7 @@ pub async fn sizes_for(
     wanted.dedup();
     let mut out = HashMap::new();
     for v in wanted {
-        if let Some(size) = volume_size(state, node, &v).await {
+        if let Some(size) = volume_size(pve, node, &v).await {
             out.insert(v, size);
         }
     }
@@ -330,14 +332,14 @@ pub async fn sizes_for(
 
 /// What a guest holds now: the larger of its current and pending configuration.
 pub async fn guest_holding(
-    state: &AppState,
+    pve: &PveClient,
     node: &Node,
     kind: GuestKind,
     vmid: Vmid,
     node_cpus: i64,
 ) -> AppResult<(Holding, GuestConfig)> {
-    let cfg = guest_config(state, node, kind, vmid).await?;
-    let sizes = sizes_for(state, node, kind, &[&cfg.current, &cfg.pending]).await;
+    let cfg = guest_config(pve, node, kind, vmid).await?;
+    let sizes = sizes_for(pve, node, kind, &[&cfg.current, &cfg.pending]).await;
     let mut h = holding_of(kind, &cfg.current, node_cpus, &sizes);
     h.widen(&holding_of(kind, &cfg.pending, node_cpus, &sizes));
     Ok((h, cfg))
@@ -391,8 +393,10 @@ struct Book {
 const SHOWN_FOR: Duration = Duration::from_secs(15);
 
 /// The reservations of this instance, and recently read holdings for displays.
-#[derive(Debug, Default)]
 pub struct QuotaBook {
+    pve: PveClient,
+    store: Store,
+    acl: Arc<AclCache>,
     book: Mutex<Book>,
     check: tokio::sync::Mutex<()>,
     shown: Mutex<HashMap<u32, (Instant, Holding)>>,
@@ -434,6 +438,14 @@ impl Ticket {
                 book.held.remove(pos);
             }
         }
+    }
+}
+
+impl std::fmt::Debug for QuotaBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuotaBook")
+            .field("held", &self.book.lock().held.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -493,15 +505,15 @@ pub fn owner_pools(engine: &Engine, pool: &str) -> Vec<String> {
 
 /// The limits of `pool`: its own row; else, for an owner's pool, the defaults as one budget of
 /// all the owner's pools; else the defaults.
-pub async fn effective(state: &AppState, view: &View, pool: &str) -> AppResult<Effective> {
-    if let Some(row) = state.store.pool_limit(pool).await? {
+pub async fn effective(store: &Store, view: &View, pool: &str) -> AppResult<Effective> {
+    if let Some(row) = store.pool_limit(pool).await? {
         return Ok(Effective {
             limits: row.limits(),
             source: Source::Pool,
             pools: vec![pool.to_owned()],
         });
     }
-    let Some(global) = state.store.pool_limit("global").await? else {
+    let Some(global) = store.pool_limit("global").await? else {
         return Ok(Effective {
             limits: Limits::default(),
             source: Source::None,
@@ -547,7 +559,7 @@ pub struct Ask {
 }
 
 /// The storages of `node` that hold backups, and whether each is shared by all nodes.
-pub async fn backup_storages(state: &AppState, node: &Node) -> AppResult<Vec<(Storage, bool)>> {
+pub async fn backup_storages(pve: &PveClient, node: &Node) -> AppResult<Vec<(Storage, bool)>> {
     #[derive(Deserialize)]
     struct NodeStorage {
         storage: String,
@@ -556,8 +568,7 @@ pub async fn backup_storages(state: &AppState, node: &Node) -> AppResult<Vec<(St
         #[serde(default, deserialize_with = "crate::pve::models::flag")]
         shared: bool,
     }
-    let storages: Vec<NodeStorage> = state
-        .pve
+    let storages: Vec<NodeStorage> = pve
         .get_with(
             ApiPath::node_storages(node),
             &[("content", "backup".to_owned())],
@@ -574,7 +585,11 @@ pub async fn backup_storages(state: &AppState, node: &Node) -> AppResult<Vec<(St
 /// the new guest, being matched by id). Read from the backup storages of every node that
 /// answers, and kept in the store, so that the ids whose backups sit on a node that is down stay
 /// held; an id is released only when every node was read and none has its backups any more.
-pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppResult<HashSet<u32>> {
+pub async fn ids_with_backups(
+    pve: &PveClient,
+    store: &Store,
+    resources: &[Resource],
+) -> AppResult<HashSet<u32>> {
     #[derive(Deserialize)]
     struct Item {
         #[serde(default)]
@@ -591,7 +606,7 @@ pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppRe
             every_node_read = false;
             continue;
         };
-        let storages = match backup_storages(state, &node).await {
+        let storages = match backup_storages(pve, &node).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!(node = %node, error = %e.message, "backups unreadable");
@@ -603,8 +618,7 @@ pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppRe
             if shared && !seen_shared.insert(sid.to_string()) {
                 continue;
             }
-            let items: Vec<Item> = state
-                .pve
+            let items: Vec<Item> = pve
                 .get_with(
                     ApiPath::storage_content(&node, &sid),
                     &[("content", "backup".to_owned())],
@@ -614,19 +628,30 @@ pub async fn ids_with_backups(state: &AppState, resources: &[Resource]) -> AppRe
         }
     }
     let ids: Vec<u32> = found.iter().copied().collect();
-    state.store.hold_guest_ids(&ids, "backups").await?;
+    store.hold_guest_ids(&ids, "backups").await?;
     if every_node_read {
-        state.store.release_guest_ids_except(&found).await?;
+        store.release_guest_ids_except(&found).await?;
     }
-    Ok(state.store.held_guest_ids().await?.into_iter().collect())
+    Ok(store.held_guest_ids().await?.into_iter().collect())
 }
 
 impl QuotaBook {
+    /// A book reading usage from `pve`, limits from `store` and pools from `acl`.
+    pub fn new(pve: PveClient, store: Store, acl: Arc<AclCache>) -> Self {
+        Self {
+            pve,
+            store,
+            acl,
+            book: Mutex::default(),
+            check: tokio::sync::Mutex::default(),
+            shown: Mutex::default(),
+        }
+    }
+
     /// The usage of the guests of `pools` (VNets not included). `live` reads every guest's
     /// configuration now; otherwise holdings read in the last few seconds serve.
     pub async fn usage(
         &self,
-        state: &AppState,
         resources: &[Resource],
         pools: &[String],
         live: bool,
@@ -647,7 +672,7 @@ impl QuotaBook {
             })
             .collect();
         let reads: Vec<AppResult<Holding>> = stream::iter(jobs)
-            .map(|(id, kind, node, n)| self.holding_for_usage(state, id, kind, node, n, live))
+            .map(|(id, kind, node, n)| self.holding_for_usage(id, kind, node, n, live))
             .buffer_unordered(READS_AT_ONCE)
             .collect()
             .await;
@@ -668,7 +693,6 @@ impl QuotaBook {
 
     async fn holding_for_usage(
         &self,
-        state: &AppState,
         id: u32,
         kind: GuestKind,
         node: String,
@@ -682,7 +706,7 @@ impl QuotaBook {
             }
         }
         let node = Node::from_upstream(&node)?;
-        let (h, _) = guest_holding(state, &node, kind, Vmid(id), node_cpus).await?;
+        let (h, _) = guest_holding(&self.pve, &node, kind, Vmid(id), node_cpus).await?;
         self.shown.lock().insert(id, (Instant::now(), h.clone()));
         Ok(h)
     }
@@ -690,20 +714,20 @@ impl QuotaBook {
     /// Reserves `ask` against the limits in force for its pool (and the new guest's id), or
     /// refuses naming the limit, the request and what is left. Usage is read from Proxmox now;
     /// if it can't be read, the request is refused.
-    pub async fn reserve(self: &Arc<Self>, state: &AppState, ask: Ask) -> AppResult<Ticket> {
+    pub async fn reserve(self: &Arc<Self>, ask: Ask) -> AppResult<Ticket> {
         let _one_at_a_time = self.check.lock().await;
         let what = ask.pool.as_deref().unwrap_or("the cluster").to_owned();
-        let view = state.acl.view().await?;
+        let view = self.acl.view().await?;
         let eff = match &ask.pool {
-            Some(pool) => Some(effective(state, &view, pool).await?),
+            Some(pool) => Some(effective(&self.store, &view, pool).await?),
             None => None,
         };
-        let resources = state
+        let resources = self
             .pve
             .resources(None)
             .await
             .map_err(|e| unreadable(&what, &AppError::from(e)))?;
-        self.follow_tasks(state).await;
+        self.follow_tasks().await;
         let held = self.held_vmids();
         let vmid = match ask.new_vmid {
             NewId::None => None,
@@ -718,7 +742,7 @@ impl QuotaBook {
                         format!("Guest id {v} is already in use; pick another or leave it empty"),
                     ));
                 }
-                let backed_up = ids_with_backups(state, &resources)
+                let backed_up = ids_with_backups(&self.pve, &self.store, &resources)
                     .await
                     .map_err(|e| unreadable(&what, &e))?;
                 if backed_up.contains(&v.0) {
@@ -732,7 +756,7 @@ impl QuotaBook {
                 Some(v.0)
             }
             NewId::Pick => {
-                let backed_up = ids_with_backups(state, &resources)
+                let backed_up = ids_with_backups(&self.pve, &self.store, &resources)
                     .await
                     .map_err(|e| unreadable(&what, &e))?;
                 let taken: HashSet<u32> = resources
@@ -745,11 +769,11 @@ impl QuotaBook {
             }
         };
         if let Some(eff) = eff.as_ref().filter(|e| e.limits != Limits::default()) {
-            let mut used = self.usage(state, &resources, &eff.pools, true).await?;
+            let mut used = self.usage(&resources, &eff.pools, true).await?;
             if ask.amounts.vnets > 0 && eff.limits.max_vnets > 0 {
                 let mut vnets = 0;
                 for p in &eff.pools {
-                    vnets += vnet_usage(state, p).await?;
+                    vnets += vnet_usage(&self.pve, p).await?;
                 }
                 used.vnets = vnets;
             }
@@ -779,7 +803,7 @@ impl QuotaBook {
     }
 
     /// Asks Proxmox whether the tasks of committed reservations have ended.
-    async fn follow_tasks(&self, state: &AppState) {
+    async fn follow_tasks(&self) {
         let running: Vec<(u64, Upid)> = self
             .book
             .lock()
@@ -794,7 +818,7 @@ impl QuotaBook {
                 .then("tasks")
                 .seg(&upid)
                 .then("status");
-            let ended = match state.pve.get::<Value>(path).await {
+            let ended = match self.pve.get::<Value>(path).await {
                 Ok(v) => v["status"] == "stopped",
                 // An unknown task (a restarted node) has ended too.
                 Err(crate::pve::PveError::Status { status: 400, .. }) => true,
@@ -865,8 +889,8 @@ fn label(pool: &str, eff: &Effective) -> String {
 }
 
 /// VNets of `pool` (alias starting `<pool>_`), read from Proxmox now.
-pub async fn vnet_usage(state: &AppState, pool: &str) -> AppResult<i64> {
-    let vnets: Vec<serde_json::Value> = state.pve.get("cluster/sdn/vnets").await.map_err(|_| {
+pub async fn vnet_usage(pve: &PveClient, pool: &str) -> AppResult<i64> {
+    let vnets: Vec<serde_json::Value> = pve.get("cluster/sdn/vnets").await.map_err(|_| {
         AppError::with_message(
             ErrorCode::Unavailable,
             format!("Could not read the VNets of pool {pool} from Proxmox, so the quota can't be checked; nothing was changed."),

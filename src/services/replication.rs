@@ -6,14 +6,14 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{audited, guest, limit, refused};
+use super::Ops;
+use super::{guest, limit};
 use crate::acl::GuestAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::{ApiPath, Node, ReplId, Vmid};
-use crate::state::AppState;
 
 /// The schedule when none is given (Proxmox's default).
 pub const DEFAULT_SCHEDULE: &str = "*/15";
@@ -156,7 +156,7 @@ fn rate_of(v: &Value) -> AppResult<f64> {
 }
 
 /// The replication jobs of one guest the caller sees, or (effective administrators) all jobs.
-pub async fn list(state: &AppState, caller: &Caller, vmid: Option<&str>) -> AppResult<Value> {
+pub async fn list(ops: &Ops, caller: &Caller, vmid: Option<&str>) -> AppResult<Value> {
     let vmid = vmid
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -164,32 +164,32 @@ pub async fn list(state: &AppState, caller: &Caller, vmid: Option<&str>) -> AppR
         .transpose()?;
     let resource = match vmid {
         Some(v) => {
-            guest(state, caller, v, GuestAction::View, "VIEW_REPLICATION").await?;
+            guest(ops, caller, v, GuestAction::View, "VIEW_REPLICATION").await?;
             format!("vm:{v}")
         }
         None => {
             let resource = "cluster:replication".to_owned();
-            let v =
-                super::sdn::view_or_refuse(state, caller, "VIEW_REPLICATION", &resource).await?;
+            let v = super::sdn::view_or_refuse(ops, caller, "VIEW_REPLICATION", &resource).await?;
             if !v.engine.effective_admin(&caller.principal) {
                 let err = AppError::with_message(
                     ErrorCode::Forbidden,
                     "Only administrators may list every replication job; name a guest with ?vmid=",
                 );
-                refused(state, caller, "VIEW_REPLICATION", &resource, &err);
+                ops.audit
+                    .refused(&caller.actor, "VIEW_REPLICATION", &resource, &err);
                 return Err(err);
             }
             resource
         }
     };
-    let jobs: Vec<Value> = state.pve.get("cluster/replication").await?;
+    let jobs: Vec<Value> = ops.pve.get("cluster/replication").await?;
     let jobs: Vec<Value> = jobs
         .into_iter()
         .filter(|j| {
             vmid.is_none_or(|v| j.get("guest").and_then(Value::as_u64) == Some(u64::from(v.0)))
         })
         .collect();
-    state.audit.record(
+    ops.audit.record(
         &caller.actor,
         "VIEW_REPLICATION",
         &resource,
@@ -220,11 +220,7 @@ pub struct ReplicationCreate {
 }
 
 /// Creates a replication job `<vmid>-<n>` of a guest to another node.
-pub async fn create(
-    state: &AppState,
-    caller: &Caller,
-    input: ReplicationCreate,
-) -> AppResult<Value> {
+pub async fn create(ops: &Ops, caller: &Caller, input: ReplicationCreate) -> AppResult<Value> {
     let vmid = vmid_of("vmid", &input.vmid)?;
     let target = Node::parse(
         "target",
@@ -264,7 +260,7 @@ pub async fn create(
     }
     let resource = format!("vm:{vmid}");
     limit(
-        state,
+        ops,
         caller,
         Preset::VmConfig,
         "REPLICATION_CREATE",
@@ -272,7 +268,7 @@ pub async fn create(
     )
     .await?;
     let (g, v) = guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Replicate,
@@ -280,85 +276,85 @@ pub async fn create(
     )
     .await?;
     let details = json!({ "target": target, "schedule": schedule, "rate": rate, "node": g.node() });
-    audited(
-        state,
-        caller,
-        "REPLICATION_CREATE",
-        &resource,
-        details,
-        async {
-            if !v
-                .resources
-                .iter()
-                .any(|r| r.kind == "node" && r.node.as_deref() == Some(target.as_str()))
-            {
-                return Err(AppError::field(
-                    "target",
-                    format!("there is no node {target}"),
-                ));
-            }
-            if target == *g.node() {
-                return Err(AppError::field(
-                    "target",
-                    format!(
-                        "{} {vmid} already runs on {target}; pick another node",
-                        g.kind().noun()
-                    ),
-                ));
-            }
-            let jobs: Vec<Value> = state.pve.get("cluster/replication").await?;
-            let mine: Vec<&Value> = jobs
-                .iter()
-                .filter(|j| j.get("guest").and_then(Value::as_u64) == Some(u64::from(vmid.0)))
-                .collect();
-            if mine
-                .iter()
-                .any(|j| j.get("target").and_then(Value::as_str) == Some(target.as_str()))
-            {
-                return Err(AppError::with_message(
-                    ErrorCode::Conflict,
-                    format!("{} {vmid} already replicates to {target}", g.kind().noun()),
-                ));
-            }
-            let n = mine
-                .iter()
-                .filter_map(|j| {
-                    j.get("jobnum").and_then(Value::as_u64).or_else(|| {
-                        j.get("id")
-                            .and_then(Value::as_str)
-                            .and_then(|id| id.split_once('-'))
-                            .and_then(|(_, n)| n.parse().ok())
+    ops.audit
+        .audited(
+            &caller.actor,
+            "REPLICATION_CREATE",
+            &resource,
+            details,
+            async {
+                if !v
+                    .resources
+                    .iter()
+                    .any(|r| r.kind == "node" && r.node.as_deref() == Some(target.as_str()))
+                {
+                    return Err(AppError::field(
+                        "target",
+                        format!("there is no node {target}"),
+                    ));
+                }
+                if target == *g.node() {
+                    return Err(AppError::field(
+                        "target",
+                        format!(
+                            "{} {vmid} already runs on {target}; pick another node",
+                            g.kind().noun()
+                        ),
+                    ));
+                }
+                let jobs: Vec<Value> = ops.pve.get("cluster/replication").await?;
+                let mine: Vec<&Value> = jobs
+                    .iter()
+                    .filter(|j| j.get("guest").and_then(Value::as_u64) == Some(u64::from(vmid.0)))
+                    .collect();
+                if mine
+                    .iter()
+                    .any(|j| j.get("target").and_then(Value::as_str) == Some(target.as_str()))
+                {
+                    return Err(AppError::with_message(
+                        ErrorCode::Conflict,
+                        format!("{} {vmid} already replicates to {target}", g.kind().noun()),
+                    ));
+                }
+                let n = mine
+                    .iter()
+                    .filter_map(|j| {
+                        j.get("jobnum").and_then(Value::as_u64).or_else(|| {
+                            j.get("id")
+                                .and_then(Value::as_str)
+                                .and_then(|id| id.split_once('-'))
+                                .and_then(|(_, n)| n.parse().ok())
+                        })
                     })
-                })
-                .max()
-                .map_or(0, |m| m + 1);
-            let id = ReplId::parse("id", &format!("{vmid}-{n}"))?;
-            let mut form = vec![
-                ("id", id.to_string()),
-                ("type", "local".to_owned()),
-                ("target", target.to_string()),
-                ("schedule", schedule.clone()),
-                ("rate", rate.to_string()),
-            ];
-            if let Some(c) = &comment {
-                form.push(("comment", c.clone()));
-            }
-            let _: Value = state.pve.post("cluster/replication", &form).await?;
-            state.acl.invalidate();
-            Ok((json!({ "success": true, "id": id }), json!({ "id": id })))
-        },
-    )
-    .await
+                    .max()
+                    .map_or(0, |m| m + 1);
+                let id = ReplId::parse("id", &format!("{vmid}-{n}"))?;
+                let mut form = vec![
+                    ("id", id.to_string()),
+                    ("type", "local".to_owned()),
+                    ("target", target.to_string()),
+                    ("schedule", schedule.clone()),
+                    ("rate", rate.to_string()),
+                ];
+                if let Some(c) = &comment {
+                    form.push(("comment", c.clone()));
+                }
+                let _: Value = ops.pve.post("cluster/replication", &form).await?;
+                ops.acl.invalidate();
+                Ok((json!({ "success": true, "id": id }), json!({ "id": id })))
+            },
+        )
+        .await
 }
 
 /// Deletes a replication job; permission is checked on the guest its id names.
-pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> AppResult<Value> {
+pub async fn delete(ops: &Ops, caller: &Caller, id: &str) -> AppResult<Value> {
     let id = ReplId::parse("id", id.trim())?;
     let (guest_part, _) = id.as_str().split_once('-').unwrap_or_default();
     let vmid = Vmid::parse("id", guest_part)?;
     let resource = format!("vm:{vmid}");
     limit(
-        state,
+        ops,
         caller,
         Preset::VmConfig,
         "REPLICATION_DELETE",
@@ -366,29 +362,29 @@ pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> AppResult<Va
     )
     .await?;
     guest(
-        state,
+        ops,
         caller,
         vmid,
         GuestAction::Replicate,
         "REPLICATION_DELETE",
     )
     .await?;
-    audited(
-        state,
-        caller,
-        "REPLICATION_DELETE",
-        &resource,
-        json!({ "id": id }),
-        async {
-            let _: Value = state
-                .pve
-                .delete(ApiPath::lit("cluster/replication").seg(&id), &[])
-                .await?;
-            state.acl.invalidate();
-            Ok((json!({ "success": true }), Value::Null))
-        },
-    )
-    .await
+    ops.audit
+        .audited(
+            &caller.actor,
+            "REPLICATION_DELETE",
+            &resource,
+            json!({ "id": id }),
+            async {
+                let _: Value = ops
+                    .pve
+                    .delete(ApiPath::lit("cluster/replication").seg(&id), &[])
+                    .await?;
+                ops.acl.invalidate();
+                Ok((json!({ "success": true }), Value::Null))
+            },
+        )
+        .await
 }
 
 #[cfg(test)]

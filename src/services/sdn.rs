@@ -20,7 +20,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::quota::{Amounts, Ask, NewId};
-use super::{audited, limit, refused, view};
+use super::Ops;
+use super::{limit, view};
 use crate::acl::cache::View;
 use crate::acl::sdn::{alias_of, vnet_in_visible_zone, vnet_pool, zone_visible};
 pub use crate::acl::sdn::{alias_owner, designated, owned_by, owner_tag};
@@ -29,7 +30,6 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::pve::path::{ApiPath, PoolId, Upid, VnetId, ZoneId};
-use crate::state::AppState;
 use crate::store::settings::RESOURCE_LIMITS_KEY;
 
 /// How long after an apply the next one may start.
@@ -82,52 +82,52 @@ fn tag_of(v: &Value) -> Option<i64> {
 
 /// The ACL view, or (when it can't be read) the error with its one `FAILURE` row.
 pub(crate) async fn view_or_refuse(
-    state: &AppState,
+    ops: &Ops,
     caller: &Caller,
     action: &str,
     resource: &str,
 ) -> AppResult<std::sync::Arc<View>> {
-    view(state)
+    view(ops)
         .await
-        .inspect_err(|e| refused(state, caller, action, resource, e))
+        .inspect_err(|e| ops.audit.refused(&caller.actor, action, resource, e))
 }
 
-async fn zones_raw(state: &AppState) -> AppResult<Vec<Value>> {
-    Ok(state.pve.get("cluster/sdn/zones").await?)
+async fn zones_raw(ops: &Ops) -> AppResult<Vec<Value>> {
+    Ok(ops.pve.get("cluster/sdn/zones").await?)
 }
 
-async fn vnets_raw(state: &AppState) -> AppResult<Vec<Value>> {
-    Ok(state.pve.get("cluster/sdn/vnets").await?)
+async fn vnets_raw(ops: &Ops) -> AppResult<Vec<Value>> {
+    Ok(ops.pve.get("cluster/sdn/vnets").await?)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Zones
 
 /// The zones the caller may see.
-pub async fn zones(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    audited(
-        state,
-        caller,
-        "VIEW_ZONES",
-        "sdn:zones",
-        Value::Null,
-        async {
-            let v = view(state).await?;
-            let admin = v.engine.effective_admin(&caller.principal);
-            let zones: Vec<Value> = zones_raw(state)
-                .await?
-                .into_iter()
-                .filter(|z| {
-                    admin
-                        || str_of(z, "zone")
-                            .is_some_and(|id| zone_visible(&v.engine, &caller.principal, id))
-                })
-                .collect();
-            let details = json!({ "isAdmin": admin, "count": zones.len() });
-            Ok((json!({ "zones": zones }), details))
-        },
-    )
-    .await
+pub async fn zones(ops: &Ops, caller: &Caller) -> AppResult<Value> {
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VIEW_ZONES",
+            "sdn:zones",
+            Value::Null,
+            async {
+                let v = view(ops).await?;
+                let admin = v.engine.effective_admin(&caller.principal);
+                let zones: Vec<Value> = zones_raw(ops)
+                    .await?
+                    .into_iter()
+                    .filter(|z| {
+                        admin
+                            || str_of(z, "zone")
+                                .is_some_and(|id| zone_visible(&v.engine, &caller.principal, id))
+                    })
+                    .collect();
+                let details = json!({ "isAdmin": admin, "count": zones.len() });
+                Ok((json!({ "zones": zones }), details))
+            },
+        )
+        .await
 }
 
 /// Body of a zone creation.
@@ -186,7 +186,7 @@ fn check_peers(raw: &str) -> AppResult<String> {
 }
 
 /// Creates a zone (effective administrators). It takes effect when SDN changes are applied.
-pub async fn create_zone(state: &AppState, caller: &Caller, input: ZoneCreate) -> AppResult<Value> {
+pub async fn create_zone(ops: &Ops, caller: &Caller, input: ZoneCreate) -> AppResult<Value> {
     let zone = ZoneId::parse("zone", input.zone.trim())?;
     let kind = input.kind.trim().to_lowercase();
     if !ZONE_TYPES.contains(&kind.as_str()) {
@@ -224,14 +224,15 @@ pub async fn create_zone(state: &AppState, caller: &Caller, input: ZoneCreate) -
         return Err(AppError::field("peers", "a vxlan zone needs its peers"));
     }
     let resource = format!("zone:{zone}");
-    limit(state, caller, Preset::PoolCreate, "ZONE_CREATE", &resource).await?;
-    let v = view_or_refuse(state, caller, "ZONE_CREATE", &resource).await?;
+    limit(ops, caller, Preset::PoolCreate, "ZONE_CREATE", &resource).await?;
+    let v = view_or_refuse(ops, caller, "ZONE_CREATE", &resource).await?;
     if !v.engine.effective_admin(&caller.principal) {
         let err = AppError::with_message(
             ErrorCode::Forbidden,
             "Only administrators can create SDN zones",
         );
-        refused(state, caller, "ZONE_CREATE", &resource, &err);
+        ops.audit
+            .refused(&caller.actor, "ZONE_CREATE", &resource, &err);
         return Err(err);
     }
     let mut form = vec![("zone", zone.to_string()), ("type", kind.clone())];
@@ -244,15 +245,12 @@ pub async fn create_zone(state: &AppState, caller: &Caller, input: ZoneCreate) -
     if let Some(p) = &peers {
         form.push(("peers", p.clone()));
     }
-    audited(
-        state,
-        caller,
-        "ZONE_CREATE",
+    ops.audit.audited(&caller.actor, "ZONE_CREATE",
         &resource,
         json!({ "zone": zone, "type": kind, "mtu": input.mtu, "bridge": bridge, "peers": peers }),
         async {
-            let _: Value = state.pve.post("cluster/sdn/zones", &form).await?;
-            state.acl.invalidate();
+            let _: Value = ops.pve.post("cluster/sdn/zones", &form).await?;
+            ops.acl.invalidate();
             Ok((
                 json!({ "success": true, "zone": zone, "pending": true }),
                 Value::Null,
@@ -269,38 +267,38 @@ pub async fn create_zone(state: &AppState, caller: &Caller, input: ZoneCreate) -
 /// their own and those charged to pools they see. With `include_all` (choosing a bridge for a
 /// guest): everyone gets the VNets of the designated zones, and non-administrators also those of
 /// the zones they hold an SDN privilege on (and their own).
-pub async fn vnets(state: &AppState, caller: &Caller, include_all: bool) -> AppResult<Value> {
-    audited(
-        state,
-        caller,
-        "VIEW_VNETS",
-        "sdn:vnets",
-        json!({ "includeAll": include_all }),
-        async {
-            let v = view(state).await?;
-            let p = &caller.principal;
-            let admin = v.engine.effective_admin(p);
-            let list: Vec<Value> = vnets_raw(state)
-                .await?
-                .into_iter()
-                .filter(|n| {
-                    let zone = str_of(n, "zone").unwrap_or_default();
-                    let mine = owned_by(alias_of(n), caller.username())
-                        || vnet_pool(&v.resources, n)
-                            .is_some_and(|pool| v.engine.pool_access(p, pool).see);
-                    match (admin, include_all) {
-                        (true, false) => true,
-                        (true, true) => designated(zone),
-                        (false, false) => mine,
-                        (false, true) => mine || vnet_in_visible_zone(&v.engine, p, n),
-                    }
-                })
-                .collect();
-            let details = json!({ "isAdmin": admin, "count": list.len() });
-            Ok((json!({ "vnets": list }), details))
-        },
-    )
-    .await
+pub async fn vnets(ops: &Ops, caller: &Caller, include_all: bool) -> AppResult<Value> {
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VIEW_VNETS",
+            "sdn:vnets",
+            json!({ "includeAll": include_all }),
+            async {
+                let v = view(ops).await?;
+                let p = &caller.principal;
+                let admin = v.engine.effective_admin(p);
+                let list: Vec<Value> = vnets_raw(ops)
+                    .await?
+                    .into_iter()
+                    .filter(|n| {
+                        let zone = str_of(n, "zone").unwrap_or_default();
+                        let mine = owned_by(alias_of(n), caller.username())
+                            || vnet_pool(&v.resources, n)
+                                .is_some_and(|pool| v.engine.pool_access(p, pool).see);
+                        match (admin, include_all) {
+                            (true, false) => true,
+                            (true, true) => designated(zone),
+                            (false, false) => mine,
+                            (false, true) => mine || vnet_in_visible_zone(&v.engine, p, n),
+                        }
+                    })
+                    .collect();
+                let details = json!({ "isAdmin": admin, "count": list.len() });
+                Ok((json!({ "vnets": list }), details))
+            },
+        )
+        .await
 }
 
 /// Body of a VNet creation.
@@ -356,18 +354,18 @@ fn check_label(raw: &str, admin_alias: bool) -> AppResult<String> {
 }
 
 /// The per-user VNet cap: the stored setting, else `MAX_VNETS_PER_USER` (0 = none).
-async fn per_user_cap(state: &AppState) -> AppResult<i64> {
-    let stored = state
+async fn per_user_cap(ops: &Ops) -> AppResult<i64> {
+    let stored = ops
         .store
         .config_value(RESOURCE_LIMITS_KEY)
         .await?
         .and_then(|v| v.get("maxVnetsPerUser").and_then(Value::as_i64))
         .filter(|n| *n >= 0);
-    Ok(stored.unwrap_or_else(|| i64::from(state.config.max_vnets_per_user)))
+    Ok(stored.unwrap_or_else(|| i64::from(ops.config.max_vnets_per_user)))
 }
 
 /// Creates a VNet (pending until SDN changes are applied).
-pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -> AppResult<Value> {
+pub async fn create_vnet(ops: &Ops, caller: &Caller, input: VnetCreate) -> AppResult<Value> {
     let vnet = VnetId::parse("vnet", input.vnet.trim())?;
     let zone = ZoneId::parse("zone", input.zone.trim())?;
     if let Some(tag) = input.tag {
@@ -396,22 +394,22 @@ pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -
         .map(|a| check_label(a, pool.is_none() && caller.is_admin()))
         .transpose()?;
     let resource = format!("vnet:{vnet}");
-    limit(state, caller, Preset::VnetCreate, "VNET_CREATE", &resource).await?;
+    limit(ops, caller, Preset::VnetCreate, "VNET_CREATE", &resource).await?;
     let details = json!({
         "zone": zone, "tag": input.tag, "vlanaware": input.vlanaware, "poolId": pool,
         "quotaOverride": input.override_quota,
     });
-    audited(state, caller, "VNET_CREATE", &resource, details, async {
+    ops.audit.audited(&caller.actor, "VNET_CREATE", &resource, details, async {
         if input.override_quota && !caller.is_admin() {
             return Err(AppError::with_message(
                 ErrorCode::Forbidden,
                 "Only administrators may override quotas",
             ));
         }
-        let v = state.acl.reload().await?;
+        let v = ops.acl.reload().await?;
         let p = &caller.principal;
         let admin = v.engine.effective_admin(p);
-        let zones = zones_raw(state).await?;
+        let zones = zones_raw(ops).await?;
         let zone_known = zones
             .iter()
             .any(|z| str_of(z, "zone") == Some(zone.as_str()));
@@ -483,8 +481,8 @@ pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -
             return Err(AppError::field("alias", "the alias would be longer than 256 characters"));
         }
         // One creation at a time in this instance, so the per-user count holds.
-        let _one = state.sdn.create.lock().await;
-        let existing = vnets_raw(state).await?;
+        let _one = ops.sdn.create.lock().await;
+        let existing = vnets_raw(ops).await?;
         if existing
             .iter()
             .any(|n| str_of(n, "vnet").is_some_and(|id| id.eq_ignore_ascii_case(vnet.as_str())))
@@ -508,7 +506,7 @@ pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -
             }
         }
         if !admin {
-            let cap = per_user_cap(state).await?;
+            let cap = per_user_cap(ops).await?;
             let have = existing
                 .iter()
                 .filter(|n| owned_by(alias_of(n), caller.username()))
@@ -522,10 +520,9 @@ pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -
         }
         let ticket = match &pool {
             Some(pool) if !input.override_quota => Some(
-                state
+                ops
                     .quotas
                     .reserve(
-                        state,
                         Ask {
                             pool: Some(pool.to_string()),
                             amounts: Amounts {
@@ -550,11 +547,11 @@ pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -
         if let Some(aware) = input.vlanaware {
             form.push(("vlanaware", if aware { "1" } else { "0" }.to_owned()));
         }
-        let _: Value = state.pve.post("cluster/sdn/vnets", &form).await?;
+        let _: Value = ops.pve.post("cluster/sdn/vnets", &form).await?;
         if let Some(t) = ticket {
             t.commit();
         }
-        state.acl.invalidate();
+        ops.acl.invalidate();
         Ok((
             json!({ "success": true, "vnet": vnet, "alias": alias, "pending": true }),
             json!({ "alias": alias }),
@@ -565,130 +562,130 @@ pub async fn create_vnet(state: &AppState, caller: &Caller, input: VnetCreate) -
 
 /// Deletes a VNet: its owner, a manager of the pool it is charged to, or an effective
 /// administrator. Pending until SDN changes are applied.
-pub async fn delete_vnet(state: &AppState, caller: &Caller, vnet: &str) -> AppResult<Value> {
+pub async fn delete_vnet(ops: &Ops, caller: &Caller, vnet: &str) -> AppResult<Value> {
     let vnet = VnetId::parse("vnet", vnet.trim())?;
     let resource = format!("vnet:{vnet}");
-    limit(state, caller, Preset::VnetCreate, "VNET_DELETE", &resource).await?;
-    audited(
-        state,
-        caller,
-        "VNET_DELETE",
-        &resource,
-        Value::Null,
-        async {
-            let v = state.acl.reload().await?;
-            let p = &caller.principal;
-            let admin = v.engine.effective_admin(p);
-            let all = vnets_raw(state).await?;
-            let Some(found) = all
-                .iter()
-                .find(|n| str_of(n, "vnet") == Some(vnet.as_str()))
-            else {
-                return Err(AppError::with_message(
-                    ErrorCode::NotFound,
-                    format!("No VNet {vnet}"),
-                ));
-            };
-            let alias = alias_of(found).to_owned();
-            if !admin {
-                let own = owned_by(&alias, caller.username());
-                let pool = vnet_pool(&v.resources, found);
-                let manages = pool.is_some_and(|pool| v.engine.pool_access(p, pool).manage);
-                if !own && !manages {
-                    let sees = vnet_in_visible_zone(&v.engine, p, found)
-                        || pool.is_some_and(|pool| v.engine.pool_access(p, pool).see);
-                    return Err(if sees {
-                        AppError::with_message(
-                            ErrorCode::Forbidden,
-                            "You can only delete VNets that you created",
-                        )
-                    } else {
-                        AppError::with_message(ErrorCode::NotFound, format!("No VNet {vnet}"))
-                    });
+    limit(ops, caller, Preset::VnetCreate, "VNET_DELETE", &resource).await?;
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VNET_DELETE",
+            &resource,
+            Value::Null,
+            async {
+                let v = ops.acl.reload().await?;
+                let p = &caller.principal;
+                let admin = v.engine.effective_admin(p);
+                let all = vnets_raw(ops).await?;
+                let Some(found) = all
+                    .iter()
+                    .find(|n| str_of(n, "vnet") == Some(vnet.as_str()))
+                else {
+                    return Err(AppError::with_message(
+                        ErrorCode::NotFound,
+                        format!("No VNet {vnet}"),
+                    ));
+                };
+                let alias = alias_of(found).to_owned();
+                if !admin {
+                    let own = owned_by(&alias, caller.username());
+                    let pool = vnet_pool(&v.resources, found);
+                    let manages = pool.is_some_and(|pool| v.engine.pool_access(p, pool).manage);
+                    if !own && !manages {
+                        let sees = vnet_in_visible_zone(&v.engine, p, found)
+                            || pool.is_some_and(|pool| v.engine.pool_access(p, pool).see);
+                        return Err(if sees {
+                            AppError::with_message(
+                                ErrorCode::Forbidden,
+                                "You can only delete VNets that you created",
+                            )
+                        } else {
+                            AppError::with_message(ErrorCode::NotFound, format!("No VNet {vnet}"))
+                        });
+                    }
                 }
-            }
-            let _: Value = state
-                .pve
-                .delete(ApiPath::lit("cluster/sdn/vnets").seg(&vnet), &[])
-                .await?;
-            state.acl.invalidate();
-            Ok((
-                json!({ "success": true, "pending": true }),
-                json!({ "alias": alias, "zone": str_of(found, "zone") }),
-            ))
-        },
-    )
-    .await
+                let _: Value = ops
+                    .pve
+                    .delete(ApiPath::lit("cluster/sdn/vnets").seg(&vnet), &[])
+                    .await?;
+                ops.acl.invalidate();
+                Ok((
+                    json!({ "success": true, "pending": true }),
+                    json!({ "alias": alias, "zone": str_of(found, "zone") }),
+                ))
+            },
+        )
+        .await
 }
 
 /// The next free tag in a zone (Userlabs: the first free one of 1001–1255; else one above the
 /// highest) and a VNet name the caller may use.
-pub async fn next_tag(state: &AppState, caller: &Caller, zone: Option<&str>) -> AppResult<Value> {
+pub async fn next_tag(ops: &Ops, caller: &Caller, zone: Option<&str>) -> AppResult<Value> {
     let zone = ZoneId::parse("zone", zone.map(str::trim).unwrap_or_default())?;
     let resource = format!("zone:{zone}");
-    limit(state, caller, Preset::Search, "VIEW_NEXT_TAG", &resource).await?;
-    audited(
-        state,
-        caller,
-        "VIEW_NEXT_TAG",
-        &resource,
-        json!({ "zone": zone }),
-        async {
-            let v = view(state).await?;
-            let p = &caller.principal;
-            let admin = v.engine.effective_admin(p);
-            let (zones, vnets) = tokio::try_join!(zones_raw(state), vnets_raw(state))?;
-            if !zones
-                .iter()
-                .any(|z| str_of(z, "zone") == Some(zone.as_str()))
-                || !(admin || zone_visible(&v.engine, p, zone.as_str()))
-            {
-                return Err(AppError::with_message(
-                    ErrorCode::NotFound,
-                    format!("No zone {zone}"),
-                ));
-            }
-            let used: BTreeSet<i64> = vnets
-                .iter()
-                .filter(|n| str_of(n, "zone") == Some(zone.as_str()))
-                .filter_map(tag_of)
-                .collect();
-            let tag = if is_userlab(zone.as_str()) {
-                USERLAB_TAGS
-                    .clone()
-                    .find(|t| !used.contains(t))
-                    .ok_or_else(|| {
-                        AppError::with_message(
-                            ErrorCode::Conflict,
-                            "No free VNet tag left in the Userlabs range (1001-1255)",
-                        )
-                    })?
-            } else {
-                let above = used.iter().max().map_or(1, |m| m + 1);
-                if TAGS.contains(&above) {
-                    above
-                } else {
-                    TAGS.clone().find(|t| !used.contains(t)).ok_or_else(|| {
-                        AppError::with_message(
-                            ErrorCode::Conflict,
-                            format!("No free VLAN tag left in zone {zone}"),
-                        )
-                    })?
+    limit(ops, caller, Preset::Search, "VIEW_NEXT_TAG", &resource).await?;
+    ops.audit
+        .audited(
+            &caller.actor,
+            "VIEW_NEXT_TAG",
+            &resource,
+            json!({ "zone": zone }),
+            async {
+                let v = view(ops).await?;
+                let p = &caller.principal;
+                let admin = v.engine.effective_admin(p);
+                let (zones, vnets) = tokio::try_join!(zones_raw(ops), vnets_raw(ops))?;
+                if !zones
+                    .iter()
+                    .any(|z| str_of(z, "zone") == Some(zone.as_str()))
+                    || !(admin || zone_visible(&v.engine, p, zone.as_str()))
+                {
+                    return Err(AppError::with_message(
+                        ErrorCode::NotFound,
+                        format!("No zone {zone}"),
+                    ));
                 }
-            };
-            let names: BTreeSet<String> = vnets
-                .iter()
-                .filter_map(|n| str_of(n, "vnet"))
-                .map(str::to_lowercase)
-                .collect();
-            let suggested = suggest_name(caller.username(), &names);
-            Ok((
-                json!({ "nextTag": tag, "suggestedName": suggested }),
-                json!({ "nextTag": tag, "suggestedName": suggested }),
-            ))
-        },
-    )
-    .await
+                let used: BTreeSet<i64> = vnets
+                    .iter()
+                    .filter(|n| str_of(n, "zone") == Some(zone.as_str()))
+                    .filter_map(tag_of)
+                    .collect();
+                let tag = if is_userlab(zone.as_str()) {
+                    USERLAB_TAGS
+                        .clone()
+                        .find(|t| !used.contains(t))
+                        .ok_or_else(|| {
+                            AppError::with_message(
+                                ErrorCode::Conflict,
+                                "No free VNet tag left in the Userlabs range (1001-1255)",
+                            )
+                        })?
+                } else {
+                    let above = used.iter().max().map_or(1, |m| m + 1);
+                    if TAGS.contains(&above) {
+                        above
+                    } else {
+                        TAGS.clone().find(|t| !used.contains(t)).ok_or_else(|| {
+                            AppError::with_message(
+                                ErrorCode::Conflict,
+                                format!("No free VLAN tag left in zone {zone}"),
+                            )
+                        })?
+                    }
+                };
+                let names: BTreeSet<String> = vnets
+                    .iter()
+                    .filter_map(|n| str_of(n, "vnet"))
+                    .map(str::to_lowercase)
+                    .collect();
+                let suggested = suggest_name(caller.username(), &names);
+                Ok((
+                    json!({ "nextTag": tag, "suggestedName": suggested }),
+                    json!({ "nextTag": tag, "suggestedName": suggested }),
+                ))
+            },
+        )
+        .await
 }
 
 /// `DEV<first 4><n>` for n = 1..9, then `DEV<first 3><n>` for n = 10..99: the first unused one
@@ -876,17 +873,17 @@ impl SdnGate {
 
 /// Whether the caller is an effective administrator; `false` when the view can't be read (used
 /// only to decide how much a read shows).
-async fn effective_admin_or_not(state: &AppState, caller: &Caller) -> bool {
+async fn effective_admin_or_not(ops: &Ops, caller: &Caller) -> bool {
     caller.is_admin()
-        || view(state)
+        || view(ops)
             .await
             .is_ok_and(|v| v.engine.effective_admin(&caller.principal))
 }
 
 /// The cooldown: `{remainingSeconds, appliedBy}` (who applied is shown to administrators only).
-pub async fn apply_queue(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    let busy = state.sdn.status(state.redis.as_ref()).await;
-    let admin = effective_admin_or_not(state, caller).await;
+pub async fn apply_queue(ops: &Ops, caller: &Caller) -> AppResult<Value> {
+    let busy = ops.sdn.status(ops.redis.as_ref()).await;
+    let admin = effective_admin_or_not(ops, caller).await;
     Ok(json!({
         "remainingSeconds": busy.as_ref().map_or(0, |b| b.remaining),
         "appliedBy": busy.filter(|_| admin).map(|b| b.by),
@@ -895,25 +892,26 @@ pub async fn apply_queue(state: &AppState, caller: &Caller) -> AppResult<Value> 
 }
 
 /// Applies pending SDN changes to the cluster (effective administrators, once per cooldown).
-pub async fn apply(state: &AppState, caller: &Caller) -> AppResult<Value> {
+pub async fn apply(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let resource = "sdn:cluster";
-    let v = view_or_refuse(state, caller, "SDN_APPLY", resource).await?;
+    let v = view_or_refuse(ops, caller, "SDN_APPLY", resource).await?;
     if !v.engine.effective_admin(&caller.principal) {
         let err = AppError::with_message(
             ErrorCode::Forbidden,
             "Only administrators can apply SDN changes",
         );
-        refused(state, caller, "SDN_APPLY", resource, &err);
+        ops.audit
+            .refused(&caller.actor, "SDN_APPLY", resource, &err);
         return Err(err);
     }
-    let claim = match state
+    let claim = match ops
         .sdn
-        .claim(state.redis.as_ref(), caller.username(), COOLDOWN)
+        .claim(ops.redis.as_ref(), caller.username(), COOLDOWN)
         .await
     {
         Ok(c) => c,
         Err(busy) => {
-            state.audit.record(
+            ops.audit.record(
                 &caller.actor,
                 "SDN_APPLY",
                 resource,
@@ -936,39 +934,39 @@ pub async fn apply(state: &AppState, caller: &Caller) -> AppResult<Value> {
             return Err(err);
         }
     };
-    audited(
-        state,
-        caller,
-        "SDN_APPLY",
-        resource,
-        json!({ "cooldownSeconds": COOLDOWN.as_secs() }),
-        async {
-            let result: Result<Value, _> = state.pve.put("cluster/sdn", &[]).await;
-            let answer = match result {
-                Ok(a) => a,
-                Err(e) => {
-                    state.sdn.release(state.redis.as_ref(), claim).await;
-                    return Err(e.into());
+    ops.audit
+        .audited(
+            &caller.actor,
+            "SDN_APPLY",
+            resource,
+            json!({ "cooldownSeconds": COOLDOWN.as_secs() }),
+            async {
+                let result: Result<Value, _> = ops.pve.put("cluster/sdn", &[]).await;
+                let answer = match result {
+                    Ok(a) => a,
+                    Err(e) => {
+                        ops.sdn.release(ops.redis.as_ref(), claim).await;
+                        return Err(e.into());
+                    }
+                };
+                let upid = answer.as_str().map(str::to_owned);
+                if let Some(u) = upid.as_deref().and_then(|u| Upid::parse("upid", u).ok()) {
+                    ops.tasks.track(u, caller.username(), None);
                 }
-            };
-            let upid = answer.as_str().map(str::to_owned);
-            if let Some(u) = upid.as_deref().and_then(|u| Upid::parse("upid", u).ok()) {
-                state.tasks.track(u, caller.username(), None);
-            }
-            state.acl.invalidate();
-            Ok((
-                json!({ "success": true, "upid": upid, "cooldownSeconds": COOLDOWN.as_secs() }),
-                json!({ "upid": upid }),
-            ))
-        },
-    )
-    .await
+                ops.acl.invalidate();
+                Ok((
+                    json!({ "success": true, "upid": upid, "cooldownSeconds": COOLDOWN.as_secs() }),
+                    json!({ "upid": upid }),
+                ))
+            },
+        )
+        .await
 }
 
 /// Whether a network task is running: `{isRunning, task}` (the first running SDN apply or
 /// networking reload).
-pub async fn status(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    let tasks: Vec<Value> = state.pve.get("cluster/tasks").await?;
+pub async fn status(ops: &Ops, caller: &Caller) -> AppResult<Value> {
+    let tasks: Vec<Value> = ops.pve.get("cluster/tasks").await?;
     let running = tasks.into_iter().find(|t| {
         let ty = str_of(t, "type").unwrap_or_default();
         let id = str_of(t, "id").unwrap_or_default();
@@ -980,7 +978,7 @@ pub async fn status(state: &AppState, caller: &Caller) -> AppResult<Value> {
                 || ty.contains("sdn")
                 || (ty == "srv" && id.contains("networking")))
     });
-    let admin = effective_admin_or_not(state, caller).await;
+    let admin = effective_admin_or_not(ops, caller).await;
     let task = running.map(|t| {
         let mut out = json!({
             "upid": t.get("upid"), "type": t.get("type"), "node": t.get("node"),

@@ -931,12 +931,11 @@ fn urlencode(s: &str) -> String {
 /// `(METHOD, path)` of every route the router declares, read from its source.
 fn declared_routes() -> BTreeSet<(String, String)> {
     let root = env!("CARGO_MANIFEST_DIR");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(format!("{root}/src/http"))
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(format!("{root}/src/http"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "rs"))
         .collect();
-    files.push(format!("{root}/src/console.rs").into());
     let methods = regex::Regex::new(r"\b(get|post|put|delete|patch)\(").unwrap();
     let path = regex::Regex::new(r#""([^"]+)""#).unwrap();
     let mut out = BTreeSet::new();
@@ -972,7 +971,7 @@ fn declared_routes() -> BTreeSet<(String, String)> {
 fn catalogue_events() -> BTreeSet<&'static str> {
     uma::realtime::guests::EVENTS
         .iter()
-        .chain(uma::realtime::live::EVENTS)
+        .chain(uma::realtime::watch::EVENTS)
         .chain(uma::realtime::chat::EVENTS)
         .chain(uma::realtime::whiteboard::EVENTS)
         .copied()

@@ -83,7 +83,7 @@ async fn closed_because(r: &mut Rfb, within: Duration, words: &str) {
         .wait_closed(within)
         .await
         .unwrap_or_else(|| panic!("the console is still open {within:?} after its session ended"));
-    assert_eq!(code, uma::console::CLOSE_WITH_REASON, "{reason}");
+    assert_eq!(code, uma::http::consoles::CLOSE_WITH_REASON, "{reason}");
     assert!(
         reason.to_lowercase().contains(words),
         "the close reason names why ({words}): {reason}"

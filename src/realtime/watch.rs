@@ -9,9 +9,9 @@ use super::events::{on, parse};
 use crate::acl::GuestAction;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
-use crate::live::STREAM_EVERY;
 use crate::push::room;
 use crate::pve::path::{ApiPath, Node, Vmid};
+use crate::services::watch::STREAM_EVERY;
 use crate::services::{self, guests::TIMEFRAMES};
 use crate::state::AppState;
 
@@ -175,7 +175,7 @@ pub fn register(socket: &Socket) {
         "resources:unwatch",
         async |state, _caller, s, _d| {
             state.live.unwatch(&s.id.to_string());
-            s.leave(crate::live::WATCHERS_ROOM);
+            s.leave(crate::services::watch::WATCHERS_ROOM);
             Ok(json!({}))
         },
     );
@@ -184,14 +184,15 @@ pub fn register(socket: &Socket) {
         let vmid = Vmid::check("vmid", i.vmid)?;
         let tf = timeframe(i.timeframe.as_deref())?;
         services::limit(
-            &state,
+            &state.ops(),
             &caller,
             Preset::Read,
             "VIEW_VM",
             &format!("vm:{vmid}"),
         )
         .await?;
-        let (g, _) = services::guest(&state, &caller, vmid, GuestAction::View, "VIEW_VM").await?;
+        let (g, _) =
+            services::guest(&state.ops(), &caller, vmid, GuestAction::View, "VIEW_VM").await?;
         let base = g.path("");
         let status: Value = state.pve.get(g.path("status/current")).await?;
         let rrd: Value = state
@@ -238,14 +239,14 @@ pub fn register(socket: &Socket) {
         let node = Node::parse("node", &i.node)?;
         let tf = timeframe(i.timeframe.as_deref())?;
         services::limit(
-            &state,
+            &state.ops(),
             &caller,
             Preset::Read,
             "VIEW_NODE",
             &format!("node:{node}"),
         )
         .await?;
-        let view = services::view(&state).await?;
+        let view = services::view(&state.ops()).await?;
         if !view.engine.effective_admin(&caller.principal) {
             return Err(AppError::with_message(
                 ErrorCode::Forbidden,

@@ -22,7 +22,6 @@ use uma_actors::presence::{Online, Presence, PresenceMsg};
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::state::AppState;
 use crate::store::auth::User;
 use crate::store::Store;
 
@@ -37,6 +36,14 @@ pub const PUBLIC_CHANNEL: &str = "General";
 /// The chat side of the actor tree and its helpers. Cheap to clone.
 #[derive(Clone)]
 pub struct Chat {
+    /// The database.
+    pub store: Store,
+    /// The audit log.
+    pub audit: crate::audit::Audit,
+    /// Limits of the chat events and REST calls.
+    pub limits: crate::limits::events::EventLimits,
+    /// Emits to sockets (in order, awaited).
+    pub emitter: Arc<dyn Emitter>,
     /// The rooms supervisor.
     pub rooms: ChatRooms,
     /// The presence actor.
@@ -58,21 +65,28 @@ impl Chat {
     pub async fn start(
         parent: ractor::ActorCell,
         store: Store,
+        audit: crate::audit::Audit,
+        limits: crate::limits::events::EventLimits,
         emitter: Arc<dyn Emitter>,
         config: RoomsConfig,
         elsewhere: Arc<dyn uma_actors::presence::Elsewhere>,
     ) -> Result<Chat, ractor::SpawnErr> {
         let (presence, online) =
             Presence::start(parent.clone(), emitter.clone(), elsewhere).await?;
+        let rooms_emitter = emitter.clone();
         let rooms = ChatRoomsSupervisor::start(
             parent,
-            Arc::new(backend::StoreChat(store)),
-            emitter,
+            Arc::new(backend::StoreChat(store.clone())),
+            rooms_emitter,
             online.clone(),
             config,
         )
         .await?;
         Ok(Chat {
+            store,
+            audit,
+            limits,
+            emitter,
             rooms,
             presence,
             online,
@@ -184,15 +198,15 @@ pub enum Op {
 }
 
 /// The caller's `User` row, created at first use (as the original did on connect).
-pub async fn user_of(state: &AppState, caller: &Caller) -> AppResult<User> {
-    Ok(state
+pub async fn user_of(chat: &Chat, caller: &Caller) -> AppResult<User> {
+    Ok(chat
         .store
         .find_or_create_user(caller.username(), None)
         .await?)
 }
 
 /// Checks message content: 1–5000 characters, then sanitized (and still not empty).
-pub fn content(state: &AppState, raw: &str) -> AppResult<String> {
+pub fn content(chat: &Chat, raw: &str) -> AppResult<String> {
     let n = raw.chars().count();
     if n == 0 || n > MAX_CONTENT_CHARS {
         return Err(AppError::field(
@@ -200,7 +214,7 @@ pub fn content(state: &AppState, raw: &str) -> AppResult<String> {
             format!("must be 1 to {MAX_CONTENT_CHARS} characters"),
         ));
     }
-    let clean = state.chat.sanitize(raw);
+    let clean = chat.sanitize(raw);
     if clean.trim().is_empty() {
         return Err(AppError::field(
             "content",
@@ -218,27 +232,27 @@ fn id_field(field: &str, v: &str) -> AppResult<()> {
 }
 
 /// The public channel, created (with `user` as admin) when missing; `user` is made a member.
-pub async fn public_channel(state: &AppState, user: &User) -> AppResult<crate::store::chat::Group> {
+pub async fn public_channel(chat: &Chat, user: &User) -> AppResult<crate::store::chat::Group> {
     // Sockets of new users connect at the same moment: create the channel once. Across
     // instances the oldest channel wins and a duplicate made at the same moment is removed.
     static CREATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let mut created = false;
-    let group = match state.store.group_by_name(PUBLIC_CHANNEL).await? {
+    let group = match chat.store.group_by_name(PUBLIC_CHANNEL).await? {
         Some(g) => g,
         None => {
             let _one = CREATE.lock().await;
-            match state.store.group_by_name(PUBLIC_CHANNEL).await? {
+            match chat.store.group_by_name(PUBLIC_CHANNEL).await? {
                 Some(g) => g,
                 None => {
                     created = true;
-                    let mine = state.store.create_group(PUBLIC_CHANNEL, &user.id).await?;
-                    let oldest = state
+                    let mine = chat.store.create_group(PUBLIC_CHANNEL, &user.id).await?;
+                    let oldest = chat
                         .store
                         .group_by_name(PUBLIC_CHANNEL)
                         .await?
                         .unwrap_or_else(|| mine.clone());
                     if oldest.id != mine.id {
-                        let _ = state.store.delete_group(&mine.id).await;
+                        let _ = chat.store.delete_group(&mine.id).await;
                     }
                     oldest
                 }
@@ -246,15 +260,14 @@ pub async fn public_channel(state: &AppState, user: &User) -> AppResult<crate::s
         }
     };
     let mut joined = created;
-    if !state.store.is_group_member(&group.id, &user.id).await? {
-        state.store.add_group_member(&group.id, &user.id).await?;
-        state.chat.rooms.refresh(&RoomKey::Group(group.id.clone()));
+    if !chat.store.is_group_member(&group.id, &user.id).await? {
+        chat.store.add_group_member(&group.id, &user.id).await?;
+        chat.rooms.refresh(&RoomKey::Group(group.id.clone()));
         joined = true;
     }
     if joined {
         // Lists loaded before this moment lack the channel: tell the user's sockets.
-        state
-            .emitter
+        chat.emitter
             .emit(uma_actors::emit::Emit::to(
                 vec![crate::push::room::user(&user.username)],
                 "group_updated",
@@ -288,8 +301,8 @@ fn content_hash(s: &str) -> String {
 }
 
 /// Sends a message; returns its JSON (what `new_message` carried).
-pub async fn send(state: &AppState, caller: &Caller, input: SendInput) -> AppResult<Value> {
-    let sender = user_of(state, caller).await?;
+pub async fn send(chat: &Chat, caller: &Caller, input: SendInput) -> AppResult<Value> {
+    let sender = user_of(chat, caller).await?;
     if let Some(g) = &input.group_id {
         id_field("groupId", g)?;
     }
@@ -299,11 +312,11 @@ pub async fn send(state: &AppState, caller: &Caller, input: SendInput) -> AppRes
     if let Some(r) = &input.reply_to_id {
         id_field("replyToId", r)?;
     }
-    let clean = content(state, &input.content)?;
+    let clean = content(chat, &input.content)?;
     let (key, resource) = match (&input.group_id, &input.to) {
         (Some(g), _) => (RoomKey::Group(g.clone()), format!("chat:group:{g}")),
         (None, Some(to)) => {
-            let receiver = state
+            let receiver = chat
                 .store
                 .user_by_username(to)
                 .await?
@@ -319,7 +332,7 @@ pub async fn send(state: &AppState, caller: &Caller, input: SendInput) -> AppRes
         (None, None) => return Err(AppError::field("to", "to or groupId is required")),
     };
     if let RoomKey::Group(g) = &key {
-        if state.store.group(g).await?.is_none() {
+        if chat.store.group(g).await?.is_none() {
             return Err(AppError::with_message(
                 ErrorCode::NotFound,
                 "Group not found",
@@ -331,9 +344,9 @@ pub async fn send(state: &AppState, caller: &Caller, input: SendInput) -> AppRes
         content: clean.clone(),
         reply_to_id: input.reply_to_id.clone(),
     };
-    match state.chat.rooms.post(&key, post).await {
+    match chat.rooms.post(&key, post).await {
         Ok(stored) => {
-            state.audit.record(
+            chat.audit.record(
                 &caller.actor,
                 "CHAT_MESSAGE_SEND",
                 &resource,
@@ -353,7 +366,8 @@ pub async fn send(state: &AppState, caller: &Caller, input: SendInput) -> AppRes
                 }
                 other => chat_error(other, Op::Send),
             };
-            crate::services::refused(state, caller, "CHAT_MESSAGE_SEND", &resource, &err);
+            chat.audit
+                .refused(&caller.actor, "CHAT_MESSAGE_SEND", &resource, &err);
             Err(err)
         }
     }
@@ -385,12 +399,7 @@ pub fn is_emoji(s: &str) -> bool {
 }
 
 /// Edits, soft-deletes or reacts to a message; returns the message after the change.
-pub async fn change(
-    state: &AppState,
-    caller: &Caller,
-    op: Op,
-    input: ChangeInput,
-) -> AppResult<Value> {
+pub async fn change(chat: &Chat, caller: &Caller, op: Op, input: ChangeInput) -> AppResult<Value> {
     id_field("messageId", &input.message_id)?;
     let (action, change) = match op {
         Op::Edit => {
@@ -398,7 +407,7 @@ pub async fn change(
                 .content
                 .as_deref()
                 .ok_or_else(|| AppError::field("content", "required"))?;
-            ("CHAT_MESSAGE_EDIT", Change::Edit(content(state, raw)?))
+            ("CHAT_MESSAGE_EDIT", Change::Edit(content(chat, raw)?))
         }
         Op::Delete => ("CHAT_MESSAGE_DELETE", Change::Delete),
         _ => {
@@ -409,19 +418,17 @@ pub async fn change(
             ("CHAT_MESSAGE_REACTION", Change::React(emoji))
         }
     };
-    let user = user_of(state, caller).await?;
+    let user = user_of(chat, caller).await?;
     let resource = format!("chat:message:{}", input.message_id);
     let result = async {
-        let m = state
+        let m = chat
             .store
             .message(&input.message_id)
             .await?
             .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "Message not found"))?;
         let key = backend::room_of(&m)
             .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "Message not found"))?;
-        state
-            .chat
-            .rooms
+        chat.rooms
             .change(&key, &input.message_id, &user.id, change.clone())
             .await
             .map_err(|e| chat_error(e, op))
@@ -441,8 +448,7 @@ pub async fn change(
             if let Change::Edit(c) = &change {
                 details["contentLength"] = json!(c.chars().count());
             }
-            state
-                .audit
+            chat.audit
                 .record(&caller.actor, action, &resource, Status::Success, details);
             let mut body = changed.message.json;
             if let Some(added) = changed.reaction_added {
@@ -451,7 +457,7 @@ pub async fn change(
             Ok(body)
         }
         Err(err) => {
-            crate::services::refused(state, caller, action, &resource, &err);
+            chat.audit.refused(&caller.actor, action, &resource, &err);
             Err(err)
         }
     }
@@ -472,12 +478,12 @@ pub struct TypingInput {
 }
 
 /// Relays a typing indicator to the other members of the conversation.
-pub async fn typing(state: &AppState, caller: &Caller, input: TypingInput) -> AppResult<Value> {
-    let user = user_of(state, caller).await?;
+pub async fn typing(chat: &Chat, caller: &Caller, input: TypingInput) -> AppResult<Value> {
+    let user = user_of(chat, caller).await?;
     let (key, payload) = match (&input.group_id, &input.to) {
         (Some(g), _) => {
             id_field("groupId", g)?;
-            if !state.store.is_group_member(g, &user.id).await? {
+            if !chat.store.is_group_member(g, &user.id).await? {
                 return Err(chat_error(ChatError::NotMember, Op::Other));
             }
             (
@@ -487,7 +493,7 @@ pub async fn typing(state: &AppState, caller: &Caller, input: TypingInput) -> Ap
         }
         (None, Some(to)) => {
             id_field("to", to)?;
-            let other = state
+            let other = chat
                 .store
                 .user_by_username(to)
                 .await?
@@ -502,9 +508,7 @@ pub async fn typing(state: &AppState, caller: &Caller, input: TypingInput) -> Ap
         }
         (None, None) => return Err(AppError::field("to", "to or groupId is required")),
     };
-    state
-        .chat
-        .rooms
+    chat.rooms
         .typing(&key, &user.id, payload)
         .await
         .map_err(|e| chat_error(e, Op::Other))?;
@@ -531,8 +535,8 @@ pub struct ReadInput {
 }
 
 /// Marks a conversation read; the other members get `messages_read`.
-pub async fn mark_read(state: &AppState, caller: &Caller, input: ReadInput) -> AppResult<Value> {
-    let user = user_of(state, caller).await?;
+pub async fn mark_read(chat: &Chat, caller: &Caller, input: ReadInput) -> AppResult<Value> {
+    let user = user_of(chat, caller).await?;
     let (key, resource) = if let Some(g) = &input.group_id {
         id_field("groupId", g)?;
         (RoomKey::Group(g.clone()), format!("chat:group:{g}"))
@@ -540,11 +544,11 @@ pub async fn mark_read(state: &AppState, caller: &Caller, input: ReadInput) -> A
         let other = match (&input.sender_id, &input.username) {
             (Some(id), _) => {
                 id_field("senderId", id)?;
-                state.store.user_by_id(id).await?
+                chat.store.user_by_id(id).await?
             }
             (None, Some(name)) => {
                 id_field("username", name)?;
-                state.store.user_by_username(name).await?
+                chat.store.user_by_username(name).await?
             }
             (None, None) => return Err(AppError::field("senderId", "required")),
         }
@@ -557,13 +561,12 @@ pub async fn mark_read(state: &AppState, caller: &Caller, input: ReadInput) -> A
             format!("chat:user:{}", other.username),
         )
     };
-    let payload = state
-        .chat
+    let payload = chat
         .rooms
         .read(&key, &user.id, input.up_to_seq)
         .await
         .map_err(|e| chat_error(e, Op::Other))?;
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "CHAT_MARK_READ",
         &resource,
@@ -574,13 +577,13 @@ pub async fn mark_read(state: &AppState, caller: &Caller, input: ReadInput) -> A
 }
 
 /// Online users the caller may see.
-pub async fn online_users(state: &AppState, caller: &Caller) -> AppResult<Vec<String>> {
-    let users = uma_actors::call!(state.chat.presence, |reply| PresenceMsg::List {
+pub async fn online_users(chat: &Chat, caller: &Caller) -> AppResult<Vec<String>> {
+    let users = uma_actors::call!(chat.presence, |reply| PresenceMsg::List {
         asker: caller.username().to_owned(),
         reply
     })
     .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "CHAT_ONLINE_USERS_VIEW",
         "chat:online",

@@ -12,11 +12,11 @@ use uma_actors::whiteboard::{
     BoardError, BoardMsg, BoardStore, BoardsConfig, Joined, Whiteboards, WhiteboardsSupervisor,
 };
 
-use crate::audit::Status;
+use crate::acl::cache::AclCache;
+use crate::audit::{Audit, Status};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::push::emit::IoEmitter;
-use crate::state::AppState;
 use crate::store::Store;
 
 /// The shared board of the original.
@@ -54,15 +54,36 @@ impl BoardStore for StoreBoards {
 pub async fn start(
     parent: ractor::ActorCell,
     store: &Store,
+    audit: &Audit,
+    acl: &Arc<AclCache>,
     emitter: &IoEmitter,
-) -> Result<Whiteboards, ractor::SpawnErr> {
-    WhiteboardsSupervisor::start(
+) -> Result<Boards, ractor::SpawnErr> {
+    let actors = WhiteboardsSupervisor::start(
         parent,
         Arc::new(StoreBoards(store.clone())),
         Arc::new(emitter.clone()),
         BoardsConfig::default(),
     )
-    .await
+    .await?;
+    Ok(Boards {
+        actors,
+        store: store.clone(),
+        audit: audit.clone(),
+        acl: acl.clone(),
+    })
+}
+
+/// The whiteboard service: the board actors and what their checks and audit rows use.
+#[derive(Debug, Clone)]
+pub struct Boards {
+    /// The whiteboards supervisor.
+    pub actors: Whiteboards,
+    /// The database (saved boards).
+    pub store: Store,
+    /// The audit log.
+    pub audit: Audit,
+    /// The shared ACL view (who may use a team board).
+    pub acl: Arc<AclCache>,
 }
 
 /// A checked board id.
@@ -108,11 +129,11 @@ impl BoardId {
 
 /// Checks that the caller may use the board: everyone the shared one, those who see the pool a
 /// team board. Refusals of pool boards are "not found" (the pool's existence is not revealed).
-pub async fn authorize(state: &AppState, caller: &Caller, board: &BoardId) -> AppResult<()> {
+pub async fn authorize(boards: &Boards, caller: &Caller, board: &BoardId) -> AppResult<()> {
     let Some(pool) = board.pool() else {
         return Ok(());
     };
-    let view = crate::services::view(state).await?;
+    let view = boards.acl.view().await?;
     if view.engine.pool_access(&caller.principal, pool).see {
         Ok(())
     } else {
@@ -227,14 +248,14 @@ pub fn check_stroke(raw: &Value, by: &str) -> AppResult<(Value, usize)> {
 
 /// Joins a socket to a board: its room, then the board's participants; returns the history.
 pub async fn join(
-    state: &AppState,
+    boards: &Boards,
     caller: &Caller,
     sid: &str,
     board: &BoardId,
 ) -> AppResult<Joined> {
-    authorize(state, caller, board).await?;
-    let joined = state
-        .whiteboards
+    authorize(boards, caller, board).await?;
+    let joined = boards
+        .actors
         .ask(board.as_str(), |reply| BoardMsg::Join {
             sid: sid.to_owned(),
             username: caller.username().to_owned(),
@@ -242,7 +263,7 @@ pub async fn join(
         })
         .await
         .map_err(board_error)?;
-    state.audit.record(
+    boards.audit.record(
         &caller.actor,
         "WHITEBOARD_JOIN",
         &board.resource(),
@@ -254,7 +275,7 @@ pub async fn join(
 
 /// A stroke from `sid`; relayed to the others on the board. Returns its id.
 pub async fn stroke(
-    state: &AppState,
+    boards: &Boards,
     caller: &Caller,
     sid: &str,
     board: &BoardId,
@@ -262,10 +283,10 @@ pub async fn stroke(
 ) -> AppResult<String> {
     let (stroke, bytes) = check_stroke(raw, caller.username())?;
     if board.pool().is_some() {
-        authorize(state, caller, board).await?;
+        authorize(boards, caller, board).await?;
     }
-    state
-        .whiteboards
+    boards
+        .actors
         .ask(board.as_str(), |reply| BoardMsg::Stroke {
             sid: sid.to_owned(),
             stroke,
@@ -278,10 +299,10 @@ pub async fn stroke(
 }
 
 /// Undoes the caller's last stroke on the board.
-pub async fn undo(state: &AppState, caller: &Caller, board: &BoardId) -> AppResult<Option<String>> {
-    authorize(state, caller, board).await?;
-    state
-        .whiteboards
+pub async fn undo(boards: &Boards, caller: &Caller, board: &BoardId) -> AppResult<Option<String>> {
+    authorize(boards, caller, board).await?;
+    boards
+        .actors
         .ask(board.as_str(), |reply| BoardMsg::Undo {
             username: caller.username().to_owned(),
             reply,
@@ -296,22 +317,22 @@ fn admin_only(caller: &Caller, what: &str) -> AppResult<()> {
     } else {
         Err(AppError::with_message(
             ErrorCode::Forbidden,
-            format!("Only admins can {what} whiteboard state."),
+            format!("Only admins can {what} whiteboard boards."),
         ))
     }
 }
 
 /// Empties the board (admins); the others get `draw_clear`.
 pub async fn clear(
-    state: &AppState,
+    boards: &Boards,
     caller: &Caller,
     sid: Option<&str>,
     board: &BoardId,
 ) -> AppResult<()> {
     let result = async {
         admin_only(caller, "clear")?;
-        state
-            .whiteboards
+        boards
+            .actors
             .ask(board.as_str(), |reply| BoardMsg::Clear {
                 sid: sid.map(str::to_owned),
                 reply,
@@ -321,7 +342,14 @@ pub async fn clear(
             .map_err(board_error)
     }
     .await;
-    audit_admin(state, caller, "WHITEBOARD_CLEAR", board, &result, json!({}));
+    audit_admin(
+        boards,
+        caller,
+        "WHITEBOARD_CLEAR",
+        board,
+        &result,
+        json!({}),
+    );
     result
 }
 
@@ -335,7 +363,7 @@ pub struct SaveInput {
 
 /// Replaces the board's strokes (admins); the others get `draw_sync`. Returns the stroke count.
 pub async fn save(
-    state: &AppState,
+    boards: &Boards,
     caller: &Caller,
     sid: Option<&str>,
     board: &BoardId,
@@ -363,8 +391,8 @@ pub async fn save(
             strokes.push(check_stroke(s, by)?.0);
         }
         let n = strokes.len();
-        state
-            .whiteboards
+        boards
+            .actors
             .ask(board.as_str(), |reply| BoardMsg::Replace {
                 sid: sid.map(str::to_owned),
                 strokes,
@@ -383,12 +411,12 @@ pub async fn save(
     }
     .await;
     let details = json!({ "strokes": result.as_ref().ok() });
-    audit_admin(state, caller, "WHITEBOARD_SAVE", board, &result, details);
+    audit_admin(boards, caller, "WHITEBOARD_SAVE", board, &result, details);
     result
 }
 
 fn audit_admin<T>(
-    state: &AppState,
+    boards: &Boards,
     caller: &Caller,
     action: &str,
     board: &BoardId,
@@ -396,28 +424,30 @@ fn audit_admin<T>(
     details: Value,
 ) {
     match result {
-        Ok(_) => state.audit.record(
+        Ok(_) => boards.audit.record(
             &caller.actor,
             action,
             &board.resource(),
             Status::Success,
             details,
         ),
-        Err(e) => crate::services::refused(state, caller, action, &board.resource(), e),
+        Err(e) => boards
+            .audit
+            .refused(&caller.actor, action, &board.resource(), e),
     }
 }
 
 /// The board's strokes: the running board's, else the saved ones.
-pub async fn strokes(state: &AppState, caller: &Caller, board: &BoardId) -> AppResult<Value> {
-    authorize(state, caller, board).await?;
-    let strokes = match state.whiteboards.running(board.as_str()).await {
+pub async fn strokes(boards: &Boards, caller: &Caller, board: &BoardId) -> AppResult<Value> {
+    authorize(boards, caller, board).await?;
+    let strokes = match boards.actors.running(board.as_str()).await {
         Some(actor) => uma_actors::call!(actor, BoardMsg::Snapshot).ok(),
         None => None,
     };
     let (strokes, updated_at) = match strokes {
         Some(s) => (s, None),
         None => {
-            let row = state.store.whiteboard(board.as_str()).await?;
+            let row = boards.store.whiteboard(board.as_str()).await?;
             let updated = row.as_ref().map(|r| r.updated_at);
             (
                 row.and_then(|r| serde_json::from_str::<Vec<Value>>(&r.elements).ok())
@@ -426,7 +456,7 @@ pub async fn strokes(state: &AppState, caller: &Caller, board: &BoardId) -> AppR
             )
         }
     };
-    state.audit.record(
+    boards.audit.record(
         &caller.actor,
         "WHITEBOARD_VIEW",
         &board.resource(),
@@ -436,6 +466,6 @@ pub async fn strokes(state: &AppState, caller: &Caller, board: &BoardId) -> AppR
     Ok(json!({
         "board": board.as_str(),
         "strokes": strokes,
-        "updatedAt": updated_at.map(crate::chat::backend::iso),
+        "updatedAt": updated_at.map(crate::services::chat::backend::iso),
     }))
 }

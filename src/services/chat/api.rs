@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use uma_actors::chat::RoomKey;
 use uma_actors::emit::Emit;
 
+use super::Chat;
 use crate::push::room;
 use uma_actors::presence::PresenceMsg;
 
@@ -18,7 +19,6 @@ use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::events::Rejection;
-use crate::state::AppState;
 use crate::store::auth::User;
 use crate::store::chat::Group;
 
@@ -28,15 +28,15 @@ pub const CHANGE: &str = "api:chat-change";
 
 /// Counts one call of a REST route (`api:<route>`); 429 with `Retry-After` when over, audited as
 /// a `WARNING` of `action`.
-pub async fn limit(state: &AppState, caller: &Caller, route: &str, action: &str) -> AppResult<()> {
-    let Err(rejection) = state.event_limits.check_api(route, caller.username()).await else {
+pub async fn limit(chat: &Chat, caller: &Caller, route: &str, action: &str) -> AppResult<()> {
+    let Err(rejection) = chat.limits.check_api(route, caller.username()).await else {
         return Ok(());
     };
     let retry_after = match rejection {
         Rejection::RateLimited { retry_after } => retry_after,
         Rejection::TooLarge { .. } => 1,
     };
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         action,
         route,
@@ -83,7 +83,7 @@ fn clamp(limit: Option<i64>, default: i64, max: i64) -> i64 {
 }
 
 async fn page(
-    state: &AppState,
+    chat: &Chat,
     mut rows: Vec<crate::store::chat::Message>,
     limit: i64,
 ) -> AppResult<Page> {
@@ -95,15 +95,15 @@ async fn page(
         None
     };
     Ok(Page {
-        messages: messages_json(&state.store, &rows).await?,
+        messages: messages_json(&chat.store, &rows).await?,
         next_before,
     })
 }
 
 /// Direct messages with `username`, newest page first, each page oldest first. Messages from a
 /// user the caller blocks are left out.
-pub async fn direct_history(state: &AppState, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
-    limit(state, caller, "api:chat-history", "CHAT_HISTORY_VIEW").await?;
+pub async fn direct_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
+    limit(chat, caller, "api:chat-history", "CHAT_HISTORY_VIEW").await?;
     let name = q
         .username
         .as_deref()
@@ -114,22 +114,22 @@ pub async fn direct_history(state: &AppState, caller: &Caller, q: HistoryQuery) 
                 "Username query parameter is required",
             )
         })?;
-    let me = user_of(state, caller).await?;
-    let other = state
+    let me = user_of(chat, caller).await?;
+    let other = chat
         .store
         .user_by_username(name)
         .await?
         .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "User not found"))?;
     let limit = clamp(q.limit, 200, 500);
-    let mut rows = state
+    let mut rows = chat
         .store
         .direct_history(&me.id, &other.id, q.before, limit)
         .await?;
-    if state.store.is_blocked(&me.id, &other.id).await? {
+    if chat.store.is_blocked(&me.id, &other.id).await? {
         rows.retain(|m| m.sender_id == me.id);
     }
-    let page = page(state, rows, limit).await?;
-    state.audit.record(
+    let page = page(chat, rows, limit).await?;
+    chat.audit.record(
         &caller.actor,
         "CHAT_HISTORY_VIEW",
         &format!("chat:direct:{name}"),
@@ -144,8 +144,8 @@ fn group_denied() -> AppError {
 }
 
 /// A group's messages (members only), with reactions.
-pub async fn group_history(state: &AppState, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
-    limit(state, caller, "api:chat-history", "CHAT_GROUP_HISTORY_VIEW").await?;
+pub async fn group_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
+    limit(chat, caller, "api:chat-history", "CHAT_GROUP_HISTORY_VIEW").await?;
     let group_id = q
         .group_id
         .as_deref()
@@ -156,20 +156,21 @@ pub async fn group_history(state: &AppState, caller: &Caller, q: HistoryQuery) -
                 "groupId query parameter is required",
             )
         })?;
-    let me = user_of(state, caller).await?;
+    let me = user_of(chat, caller).await?;
     let resource = format!("chat:group:{group_id}");
-    if !state.store.is_group_member(group_id, &me.id).await? {
+    if !chat.store.is_group_member(group_id, &me.id).await? {
         let err = group_denied();
-        crate::services::refused(state, caller, "CHAT_GROUP_HISTORY_VIEW", &resource, &err);
+        chat.audit
+            .refused(&caller.actor, "CHAT_GROUP_HISTORY_VIEW", &resource, &err);
         return Err(err);
     }
     let limit = clamp(q.limit, 200, 500);
-    let rows = state
+    let rows = chat
         .store
         .group_history_for(group_id, &me.id, q.before, limit)
         .await?;
-    let page = page(state, rows, limit).await?;
-    state.audit.record(
+    let page = page(chat, rows, limit).await?;
+    chat.audit.record(
         &caller.actor,
         "CHAT_GROUP_HISTORY_VIEW",
         &resource,
@@ -180,22 +181,22 @@ pub async fn group_history(state: &AppState, caller: &Caller, q: HistoryQuery) -
 }
 
 /// `GET /api/chat/public-channel`.
-pub async fn public_channel_id(state: &AppState, caller: &Caller) -> AppResult<Value> {
+pub async fn public_channel_id(chat: &Chat, caller: &Caller) -> AppResult<Value> {
     limit(
-        state,
+        chat,
         caller,
         "api:chat-public-channel",
         "CHAT_PUBLIC_CHANNEL_VIEW",
     )
     .await?;
-    let g = state
+    let g = chat
         .store
         .group_by_name(PUBLIC_CHANNEL)
         .await?
         .ok_or_else(|| {
             AppError::with_message(ErrorCode::NotFound, "Public channel not initialized")
         })?;
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "CHAT_PUBLIC_CHANNEL_VIEW",
         &format!("chat:group:{}", g.id),
@@ -206,11 +207,11 @@ pub async fn public_channel_id(state: &AppState, caller: &Caller) -> AppResult<V
 }
 
 /// `POST /api/chat/public-channel`: creates it or joins the caller.
-pub async fn join_public_channel(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    limit(state, caller, CHANGE, "CHAT_PUBLIC_CHANNEL_JOIN").await?;
-    let me = user_of(state, caller).await?;
-    let g = public_channel(state, &me).await?;
-    state.audit.record(
+pub async fn join_public_channel(chat: &Chat, caller: &Caller) -> AppResult<Value> {
+    limit(chat, caller, CHANGE, "CHAT_PUBLIC_CHANNEL_JOIN").await?;
+    let me = user_of(chat, caller).await?;
+    let g = public_channel(chat, &me).await?;
+    chat.audit.record(
         &caller.actor,
         "CHAT_PUBLIC_CHANNEL_JOIN",
         &format!("chat:group:{}", g.id),
@@ -221,17 +222,17 @@ pub async fn join_public_channel(state: &AppState, caller: &Caller) -> AppResult
 }
 
 /// `GET /api/chat/recent`: one entry per direct-message counterpart, newest first.
-pub async fn recent(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    limit(state, caller, "api:chat-recent", "CHAT_RECENT_VIEW").await?;
-    let me = user_of(state, caller).await?;
-    let last = state.store.recent_direct(&me.id, 100).await?;
-    let unread: HashMap<String, i64> = state
+pub async fn recent(chat: &Chat, caller: &Caller) -> AppResult<Value> {
+    limit(chat, caller, "api:chat-recent", "CHAT_RECENT_VIEW").await?;
+    let me = user_of(chat, caller).await?;
+    let last = chat.store.recent_direct(&me.id, 100).await?;
+    let unread: HashMap<String, i64> = chat
         .store
         .unread_direct_counts(&me.id)
         .await?
         .into_iter()
         .collect();
-    let json = messages_json(&state.store, &last).await?;
+    let json = messages_json(&chat.store, &last).await?;
     let out: Vec<Value> = last
         .iter()
         .zip(json)
@@ -247,13 +248,13 @@ pub async fn recent(state: &AppState, caller: &Caller) -> AppResult<Value> {
                 "username": other["username"],
                 "displayName": other["displayName"],
                 "avatar": other["avatar"],
-                "online": state.chat.online.is_online(other["username"].as_str().unwrap_or_default()),
+                "online": chat.online.is_online(other["username"].as_str().unwrap_or_default()),
                 "lastMessage": j,
                 "unreadCount": unread.get(&id).copied().unwrap_or(0),
             }))
         })
         .collect();
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "CHAT_RECENT_VIEW",
         "chat:recent",
@@ -263,9 +264,9 @@ pub async fn recent(state: &AppState, caller: &Caller) -> AppResult<Value> {
     Ok(Value::Array(out))
 }
 
-async fn group_json(state: &AppState, g: &Group, me: &User) -> AppResult<Value> {
-    let members = state.store.group_members(&g.id).await?;
-    let admins = state.store.group_admin_ids(&g.id).await?;
+async fn group_json(chat: &Chat, g: &Group, me: &User) -> AppResult<Value> {
+    let members = chat.store.group_members(&g.id).await?;
+    let admins = chat.store.group_admin_ids(&g.id).await?;
     Ok(json!({
         "id": g.id,
         "name": g.name,
@@ -290,20 +291,20 @@ pub struct ListQuery {
 
 /// `GET /api/groups`: the caller's groups, most recently active first, with the last message and
 /// the unread count.
-pub async fn list_groups(state: &AppState, caller: &Caller, q: ListQuery) -> AppResult<Value> {
-    limit(state, caller, "api:groups", "VIEW_GROUPS").await?;
-    let me = user_of(state, caller).await?;
-    let mut groups = state.store.groups_of_user(&me.id).await?;
+pub async fn list_groups(chat: &Chat, caller: &Caller, q: ListQuery) -> AppResult<Value> {
+    limit(chat, caller, "api:groups", "VIEW_GROUPS").await?;
+    let me = user_of(chat, caller).await?;
+    let mut groups = chat.store.groups_of_user(&me.id).await?;
     groups.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.name.cmp(&b.name)));
     groups.truncate(usize::try_from(clamp(q.limit, 50, 200)).unwrap_or(50));
-    let last = state.store.last_group_messages(&me.id).await?;
-    let last_json = messages_json(&state.store, &last).await?;
+    let last = chat.store.last_group_messages(&me.id).await?;
+    let last_json = messages_json(&chat.store, &last).await?;
     let last: HashMap<String, Value> = last
         .iter()
         .zip(last_json)
         .filter_map(|(m, j)| Some((m.group_id.clone()?, j)))
         .collect();
-    let unread: HashMap<String, i64> = state
+    let unread: HashMap<String, i64> = chat
         .store
         .unread_group_counts(&me.id)
         .await?
@@ -311,12 +312,12 @@ pub async fn list_groups(state: &AppState, caller: &Caller, q: ListQuery) -> App
         .collect();
     let mut out = Vec::with_capacity(groups.len());
     for g in &groups {
-        let mut v = group_json(state, g, &me).await?;
+        let mut v = group_json(chat, g, &me).await?;
         v["lastMessage"] = last.get(&g.id).cloned().unwrap_or(Value::Null);
         v["unreadCount"] = json!(unread.get(&g.id).copied().unwrap_or(0));
         out.push(v);
     }
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "VIEW_GROUPS",
         "chat:groups",
@@ -327,38 +328,39 @@ pub async fn list_groups(state: &AppState, caller: &Caller, q: ListQuery) -> App
 }
 
 /// A group the caller is a member of (404 when it does not exist, 403 when not a member).
-async fn member_group(state: &AppState, me: &User, id: &str) -> AppResult<Group> {
-    let g = state
+async fn member_group(chat: &Chat, me: &User, id: &str) -> AppResult<Group> {
+    let g = chat
         .store
         .group(id)
         .await?
         .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "Group not found"))?;
-    if !state.store.is_group_member(id, &me.id).await? {
+    if !chat.store.is_group_member(id, &me.id).await? {
         return Err(AppError::with_message(ErrorCode::Forbidden, "Forbidden"));
     }
     Ok(g)
 }
 
 /// `GET /api/groups/{id}`.
-pub async fn get_group(state: &AppState, caller: &Caller, id: &str) -> AppResult<Value> {
-    limit(state, caller, "api:groups", "GROUP_VIEW").await?;
-    let me = user_of(state, caller).await?;
+pub async fn get_group(chat: &Chat, caller: &Caller, id: &str) -> AppResult<Value> {
+    limit(chat, caller, "api:groups", "GROUP_VIEW").await?;
+    let me = user_of(chat, caller).await?;
     let resource = format!("group:{id}");
-    let g = match member_group(state, &me, id).await {
+    let g = match member_group(chat, &me, id).await {
         Ok(g) => g,
         Err(e) => {
-            crate::services::refused(state, caller, "GROUP_VIEW", &resource, &e);
+            chat.audit
+                .refused(&caller.actor, "GROUP_VIEW", &resource, &e);
             return Err(e);
         }
     };
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "GROUP_VIEW",
         &resource,
         Status::Success,
         json!({}),
     );
-    group_json(state, &g, &me).await
+    group_json(chat, &g, &me).await
 }
 
 /// `POST /api/groups` body.
@@ -397,14 +399,14 @@ fn group_name(name: Option<&str>) -> AppResult<String> {
 }
 
 /// Checks that every id names a user.
-async fn known_users(state: &AppState, ids: &[String]) -> AppResult<Vec<User>> {
+async fn known_users(chat: &Chat, ids: &[String]) -> AppResult<Vec<User>> {
     let mut unique: Vec<String> = ids.to_vec();
     unique.sort();
     unique.dedup();
     if unique.len() > 200 {
         return Err(AppError::field("memberIds", "at most 200 at once"));
     }
-    let users = state.store.users_by_ids(&unique).await?;
+    let users = chat.store.users_by_ids(&unique).await?;
     if users.len() != unique.len() {
         let found: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
         let missing = unique.iter().find(|id| !found.contains(id.as_str()));
@@ -417,12 +419,11 @@ async fn known_users(state: &AppState, ids: &[String]) -> AppResult<Vec<User>> {
 }
 
 /// Tells the members of a group that it changed (`group_updated`), and `removed` that they left.
-async fn announce(state: &AppState, g: &Group, removed: &[User]) {
-    let members = state.store.group_members(&g.id).await.unwrap_or_default();
+async fn announce(chat: &Chat, g: &Group, removed: &[User]) {
+    let members = chat.store.group_members(&g.id).await.unwrap_or_default();
     let rooms: Vec<String> = members.iter().map(|u| room::user(&u.username)).collect();
     if !rooms.is_empty() {
-        state
-            .emitter
+        chat.emitter
             .emit(Emit::to(
                 rooms,
                 "group_updated",
@@ -432,38 +433,31 @@ async fn announce(state: &AppState, g: &Group, removed: &[User]) {
     }
     let gone: Vec<String> = removed.iter().map(|u| room::user(&u.username)).collect();
     if !gone.is_empty() {
-        state
-            .emitter
+        chat.emitter
             .emit(Emit::to(gone, "group_removed", json!({ "groupId": g.id })))
             .await;
     }
 }
 
-use uma_actors::emit::Emitter as _;
-
 /// `POST /api/groups`: the caller becomes member and admin; `memberIds` are added.
-pub async fn create_group(
-    state: &AppState,
-    caller: &Caller,
-    input: CreateGroup,
-) -> AppResult<Value> {
-    limit(state, caller, CHANGE, "GROUP_CREATE").await?;
-    let me = user_of(state, caller).await?;
+pub async fn create_group(chat: &Chat, caller: &Caller, input: CreateGroup) -> AppResult<Value> {
+    limit(chat, caller, CHANGE, "GROUP_CREATE").await?;
+    let me = user_of(chat, caller).await?;
     let name = group_name(input.name.as_deref())?;
-    let others = known_users(state, &input.member_ids).await?;
-    let g = state.store.create_group(&name, &me.id).await?;
+    let others = known_users(chat, &input.member_ids).await?;
+    let g = chat.store.create_group(&name, &me.id).await?;
     for u in others.iter().filter(|u| u.id != me.id) {
-        state.store.add_group_member(&g.id, &u.id).await?;
+        chat.store.add_group_member(&g.id, &u.id).await?;
     }
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "GROUP_CREATE",
         &format!("group:{}", g.id),
         Status::Success,
         json!({ "name": name, "memberCount": others.len() + 1 }),
     );
-    announce(state, &g, &[]).await;
-    group_json(state, &g, &me).await
+    announce(chat, &g, &[]).await;
+    group_json(chat, &g, &me).await
 }
 
 /// `PATCH /api/groups/{id}` body.
@@ -490,17 +484,17 @@ pub struct UpdateGroup {
 /// `PATCH /api/groups/{id}`: group admins rename, add and remove members, promote and demote
 /// admins. The public channel keeps its name and members.
 pub async fn update_group(
-    state: &AppState,
+    chat: &Chat,
     caller: &Caller,
     id: &str,
     input: UpdateGroup,
 ) -> AppResult<Value> {
-    limit(state, caller, CHANGE, "GROUP_UPDATE").await?;
-    let me = user_of(state, caller).await?;
+    limit(chat, caller, CHANGE, "GROUP_UPDATE").await?;
+    let me = user_of(chat, caller).await?;
     let resource = format!("group:{id}");
     let result = async {
-        let g = member_group(state, &me, id).await?;
-        if !state.store.is_group_admin(id, &me.id).await? {
+        let g = member_group(chat, &me, id).await?;
+        if !chat.store.is_group_admin(id, &me.id).await? {
             return Err(AppError::with_message(
                 ErrorCode::Forbidden,
                 "Only admins can modify group",
@@ -517,41 +511,41 @@ pub async fn update_group(
             Some(n) => Some(group_name(Some(n))?),
             None => None,
         };
-        let added = known_users(state, &input.add_member_ids).await?;
-        let removed = known_users(state, &input.remove_member_ids).await?;
-        let promoted = known_users(state, &input.add_admin_ids).await?;
-        let demoted = known_users(state, &input.remove_admin_ids).await?;
+        let added = known_users(chat, &input.add_member_ids).await?;
+        let removed = known_users(chat, &input.remove_member_ids).await?;
+        let promoted = known_users(chat, &input.add_admin_ids).await?;
+        let demoted = known_users(chat, &input.remove_admin_ids).await?;
         if let Some(n) = &name {
-            state.store.rename_group(id, n).await?;
+            chat.store.rename_group(id, n).await?;
         }
         for u in &added {
-            state.store.add_group_member(id, &u.id).await?;
+            chat.store.add_group_member(id, &u.id).await?;
         }
         for u in &promoted {
-            if !state.store.is_group_member(id, &u.id).await? {
+            if !chat.store.is_group_member(id, &u.id).await? {
                 return Err(AppError::field("addAdminIds", "admins must be members"));
             }
-            state.store.add_group_admin(id, &u.id).await?;
+            chat.store.add_group_admin(id, &u.id).await?;
         }
         for u in &demoted {
-            let _ = state.store.remove_group_admin(id, &u.id).await;
+            let _ = chat.store.remove_group_admin(id, &u.id).await;
         }
         let mut gone = Vec::new();
         for u in removed {
-            if state.store.remove_group_member(id, &u.id).await.is_ok() {
+            if chat.store.remove_group_member(id, &u.id).await.is_ok() {
                 gone.push(u);
             }
         }
-        if state.store.group_admin_ids(id).await?.is_empty() {
+        if chat.store.group_admin_ids(id).await?.is_empty() {
             // A group always keeps an admin: the caller stays one.
-            if state.store.is_group_member(id, &me.id).await? {
-                state.store.add_group_admin(id, &me.id).await?;
+            if chat.store.is_group_member(id, &me.id).await? {
+                chat.store.add_group_admin(id, &me.id).await?;
             }
         }
-        state.store.touch_group(id).await?;
-        state.chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
-        let g = state.store.group(id).await?.unwrap_or(g);
-        announce(state, &g, &gone).await;
+        chat.store.touch_group(id).await?;
+        chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
+        let g = chat.store.group(id).await?.unwrap_or(g);
+        announce(chat, &g, &gone).await;
         Ok((
             g,
             json!({
@@ -566,21 +560,22 @@ pub async fn update_group(
     .await;
     match result {
         Ok((g, details)) => {
-            state.audit.record(
+            chat.audit.record(
                 &caller.actor,
                 "GROUP_UPDATE",
                 &resource,
                 Status::Success,
                 details,
             );
-            if state.store.is_group_member(id, &me.id).await? {
-                group_json(state, &g, &me).await
+            if chat.store.is_group_member(id, &me.id).await? {
+                group_json(chat, &g, &me).await
             } else {
                 Ok(json!({ "id": g.id, "name": g.name, "left": true }))
             }
         }
         Err(e) => {
-            crate::services::refused(state, caller, "GROUP_UPDATE", &resource, &e);
+            chat.audit
+                .refused(&caller.actor, "GROUP_UPDATE", &resource, &e);
             Err(e)
         }
     }
@@ -588,15 +583,15 @@ pub async fn update_group(
 
 /// `DELETE /api/groups/{id}/members/{userId}`: an admin removes a member, or a member leaves.
 pub async fn remove_member(
-    state: &AppState,
+    chat: &Chat,
     caller: &Caller,
     id: &str,
     user_id: &str,
 ) -> AppResult<Value> {
-    let me = user_of(state, caller).await?;
+    let me = user_of(chat, caller).await?;
     if user_id != me.id {
         return update_group(
-            state,
+            chat,
             caller,
             id,
             UpdateGroup {
@@ -606,25 +601,25 @@ pub async fn remove_member(
         )
         .await;
     }
-    limit(state, caller, CHANGE, "GROUP_UPDATE").await?;
+    limit(chat, caller, CHANGE, "GROUP_UPDATE").await?;
     let resource = format!("group:{id}");
-    let g = member_group(state, &me, id).await?;
+    let g = member_group(chat, &me, id).await?;
     if g.name == PUBLIC_CHANNEL {
         return Err(AppError::with_message(
             ErrorCode::Forbidden,
             "Everyone stays in the public channel",
         ));
     }
-    state.store.remove_group_member(id, &me.id).await?;
-    let members = state.store.group_members(id).await?;
-    if state.store.group_admin_ids(id).await?.is_empty() {
+    chat.store.remove_group_member(id, &me.id).await?;
+    let members = chat.store.group_members(id).await?;
+    if chat.store.group_admin_ids(id).await?.is_empty() {
         if let Some(next) = members.first() {
-            state.store.add_group_admin(id, &next.id).await?;
+            chat.store.add_group_admin(id, &next.id).await?;
         }
     }
-    state.chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
-    announce(state, &g, std::slice::from_ref(&me)).await;
-    state.audit.record(
+    chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
+    announce(chat, &g, std::slice::from_ref(&me)).await;
+    chat.audit.record(
         &caller.actor,
         "GROUP_UPDATE",
         &resource,
@@ -643,7 +638,7 @@ pub struct SearchQuery {
 }
 
 /// `GET /api/users/search?q=`: up to 10 other users whose name contains `q`.
-pub async fn search_users(state: &AppState, caller: &Caller, q: SearchQuery) -> AppResult<Value> {
+pub async fn search_users(chat: &Chat, caller: &Caller, q: SearchQuery) -> AppResult<Value> {
     let q = q.q.unwrap_or_default();
     let q = q.trim();
     if q.chars().count() < 2 {
@@ -652,21 +647,20 @@ pub async fn search_users(state: &AppState, caller: &Caller, q: SearchQuery) -> 
     if q.chars().count() > 64 {
         return Err(AppError::field("q", "at most 64 characters"));
     }
-    limit(state, caller, "api:users-search", "VIEW_USERS").await?;
-    let users = state.store.search_users(q, 11).await?;
+    limit(chat, caller, "api:users-search", "VIEW_USERS").await?;
+    let users = chat.store.search_users(q, 11).await?;
     let out: Vec<Value> = users
         .iter()
         .filter(|u| u.username != caller.username())
         .take(10)
         .map(|u| {
             let mut v = user_json(u);
-            v["online"] = json!(
-                ChatSettings::of(u).show_online_status && state.chat.online.is_online(&u.username)
-            );
+            v["online"] =
+                json!(ChatSettings::of(u).show_online_status && chat.online.is_online(&u.username));
             v
         })
         .collect();
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "VIEW_USERS",
         "chat:users",
@@ -677,10 +671,10 @@ pub async fn search_users(state: &AppState, caller: &Caller, q: SearchQuery) -> 
 }
 
 /// `GET /api/chat/settings`.
-pub async fn get_settings(state: &AppState, caller: &Caller) -> AppResult<Value> {
-    limit(state, caller, "api:chat-settings", "VIEW_PROFILE").await?;
-    let me = user_of(state, caller).await?;
-    let blocked = state.store.blocked_users(&me.id).await?;
+pub async fn get_settings(chat: &Chat, caller: &Caller) -> AppResult<Value> {
+    limit(chat, caller, "api:chat-settings", "VIEW_PROFILE").await?;
+    let me = user_of(chat, caller).await?;
+    let blocked = chat.store.blocked_users(&me.id).await?;
     Ok(json!({
         "settings": ChatSettings::of(&me),
         "blocked": blocked.iter().map(user_json).collect::<Vec<_>>(),
@@ -689,28 +683,24 @@ pub async fn get_settings(state: &AppState, caller: &Caller) -> AppResult<Value>
 }
 
 /// `PUT /api/chat/settings`: a partial update.
-pub async fn put_settings(
-    state: &AppState,
-    caller: &Caller,
-    patch: SettingsPatch,
-) -> AppResult<Value> {
-    limit(state, caller, CHANGE, "UPDATE_SETTINGS").await?;
-    let me = user_of(state, caller).await?;
+pub async fn put_settings(chat: &Chat, caller: &Caller, patch: SettingsPatch) -> AppResult<Value> {
+    limit(chat, caller, CHANGE, "UPDATE_SETTINGS").await?;
+    let me = user_of(chat, caller).await?;
     let mut settings = ChatSettings::of(&me);
     let before = settings.clone();
     settings.apply(patch);
     let text = serde_json::to_string(&settings).map_err(AppError::internal)?;
-    state.store.set_user_settings(&me.id, &text).await?;
+    chat.store.set_user_settings(&me.id, &text).await?;
     if before.show_online_status != settings.show_online_status {
-        let _ = state.chat.presence.cast(PresenceMsg::SetVisible {
+        let _ = chat.presence.cast(PresenceMsg::SetVisible {
             username: me.username.clone(),
             visible: settings.show_online_status,
         });
     }
     if before.allow_messages_from != settings.allow_messages_from {
-        state.chat.rooms.refresh_all();
+        chat.rooms.refresh_all();
     }
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "UPDATE_SETTINGS",
         &format!("chat:user:{}", me.username),
@@ -729,14 +719,14 @@ pub struct BlockInput {
 
 /// Blocks (`block` true) or unblocks a user; every running room reloads its blocks.
 pub async fn set_block(
-    state: &AppState,
+    chat: &Chat,
     caller: &Caller,
     username: &str,
     block: bool,
 ) -> AppResult<Value> {
-    limit(state, caller, CHANGE, "UPDATE_SETTINGS").await?;
-    let me = user_of(state, caller).await?;
-    let other = state
+    limit(chat, caller, CHANGE, "UPDATE_SETTINGS").await?;
+    let me = user_of(chat, caller).await?;
+    let other = chat
         .store
         .user_by_username(username)
         .await?
@@ -745,18 +735,18 @@ pub async fn set_block(
         return Err(AppError::field("username", "you cannot block yourself"));
     }
     let changed = if block {
-        match state.store.block_user(&me.id, &other.id).await {
+        match chat.store.block_user(&me.id, &other.id).await {
             Ok(()) => true,
             Err(crate::store::StoreError::Conflict(_)) => false,
             Err(e) => return Err(e.into()),
         }
     } else {
-        state.store.unblock_user(&me.id, &other.id).await.is_ok()
+        chat.store.unblock_user(&me.id, &other.id).await.is_ok()
     };
     if changed {
-        state.chat.rooms.refresh_all();
+        chat.rooms.refresh_all();
     }
-    state.audit.record(
+    chat.audit.record(
         &caller.actor,
         "UPDATE_SETTINGS",
         &format!("chat:user:{username}"),
