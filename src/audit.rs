@@ -4,9 +4,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use ractor::ActorRef;
 use serde_json::{json, Value};
 use uma_actors::audit::{AuditMsg, AuditRecord, AuditSink};
+use uma_actors::root::Slot;
 
 use crate::error::{AppError, AppResult};
 use crate::opid;
@@ -94,12 +94,12 @@ fn merge(mut base: Value, extra: Value) -> Value {
 /// Handle to the audit writer. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Audit {
-    writer: ActorRef<AuditMsg>,
+    writer: Slot<AuditMsg>,
 }
 
 impl Audit {
-    /// Wraps the writer actor.
-    pub fn new(writer: ActorRef<AuditMsg>) -> Self {
+    /// Writes through the writer in `writer` (a branch of the actor tree).
+    pub fn new(writer: Slot<AuditMsg>) -> Self {
         Self { writer }
     }
 
@@ -129,7 +129,7 @@ impl Audit {
             op_id: (op != "-").then_some(op),
             at_ms: crate::store::now_ms(),
         };
-        if let Err(e) = self.writer.cast(AuditMsg::Record(Box::new(row))) {
+        if let Err(e) = self.writer.get().cast(AuditMsg::Record(Box::new(row))) {
             tracing::error!(error = %e, action, "audit writer unavailable; row lost");
         }
     }
@@ -198,6 +198,6 @@ impl Audit {
 
     /// Writes everything queued (tests and shutdown).
     pub async fn flush(&self) -> bool {
-        uma_actors::call!(self.writer, AuditMsg::FlushNow).unwrap_or(false)
+        uma_actors::call!(self.writer.get(), AuditMsg::FlushNow).unwrap_or(false)
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use axum::extract::FromRef;
 use ractor::ActorRef;
 use uma_actors::root::RootMsg;
+use uma_actors::root::Slot;
 use uma_actors::sessions::SessionsMsg;
 
 use crate::audit::Audit;
@@ -41,7 +42,7 @@ pub struct AppState {
     /// The root of the actor tree.
     pub root: ActorRef<RootMsg>,
     /// The sessions supervisor.
-    pub sessions: ActorRef<SessionsMsg>,
+    pub sessions: Slot<SessionsMsg>,
     /// The audit log.
     pub audit: Audit,
     /// Failed sign-in limits.
@@ -59,7 +60,7 @@ pub struct AppState {
     /// Live resource streams (one poller per cluster, rooms per permission set).
     pub live: Arc<crate::services::watch::Live>,
     /// Open browser consoles.
-    pub consoles: ractor::ActorRef<uma_actors::consoles::ConsolesMsg>,
+    pub consoles: Slot<uma_actors::consoles::ConsolesMsg>,
     /// Streams of single guests and nodes while watched.
     pub streams: Arc<crate::services::watch::Streams>,
     /// Emits Socket.IO events from anywhere.

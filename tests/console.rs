@@ -311,6 +311,7 @@ async fn an_admin_closes_a_console_and_limits_and_crashes_stay_contained() {
     // A crash in one console's actor closes that console only.
     app.state
         .consoles
+        .get()
         .cast(ConsolesMsg::Crash(id_of(101)))
         .unwrap();
     let (code, reason) = b

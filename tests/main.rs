@@ -20,4 +20,5 @@ mod scale;
 mod sdn;
 mod server;
 mod store;
+mod tree;
 mod whiteboard;

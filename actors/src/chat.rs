@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::emit::{user_room, BoxFut, Emit, Emitter};
 use crate::presence::Online;
+use crate::root::Slot;
 
 /// Which conversation a room is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -577,6 +578,19 @@ impl ChatRoomsSupervisor {
         online: Online,
         config: RoomsConfig,
     ) -> Result<ChatRooms, ractor::SpawnErr> {
+        let actor = Self::start_actor(parent, store, emitter, online, config).await?;
+        Ok(ChatRooms::new(Slot::new(actor)))
+    }
+
+    /// Starts the supervisor under `parent` and returns the actor itself (a branch of the tree:
+    /// the root restarts it and its [`ChatRooms`] follow through the slot).
+    pub async fn start_actor(
+        parent: ractor::ActorCell,
+        store: Arc<dyn ChatStore>,
+        emitter: Arc<dyn Emitter>,
+        online: Online,
+        config: RoomsConfig,
+    ) -> Result<ActorRef<RoomsMsg>, ractor::SpawnErr> {
         let sup = ChatRoomsSupervisor {
             store,
             emitter,
@@ -584,7 +598,7 @@ impl ChatRoomsSupervisor {
             config,
         };
         let (actor, _) = Actor::spawn_linked(None, sup, (), parent).await?;
-        Ok(ChatRooms { sup: actor })
+        Ok(actor)
     }
 
     async fn spawn(
@@ -698,7 +712,7 @@ impl Actor for ChatRoomsSupervisor {
 /// The server's handle on the chat rooms. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ChatRooms {
-    sup: ActorRef<RoomsMsg>,
+    sup: Slot<RoomsMsg>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ChatError {
@@ -706,9 +720,14 @@ fn unavailable(e: impl std::fmt::Display) -> ChatError {
 }
 
 impl ChatRooms {
+    /// The rooms behind the supervisor in `sup`.
+    pub fn new(sup: Slot<RoomsMsg>) -> Self {
+        Self { sup }
+    }
+
     /// The running room of `key` (started when needed).
     pub async fn room(&self, key: &RoomKey) -> Result<ActorRef<RoomMsg>, ChatError> {
-        crate::call!(self.sup, |r| RoomsMsg::Get(key.clone(), r)).map_err(unavailable)?
+        crate::call!(self.sup.get(), |r| RoomsMsg::Get(key.clone(), r)).map_err(unavailable)?
     }
 
     /// Calls the room of `key`; when the room stopped before the message could be queued (idle
@@ -801,17 +820,17 @@ impl ChatRooms {
 
     /// A running room reloads its members and blocks.
     pub fn refresh(&self, key: &RoomKey) {
-        let _ = self.sup.cast(RoomsMsg::Refresh(key.clone()));
+        let _ = self.sup.get().cast(RoomsMsg::Refresh(key.clone()));
     }
 
     /// Every running room reloads.
     pub fn refresh_all(&self) {
-        let _ = self.sup.cast(RoomsMsg::RefreshAll);
+        let _ = self.sup.get().cast(RoomsMsg::RefreshAll);
     }
 
     /// Statistics of the supervisor.
     pub async fn stats(&self) -> Result<RoomsStats, ChatError> {
-        crate::call!(self.sup, RoomsMsg::Stats).map_err(unavailable)
+        crate::call!(self.sup.get(), RoomsMsg::Stats).map_err(unavailable)
     }
 
     /// Statistics of one room (started when needed).
@@ -822,7 +841,7 @@ impl ChatRooms {
     /// Test hook: the running room of `key` panics.
     #[doc(hidden)]
     pub fn crash(&self, key: &RoomKey) {
-        let _ = self.sup.cast(RoomsMsg::Crash(key.clone()));
+        let _ = self.sup.get().cast(RoomsMsg::Crash(key.clone()));
     }
 }
 

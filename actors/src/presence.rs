@@ -40,6 +40,12 @@ impl Online {
                 .contains(username)
     }
 
+    /// Forgets every count (a new presence actor starts from nobody).
+    fn clear(&self) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.1.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     fn set_elsewhere(&self, users: HashSet<String>) {
         *self.1.write().unwrap_or_else(|e| e.into_inner()) = users;
     }
@@ -156,13 +162,26 @@ impl Presence {
         elsewhere: Arc<dyn Elsewhere>,
     ) -> Result<(ActorRef<PresenceMsg>, Online), ractor::SpawnErr> {
         let online = Online::default();
+        let r = Self::start_with(parent, emitter, elsewhere, online.clone()).await?;
+        Ok((r, online))
+    }
+
+    /// Starts the presence actor under `parent` over an existing shared view (a restart
+    /// starts from nobody online: the sockets reconnect and count themselves again).
+    pub async fn start_with(
+        parent: ractor::ActorCell,
+        emitter: Arc<dyn Emitter>,
+        elsewhere: Arc<dyn Elsewhere>,
+        online: Online,
+    ) -> Result<ActorRef<PresenceMsg>, ractor::SpawnErr> {
+        online.clear();
         let actor = Presence {
             emitter,
-            online: online.clone(),
+            online,
             elsewhere,
         };
         let (r, _) = Actor::spawn_linked(None, actor, (), parent).await?;
-        Ok((r, online))
+        Ok(r)
     }
 
     async fn announce(&self, username: &str, status: &str) {

@@ -1,15 +1,101 @@
-//! The root supervisor: parent of every branch of the tree (sessions, consoles, chat rooms,
-//! whiteboards, the cluster poller). A child that fails is logged and counted; the root itself
-//! stays up, so one broken branch never takes the server down.
+//! The root supervisor: parent of every first-level branch of the tree (the audit writer, the
+//! task tracker, sessions, consoles, the cluster poller, presence, chat rooms, whiteboards).
+//!
+//! A branch is attached with a start function ([`Tree::branch`]); the root restarts a branch
+//! that fails or stops on its own, at most [`Intensity::max_restarts`] times in
+//! [`Intensity::within`] (then it stays down and the tree reports it), and never while the tree
+//! shuts down. Services hold a [`Slot`], which always names the branch's current actor, so a
+//! handle taken before a restart keeps working after it.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use parking_lot::RwLock;
+use ractor::{
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, Message, RpcReplyPort, SpawnErr,
+    SupervisionEvent,
+};
 use serde::Serialize;
+
+use crate::emit::BoxFut;
+
+/// The current actor of a first-level branch, across its restarts. Cheap to clone.
+pub struct Slot<M: Message>(Arc<RwLock<ActorRef<M>>>);
+
+impl<M: Message> Clone for Slot<M> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<M: Message> std::fmt::Debug for Slot<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Slot")
+            .field(&self.0.read().get_id())
+            .finish()
+    }
+}
+
+impl<M: Message> Slot<M> {
+    /// A slot holding `actor` (a branch not attached to a tree: tests).
+    pub fn new(actor: ActorRef<M>) -> Self {
+        Self(Arc::new(RwLock::new(actor)))
+    }
+
+    /// The branch's actor now.
+    pub fn get(&self) -> ActorRef<M> {
+        self.0.read().clone()
+    }
+
+    fn set(&self, actor: ActorRef<M>) {
+        *self.0.write() = actor;
+    }
+}
+
+/// How often a branch may be restarted before it is left down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intensity {
+    /// Restarts allowed within `within`.
+    pub max_restarts: usize,
+    /// The window.
+    pub within: Duration,
+}
+
+impl Default for Intensity {
+    /// Five restarts a minute: enough for a transient fault, not for a crash loop.
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            within: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Starts a branch under the given parent; the number counts earlier starts (0: the first).
+type StartFn =
+    Arc<dyn Fn(ActorCell, u32) -> BoxFut<'static, Result<ActorCell, SpawnErr>> + Send + Sync>;
+
+/// A first-level branch as the root knows it.
+struct Branch {
+    name: &'static str,
+    start: StartFn,
+    /// The running actor, if any.
+    current: Option<ActorId>,
+    /// Starts so far.
+    starts: u32,
+    /// When it was restarted lately (for the intensity).
+    recent: VecDeque<Instant>,
+    /// Left down: restarted too often, or a restart failed.
+    down: bool,
+}
 
 /// The root supervisor actor.
 #[derive(Debug, Default)]
-pub struct RootSupervisor;
+pub struct RootSupervisor {
+    intensity: Intensity,
+}
 
 /// What the root knows about the tree, for `/readyz` and the admin pages.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -21,20 +107,114 @@ pub struct TreeHealth {
     pub children: usize,
     /// Children that failed since start.
     pub failures: u64,
+    /// Restarts of first-level branches since start.
+    pub restarts: u64,
+    /// Branches left down (restarted too often, or their restart failed).
+    pub down: Vec<String>,
 }
 
 /// Messages of the root supervisor.
-#[derive(Debug)]
 pub enum RootMsg {
     /// Report [`TreeHealth`].
     Health(RpcReplyPort<TreeHealth>),
+    /// Start a branch and restart it when it ends.
+    Attach(&'static str, StartFn, RpcReplyPort<Result<(), String>>),
+    /// The tree shuts down: branches that stop from now on stay stopped.
+    Stopping(RpcReplyPort<()>),
+    /// The ids of the branches' actors now, by name (tests).
+    Branches(RpcReplyPort<Vec<(&'static str, Option<ActorCell>)>>),
+}
+
+impl std::fmt::Debug for RootMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Health(_) => f.write_str("Health"),
+            Self::Attach(name, _, _) => write!(f, "Attach({name})"),
+            Self::Stopping(_) => f.write_str("Stopping"),
+            Self::Branches(_) => f.write_str("Branches"),
+        }
+    }
 }
 
 /// The root's state.
-#[derive(Debug)]
 pub struct RootState {
     started: Instant,
     failures: u64,
+    restarts: u64,
+    stopping: bool,
+    branches: Vec<Branch>,
+}
+
+impl std::fmt::Debug for RootState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootState")
+            .field("branches", &self.branches.len())
+            .field("stopping", &self.stopping)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RootSupervisor {
+    /// Starts `branch` (again) under `myself`; a failure leaves it down.
+    async fn start(myself: &ActorRef<RootMsg>, branch: &mut Branch) -> Result<(), String> {
+        match (branch.start)(myself.get_cell(), branch.starts).await {
+            Ok(cell) => {
+                branch.starts += 1;
+                branch.current = Some(cell.get_id());
+                branch.down = false;
+                Ok(())
+            }
+            Err(e) => {
+                branch.current = None;
+                branch.down = true;
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// A direct child ended: restart it if it is a branch, the tree is not stopping and the
+    /// branch's intensity allows.
+    async fn ended(
+        &self,
+        myself: &ActorRef<RootMsg>,
+        state: &mut RootState,
+        who: &ActorCell,
+        why: &str,
+    ) {
+        let id = who.get_id();
+        let stopping = state.stopping;
+        let Some(branch) = state.branches.iter_mut().find(|b| b.current == Some(id)) else {
+            return;
+        };
+        branch.current = None;
+        if stopping {
+            return;
+        }
+        let now = Instant::now();
+        while branch
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.intensity.within)
+        {
+            branch.recent.pop_front();
+        }
+        if branch.recent.len() >= self.intensity.max_restarts {
+            branch.down = true;
+            tracing::error!(
+                branch = branch.name,
+                restarts = branch.recent.len(),
+                within_secs = self.intensity.within.as_secs(),
+                "branch restarted too often; left down"
+            );
+            return;
+        }
+        branch.recent.push_back(now);
+        state.restarts += 1;
+        tracing::warn!(branch = branch.name, reason = why, "restarting branch");
+        if let Err(e) = Self::start(myself, branch).await {
+            tracing::error!(branch = branch.name, error = %e, "branch restart failed; left down");
+        }
+    }
 }
 
 impl Actor for RootSupervisor {
@@ -51,6 +231,9 @@ impl Actor for RootSupervisor {
         Ok(RootState {
             started: Instant::now(),
             failures: 0,
+            restarts: 0,
+            stopping: false,
+            branches: Vec::new(),
         })
     }
 
@@ -60,15 +243,56 @@ impl Actor for RootSupervisor {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        // A caller that gave up waiting for a reply is not the root's failure: replies are
+        // sent without checking.
         match message {
             RootMsg::Health(reply) => {
                 let health = TreeHealth {
                     uptime_secs: state.started.elapsed().as_secs(),
                     children: myself.get_children().len(),
                     failures: state.failures,
+                    restarts: state.restarts,
+                    down: state
+                        .branches
+                        .iter()
+                        .filter(|b| b.down)
+                        .map(|b| b.name.to_owned())
+                        .collect(),
                 };
-                // The caller may have given up waiting; that is not the root's failure.
                 let _ = reply.send(health);
+            }
+            RootMsg::Attach(name, start, reply) => {
+                let mut branch = Branch {
+                    name,
+                    start,
+                    current: None,
+                    starts: 0,
+                    recent: VecDeque::new(),
+                    down: false,
+                };
+                let started = Self::start(&myself, &mut branch).await;
+                state.branches.push(branch);
+                let _ = reply.send(started);
+            }
+            RootMsg::Stopping(reply) => {
+                state.stopping = true;
+                let _ = reply.send(());
+            }
+            RootMsg::Branches(reply) => {
+                let children = myself.get_children();
+                let _ = reply.send(
+                    state
+                        .branches
+                        .iter()
+                        .map(|b| {
+                            let cell = b
+                                .current
+                                .and_then(|id| children.iter().find(|c| c.get_id() == id))
+                                .cloned();
+                            (b.name, cell)
+                        })
+                        .collect(),
+                );
             }
         }
         Ok(())
@@ -76,7 +300,7 @@ impl Actor for RootSupervisor {
 
     async fn handle_supervisor_evt(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -84,9 +308,12 @@ impl Actor for RootSupervisor {
             SupervisionEvent::ActorFailed(who, err) => {
                 state.failures += 1;
                 tracing::error!(actor = %describe(&who), error = %err, "supervised actor failed");
+                self.ended(&myself, state, &who, &err.to_string()).await;
             }
             SupervisionEvent::ActorTerminated(who, _, reason) => {
                 tracing::debug!(actor = %describe(&who), reason = ?reason, "supervised actor stopped");
+                let why = reason.unwrap_or_else(|| "stopped".to_owned());
+                self.ended(&myself, state, &who, &why).await;
             }
             _ => {}
         }
@@ -107,10 +334,49 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// Starts the root supervisor.
-    pub async fn start() -> Result<Tree, ractor::SpawnErr> {
-        let (root, handle) = Actor::spawn(None, RootSupervisor, ()).await?;
+    /// Starts the root supervisor with the default restart intensity.
+    pub async fn start() -> Result<Tree, SpawnErr> {
+        Self::with_intensity(Intensity::default()).await
+    }
+
+    /// Starts the root supervisor with `intensity`.
+    pub async fn with_intensity(intensity: Intensity) -> Result<Tree, SpawnErr> {
+        let (root, handle) = Actor::spawn(None, RootSupervisor { intensity }, ()).await?;
         Ok(Tree { root, handle })
+    }
+
+    /// Attaches the branch `name`: the root starts it now with `start(parent, 0)` and again with
+    /// `start(parent, n)` each time it ends on its own. The returned slot always names the
+    /// current actor.
+    pub async fn branch<M, F, Fut>(&self, name: &'static str, start: F) -> Result<Slot<M>, SpawnErr>
+    where
+        M: Message,
+        F: Fn(ActorCell, u32) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ActorRef<M>, SpawnErr>> + Send + 'static,
+    {
+        let slot: Arc<OnceLock<Slot<M>>> = Arc::default();
+        let holder = slot.clone();
+        let start = Arc::new(start);
+        let start_fn: StartFn = Arc::new(move |parent, n| {
+            let holder = holder.clone();
+            let run = start(parent, n);
+            Box::pin(async move {
+                let actor = run.await?;
+                match holder.get() {
+                    Some(s) => s.set(actor.clone()),
+                    None => {
+                        let _ = holder.set(Slot::new(actor.clone()));
+                    }
+                }
+                Ok(actor.get_cell())
+            })
+        });
+        let started = ractor::call!(self.root, |r| RootMsg::Attach(name, start_fn, r))
+            .map_err(|e| SpawnErr::StartupFailed(format!("{name}: {e}").into()))?;
+        started.map_err(|e| SpawnErr::StartupFailed(format!("{name}: {e}").into()))?;
+        slot.get()
+            .cloned()
+            .ok_or_else(|| SpawnErr::StartupFailed(format!("{name}: not started").into()))
     }
 
     /// Asks for the tree's health.
@@ -118,8 +384,17 @@ impl Tree {
         crate::call!(self.root, RootMsg::Health)
     }
 
-    /// Stops every actor (children first, by ractor's linking) and waits for the root to end.
+    /// The first-level branches and their actors now (a branch that is down has none).
+    pub async fn branches(
+        &self,
+    ) -> Result<Vec<(&'static str, Option<ActorCell>)>, crate::ActorError> {
+        crate::call!(self.root, RootMsg::Branches)
+    }
+
+    /// Stops every actor (children first, by ractor's linking) and waits for the root to end;
+    /// nothing is restarted from the moment it is called.
     pub async fn shutdown(self) {
+        let _ = crate::call!(self.root, RootMsg::Stopping);
         self.root
             .stop_children_and_wait(Some("shutdown".into()), Some(crate::CALL_TIMEOUT))
             .await;
@@ -138,47 +413,141 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
+    /// Counts what it is told; fails on `true`.
     #[derive(Debug)]
     struct Crasher;
 
     impl Actor for Crasher {
-        type Msg = ();
+        type Msg = bool;
         type State = ();
         type Arguments = ();
-        async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+        async fn pre_start(&self, _: ActorRef<bool>, _: ()) -> Result<(), ActorProcessingErr> {
             Ok(())
         }
         async fn handle(
             &self,
-            _: ActorRef<()>,
-            _: (),
+            _: ActorRef<bool>,
+            fail: bool,
             _: &mut (),
         ) -> Result<(), ActorProcessingErr> {
-            Err("boom".into())
+            if fail {
+                Err("boom".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    async fn crasher(parent: ActorCell) -> Result<ActorRef<bool>, SpawnErr> {
+        Ok(Actor::spawn_linked(None, Crasher, (), parent).await?.0)
+    }
+
+    async fn until(tree: &Tree, what: &str, ok: impl Fn(&TreeHealth) -> bool) -> TreeHealth {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let h = tree.health().await.unwrap();
+            if ok(&h) {
+                return h;
+            }
+            assert!(Instant::now() < deadline, "{what}: {h:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     #[tokio::test]
-    async fn a_failing_child_is_counted_and_the_root_survives() {
+    async fn a_failing_child_that_is_no_branch_is_counted_and_the_root_survives() {
         let tree = Tree::start().await.unwrap();
         let (child, handle) = Actor::spawn_linked(None, Crasher, (), tree.root.get_cell())
             .await
             .unwrap();
-        assert_eq!(tree.health().await.unwrap().children, 1);
-        child.cast(()).unwrap();
+        child.cast(true).unwrap();
         handle.await.unwrap();
-        let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            let h = tree.health().await.unwrap();
-            if h.failures == 1 && h.children == 0 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "root never saw the failure: {h:?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let h = until(&tree, "the failure", |h| h.failures == 1 && h.children == 0).await;
+        assert_eq!(h.restarts, 0);
         tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_killed_branch_comes_back_behind_the_same_slot() {
+        let tree = Tree::start().await.unwrap();
+        let slot = tree
+            .branch("crasher", |parent, _| crasher(parent))
+            .await
+            .unwrap();
+        let first = slot.get().get_id();
+        slot.get().cast(true).unwrap();
+        until(&tree, "a restart after a failure", |h| h.restarts == 1).await;
+        let second = slot.get().get_id();
+        assert_ne!(first, second, "the slot names the new actor");
+        slot.get().kill();
+        until(&tree, "a restart after a kill", |h| h.restarts == 2).await;
+        assert_ne!(slot.get().get_id(), second);
+        assert!(
+            slot.get().cast(false).is_ok(),
+            "the new actor takes messages"
+        );
+        let branches = tree.branches().await.unwrap();
+        assert_eq!(branches.len(), 1);
+        assert_eq!(
+            branches[0].1.as_ref().map(ActorCell::get_id),
+            Some(slot.get().get_id())
+        );
+        tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_branch_that_keeps_failing_is_left_down() {
+        let tree = Tree::with_intensity(Intensity {
+            max_restarts: 2,
+            within: Duration::from_secs(60),
+        })
+        .await
+        .unwrap();
+        let slot = tree
+            .branch("flaky", |parent, _| crasher(parent))
+            .await
+            .unwrap();
+        for n in 1..=2 {
+            slot.get().cast(true).unwrap();
+            until(&tree, "a restart", |h| h.restarts == n).await;
+        }
+        slot.get().cast(true).unwrap();
+        let h = until(&tree, "the branch down", |h| !h.down.is_empty()).await;
+        assert_eq!(h.down, vec!["flaky".to_owned()]);
+        assert_eq!(h.restarts, 2);
+        tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn restarts_know_how_many_starts_came_before() {
+        let tree = Tree::start().await.unwrap();
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let slot = tree
+            .branch("counted", move |parent, n| {
+                log.lock().push(n);
+                crasher(parent)
+            })
+            .await
+            .unwrap();
+        slot.get().cast(true).unwrap();
+        until(&tree, "a restart", |h| h.restarts == 1).await;
+        assert_eq!(*seen.lock(), vec![0, 1]);
+        tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn nothing_is_restarted_during_shutdown() {
+        let tree = Tree::start().await.unwrap();
+        let starts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let count = starts.clone();
+        tree.branch("quiet", move |parent, _| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            crasher(parent)
+        })
+        .await
+        .unwrap();
+        tree.shutdown().await;
+        assert_eq!(starts.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

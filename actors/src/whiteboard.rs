@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::emit::{BoxFut, Emit, Emitter};
+use crate::root::Slot;
 
 /// Largest saved state of a board (the original's `draw_save` cap).
 pub const MAX_STATE_BYTES: usize = 10 * 1024 * 1024;
@@ -503,13 +504,25 @@ impl WhiteboardsSupervisor {
         emitter: Arc<dyn Emitter>,
         config: BoardsConfig,
     ) -> Result<Whiteboards, ractor::SpawnErr> {
+        let actor = Self::start_actor(parent, store, emitter, config).await?;
+        Ok(Whiteboards::new(Slot::new(actor)))
+    }
+
+    /// Starts the supervisor under `parent` and returns the actor itself (a branch of the tree:
+    /// the root restarts it and its [`Whiteboards`] follow through the slot).
+    pub async fn start_actor(
+        parent: ractor::ActorCell,
+        store: Arc<dyn BoardStore>,
+        emitter: Arc<dyn Emitter>,
+        config: BoardsConfig,
+    ) -> Result<ActorRef<BoardsMsg>, ractor::SpawnErr> {
         let sup = WhiteboardsSupervisor {
             store,
             emitter,
             config,
         };
         let (actor, _) = Actor::spawn_linked(None, sup, (), parent).await?;
-        Ok(Whiteboards { sup: actor })
+        Ok(actor)
     }
 
     async fn spawn(
@@ -602,7 +615,7 @@ impl Actor for WhiteboardsSupervisor {
 /// The server's handle on the boards. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Whiteboards {
-    sup: ActorRef<BoardsMsg>,
+    sup: Slot<BoardsMsg>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BoardError {
@@ -610,21 +623,27 @@ fn unavailable(e: impl std::fmt::Display) -> BoardError {
 }
 
 impl Whiteboards {
+    /// The boards behind the supervisor in `sup`.
+    pub fn new(sup: Slot<BoardsMsg>) -> Self {
+        Self { sup }
+    }
+
     /// The actor of `board`, started when needed.
     pub async fn board(&self, board: &str) -> Result<ActorRef<BoardMsg>, BoardError> {
-        crate::call!(self.sup, |r| BoardsMsg::Get(board.to_owned(), r)).map_err(unavailable)?
+        crate::call!(self.sup.get(), |r| BoardsMsg::Get(board.to_owned(), r))
+            .map_err(unavailable)?
     }
 
     /// The actor of `board` if it runs.
     pub async fn running(&self, board: &str) -> Option<ActorRef<BoardMsg>> {
-        crate::call!(self.sup, |r| BoardsMsg::Running(board.to_owned(), r))
+        crate::call!(self.sup.get(), |r| BoardsMsg::Running(board.to_owned(), r))
             .ok()
             .flatten()
     }
 
     /// Boards running now.
     pub async fn count(&self) -> usize {
-        crate::call!(self.sup, BoardsMsg::Count).unwrap_or(0)
+        crate::call!(self.sup.get(), BoardsMsg::Count).unwrap_or(0)
     }
 
     /// Calls `board` (started when needed).

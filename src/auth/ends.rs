@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use ractor::ActorRef;
 use uma_actors::consoles::ConsolesMsg;
+use uma_actors::root::Slot;
 use uma_actors::sessions::{EndReason, SessionEvents, SessionIdentity, SessionMsg, SessionsMsg};
 
 use crate::audit::Audit;
@@ -26,12 +27,12 @@ pub fn console_reason(reason: EndReason) -> &'static str {
 pub struct SessionHooks {
     audit: Audit,
     store: Store,
-    consoles: ActorRef<ConsolesMsg>,
+    consoles: Slot<ConsolesMsg>,
 }
 
 impl SessionHooks {
     /// Hooks that audit through `audit`, read `store` and close `consoles`.
-    pub fn new(audit: Audit, store: Store, consoles: ActorRef<ConsolesMsg>) -> Self {
+    pub fn new(audit: Audit, store: Store, consoles: Slot<ConsolesMsg>) -> Self {
         Self {
             audit,
             store,
@@ -59,7 +60,7 @@ impl SessionEvents for SessionHooks {
     }
 
     fn ended(&self, session_id: &str, reason: EndReason) {
-        let _ = self.consoles.cast(ConsolesMsg::CloseSession(
+        let _ = self.consoles.get().cast(ConsolesMsg::CloseSession(
             session_id.to_owned(),
             console_reason(reason).to_owned(),
         ));
@@ -77,7 +78,7 @@ impl SessionEvents for SessionHooks {
                 }
                 Ok(Some(r)) if r.revoked_at.is_none() => SessionMsg::Expired,
                 Ok(_) => {
-                    let _ = consoles.cast(ConsolesMsg::CloseSession(
+                    let _ = consoles.get().cast(ConsolesMsg::CloseSession(
                         id.clone(),
                         console_reason(EndReason::Revoked).to_owned(),
                     ));
@@ -99,7 +100,7 @@ impl SessionEvents for SessionHooks {
         tokio::spawn(async move {
             let running: BTreeSet<String> = running.into_iter().collect();
             let mut ids = running.clone();
-            if let Ok(open) = uma_actors::call!(consoles, |r| ConsolesMsg::List(None, r)) {
+            if let Ok(open) = uma_actors::call!(consoles.get(), |r| ConsolesMsg::List(None, r)) {
                 ids.extend(open.into_iter().filter_map(|c| c.session));
             }
             let now = now_ms();

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use fred::interfaces::{ClientLike, EventInterface, KeysInterface, PubsubInterface};
 use parking_lot::Mutex;
-use ractor::ActorRef;
 use serde::{Deserialize, Serialize};
+use uma_actors::root::Slot;
 use uma_actors::sessions::{EndReason, SessionsMsg};
 
 use crate::config::Config;
@@ -190,7 +190,7 @@ impl SessionRecords {
         &self,
         id: &str,
         reason: EndReason,
-        sessions: &ActorRef<SessionsMsg>,
+        sessions: &Slot<SessionsMsg>,
     ) -> StoreResult<()> {
         let revoked = self.store.revoke_session(id).await;
         self.uncache(id).await;
@@ -199,7 +199,7 @@ impl SessionRecords {
             reason,
         })
         .await;
-        let _ = sessions.cast(SessionsMsg::End(id.to_owned(), reason));
+        let _ = sessions.get().cast(SessionsMsg::End(id.to_owned(), reason));
         revoked
     }
 
@@ -209,7 +209,7 @@ impl SessionRecords {
         &self,
         username: &str,
         reason: EndReason,
-        sessions: Option<&ActorRef<SessionsMsg>>,
+        sessions: Option<&Slot<SessionsMsg>>,
     ) -> StoreResult<usize> {
         let ids = self.store.revoke_user_sessions(username).await?;
         for id in &ids {
@@ -220,7 +220,7 @@ impl SessionRecords {
             })
             .await;
             if let Some(s) = sessions {
-                let _ = s.cast(SessionsMsg::End(id.clone(), reason));
+                let _ = s.get().cast(SessionsMsg::End(id.clone(), reason));
             }
         }
         Ok(ids.len())
@@ -300,7 +300,7 @@ pub async fn for_command(config: &Config, store: Store) -> (SessionRecords, Opti
 /// subscriber client quits; resubscribes after Redis comes back.
 pub fn follow_ends(
     subscriber: fred::clients::SubscriberClient,
-    sessions: ActorRef<SessionsMsg>,
+    sessions: Slot<SessionsMsg>,
     acl: std::sync::Arc<crate::acl::cache::AclCache>,
 ) {
     let mut rx = subscriber.message_rx();
@@ -329,7 +329,9 @@ pub fn follow_ends(
             }
             match serde_json::from_str::<Ended>(&text) {
                 Ok(ended) => {
-                    let _ = sessions.cast(SessionsMsg::End(ended.id, ended.reason));
+                    let _ = sessions
+                        .get()
+                        .cast(SessionsMsg::End(ended.id, ended.reason));
                 }
                 Err(e) => tracing::debug!(error = %e, "ignoring a malformed session-end message"),
             }

@@ -525,7 +525,7 @@ async fn list_sessions(
     let records = state.store.active_sessions(now_ms()).await?;
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let sockets = match uma_actors::call!(state.sessions, |reply| SessionsMsg::Get(
+        let sockets = match uma_actors::call!(state.sessions.get(), |reply| SessionsMsg::Get(
             r.id.clone(),
             reply
         )) {

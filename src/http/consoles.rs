@@ -168,7 +168,7 @@ async fn open(
     )
     .await?;
     // 7. Accept the browser and hand both sockets to a console actor.
-    let actors = state.consoles.clone();
+    let actors = state.consoles.get();
     let info = ConsoleInfo {
         id: crate::store::new_id(),
         user: caller.username().to_owned(),

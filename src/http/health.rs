@@ -97,9 +97,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
     );
     let actors = {
         let root = state.root.clone();
+        // A branch the root gave up restarting makes the instance unready.
         timed(
-            async move { uma_actors::call!(root, uma_actors::root::RootMsg::Health) },
-            |h| Some(format!("{} children, {} failures", h.children, h.failures)),
+            async move {
+                let h = uma_actors::call!(root, uma_actors::root::RootMsg::Health)
+                    .map_err(|e| e.to_string())?;
+                if h.down.is_empty() {
+                    Ok(h)
+                } else {
+                    Err(format!("down: {}", h.down.join(", ")))
+                }
+            },
+            |h| {
+                Some(format!(
+                    "{} children, {} failures, {} restarts",
+                    h.children, h.failures, h.restarts
+                ))
+            },
         )
         .await
     };

@@ -77,6 +77,21 @@ impl IoControl {
     }
 }
 
+impl IoControl {
+    /// Disconnects every socket of this instance so that each connects again (the browser
+    /// retries at once): after a restart of what tracks sockets, they register anew.
+    pub fn reconnect_local(&self) {
+        let Some(io) = self.io() else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = io.local().disconnect().await {
+                tracing::debug!(error = %e, "some sockets did not disconnect cleanly");
+            }
+        });
+    }
+}
+
 impl SocketControl for IoControl {
     fn notify_and_disconnect(
         &self,

@@ -207,7 +207,7 @@ pub async fn connected(state: &AppState, socket: &Socket) {
         }
     };
     let sid = socket.id.to_string();
-    let _ = state.chat.presence.cast(PresenceMsg::Connected {
+    let _ = state.chat.presence.get().cast(PresenceMsg::Connected {
         username: user.username.clone(),
         sid: sid.clone(),
         visible: ChatSettings::of(&user).show_online_status,
@@ -235,7 +235,7 @@ pub async fn connected(state: &AppState, socket: &Socket) {
     deliver_pending(state, &user).await;
     if !socket.connected() {
         // It left while we were setting it up: undo its presence.
-        let _ = state.chat.presence.cast(PresenceMsg::Disconnected {
+        let _ = state.chat.presence.get().cast(PresenceMsg::Disconnected {
             username: user.username,
             sid,
         });
@@ -279,7 +279,7 @@ pub async fn disconnected(state: &AppState, socket: &Socket) {
     let Some(caller) = caller_of(socket, state) else {
         return;
     };
-    let _ = state.chat.presence.cast(PresenceMsg::Disconnected {
+    let _ = state.chat.presence.get().cast(PresenceMsg::Disconnected {
         username: caller.username().to_owned(),
         sid: sid.clone(),
     });

@@ -193,7 +193,9 @@ async fn on_connect(socket: Socket, State(state): State<AppState>) {
         return;
     };
     let identity = crate::auth::session::identity_of(&session);
-    match uma_actors::call!(state.sessions, |reply| SessionsMsg::Ensure(identity, reply)) {
+    match uma_actors::call!(state.sessions.get(), |reply| SessionsMsg::Ensure(
+        identity, reply
+    )) {
         Ok(actor) => {
             if actor
                 .cast(SessionMsg::AddSocket(socket.id.to_string()))

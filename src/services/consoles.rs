@@ -75,7 +75,7 @@ pub async fn ticket(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> 
 
 /// `429` when the caller already has as many consoles open as allowed.
 pub async fn below_limit(ops: &Ops, caller: &Caller) -> AppResult<()> {
-    let open_now = uma_actors::call!(ops.consoles, |r| ConsolesMsg::List(
+    let open_now = uma_actors::call!(ops.consoles.get(), |r| ConsolesMsg::List(
         Some(caller.username().to_owned()),
         r
     ))
@@ -155,7 +155,7 @@ pub async fn list(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     if !caller.is_admin() {
         return Err(AppError::new(ErrorCode::Forbidden));
     }
-    let consoles = uma_actors::call!(ops.consoles, |r| ConsolesMsg::List(None, r))
+    let consoles = uma_actors::call!(ops.consoles.get(), |r| ConsolesMsg::List(None, r))
         .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
     Ok(json!({ "consoles": consoles }))
 }
@@ -173,7 +173,7 @@ pub async fn close(ops: &Ops, caller: &Caller, id: &str) -> AppResult<Value> {
             &resource,
             json!({}),
             async {
-                let found = uma_actors::call!(ops.consoles, |r| ConsolesMsg::Close(
+                let found = uma_actors::call!(ops.consoles.get(), |r| ConsolesMsg::Close(
                     id.to_owned(),
                     format!(
                         "An administrator ({}) closed this console.",

@@ -49,7 +49,7 @@ pub struct Ops {
     /// Redis, when configured (the SDN cooldown across instances).
     pub redis: Option<fred::clients::Client>,
     /// The consoles supervisor (open consoles, the per-user maximum).
-    pub consoles: ractor::ActorRef<uma_actors::consoles::ConsolesMsg>,
+    pub consoles: uma_actors::root::Slot<uma_actors::consoles::ConsolesMsg>,
 }
 
 impl std::fmt::Debug for Ops {

@@ -7,9 +7,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Deserialize;
 use serde_json::json;
+use uma_actors::root::Slot;
 
 use crate::acl::cache::AclCache;
 use crate::push::{room, IoControl};
@@ -72,11 +74,17 @@ struct Tracked {
     progress: Option<u32>,
 }
 
-/// State of the tracker.
-pub struct TrackerState {
+/// What the tracker follows and remembers. It lives beside the actor, so a restarted tracker
+/// goes on following the tasks the failed one had.
+#[derive(Default)]
+pub struct Book {
     running: HashMap<String, Tracked>,
     owners: HashMap<String, TaskOwner>,
     order: VecDeque<String>,
+}
+
+/// State of the tracker actor.
+pub struct TrackerState {
     polling: bool,
 }
 
@@ -85,30 +93,52 @@ pub struct TaskTracker {
     pve: PveClient,
     io: IoControl,
     acl: Arc<AclCache>,
+    book: Arc<Mutex<Book>>,
 }
 
-/// Handle to the tracker.
+/// Handle to the tracker (a branch of the actor tree: it follows the tracker's restarts).
 #[derive(Debug, Clone)]
 pub struct Tasks {
-    actor: ActorRef<TaskMsg>,
+    actor: Slot<TaskMsg>,
+}
+
+/// What the tracker needs; kept by its branch to start it again after a failure.
+#[derive(Clone)]
+pub struct TrackerArgs {
+    /// Proxmox.
+    pub pve: PveClient,
+    /// Where progress is pushed.
+    pub io: IoControl,
+    /// Dropped when a task ends (creations, deletions and clones change what it shows).
+    pub acl: Arc<AclCache>,
+    /// The tasks followed, shared by every start of the tracker.
+    pub book: Arc<Mutex<Book>>,
 }
 
 impl Tasks {
-    /// Starts the tracker under `parent`.
-    pub async fn start(
+    /// The tracker behind `actor`.
+    pub fn new(actor: Slot<TaskMsg>) -> Self {
+        Self { actor }
+    }
+
+    /// Starts a tracker under `parent`.
+    pub async fn start_actor(
         parent: ractor::ActorCell,
-        pve: PveClient,
-        io: IoControl,
-        acl: Arc<AclCache>,
-    ) -> Result<Self, ractor::SpawnErr> {
-        let (actor, _) =
-            Actor::spawn_linked(None, TaskTracker { pve, io, acl }, (), parent).await?;
-        Ok(Self { actor })
+        args: TrackerArgs,
+    ) -> Result<ActorRef<TaskMsg>, ractor::SpawnErr> {
+        let tracker = TaskTracker {
+            pve: args.pve,
+            io: args.io,
+            acl: args.acl,
+            book: args.book,
+        };
+        let (actor, _) = Actor::spawn_linked(None, tracker, (), parent).await?;
+        Ok(actor)
     }
 
     /// Follows `upid` for `user`.
     pub fn track(&self, upid: Upid, user: &str, vmid: Option<u32>) {
-        let _ = self.actor.cast(TaskMsg::Track {
+        let _ = self.actor.get().cast(TaskMsg::Track {
             upid,
             user: user.to_owned(),
             vmid,
@@ -117,9 +147,12 @@ impl Tasks {
 
     /// Who started `upid`, when Uma did.
     pub async fn owner(&self, upid: &Upid) -> Option<TaskOwner> {
-        uma_actors::call!(self.actor, |r| TaskMsg::Owner(upid.as_str().to_owned(), r))
-            .ok()
-            .flatten()
+        uma_actors::call!(self.actor.get(), |r| TaskMsg::Owner(
+            upid.as_str().to_owned(),
+            r
+        ))
+        .ok()
+        .flatten()
     }
 }
 
@@ -157,12 +190,7 @@ impl Actor for TaskTracker {
         (): (),
     ) -> Result<Self::State, ActorProcessingErr> {
         myself.send_interval(POLL_EVERY, || TaskMsg::Tick);
-        Ok(TrackerState {
-            running: HashMap::new(),
-            owners: HashMap::new(),
-            order: VecDeque::new(),
-            polling: false,
-        })
+        Ok(TrackerState { polling: false })
     }
 
     async fn handle(
@@ -171,16 +199,19 @@ impl Actor for TaskTracker {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        // Never held across an await: the handler below does not await.
+        let mut book = self.book.lock();
+        let book = &mut *book;
         match message {
             TaskMsg::Track { upid, user, vmid } => {
                 let key = upid.as_str().to_owned();
                 let owner = TaskOwner { user, vmid };
-                state.owners.insert(key.clone(), owner.clone());
-                state.order.push_back(key.clone());
-                while state.order.len() > REMEMBER {
-                    if let Some(old) = state.order.pop_front() {
-                        if !state.running.contains_key(&old) {
-                            state.owners.remove(&old);
+                book.owners.insert(key.clone(), owner.clone());
+                book.order.push_back(key.clone());
+                while book.order.len() > REMEMBER {
+                    if let Some(old) = book.order.pop_front() {
+                        if !book.running.contains_key(&old) {
+                            book.owners.remove(&old);
                         }
                     }
                 }
@@ -197,18 +228,17 @@ impl Actor for TaskTracker {
                     kind: None,
                 };
                 self.emit(&t, "task:started", payload(&t, &started));
-                state.running.insert(key, t);
+                book.running.insert(key, t);
             }
             TaskMsg::Tick => {
-                state
-                    .running
+                book.running
                     .retain(|_, t| t.since.elapsed() < GIVE_UP_AFTER);
-                if state.polling || state.running.is_empty() {
+                if state.polling || book.running.is_empty() {
                     return Ok(());
                 }
                 state.polling = true;
                 let pve = self.pve.clone();
-                let upids: Vec<Upid> = state.running.values().map(|t| t.upid.clone()).collect();
+                let upids: Vec<Upid> = book.running.values().map(|t| t.upid.clone()).collect();
                 tokio::spawn(async move {
                     let polls = upids.into_iter().map(|u| {
                         let pve = pve.clone();
@@ -240,12 +270,12 @@ impl Actor for TaskTracker {
             TaskMsg::Polled(results) => {
                 state.polling = false;
                 for (key, result, progress) in results {
-                    let Some(t) = state.running.get_mut(&key) else {
+                    let Some(t) = book.running.get_mut(&key) else {
                         continue;
                     };
                     match result {
                         Ok(s) if s.status == "stopped" => {
-                            if let Some(t) = state.running.remove(&key) {
+                            if let Some(t) = book.running.remove(&key) {
                                 self.emit(&t, "task:done", payload(&t, &s));
                                 // Creations, deletions and clones change what the ACL view
                                 // shows.
@@ -267,7 +297,7 @@ impl Actor for TaskTracker {
                             status: 400 | 404,
                             message,
                         }) => {
-                            if let Some(t) = state.running.remove(&key) {
+                            if let Some(t) = book.running.remove(&key) {
                                 let s = TaskStatus {
                                     status: "stopped".to_owned(),
                                     exitstatus: Some(format!("unknown: {message}")),
@@ -283,7 +313,7 @@ impl Actor for TaskTracker {
                 }
             }
             TaskMsg::Owner(upid, reply) => {
-                let _ = reply.send(state.owners.get(&upid).cloned());
+                let _ = reply.send(book.owners.get(&upid).cloned());
             }
         }
         Ok(())

@@ -8,15 +8,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uma_actors::emit::BoxFut;
-use uma_actors::whiteboard::{
-    BoardError, BoardMsg, BoardStore, BoardsConfig, Joined, Whiteboards, WhiteboardsSupervisor,
-};
+use uma_actors::whiteboard::{BoardError, BoardMsg, BoardStore, Joined, Whiteboards};
 
 use crate::acl::cache::AclCache;
 use crate::audit::{Audit, Status};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::push::emit::IoEmitter;
 use crate::store::Store;
 
 /// The shared board of the original.
@@ -48,29 +45,6 @@ impl BoardStore for StoreBoards {
                 .map_err(|e| e.to_string())
         })
     }
-}
-
-/// Starts the boards supervisor under `parent`.
-pub async fn start(
-    parent: ractor::ActorCell,
-    store: &Store,
-    audit: &Audit,
-    acl: &Arc<AclCache>,
-    emitter: &IoEmitter,
-) -> Result<Boards, ractor::SpawnErr> {
-    let actors = WhiteboardsSupervisor::start(
-        parent,
-        Arc::new(StoreBoards(store.clone())),
-        Arc::new(emitter.clone()),
-        BoardsConfig::default(),
-    )
-    .await?;
-    Ok(Boards {
-        actors,
-        store: store.clone(),
-        audit: audit.clone(),
-        acl: acl.clone(),
-    })
 }
 
 /// The whiteboard service: the board actors and what their checks and audit rows use.

@@ -9,15 +9,13 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use ractor::ActorRef;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use uma_actors::chat::{
-    Change, ChatError, ChatRooms, ChatRoomsSupervisor, Post, RoomKey, RoomsConfig,
-};
+use uma_actors::chat::{Change, ChatError, ChatRooms, Post, RoomKey};
 use uma_actors::emit::Emitter;
-use uma_actors::presence::{Online, Presence, PresenceMsg};
+use uma_actors::presence::{Online, PresenceMsg};
+use uma_actors::root::Slot;
 
 use crate::audit::Status;
 use crate::auth::Caller;
@@ -47,7 +45,7 @@ pub struct Chat {
     /// The rooms supervisor.
     pub rooms: ChatRooms,
     /// The presence actor.
-    pub presence: ActorRef<PresenceMsg>,
+    pub presence: Slot<PresenceMsg>,
     /// Who is online.
     pub online: Online,
     sanitizer: Arc<ammonia::Builder<'static>>,
@@ -60,29 +58,18 @@ impl std::fmt::Debug for Chat {
 }
 
 impl Chat {
-    /// Starts presence (knowing the other instances' users through `elsewhere`) and the rooms
-    /// supervisor under `parent`.
-    pub async fn start(
-        parent: ractor::ActorCell,
+    /// The chat service over the presence actor and the rooms supervisor in their slots
+    /// (branches of the actor tree, started by `app::root`).
+    pub fn new(
         store: Store,
         audit: crate::audit::Audit,
         limits: crate::limits::events::EventLimits,
         emitter: Arc<dyn Emitter>,
-        config: RoomsConfig,
-        elsewhere: Arc<dyn uma_actors::presence::Elsewhere>,
-    ) -> Result<Chat, ractor::SpawnErr> {
-        let (presence, online) =
-            Presence::start(parent.clone(), emitter.clone(), elsewhere).await?;
-        let rooms_emitter = emitter.clone();
-        let rooms = ChatRoomsSupervisor::start(
-            parent,
-            Arc::new(backend::StoreChat(store.clone())),
-            rooms_emitter,
-            online.clone(),
-            config,
-        )
-        .await?;
-        Ok(Chat {
+        rooms: ChatRooms,
+        presence: Slot<PresenceMsg>,
+        online: Online,
+    ) -> Chat {
+        Chat {
             store,
             audit,
             limits,
@@ -91,7 +78,7 @@ impl Chat {
             presence,
             online,
             sanitizer: Arc::new(sanitizer()),
-        })
+        }
     }
 
     /// Sanitized message HTML: a few formatting tags, links only to http(s)/mailto with
@@ -578,7 +565,7 @@ pub async fn mark_read(chat: &Chat, caller: &Caller, input: ReadInput) -> AppRes
 
 /// Online users the caller may see.
 pub async fn online_users(chat: &Chat, caller: &Caller) -> AppResult<Vec<String>> {
-    let users = uma_actors::call!(chat.presence, |reply| PresenceMsg::List {
+    let users = uma_actors::call!(chat.presence.get(), |reply| PresenceMsg::List {
         asker: caller.username().to_owned(),
         reply
     })

@@ -1,6 +1,9 @@
 //! Building and running the server: connect the store, start (or reach) Proxmox, start the actor
 //! tree, bind the listener (port 0 works, for tests), serve until told to stop, then shut down in
-//! order: stop accepting, tell sockets, stop actors, close the database.
+//! order: stop accepting, tell sockets, stop actors, close the database. The actor tree
+//! grows in [`root`].
+
+pub mod root;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,10 +14,6 @@ use axum::Router;
 use tokio::net::TcpListener;
 use uma_actors::root::Tree;
 
-use uma_actors::audit::AuditWriter;
-use uma_actors::sessions::{SessionsSupervisor, IDLE_AFTER};
-
-use crate::audit::{Audit, StoreSink};
 use crate::auth::ldap::LdapAuth;
 use crate::auth::session::{CookiePolicy, CookieSigner};
 use crate::bootstrap::{self, AdminAccount};
@@ -222,43 +221,6 @@ impl App {
         let tree = Tree::start()
             .await
             .map_err(|e| StartError::Actors(e.to_string()))?;
-        let actors_err = |e: ractor::SpawnErr| StartError::Actors(e.to_string());
-        let audit_writer = AuditWriter::start(
-            tree.root.get_cell(),
-            Arc::new(StoreSink(store.clone())),
-            uma_actors::audit::AuditConfig {
-                spill: Some(config.data_dir.join(AUDIT_SPILL_FILE)),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(actors_err)?;
-        let audit = Audit::new(audit_writer);
-        let control = IoControl::default();
-        let consoles = uma_actors::consoles::ConsolesSupervisor::start(
-            tree.root.get_cell(),
-            uma_actors::consoles::ConsolesConfig {
-                max_per_user: config.console_max_per_user,
-                idle_timeout: config.console_idle_timeout,
-            },
-            Arc::new(crate::services::consoles::ConsoleAudit(audit.clone())),
-        )
-        .await
-        .map_err(actors_err)?;
-        // Consoles first: a session's end closes its consoles.
-        let sessions = SessionsSupervisor::start(
-            tree.root.get_cell(),
-            Arc::new(control.clone()),
-            Arc::new(crate::auth::ends::SessionHooks::new(
-                audit.clone(),
-                store.clone(),
-                consoles.clone(),
-            )),
-            IDLE_AFTER,
-            config.session_recheck,
-        )
-        .await
-        .map_err(actors_err)?;
         let ldap = if config.ldap.is_configured() {
             if config.ldap.url.scheme() == "ldap" && !config.ldap.starttls {
                 tracing::warn!("LDAP_URL is ldap:// without LDAP_STARTTLS: passwords cross the network unencrypted");
@@ -285,80 +247,60 @@ impl App {
             )
             .with_redis(redis.clone()),
         );
-        let tasks = crate::services::tasks::Tasks::start(
-            tree.root.get_cell(),
-            pve.clone(),
-            control.clone(),
-            acl.clone(),
-        )
-        .await
-        .map_err(actors_err)?;
-        let poller = Arc::new(parking_lot::RwLock::new(None));
-        let (live, sink) = crate::services::watch::Live::new(
-            acl.clone(),
-            control.clone(),
-            config.allowed_public_storages.clone(),
-            poller.clone(),
-        );
+        let control = IoControl::default();
         // Proxmox itself; with Redis, read by one instance for all.
         let direct = Arc::new(crate::services::watch::PveSource(pve.clone()));
-        uma_actors::cluster::ClusterSupervisor::start(
-            tree.root.get_cell(),
-            uma_actors::cluster::ClusterArgs {
-                source: Arc::new(match &redis_clients {
-                    Some(r) => crate::services::cluster_feed::SharedSource::shared(
-                        direct,
-                        r.client.clone(),
-                        r.cluster.clone(),
-                        &deployment,
-                        pve.endpoint().url.as_str(),
-                        acl.instance().to_owned(),
-                        config.resource_poll_interval,
-                    ),
-                    None => crate::services::cluster_feed::SharedSource::alone(direct),
-                }),
-                sink: Arc::new(sink),
-                config: uma_actors::cluster::PollerConfig {
-                    interval: config.resource_poll_interval,
-                    ..Default::default()
-                },
-                poller,
+        let cluster_source: Arc<dyn uma_actors::cluster::ClusterSource> =
+            Arc::new(match &redis_clients {
+                Some(r) => crate::services::cluster_feed::SharedSource::shared(
+                    direct,
+                    r.client.clone(),
+                    r.cluster.clone(),
+                    &deployment,
+                    pve.endpoint().url.as_str(),
+                    acl.instance().to_owned(),
+                    config.resource_poll_interval,
+                ),
+                None => crate::services::cluster_feed::SharedSource::alone(direct),
+            });
+        let elsewhere: Arc<dyn uma_actors::presence::Elsewhere> = match &redis {
+            Some(r) => Arc::new(crate::services::chat::elsewhere::RedisPresence::start(
+                r.clone(),
+                &deployment,
+                acl.instance(),
+            )),
+            None => Arc::new(uma_actors::presence::Alone),
+        };
+        let event_limits = crate::limits::events::EventLimits::new(redis.clone());
+        let branches = root::grow(
+            &tree,
+            root::Soil {
+                config: config.clone(),
+                store: store.clone(),
+                pve: pve.clone(),
+                acl: acl.clone(),
+                control: control.clone(),
+                cluster_source,
+                elsewhere,
+                event_limits: event_limits.clone(),
+                audit_spill: config.data_dir.join(AUDIT_SPILL_FILE),
             },
         )
         .await
-        .map_err(actors_err)?;
+        .map_err(|e| StartError::Actors(e.to_string()))?;
+        let root::Branches {
+            audit,
+            consoles,
+            sessions,
+            tasks,
+            live,
+            chat,
+            whiteboards,
+            emitter,
+        } = branches;
         if let Some(sub) = &subscriber {
             crate::auth::records::follow_ends(sub.clone(), sessions.clone(), acl.clone());
         }
-        let emitter = crate::push::emit::IoEmitter(control.clone());
-        let event_limits = crate::limits::events::EventLimits::new(redis.clone());
-        let chat = crate::services::chat::Chat::start(
-            tree.root.get_cell(),
-            store.clone(),
-            audit.clone(),
-            event_limits.clone(),
-            Arc::new(emitter.clone()),
-            Default::default(),
-            match &redis {
-                Some(r) => Arc::new(crate::services::chat::elsewhere::RedisPresence::start(
-                    r.clone(),
-                    &deployment,
-                    acl.instance(),
-                )),
-                None => Arc::new(uma_actors::presence::Alone),
-            },
-        )
-        .await
-        .map_err(actors_err)?;
-        let whiteboards = crate::services::whiteboard::start(
-            tree.root.get_cell(),
-            &store,
-            &audit,
-            &acl,
-            &emitter,
-        )
-        .await
-        .map_err(actors_err)?;
         let quotas = Arc::new(crate::services::quota::QuotaBook::new(
             pve.clone(),
             store.clone(),
