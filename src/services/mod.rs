@@ -3,7 +3,7 @@
 //! view), rate limits, quotas and the audit row every action writes.
 
 pub mod cluster;
-pub mod config;
+
 pub mod consoles;
 pub mod guests;
 pub mod pools;

@@ -11,14 +11,13 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
-use super::quota::{self, GuestConfig, Holding};
-use super::Ops;
 use crate::acl::keys::{self, Rule, Value as Kind, TENANT_FEATURES};
 use crate::acl::owned::{Content, Guest, Permits, VolumeUse};
 use crate::acl::ConfigPriv;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::pve::path::GuestKind;
 use crate::pve::props::{self, Format, Props};
+use crate::services::quota::{self, GuestConfig, Holding};
+use crate::services::Ops;
 
 /// A planned change: the form Proxmox gets, built only from checked values, and what the guest
 /// holds before and after.
@@ -712,12 +711,6 @@ pub async fn vet_replacement(
         }
     }
     Ok(())
-}
-
-/// Whether a disk key's value is a new allocation (`STORAGE:SIZE`) — used by callers that
-/// build create forms.
-pub fn is_new_allocation(kind: GuestKind, key: &str, value: &str) -> bool {
-    quota::volume_of(kind, key, value).is_some_and(|(v, _)| new_size_gib(&v).is_some())
 }
 
 #[cfg(test)]
