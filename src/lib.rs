@@ -44,3 +44,5 @@ pub mod cli;
 
 #[cfg(test)]
 mod layering;
+#[cfg(test)]
+mod wire;

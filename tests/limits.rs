@@ -19,20 +19,33 @@ async fn limits_hold_with_redis_without_it_and_after_it_returns() {
     vars.insert("USE_SECURE_COOKIE".into(), "false".into());
     let app = spawn_with(vars, dir).await;
     let (alice, csrf) = app.session_as("alice", &[], false).await;
-    // Each call counts against VM_POWER (30 a minute) and is then refused as bad input.
-    let call = || async {
-        alice
+    // Malformed input is refused before any limit is spent.
+    for _ in 0..40 {
+        let resp = alice
             .post_json(
                 "/api/proxmox/vm/100/power",
                 Some(&csrf),
                 json!({ "action": "explode" }),
+            )
+            .await;
+        assert_eq!(resp.status(), 400);
+    }
+    assert_eq!(redis.cli(&["GET", "uma:rl:VM_POWER:alice"]), "");
+    // Each call counts against VM_POWER (30 a minute) and is then refused: no such guest.
+    const GONE: u16 = 404;
+    let call = || async {
+        alice
+            .post_json(
+                "/api/proxmox/vm/999999/power",
+                Some(&csrf),
+                json!({ "action": "start" }),
             )
             .await
     };
 
     // 1. Redis up: the window lives in Redis.
     for n in 0..30 {
-        assert_eq!(call().await.status(), 400, "call {n}");
+        assert_eq!(call().await.status(), GONE, "call {n}");
     }
     let resp = call().await;
     assert_eq!(resp.status(), 429);
@@ -51,7 +64,7 @@ async fn limits_hold_with_redis_without_it_and_after_it_returns() {
     let mut refused = false;
     for _ in 0..40 {
         match call().await.status().as_u16() {
-            400 => allowed += 1,
+            GONE => allowed += 1,
             429 => {
                 refused = true;
                 break;
@@ -68,7 +81,7 @@ async fn limits_hold_with_redis_without_it_and_after_it_returns() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let status = call().await.status().as_u16();
-        if app.state.limits.last_backend() == Backend::Redis && status == 400 {
+        if app.state.limits.last_backend() == Backend::Redis && status == GONE {
             break;
         }
         assert!(

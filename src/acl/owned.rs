@@ -15,6 +15,7 @@ use super::sdn::{alias_of, designated, has_sdn_priv, owned_by, vnet_pool};
 use super::{ConfigPriv, GuestAction, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{ApiPath, GuestKind, Node, PoolId, Segment, Storage, Vmid, VolumeId};
 
 /// What the deployment makes public.
@@ -99,7 +100,7 @@ impl Guest {
     }
 
     fn from_resource(vmid: Vmid, r: &Resource) -> AppResult<Self> {
-        let kind = GuestKind::from_type(&r.kind).ok_or_else(|| {
+        let kind = r.kind.guest().ok_or_else(|| {
             AppError::with_message(
                 ErrorCode::UpstreamError,
                 "Proxmox gave an unknown guest type",
@@ -430,7 +431,7 @@ impl<'a> Permits<'a> {
             .view
             .resources
             .iter()
-            .any(|r| r.kind == "node" && r.node.as_deref() == Some(node.as_str()));
+            .any(|r| r.kind == ResourceKind::Node && r.node.as_deref() == Some(node.as_str()));
         if known {
             Ok(TargetNode(node))
         } else {
@@ -447,7 +448,7 @@ impl<'a> Permits<'a> {
             .view
             .resources
             .iter()
-            .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(pool.as_str()));
+            .any(|r| r.kind == ResourceKind::Pool && r.pool.as_deref() == Some(pool.as_str()));
         if !exists {
             return Err(AppError::field(field, format!("there is no pool {pool}")));
         }
@@ -499,7 +500,7 @@ impl<'a> Permits<'a> {
     ) -> AppResult<UsableStorage> {
         let id = Storage::parse(field, raw)?;
         let entry = self.view.resources.iter().find(|r| {
-            r.kind == "storage"
+            r.kind == ResourceKind::Storage
                 && r.storage.as_deref() == Some(id.as_str())
                 && r.node.as_deref() == Some(node.as_str())
         });

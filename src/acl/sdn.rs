@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{sanitize, Engine, Principal};
 use crate::pve::models::Resource;
+use crate::pve::models::ResourceKind;
 
 /// Name parts of the zones every user may use.
 const DESIGNATED: [&str; 3] = ["userlab", "altzone", "allzone"];
@@ -57,7 +58,7 @@ pub fn vnet_pool<'a>(resources: &'a [Resource], vnet: &Value) -> Option<&'a str>
     let alias = alias_of(vnet);
     resources
         .iter()
-        .filter(|r| r.kind == "pool")
+        .filter(|r| r.kind == ResourceKind::Pool)
         .filter_map(|r| r.pool.as_deref())
         .filter(|pool| {
             alias

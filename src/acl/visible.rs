@@ -3,6 +3,7 @@
 
 use super::{Engine, GuestAction, Principal};
 use crate::pve::models::Resource;
+use crate::pve::models::ResourceKind;
 
 /// Whether `p` may read a storage's content: public storages, or `Datastore.Audit` or
 /// `Datastore.AllocateSpace` on it.
@@ -20,15 +21,15 @@ pub fn storage_readable(
 
 /// Whether `p` may see one resource.
 pub fn can_see(engine: &Engine, p: &Principal, public_storages: &[String], r: &Resource) -> bool {
-    match r.kind.as_str() {
-        "qemu" | "lxc" => r
+    match r.kind {
+        ResourceKind::Qemu | ResourceKind::Lxc => r
             .vmid
             .is_some_and(|id| engine.guest_allows(p, id, GuestAction::View)),
-        "pool" => r
+        ResourceKind::Pool => r
             .pool
             .as_deref()
             .is_some_and(|id| engine.pool_access(p, id).see),
-        "storage" => r
+        ResourceKind::Storage => r
             .storage
             .as_deref()
             .is_some_and(|id| storage_readable(engine, p, public_storages, id)),

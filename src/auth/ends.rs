@@ -11,6 +11,7 @@ use uma_actors::root::Slot;
 use uma_actors::sessions::{EndReason, SessionEvents, SessionIdentity, SessionMsg, SessionsMsg};
 
 use crate::audit::Audit;
+use crate::audit::AuditAction;
 use crate::auth::session::CurrentSession;
 use crate::store::{now_ms, Store};
 
@@ -46,7 +47,7 @@ impl SessionHooks {
                 username: username.to_owned(),
                 ..Default::default()
             },
-            "SESSION_EXPIRED",
+            AuditAction::SessionExpired,
             "auth:session",
             crate::audit::Status::Success,
             serde_json::json!({}),

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
@@ -275,7 +276,7 @@ async fn logs(
         .await?;
     state.audit.record(
         &actor(&session, &client),
-        "VIEW_AUDIT_LOGS",
+        AuditAction::ViewAuditLogs,
         "admin:audit-logs",
         Status::Success,
         json!({
@@ -366,7 +367,7 @@ async fn stats(
         .collect();
     state.audit.record(
         &actor(&session, &client),
-        "VIEW_AUDIT_STATS",
+        AuditAction::ViewAuditStats,
         "admin:audit-logs:stats",
         Status::Success,
         json!({ "totalEvents": s.total }),
@@ -397,7 +398,7 @@ async fn suggestions(
         .collect();
     state.audit.record(
         &actor(&session, &client),
-        "VIEW_AUDIT_SUGGESTIONS",
+        AuditAction::ViewAuditSuggestions,
         "admin:audit-logs:suggestions",
         Status::Success,
         json!({ "type": kind, "q": q }),

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uma_actors::sessions::{EndReason, SessionsMsg};
 
+use crate::audit::AuditAction;
 use crate::audit::{Actor, Status};
 use crate::auth::client::ClientInfo;
 use crate::auth::session::{self, random_token, CurrentSession};
@@ -124,7 +125,7 @@ pub async fn sign_in(
     if let Verdict::Blocked { retry_after } = state.limiter.check(&client.ip, username).await {
         state.audit.record(
             &who,
-            "LOGIN_FAILED",
+            AuditAction::LoginFailed,
             "auth:session",
             Status::Warning,
             json!({ "reason": "rate_limited", "retryAfter": retry_after }),
@@ -197,7 +198,7 @@ pub async fn sign_in(
             }
             state.audit.record(
                 &who,
-                "LOGIN_FAILED",
+                AuditAction::LoginFailed,
                 "auth:session",
                 Status::Failure,
                 json!({ "reason": reason }),
@@ -251,7 +252,7 @@ pub async fn sign_in(
     let cookie = guard::session_cookie(state, &record, now);
     state.audit.record(
         &Actor { username: identity.username.clone(), ..who },
-        "LOGIN",
+        AuditAction::Login,
         "auth:session",
         Status::Success,
         json!({ "source": identity.source, "isAdmin": identity.is_admin, "groups": identity.groups.len() }),
@@ -411,7 +412,7 @@ async fn end_session(state: &AppState, client: &ClientInfo, session: &CurrentSes
     }
     state.audit.record(
         &actor(session.username(), client),
-        "LOGOUT",
+        AuditAction::Logout,
         "auth:session",
         Status::Success,
         json!({}),
@@ -576,7 +577,7 @@ async fn revoke_session(
         .await?;
     state.audit.record(
         &actor(me.username(), &client),
-        "SESSION_REVOKED",
+        AuditAction::SessionRevoked,
         &format!("user:session:{}", record.username),
         Status::Success,
         json!({ "username": record.username, "sessionCreatedAt": record.created_at }),

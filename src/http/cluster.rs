@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::acl::{Naming, Principal};
+use crate::audit::AuditAction;
 use crate::audit::{Actor, Status};
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
@@ -251,7 +252,7 @@ async fn resources(
     );
     state.audit.record(
         &actor(&session, &client),
-        "VIEW_RESOURCES",
+        AuditAction::ViewResources,
         "cluster:resources",
         Status::Success,
         json!({ "type": q.kind, "count": items.len() }),

@@ -10,6 +10,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::audit::AuditAction;
 use crate::audit::{Actor, Status};
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
@@ -231,7 +232,7 @@ async fn visible(state: &AppState, s: &CurrentSession, id: &str) -> AppResult<Ha
 async fn limit_writes(
     state: &AppState,
     who: &Actor,
-    action: &str,
+    action: AuditAction,
     resource: &str,
     user: &str,
 ) -> AppResult<()> {
@@ -255,7 +256,7 @@ async fn limit_writes(
     }
 }
 
-fn denied(state: &AppState, who: &Actor, action: &str, t: &HardwareTemplate) -> AppError {
+fn denied(state: &AppState, who: &Actor, action: AuditAction, t: &HardwareTemplate) -> AppError {
     state.audit.record(
         who,
         action,
@@ -284,7 +285,7 @@ async fn list(
         .await?;
     state.audit.record(
         &actor(&session, &client),
-        "HW_TEMPLATE_LIST",
+        AuditAction::HwTemplateList,
         "hardware-template:*",
         Status::Success,
         json!({ "count": templates.len() }),
@@ -304,7 +305,7 @@ async fn view(
     let t = visible(&state, &session, &id).await?;
     state.audit.record(
         &actor(&session, &client),
-        "HW_TEMPLATE_VIEW",
+        AuditAction::HwTemplateView,
         &resource(&id),
         Status::Success,
         json!({ "owner": t.owner }),
@@ -354,7 +355,7 @@ async fn create(
     limit_writes(
         &state,
         &who,
-        "HW_TEMPLATE_CREATE",
+        AuditAction::HwTemplateCreate,
         &resource(&id),
         session.username(),
     )
@@ -378,7 +379,7 @@ async fn create(
     state.store.insert_hardware_template(&t).await?;
     state.audit.record(
         &who,
-        "HW_TEMPLATE_CREATE",
+        AuditAction::HwTemplateCreate,
         &resource(&t.id),
         Status::Success,
         json!({ "name": t.name, "category": t.category, "shared": t.shared, "owner": t.owner }),
@@ -424,7 +425,7 @@ async fn update(
     let who = actor(&session, &client);
     let before = visible(&state, &session, &id).await?;
     if !may_write(&before, &session) {
-        return Err(denied(&state, &who, "HW_TEMPLATE_UPDATE", &before));
+        return Err(denied(&state, &who, AuditAction::HwTemplateUpdate, &before));
     }
     let mut after = before.clone();
     if let Some(n) = &input.name {
@@ -451,7 +452,7 @@ async fn update(
     limit_writes(
         &state,
         &who,
-        "HW_TEMPLATE_UPDATE",
+        AuditAction::HwTemplateUpdate,
         &resource(&id),
         session.username(),
     )
@@ -464,7 +465,7 @@ async fn update(
         .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "Template not found"))?;
     state.audit.record(
         &who,
-        "HW_TEMPLATE_UPDATE",
+        AuditAction::HwTemplateUpdate,
         &resource(&id),
         Status::Success,
         json!({ "before": summary(&before), "after": summary(&stored) }),
@@ -495,12 +496,12 @@ async fn remove(
     let who = actor(&session, &client);
     let t = visible(&state, &session, &id).await?;
     if !may_write(&t, &session) {
-        return Err(denied(&state, &who, "HW_TEMPLATE_DELETE", &t));
+        return Err(denied(&state, &who, AuditAction::HwTemplateDelete, &t));
     }
     limit_writes(
         &state,
         &who,
-        "HW_TEMPLATE_DELETE",
+        AuditAction::HwTemplateDelete,
         &resource(&id),
         session.username(),
     )
@@ -508,7 +509,7 @@ async fn remove(
     state.store.delete_hardware_template(&id).await?;
     state.audit.record(
         &who,
-        "HW_TEMPLATE_DELETE",
+        AuditAction::HwTemplateDelete,
         &resource(&id),
         Status::Success,
         json!({ "name": t.name, "owner": t.owner }),

@@ -10,11 +10,13 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::auth::session::CurrentSession;
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::login_csrf;
 use crate::http::security::CspNonce;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{PoolId, Vmid};
 use crate::services::{self};
 use crate::state::AppState;
@@ -241,7 +243,7 @@ async fn pool_page(
         let exists = view
             .resources
             .iter()
-            .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()));
+            .any(|r| r.kind == ResourceKind::Pool && r.pool.as_deref() == Some(id.as_str()));
         let access = view.engine.pool_access(&caller.principal, id.as_str());
         if !exists || !access.see {
             return Err(AppError::new(ErrorCode::NotFound));
@@ -272,7 +274,7 @@ async fn guest_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = Vmid::parse("vmid", &vmid)?;
-        let (g, view) = services::guest(&state.ops(), &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let (g, view) = services::guest(&state.ops(), &caller, id, GuestAction::View, AuditAction::ViewVm).await?;
         let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
         let caps = serde_json::json!({
             "power": may(GuestAction::Power),
@@ -329,8 +331,14 @@ async fn console_page(
     let caller = Caller::new(&session, None, None);
     let found = async {
         let id = Vmid::parse("vmid", &vmid)?;
-        let (g, view) =
-            services::guest(&state.ops(), &caller, id, GuestAction::View, "VIEW_VM").await?;
+        let (g, view) = services::guest(
+            &state.ops(),
+            &caller,
+            id,
+            GuestAction::View,
+            AuditAction::ViewVm,
+        )
+        .await?;
         let may = |a| view.engine.guest_allows(&caller.principal, id.0, a);
         Ok::<_, AppError>(serde_json::json!({
             "vmid": id.0,

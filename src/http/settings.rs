@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
@@ -33,7 +34,7 @@ async fn limited(
     state: &AppState,
     session: &CurrentSession,
     client: &ClientInfo,
-    action: &str,
+    action: AuditAction,
 ) -> AppResult<()> {
     let caller =
         crate::auth::Caller::new(session, Some(client.ip.clone()), client.user_agent.clone());
@@ -142,7 +143,7 @@ async fn set_access(
     client: ClientInfo,
     Body(input): Body<Value>,
 ) -> AppResult<Json<Value>> {
-    limited(&state, &session, &client, "SETTINGS_ACCESS_UPDATE").await?;
+    limited(&state, &session, &client, AuditAction::SettingsAccessUpdate).await?;
     let input = object(input)?;
     only_fields(&input, &["adminGroups", "allowedGroups"])?;
     let admin = group_list(&input, "adminGroups")?;
@@ -157,7 +158,7 @@ async fn set_access(
         .await?;
     state.audit.record(
         &actor(&session, &client),
-        "SETTINGS_ACCESS_UPDATE",
+        AuditAction::SettingsAccessUpdate,
         "settings:access",
         Status::Success,
         json!({
@@ -255,7 +256,7 @@ async fn set_limits(
     client: ClientInfo,
     Body(input): Body<Value>,
 ) -> AppResult<Json<Value>> {
-    limited(&state, &session, &client, "SETTINGS_LIMITS_UPDATE").await?;
+    limited(&state, &session, &client, AuditAction::SettingsLimitsUpdate).await?;
     let input = object(input)?;
     only_fields(&input, LIMIT_FIELDS)?;
     if input.is_empty() {
@@ -290,7 +291,7 @@ async fn set_limits(
         .await?;
     state.audit.record(
         &actor(&session, &client),
-        "SETTINGS_LIMITS_UPDATE",
+        AuditAction::SettingsLimitsUpdate,
         "settings:limits",
         Status::Success,
         json!({ "before": before.to_json(), "after": after.to_json() }),

@@ -10,6 +10,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::audit::AuditAction;
 use crate::auth::session::CurrentSession;
 use crate::auth::Caller;
 use crate::error::AppResult;
@@ -43,8 +44,13 @@ async fn read(
     caller: Caller,
     Params(q): Params<BoardQuery>,
 ) -> AppResult<Json<Value>> {
-    crate::services::chat::api::limit(&state.chat, &caller, "api:whiteboard", "WHITEBOARD_VIEW")
-        .await?;
+    crate::services::chat::api::limit(
+        &state.chat,
+        &caller,
+        "api:whiteboard",
+        AuditAction::WhiteboardView,
+    )
+    .await?;
     let board = BoardId::parse(q.board.as_deref())?;
     Ok(Json(
         wb::strokes(&state.whiteboards, &caller, &board).await?,

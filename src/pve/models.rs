@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::path::GuestKind;
+
 /// Proxmox's booleans arrive as 0/1 (sometimes as JSON booleans): a `deserialize_with` helper.
 pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     bool_from_int(d)
@@ -22,14 +24,78 @@ fn bool_from_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
     })
 }
 
+/// The `type` of a cluster resource. Kinds Uma does not know (Proxmox adds some over time) read
+/// as `other`, which no one but an administrator sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    /// A QEMU VM.
+    Qemu,
+    /// An LXC container.
+    Lxc,
+    /// A cluster node.
+    Node,
+    /// A storage on a node.
+    Storage,
+    /// A resource pool.
+    Pool,
+    /// An SDN zone on a node.
+    Sdn,
+    /// Anything else.
+    #[serde(other)]
+    Other,
+}
+
+impl ResourceKind {
+    /// Every kind.
+    pub const ALL: [Self; 7] = [
+        Self::Qemu,
+        Self::Lxc,
+        Self::Node,
+        Self::Storage,
+        Self::Pool,
+        Self::Sdn,
+        Self::Other,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Qemu => "qemu",
+            Self::Lxc => "lxc",
+            Self::Node => "node",
+            Self::Storage => "storage",
+            Self::Pool => "pool",
+            Self::Sdn => "sdn",
+            Self::Other => "other",
+        }
+    }
+
+    /// The kind named `raw`, if Uma knows it.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw && *k != Self::Other)
+    }
+
+    /// The guest kind, for VMs and containers.
+    pub const fn guest(self) -> Option<GuestKind> {
+        match self {
+            Self::Qemu => Some(GuestKind::Qemu),
+            Self::Lxc => Some(GuestKind::Lxc),
+            _ => None,
+        }
+    }
+}
+
 /// One item of `GET /cluster/resources`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     /// `qemu/100`, `lxc/103`, `node/pve1`, `storage/pve1/local`, `pool/DEV_x_1`, `sdn/…`.
     pub id: String,
-    /// `qemu`, `lxc`, `node`, `storage`, `pool`, `sdn`.
+    /// What it is.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ResourceKind,
     /// Guest id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vmid: Option<u32>,
@@ -100,7 +166,7 @@ pub struct Resource {
 impl Resource {
     /// QEMU VM or LXC container.
     pub fn is_guest(&self) -> bool {
-        self.kind == "qemu" || self.kind == "lxc"
+        self.kind.guest().is_some()
     }
 }
 

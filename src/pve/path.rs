@@ -287,21 +287,95 @@ impl GuestKind {
         }
     }
 
-    /// From a resource `type`.
-    pub fn from_type(t: &str) -> Option<Self> {
-        match t {
-            "qemu" => Some(Self::Qemu),
-            "lxc" => Some(Self::Lxc),
-            _ => None,
-        }
-    }
-
     /// "VM" or "container", for messages.
     pub fn noun(self) -> &'static str {
         match self {
             Self::Qemu => "VM",
             Self::Lxc => "container",
         }
+    }
+}
+
+/// A power action on a guest: `POST …/{qemu|lxc}/{vmid}/status/{action}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerAction {
+    /// Boot it.
+    Start,
+    /// Pull the plug.
+    Stop,
+    /// Ask the guest to shut down.
+    Shutdown,
+    /// Ask the guest to reboot.
+    Reboot,
+    /// Pause it (QEMU) or freeze it (LXC).
+    Suspend,
+    /// Undo a suspend.
+    Resume,
+    /// Press the reset button (QEMU only).
+    Reset,
+}
+
+impl PowerAction {
+    /// Every action, in the order menus show them.
+    pub const ALL: [Self; 7] = [
+        Self::Start,
+        Self::Shutdown,
+        Self::Reboot,
+        Self::Stop,
+        Self::Suspend,
+        Self::Resume,
+        Self::Reset,
+    ];
+
+    /// The wire name (`start`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Shutdown => "shutdown",
+            Self::Reboot => "reboot",
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
+            Self::Reset => "reset",
+        }
+    }
+
+    /// The action named `raw` in input `field`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == raw)
+            .ok_or_else(|| {
+                invalid(
+                    field,
+                    "use start, shutdown, reboot, stop, suspend, resume or reset (VMs only)",
+                )
+            })
+    }
+
+    /// Whether Proxmox offers it for guests of `kind` (containers have no reset).
+    pub fn applies_to(self, kind: GuestKind) -> bool {
+        self != Self::Reset || kind == GuestKind::Qemu
+    }
+
+    /// The path below the guest: each arm a literal.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Self::Start => "status/start",
+            Self::Stop => "status/stop",
+            Self::Shutdown => "status/shutdown",
+            Self::Reboot => "status/reboot",
+            Self::Suspend => "status/suspend",
+            Self::Resume => "status/resume",
+            Self::Reset => "status/reset",
+        }
+    }
+}
+
+impl std::fmt::Display for PowerAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

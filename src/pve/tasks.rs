@@ -1,4 +1,42 @@
-//! Proxmox tasks as their logs tell them: the progress a log line reports.
+//! Proxmox tasks: their status (`GET …/tasks/{upid}/status`) and the progress a log line reports.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a task still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Still running.
+    Running,
+    /// Ended (see the exit status).
+    Stopped,
+}
+
+impl TaskState {
+    /// Both states.
+    pub const ALL: [Self; 2] = [Self::Running, Self::Stopped];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+/// `GET …/tasks/{upid}/status`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskStatus {
+    /// Running or stopped.
+    pub status: TaskState,
+    /// `OK`, `WARNINGS: n` or the error, once stopped.
+    #[serde(default)]
+    pub exitstatus: Option<String>,
+    /// Task type.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
 
 /// `… (42%)` or `… 42% …` in a log line.
 pub fn percent(line: &str) -> Option<u32> {

@@ -18,6 +18,7 @@ use crate::push::room;
 use uma_actors::presence::PresenceMsg;
 
 use super::SocketSession;
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -77,7 +78,7 @@ pub(crate) async fn checked_size(
     if state.event_limits.should_audit(sid, event) {
         state.audit.record(
             &caller.actor,
-            "SOCKET_EVENT_REJECTED",
+            AuditAction::SocketEventRejected,
             &format!("socket:{event}"),
             Status::Warning,
             json!({ "reason": reason, "payloadSize": size, "maxPayloadBytes": max }),
@@ -170,13 +171,13 @@ pub fn register(socket: &Socket) {
                 AppError::with_message(ErrorCode::Forbidden, "Not authorized to join this group.");
             state
                 .audit
-                .refused(&caller.actor, "CHAT_GROUP_JOIN", &resource, &err);
+                .refused(&caller.actor, AuditAction::ChatGroupJoin, &resource, &err);
             return Err(err);
         }
         s.join(room::chat_group(&group_id));
         state.audit.record(
             &caller.actor,
-            "CHAT_GROUP_JOIN",
+            AuditAction::ChatGroupJoin,
             &resource,
             Status::Success,
             json!({}),
@@ -227,7 +228,7 @@ pub async fn connected(state: &AppState, socket: &Socket) {
     }
     state.audit.record(
         &caller.actor,
-        "SOCKET_CONNECT",
+        AuditAction::SocketConnect,
         &format!("socket:{sid}"),
         Status::Success,
         json!({}),
@@ -298,7 +299,7 @@ pub async fn disconnected(state: &AppState, socket: &Socket) {
     }
     state.audit.record(
         &caller.actor,
-        "SOCKET_DISCONNECT",
+        AuditAction::SocketDisconnect,
         &format!("socket:{sid}"),
         Status::Success,
         json!({}),

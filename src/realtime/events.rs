@@ -11,6 +11,7 @@ use socketioxide::extract::{AckSender, State};
 use super::payload::RawPayload;
 
 use super::Socket;
+use crate::audit::AuditAction;
 use crate::push::adapter::Adapter;
 
 use super::SocketSession;
@@ -52,7 +53,7 @@ pub(crate) enum Gate {
     #[default]
     Anyone,
     /// Admins only: the action (`save`, `clear`) and its audit action.
-    Admin(&'static str, &'static str),
+    Admin(&'static str, AuditAction),
 }
 
 /// How an event is handled beyond the common steps.

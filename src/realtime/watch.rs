@@ -7,9 +7,11 @@ use serde_json::{json, Value};
 
 use super::events::{on, parse};
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
 use crate::push::room;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{ApiPath, Node, Vmid};
 use crate::services::watch::STREAM_EVERY;
 use crate::services::{self, guests::TIMEFRAMES};
@@ -148,10 +150,9 @@ pub fn spawn_guard(state: AppState) {
                 );
             }
             for (sid, pool, principal) in boards {
-                let exists = view
-                    .resources
-                    .iter()
-                    .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(pool.as_str()));
+                let exists = view.resources.iter().any(|r| {
+                    r.kind == ResourceKind::Pool && r.pool.as_deref() == Some(pool.as_str())
+                });
                 let reason = if !exists {
                     "deleted"
                 } else if !view.engine.pool_access(&principal, &pool).see {
@@ -187,12 +188,18 @@ pub fn register(socket: &Socket) {
             &state.ops(),
             &caller,
             Preset::Read,
-            "VIEW_VM",
+            AuditAction::ViewVm,
             &format!("vm:{vmid}"),
         )
         .await?;
-        let (g, _) =
-            services::guest(&state.ops(), &caller, vmid, GuestAction::View, "VIEW_VM").await?;
+        let (g, _) = services::guest(
+            &state.ops(),
+            &caller,
+            vmid,
+            GuestAction::View,
+            AuditAction::ViewVm,
+        )
+        .await?;
         let base = g.path("");
         let status: Value = state.pve.get(g.path("status/current")).await?;
         let rrd: Value = state
@@ -242,7 +249,7 @@ pub fn register(socket: &Socket) {
             &state.ops(),
             &caller,
             Preset::Read,
-            "VIEW_NODE",
+            AuditAction::ViewNode,
             &format!("node:{node}"),
         )
         .await?;
@@ -256,7 +263,7 @@ pub fn register(socket: &Socket) {
         if !view
             .resources
             .iter()
-            .any(|r| r.kind == "node" && r.node.as_deref() == Some(node.as_str()))
+            .any(|r| r.kind == ResourceKind::Node && r.node.as_deref() == Some(node.as_str()))
         {
             return Err(AppError::with_message(
                 ErrorCode::NotFound,

@@ -10,6 +10,7 @@ use uma_actors::whiteboard::BoardMsg;
 use crate::push::room;
 
 use super::chat::{on, on_gated, parse, Gate, JoinedBoards};
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::services::whiteboard::{self as wb, BoardId, SaveInput};
@@ -198,13 +199,13 @@ pub fn register(socket: &Socket) {
     on_gated(
         socket,
         "draw_save",
-        Gate::Admin("save", "WHITEBOARD_SAVE"),
+        Gate::Admin("save", AuditAction::WhiteboardSave),
         save,
     );
     on_gated(
         socket,
         "draw_clear",
-        Gate::Admin("clear", "WHITEBOARD_CLEAR"),
+        Gate::Admin("clear", AuditAction::WhiteboardClear),
         clear,
     );
 }

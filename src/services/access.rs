@@ -8,9 +8,11 @@ use serde_json::{json, Value};
 use super::limit;
 use super::pools::GRANTABLE;
 use super::Ops;
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
+use crate::pve::models::ResourceKind;
 
 /// Who may read roles and users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +24,12 @@ enum Reader {
 }
 
 /// Administrators, else managers of at least one pool, else refused (audited under `action`).
-async fn reader(ops: &Ops, caller: &Caller, action: &str, resource: &str) -> AppResult<Reader> {
+async fn reader(
+    ops: &Ops,
+    caller: &Caller,
+    action: AuditAction,
+    resource: &str,
+) -> AppResult<Reader> {
     let v = super::sdn::view_or_refuse(ops, caller, action, resource).await?;
     let p = &caller.principal;
     if v.engine.effective_admin(p) {
@@ -31,7 +38,7 @@ async fn reader(ops: &Ops, caller: &Caller, action: &str, resource: &str) -> App
     let manages = v
         .resources
         .iter()
-        .filter(|r| r.kind == "pool")
+        .filter(|r| r.kind == ResourceKind::Pool)
         .filter_map(|r| r.pool.as_deref())
         .any(|pool| v.engine.pool_access(p, pool).manage);
     if manages {
@@ -48,12 +55,19 @@ async fn reader(ops: &Ops, caller: &Caller, action: &str, resource: &str) -> App
 /// `GET /access/roles`: all of them for administrators, the grantable ones for pool managers.
 pub async fn roles(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let resource = "access:roles";
-    limit(ops, caller, Preset::Search, "VIEW_ROLES", resource).await?;
-    let who = reader(ops, caller, "VIEW_ROLES", resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::Search,
+        AuditAction::ViewRoles,
+        resource,
+    )
+    .await?;
+    let who = reader(ops, caller, AuditAction::ViewRoles, resource).await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VIEW_ROLES",
+            AuditAction::ViewRoles,
             resource,
             json!({ "restricted": who == Reader::Manager }),
             async {
@@ -78,12 +92,19 @@ pub async fn roles(ops: &Ops, caller: &Caller) -> AppResult<Value> {
 /// managers.
 pub async fn users(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let resource = "access:users";
-    limit(ops, caller, Preset::Search, "VIEW_USERS", resource).await?;
-    let who = reader(ops, caller, "VIEW_USERS", resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::Search,
+        AuditAction::ViewUsers,
+        resource,
+    )
+    .await?;
+    let who = reader(ops, caller, AuditAction::ViewUsers, resource).await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VIEW_USERS",
+            AuditAction::ViewUsers,
             resource,
             json!({ "restricted": who == Reader::Manager }),
             async {

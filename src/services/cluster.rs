@@ -10,11 +10,14 @@ use serde_json::{json, Value};
 use super::view;
 use super::Ops;
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{ApiPath, Node, Storage, Upid};
+use crate::pve::tasks::TaskState;
 
 /// Whether the caller may see a storage: public storages, or an ACL giving
 /// `Datastore.Audit`/`Datastore.AllocateSpace` on it (the same rule as reading its media).
@@ -23,7 +26,7 @@ pub fn storage_visible(v: &crate::acl::cache::View, c: &Caller, id: &str) -> boo
 }
 
 /// Counts one read that goes to Proxmox against the caller's read limit.
-async fn read(ops: &Ops, caller: &Caller, action: &str, resource: &str) -> AppResult<()> {
+async fn read(ops: &Ops, caller: &Caller, action: AuditAction, resource: &str) -> AppResult<()> {
     super::limit(ops, caller, crate::limits::Preset::Read, action, resource).await
 }
 
@@ -33,7 +36,7 @@ pub async fn nodes(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let nodes: Vec<Value> = v
         .resources
         .iter()
-        .filter(|r| r.kind == "node")
+        .filter(|r| r.kind == ResourceKind::Node)
         .map(|r| {
             json!({
                 "node": r.node, "status": r.status, "cpu": r.cpu, "maxcpu": r.maxcpu,
@@ -44,7 +47,7 @@ pub async fn nodes(ops: &Ops, caller: &Caller) -> AppResult<Value> {
         .collect();
     ops.audit.record(
         &caller.actor,
-        "VIEW_NODE",
+        AuditAction::ViewNode,
         "cluster:nodes",
         Status::Success,
         json!({ "count": nodes.len() }),
@@ -65,7 +68,8 @@ fn admin_only(
             ErrorCode::Forbidden,
             format!("Only administrators may see {what}"),
         );
-        ops.audit.refused(&caller.actor, "VIEW_NODE", what, &err);
+        ops.audit
+            .refused(&caller.actor, AuditAction::ViewNode, what, &err);
         Err(err)
     }
 }
@@ -73,7 +77,7 @@ fn admin_only(
 /// A node's status (administrators).
 pub async fn node_status(ops: &Ops, caller: &Caller, node: &str) -> AppResult<Value> {
     let node = Node::parse("node", node)?;
-    read(ops, caller, "VIEW_NODE", &format!("node:{node}")).await?;
+    read(ops, caller, AuditAction::ViewNode, &format!("node:{node}")).await?;
     let v = view(ops).await?;
     admin_only(ops, caller, &v, &format!("node:{node}"))?;
     let status: Value = ops
@@ -103,7 +107,7 @@ pub async fn node_rrd(
     if cf != "AVERAGE" && cf != "MAX" {
         return Err(AppError::field("cf", "use AVERAGE or MAX"));
     }
-    read(ops, caller, "VIEW_NODE", &format!("node:{node}")).await?;
+    read(ops, caller, AuditAction::ViewNode, &format!("node:{node}")).await?;
     let v = view(ops).await?;
     admin_only(ops, caller, &v, &format!("node:{node}"))?;
     let data: Value = ops
@@ -139,7 +143,13 @@ pub async fn storage_content(
             ));
         }
     }
-    read(ops, caller, "VIEW_STORAGE", &format!("storage:{sid}")).await?;
+    read(
+        ops,
+        caller,
+        AuditAction::ViewStorage,
+        &format!("storage:{sid}"),
+    )
+    .await?;
     let v = view(ops).await?;
     admin_only(ops, caller, &v, &format!("storage:{sid}"))?;
     let mut query = Vec::new();
@@ -152,7 +162,7 @@ pub async fn storage_content(
         .await?;
     ops.audit.record(
         &caller.actor,
-        "VIEW_STORAGE",
+        AuditAction::ViewStorage,
         &format!("storage:{sid}"),
         Status::Success,
         json!({ "node": node, "content": content }),
@@ -174,7 +184,13 @@ pub async fn node_tasks(
     if !(1..=500).contains(&n) {
         return Err(AppError::field("limit", "between 1 and 500"));
     }
-    read(ops, caller, "VIEW_TASKS", &format!("node:{node}:tasks")).await?;
+    read(
+        ops,
+        caller,
+        AuditAction::ViewTasks,
+        &format!("node:{node}:tasks"),
+    )
+    .await?;
     let v = view(ops).await?;
     let mut query = vec![("limit", n.to_string())];
     match vmid {
@@ -200,7 +216,7 @@ pub async fn node_tasks(
         .await?;
     ops.audit.record(
         &caller.actor,
-        "VIEW_TASKS",
+        AuditAction::ViewTasks,
         &format!("node:{node}:tasks"),
         Status::Success,
         json!({ "vmid": vmid, "limit": n }),
@@ -218,7 +234,7 @@ pub async fn storages(ops: &Ops, caller: &Caller, node: Option<&str>) -> AppResu
     let list: Vec<Value> = v
         .resources
         .iter()
-        .filter(|r| r.kind == "storage")
+        .filter(|r| r.kind == ResourceKind::Storage)
         .filter(|r| {
             node.as_ref()
                 .is_none_or(|n| r.node.as_deref() == Some(n.as_str()))
@@ -239,7 +255,7 @@ pub async fn storages(ops: &Ops, caller: &Caller, node: Option<&str>) -> AppResu
         .collect();
     ops.audit.record(
         &caller.actor,
-        "VIEW_STORAGE",
+        AuditAction::ViewStorage,
         "cluster:storage",
         Status::Success,
         json!({ "count": list.len(), "node": node }),
@@ -263,12 +279,18 @@ pub async fn images(
     content: &'static str,
 ) -> AppResult<Value> {
     let node = Node::parse("node", node)?;
-    read(ops, caller, "VIEW_STORAGE", &format!("node:{node}")).await?;
+    read(
+        ops,
+        caller,
+        AuditAction::ViewStorage,
+        &format!("node:{node}"),
+    )
+    .await?;
     let v = view(ops).await?;
     if !v
         .resources
         .iter()
-        .any(|r| r.kind == "node" && r.node.as_deref() == Some(node.as_str()))
+        .any(|r| r.kind == ResourceKind::Node && r.node.as_deref() == Some(node.as_str()))
     {
         return Err(AppError::with_message(
             ErrorCode::NotFound,
@@ -308,9 +330,9 @@ pub async fn images(
     ops.audit.record(
         &caller.actor,
         if content == "iso" {
-            "LIST_ISOS"
+            AuditAction::ListIsos
         } else {
-            "LIST_CT_TEMPLATES"
+            AuditAction::ListCtTemplates
         },
         &format!("node:{node}"),
         Status::Success,
@@ -395,7 +417,13 @@ pub async fn task_status(
             return Err(AppError::field("node", "the task runs on another node"));
         }
     }
-    read(ops, caller, "VIEW_TASK_STATUS", &format!("task:{upid}")).await?;
+    read(
+        ops,
+        caller,
+        AuditAction::ViewTaskStatus,
+        &format!("task:{upid}"),
+    )
+    .await?;
     if !may_read_task(ops, caller, &upid).await? {
         return Err(AppError::with_message(ErrorCode::NotFound, "No such task"));
     }
@@ -404,7 +432,7 @@ pub async fn task_status(
         .then("tasks")
         .seg(&upid);
     let mut status: Value = ops.pve.get(base.clone().then("status")).await?;
-    let running = status["status"] == "running";
+    let running = status["status"] == TaskState::Running.as_str();
     let log: Option<Vec<Value>> = if logs || running {
         Some(
             ops.pve
@@ -433,7 +461,7 @@ pub async fn task_status(
     }
     ops.audit.record(
         &caller.actor,
-        "VIEW_TASK_STATUS",
+        AuditAction::ViewTaskStatus,
         &format!("task:{upid}"),
         Status::Success,
         json!({}),

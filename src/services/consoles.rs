@@ -7,6 +7,7 @@ use uma_actors::consoles::{ConsoleEvents, ConsoleInfo, ConsolesMsg, OpenRefused}
 
 use super::{limit, Guest, Ops};
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::audit::{Audit, Status};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -17,12 +18,25 @@ use crate::services;
 /// A console ticket for a guest: what the browser needs to open `/api/proxy/vnc`.
 pub async fn ticket(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
     let resource = format!("vm:{vmid}");
-    limit(ops, caller, Preset::VmPower, "VM_CONSOLE_TICKET", &resource).await?;
-    let (g, _) =
-        services::guest(ops, caller, vmid, GuestAction::Console, "VM_CONSOLE_TICKET").await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmPower,
+        AuditAction::VmConsoleTicket,
+        &resource,
+    )
+    .await?;
+    let (g, _) = services::guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::Console,
+        AuditAction::VmConsoleTicket,
+    )
+    .await?;
     if let Err(err) = below_limit(ops, caller).await {
         ops.audit
-            .refused(&caller.actor, "VM_CONSOLE_TICKET", &resource, &err);
+            .refused(&caller.actor, AuditAction::VmConsoleTicket, &resource, &err);
         return Err(err);
     }
     if g.resource().status.as_deref() != Some("running") {
@@ -34,10 +48,10 @@ pub async fn ticket(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> 
             ),
         );
         ops.audit
-            .refused(&caller.actor, "VM_CONSOLE_TICKET", &resource, &err);
+            .refused(&caller.actor, AuditAction::VmConsoleTicket, &resource, &err);
         return Err(err);
     }
-    ops.audit.audited(&caller.actor, "VM_CONSOLE_TICKET", &resource, json!({ "node": g.node(), "type": g.kind() }), async {
+    ops.audit.audited(&caller.actor, AuditAction::VmConsoleTicket, &resource, json!({ "node": g.node(), "type": g.kind() }), async {
         // QEMU generates a one-time password; LXC has no such option and its ticket is the
         // VNC password (as vncterm does).
         let form: Vec<(&str, String)> = match g.kind() {
@@ -98,7 +112,14 @@ pub async fn authorize(
     kind: GuestKind,
     vmid: Vmid,
 ) -> AppResult<Guest> {
-    let (g, _) = services::guest(ops, caller, vmid, GuestAction::Console, "CONSOLE_OPEN").await?;
+    let (g, _) = services::guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::Console,
+        AuditAction::ConsoleOpen,
+    )
+    .await?;
     if g.node() != node || g.kind() != kind {
         return Err(AppError::field(
             "node",
@@ -124,7 +145,7 @@ impl ConsoleEvents for ConsoleAudit {
                 ip: info.ip.clone(),
                 user_agent: None,
             },
-            "CONSOLE_OPEN",
+            AuditAction::ConsoleOpen,
             &format!("vm:{}", info.vmid),
             Status::Success,
             json!({ "console": info.id, "node": info.node, "type": info.kind }),
@@ -139,7 +160,7 @@ impl ConsoleEvents for ConsoleAudit {
                 ip: info.ip.clone(),
                 user_agent: None,
             },
-            "CONSOLE_CLOSE",
+            AuditAction::ConsoleClose,
             &format!("vm:{}", info.vmid),
             Status::Success,
             json!({
@@ -169,7 +190,7 @@ pub async fn close(ops: &Ops, caller: &Caller, id: &str) -> AppResult<Value> {
     ops.audit
         .audited(
             &caller.actor,
-            "CONSOLE_CLOSE_ADMIN",
+            AuditAction::ConsoleCloseAdmin,
             &resource,
             json!({}),
             async {

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::acl::cache::View;
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -114,7 +115,7 @@ pub async fn guest(
     caller: &Caller,
     vmid: Vmid,
     need: GuestAction,
-    action: &str,
+    action: AuditAction,
 ) -> AppResult<(Guest, Arc<View>)> {
     let mut view = view(ops).await?;
     if view.guest(vmid.0).is_none() {
@@ -142,7 +143,7 @@ pub async fn limit(
     ops: &Ops,
     caller: &Caller,
     preset: Preset,
-    action: &str,
+    action: AuditAction,
     resource: &str,
 ) -> AppResult<()> {
     if let Err(wait) = ops.limits.check(preset, caller.username()).await {

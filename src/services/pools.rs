@@ -10,10 +10,12 @@ use super::Ops;
 use super::{limit, view};
 use crate::acl::cache::View;
 use crate::acl::{local_name, pool_owner_part, OwnerTag, UgidKind};
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::PoolId;
 use crate::store::pools::Limits;
 
@@ -92,7 +94,7 @@ async fn standing(ops: &Ops, v: &View, pool: &str, live: bool) -> AppResult<Valu
 pub async fn list(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let v = view(ops).await?;
     let mut out = Vec::new();
-    for r in v.resources.iter().filter(|r| r.kind == "pool") {
+    for r in v.resources.iter().filter(|r| r.kind == ResourceKind::Pool) {
         let Some(id) = r.pool.as_deref() else {
             continue;
         };
@@ -114,7 +116,7 @@ pub async fn list(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     }
     ops.audit.record(
         &caller.actor,
-        "VIEW_POOLS",
+        AuditAction::ViewPools,
         "cluster:pools",
         Status::Success,
         json!({ "count": out.len() }),
@@ -130,14 +132,14 @@ pub async fn detail(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> 
     let exists = v
         .resources
         .iter()
-        .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()));
+        .any(|r| r.kind == ResourceKind::Pool && r.pool.as_deref() == Some(id.as_str()));
     if !exists || !access.see {
         return Err(not_found(id.as_str()));
     }
     let members: Vec<&crate::pve::models::Resource> = v
         .resources
         .iter()
-        .filter(|r| r.pool.as_deref() == Some(id.as_str()) && r.kind != "pool")
+        .filter(|r| r.pool.as_deref() == Some(id.as_str()) && r.kind != ResourceKind::Pool)
         .collect();
     let standing = standing(ops, &v, id.as_str(), false).await?;
     Ok(json!({
@@ -268,7 +270,7 @@ fn check_name(field: &str, name: &str) -> AppResult<()> {
 /// at most `MAX_POOLS_PER_USER` per owner; a name whose pools already belong to another owner
 /// whose name reads the same (`john.doe` and `john_doe` both make `DEV_john_doe_…`) is refused.
 pub async fn create(ops: &Ops, caller: &Caller, input: PoolCreate) -> AppResult<Value> {
-    let action = "POOL_CREATE";
+    let action = AuditAction::PoolCreate;
     let resource = "cluster:pools";
     let fail = |err: AppError| {
         ops.audit.refused(&caller.actor, action, resource, &err);
@@ -409,7 +411,7 @@ pub async fn create(ops: &Ops, caller: &Caller, input: PoolCreate) -> AppResult<
             let acl_error = acl.err().map(|e| AppError::from(e).message);
             ops.audit.record(
                 &caller.actor,
-                "POOL_ACL_UPDATE",
+                AuditAction::PoolAclUpdate,
                 &resource,
                 if acl_error.is_none() { Status::Success } else { Status::Failure },
                 json!({ "auto": true, "role": "Administrator", "ugid": pve_id, "error": acl_error }),
@@ -427,13 +429,20 @@ pub async fn create(ops: &Ops, caller: &Caller, input: PoolCreate) -> AppResult<
 pub async fn delete(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> {
     let id = PoolId::parse("poolId", pool)?;
     let resource = format!("pool:{id}");
-    limit(ops, caller, Preset::PoolCreate, "POOL_DELETE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::PoolCreate,
+        AuditAction::PoolDelete,
+        &resource,
+    )
+    .await?;
     let v = ops.acl.reload().await?;
     let access = v.engine.pool_access(&caller.principal, id.as_str());
     if !access.see {
         let err = not_found(id.as_str());
         ops.audit
-            .refused(&caller.actor, "POOL_DELETE", &resource, &err);
+            .refused(&caller.actor, AuditAction::PoolDelete, &resource, &err);
         return Err(err);
     }
     if !access.manage {
@@ -442,7 +451,7 @@ pub async fn delete(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> 
             format!("You may not delete pool {id}"),
         );
         ops.audit
-            .refused(&caller.actor, "POOL_DELETE", &resource, &err);
+            .refused(&caller.actor, AuditAction::PoolDelete, &resource, &err);
         return Err(err);
     }
     let guests = v
@@ -456,7 +465,7 @@ pub async fn delete(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> 
             format!("Pool {id} still holds {guests} guest(s): move or delete them first"),
         );
         ops.audit
-            .refused(&caller.actor, "POOL_DELETE", &resource, &err);
+            .refused(&caller.actor, AuditAction::PoolDelete, &resource, &err);
         return Err(err);
     }
     let path = format!("/pool/{id}");
@@ -471,7 +480,7 @@ pub async fn delete(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Value> 
     ops.audit
         .audited(
             &caller.actor,
-            "POOL_DELETE",
+            AuditAction::PoolDelete,
             &resource,
             json!({ "aclEntries": entries.len() }),
             async {
@@ -527,7 +536,7 @@ pub async fn get_limits(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Val
         ops,
         caller,
         Preset::Read,
-        "POOL_LIMITS_VIEW",
+        AuditAction::PoolLimitsView,
         &format!("pool:{id}"),
     )
     .await?;
@@ -536,7 +545,7 @@ pub async fn get_limits(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Val
         || !v
             .resources
             .iter()
-            .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()))
+            .any(|r| r.kind == ResourceKind::Pool && r.pool.as_deref() == Some(id.as_str()))
     {
         return Err(not_found(id.as_str()));
     }
@@ -545,7 +554,7 @@ pub async fn get_limits(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<Val
     out["poolId"] = json!(id);
     ops.audit.record(
         &caller.actor,
-        "POOL_LIMITS_VIEW",
+        AuditAction::PoolLimitsView,
         &format!("pool:{id}"),
         Status::Success,
         json!({}),
@@ -588,14 +597,14 @@ async fn limits_gate(ops: &Ops, caller: &Caller, resource: &str) -> AppResult<()
         let err =
             AppError::with_message(ErrorCode::Forbidden, "Only administrators may set quotas");
         ops.audit
-            .refused(&caller.actor, "POOL_LIMITS_UPDATE", resource, &err);
+            .refused(&caller.actor, AuditAction::PoolLimitsUpdate, resource, &err);
         return Err(err);
     }
     limit(
         ops,
         caller,
         Preset::AclModify,
-        "POOL_LIMITS_UPDATE",
+        AuditAction::PoolLimitsUpdate,
         resource,
     )
     .await
@@ -616,7 +625,7 @@ pub async fn set_limits(ops: &Ops, caller: &Caller, pool: &str, body: &Value) ->
         if !v
             .resources
             .iter()
-            .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(id.as_str()))
+            .any(|r| r.kind == ResourceKind::Pool && r.pool.as_deref() == Some(id.as_str()))
         {
             return Err(not_found(&id));
         }
@@ -626,7 +635,7 @@ pub async fn set_limits(ops: &Ops, caller: &Caller, pool: &str, body: &Value) ->
         .pool_limit(&id)
         .await?
         .map(|r| limits_json(&r.limits()));
-    ops.audit.audited(&caller.actor, "POOL_LIMITS_UPDATE",
+    ops.audit.audited(&caller.actor, AuditAction::PoolLimitsUpdate,
         &resource,
         json!({ "before": before, "after": limits_json(&limits) }),
         async {
@@ -645,7 +654,7 @@ pub async fn clear_limits(ops: &Ops, caller: &Caller, pool: &str) -> AppResult<V
     ops.audit
         .audited(
             &caller.actor,
-            "POOL_LIMITS_UPDATE",
+            AuditAction::PoolLimitsUpdate,
             &resource,
             json!({ "after": null }),
             async {
@@ -732,13 +741,20 @@ pub async fn change_acl(
             format!("one of {}", GRANTABLE.join(", ")),
         ));
     }
-    limit(ops, caller, Preset::AclModify, "POOL_ACL_UPDATE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::AclModify,
+        AuditAction::PoolAclUpdate,
+        &resource,
+    )
+    .await?;
     let v = ops.acl.reload().await?;
     let access = v.engine.pool_access(&caller.principal, id.as_str());
     if !access.see {
         let err = not_found(id.as_str());
         ops.audit
-            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
+            .refused(&caller.actor, AuditAction::PoolAclUpdate, &resource, &err);
         return Err(err);
     }
     if !access.manage {
@@ -747,7 +763,7 @@ pub async fn change_acl(
             format!("You may not manage access to pool {id}"),
         );
         ops.audit
-            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
+            .refused(&caller.actor, AuditAction::PoolAclUpdate, &resource, &err);
         return Err(err);
     }
     // Never one's own access (nor one's group's): a manager would otherwise grant themselves
@@ -767,7 +783,7 @@ pub async fn change_acl(
             },
         );
         ops.audit
-            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
+            .refused(&caller.actor, AuditAction::PoolAclUpdate, &resource, &err);
         return Err(err);
     }
     // Managers take away only what managers may give: an administrator's entries (a
@@ -778,7 +794,7 @@ pub async fn change_acl(
             format!("Only administrators may remove the {} role", g.role),
         );
         ops.audit
-            .refused(&caller.actor, "POOL_ACL_UPDATE", &resource, &err);
+            .refused(&caller.actor, AuditAction::PoolAclUpdate, &resource, &err);
         return Err(err);
     }
     let ugid = if is_group {
@@ -794,7 +810,7 @@ pub async fn change_acl(
     if remove {
         form.push(("delete", "1".to_owned()));
     }
-    ops.audit.audited(&caller.actor, "POOL_ACL_UPDATE",
+    ops.audit.audited(&caller.actor, AuditAction::PoolAclUpdate,
         &resource,
         json!({ "operation": if remove { "remove" } else { "add" }, "ugid": ugid, "role": g.role }),
         async {
@@ -877,7 +893,7 @@ pub async fn edit_cluster_acl(ops: &Ops, caller: &Caller, e: AclEdit) -> AppResu
             "Only administrators may edit ACLs outside their pools",
         );
         ops.audit
-            .refused(&caller.actor, "ACL_UPDATE", &resource, &err);
+            .refused(&caller.actor, AuditAction::AclUpdate, &resource, &err);
         return Err(err);
     }
     if !PATH.is_match(&e.path) {
@@ -901,7 +917,14 @@ pub async fn edit_cluster_acl(ops: &Ops, caller: &Caller, e: AclEdit) -> AppResu
             }
         }
     }
-    limit(ops, caller, Preset::AclModify, "ACL_UPDATE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::AclModify,
+        AuditAction::AclUpdate,
+        &resource,
+    )
+    .await?;
     let mut form = vec![("path", e.path.clone()), ("roles", e.roles.clone())];
     if let Some(u) = users {
         form.push(("users", u.to_owned()));
@@ -924,7 +947,7 @@ pub async fn edit_cluster_acl(ops: &Ops, caller: &Caller, e: AclEdit) -> AppResu
     ops.audit
         .audited(
             &caller.actor,
-            "ACL_UPDATE",
+            AuditAction::AclUpdate,
             &resource,
             json!({ "roles": e.roles, "users": users, "groups": groups, "remove": e.remove }),
             async {

@@ -29,8 +29,10 @@ use crate::acl::keys::{self, Value as KeyValue};
 use crate::acl::{pool_owner_part, Engine};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::models::Resource;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{ApiPath, GuestKind, Node, Storage, Upid, Vmid, VolumeId};
 use crate::pve::props::{self, Props};
+use crate::pve::tasks::{TaskState, TaskStatus};
 use crate::pve::PveClient;
 use crate::store::pools::Limits;
 use crate::store::Store;
@@ -349,7 +351,7 @@ pub async fn guest_holding(
 pub fn node_cpus(resources: &[Resource]) -> HashMap<String, i64> {
     resources
         .iter()
-        .filter(|r| r.kind == "node")
+        .filter(|r| r.kind == ResourceKind::Node)
         .filter_map(|r| Some((r.node.clone()?, r.maxcpu.unwrap_or(1.0).round() as i64)))
         .collect()
 }
@@ -598,7 +600,7 @@ pub async fn ids_with_backups(
     let mut found = std::collections::BTreeSet::new();
     let mut seen_shared: HashSet<String> = HashSet::new();
     let mut every_node_read = true;
-    let nodes = resources.iter().filter(|r| r.kind == "node");
+    let nodes = resources.iter().filter(|r| r.kind == ResourceKind::Node);
     for r in nodes {
         let online = r.status.as_deref() == Some("online");
         let node = r.node.as_deref().and_then(|n| Node::parse("node", n).ok());
@@ -665,7 +667,7 @@ impl QuotaBook {
                 let n = cpus.get(&node).copied().unwrap_or(1);
                 (
                     r.vmid.unwrap_or_default(),
-                    GuestKind::from_type(&r.kind).unwrap_or(GuestKind::Qemu),
+                    r.kind.guest().unwrap_or(GuestKind::Qemu),
                     node,
                     n,
                 )
@@ -818,8 +820,8 @@ impl QuotaBook {
                 .then("tasks")
                 .seg(&upid)
                 .then("status");
-            let ended = match self.pve.get::<Value>(path).await {
-                Ok(v) => v["status"] == "stopped",
+            let ended = match self.pve.get::<TaskStatus>(path).await {
+                Ok(t) => t.status == TaskState::Stopped,
                 // An unknown task (a restarted node) has ended too.
                 Err(crate::pve::PveError::Status { status: 400, .. }) => true,
                 Err(_) => false,

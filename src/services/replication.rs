@@ -9,10 +9,12 @@ use serde_json::{json, Value};
 use super::Ops;
 use super::{guest, limit};
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{ApiPath, Node, ReplId, Vmid};
 
 /// The schedule when none is given (Proxmox's default).
@@ -164,19 +166,28 @@ pub async fn list(ops: &Ops, caller: &Caller, vmid: Option<&str>) -> AppResult<V
         .transpose()?;
     let resource = match vmid {
         Some(v) => {
-            guest(ops, caller, v, GuestAction::View, "VIEW_REPLICATION").await?;
+            guest(
+                ops,
+                caller,
+                v,
+                GuestAction::View,
+                AuditAction::ViewReplication,
+            )
+            .await?;
             format!("vm:{v}")
         }
         None => {
             let resource = "cluster:replication".to_owned();
-            let v = super::sdn::view_or_refuse(ops, caller, "VIEW_REPLICATION", &resource).await?;
+            let v =
+                super::sdn::view_or_refuse(ops, caller, AuditAction::ViewReplication, &resource)
+                    .await?;
             if !v.engine.effective_admin(&caller.principal) {
                 let err = AppError::with_message(
                     ErrorCode::Forbidden,
                     "Only administrators may list every replication job; name a guest with ?vmid=",
                 );
                 ops.audit
-                    .refused(&caller.actor, "VIEW_REPLICATION", &resource, &err);
+                    .refused(&caller.actor, AuditAction::ViewReplication, &resource, &err);
                 return Err(err);
             }
             resource
@@ -191,7 +202,7 @@ pub async fn list(ops: &Ops, caller: &Caller, vmid: Option<&str>) -> AppResult<V
         .collect();
     ops.audit.record(
         &caller.actor,
-        "VIEW_REPLICATION",
+        AuditAction::ViewReplication,
         &resource,
         Status::Success,
         json!({ "count": jobs.len() }),
@@ -263,7 +274,7 @@ pub async fn create(ops: &Ops, caller: &Caller, input: ReplicationCreate) -> App
         ops,
         caller,
         Preset::VmConfig,
-        "REPLICATION_CREATE",
+        AuditAction::ReplicationCreate,
         &resource,
     )
     .await?;
@@ -272,22 +283,20 @@ pub async fn create(ops: &Ops, caller: &Caller, input: ReplicationCreate) -> App
         caller,
         vmid,
         GuestAction::Replicate,
-        "REPLICATION_CREATE",
+        AuditAction::ReplicationCreate,
     )
     .await?;
     let details = json!({ "target": target, "schedule": schedule, "rate": rate, "node": g.node() });
     ops.audit
         .audited(
             &caller.actor,
-            "REPLICATION_CREATE",
+            AuditAction::ReplicationCreate,
             &resource,
             details,
             async {
-                if !v
-                    .resources
-                    .iter()
-                    .any(|r| r.kind == "node" && r.node.as_deref() == Some(target.as_str()))
-                {
+                if !v.resources.iter().any(|r| {
+                    r.kind == ResourceKind::Node && r.node.as_deref() == Some(target.as_str())
+                }) {
                     return Err(AppError::field(
                         "target",
                         format!("there is no node {target}"),
@@ -357,7 +366,7 @@ pub async fn delete(ops: &Ops, caller: &Caller, id: &str) -> AppResult<Value> {
         ops,
         caller,
         Preset::VmConfig,
-        "REPLICATION_DELETE",
+        AuditAction::ReplicationDelete,
         &resource,
     )
     .await?;
@@ -366,13 +375,13 @@ pub async fn delete(ops: &Ops, caller: &Caller, id: &str) -> AppResult<Value> {
         caller,
         vmid,
         GuestAction::Replicate,
-        "REPLICATION_DELETE",
+        AuditAction::ReplicationDelete,
     )
     .await?;
     ops.audit
         .audited(
             &caller.actor,
-            "REPLICATION_DELETE",
+            AuditAction::ReplicationDelete,
             &resource,
             json!({ "id": id }),
             async {

@@ -25,10 +25,12 @@ use super::{limit, view};
 use crate::acl::cache::View;
 use crate::acl::sdn::{alias_of, vnet_in_visible_zone, vnet_pool, zone_visible};
 pub use crate::acl::sdn::{alias_owner, designated, owned_by, owner_tag};
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{ApiPath, PoolId, Upid, VnetId, ZoneId};
 use crate::store::settings::RESOURCE_LIMITS_KEY;
 
@@ -84,7 +86,7 @@ fn tag_of(v: &Value) -> Option<i64> {
 pub(crate) async fn view_or_refuse(
     ops: &Ops,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     resource: &str,
 ) -> AppResult<std::sync::Arc<View>> {
     view(ops)
@@ -108,7 +110,7 @@ pub async fn zones(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     ops.audit
         .audited(
             &caller.actor,
-            "VIEW_ZONES",
+            AuditAction::ViewZones,
             "sdn:zones",
             Value::Null,
             async {
@@ -224,15 +226,22 @@ pub async fn create_zone(ops: &Ops, caller: &Caller, input: ZoneCreate) -> AppRe
         return Err(AppError::field("peers", "a vxlan zone needs its peers"));
     }
     let resource = format!("zone:{zone}");
-    limit(ops, caller, Preset::PoolCreate, "ZONE_CREATE", &resource).await?;
-    let v = view_or_refuse(ops, caller, "ZONE_CREATE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::PoolCreate,
+        AuditAction::ZoneCreate,
+        &resource,
+    )
+    .await?;
+    let v = view_or_refuse(ops, caller, AuditAction::ZoneCreate, &resource).await?;
     if !v.engine.effective_admin(&caller.principal) {
         let err = AppError::with_message(
             ErrorCode::Forbidden,
             "Only administrators can create SDN zones",
         );
         ops.audit
-            .refused(&caller.actor, "ZONE_CREATE", &resource, &err);
+            .refused(&caller.actor, AuditAction::ZoneCreate, &resource, &err);
         return Err(err);
     }
     let mut form = vec![("zone", zone.to_string()), ("type", kind.clone())];
@@ -245,7 +254,7 @@ pub async fn create_zone(ops: &Ops, caller: &Caller, input: ZoneCreate) -> AppRe
     if let Some(p) = &peers {
         form.push(("peers", p.clone()));
     }
-    ops.audit.audited(&caller.actor, "ZONE_CREATE",
+    ops.audit.audited(&caller.actor, AuditAction::ZoneCreate,
         &resource,
         json!({ "zone": zone, "type": kind, "mtu": input.mtu, "bridge": bridge, "peers": peers }),
         async {
@@ -271,7 +280,7 @@ pub async fn vnets(ops: &Ops, caller: &Caller, include_all: bool) -> AppResult<V
     ops.audit
         .audited(
             &caller.actor,
-            "VIEW_VNETS",
+            AuditAction::ViewVnets,
             "sdn:vnets",
             json!({ "includeAll": include_all }),
             async {
@@ -394,12 +403,19 @@ pub async fn create_vnet(ops: &Ops, caller: &Caller, input: VnetCreate) -> AppRe
         .map(|a| check_label(a, pool.is_none() && caller.is_admin()))
         .transpose()?;
     let resource = format!("vnet:{vnet}");
-    limit(ops, caller, Preset::VnetCreate, "VNET_CREATE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::VnetCreate,
+        AuditAction::VnetCreate,
+        &resource,
+    )
+    .await?;
     let details = json!({
         "zone": zone, "tag": input.tag, "vlanaware": input.vlanaware, "poolId": pool,
         "quotaOverride": input.override_quota,
     });
-    ops.audit.audited(&caller.actor, "VNET_CREATE", &resource, details, async {
+    ops.audit.audited(&caller.actor, AuditAction::VnetCreate, &resource, details, async {
         if input.override_quota && !caller.is_admin() {
             return Err(AppError::with_message(
                 ErrorCode::Forbidden,
@@ -432,7 +448,7 @@ pub async fn create_vnet(ops: &Ops, caller: &Caller, input: VnetCreate) -> AppRe
             let exists = v
                 .resources
                 .iter()
-                .any(|r| r.kind == "pool" && r.pool.as_deref() == Some(pool.as_str()));
+                .any(|r| r.kind == ResourceKind::Pool && r.pool.as_deref() == Some(pool.as_str()));
             let access = v.engine.pool_access(p, pool.as_str());
             if !exists || !access.see {
                 return Err(AppError::with_message(
@@ -565,11 +581,18 @@ pub async fn create_vnet(ops: &Ops, caller: &Caller, input: VnetCreate) -> AppRe
 pub async fn delete_vnet(ops: &Ops, caller: &Caller, vnet: &str) -> AppResult<Value> {
     let vnet = VnetId::parse("vnet", vnet.trim())?;
     let resource = format!("vnet:{vnet}");
-    limit(ops, caller, Preset::VnetCreate, "VNET_DELETE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::VnetCreate,
+        AuditAction::VnetDelete,
+        &resource,
+    )
+    .await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VNET_DELETE",
+            AuditAction::VnetDelete,
             &resource,
             Value::Null,
             async {
@@ -623,11 +646,18 @@ pub async fn delete_vnet(ops: &Ops, caller: &Caller, vnet: &str) -> AppResult<Va
 pub async fn next_tag(ops: &Ops, caller: &Caller, zone: Option<&str>) -> AppResult<Value> {
     let zone = ZoneId::parse("zone", zone.map(str::trim).unwrap_or_default())?;
     let resource = format!("zone:{zone}");
-    limit(ops, caller, Preset::Search, "VIEW_NEXT_TAG", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::Search,
+        AuditAction::ViewNextTag,
+        &resource,
+    )
+    .await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VIEW_NEXT_TAG",
+            AuditAction::ViewNextTag,
             &resource,
             json!({ "zone": zone }),
             async {
@@ -894,14 +924,14 @@ pub async fn apply_queue(ops: &Ops, caller: &Caller) -> AppResult<Value> {
 /// Applies pending SDN changes to the cluster (effective administrators, once per cooldown).
 pub async fn apply(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let resource = "sdn:cluster";
-    let v = view_or_refuse(ops, caller, "SDN_APPLY", resource).await?;
+    let v = view_or_refuse(ops, caller, AuditAction::SdnApply, resource).await?;
     if !v.engine.effective_admin(&caller.principal) {
         let err = AppError::with_message(
             ErrorCode::Forbidden,
             "Only administrators can apply SDN changes",
         );
         ops.audit
-            .refused(&caller.actor, "SDN_APPLY", resource, &err);
+            .refused(&caller.actor, AuditAction::SdnApply, resource, &err);
         return Err(err);
     }
     let claim = match ops
@@ -913,7 +943,7 @@ pub async fn apply(ops: &Ops, caller: &Caller) -> AppResult<Value> {
         Err(busy) => {
             ops.audit.record(
                 &caller.actor,
-                "SDN_APPLY",
+                AuditAction::SdnApply,
                 resource,
                 Status::Warning,
                 json!({ "reason": "cooldown", "remainingSeconds": busy.remaining, "appliedBy": busy.by }),
@@ -937,7 +967,7 @@ pub async fn apply(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     ops.audit
         .audited(
             &caller.actor,
-            "SDN_APPLY",
+            AuditAction::SdnApply,
             resource,
             json!({ "cooldownSeconds": COOLDOWN.as_secs() }),
             async {

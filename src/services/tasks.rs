@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde::Deserialize;
 use serde_json::json;
 use uma_actors::root::Slot;
 
 use crate::acl::cache::AclCache;
 use crate::push::{room, IoControl};
 use crate::pve::path::{ApiPath, Upid};
+use crate::pve::tasks::{TaskState, TaskStatus};
 use crate::pve::{PveClient, PveError};
 
 /// How often running tasks are polled.
@@ -53,24 +53,11 @@ pub struct TaskOwner {
     pub vmid: Option<u32>,
 }
 
-/// `GET …/tasks/{upid}/status`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TaskStatus {
-    /// `running` or `stopped`.
-    pub status: String,
-    /// `OK`, `WARNINGS: n` or the error, once stopped.
-    #[serde(default)]
-    pub exitstatus: Option<String>,
-    /// Task type.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-}
-
 struct Tracked {
     upid: Upid,
     owner: TaskOwner,
     since: Instant,
-    last_status: Option<String>,
+    last_status: Option<TaskState>,
     progress: Option<u32>,
 }
 
@@ -219,11 +206,11 @@ impl Actor for TaskTracker {
                     upid,
                     owner,
                     since: Instant::now(),
-                    last_status: Some("running".to_owned()),
+                    last_status: Some(TaskState::Running),
                     progress: None,
                 };
                 let started = TaskStatus {
-                    status: "running".to_owned(),
+                    status: TaskState::Running,
                     exitstatus: None,
                     kind: None,
                 };
@@ -246,7 +233,7 @@ impl Actor for TaskTracker {
                             let base = ApiPath::lit("nodes").seg(&u.node()).then("tasks").seg(&u);
                             let status = pve.get::<TaskStatus>(base.clone().then("status")).await;
                             let progress = match &status {
-                                Ok(s) if s.status == "running" => pve
+                                Ok(s) if s.status == TaskState::Running => pve
                                     .get_with::<Vec<serde_json::Value>>(
                                         base.then("log"),
                                         &[("limit", "1000".to_owned())],
@@ -274,7 +261,7 @@ impl Actor for TaskTracker {
                         continue;
                     };
                     match result {
-                        Ok(s) if s.status == "stopped" => {
+                        Ok(s) if s.status == TaskState::Stopped => {
                             if let Some(t) = book.running.remove(&key) {
                                 self.emit(&t, "task:done", payload(&t, &s));
                                 // Creations, deletions and clones change what the ACL view
@@ -283,10 +270,10 @@ impl Actor for TaskTracker {
                             }
                         }
                         Ok(s) => {
-                            if t.last_status.as_deref() != Some(s.status.as_str())
+                            if t.last_status != Some(s.status)
                                 || (progress.is_some() && progress != t.progress)
                             {
-                                t.last_status = Some(s.status.clone());
+                                t.last_status = Some(s.status);
                                 t.progress = progress.or(t.progress);
                                 let mut body = payload(t, &s);
                                 body["progress"] = serde_json::json!(t.progress);
@@ -299,7 +286,7 @@ impl Actor for TaskTracker {
                         }) => {
                             if let Some(t) = book.running.remove(&key) {
                                 let s = TaskStatus {
-                                    status: "stopped".to_owned(),
+                                    status: TaskState::Stopped,
                                     exitstatus: Some(format!("unknown: {message}")),
                                     kind: None,
                                 };

@@ -11,6 +11,7 @@ use uma_actors::emit::BoxFut;
 use uma_actors::whiteboard::{BoardError, BoardMsg, BoardStore, Joined, Whiteboards};
 
 use crate::acl::cache::AclCache;
+use crate::audit::AuditAction;
 use crate::audit::{Audit, Status};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -239,7 +240,7 @@ pub async fn join(
         .map_err(board_error)?;
     boards.audit.record(
         &caller.actor,
-        "WHITEBOARD_JOIN",
+        AuditAction::WhiteboardJoin,
         &board.resource(),
         Status::Success,
         json!({ "strokes": joined.strokes.len() }),
@@ -319,7 +320,7 @@ pub async fn clear(
     audit_admin(
         boards,
         caller,
-        "WHITEBOARD_CLEAR",
+        AuditAction::WhiteboardClear,
         board,
         &result,
         json!({}),
@@ -385,14 +386,21 @@ pub async fn save(
     }
     .await;
     let details = json!({ "strokes": result.as_ref().ok() });
-    audit_admin(boards, caller, "WHITEBOARD_SAVE", board, &result, details);
+    audit_admin(
+        boards,
+        caller,
+        AuditAction::WhiteboardSave,
+        board,
+        &result,
+        details,
+    );
     result
 }
 
 fn audit_admin<T>(
     boards: &Boards,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     board: &BoardId,
     result: &AppResult<T>,
     details: Value,
@@ -432,7 +440,7 @@ pub async fn strokes(boards: &Boards, caller: &Caller, board: &BoardId) -> AppRe
     };
     boards.audit.record(
         &caller.actor,
-        "WHITEBOARD_VIEW",
+        AuditAction::WhiteboardView,
         &board.resource(),
         Status::Success,
         json!({ "strokeCount": strokes.len() }),

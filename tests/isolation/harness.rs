@@ -304,14 +304,14 @@ pub fn diff(a: &Value, b: &Value) -> String {
 
 /// A guest's configuration as the simulator holds it (service token).
 pub async fn config_of(app: &TestApp, vmid: u32) -> Value {
-    use uma::pve::path::{ApiPath, GuestKind, Node, Vmid};
+    use uma::pve::path::{ApiPath, Node, Vmid};
     let view = app.state.acl.reload().await.unwrap();
     let r = view
         .guest(vmid)
         .unwrap_or_else(|| panic!("no guest {vmid}"));
     let path = ApiPath::lit("nodes")
         .seg(&Node::parse("node", r.node.as_deref().unwrap()).unwrap())
-        .seg(&GuestKind::from_type(&r.kind).unwrap())
+        .seg(&r.kind.guest().unwrap())
         .seg(&Vmid(vmid))
         .then("config");
     app.state.pve.get(path).await.unwrap()

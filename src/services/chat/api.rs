@@ -15,6 +15,7 @@ use uma_actors::presence::PresenceMsg;
 use super::backend::{iso, messages_json, user_json};
 use super::settings::{ChatSettings, SettingsPatch};
 use super::{public_channel, user_of, PUBLIC_CHANNEL};
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -28,7 +29,12 @@ pub const CHANGE: &str = "api:chat-change";
 
 /// Counts one call of a REST route (`api:<route>`); 429 with `Retry-After` when over, audited as
 /// a `WARNING` of `action`.
-pub async fn limit(chat: &Chat, caller: &Caller, route: &str, action: &str) -> AppResult<()> {
+pub async fn limit(
+    chat: &Chat,
+    caller: &Caller,
+    route: &str,
+    action: AuditAction,
+) -> AppResult<()> {
     let Err(rejection) = chat.limits.check_api(route, caller.username()).await else {
         return Ok(());
     };
@@ -103,7 +109,13 @@ async fn page(
 /// Direct messages with `username`, newest page first, each page oldest first. Messages from a
 /// user the caller blocks are left out.
 pub async fn direct_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
-    limit(chat, caller, "api:chat-history", "CHAT_HISTORY_VIEW").await?;
+    limit(
+        chat,
+        caller,
+        "api:chat-history",
+        AuditAction::ChatHistoryView,
+    )
+    .await?;
     let name = q
         .username
         .as_deref()
@@ -131,7 +143,7 @@ pub async fn direct_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> Ap
     let page = page(chat, rows, limit).await?;
     chat.audit.record(
         &caller.actor,
-        "CHAT_HISTORY_VIEW",
+        AuditAction::ChatHistoryView,
         &format!("chat:direct:{name}"),
         Status::Success,
         json!({ "count": page.messages.len() }),
@@ -145,7 +157,13 @@ fn group_denied() -> AppError {
 
 /// A group's messages (members only), with reactions.
 pub async fn group_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> AppResult<Page> {
-    limit(chat, caller, "api:chat-history", "CHAT_GROUP_HISTORY_VIEW").await?;
+    limit(
+        chat,
+        caller,
+        "api:chat-history",
+        AuditAction::ChatGroupHistoryView,
+    )
+    .await?;
     let group_id = q
         .group_id
         .as_deref()
@@ -160,8 +178,12 @@ pub async fn group_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> App
     let resource = format!("chat:group:{group_id}");
     if !chat.store.is_group_member(group_id, &me.id).await? {
         let err = group_denied();
-        chat.audit
-            .refused(&caller.actor, "CHAT_GROUP_HISTORY_VIEW", &resource, &err);
+        chat.audit.refused(
+            &caller.actor,
+            AuditAction::ChatGroupHistoryView,
+            &resource,
+            &err,
+        );
         return Err(err);
     }
     let limit = clamp(q.limit, 200, 500);
@@ -172,7 +194,7 @@ pub async fn group_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> App
     let page = page(chat, rows, limit).await?;
     chat.audit.record(
         &caller.actor,
-        "CHAT_GROUP_HISTORY_VIEW",
+        AuditAction::ChatGroupHistoryView,
         &resource,
         Status::Success,
         json!({ "count": page.messages.len() }),
@@ -186,7 +208,7 @@ pub async fn public_channel_id(chat: &Chat, caller: &Caller) -> AppResult<Value>
         chat,
         caller,
         "api:chat-public-channel",
-        "CHAT_PUBLIC_CHANNEL_VIEW",
+        AuditAction::ChatPublicChannelView,
     )
     .await?;
     let g = chat
@@ -198,7 +220,7 @@ pub async fn public_channel_id(chat: &Chat, caller: &Caller) -> AppResult<Value>
         })?;
     chat.audit.record(
         &caller.actor,
-        "CHAT_PUBLIC_CHANNEL_VIEW",
+        AuditAction::ChatPublicChannelView,
         &format!("chat:group:{}", g.id),
         Status::Success,
         json!({}),
@@ -208,12 +230,12 @@ pub async fn public_channel_id(chat: &Chat, caller: &Caller) -> AppResult<Value>
 
 /// `POST /api/chat/public-channel`: creates it or joins the caller.
 pub async fn join_public_channel(chat: &Chat, caller: &Caller) -> AppResult<Value> {
-    limit(chat, caller, CHANGE, "CHAT_PUBLIC_CHANNEL_JOIN").await?;
+    limit(chat, caller, CHANGE, AuditAction::ChatPublicChannelJoin).await?;
     let me = user_of(chat, caller).await?;
     let g = public_channel(chat, &me).await?;
     chat.audit.record(
         &caller.actor,
-        "CHAT_PUBLIC_CHANNEL_JOIN",
+        AuditAction::ChatPublicChannelJoin,
         &format!("chat:group:{}", g.id),
         Status::Success,
         json!({}),
@@ -223,7 +245,7 @@ pub async fn join_public_channel(chat: &Chat, caller: &Caller) -> AppResult<Valu
 
 /// `GET /api/chat/recent`: one entry per direct-message counterpart, newest first.
 pub async fn recent(chat: &Chat, caller: &Caller) -> AppResult<Value> {
-    limit(chat, caller, "api:chat-recent", "CHAT_RECENT_VIEW").await?;
+    limit(chat, caller, "api:chat-recent", AuditAction::ChatRecentView).await?;
     let me = user_of(chat, caller).await?;
     let last = chat.store.recent_direct(&me.id, 100).await?;
     let unread: HashMap<String, i64> = chat
@@ -256,7 +278,7 @@ pub async fn recent(chat: &Chat, caller: &Caller) -> AppResult<Value> {
         .collect();
     chat.audit.record(
         &caller.actor,
-        "CHAT_RECENT_VIEW",
+        AuditAction::ChatRecentView,
         "chat:recent",
         Status::Success,
         json!({ "count": out.len() }),
@@ -292,7 +314,7 @@ pub struct ListQuery {
 /// `GET /api/groups`: the caller's groups, most recently active first, with the last message and
 /// the unread count.
 pub async fn list_groups(chat: &Chat, caller: &Caller, q: ListQuery) -> AppResult<Value> {
-    limit(chat, caller, "api:groups", "VIEW_GROUPS").await?;
+    limit(chat, caller, "api:groups", AuditAction::ViewGroups).await?;
     let me = user_of(chat, caller).await?;
     let mut groups = chat.store.groups_of_user(&me.id).await?;
     groups.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.name.cmp(&b.name)));
@@ -319,7 +341,7 @@ pub async fn list_groups(chat: &Chat, caller: &Caller, q: ListQuery) -> AppResul
     }
     chat.audit.record(
         &caller.actor,
-        "VIEW_GROUPS",
+        AuditAction::ViewGroups,
         "chat:groups",
         Status::Success,
         json!({ "count": out.len() }),
@@ -342,20 +364,20 @@ async fn member_group(chat: &Chat, me: &User, id: &str) -> AppResult<Group> {
 
 /// `GET /api/groups/{id}`.
 pub async fn get_group(chat: &Chat, caller: &Caller, id: &str) -> AppResult<Value> {
-    limit(chat, caller, "api:groups", "GROUP_VIEW").await?;
+    limit(chat, caller, "api:groups", AuditAction::GroupView).await?;
     let me = user_of(chat, caller).await?;
     let resource = format!("group:{id}");
     let g = match member_group(chat, &me, id).await {
         Ok(g) => g,
         Err(e) => {
             chat.audit
-                .refused(&caller.actor, "GROUP_VIEW", &resource, &e);
+                .refused(&caller.actor, AuditAction::GroupView, &resource, &e);
             return Err(e);
         }
     };
     chat.audit.record(
         &caller.actor,
-        "GROUP_VIEW",
+        AuditAction::GroupView,
         &resource,
         Status::Success,
         json!({}),
@@ -441,7 +463,7 @@ async fn announce(chat: &Chat, g: &Group, removed: &[User]) {
 
 /// `POST /api/groups`: the caller becomes member and admin; `memberIds` are added.
 pub async fn create_group(chat: &Chat, caller: &Caller, input: CreateGroup) -> AppResult<Value> {
-    limit(chat, caller, CHANGE, "GROUP_CREATE").await?;
+    limit(chat, caller, CHANGE, AuditAction::GroupCreate).await?;
     let me = user_of(chat, caller).await?;
     let name = group_name(input.name.as_deref())?;
     let others = known_users(chat, &input.member_ids).await?;
@@ -451,7 +473,7 @@ pub async fn create_group(chat: &Chat, caller: &Caller, input: CreateGroup) -> A
     }
     chat.audit.record(
         &caller.actor,
-        "GROUP_CREATE",
+        AuditAction::GroupCreate,
         &format!("group:{}", g.id),
         Status::Success,
         json!({ "name": name, "memberCount": others.len() + 1 }),
@@ -489,7 +511,7 @@ pub async fn update_group(
     id: &str,
     input: UpdateGroup,
 ) -> AppResult<Value> {
-    limit(chat, caller, CHANGE, "GROUP_UPDATE").await?;
+    limit(chat, caller, CHANGE, AuditAction::GroupUpdate).await?;
     let me = user_of(chat, caller).await?;
     let resource = format!("group:{id}");
     let result = async {
@@ -562,7 +584,7 @@ pub async fn update_group(
         Ok((g, details)) => {
             chat.audit.record(
                 &caller.actor,
-                "GROUP_UPDATE",
+                AuditAction::GroupUpdate,
                 &resource,
                 Status::Success,
                 details,
@@ -575,7 +597,7 @@ pub async fn update_group(
         }
         Err(e) => {
             chat.audit
-                .refused(&caller.actor, "GROUP_UPDATE", &resource, &e);
+                .refused(&caller.actor, AuditAction::GroupUpdate, &resource, &e);
             Err(e)
         }
     }
@@ -601,7 +623,7 @@ pub async fn remove_member(
         )
         .await;
     }
-    limit(chat, caller, CHANGE, "GROUP_UPDATE").await?;
+    limit(chat, caller, CHANGE, AuditAction::GroupUpdate).await?;
     let resource = format!("group:{id}");
     let g = member_group(chat, &me, id).await?;
     if g.name == PUBLIC_CHANNEL {
@@ -621,7 +643,7 @@ pub async fn remove_member(
     announce(chat, &g, std::slice::from_ref(&me)).await;
     chat.audit.record(
         &caller.actor,
-        "GROUP_UPDATE",
+        AuditAction::GroupUpdate,
         &resource,
         Status::Success,
         json!({ "left": me.username }),
@@ -647,7 +669,7 @@ pub async fn search_users(chat: &Chat, caller: &Caller, q: SearchQuery) -> AppRe
     if q.chars().count() > 64 {
         return Err(AppError::field("q", "at most 64 characters"));
     }
-    limit(chat, caller, "api:users-search", "VIEW_USERS").await?;
+    limit(chat, caller, "api:users-search", AuditAction::ViewUsers).await?;
     let users = chat.store.search_users(q, 11).await?;
     let out: Vec<Value> = users
         .iter()
@@ -662,7 +684,7 @@ pub async fn search_users(chat: &Chat, caller: &Caller, q: SearchQuery) -> AppRe
         .collect();
     chat.audit.record(
         &caller.actor,
-        "VIEW_USERS",
+        AuditAction::ViewUsers,
         "chat:users",
         Status::Success,
         json!({ "count": out.len() }),
@@ -672,7 +694,7 @@ pub async fn search_users(chat: &Chat, caller: &Caller, q: SearchQuery) -> AppRe
 
 /// `GET /api/chat/settings`.
 pub async fn get_settings(chat: &Chat, caller: &Caller) -> AppResult<Value> {
-    limit(chat, caller, "api:chat-settings", "VIEW_PROFILE").await?;
+    limit(chat, caller, "api:chat-settings", AuditAction::ViewProfile).await?;
     let me = user_of(chat, caller).await?;
     let blocked = chat.store.blocked_users(&me.id).await?;
     Ok(json!({
@@ -684,7 +706,7 @@ pub async fn get_settings(chat: &Chat, caller: &Caller) -> AppResult<Value> {
 
 /// `PUT /api/chat/settings`: a partial update.
 pub async fn put_settings(chat: &Chat, caller: &Caller, patch: SettingsPatch) -> AppResult<Value> {
-    limit(chat, caller, CHANGE, "UPDATE_SETTINGS").await?;
+    limit(chat, caller, CHANGE, AuditAction::UpdateSettings).await?;
     let me = user_of(chat, caller).await?;
     let mut settings = ChatSettings::of(&me);
     let before = settings.clone();
@@ -702,7 +724,7 @@ pub async fn put_settings(chat: &Chat, caller: &Caller, patch: SettingsPatch) ->
     }
     chat.audit.record(
         &caller.actor,
-        "UPDATE_SETTINGS",
+        AuditAction::UpdateSettings,
         &format!("chat:user:{}", me.username),
         Status::Success,
         json!({ "before": before, "after": settings }),
@@ -724,7 +746,7 @@ pub async fn set_block(
     username: &str,
     block: bool,
 ) -> AppResult<Value> {
-    limit(chat, caller, CHANGE, "UPDATE_SETTINGS").await?;
+    limit(chat, caller, CHANGE, AuditAction::UpdateSettings).await?;
     let me = user_of(chat, caller).await?;
     let other = chat
         .store
@@ -748,7 +770,7 @@ pub async fn set_block(
     }
     chat.audit.record(
         &caller.actor,
-        "UPDATE_SETTINGS",
+        AuditAction::UpdateSettings,
         &format!("chat:user:{username}"),
         Status::Success,
         json!({ "block": block, "changed": changed }),

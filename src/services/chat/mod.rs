@@ -17,6 +17,7 @@ use uma_actors::emit::Emitter;
 use uma_actors::presence::{Online, PresenceMsg};
 use uma_actors::root::Slot;
 
+use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -335,7 +336,7 @@ pub async fn send(chat: &Chat, caller: &Caller, input: SendInput) -> AppResult<V
         Ok(stored) => {
             chat.audit.record(
                 &caller.actor,
-                "CHAT_MESSAGE_SEND",
+                AuditAction::ChatMessageSend,
                 &resource,
                 Status::Success,
                 json!({
@@ -354,7 +355,7 @@ pub async fn send(chat: &Chat, caller: &Caller, input: SendInput) -> AppResult<V
                 other => chat_error(other, Op::Send),
             };
             chat.audit
-                .refused(&caller.actor, "CHAT_MESSAGE_SEND", &resource, &err);
+                .refused(&caller.actor, AuditAction::ChatMessageSend, &resource, &err);
             Err(err)
         }
     }
@@ -394,15 +395,18 @@ pub async fn change(chat: &Chat, caller: &Caller, op: Op, input: ChangeInput) ->
                 .content
                 .as_deref()
                 .ok_or_else(|| AppError::field("content", "required"))?;
-            ("CHAT_MESSAGE_EDIT", Change::Edit(content(chat, raw)?))
+            (
+                AuditAction::ChatMessageEdit,
+                Change::Edit(content(chat, raw)?),
+            )
         }
-        Op::Delete => ("CHAT_MESSAGE_DELETE", Change::Delete),
+        Op::Delete => (AuditAction::ChatMessageDelete, Change::Delete),
         _ => {
             let emoji = input.emoji.clone().unwrap_or_default();
             if !is_emoji(&emoji) {
                 return Err(AppError::field("emoji", "must be one emoji"));
             }
-            ("CHAT_MESSAGE_REACTION", Change::React(emoji))
+            (AuditAction::ChatMessageReaction, Change::React(emoji))
         }
     };
     let user = user_of(chat, caller).await?;
@@ -555,7 +559,7 @@ pub async fn mark_read(chat: &Chat, caller: &Caller, input: ReadInput) -> AppRes
         .map_err(|e| chat_error(e, Op::Other))?;
     chat.audit.record(
         &caller.actor,
-        "CHAT_MARK_READ",
+        AuditAction::ChatMarkRead,
         &resource,
         Status::Success,
         json!({ "markedCount": payload.get("count").cloned().unwrap_or(Value::Null), "upToSeq": payload["upToSeq"] }),
@@ -572,7 +576,7 @@ pub async fn online_users(chat: &Chat, caller: &Caller) -> AppResult<Vec<String>
     .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
     chat.audit.record(
         &caller.actor,
-        "CHAT_ONLINE_USERS_VIEW",
+        AuditAction::ChatOnlineUsersView,
         "chat:online",
         Status::Success,
         json!({ "count": users.len() }),

@@ -7,9 +7,11 @@ use super::*;
 use crate::acl::cache::View;
 use crate::acl::owned::{Content, Permits, UsableStorage, UsableVolume, VolumeUse};
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
+use crate::pve::models::ResourceKind;
 use crate::pve::path::{ApiPath, GuestKind, Node, Vmid};
 use crate::services::quota::{self, Amounts};
 use crate::services::Ops;
@@ -69,8 +71,15 @@ async fn list_backups(ops: &Ops, g: &Guest) -> AppResult<Vec<Backup>> {
 
 /// Backups of a guest, newest first.
 pub async fn backups(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(ops, caller, "VIEW_BACKUPS", vmid).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_BACKUPS").await?;
+    read_limit(ops, caller, AuditAction::ViewBackups, vmid).await?;
+    let (g, _) = guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::View,
+        AuditAction::ViewBackups,
+    )
+    .await?;
     Ok(json!({ "data": list_backups(ops, &g).await? }))
 }
 
@@ -97,7 +106,7 @@ fn backup_storage(
     let mut candidates: Vec<&str> = view
         .resources
         .iter()
-        .filter(|r| r.kind == "storage" && r.node.as_deref() == Some(node.as_str()))
+        .filter(|r| r.kind == ResourceKind::Storage && r.node.as_deref() == Some(node.as_str()))
         .filter_map(|r| r.storage.as_deref())
         .collect();
     candidates.sort_unstable();
@@ -131,11 +140,25 @@ pub async fn backup(
     if !["zstd", "lzo", "gzip", "0"].contains(&compress) {
         return Err(AppError::field("compress", "zstd, lzo, gzip or 0"));
     }
-    limit(ops, caller, Preset::VmCreate, "BACKUP_CREATE", &resource).await?;
-    let (g, view) = guest(ops, caller, vmid, GuestAction::Backup, "BACKUP_CREATE").await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmCreate,
+        AuditAction::BackupCreate,
+        &resource,
+    )
+    .await?;
+    let (g, view) = guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::Backup,
+        AuditAction::BackupCreate,
+    )
+    .await?;
     let storage = ops.audit.checked(
         &caller.actor,
-        "BACKUP_CREATE",
+        AuditAction::BackupCreate,
         &resource,
         backup_storage(
             view.permits(&caller.principal),
@@ -152,7 +175,7 @@ pub async fn backup(
     if let Some(s) = &storage {
         form.push(("storage", s.to_string()));
     }
-    ops.audit.audited(&caller.actor, "BACKUP_CREATE",
+    ops.audit.audited(&caller.actor, AuditAction::BackupCreate,
         &resource,
         json!({ "node": g.node(), "storage": storage.as_ref().map(UsableStorage::as_str), "mode": mode, "compress": compress }),
         async {
@@ -210,12 +233,26 @@ pub async fn restore(
     override_quota: bool,
 ) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(ops, caller, Preset::VmCreate, "BACKUP_RESTORE", &resource).await?;
-    let (g, view) = guest(ops, caller, vmid, GuestAction::Allocate, "BACKUP_RESTORE").await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmCreate,
+        AuditAction::BackupRestore,
+        &resource,
+    )
+    .await?;
+    let (g, view) = guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::Allocate,
+        AuditAction::BackupRestore,
+    )
+    .await?;
     let permits = view.permits(&caller.principal);
     let fail = |err: AppError| {
         ops.audit
-            .refused(&caller.actor, "BACKUP_RESTORE", &resource, &err);
+            .refused(&caller.actor, AuditAction::BackupRestore, &resource, &err);
         err
     };
     let override_quota = reject_override(caller, override_quota).map_err(fail)?;
@@ -283,7 +320,7 @@ pub async fn restore(
     if let Some(pool) = g.pool() {
         form.push(("pool", pool.to_owned()));
     }
-    ops.audit.audited(&caller.actor, "BACKUP_RESTORE",
+    ops.audit.audited(&caller.actor, AuditAction::BackupRestore,
         &resource,
         json!({ "archive": volume.as_str(), "node": g.node(), "quotaOverride": override_quota, "adds": ask }),
         async {

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::*;
 use crate::acl::cache::View;
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::limits::Preset;
@@ -69,11 +70,25 @@ pub async fn update_config(
     change: ConfigChange,
 ) -> AppResult<Value> {
     let resource = format!("vm:{vmid}");
-    limit(ops, caller, Preset::VmConfig, "VM_UPDATE", &resource).await?;
-    let (g, view) = guest(ops, caller, vmid, GuestAction::Configure, "VM_UPDATE").await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmConfig,
+        AuditAction::VmUpdate,
+        &resource,
+    )
+    .await?;
+    let (g, view) = guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::Configure,
+        AuditAction::VmUpdate,
+    )
+    .await?;
     let override_quota = ops.audit.checked(
         &caller.actor,
-        "VM_UPDATE",
+        AuditAction::VmUpdate,
         &resource,
         reject_override(caller, change.override_quota),
     )?;
@@ -90,13 +105,13 @@ pub async fn update_config(
     .await;
     let plan = ops
         .audit
-        .checked(&caller.actor, "VM_UPDATE", &resource, plan)?;
+        .checked(&caller.actor, AuditAction::VmUpdate, &resource, plan)?;
     let ask = Amounts::growth(&plan.before, &plan.after);
     let diff = plan.diff.clone();
     ops.audit
         .audited(
             &caller.actor,
-            "VM_UPDATE",
+            AuditAction::VmUpdate,
             &resource,
             json!({ "diff": diff, "quotaOverride": override_quota, "adds": ask }),
             async {

@@ -7,6 +7,7 @@ use validator::Validate;
 use super::*;
 use crate::acl::keys;
 use crate::acl::owned::{Content, Permits, TargetPool, UsableStorage, UsableVolume, VolumeUse};
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
@@ -228,7 +229,14 @@ pub async fn create_vm(
     let ostype = input.ostype.clone().unwrap_or_else(|| "l26".to_owned());
     plan::plain("ostype", keys::Value::Enum(keys::QEMU_OSTYPES), &ostype)
         .map_err(|_| AppError::field("ostype", "a Proxmox OS type such as l26 or win11"))?;
-    limit(ops, caller, Preset::VmCreate, "VM_CREATE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmCreate,
+        AuditAction::VmCreate,
+        &resource,
+    )
+    .await?;
     let view = crate::services::view(ops).await?;
     let permits = view.permits(&caller.principal);
     let net_raw = input.net0.clone().unwrap_or_else(|| "vmbr0".to_owned());
@@ -259,7 +267,7 @@ pub async fn create_vm(
     })();
     let (node, pool, storage, disk, iso, net0, override_quota) =
         ops.audit
-            .checked(&caller.actor, "VM_CREATE", &resource, checks)?;
+            .checked(&caller.actor, AuditAction::VmCreate, &resource, checks)?;
     let ask = Amounts {
         vms: 1,
         cpu: i64::from(cores * sockets),
@@ -274,52 +282,58 @@ pub async fn create_vm(
         "iso": iso.as_ref().map(UsableVolume::as_str), "quotaOverride": override_quota,
     });
     ops.audit
-        .audited(&caller.actor, "VM_CREATE", &resource, details, async {
-            create_guest(
-                ops,
-                caller,
-                Charge {
-                    pool: pool.as_ref(),
-                    override_quota,
-                    amounts: ask,
-                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
-                },
-                |_| ApiPath::lit("nodes").seg(node.node()).then("qemu"),
-                |vmid| {
-                    let mut form = vec![
-                        ("vmid", vmid.to_string()),
-                        ("cores", cores.to_string()),
-                        ("sockets", sockets.to_string()),
-                        ("memory", memory.to_string()),
-                        ("net0", net0.clone()),
-                        ("ostype", ostype.clone()),
-                        ("scsihw", "virtio-scsi-single".to_owned()),
-                    ];
-                    if let Some(n) = &input.name {
-                        form.push(("name", n.clone()));
-                    }
-                    if let Some(p) = &pool {
-                        form.push(("pool", p.as_str().to_owned()));
-                    }
-                    form.push((
-                        "ide2",
-                        match &iso {
-                            Some(i) => format!("{i},media=cdrom"),
-                            None => "none,media=cdrom".to_owned(),
-                        },
-                    ));
-                    if let (Some(s), Some(d)) = (&storage, disk) {
-                        form.push(("scsi0", format!("{s}:{d}")));
-                        form.push(("boot", "order=scsi0;ide2;net0".to_owned()));
-                    }
-                    if input.start {
-                        form.push(("start", "1".to_owned()));
-                    }
-                    form
-                },
-            )
-            .await
-        })
+        .audited(
+            &caller.actor,
+            AuditAction::VmCreate,
+            &resource,
+            details,
+            async {
+                create_guest(
+                    ops,
+                    caller,
+                    Charge {
+                        pool: pool.as_ref(),
+                        override_quota,
+                        amounts: ask,
+                        new_vmid: given.map_or(NewId::Pick, NewId::Given),
+                    },
+                    |_| ApiPath::lit("nodes").seg(node.node()).then("qemu"),
+                    |vmid| {
+                        let mut form = vec![
+                            ("vmid", vmid.to_string()),
+                            ("cores", cores.to_string()),
+                            ("sockets", sockets.to_string()),
+                            ("memory", memory.to_string()),
+                            ("net0", net0.clone()),
+                            ("ostype", ostype.clone()),
+                            ("scsihw", "virtio-scsi-single".to_owned()),
+                        ];
+                        if let Some(n) = &input.name {
+                            form.push(("name", n.clone()));
+                        }
+                        if let Some(p) = &pool {
+                            form.push(("pool", p.as_str().to_owned()));
+                        }
+                        form.push((
+                            "ide2",
+                            match &iso {
+                                Some(i) => format!("{i},media=cdrom"),
+                                None => "none,media=cdrom".to_owned(),
+                            },
+                        ));
+                        if let (Some(s), Some(d)) = (&storage, disk) {
+                            form.push(("scsi0", format!("{s}:{d}")));
+                            form.push(("boot", "order=scsi0;ide2;net0".to_owned()));
+                        }
+                        if input.start {
+                            form.push(("start", "1".to_owned()));
+                        }
+                        form
+                    },
+                )
+                .await
+            },
+        )
         .await
 }
 
@@ -350,7 +364,14 @@ pub async fn create_ct(
             ));
         }
     }
-    limit(ops, caller, Preset::VmCreate, "CT_CREATE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmCreate,
+        AuditAction::CtCreate,
+        &resource,
+    )
+    .await?;
     let view = crate::services::view(ops).await?;
     let permits = view.permits(&caller.principal);
     let bridge = input.bridge.clone().unwrap_or_else(|| "vmbr0".to_owned());
@@ -373,7 +394,7 @@ pub async fn create_ct(
     })();
     let (node, pool, ostemplate, storage, net0, override_quota) =
         ops.audit
-            .checked(&caller.actor, "CT_CREATE", &resource, checks)?;
+            .checked(&caller.actor, AuditAction::CtCreate, &resource, checks)?;
     let ask = Amounts {
         lxcs: 1,
         cpu: i64::from(cores),
@@ -387,51 +408,57 @@ pub async fn create_ct(
         "ostemplate": ostemplate.as_str(), "unprivileged": unprivileged, "quotaOverride": override_quota,
     });
     ops.audit
-        .audited(&caller.actor, "CT_CREATE", &resource, details, async {
-            create_guest(
-                ops,
-                caller,
-                Charge {
-                    pool: pool.as_ref(),
-                    override_quota,
-                    amounts: ask,
-                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
-                },
-                |_| ApiPath::lit("nodes").seg(node.node()).then("lxc"),
-                |vmid| {
-                    let mut form = vec![
-                        ("vmid", vmid.to_string()),
-                        ("ostemplate", ostemplate.to_string()),
-                        ("rootfs", format!("{storage}:{disk}")),
-                        ("cores", cores.to_string()),
-                        ("memory", memory.to_string()),
-                        ("swap", swap.to_string()),
-                        ("net0", net0.clone()),
-                        (
-                            "unprivileged",
-                            if unprivileged { "1" } else { "0" }.to_owned(),
-                        ),
-                    ];
-                    if let Some(h) = &input.hostname {
-                        form.push(("hostname", h.clone()));
-                    }
-                    if let Some(p) = &pool {
-                        form.push(("pool", p.as_str().to_owned()));
-                    }
-                    if let Some(pw) = &input.password {
-                        form.push(("password", pw.clone()));
-                    }
-                    if let Some(k) = &input.ssh_public_keys {
-                        form.push(("ssh-public-keys", k.clone()));
-                    }
-                    if input.start {
-                        form.push(("start", "1".to_owned()));
-                    }
-                    form
-                },
-            )
-            .await
-        })
+        .audited(
+            &caller.actor,
+            AuditAction::CtCreate,
+            &resource,
+            details,
+            async {
+                create_guest(
+                    ops,
+                    caller,
+                    Charge {
+                        pool: pool.as_ref(),
+                        override_quota,
+                        amounts: ask,
+                        new_vmid: given.map_or(NewId::Pick, NewId::Given),
+                    },
+                    |_| ApiPath::lit("nodes").seg(node.node()).then("lxc"),
+                    |vmid| {
+                        let mut form = vec![
+                            ("vmid", vmid.to_string()),
+                            ("ostemplate", ostemplate.to_string()),
+                            ("rootfs", format!("{storage}:{disk}")),
+                            ("cores", cores.to_string()),
+                            ("memory", memory.to_string()),
+                            ("swap", swap.to_string()),
+                            ("net0", net0.clone()),
+                            (
+                                "unprivileged",
+                                if unprivileged { "1" } else { "0" }.to_owned(),
+                            ),
+                        ];
+                        if let Some(h) = &input.hostname {
+                            form.push(("hostname", h.clone()));
+                        }
+                        if let Some(p) = &pool {
+                            form.push(("pool", p.as_str().to_owned()));
+                        }
+                        if let Some(pw) = &input.password {
+                            form.push(("password", pw.clone()));
+                        }
+                        if let Some(k) = &input.ssh_public_keys {
+                            form.push(("ssh-public-keys", k.clone()));
+                        }
+                        if input.start {
+                            form.push(("start", "1".to_owned()));
+                        }
+                        form
+                    },
+                )
+                .await
+            },
+        )
         .await
 }
 
@@ -473,12 +500,19 @@ pub async fn clone(ops: &Ops, caller: &Caller, input: CloneInput) -> AppResult<S
         plan::plain("name", keys::Value::Name, n)?;
     }
     let resource = format!("vm:{source}");
-    limit(ops, caller, Preset::VmClone, "VM_CLONE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmClone,
+        AuditAction::VmClone,
+        &resource,
+    )
+    .await?;
     let view = crate::services::view(ops).await?;
     let permits = view.permits(&caller.principal);
     let (src, public) = ops.audit.checked(
         &caller.actor,
-        "VM_CLONE",
+        AuditAction::VmClone,
         &resource,
         permits.clone_source(source),
     )?;
@@ -520,7 +554,7 @@ pub async fn clone(ops: &Ops, caller: &Caller, input: CloneInput) -> AppResult<S
     })();
     let (pool, dest, storage, override_quota) =
         ops.audit
-            .checked(&caller.actor, "VM_CLONE", &resource, checks)?;
+            .checked(&caller.actor, AuditAction::VmClone, &resource, checks)?;
     let sizes = quota::sizes_for(&ops.pve, src.node(), src.kind(), &[&src_cfg.current]).await;
     let mut as_guest = src_cfg.current.clone();
     as_guest.remove("template");
@@ -540,46 +574,52 @@ pub async fn clone(ops: &Ops, caller: &Caller, input: CloneInput) -> AppResult<S
         "quotaOverride": override_quota,
     });
     ops.audit
-        .audited(&caller.actor, "VM_CLONE", &resource, details, async {
-            create_guest(
-                ops,
-                caller,
-                Charge {
-                    pool: pool.as_ref(),
-                    override_quota,
-                    amounts: ask,
-                    new_vmid: given.map_or(NewId::Pick, NewId::Given),
-                },
-                |_| src.path("clone"),
-                |newid| {
-                    let mut form = vec![("newid", newid.to_string())];
-                    if let Some(n) = &input.name {
-                        form.push((
-                            if src.kind() == GuestKind::Qemu {
-                                "name"
-                            } else {
-                                "hostname"
-                            },
-                            n.clone(),
-                        ));
-                    }
-                    if let Some(p) = &pool {
-                        form.push(("pool", p.as_str().to_owned()));
-                    }
-                    if input.full_clone {
-                        form.push(("full", "1".to_owned()));
-                    }
-                    if let Some(s) = &storage {
-                        form.push(("storage", s.to_string()));
-                    }
-                    if dest.node() != src.node() {
-                        form.push(("target", dest.node().to_string()));
-                    }
-                    form
-                },
-            )
-            .await
-        })
+        .audited(
+            &caller.actor,
+            AuditAction::VmClone,
+            &resource,
+            details,
+            async {
+                create_guest(
+                    ops,
+                    caller,
+                    Charge {
+                        pool: pool.as_ref(),
+                        override_quota,
+                        amounts: ask,
+                        new_vmid: given.map_or(NewId::Pick, NewId::Given),
+                    },
+                    |_| src.path("clone"),
+                    |newid| {
+                        let mut form = vec![("newid", newid.to_string())];
+                        if let Some(n) = &input.name {
+                            form.push((
+                                if src.kind() == GuestKind::Qemu {
+                                    "name"
+                                } else {
+                                    "hostname"
+                                },
+                                n.clone(),
+                            ));
+                        }
+                        if let Some(p) = &pool {
+                            form.push(("pool", p.as_str().to_owned()));
+                        }
+                        if input.full_clone {
+                            form.push(("full", "1".to_owned()));
+                        }
+                        if let Some(s) = &storage {
+                            form.push(("storage", s.to_string()));
+                        }
+                        if dest.node() != src.node() {
+                            form.push(("target", dest.node().to_string()));
+                        }
+                        form
+                    },
+                )
+                .await
+            },
+        )
         .await
 }
 

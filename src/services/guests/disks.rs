@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use super::*;
 use crate::acl::keys;
 use crate::acl::{ConfigPriv, GuestAction};
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::limits::Preset;
@@ -50,18 +51,25 @@ pub async fn resize(
     override_quota: bool,
 ) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(ops, caller, Preset::VmConfig, "VM_RESIZE", &resource).await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmConfig,
+        AuditAction::VmResize,
+        &resource,
+    )
+    .await?;
     let (g, _) = guest(
         ops,
         caller,
         vmid,
         GuestAction::Config(ConfigPriv::Disk),
-        "VM_RESIZE",
+        AuditAction::VmResize,
     )
     .await?;
     let override_quota = ops.audit.checked(
         &caller.actor,
-        "VM_RESIZE",
+        AuditAction::VmResize,
         &resource,
         reject_override(caller, override_quota),
     )?;
@@ -76,12 +84,15 @@ pub async fn resize(
             },
         );
         ops.audit
-            .refused(&caller.actor, "VM_RESIZE", &resource, &err);
+            .refused(&caller.actor, AuditAction::VmResize, &resource, &err);
         return Err(err);
     }
-    let (relative, gib) =
-        ops.audit
-            .checked(&caller.actor, "VM_RESIZE", &resource, parse_size(size))?;
+    let (relative, gib) = ops.audit.checked(
+        &caller.actor,
+        AuditAction::VmResize,
+        &resource,
+        parse_size(size),
+    )?;
     let cfg: Map<String, Value> = ops.pve.get(g.path("config")).await?;
     let current = cfg
         .get(disk)
@@ -93,7 +104,7 @@ pub async fn resize(
             format!("{} {vmid} has no disk {disk}", g.kind().noun()),
         );
         ops.audit
-            .refused(&caller.actor, "VM_RESIZE", &resource, &err);
+            .refused(&caller.actor, AuditAction::VmResize, &resource, &err);
         return Err(err);
     };
     let current = current_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64;
@@ -104,7 +115,7 @@ pub async fn resize(
             format!("disks only grow: {disk} is already {current} GiB"),
         );
         ops.audit
-            .refused(&caller.actor, "VM_RESIZE", &resource, &err);
+            .refused(&caller.actor, AuditAction::VmResize, &resource, &err);
         return Err(err);
     }
     let ask = Amounts {
@@ -116,7 +127,7 @@ pub async fn resize(
     } else {
         size.trim().to_owned()
     };
-    ops.audit.audited(&caller.actor, "VM_RESIZE",
+    ops.audit.audited(&caller.actor, AuditAction::VmResize,
         &resource,
         json!({ "disk": disk, "diff": { "size": { "old": format!("{current}G"), "new": size_param } }, "quotaOverride": override_quota }),
         async {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::acl::{ConfigPriv, GuestAction};
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::limits::Preset;
@@ -17,8 +18,8 @@ use crate::services::{guest, limit};
 
 /// Firewall rules of a guest.
 pub async fn firewall_rules(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(ops, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    read_limit(ops, caller, AuditAction::ViewVm, vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, AuditAction::ViewVm).await?;
     let list: Value = ops.pve.get(g.path("firewall/rules")).await?;
     Ok(json!({ "data": list }))
 }
@@ -201,7 +202,7 @@ pub async fn firewall_add(
         ops,
         caller,
         Preset::VmConfig,
-        "VM_FIREWALL_UPDATE",
+        AuditAction::VmFirewallUpdate,
         &resource,
     )
     .await?;
@@ -210,13 +211,13 @@ pub async fn firewall_add(
         caller,
         vmid,
         GuestAction::Config(ConfigPriv::Network),
-        "VM_FIREWALL_UPDATE",
+        AuditAction::VmFirewallUpdate,
     )
     .await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VM_FIREWALL_UPDATE",
+            AuditAction::VmFirewallUpdate,
             &resource,
             json!({ "operation": "add", "rule": rule }),
             async {
@@ -234,7 +235,7 @@ pub async fn firewall_delete(ops: &Ops, caller: &Caller, vmid: Vmid, pos: u32) -
         ops,
         caller,
         Preset::VmConfig,
-        "VM_FIREWALL_UPDATE",
+        AuditAction::VmFirewallUpdate,
         &resource,
     )
     .await?;
@@ -243,13 +244,13 @@ pub async fn firewall_delete(ops: &Ops, caller: &Caller, vmid: Vmid, pos: u32) -
         caller,
         vmid,
         GuestAction::Config(ConfigPriv::Network),
-        "VM_FIREWALL_UPDATE",
+        AuditAction::VmFirewallUpdate,
     )
     .await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VM_FIREWALL_UPDATE",
+            AuditAction::VmFirewallUpdate,
             &resource,
             json!({ "operation": "delete", "pos": pos }),
             async {

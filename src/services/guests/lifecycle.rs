@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::limits::Preset;
@@ -14,9 +15,23 @@ use crate::services::{guest, limit};
 /// Destroys a guest (and its disks).
 pub async fn delete(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(ops, caller, Preset::VmDelete, "VM_DELETE", &resource).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::Allocate, "VM_DELETE").await?;
-    ops.audit.audited(&caller.actor, "VM_DELETE",
+    limit(
+        ops,
+        caller,
+        Preset::VmDelete,
+        AuditAction::VmDelete,
+        &resource,
+    )
+    .await?;
+    let (g, _) = guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::Allocate,
+        AuditAction::VmDelete,
+    )
+    .await?;
+    ops.audit.audited(&caller.actor, AuditAction::VmDelete,
         &resource,
         json!({ "node": g.node(), "type": g.kind(), "name": g.resource().name, "pool": g.pool() }),
         async {
@@ -34,12 +49,26 @@ pub async fn delete(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Started
 /// Converts a guest into a template.
 pub async fn make_template(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(ops, caller, Preset::VmConfig, "VM_TEMPLATE", &resource).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::Allocate, "VM_TEMPLATE").await?;
+    limit(
+        ops,
+        caller,
+        Preset::VmConfig,
+        AuditAction::VmTemplate,
+        &resource,
+    )
+    .await?;
+    let (g, _) = guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::Allocate,
+        AuditAction::VmTemplate,
+    )
+    .await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VM_TEMPLATE",
+            AuditAction::VmTemplate,
             &resource,
             json!({ "node": g.node(), "type": g.kind() }),
             async {

@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::Preset;
@@ -91,22 +92,22 @@ fn reject_override(caller: &Caller, requested: bool) -> AppResult<bool> {
 // Reads
 
 /// Counts one read of a guest that goes to Proxmox against the caller's read limit.
-async fn read_limit(ops: &Ops, caller: &Caller, action: &str, vmid: Vmid) -> AppResult<()> {
+async fn read_limit(ops: &Ops, caller: &Caller, action: AuditAction, vmid: Vmid) -> AppResult<()> {
     limit(ops, caller, Preset::Read, action, &format!("vm:{vmid}")).await
 }
 
 /// `status/current` of a guest.
 pub async fn status(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(ops, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    read_limit(ops, caller, AuditAction::ViewVm, vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, AuditAction::ViewVm).await?;
     let current: Value = ops.pve.get(g.path("status/current")).await?;
     Ok(json!({ "data": current, "type": g.kind(), "node": g.node(), "pool": g.pool() }))
 }
 
 /// The guest's configuration.
 pub async fn config(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(ops, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    read_limit(ops, caller, AuditAction::ViewVm, vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, AuditAction::ViewVm).await?;
     let cfg: Value = ops.pve.get(g.path("config")).await?;
     Ok(json!({ "data": cfg, "type": g.kind(), "node": g.node() }))
 }
@@ -133,8 +134,8 @@ pub async fn rrd(
     if cf != "AVERAGE" && cf != "MAX" {
         return Err(AppError::field("cf", "use AVERAGE or MAX"));
     }
-    read_limit(ops, caller, "VIEW_VM", vmid).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_VM").await?;
+    read_limit(ops, caller, AuditAction::ViewVm, vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, AuditAction::ViewVm).await?;
     let data: Value = ops
         .pve
         .get_with(
@@ -156,8 +157,8 @@ pub async fn tasks(
     if !(1..=500).contains(&n) {
         return Err(AppError::field("limit", "between 1 and 500"));
     }
-    read_limit(ops, caller, "VIEW_TASKS", vmid).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_TASKS").await?;
+    read_limit(ops, caller, AuditAction::ViewTasks, vmid).await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::View, AuditAction::ViewTasks).await?;
     let path = ApiPath::lit("nodes").seg(g.node()).then("tasks");
     let list: Value = ops
         .pve

@@ -4,66 +4,52 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::limits::Preset;
-use crate::pve::path::{ApiPath, GuestKind, Vmid};
+use crate::pve::path::{PowerAction, Vmid};
 use crate::services::Ops;
-use crate::services::{guest, limit, Guest};
+use crate::services::{guest, limit};
 
-/// Power actions and their audit names; `reset` exists for QEMU only.
-pub fn power_action(action: &str, kind: GuestKind) -> Option<&'static str> {
-    Some(match action {
-        "start" => "VM_START",
-        "stop" => "VM_STOP",
-        "shutdown" => "VM_SHUTDOWN",
-        "reboot" => "VM_REBOOT",
-        "suspend" => "VM_SUSPEND",
-        "resume" => "VM_RESUME",
-        "reset" if kind == GuestKind::Qemu => "VM_RESET",
-        _ => return None,
-    })
-}
-
-fn power_path(g: &Guest, action: &str) -> ApiPath {
-    // Each arm is a literal: the action never becomes a path segment by itself.
-    g.path(match action {
-        "start" => "status/start",
-        "stop" => "status/stop",
-        "shutdown" => "status/shutdown",
-        "reboot" => "status/reboot",
-        "suspend" => "status/suspend",
-        "resume" => "status/resume",
-        _ => "status/reset",
-    })
-}
-
-/// Starts, stops, … a guest.
-pub async fn power(ops: &Ops, caller: &Caller, vmid: Vmid, action: &str) -> AppResult<Started> {
+/// Starts, stops, … a guest. `action` is parsed by the caller (an unknown one never reaches the
+/// rate limit or the ACL); whether it applies to the guest's kind is known once the guest is.
+pub async fn power(
+    ops: &Ops,
+    caller: &Caller,
+    vmid: Vmid,
+    action: PowerAction,
+) -> AppResult<Started> {
     let resource = format!("vm:{vmid}");
-    limit(ops, caller, Preset::VmPower, "VM_POWER", &resource).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::Power, "VM_POWER").await?;
-    let Some(audit_action) = power_action(action, g.kind()) else {
+    limit(
+        ops,
+        caller,
+        Preset::VmPower,
+        AuditAction::VmPower,
+        &resource,
+    )
+    .await?;
+    let (g, _) = guest(ops, caller, vmid, GuestAction::Power, AuditAction::VmPower).await?;
+    if !action.applies_to(g.kind()) {
         let err = AppError::field(
             "action",
             format!(
-                "unknown power action '{action}' for a {}: use start, stop, shutdown, reboot, suspend, resume{}",
-                g.kind().noun(),
-                if g.kind() == GuestKind::Qemu { " or reset" } else { "" }
+                "a {} has no {action}: use start, shutdown, reboot, stop, suspend or resume",
+                g.kind().noun()
             ),
         );
         ops.audit
-            .refused(&caller.actor, "VM_POWER", &resource, &err);
+            .refused(&caller.actor, AuditAction::VmPower, &resource, &err);
         return Err(err);
-    };
+    }
     ops.audit
         .audited(
             &caller.actor,
-            audit_action,
+            AuditAction::from(action),
             &resource,
             json!({ "node": g.node(), "type": g.kind(), "action": action }),
             async {
-                let v: Value = ops.pve.post(power_path(&g, action), &[]).await?;
+                let v: Value = ops.pve.post(g.path(action.path()), &[]).await?;
                 Ok(started(ops, caller, &v, vmid))
             },
         )

@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::acl::GuestAction;
+use crate::audit::AuditAction;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::limits::Preset;
@@ -14,8 +15,15 @@ use crate::services::{guest, limit};
 
 /// Snapshots of a guest.
 pub async fn snapshots(ops: &Ops, caller: &Caller, vmid: Vmid) -> AppResult<Value> {
-    read_limit(ops, caller, "VIEW_SNAPSHOTS", vmid).await?;
-    let (g, _) = guest(ops, caller, vmid, GuestAction::View, "VIEW_SNAPSHOTS").await?;
+    read_limit(ops, caller, AuditAction::ViewSnapshots, vmid).await?;
+    let (g, _) = guest(
+        ops,
+        caller,
+        vmid,
+        GuestAction::View,
+        AuditAction::ViewSnapshots,
+    )
+    .await?;
     let list: Value = ops.pve.get(g.path("snapshot")).await?;
     Ok(json!({ "data": list }))
 }
@@ -38,7 +46,7 @@ pub async fn snapshot_create(
         ops,
         caller,
         Preset::VmSnapshot,
-        "VM_SNAPSHOT_CREATE",
+        AuditAction::VmSnapshotCreate,
         &resource,
     )
     .await?;
@@ -47,7 +55,7 @@ pub async fn snapshot_create(
         caller,
         vmid,
         GuestAction::Snapshot,
-        "VM_SNAPSHOT_CREATE",
+        AuditAction::VmSnapshotCreate,
     )
     .await?;
     if vmstate && g.kind() == GuestKind::Lxc {
@@ -66,7 +74,7 @@ pub async fn snapshot_create(
     ops.audit
         .audited(
             &caller.actor,
-            "VM_SNAPSHOT_CREATE",
+            AuditAction::VmSnapshotCreate,
             &resource,
             json!({ "snapname": snap, "vmstate": vmstate }),
             async {
@@ -90,7 +98,7 @@ pub async fn snapshot_delete(
         ops,
         caller,
         Preset::VmSnapshot,
-        "VM_SNAPSHOT_DELETE",
+        AuditAction::VmSnapshotDelete,
         &resource,
     )
     .await?;
@@ -99,13 +107,13 @@ pub async fn snapshot_delete(
         caller,
         vmid,
         GuestAction::Snapshot,
-        "VM_SNAPSHOT_DELETE",
+        AuditAction::VmSnapshotDelete,
     )
     .await?;
     ops.audit
         .audited(
             &caller.actor,
-            "VM_SNAPSHOT_DELETE",
+            AuditAction::VmSnapshotDelete,
             &resource,
             json!({ "snapname": snap }),
             async {
@@ -129,7 +137,7 @@ pub async fn snapshot_rollback(
         ops,
         caller,
         Preset::VmSnapshot,
-        "VM_SNAPSHOT_ROLLBACK",
+        AuditAction::VmSnapshotRollback,
         &resource,
     )
     .await?;
@@ -138,12 +146,16 @@ pub async fn snapshot_rollback(
         caller,
         vmid,
         GuestAction::Rollback,
-        "VM_SNAPSHOT_ROLLBACK",
+        AuditAction::VmSnapshotRollback,
     )
     .await?;
     let fail = |err: AppError| {
-        ops.audit
-            .refused(&caller.actor, "VM_SNAPSHOT_ROLLBACK", &resource, &err);
+        ops.audit.refused(
+            &caller.actor,
+            AuditAction::VmSnapshotRollback,
+            &resource,
+            &err,
+        );
         err
     };
     // The guest becomes what the snapshot saved: vetted like a change of every key that differs,
@@ -173,7 +185,7 @@ pub async fn snapshot_rollback(
     ops.audit
         .audited(
             &caller.actor,
-            "VM_SNAPSHOT_ROLLBACK",
+            AuditAction::VmSnapshotRollback,
             &resource,
             json!({ "snapname": snap, "adds": ask }),
             async {

@@ -13,10 +13,11 @@ import { quotaMeter } from "../ui/status";
 import { bytes, gib, mib, plural } from "../ui/format";
 import { tasks, openTaskLog } from "../ui/tasks";
 import { openCloneDialog, NAME_PATTERN, NAME_MESSAGE } from "../ui/clone";
+import type { GuestKind } from "../generated/wire";
 
 interface CreateBoot extends Boot {
   pool: string | null;
-  type: "qemu" | "lxc" | "clone" | null;
+  type: GuestKind | "clone" | null;
 }
 
 interface HwTemplate {
@@ -49,7 +50,7 @@ const b = initShell<CreateBoot>();
 const root = must("[data-wizard]");
 const quotaEl = must("[data-quota]");
 
-let kind: "qemu" | "lxc" | "clone" = b.type ?? "qemu";
+let kind: GuestKind | "clone" = b.type ?? "qemu";
 let poolList: cluster.PoolInfo[] = [];
 let nodeList: cluster.NodeInfo[] = [];
 let hwTemplates: HwTemplate[] = [];

@@ -20,6 +20,7 @@ import { tabs } from "../ui/tabs";
 import { DataTable } from "../ui/table";
 import { openCloneDialog, NAME_PATTERN, NAME_MESSAGE } from "../ui/clone";
 import * as cluster from "../ui/cluster";
+import type { GuestKind } from "../generated/wire";
 
 interface Caps {
   power: boolean;
@@ -35,7 +36,7 @@ interface Caps {
 
 interface GuestBoot extends Boot {
   vmid: number;
-  type: "qemu" | "lxc";
+  type: GuestKind;
   node: string;
   resource: Resource;
   caps: Caps;

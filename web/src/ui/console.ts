@@ -13,6 +13,7 @@ import { h, fill, announce, uid } from "./dom";
 import { api, ApiError, messageOf } from "./api";
 import { disableWithReason } from "./progress";
 import type { GuestLike } from "./power";
+import type { GuestKind } from "../generated/wire";
 
 /** The answer of `POST /api/proxmox/vm/{vmid}/vnc`. */
 export interface ConsoleTicket {
@@ -31,7 +32,7 @@ export const CLOSE_WITH_REASON = 4000;
 
 export interface ConsoleViewOptions {
   vmid: number;
-  type: "qemu" | "lxc";
+  type: GuestKind;
   /** The guest's name now. */
   name: () => string;
   /** The user may open this guest's console (`VM.Console`). */

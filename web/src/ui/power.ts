@@ -6,8 +6,9 @@ import { h } from "./dom";
 import { confirmAction } from "./dialog";
 import { disableWithReason, type ProgressLine } from "./progress";
 import { tasks, type Task } from "./tasks";
+import type { GuestKind, PowerAction } from "../generated/wire";
 
-export type PowerAction = "start" | "shutdown" | "reboot" | "stop" | "suspend" | "resume" | "reset";
+export type { PowerAction };
 
 export const POWER: Record<PowerAction, { label: string; doing: string; done: string; danger?: boolean; qemuOnly?: boolean }> = {
   start: { label: "Start", doing: "Starting", done: "started" },
@@ -61,7 +62,7 @@ export async function power(vmid: number, action: PowerAction): Promise<PowerRes
 /** What `PowerButtons` needs to know about its guest. */
 export interface PowerButtonsOptions {
   vmid: number;
-  type: "qemu" | "lxc";
+  type: GuestKind;
   /** The guest's name now (for the confirmation of stop and reset). */
   name: () => string;
   /** Where progress, results and reasons go. */

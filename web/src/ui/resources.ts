@@ -5,10 +5,11 @@
 // back to reading `GET /api/proxmox/resources` every 15 s and says so (never "live").
 import { onConnect, onLiveState, request, initLive, liveState } from "../live";
 import { get, messageOf } from "./api";
+import type { ResourceKind } from "../generated/wire";
 
 export interface Resource {
   id: string;
-  type: "qemu" | "lxc" | "node" | "storage" | "pool" | "sdn" | string;
+  type: ResourceKind;
   vmid?: number;
   node?: string;
   name?: string;

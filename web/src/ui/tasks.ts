@@ -6,6 +6,7 @@ import { onConnect, request } from "../live";
 import { clock, dateTime } from "./format";
 import { h, fill, announce } from "./dom";
 import { openDialog } from "./dialog";
+import type { TaskState } from "../generated/wire";
 
 export interface Task {
   upid: string;
@@ -13,7 +14,7 @@ export interface Task {
   type?: string;
   node?: string;
   user?: string;
-  status: "running" | "stopped";
+  status: TaskState;
   exitstatus?: string | null;
   ok?: boolean;
   progress?: number;

@@ -1,6 +1,8 @@
 //! The audit log's front door: handlers describe what happened, the audit writer actor batches
 //! the rows into the store. Every row carries the operation id of the request or event.
 
+pub mod action;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -9,6 +11,8 @@ use uma_actors::audit::{AuditMsg, AuditRecord, AuditSink};
 use uma_actors::root::Slot;
 
 use crate::error::{AppError, AppResult};
+pub use action::AuditAction;
+
 use crate::opid;
 use crate::store::audit::NewAudit;
 use crate::store::Store;
@@ -107,7 +111,7 @@ impl Audit {
     pub fn record(
         &self,
         who: &Actor,
-        action: &str,
+        action: AuditAction,
         resource: &str,
         status: Status,
         details: serde_json::Value,
@@ -120,7 +124,7 @@ impl Audit {
             } else {
                 who.username.clone()
             },
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             resource: resource.to_owned(),
             details,
             ip_address: who.ip.clone(),
@@ -130,12 +134,12 @@ impl Audit {
             at_ms: crate::store::now_ms(),
         };
         if let Err(e) = self.writer.get().cast(AuditMsg::Record(Box::new(row))) {
-            tracing::error!(error = %e, action, "audit writer unavailable; row lost");
+            tracing::error!(error = %e, action = action.as_str(), "audit writer unavailable; row lost");
         }
     }
 
     /// Writes a `FAILURE` row for a request refused before any work (bad input, no permission).
-    pub fn refused(&self, who: &Actor, action: &str, resource: &str, err: &AppError) {
+    pub fn refused(&self, who: &Actor, action: AuditAction, resource: &str, err: &AppError) {
         self.record(
             who,
             action,
@@ -149,7 +153,7 @@ impl Audit {
     pub fn checked<T>(
         &self,
         who: &Actor,
-        action: &str,
+        action: AuditAction,
         resource: &str,
         check: AppResult<T>,
     ) -> AppResult<T> {
@@ -161,7 +165,7 @@ impl Audit {
     pub async fn audited<T, F>(
         &self,
         who: &Actor,
-        action: &str,
+        action: AuditAction,
         resource: &str,
         details: Value,
         work: F,

@@ -1,0 +1,232 @@
+//! Every action an audit row can name: one enum, its wire names (what the `action` column holds
+//! and what the audit page filters on) and what each means. `docs/audit.md` is generated from
+//! this table and checked by a test.
+
+use crate::pve::path::PowerAction;
+
+macro_rules! actions {
+    ($( $family:literal { $( $variant:ident = $wire:literal : $what:literal, )* } )*) => {
+        /// What an audit row records.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AuditAction {
+            $($(
+                #[doc = $what]
+                $variant,
+            )*)*
+        }
+
+        impl AuditAction {
+            /// Every action, in catalogue order.
+            pub const ALL: &'static [Self] = &[$($(Self::$variant,)*)*];
+
+            /// The name stored in the `action` column.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($(Self::$variant => $wire,)*)* }
+            }
+
+            /// The family it belongs to (the catalogue's sections).
+            pub const fn family(self) -> &'static str {
+                match self { $($(Self::$variant => $family,)*)* }
+            }
+
+            /// What a row with this action records.
+            pub const fn what(self) -> &'static str {
+                match self { $($(Self::$variant => $what,)*)* }
+            }
+        }
+    };
+}
+
+actions! {
+    "Sign-in and sessions" {
+        Login = "LOGIN": "A user signed in.",
+        LoginFailed = "LOGIN_FAILED": "A sign-in was refused (wrong credentials, a group not allowed) or blocked after too many attempts.",
+        Logout = "LOGOUT": "A user signed out.",
+        SessionExpired = "SESSION_EXPIRED": "A session reached its lifetime and ended.",
+        SessionRevoked = "SESSION_REVOKED": "A session was ended from the sessions list (one's own, or anyone's by an administrator).",
+        SocketConnect = "SOCKET_CONNECT": "A browser's live connection was accepted.",
+        SocketDisconnect = "SOCKET_DISCONNECT": "A live connection ended.",
+        SocketEventRejected = "SOCKET_EVENT_REJECTED": "A live event was refused before any work (malformed, too large, too frequent).",
+        ViewProfile = "VIEW_PROFILE": "A user read their chat settings.",
+    }
+    "Guests" {
+        ViewVm = "VIEW_VM": "A guest's status, configuration, charts or snapshots were read.",
+        ViewTasks = "VIEW_TASKS": "A guest's or node's recent tasks were read.",
+        ViewTaskStatus = "VIEW_TASK_STATUS": "A task's status was read.",
+        ViewSnapshots = "VIEW_SNAPSHOTS": "A guest's snapshots were read.",
+        ViewBackups = "VIEW_BACKUPS": "A guest's backups were read.",
+        ViewNextTag = "VIEW_NEXT_TAG": "The next free VLAN tag was read.",
+        VmPower = "VM_POWER": "A power action was refused before it was known (limit, permission, unknown action).",
+        VmStart = "VM_START": "A guest was started.",
+        VmStop = "VM_STOP": "A guest was stopped (hard).",
+        VmShutdown = "VM_SHUTDOWN": "A guest was asked to shut down.",
+        VmReboot = "VM_REBOOT": "A guest was rebooted.",
+        VmSuspend = "VM_SUSPEND": "A guest was suspended.",
+        VmResume = "VM_RESUME": "A suspended guest was resumed.",
+        VmReset = "VM_RESET": "A QEMU guest was reset.",
+        VmUpdate = "VM_UPDATE": "A guest's configuration was changed.",
+        VmResize = "VM_RESIZE": "A guest's disk was grown.",
+        VmSnapshotCreate = "VM_SNAPSHOT_CREATE": "A snapshot was taken.",
+        VmSnapshotDelete = "VM_SNAPSHOT_DELETE": "A snapshot was deleted.",
+        VmSnapshotRollback = "VM_SNAPSHOT_ROLLBACK": "A guest was rolled back to a snapshot.",
+        VmFirewallUpdate = "VM_FIREWALL_UPDATE": "A guest's firewall rule was added or deleted.",
+        BackupCreate = "BACKUP_CREATE": "A backup of a guest was started.",
+        BackupRestore = "BACKUP_RESTORE": "A backup was restored over its guest.",
+        VmCreate = "VM_CREATE": "A QEMU VM was created.",
+        CtCreate = "CT_CREATE": "An LXC container was created.",
+        VmClone = "VM_CLONE": "A guest or template was cloned.",
+        VmTemplate = "VM_TEMPLATE": "A guest was converted into a template.",
+        VmDelete = "VM_DELETE": "A guest was destroyed.",
+        ListIsos = "LIST_ISOS": "The ISO images a user may boot were listed.",
+        ListCtTemplates = "LIST_CT_TEMPLATES": "The container templates a user may use were listed.",
+    }
+    "Consoles" {
+        VmConsoleTicket = "VM_CONSOLE_TICKET": "A console ticket was issued for a guest.",
+        ConsoleOpen = "CONSOLE_OPEN": "A console connection to Proxmox was opened.",
+        ConsoleClose = "CONSOLE_CLOSE": "A console closed (by the user, idle time, session end or failure).",
+        ConsoleCloseAdmin = "CONSOLE_CLOSE_ADMIN": "An administrator closed someone's console.",
+    }
+    "Cluster" {
+        ViewResources = "VIEW_RESOURCES": "The cluster's resources were read.",
+        ViewNode = "VIEW_NODE": "A node's status, charts or tasks were read.",
+        ViewStorage = "VIEW_STORAGE": "Storages or their content were read.",
+        ViewReplication = "VIEW_REPLICATION": "Replication jobs were read.",
+        ReplicationCreate = "REPLICATION_CREATE": "A replication job was created.",
+        ReplicationDelete = "REPLICATION_DELETE": "A replication job was deleted.",
+    }
+    "Pools and access" {
+        ViewPools = "VIEW_POOLS": "Pools were listed.",
+        PoolCreate = "POOL_CREATE": "A pool was created.",
+        PoolDelete = "POOL_DELETE": "A pool was deleted.",
+        PoolAclUpdate = "POOL_ACL_UPDATE": "Who may use a pool was changed.",
+        PoolLimitsView = "POOL_LIMITS_VIEW": "A pool's quota was read.",
+        PoolLimitsUpdate = "POOL_LIMITS_UPDATE": "A pool's quota was changed.",
+        AclUpdate = "ACL_UPDATE": "A Proxmox ACL entry was changed.",
+        ViewUsers = "VIEW_USERS": "Proxmox users were listed.",
+        ViewGroups = "VIEW_GROUPS": "Proxmox groups were listed.",
+        ViewRoles = "VIEW_ROLES": "Proxmox roles were listed.",
+    }
+    "Networks" {
+        ViewZones = "VIEW_ZONES": "SDN zones were listed.",
+        ViewVnets = "VIEW_VNETS": "VNets were listed.",
+        ZoneCreate = "ZONE_CREATE": "An SDN zone was created.",
+        VnetCreate = "VNET_CREATE": "A VNet was created.",
+        VnetDelete = "VNET_DELETE": "A VNet was deleted.",
+        SdnApply = "SDN_APPLY": "Pending SDN changes were applied.",
+    }
+    "Hardware templates" {
+        HwTemplateList = "HW_TEMPLATE_LIST": "Hardware templates were listed.",
+        HwTemplateView = "HW_TEMPLATE_VIEW": "A hardware template was read.",
+        HwTemplateCreate = "HW_TEMPLATE_CREATE": "A hardware template was created.",
+        HwTemplateUpdate = "HW_TEMPLATE_UPDATE": "A hardware template was changed.",
+        HwTemplateDelete = "HW_TEMPLATE_DELETE": "A hardware template was deleted.",
+    }
+    "Chat" {
+        ChatMessageSend = "CHAT_MESSAGE_SEND": "A chat message was sent.",
+        ChatMessageEdit = "CHAT_MESSAGE_EDIT": "A chat message was edited.",
+        ChatMessageDelete = "CHAT_MESSAGE_DELETE": "A chat message was deleted.",
+        ChatMessageReaction = "CHAT_MESSAGE_REACTION": "A reaction was added to or removed from a message.",
+        ChatMarkRead = "CHAT_MARK_READ": "A conversation was marked read.",
+        ChatHistoryView = "CHAT_HISTORY_VIEW": "A direct conversation's history was read.",
+        ChatGroupHistoryView = "CHAT_GROUP_HISTORY_VIEW": "A group's history was read.",
+        ChatRecentView = "CHAT_RECENT_VIEW": "The list of recent conversations was read.",
+        ChatOnlineUsersView = "CHAT_ONLINE_USERS_VIEW": "Who is online was read.",
+        ChatPublicChannelView = "CHAT_PUBLIC_CHANNEL_VIEW": "The public channel was read.",
+        ChatPublicChannelJoin = "CHAT_PUBLIC_CHANNEL_JOIN": "A user joined the public channel.",
+        ChatGroupJoin = "CHAT_GROUP_JOIN": "A user joined a group's room.",
+        GroupView = "GROUP_VIEW": "A chat group was read.",
+        GroupCreate = "GROUP_CREATE": "A chat group was created.",
+        GroupUpdate = "GROUP_UPDATE": "A chat group's name, members or admins changed.",
+        UpdateSettings = "UPDATE_SETTINGS": "A user changed their chat settings (blocks, visibility).",
+    }
+    "Whiteboards" {
+        WhiteboardView = "WHITEBOARD_VIEW": "A whiteboard was read.",
+        WhiteboardJoin = "WHITEBOARD_JOIN": "A user joined a whiteboard.",
+        WhiteboardSave = "WHITEBOARD_SAVE": "A whiteboard was saved.",
+        WhiteboardClear = "WHITEBOARD_CLEAR": "A whiteboard was cleared.",
+    }
+    "Administration" {
+        ViewAuditLogs = "VIEW_AUDIT_LOGS": "The audit log was read.",
+        ViewAuditStats = "VIEW_AUDIT_STATS": "Audit statistics were read.",
+        ViewAuditSuggestions = "VIEW_AUDIT_SUGGESTIONS": "The audit page's filter suggestions were read.",
+        SettingsAccessUpdate = "SETTINGS_ACCESS_UPDATE": "Which directory groups may sign in, or are administrators, was changed.",
+        SettingsLimitsUpdate = "SETTINGS_LIMITS_UPDATE": "Instance-wide limits were changed.",
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<PowerAction> for AuditAction {
+    fn from(a: PowerAction) -> Self {
+        match a {
+            PowerAction::Start => Self::VmStart,
+            PowerAction::Stop => Self::VmStop,
+            PowerAction::Shutdown => Self::VmShutdown,
+            PowerAction::Reboot => Self::VmReboot,
+            PowerAction::Suspend => Self::VmSuspend,
+            PowerAction::Resume => Self::VmResume,
+            PowerAction::Reset => Self::VmReset,
+        }
+    }
+}
+
+impl AuditAction {
+    /// The `docs/audit.md` catalogue.
+    pub fn catalogue_markdown() -> String {
+        let mut out = String::from(
+            "# Audit actions\n\n\
+             Generated from `src/audit/action.rs` (`AuditAction`); a test fails when this file is out of\n\
+             date. Each row of the audit log names one of these actions, the user, the resource\n\
+             (`vm:<vmid>`, `pool:<id>`, …), a status (`SUCCESS`, `FAILURE` with the error's code and\n\
+             message, or `WARNING` when a rate limit or an event check refused it), details, the client address\n\
+             and the operation id.\n",
+        );
+        let mut family = "";
+        for a in Self::ALL {
+            if a.family() != family {
+                family = a.family();
+                out.push_str(&format!(
+                    "\n## {family}\n\n| action | recorded when |\n|---|---|\n"
+                ));
+            }
+            out.push_str(&format!("| `{}` | {} |\n", a.as_str(), a.what()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn audit_catalogue_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/audit.md");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        let generated = AuditAction::catalogue_markdown();
+        if on_disk != generated {
+            if std::env::var_os("UMA_BLESS").is_some() {
+                std::fs::write(path, &generated).unwrap();
+            } else {
+                panic!("docs/audit.md is out of date: run `UMA_BLESS=1 cargo test audit_catalogue` and commit it");
+            }
+        }
+    }
+
+    #[test]
+    fn wire_names_are_unique_and_shouting() {
+        let mut seen = std::collections::HashSet::new();
+        for a in AuditAction::ALL {
+            assert!(seen.insert(a.as_str()), "{} twice", a.as_str());
+            assert!(a
+                .as_str()
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_'));
+        }
+    }
+}

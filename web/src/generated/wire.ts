@@ -1,0 +1,134 @@
+// Generated from the Rust enums by `src/wire.rs`; a test fails when this file is out of date
+// (`UMA_BLESS=1 cargo test wire` writes it). Do not edit.
+
+/** A power action (`vm:power`, `POST /api/proxmox/vm/{vmid}/power`). */
+export type PowerAction =
+  | "start"
+  | "shutdown"
+  | "reboot"
+  | "stop"
+  | "suspend"
+  | "resume"
+  | "reset";
+export const POWER_ACTIONS: readonly PowerAction[] = ["start", "shutdown", "reboot", "stop", "suspend", "resume", "reset"];
+
+/** A guest's type. */
+export type GuestKind =
+  | "qemu"
+  | "lxc";
+export const GUEST_KINDS: readonly GuestKind[] = ["qemu", "lxc"];
+
+/** The `type` of a cluster resource. */
+export type ResourceKind =
+  | "qemu"
+  | "lxc"
+  | "node"
+  | "storage"
+  | "pool"
+  | "sdn"
+  | "other";
+export const RESOURCE_KINDS: readonly ResourceKind[] = ["qemu", "lxc", "node", "storage", "pool", "sdn", "other"];
+
+/** Whether a Proxmox task still runs. */
+export type TaskState =
+  | "running"
+  | "stopped";
+export const TASK_STATES: readonly TaskState[] = ["running", "stopped"];
+
+/** The action of an audit row (docs/audit.md). */
+export type AuditAction =
+  | "LOGIN"
+  | "LOGIN_FAILED"
+  | "LOGOUT"
+  | "SESSION_EXPIRED"
+  | "SESSION_REVOKED"
+  | "SOCKET_CONNECT"
+  | "SOCKET_DISCONNECT"
+  | "SOCKET_EVENT_REJECTED"
+  | "VIEW_PROFILE"
+  | "VIEW_VM"
+  | "VIEW_TASKS"
+  | "VIEW_TASK_STATUS"
+  | "VIEW_SNAPSHOTS"
+  | "VIEW_BACKUPS"
+  | "VIEW_NEXT_TAG"
+  | "VM_POWER"
+  | "VM_START"
+  | "VM_STOP"
+  | "VM_SHUTDOWN"
+  | "VM_REBOOT"
+  | "VM_SUSPEND"
+  | "VM_RESUME"
+  | "VM_RESET"
+  | "VM_UPDATE"
+  | "VM_RESIZE"
+  | "VM_SNAPSHOT_CREATE"
+  | "VM_SNAPSHOT_DELETE"
+  | "VM_SNAPSHOT_ROLLBACK"
+  | "VM_FIREWALL_UPDATE"
+  | "BACKUP_CREATE"
+  | "BACKUP_RESTORE"
+  | "VM_CREATE"
+  | "CT_CREATE"
+  | "VM_CLONE"
+  | "VM_TEMPLATE"
+  | "VM_DELETE"
+  | "LIST_ISOS"
+  | "LIST_CT_TEMPLATES"
+  | "VM_CONSOLE_TICKET"
+  | "CONSOLE_OPEN"
+  | "CONSOLE_CLOSE"
+  | "CONSOLE_CLOSE_ADMIN"
+  | "VIEW_RESOURCES"
+  | "VIEW_NODE"
+  | "VIEW_STORAGE"
+  | "VIEW_REPLICATION"
+  | "REPLICATION_CREATE"
+  | "REPLICATION_DELETE"
+  | "VIEW_POOLS"
+  | "POOL_CREATE"
+  | "POOL_DELETE"
+  | "POOL_ACL_UPDATE"
+  | "POOL_LIMITS_VIEW"
+  | "POOL_LIMITS_UPDATE"
+  | "ACL_UPDATE"
+  | "VIEW_USERS"
+  | "VIEW_GROUPS"
+  | "VIEW_ROLES"
+  | "VIEW_ZONES"
+  | "VIEW_VNETS"
+  | "ZONE_CREATE"
+  | "VNET_CREATE"
+  | "VNET_DELETE"
+  | "SDN_APPLY"
+  | "HW_TEMPLATE_LIST"
+  | "HW_TEMPLATE_VIEW"
+  | "HW_TEMPLATE_CREATE"
+  | "HW_TEMPLATE_UPDATE"
+  | "HW_TEMPLATE_DELETE"
+  | "CHAT_MESSAGE_SEND"
+  | "CHAT_MESSAGE_EDIT"
+  | "CHAT_MESSAGE_DELETE"
+  | "CHAT_MESSAGE_REACTION"
+  | "CHAT_MARK_READ"
+  | "CHAT_HISTORY_VIEW"
+  | "CHAT_GROUP_HISTORY_VIEW"
+  | "CHAT_RECENT_VIEW"
+  | "CHAT_ONLINE_USERS_VIEW"
+  | "CHAT_PUBLIC_CHANNEL_VIEW"
+  | "CHAT_PUBLIC_CHANNEL_JOIN"
+  | "CHAT_GROUP_JOIN"
+  | "GROUP_VIEW"
+  | "GROUP_CREATE"
+  | "GROUP_UPDATE"
+  | "UPDATE_SETTINGS"
+  | "WHITEBOARD_VIEW"
+  | "WHITEBOARD_JOIN"
+  | "WHITEBOARD_SAVE"
+  | "WHITEBOARD_CLEAR"
+  | "VIEW_AUDIT_LOGS"
+  | "VIEW_AUDIT_STATS"
+  | "VIEW_AUDIT_SUGGESTIONS"
+  | "SETTINGS_ACCESS_UPDATE"
+  | "SETTINGS_LIMITS_UPDATE";
+export const AUDIT_ACTIONS: readonly AuditAction[] = ["LOGIN", "LOGIN_FAILED", "LOGOUT", "SESSION_EXPIRED", "SESSION_REVOKED", "SOCKET_CONNECT", "SOCKET_DISCONNECT", "SOCKET_EVENT_REJECTED", "VIEW_PROFILE", "VIEW_VM", "VIEW_TASKS", "VIEW_TASK_STATUS", "VIEW_SNAPSHOTS", "VIEW_BACKUPS", "VIEW_NEXT_TAG", "VM_POWER", "VM_START", "VM_STOP", "VM_SHUTDOWN", "VM_REBOOT", "VM_SUSPEND", "VM_RESUME", "VM_RESET", "VM_UPDATE", "VM_RESIZE", "VM_SNAPSHOT_CREATE", "VM_SNAPSHOT_DELETE", "VM_SNAPSHOT_ROLLBACK", "VM_FIREWALL_UPDATE", "BACKUP_CREATE", "BACKUP_RESTORE", "VM_CREATE", "CT_CREATE", "VM_CLONE", "VM_TEMPLATE", "VM_DELETE", "LIST_ISOS", "LIST_CT_TEMPLATES", "VM_CONSOLE_TICKET", "CONSOLE_OPEN", "CONSOLE_CLOSE", "CONSOLE_CLOSE_ADMIN", "VIEW_RESOURCES", "VIEW_NODE", "VIEW_STORAGE", "VIEW_REPLICATION", "REPLICATION_CREATE", "REPLICATION_DELETE", "VIEW_POOLS", "POOL_CREATE", "POOL_DELETE", "POOL_ACL_UPDATE", "POOL_LIMITS_VIEW", "POOL_LIMITS_UPDATE", "ACL_UPDATE", "VIEW_USERS", "VIEW_GROUPS", "VIEW_ROLES", "VIEW_ZONES", "VIEW_VNETS", "ZONE_CREATE", "VNET_CREATE", "VNET_DELETE", "SDN_APPLY", "HW_TEMPLATE_LIST", "HW_TEMPLATE_VIEW", "HW_TEMPLATE_CREATE", "HW_TEMPLATE_UPDATE", "HW_TEMPLATE_DELETE", "CHAT_MESSAGE_SEND", "CHAT_MESSAGE_EDIT", "CHAT_MESSAGE_DELETE", "CHAT_MESSAGE_REACTION", "CHAT_MARK_READ", "CHAT_HISTORY_VIEW", "CHAT_GROUP_HISTORY_VIEW", "CHAT_RECENT_VIEW", "CHAT_ONLINE_USERS_VIEW", "CHAT_PUBLIC_CHANNEL_VIEW", "CHAT_PUBLIC_CHANNEL_JOIN", "CHAT_GROUP_JOIN", "GROUP_VIEW", "GROUP_CREATE", "GROUP_UPDATE", "UPDATE_SETTINGS", "WHITEBOARD_VIEW", "WHITEBOARD_JOIN", "WHITEBOARD_SAVE", "WHITEBOARD_CLEAR", "VIEW_AUDIT_LOGS", "VIEW_AUDIT_STATS", "VIEW_AUDIT_SUGGESTIONS", "SETTINGS_ACCESS_UPDATE", "SETTINGS_LIMITS_UPDATE"];
