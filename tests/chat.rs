@@ -11,31 +11,7 @@ use uma_actors::chat::RoomKey;
 
 use crate::support::browser::Browser;
 use crate::support::sio::{Connect, PollingSocket};
-use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
-
-#[derive(Debug, Clone, Copy)]
-pub enum Db {
-    Sqlite,
-    MariaDb,
-}
-
-/// Runs each listed test body on SQLite and on MariaDB.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn mariadb() {
-                    super::$name(super::Db::MariaDb).await;
-                }
-            }
-        )*
-    };
-}
+use crate::support::{on_both, wait_for, Db, TestApp};
 
 on_both!(
     direct_messages_end_to_end,
@@ -52,19 +28,7 @@ const T: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(600);
 
 pub async fn app_on(db: Db, extra: &[(&str, &str)]) -> TestApp {
-    let dir = temp_dir("chat");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    for (k, v) in extra {
-        vars.insert((*k).into(), (*v).into());
-    }
-    if let Db::MariaDb = db {
-        vars.insert(
-            "DATABASE_URL".into(),
-            crate::support::db::fresh_mysql_database().await,
-        );
-    }
-    spawn_with(vars, dir).await
+    TestApp::demo("chat").on(db).vars(extra).start().await
 }
 
 /// A signed-in user with a connected socket.
@@ -102,22 +66,6 @@ pub async fn socket(app: &TestApp, browser: &Browser) -> PollingSocket {
     match PollingSocket::connect(&app.url(""), &browser.cookie_header(), Some(&app.url(""))).await {
         Connect::Ok(s) => s,
         Connect::Refused(m) => panic!("socket refused: {m}"),
-    }
-}
-
-/// Polls `f` until it gives a value (10 s deadline).
-pub async fn wait_for<F, Fut, V>(mut f: F) -> V
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<V>>,
-{
-    let deadline = Instant::now() + T;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "condition not met within {T:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

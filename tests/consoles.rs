@@ -3,7 +3,6 @@
 //! every refusal with its reason; admins closing a console; limits; a crash closing one console
 //! only; 50 consoles at once.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -11,14 +10,13 @@ use uma_actors::consoles::ConsolesMsg;
 
 use crate::support::browser::Browser;
 use crate::support::rfb::{self, Rfb};
-use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+use crate::support::TestApp;
 
 async fn app_with(max_per_user: usize) -> TestApp {
-    let dir = temp_dir("console");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    vars.insert("CONSOLE_MAX_PER_USER".into(), max_per_user.to_string());
-    spawn_with(vars, dir).await
+    TestApp::demo("console")
+        .var("CONSOLE_MAX_PER_USER", max_per_user.to_string())
+        .start()
+        .await
 }
 
 fn ws(app: &TestApp, path: &str) -> String {

@@ -2,7 +2,6 @@
 //! kinds of user over REST and Socket.IO alike, quotas that hold (including under concurrency and
 //! a Proxmox outage), checked path values, and one audit row per action.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -10,31 +9,7 @@ use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
 use crate::support::sio::{Connect, PollingSocket};
-use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
-
-#[derive(Debug, Clone, Copy)]
-enum Db {
-    Sqlite,
-    MariaDb,
-}
-
-/// Runs each listed test body on SQLite and on MariaDB.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-                #[tokio::test]
-                async fn mariadb() {
-                    super::$name(super::Db::MariaDb).await;
-                }
-            }
-        )*
-    };
-}
+use crate::support::{on_both, Db, TestApp};
 
 on_both!(
     permission_table_holds_over_rest_and_socket_io,
@@ -45,20 +20,12 @@ on_both!(
 );
 
 async fn app_on(db: Db) -> TestApp {
-    let dir = temp_dir("ops");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    if let Db::MariaDb = db {
-        let url = crate::support::db::fresh_mysql_database().await;
-        vars.insert("DATABASE_URL".into(), url);
-    }
-    let app = spawn_with(vars, dir).await;
     // Short tasks: a snapshot's lock is gone by the next request.
-    app.sim
-        .as_ref()
-        .unwrap()
-        .set_task_duration(Duration::from_millis(10));
-    app
+    TestApp::demo("guests")
+        .on(db)
+        .tasks_take(Duration::from_millis(10))
+        .start()
+        .await
 }
 
 async fn app() -> TestApp {
@@ -221,8 +188,8 @@ async fn permission_table_holds_over_rest_and_socket_io(db: Db) {
                     ));
                 }
                 if *action == "snapshot" || *action == "power" {
-                    // Let the task release the guest's lock.
-                    tokio::time::sleep(Duration::from_millis(60)).await;
+                    // The task releases the guest's lock.
+                    app.tasks_settled().await;
                 }
             }
         }
@@ -380,7 +347,7 @@ async fn each_limit_blocks_what_exceeds_it_and_allows_what_fits(db: Db) {
     assert_eq!(status, 200, "{body}");
 
     // Disk: 10 GiB left.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.tasks_settled().await;
     let used = limits(&alice, pool).await["usage"].clone();
     set_limits(
         &admin,
@@ -410,7 +377,7 @@ async fn each_limit_blocks_what_exceeds_it_and_allows_what_fits(db: Db) {
     assert_eq!(resp.status(), 403, "{}", resp.text().await.unwrap());
 
     // vCPUs through a configuration change.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.tasks_settled().await;
     let used = limits(&alice, pool).await["usage"].clone();
     set_limits(
         &admin,
@@ -555,7 +522,7 @@ async fn twenty_concurrent_creates_against_room_for_three_make_three(db: Db) {
     ok.dedup();
     assert_eq!(ok.len(), 3, "each create got its own id");
     // Proxmox agrees.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.tasks_settled().await;
     let after = limits(&alice, pool).await["usage"]["vms"].as_i64().unwrap();
     assert_eq!(after, used + 3);
     app.stop().await.unwrap();
@@ -958,7 +925,7 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
         let ok = (200..300).contains(&code);
         assert_eq!(ok, *status == "SUCCESS", "{method} {path}: {code} {text}");
         expected.push((op, *action, *status, format!("{method} {path}")));
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        app.tasks_settled().await;
     }
     app.flush_audit().await;
     let store = app.store().await;

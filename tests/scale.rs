@@ -261,7 +261,15 @@ async fn broadcasts_stay_local_while_redis_is_away_and_cross_again_after() {
 
     // Redis away: a's own sockets are told at once; nothing waits for Redis.
     redis.stop();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::support::eventually(
+        Duration::from_secs(5),
+        "a notices Redis is gone",
+        || async {
+            use fred::interfaces::ClientLike;
+            !a.state.redis.as_ref().unwrap().is_connected()
+        },
+    )
+    .await;
     let asked = tokio::time::Instant::now();
     power(100, "shutdown").await;
     assert!(
@@ -365,7 +373,17 @@ async fn one_instance_reads_the_cluster_for_the_deployment_and_another_takes_ove
         (b, a, on_a)
     };
     reader.stop().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let me = other.state.acl.instance().to_owned();
+    crate::support::eventually(
+        Duration::from_secs(10),
+        "the other instance leads",
+        || async {
+            use fred::interfaces::KeysInterface;
+            let now: Option<String> = other.state.redis.as_ref().unwrap().get(&key).await.unwrap();
+            now.as_deref() == Some(me.as_str())
+        },
+    )
+    .await;
     deltas_within(&other_socket, Duration::from_millis(200)).await;
     let before = sim.requests("GET /cluster/resources");
     let n = deltas_within(&other_socket, Duration::from_secs(5)).await;

@@ -7,27 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::chat::{ack, app_on, burst, burst_with_events, user, wait_for, wait_where, Db};
+use crate::chat::{ack, app_on, burst, burst_with_events, user, wait_where};
+use crate::support::{on_both, wait_for, Db};
 
 const T: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(600);
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn mariadb() {
-                    super::$name(super::Db::MariaDb).await;
-                }
-            }
-        )*
-    };
-}
 
 on_both!(
     strokes_reach_the_others_and_are_saved_once_per_burst,

@@ -132,6 +132,18 @@ impl SimHandle {
         serde_json::to_value(&*c).unwrap_or(serde_json::Value::Null)
     }
 
+    /// How many tasks are still running, after ending those whose time has come (console
+    /// proxies held open by their connection aside): tests wait for none before reading what
+    /// the tasks changed.
+    pub fn running_tasks(&self) -> usize {
+        let mut c = self.state.cluster.lock();
+        c.tick();
+        c.tasks
+            .iter()
+            .filter(|t| t.exitstatus.is_none() && t.ends_at_ms != i64::MAX)
+            .count()
+    }
+
     /// Changes a guest's display size (clamped to 16..4096 × 16..2160), as when the guest
     /// switches resolution: open consoles resize at once (clients that announced DesktopSize
     /// get the pseudo-rectangle), later ones start with it. Returns how many open consoles

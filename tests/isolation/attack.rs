@@ -10,6 +10,7 @@ use super::harness::{
     app, config_of, grant, pve_post, pve_put, quiet, refused, refused_event, set_limits, usage, Db,
     Tenant,
 };
+use crate::support::on_both;
 use crate::support::TestApp;
 
 on_both!(
@@ -364,7 +365,8 @@ async fn a_team_board_stops_reaching_those_who_lost_the_pool(db: Db) {
         .await
         .unwrap();
     assert_eq!(join["error"]["code"], "not_found", "{join}");
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let told = cs.wait_event("whiteboard_revoked", t).await;
+    assert!(told.is_some(), "carol is not told she left the board");
     let a = bs.emit_ack("draw_stroke", stroke(board), t).await.unwrap();
     assert_eq!(a["ok"], true, "{a}");
     let leaked = cs.wait_event("draw_stroke", Duration::from_secs(3)).await;

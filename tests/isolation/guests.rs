@@ -7,6 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::harness::{app, grant, pve_put, quiet, refused, Db, Tenant};
+use crate::support::on_both;
 
 on_both!(
     only_templates_of_the_public_pool_are_public,

@@ -2,7 +2,6 @@
 //! as demo users, and one check for every refusal — the status and a clear message, the audit
 //! `FAILURE` row of that very request, and the simulator's whole state unchanged.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -10,47 +9,18 @@ use serde_json::Value;
 
 use crate::support::browser::Browser;
 use crate::support::sio::{Connect, PollingSocket};
-use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+use crate::support::TestApp;
 
-/// The database a test runs on.
-pub use crate::chat::Db;
-
-/// Runs each listed test body on SQLite and on MariaDB.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    super::$name($crate::isolation::harness::Db::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn mariadb() {
-                    super::$name($crate::isolation::harness::Db::MariaDb).await;
-                }
-            }
-        )*
-    };
-}
+pub use crate::support::Db;
 
 /// A demo-mode Uma (embedded simulator with short tasks) on `db`, with `extra` settings.
 pub async fn app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
-    let dir = temp_dir("isolation");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    for (k, v) in extra {
-        vars.insert((*k).to_owned(), (*v).to_owned());
-    }
-    if let Db::MariaDb = db {
-        let url = crate::support::db::fresh_mysql_database().await;
-        vars.insert("DATABASE_URL".into(), url);
-    }
-    let app = spawn_with(vars, dir).await;
-    app.sim
-        .as_ref()
-        .unwrap()
-        .set_task_duration(Duration::from_millis(10));
-    app
+    TestApp::demo("isolation")
+        .on(db)
+        .vars(extra)
+        .tasks_take(Duration::from_millis(10))
+        .start()
+        .await
 }
 
 /// [`app_with`] without extra settings.

@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::harness::{app, audit_count, grant, pve_post, refused, Db, Tenant};
+use crate::support::on_both;
 
 on_both!(
     acl_entries_of_another_realm_grant_nothing,

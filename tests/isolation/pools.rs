@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::harness::{app, pve_post, refused, sim_state, Db, Tenant};
+use crate::support::on_both;
 
 on_both!(
     a_name_prefix_owns_nothing,

@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::harness::{app, config_of, grant, pve_post, quiet, refused, Db, Tenant};
+use crate::support::on_both;
 
 on_both!(
     privileged_containers_and_host_keys_are_for_administrators,

@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::harness::{app, config_of, grant, quiet, refused, set_limits, usage, Db, Tenant};
+use crate::support::on_both;
 use crate::support::TestApp;
 
 on_both!(

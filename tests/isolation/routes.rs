@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::harness::{app, quiet, sim_state, Db, Tenant};
 use crate::support::browser::Browser;
+use crate::support::on_both;
 use crate::support::sio::{Connect, PollingSocket};
 use crate::support::TestApp;
 

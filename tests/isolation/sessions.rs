@@ -11,12 +11,14 @@ use fred::interfaces::ClientLike;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::chat::{app_on, Db};
+use crate::chat::app_on;
 use crate::support::browser::Browser;
 use crate::support::db::{drop_mysql_database, fresh_mysql_database};
+use crate::support::on_both;
 use crate::support::redis::OwnRedis;
 use crate::support::rfb::{self, Rfb};
 use crate::support::sio::{Connect, PollingSocket};
+use crate::support::Db;
 use crate::support::{demo_vars, eventually, run_uma, spawn_with, temp_dir, TestApp};
 
 on_both!(

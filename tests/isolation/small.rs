@@ -9,9 +9,11 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::chat::{ack, app_on, user, Db};
+use crate::chat::{ack, app_on, user};
 use crate::support::browser::Browser;
+use crate::support::on_both;
 use crate::support::slapd::{Slapd, BASE, SERVICE_DN, SERVICE_PW};
+use crate::support::Db;
 use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
 
 on_both!(

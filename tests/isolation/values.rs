@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::harness::{app, config_of, grant, pve_post, quiet, refused, refused_event, Db, Tenant};
+use crate::support::on_both;
 
 on_both!(
     config_values_name_only_the_callers_objects,

@@ -1,5 +1,6 @@
-//! Test harness: `spawn_app()` boots the server on port 0 against a fresh database and the
-//! in-process simulator; `mysql_url()` hands out fresh MariaDB databases.
+//! Test harness: `TestApp::demo(tag)` builds a server on port 0 against a fresh database (SQLite,
+//! or MariaDB with `.on(Db::MariaDb)`) and the in-process simulator; `on_both!` runs a test body
+//! on both databases; `wait_for` and `eventually` await a condition instead of sleeping.
 
 pub mod browser;
 pub mod db;
@@ -13,9 +14,88 @@ pub mod swarm;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use uma::app::App;
 use uma::config::Config;
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh database on the MariaDB server (`support::db`).
+    MariaDb,
+}
+
+/// Runs each listed `async fn name(db: Db)` on SQLite and on MariaDB, as `name::sqlite` and
+/// `name::mariadb`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$name($crate::support::Db::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn mariadb() {
+                    super::$name($crate::support::Db::MariaDb).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both;
+
+/// How a test's server is set up: a demo cluster (the embedded simulator) unless told otherwise.
+pub struct Build {
+    dir: PathBuf,
+    vars: HashMap<String, String>,
+    db: Db,
+    task_time: Option<Duration>,
+}
+
+impl Build {
+    /// On `db`.
+    pub fn on(mut self, db: Db) -> Self {
+        self.db = db;
+        self
+    }
+
+    /// With the setting `key=value`.
+    pub fn var(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.vars.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// With these settings.
+    pub fn vars(mut self, pairs: &[(&str, &str)]) -> Self {
+        for (k, v) in pairs {
+            self.vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        self
+    }
+
+    /// Proxmox tasks of the embedded simulator take `time` (a guest's lock is gone soon).
+    pub fn tasks_take(mut self, time: Duration) -> Self {
+        self.task_time = Some(time);
+        self
+    }
+
+    /// Starts the server.
+    pub async fn start(mut self) -> TestApp {
+        if self.db == Db::MariaDb {
+            let url = db::fresh_mysql_database().await;
+            self.vars.insert("DATABASE_URL".into(), url);
+        }
+        let app = spawn_with(self.vars, self.dir).await;
+        if let (Some(time), Some(sim)) = (self.task_time, app.sim.as_ref()) {
+            sim.set_task_duration(time);
+        }
+        app
+    }
+}
 
 /// A running server for one test.
 pub struct TestApp {
@@ -32,6 +112,32 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A demo-mode server (embedded simulator, SQLite, plain-HTTP cookies), its data in a fresh
+    /// folder named after `tag`; `.start()` boots it.
+    pub fn demo(tag: &str) -> Build {
+        let dir = temp_dir(tag);
+        let mut vars = demo_vars(&dir);
+        vars.insert("USE_SECURE_COOKIE".into(), "false".into());
+        Build {
+            dir,
+            vars,
+            db: Db::Sqlite,
+            task_time: None,
+        }
+    }
+
+    /// Waits until the embedded simulator runs no task (what they change is then in place and
+    /// the guests' locks are gone).
+    pub async fn tasks_settled(&self) {
+        let sim = self.sim.as_ref().expect("a demo-mode server");
+        eventually(
+            Duration::from_secs(20),
+            "the simulator's tasks end",
+            || async { sim.running_tasks() == 0 },
+        )
+        .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -236,6 +342,26 @@ where
             "{what}: not within {within:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `f` until it gives a value; fails after 10 s.
+pub async fn wait_for<F, Fut, V>(mut f: F) -> V
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<V>>,
+{
+    const WITHIN: Duration = Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {WITHIN:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
