@@ -35,17 +35,17 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BootstrapError + '_ {
 /// The cookie secret: the configured one, else (demo mode) the one kept in
 /// `<data>/cookie-secret`, generated on first start so sessions survive restarts.
 pub fn cookie_secret(config: &Config) -> Result<Secret, BootstrapError> {
-    if let Some(secret) = &config.cookie_secret {
+    if let Some(secret) = &config.session.cookie_secret {
         return Ok(secret.clone());
     }
-    let path = config.data_dir.join("cookie-secret");
+    let path = config.server.data_dir.join("cookie-secret");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_owned();
         if existing.len() >= 32 {
             return Ok(Secret::new(existing));
         }
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(io_err(&config.data_dir))?;
+    std::fs::create_dir_all(&config.server.data_dir).map_err(io_err(&config.server.data_dir))?;
     let secret = password::generate(48);
     write_private(&path, &secret).map_err(io_err(&path))?;
     Ok(Secret::new(secret))
@@ -88,7 +88,7 @@ pub enum AdminAccount {
 /// Ensures the local `admin` account: `UMA_ADMIN_PASSWORD` creates or resets it in every mode;
 /// in demo mode a missing one is created with a generated password.
 pub async fn admin_account(config: &Config, store: &Store) -> Result<AdminAccount, BootstrapError> {
-    if let Some(pw) = &config.admin_password {
+    if let Some(pw) = &config.server.admin_password {
         if set_local_password(store, "admin", pw.expose(), true).await? {
             // A new password ends the sessions signed in with the old one (the running
             // instances notice within SESSION_RECHECK_SECS).

@@ -140,7 +140,7 @@ async fn serve() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    crate::telemetry::init(config.log_format, &config.log_filter);
+    crate::telemetry::init(config.server.log_format, &config.server.log_filter);
     let app = match App::build(config).await {
         Ok(app) => app,
         Err(e) => return fail(e),
@@ -337,7 +337,7 @@ async fn check_realms() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let ProxmoxMode::Remote(remote) = &config.proxmox else {
+    let ProxmoxMode::Remote(remote) = &config.proxmox.mode else {
         return fail(
             "PROXMOX_URL is not set: Uma would run its embedded simulator (demo mode), which has no \
              realms to check. Set PROXMOX_URL, PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET first.",
@@ -364,7 +364,7 @@ async fn check_realms() -> ExitCode {
         );
     }
     let names: Vec<&str> = realms.iter().map(|r| r.realm.as_str()).collect();
-    match realm_verdict(&realms, config.proxmox_user_realm.as_deref()) {
+    match realm_verdict(&realms, config.proxmox.user_realm.as_deref()) {
         RealmVerdict::Matches(realm) => {
             let _ = writeln!(out, "PROXMOX_USER_REALM={realm} matches a realm of the cluster");
             ExitCode::SUCCESS
@@ -544,12 +544,12 @@ async fn end_sessions(config: &Config, store: &crate::store::Store, username: &s
                 if let Some(problem) = redis_problem {
                     eprintln!(
                         "uma: Redis: {problem}; running instances end these sessions within SESSION_RECHECK_SECS ({} s)",
-                        config.session_recheck.as_secs()
+                        config.session.recheck.as_secs()
                     );
                 } else if records.has_pending() {
                     eprintln!(
                         "uma: Redis did not take every announcement; running instances end these sessions within SESSION_RECHECK_SECS ({} s)",
-                        config.session_recheck.as_secs()
+                        config.session.recheck.as_secs()
                     );
                 }
             }

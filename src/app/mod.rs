@@ -149,7 +149,7 @@ impl App {
                 })?;
         }
 
-        let (endpoint, sim) = match &config.proxmox {
+        let (endpoint, sim) = match &config.proxmox.mode {
             ProxmoxMode::Embedded { scenario } => {
                 let scenario = scenario
                     .parse::<pve_sim::Scenario>()
@@ -207,8 +207,8 @@ impl App {
                 what: config.database.describe(),
                 error: one_line(&e),
             })?;
-        let redis_clients = match &config.redis_url {
-            Some(url) => Some(connect_redis(url.expose(), config.redis_password.as_ref()).await?),
+        let redis_clients = match &config.redis.url {
+            Some(url) => Some(connect_redis(url.expose(), config.redis.password.as_ref()).await?),
             None => None,
         };
         let redis = redis_clients.as_ref().map(|r| r.client.clone());
@@ -236,12 +236,12 @@ impl App {
             crate::acl::cache::AclCache::new(
                 pve.clone(),
                 crate::acl::Naming {
-                    realm: config.proxmox_user_realm.clone(),
+                    realm: config.proxmox.user_realm.clone(),
                 },
                 crate::acl::owned::Policy {
-                    public_storages: config.allowed_public_storages.clone(),
-                    public_bridges: config.allowed_public_bridges.clone(),
-                    template_pool: config.public_template_pool.clone(),
+                    public_storages: config.tenancy.public_storages.clone(),
+                    public_bridges: config.tenancy.public_bridges.clone(),
+                    template_pool: config.tenancy.public_template_pool.clone(),
                 },
                 ACL_VIEW_TTL,
             )
@@ -259,7 +259,7 @@ impl App {
                     &deployment,
                     pve.endpoint().url.as_str(),
                     acl.instance().to_owned(),
-                    config.resource_poll_interval,
+                    config.proxmox.poll_interval,
                 ),
                 None => crate::services::cluster_feed::SharedSource::alone(direct),
             });
@@ -283,7 +283,7 @@ impl App {
                 cluster_source,
                 elsewhere,
                 event_limits: event_limits.clone(),
-                audit_spill: config.data_dir.join(AUDIT_SPILL_FILE),
+                audit_spill: config.server.data_dir.join(AUDIT_SPILL_FILE),
             },
         )
         .await
@@ -311,8 +311,8 @@ impl App {
             config: config.clone(),
             signer: CookieSigner::new(&cookie_secret),
             cookies: CookiePolicy {
-                secure: config.secure_cookie,
-                domain: config.cookie_domain.clone(),
+                secure: config.session.secure_cookie,
+                domain: config.session.cookie_domain.clone(),
             },
             cookie_secret,
             store,
@@ -346,7 +346,7 @@ impl App {
         realtime::watch::spawn_guard(state.clone());
         let router = http::router(state.clone()).layer(socket_layer);
 
-        let addr = format!("{}:{}", config.hostname, config.port);
+        let addr = format!("{}:{}", config.server.hostname, config.server.port);
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|e| StartError::Bind {
@@ -407,7 +407,7 @@ impl App {
             None => tracing::info!(
                 "Uma {} in {} mode: Proxmox at {}, database {}",
                 env!("CARGO_PKG_VERSION"),
-                if config.production {
+                if config.server.production {
                     "production"
                 } else {
                     "development"

@@ -117,8 +117,8 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
     let audit = Audit::new(writer);
 
     let console_config = ConsolesConfig {
-        max_per_user: config.console_max_per_user,
-        idle_timeout: config.console_idle_timeout,
+        max_per_user: config.tenancy.console_max_per_user,
+        idle_timeout: config.tenancy.console_idle_timeout,
     };
     let console_audit = Arc::new(ConsoleAudit(audit.clone()));
     let consoles = tree
@@ -133,7 +133,7 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
         store.clone(),
         consoles.clone(),
     ));
-    let recheck = config.session_recheck;
+    let recheck = config.session.recheck;
     let sockets = control.clone();
     let sessions = tree
         .branch("sessions", move |parent, starts| {
@@ -169,12 +169,12 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
     let (live, live_sink) = Live::new(
         acl.clone(),
         control.clone(),
-        config.allowed_public_storages.clone(),
+        config.tenancy.public_storages.clone(),
         poller.clone(),
     );
     let live_sink: Arc<dyn ClusterSink> = Arc::new(live_sink);
     let poller_config = uma_actors::cluster::PollerConfig {
-        interval: config.resource_poll_interval,
+        interval: config.proxmox.poll_interval,
         ..Default::default()
     };
     tree.branch("cluster", move |parent, _| {

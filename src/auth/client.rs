@@ -37,7 +37,7 @@ pub fn client_ip(config: &Config, peer: Option<IpAddr>, headers: &http::HeaderMa
     let Some(peer) = peer.map(canonical) else {
         return "unknown".to_owned();
     };
-    if !config.is_trusted_proxy(peer) {
+    if !config.web.is_trusted_proxy(peer) {
         return peer.to_string();
     }
     let hops: Vec<&str> = headers
@@ -52,7 +52,7 @@ pub fn client_ip(config: &Config, peer: Option<IpAddr>, headers: &http::HeaderMa
             break;
         };
         client = ip;
-        if !config.is_trusted_proxy(ip) {
+        if !config.web.is_trusted_proxy(ip) {
             break;
         }
     }
@@ -63,7 +63,7 @@ pub fn client_ip(config: &Config, peer: Option<IpAddr>, headers: &http::HeaderMa
 /// `X-Forwarded-Proto` may be believed).
 pub fn from_trusted_proxy(config: &Config, peer: Option<IpAddr>) -> bool {
     peer.map(canonical)
-        .is_some_and(|p| config.is_trusted_proxy(p))
+        .is_some_and(|p| config.web.is_trusted_proxy(p))
 }
 
 fn parse_forwarded_ip(raw: &str) -> Option<IpAddr> {

@@ -12,19 +12,20 @@ pub const HEADER: &str = "x-csrf-token";
 /// own host (`http` or `https`).
 pub fn allowed_origin(config: &Config, headers: &HeaderMap, origin: &str) -> bool {
     let origin = origin.trim_end_matches('/');
-    if let Some(app) = &config.app_origin {
+    if let Some(app) = &config.web.app_origin {
         if app.origin().ascii_serialization() == origin {
             return true;
         }
     }
     if config
+        .web
         .allowed_ws_origins
         .iter()
         .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
     {
         return true;
     }
-    if config.app_origin.is_none() {
+    if config.web.app_origin.is_none() {
         if let Some(host) = headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())

@@ -169,7 +169,7 @@ pub struct AccessSettings {
 /// Reads [`AccessSettings`].
 pub async fn access_settings(store: &Store, config: &Config) -> AccessSettings {
     let mut out = AccessSettings {
-        admin_groups: config.admin_groups.clone(),
+        admin_groups: config.session.admin_groups.clone(),
         allowed_groups: Vec::new(),
     };
     if let Ok(Some(v)) = store.config_value("access").await {

@@ -259,12 +259,12 @@ async fn publish(r: &fred::clients::Client, ended: &Ended) -> Result<(), fred::e
 /// cached copies and close sockets and consoles at once; without it they notice within
 /// `SESSION_RECHECK_SECS`, and a cached copy lives at most [`CACHE_FOR`]).
 pub async fn for_command(config: &Config, store: Store) -> (SessionRecords, Option<String>) {
-    let Some(url) = &config.redis_url else {
+    let Some(url) = &config.redis.url else {
         return (SessionRecords::new(store, None), None);
     };
     let client = match fred::types::config::Config::from_url(url.expose()) {
         Ok(mut cfg) => {
-            if let Some(pw) = &config.redis_password {
+            if let Some(pw) = &config.redis.password {
                 cfg.password = Some(pw.expose().to_owned());
             }
             fred::types::Builder::from_config(cfg)

@@ -196,7 +196,7 @@ pub fn principal(s: &CurrentSession) -> Principal {
 /// Name rules from the configuration.
 pub fn naming(state: &AppState) -> Naming {
     Naming {
-        realm: state.config.proxmox_user_realm.clone(),
+        realm: state.config.proxmox.user_realm.clone(),
     }
 }
 
@@ -247,7 +247,7 @@ async fn resources(
     let items = crate::acl::visible::visible(
         &view.engine,
         &p,
-        &state.config.allowed_public_storages,
+        &state.config.tenancy.public_storages,
         items,
     );
     state.audit.record(

@@ -102,7 +102,7 @@ async fn open(
         .and_then(|v| v.to_str().ok())
     {
         Some(o) if crate::auth::csrf::allowed_origin(&state.config, headers, o) => {}
-        None if state.config.allow_missing_ws_origin => {}
+        None if state.config.web.allow_missing_ws_origin => {}
         _ => {
             return Err(AppError::with_message(
                 ErrorCode::Forbidden,

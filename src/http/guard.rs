@@ -26,7 +26,7 @@ pub async fn load_session(
 pub fn session_cookie(state: &AppState, record: &SessionRecord, now: i64) -> String {
     let left_secs = u64::try_from((record.expires_at - now).max(0) / 1000).unwrap_or(0);
     let max_age =
-        (state.config.session_ttl > 0 || state.config.session_max_age > 0).then_some(left_secs);
+        (state.config.session.ttl > 0 || state.config.session.max_age > 0).then_some(left_secs);
     state.cookies.set_cookie(
         session::COOKIE,
         &state.signer.sign(session::COOKIE, &record.id),

@@ -297,7 +297,7 @@ async fn guest_page(
             "resource": g.resource(),
             "caps": caps,
             "poolManage": pool_manage,
-            "consoleMax": state.config.console_max_per_user,
+            "consoleMax": state.config.tenancy.console_max_per_user,
         }))
     }
     .await;
@@ -346,7 +346,7 @@ async fn console_page(
             "node": g.node(),
             "resource": g.resource(),
             "caps": { "power": may(GuestAction::Power), "console": may(GuestAction::Console) },
-            "consoleMax": state.config.console_max_per_user,
+            "consoleMax": state.config.tenancy.console_max_per_user,
         }))
     }
     .await;

@@ -60,6 +60,7 @@ pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next
 fn is_https(state: &AppState, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> bool {
     let origin_https = state
         .config
+        .web
         .app_origin
         .as_ref()
         .is_some_and(|o| o.scheme() == "https");
@@ -78,7 +79,7 @@ pub fn csp(state: &AppState, nonce: &str, host: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
         .collect::<String>();
-    let ws = if state.config.production {
+    let ws = if state.config.server.production {
         format!("wss://{host}/api/socket/io/ wss://{host}/api/proxy/vnc")
     } else {
         format!(
@@ -86,7 +87,7 @@ pub fn csp(state: &AppState, nonce: &str, host: &str) -> String {
         )
     };
     let mut img = String::from("'self' data: blob:");
-    for h in &state.config.image_remote_hosts {
+    for h in &state.config.web.image_remote_hosts {
         if h.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | ':'))
         {

@@ -71,7 +71,7 @@ fn access_json(state: &AppState, admin: &[String], allowed: &[String]) -> Value 
         "adminGroups": admin,
         "allowedGroups": allowed,
         // Always admins as well, whatever is stored: they come from ADMIN_GROUPS.
-        "environmentAdminGroups": state.config.admin_groups,
+        "environmentAdminGroups": state.config.session.admin_groups,
     })
 }
 
@@ -242,7 +242,8 @@ async fn current_limits(state: &AppState) -> AppResult<GlobalLimits> {
         .filter(|n| *n >= 0);
     Ok(GlobalLimits {
         quota,
-        max_vnets_per_user: stored.unwrap_or_else(|| i64::from(state.config.max_vnets_per_user)),
+        max_vnets_per_user: stored
+            .unwrap_or_else(|| i64::from(state.config.tenancy.max_vnets_per_user)),
     })
 }
 

@@ -113,7 +113,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
             tracing::info!(%origin, "socket refused: foreign origin");
             return Err(Refused("Forbidden origin"));
         }
-        None if state.config.allow_missing_ws_origin => {}
+        None if state.config.web.allow_missing_ws_origin => {}
         None => return Err(Refused("Forbidden origin")),
     }
     match crate::auth::session::load(&state.signer, &state.records, &state.config, headers).await {

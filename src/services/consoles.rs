@@ -94,10 +94,10 @@ pub async fn below_limit(ops: &Ops, caller: &Caller) -> AppResult<()> {
         r
     ))
     .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
-    if open_now.len() >= ops.config.console_max_per_user {
+    if open_now.len() >= ops.config.tenancy.console_max_per_user {
         return Err(AppError::with_message(
             ErrorCode::RateLimited,
-            OpenRefused::TooMany(ops.config.console_max_per_user).to_string(),
+            OpenRefused::TooMany(ops.config.tenancy.console_max_per_user).to_string(),
         ));
     }
     Ok(())

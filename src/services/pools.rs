@@ -198,7 +198,7 @@ pub async fn pve_userid(ops: &Ops, name: &str) -> AppResult<String> {
     if name.contains('@') {
         return Ok(name.to_owned());
     }
-    if let Some(realm) = &ops.config.proxmox_user_realm {
+    if let Some(realm) = &ops.config.proxmox.user_realm {
         return Ok(format!("{name}@{realm}"));
     }
     let users: Vec<PveUser> = ops.pve.get("access/users").await?;
@@ -231,7 +231,7 @@ pub async fn pve_userid(ops: &Ops, name: &str) -> AppResult<String> {
 pub async fn pve_groupid(ops: &Ops, name: &str) -> AppResult<String> {
     let groups: Vec<PveGroup> = ops.pve.get("access/groups").await?;
     let mut candidates = vec![name.to_owned()];
-    if let Some(realm) = &ops.config.proxmox_user_realm {
+    if let Some(realm) = &ops.config.proxmox.user_realm {
         candidates.push(format!("{name}-{realm}"));
     }
     for c in &candidates {
@@ -358,9 +358,9 @@ pub async fn create(ops: &Ops, caller: &Caller, input: PoolCreate) -> AppResult<
             ),
         )));
     }
-    if !caller.is_admin() && ops.config.max_pools_per_user > 0 {
+    if !caller.is_admin() && ops.config.tenancy.max_pools_per_user > 0 {
         let owned = v.engine.pools_named_for(&tag).len();
-        let max = ops.config.max_pools_per_user as usize;
+        let max = ops.config.tenancy.max_pools_per_user as usize;
         if owned >= max {
             return Err(fail(AppError::with_message(
                 ErrorCode::Forbidden,

@@ -370,7 +370,7 @@ async fn per_user_cap(ops: &Ops) -> AppResult<i64> {
         .await?
         .and_then(|v| v.get("maxVnetsPerUser").and_then(Value::as_i64))
         .filter(|n| *n >= 0);
-    Ok(stored.unwrap_or_else(|| i64::from(ops.config.max_vnets_per_user)))
+    Ok(stored.unwrap_or_else(|| i64::from(ops.config.tenancy.max_vnets_per_user)))
 }
 
 /// Creates a VNet (pending until SDN changes are applied).

@@ -189,7 +189,7 @@ impl TestApp {
     pub fn cli_vars(&self) -> Vec<(String, String)> {
         let mut vars = vec![(
             "UMA_DATA_DIR".to_owned(),
-            self.state.config.data_dir.display().to_string(),
+            self.state.config.server.data_dir.display().to_string(),
         )];
         if let uma::config::DatabaseConfig::MySql(url) = &self.database {
             vars.push(("DATABASE_URL".to_owned(), url.expose().to_owned()));
