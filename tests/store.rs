@@ -482,6 +482,34 @@ async fn audit(store: &Store) {
         1
     );
     assert_eq!(store.purge_audit(now_ms() + 1).await.unwrap(), 3);
+
+    // What a caller names is clipped to its column, and one long row does not sink its batch.
+    let long = NewAudit {
+        username: "mallory".into(),
+        action: "GROUP_VIEW".into(),
+        resource: format!("group:{}", "é".repeat(400)),
+        user_agent: Some("A".repeat(70_000)),
+        status: "FAILURE".into(),
+        ..Default::default()
+    };
+    let fine = NewAudit {
+        username: "alice".into(),
+        action: "LOGIN".into(),
+        resource: "auth:session".into(),
+        status: "SUCCESS".into(),
+        ..Default::default()
+    };
+    store.insert_audit_rows(&[long, fine]).await.unwrap();
+    let rows = store
+        .list_audit(&AuditFilter::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let clipped = rows.iter().find(|r| r.username == "mallory").unwrap();
+    assert_eq!(clipped.resource.chars().count(), 191);
+    assert!(clipped.resource.starts_with("group:éé") && clipped.resource.ends_with('…'));
+    assert_eq!(clipped.user_agent.as_deref().unwrap().chars().count(), 1024);
+    assert_eq!(store.purge_audit(now_ms() + 1).await.unwrap(), 2);
 }
 
 async fn settings_and_notifications(store: &Store) {

@@ -122,6 +122,26 @@ pub struct StatsWindows {
     pub actions: i64,
 }
 
+/// The length of the audit log's indexed text columns (`VARCHAR(191)` on MariaDB), in characters.
+const KEY_CHARS: usize = 191;
+/// How much of a user agent is kept.
+const AGENT_CHARS: usize = 1024;
+
+/// `s`, or its first `max - 1` characters and `…` when it is longer.
+fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => s.into(),
+        Some(_) => {
+            let end = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
+            format!("{}…", &s[..end]).into()
+        }
+    }
+}
+
+fn clip_opt(s: &Option<String>, max: usize) -> Option<std::borrow::Cow<'_, str>> {
+    s.as_deref().map(|s| clip(s, max))
+}
+
 const AUDIT_COLS: &str = "id, user_id, username, action, resource, details, ip_address, user_agent, status, op_id, created_at";
 
 impl Store {
@@ -137,17 +157,19 @@ impl Store {
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
             for r in rows {
+                // Text a caller chose (a resource names what they asked for) is clipped to
+                // its column: on MariaDB one row too long would fail the whole batch.
                 sqlx::query(&sql)
                     .bind(new_id())
-                    .bind(&r.user_id)
-                    .bind(&r.username)
-                    .bind(&r.action)
-                    .bind(&r.resource)
+                    .bind(clip_opt(&r.user_id, KEY_CHARS))
+                    .bind(clip(&r.username, KEY_CHARS))
+                    .bind(clip(&r.action, KEY_CHARS))
+                    .bind(clip(&r.resource, KEY_CHARS))
                     .bind(r.details.to_string())
-                    .bind(&r.ip_address)
-                    .bind(&r.user_agent)
-                    .bind(&r.status)
-                    .bind(&r.op_id)
+                    .bind(clip_opt(&r.ip_address, KEY_CHARS))
+                    .bind(clip_opt(&r.user_agent, AGENT_CHARS))
+                    .bind(clip(&r.status, KEY_CHARS))
+                    .bind(clip_opt(&r.op_id, KEY_CHARS))
                     .bind(r.created_at.unwrap_or(now))
                     .execute(&mut *tx)
                     .await?;
