@@ -211,3 +211,37 @@ async fn every_first_level_branch_comes_back_and_serves_again() {
     assert!(h.down.is_empty(), "{h:?}");
     app.stop().await.unwrap();
 }
+
+/// A branch that fails too often is not left down while the server goes on: the server stops
+/// (sockets closed, the run ends with an error for the process supervisor to act on), rather
+/// than keep sockets and consoles of sessions nothing can end any more.
+#[tokio::test]
+async fn a_branch_that_keeps_failing_stops_the_server() {
+    let app = spawn_app().await;
+    let (bob, _) = app.session_as("bob", &[], false).await;
+    let bob_socket = socket(&app, &bob).await;
+    // Five restarts a minute are allowed; the sixth failure gives up.
+    for _ in 0..5 {
+        let before = cell_of(&app, "sessions").await.expect("sessions running");
+        before.kill();
+        eventually(T, "sessions back", || async {
+            cell_of(&app, "sessions")
+                .await
+                .is_some_and(|c| c.get_id() != before.get_id())
+        })
+        .await;
+    }
+    cell_of(&app, "sessions")
+        .await
+        .expect("sessions running")
+        .kill();
+    assert!(
+        bob_socket.wait_closed(T).await,
+        "sockets are closed when the server stops"
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(30), app.finished())
+        .await
+        .expect("the server stops by itself");
+    let err = ended.expect_err("the run ends with an error");
+    assert!(err.to_string().contains("sessions"), "{err}");
+}

@@ -79,6 +79,9 @@ pub trait Elsewhere: Send + Sync + 'static {
     fn online(&self, username: &str) -> BoxFut<'_, bool>;
     /// Users with sockets on other instances, each with whether others may see them.
     fn users(&self) -> BoxFut<'_, Vec<(String, bool)>>;
+    /// Forgets this instance's users (a restarted presence learns them again from the
+    /// sockets); what others see follows by the next heartbeat.
+    fn forget_mine(&self) {}
 }
 
 /// No other instances.

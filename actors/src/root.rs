@@ -3,12 +3,15 @@
 //!
 //! A branch is attached with a start function ([`Tree::branch`]); the root restarts a branch
 //! that fails or stops on its own, at most [`Intensity::max_restarts`] times in
-//! [`Intensity::within`] (then it stays down and the tree reports it), and never while the tree
-//! shuts down. Services hold a [`Slot`], which always names the branch's current actor, so a
-//! handle taken before a restart keeps working after it.
+//! [`Intensity::within`], and never while the tree shuts down. Past that (or when a restart
+//! itself fails) the branch is left down and the tree gives up ([`Tree::given_up`]): the server
+//! stops rather than serve without, say, the actor that ends sessions. Services hold a
+//! [`Slot`], which always names the branch's current actor, so a handle taken before a restart
+//! keeps working after it.
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -92,9 +95,14 @@ struct Branch {
 }
 
 /// The root supervisor actor.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RootSupervisor {
     intensity: Intensity,
+    /// Set when the tree shuts down (before its children are stopped, so no stop is taken for
+    /// a failure).
+    stopping: Arc<AtomicBool>,
+    /// The first branch left down, for whoever must stop the server.
+    given_up: tokio::sync::watch::Sender<Option<&'static str>>,
 }
 
 /// What the root knows about the tree, for `/readyz` and the admin pages.
@@ -119,8 +127,6 @@ pub enum RootMsg {
     Health(RpcReplyPort<TreeHealth>),
     /// Start a branch and restart it when it ends.
     Attach(&'static str, StartFn, RpcReplyPort<Result<(), String>>),
-    /// The tree shuts down: branches that stop from now on stay stopped.
-    Stopping(RpcReplyPort<()>),
     /// The ids of the branches' actors now, by name (tests).
     Branches(RpcReplyPort<Vec<(&'static str, Option<ActorCell>)>>),
 }
@@ -130,7 +136,6 @@ impl std::fmt::Debug for RootMsg {
         match self {
             Self::Health(_) => f.write_str("Health"),
             Self::Attach(name, _, _) => write!(f, "Attach({name})"),
-            Self::Stopping(_) => f.write_str("Stopping"),
             Self::Branches(_) => f.write_str("Branches"),
         }
     }
@@ -141,7 +146,6 @@ pub struct RootState {
     started: Instant,
     failures: u64,
     restarts: u64,
-    stopping: bool,
     branches: Vec<Branch>,
 }
 
@@ -149,7 +153,6 @@ impl std::fmt::Debug for RootState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RootState")
             .field("branches", &self.branches.len())
-            .field("stopping", &self.stopping)
             .finish_non_exhaustive()
     }
 }
@@ -182,7 +185,7 @@ impl RootSupervisor {
         why: &str,
     ) {
         let id = who.get_id();
-        let stopping = state.stopping;
+        let stopping = self.stopping.load(Ordering::SeqCst);
         let Some(branch) = state.branches.iter_mut().find(|b| b.current == Some(id)) else {
             return;
         };
@@ -206,6 +209,7 @@ impl RootSupervisor {
                 within_secs = self.intensity.within.as_secs(),
                 "branch restarted too often; left down"
             );
+            self.give_up(branch.name);
             return;
         }
         branch.recent.push_back(now);
@@ -213,7 +217,20 @@ impl RootSupervisor {
         tracing::warn!(branch = branch.name, reason = why, "restarting branch");
         if let Err(e) = Self::start(myself, branch).await {
             tracing::error!(branch = branch.name, error = %e, "branch restart failed; left down");
+            self.give_up(branch.name);
         }
+    }
+
+    /// Tells whoever waits on [`Tree::given_up`] that `branch` is down for good.
+    fn give_up(&self, branch: &'static str) {
+        self.given_up.send_if_modified(|g| {
+            if g.is_none() {
+                *g = Some(branch);
+                true
+            } else {
+                false
+            }
+        });
     }
 }
 
@@ -232,7 +249,6 @@ impl Actor for RootSupervisor {
             started: Instant::now(),
             failures: 0,
             restarts: 0,
-            stopping: false,
             branches: Vec::new(),
         })
     }
@@ -273,10 +289,6 @@ impl Actor for RootSupervisor {
                 let started = Self::start(&myself, &mut branch).await;
                 state.branches.push(branch);
                 let _ = reply.send(started);
-            }
-            RootMsg::Stopping(reply) => {
-                state.stopping = true;
-                let _ = reply.send(());
             }
             RootMsg::Branches(reply) => {
                 let children = myself.get_children();
@@ -331,6 +343,8 @@ pub struct Tree {
     /// The root supervisor.
     pub root: ActorRef<RootMsg>,
     handle: tokio::task::JoinHandle<()>,
+    stopping: Arc<AtomicBool>,
+    given_up: tokio::sync::watch::Receiver<Option<&'static str>>,
 }
 
 impl Tree {
@@ -341,8 +355,20 @@ impl Tree {
 
     /// Starts the root supervisor with `intensity`.
     pub async fn with_intensity(intensity: Intensity) -> Result<Tree, SpawnErr> {
-        let (root, handle) = Actor::spawn(None, RootSupervisor { intensity }, ()).await?;
-        Ok(Tree { root, handle })
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (given_up_tx, given_up) = tokio::sync::watch::channel(None);
+        let supervisor = RootSupervisor {
+            intensity,
+            stopping: stopping.clone(),
+            given_up: given_up_tx,
+        };
+        let (root, handle) = Actor::spawn(None, supervisor, ()).await?;
+        Ok(Tree {
+            root,
+            handle,
+            stopping,
+            given_up,
+        })
     }
 
     /// Attaches the branch `name`: the root starts it now with `start(parent, 0)` and again with
@@ -354,11 +380,30 @@ impl Tree {
         F: Fn(ActorCell, u32) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<ActorRef<M>, SpawnErr>> + Send + 'static,
     {
+        self.branch_then(name, start, |_| {}).await
+    }
+
+    /// [`Tree::branch`], calling `then(n)` after each start, once the slot names the new actor
+    /// (what must follow a restart: sockets registered with the old actor register again).
+    pub async fn branch_then<M, F, Fut, T>(
+        &self,
+        name: &'static str,
+        start: F,
+        then: T,
+    ) -> Result<Slot<M>, SpawnErr>
+    where
+        M: Message,
+        F: Fn(ActorCell, u32) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ActorRef<M>, SpawnErr>> + Send + 'static,
+        T: Fn(u32) + Send + Sync + 'static,
+    {
+        let then = Arc::new(then);
         let slot: Arc<OnceLock<Slot<M>>> = Arc::default();
         let holder = slot.clone();
         let start = Arc::new(start);
         let start_fn: StartFn = Arc::new(move |parent, n| {
             let holder = holder.clone();
+            let then = then.clone();
             let run = start(parent, n);
             Box::pin(async move {
                 let actor = run.await?;
@@ -368,6 +413,7 @@ impl Tree {
                         let _ = holder.set(Slot::new(actor.clone()));
                     }
                 }
+                then(n);
                 Ok(actor.get_cell())
             })
         });
@@ -391,10 +437,26 @@ impl Tree {
         crate::call!(self.root, RootMsg::Branches)
     }
 
+    /// Resolves with the name of the first branch left down (restarted too often, or its
+    /// restart failed); pending while every branch runs.
+    pub fn given_up(&self) -> impl Future<Output = &'static str> + Send + 'static {
+        let mut rx = self.given_up.clone();
+        async move {
+            loop {
+                if let Some(name) = *rx.borrow_and_update() {
+                    return name;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+
     /// Stops every actor (children first, by ractor's linking) and waits for the root to end;
     /// nothing is restarted from the moment it is called.
     pub async fn shutdown(self) {
-        let _ = crate::call!(self.root, RootMsg::Stopping);
+        self.stopping.store(true, Ordering::SeqCst);
         self.root
             .stop_children_and_wait(Some("shutdown".into()), Some(crate::CALL_TIMEOUT))
             .await;
@@ -511,10 +573,44 @@ mod tests {
             slot.get().cast(true).unwrap();
             until(&tree, "a restart", |h| h.restarts == n).await;
         }
+        let given_up = tree.given_up();
         slot.get().cast(true).unwrap();
         let h = until(&tree, "the branch down", |h| !h.down.is_empty()).await;
         assert_eq!(h.down, vec!["flaky".to_owned()]);
         assert_eq!(h.restarts, 2);
+        // Whoever runs the tree hears of it (the server stops).
+        let name = tokio::time::timeout(Duration::from_secs(5), given_up)
+            .await
+            .unwrap();
+        assert_eq!(name, "flaky");
+        tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn then_runs_after_each_start_once_the_slot_names_the_new_actor() {
+        let tree = Tree::start().await.unwrap();
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let holder: Arc<OnceLock<Slot<bool>>> = Arc::default();
+        let (log, slot_seen) = (seen.clone(), holder.clone());
+        let slot = tree
+            .branch_then(
+                "followed",
+                |parent, _| crasher(parent),
+                move |n| {
+                    let now = slot_seen.get().map(|s| s.get().get_id());
+                    log.lock().push((n, now));
+                },
+            )
+            .await
+            .unwrap();
+        let _ = holder.set(slot.clone());
+        let first = slot.get().get_id();
+        slot.get().cast(true).unwrap();
+        until(&tree, "a restart", |h| h.restarts == 1).await;
+        let second = slot.get().get_id();
+        assert_ne!(first, second);
+        // The first start ran before the test held the slot; the restart saw the new actor.
+        assert_eq!(*seen.lock(), vec![(0, None), (1, Some(second))]);
         tree.shutdown().await;
     }
 

@@ -7,7 +7,7 @@ pub mod root;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -454,8 +454,20 @@ impl App {
         } = self;
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let io_for_shutdown = io.clone();
+        // A branch of the actor tree left down (it failed too often) stops the server too:
+        // serving on without, say, the actor that ends sessions would keep signed-out sockets
+        // and consoles open. The process exits non-zero and its supervisor starts it again.
+        let given_up = tree.given_up();
+        let failed: Arc<OnceLock<&'static str>> = Arc::default();
+        let failed_branch = failed.clone();
         let graceful = async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                branch = given_up => {
+                    tracing::error!(branch, "an actor branch failed too often: stopping the server");
+                    let _ = failed_branch.set(branch);
+                }
+            }
             tracing::info!("shutting down: closing sockets and finishing requests");
             let _ = stopping_tx.send(());
             crate::push::shutdown(&io_for_shutdown).await;
@@ -495,7 +507,12 @@ impl App {
             sim.shutdown();
         }
         tracing::info!("stopped");
-        result
+        match failed.get() {
+            Some(branch) => Err(std::io::Error::other(format!(
+                "the actor branch {branch} failed too often"
+            ))),
+            None => result,
+        }
     }
 }
 

@@ -135,21 +135,27 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
     ));
     let recheck = config.session.recheck;
     let sockets = control.clone();
+    let reconnect = control.clone();
     let sessions = tree
-        .branch("sessions", move |parent, starts| {
-            if starts > 0 {
-                // The sockets were registered with the session actors that ended with the
-                // supervisor: they reconnect and register with the new ones.
-                sockets.reconnect_local();
-            }
-            SessionsSupervisor::start(
-                parent,
-                Arc::new(sockets.clone()),
-                hooks.clone(),
-                IDLE_AFTER,
-                recheck,
-            )
-        })
+        .branch_then(
+            "sessions",
+            move |parent, _| {
+                SessionsSupervisor::start(
+                    parent,
+                    Arc::new(sockets.clone()),
+                    hooks.clone(),
+                    IDLE_AFTER,
+                    recheck,
+                )
+            },
+            move |starts| {
+                if starts > 0 {
+                    // The sockets were registered with the session actors that ended with the
+                    // supervisor: they reconnect and register with the new ones.
+                    reconnect.reconnect_local();
+                }
+            },
+        )
         .await?;
 
     let tracker = TrackerArgs {
@@ -193,13 +199,21 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
         let emitter: Arc<dyn uma_actors::emit::Emitter> = Arc::new(emitter.clone());
         let online = online.clone();
         let sockets = control.clone();
-        tree.branch("presence", move |parent, starts| {
-            if starts > 0 {
-                // Presence counts sockets as they connect: let them connect again.
-                sockets.reconnect_local();
-            }
-            Presence::start_with(parent, emitter.clone(), elsewhere.clone(), online.clone())
-        })
+        let shared = elsewhere.clone();
+        tree.branch_then(
+            "presence",
+            move |parent, _| {
+                Presence::start_with(parent, emitter.clone(), elsewhere.clone(), online.clone())
+            },
+            move |starts| {
+                if starts > 0 {
+                    // Presence counts sockets as they connect: what this instance told the
+                    // others goes, and the sockets connect again.
+                    shared.forget_mine();
+                    sockets.reconnect_local();
+                }
+            },
+        )
         .await?
     };
     let rooms = {

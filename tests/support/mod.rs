@@ -203,6 +203,14 @@ impl TestApp {
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
+    /// Waits for the server to stop by itself, and gives what its run returned.
+    pub async fn finished(mut self) -> std::io::Result<()> {
+        match self.task.take() {
+            Some(task) => task.await.expect("server task panicked"),
+            None => Ok(()),
+        }
+    }
+
     pub async fn stop(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -125,6 +125,10 @@ impl RedisPresence {
 }
 
 impl Elsewhere for RedisPresence {
+    fn forget_mine(&self) {
+        self.inner.mine.lock().clear();
+    }
+
     fn here(&self, username: &str, visible: Option<bool>) -> BoxFut<'_, ()> {
         let username = username.to_owned();
         Box::pin(async move {
