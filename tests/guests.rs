@@ -663,6 +663,15 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
             &alice,
             &csrf,
             Method::POST,
+            "/api/proxmox/vm/102/power",
+            Some(json!({ "action": "warp" })),
+            "VM_POWER",
+            "FAILURE",
+        ),
+        (
+            &alice,
+            &csrf,
+            Method::POST,
             "/api/proxmox/vm/101/snapshots",
             Some(json!({ "snapname": "audit1" })),
             "VM_SNAPSHOT_CREATE",
@@ -902,18 +911,6 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
             "SUCCESS",
         ),
     ];
-    // Malformed input is refused where it is parsed, before the rate limit and the ACL: a 400
-    // and no row.
-    let resp = alice
-        .send(
-            Method::POST,
-            "/api/proxmox/vm/102/power",
-            Some(&csrf),
-            Some(json!({ "action": "warp" })),
-        )
-        .await;
-    assert_eq!(resp.status(), 400);
-    let malformed_op = resp.headers()["x-op-id"].to_str().unwrap().to_owned();
     let mut expected = Vec::new();
     for (b, token, method, path, body, action, status) in &calls {
         let resp = b
@@ -934,11 +931,6 @@ async fn every_mutating_endpoint_writes_exactly_one_audit_row(db: Db) {
         .await
         .unwrap();
     store.close().await;
-    assert!(
-        rows.iter()
-            .all(|r| r.op_id.as_deref() != Some(malformed_op.as_str())),
-        "malformed input wrote a row"
-    );
     for (op, action, status, what) in expected {
         let mine: Vec<_> = rows
             .iter()

@@ -19,7 +19,7 @@ async fn limits_hold_with_redis_without_it_and_after_it_returns() {
     vars.insert("USE_SECURE_COOKIE".into(), "false".into());
     let app = spawn_with(vars, dir).await;
     let (alice, csrf) = app.session_as("alice", &[], false).await;
-    // Malformed input is refused before any limit is spent.
+    // Malformed input is refused (and audited) before any limit is spent.
     for _ in 0..40 {
         let resp = alice
             .post_json(

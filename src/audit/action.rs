@@ -56,7 +56,7 @@ actions! {
         ViewSnapshots = "VIEW_SNAPSHOTS": "A guest's snapshots were read.",
         ViewBackups = "VIEW_BACKUPS": "A guest's backups were read.",
         ViewNextTag = "VIEW_NEXT_TAG": "The next free VLAN tag was read.",
-        VmPower = "VM_POWER": "A power action was refused before it was known (limit, permission, unknown action).",
+        VmPower = "VM_POWER": "A power action was refused before it ran (unknown action, limit, permission, not for this kind of guest).",
         VmStart = "VM_START": "A guest was started.",
         VmStop = "VM_STOP": "A guest was stopped (hard).",
         VmShutdown = "VM_SHUTDOWN": "A guest was asked to shut down.",

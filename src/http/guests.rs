@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::http::input::{Body, Params};
-use crate::pve::path::{PowerAction, Vmid};
+use crate::pve::path::Vmid;
 use crate::services::guests::{
     self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule, Started,
 };
@@ -73,10 +73,9 @@ async fn power(
     Path(id): Path<String>,
     Body(input): Body<PowerInput>,
 ) -> AppResult<Json<Started>> {
-    Ok(Json({
-        let action = PowerAction::parse("action", &input.action)?;
-        guests::power(&ops, &caller, vmid(&id)?, action).await?
-    }))
+    let vmid = vmid(&id)?;
+    let action = guests::action(&ops, &caller, vmid, &input.action)?;
+    Ok(Json(guests::power(&ops, &caller, vmid, action).await?))
 }
 
 async fn config(

@@ -349,7 +349,10 @@ impl PowerAction {
             .ok_or_else(|| {
                 invalid(
                     field,
-                    "use start, shutdown, reboot, stop, suspend, resume or reset (VMs only)",
+                    &format!(
+                        "unknown power action '{}': use start, shutdown, reboot, stop, suspend, resume or reset (VMs only)",
+                        raw.chars().take(32).collect::<String>()
+                    ),
                 )
             })
     }

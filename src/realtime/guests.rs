@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::events::{on, parse};
 use super::Socket;
 use crate::error::{AppError, AppResult};
-use crate::pve::path::{PowerAction, Vmid};
+use crate::pve::path::Vmid;
 use crate::services::guests::{self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule};
 
 /// Client events this module handles (each listed in `docs/realtime.md`).
@@ -121,10 +121,9 @@ fn vmid(id: u64) -> AppResult<Vmid> {
 pub fn register(socket: &Socket) {
     on(socket, "vm:power", async |state, caller, _s, d| {
         let i: PowerIn = parse(d)?;
-        let (vmid, action) = (vmid(i.vmid)?, PowerAction::parse("action", &i.action)?);
-        Ok(json!(
-            guests::power(&state.ops(), &caller, vmid, action).await?
-        ))
+        let (ops, vmid) = (state.ops(), vmid(i.vmid)?);
+        let action = guests::action(&ops, &caller, vmid, &i.action)?;
+        Ok(json!(guests::power(&ops, &caller, vmid, action).await?))
     });
     on(socket, "vm:snapshot", async |state, caller, _s, d| {
         let i: SnapshotIn = parse(d)?;

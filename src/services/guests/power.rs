@@ -12,6 +12,17 @@ use crate::pve::path::{PowerAction, Vmid};
 use crate::services::Ops;
 use crate::services::{guest, limit};
 
+/// The power action a request names: parsed before anything is spent on the request, and
+/// refused (with its audit row) when Uma knows no such action.
+pub fn action(ops: &Ops, caller: &Caller, vmid: Vmid, raw: &str) -> AppResult<PowerAction> {
+    ops.audit.checked(
+        &caller.actor,
+        AuditAction::VmPower,
+        &format!("vm:{vmid}"),
+        PowerAction::parse("action", raw),
+    )
+}
+
 /// Starts, stops, … a guest. `action` is parsed by the caller (an unknown one never reaches the
 /// rate limit or the ACL); whether it applies to the guest's kind is known once the guest is.
 pub async fn power(
