@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,6 +127,7 @@ pub struct ResourcePoller {
     source: Arc<dyn ClusterSource>,
     sink: Arc<dyn ClusterSink>,
     config: PollerConfig,
+    watchers: Arc<AtomicUsize>,
 }
 
 /// The poller's state.
@@ -232,11 +234,18 @@ impl Actor for ResourcePoller {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<PollerMsg>,
+        myself: ActorRef<PollerMsg>,
         (): (),
     ) -> Result<PollerState, ActorProcessingErr> {
+        // A poller started again after a failure goes on where the last one stopped: it
+        // reads at once for those already watching, and its versions start past any the
+        // last one gave (the time in ms), so browsers see a gap and take a new snapshot.
+        let watchers = self.watchers.load(Ordering::SeqCst);
+        if watchers > 0 {
+            let _ = myself.cast(PollerMsg::Poll);
+        }
         Ok(PollerState {
-            version: 0,
+            version: u64::try_from(now_ms()).unwrap_or_default(),
             items: Arc::new(Vec::new()),
             by_id: HashMap::new(),
             health: Health {
@@ -245,7 +254,7 @@ impl Actor for ResourcePoller {
                 since: now_ms(),
             },
             failures: 0,
-            watchers: 0,
+            watchers,
             fetching: false,
             next_due: None,
             waiting: Vec::new(),
@@ -375,6 +384,9 @@ pub struct ClusterArgs {
     pub config: PollerConfig,
     /// Where the current poller is published (replaced after a restart).
     pub poller: Arc<parking_lot::RwLock<Option<ActorRef<PollerMsg>>>>,
+    /// How many watch now, kept by whoever counts them ([`PollerMsg::Watchers`] tells the
+    /// running poller; a new one starts from this).
+    pub watchers: Arc<AtomicUsize>,
 }
 
 /// Messages of the cluster supervisor (none; it only supervises).
@@ -391,6 +403,7 @@ impl ClusterSupervisor {
                 source: args.source.clone(),
                 sink: args.sink.clone(),
                 config: args.config.clone(),
+                watchers: args.watchers.clone(),
             },
             (),
             myself.get_cell(),
@@ -440,7 +453,7 @@ impl Actor for ClusterSupervisor {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
     use serde_json::json;
 
@@ -472,5 +485,78 @@ mod tests {
         )
         .upsert
         .is_empty());
+    }
+
+    /// Counts reads; each read shows a list that differs from the last.
+    struct Counting(std::sync::atomic::AtomicU64);
+
+    impl ClusterSource for Counting {
+        fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Value>, String>> + Send + '_>> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                Ok(vec![
+                    json!({"id": "node/pve1", "type": "node", "status": "online", "n": n}),
+                ])
+            })
+        }
+    }
+
+    struct Collect(parking_lot::Mutex<Vec<(u64, u64)>>);
+
+    impl ClusterSink for Collect {
+        fn publish(&self, update: ClusterUpdate) {
+            self.0.lock().push((update.from, update.to));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_poller_goes_on_for_those_watching_with_later_versions() {
+        let source = Arc::new(Counting(std::sync::atomic::AtomicU64::new(0)));
+        let sink = Arc::new(Collect(parking_lot::Mutex::new(Vec::new())));
+        let poller = Arc::new(parking_lot::RwLock::new(None));
+        let watchers = Arc::new(AtomicUsize::new(0));
+        let args = || ClusterArgs {
+            source: source.clone(),
+            sink: sink.clone(),
+            config: PollerConfig {
+                interval: Duration::from_millis(20),
+                ..Default::default()
+            },
+            poller: poller.clone(),
+            watchers: watchers.clone(),
+        };
+        let (sup, _) = Actor::spawn(None, ClusterSupervisor, args()).await.unwrap();
+        // One watcher, counted by whoever counts them and told to the poller.
+        watchers.store(1, Ordering::SeqCst);
+        let first = poller.read().clone().unwrap();
+        first.cast(PollerMsg::Watchers(1)).unwrap();
+        let wait_for = |n: usize| {
+            let sink = sink.clone();
+            async move {
+                for _ in 0..250 {
+                    if sink.0.lock().len() >= n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                panic!("fewer than {n} updates");
+            }
+        };
+        wait_for(3).await;
+        let last_before = sink.0.lock().last().unwrap().1;
+        // The branch fails and the root starts it again: the new poller reads for the
+        // watcher without being told again, and its versions come after the last one's.
+        sup.kill_and_wait(None).await.unwrap();
+        let (sup, handle) = Actor::spawn(None, ClusterSupervisor, args()).await.unwrap();
+        assert_ne!(poller.read().as_ref().unwrap().get_id(), first.get_id());
+        let seen = sink.0.lock().len();
+        wait_for(seen + 3).await;
+        let after: Vec<(u64, u64)> = sink.0.lock()[seen..].to_vec();
+        assert!(
+            after.iter().all(|(_, to)| *to > last_before),
+            "{after:?} after {last_before}"
+        );
+        sup.stop(None);
+        handle.await.unwrap();
     }
 }

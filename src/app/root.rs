@@ -172,11 +172,13 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
     );
 
     let poller = Arc::new(parking_lot::RwLock::new(None));
+    let watchers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (live, live_sink) = Live::new(
         acl.clone(),
         control.clone(),
         config.tenancy.public_storages.clone(),
         poller.clone(),
+        watchers.clone(),
     );
     let live_sink: Arc<dyn ClusterSink> = Arc::new(live_sink);
     let poller_config = uma_actors::cluster::PollerConfig {
@@ -189,6 +191,7 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
             sink: live_sink.clone(),
             config: poller_config.clone(),
             poller: poller.clone(),
+            watchers: watchers.clone(),
         };
         ClusterSupervisor::start(parent, args)
     })

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +67,8 @@ pub struct Live {
     io: IoControl,
     public_storages: Vec<String>,
     poller: Arc<RwLock<Option<ActorRef<PollerMsg>>>>,
+    /// How many watch (for a poller started after a failure).
+    watchers: Arc<AtomicUsize>,
     rooms: Mutex<Rooms>,
 }
 
@@ -145,6 +148,7 @@ impl Live {
         io: IoControl,
         public_storages: Vec<String>,
         poller: Arc<RwLock<Option<ActorRef<PollerMsg>>>>,
+        watchers: Arc<AtomicUsize>,
     ) -> (Arc<Self>, LiveSink) {
         let (tx, mut rx) = mpsc::unbounded_channel::<ClusterUpdate>();
         let live = Arc::new(Self {
@@ -152,6 +156,7 @@ impl Live {
             io,
             public_storages,
             poller,
+            watchers,
             rooms: Mutex::new(Rooms::default()),
         });
         let weak = Arc::downgrade(&live);
@@ -172,6 +177,8 @@ impl Live {
 
     fn tell_watchers(&self) {
         let n = self.rooms.lock().watchers.len();
+        // Kept for a poller started after a failure, which has not heard the count.
+        self.watchers.store(n, Ordering::SeqCst);
         if let Ok(p) = self.poller() {
             let _ = p.cast(PollerMsg::Watchers(n));
         }
