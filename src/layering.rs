@@ -70,13 +70,52 @@ fn module_path(file: &str) -> Vec<String> {
     parts
 }
 
-/// The code of a file without its comments, string and character literals, and test modules
-/// (by the crate's lint, a test module comes last in its file).
+/// The code of a file without its comments, string and character literals, and the items
+/// marked `#[cfg(test)]` (test modules, and any `use` or item of test code).
 fn code_of(text: &str) -> String {
-    let body = match text.find("\n#[cfg(test)]") {
-        Some(i) => &text[..i],
-        None => text,
-    };
+    without_test_items(&stripped(text))
+}
+
+/// `code` without each item that follows a `#[cfg(test)]`: up to its `;` when that comes before
+/// any `{`, else through the `}` that closes its first `{`.
+fn without_test_items(code: &str) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let item = &rest[at + MARK.len()..];
+        let end = match (item.find(';'), item.find('{')) {
+            (Some(semi), brace) if brace.is_none_or(|b| semi < b) => semi + 1,
+            (_, Some(open)) => {
+                let mut depth = 0usize;
+                let mut close = item.len();
+                for (i, c) in item[open..].char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                close = open + i + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                close
+            }
+            _ => item.len(),
+        };
+        rest = &item[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` without its comments, string and character literals.
+fn stripped(text: &str) -> String {
+    let body = text;
     let chars: Vec<char> = body.chars().collect();
     let mut out = String::with_capacity(body.len());
     let mut i = 0;
@@ -466,6 +505,20 @@ mod tests {
         assert_eq!(nested, Vec::new(), "both stay inside services");
         let climbing = check(&[file("acl/cache.rs", "use super::super::state::AppState;\n")]);
         assert_eq!(climbing.len(), 1, "{climbing:?}");
+    }
+
+    #[test]
+    fn test_code_hides_only_itself() {
+        // A `#[cfg(test)]` import near the top does not hide the imports after it.
+        let bad = check(&[file(
+            "acl/cache.rs",
+            "#[cfg(test)]\nuse crate::state::AppState;\n\
+             use crate::http::guard;\n\
+             #[cfg(test)]\nmod tests { fn f() { if true { let _ = crate::app::App::build; } } }\n\
+             use crate::realtime::Socket;\n",
+        )]);
+        let found: Vec<&str> = bad.iter().map(|v| v.to.as_str()).collect();
+        assert_eq!(found, vec!["http", "realtime"], "{bad:?}");
     }
 
     #[test]

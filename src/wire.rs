@@ -58,10 +58,10 @@ fn generated() -> String {
         .map(|k| k.as_str())
         .collect();
     union(&mut out, "A guest's type.", "GuestKind", &guest);
-    let kinds: Vec<_> = ResourceKind::ALL.iter().map(|k| k.as_str()).collect();
+    let kinds: Vec<_> = ResourceKind::KNOWN.iter().map(|k| k.as_str()).collect();
     union(
         &mut out,
-        "The `type` of a cluster resource.",
+        "The `type` of a cluster resource Uma knows (administrators may also see others, by their Proxmox name).",
         "ResourceKind",
         &kinds,
     );

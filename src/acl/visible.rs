@@ -21,7 +21,7 @@ pub fn storage_readable(
 
 /// Whether `p` may see one resource.
 pub fn can_see(engine: &Engine, p: &Principal, public_storages: &[String], r: &Resource) -> bool {
-    match r.kind {
+    match &r.kind {
         ResourceKind::Qemu | ResourceKind::Lxc => r
             .vmid
             .is_some_and(|id| engine.guest_allows(p, id, GuestAction::View)),

@@ -15,7 +15,7 @@ use crate::auth::session::CurrentSession;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::Params;
-use crate::pve::models::Resource;
+use crate::pve::models::{Resource, ResourceKind};
 use crate::services::cluster;
 use crate::services::Ops;
 use crate::state::AppState;
@@ -222,13 +222,13 @@ async fn resources(
     client: ClientInfo,
     Query(q): Query<ResourcesQuery>,
 ) -> AppResult<Json<Value>> {
-    let kinds: &[&str] = match q.kind.as_deref() {
+    let kinds: &[ResourceKind] = match q.kind.as_deref() {
         None | Some("") => &[],
-        Some("vm") => &["qemu", "lxc"],
-        Some("storage") => &["storage"],
-        Some("node") => &["node"],
-        Some("pool") => &["pool"],
-        Some("sdn") => &["sdn"],
+        Some("vm") => &[ResourceKind::Qemu, ResourceKind::Lxc],
+        Some("storage") => &[ResourceKind::Storage],
+        Some("node") => &[ResourceKind::Node],
+        Some("pool") => &[ResourceKind::Pool],
+        Some("sdn") => &[ResourceKind::Sdn],
         Some(other) => {
             return Err(AppError::with_message(
                 ErrorCode::InvalidInput,
@@ -241,7 +241,7 @@ async fn resources(
     let items: Vec<Resource> = view
         .resources
         .iter()
-        .filter(|r| kinds.is_empty() || kinds.contains(&r.kind.as_str()))
+        .filter(|r| kinds.is_empty() || kinds.contains(&r.kind))
         .cloned()
         .collect();
     let items = crate::acl::visible::visible(

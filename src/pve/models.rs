@@ -24,10 +24,9 @@ fn bool_from_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
     })
 }
 
-/// The `type` of a cluster resource. Kinds Uma does not know (Proxmox adds some over time) read
-/// as `other`, which no one but an administrator sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The `type` of a cluster resource. A kind Uma does not know (Proxmox adds some over time) keeps
+/// its name; only administrators see such resources.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
     /// A QEMU VM.
     Qemu,
@@ -41,25 +40,23 @@ pub enum ResourceKind {
     Pool,
     /// An SDN zone on a node.
     Sdn,
-    /// Anything else.
-    #[serde(other)]
-    Other,
+    /// Any other kind, by its Proxmox name.
+    Other(String),
 }
 
 impl ResourceKind {
-    /// Every kind.
-    pub const ALL: [Self; 7] = [
+    /// Every kind Uma knows.
+    pub const KNOWN: [Self; 6] = [
         Self::Qemu,
         Self::Lxc,
         Self::Node,
         Self::Storage,
         Self::Pool,
         Self::Sdn,
-        Self::Other,
     ];
 
     /// The wire name.
-    pub const fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Qemu => "qemu",
             Self::Lxc => "lxc",
@@ -67,24 +64,38 @@ impl ResourceKind {
             Self::Storage => "storage",
             Self::Pool => "pool",
             Self::Sdn => "sdn",
-            Self::Other => "other",
+            Self::Other(name) => name,
         }
     }
 
-    /// The kind named `raw`, if Uma knows it.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL
+    /// The kind named `raw`.
+    pub fn parse(raw: &str) -> Self {
+        Self::KNOWN
             .into_iter()
-            .find(|k| k.as_str() == raw && *k != Self::Other)
+            .find(|k| k.as_str() == raw)
+            .unwrap_or_else(|| Self::Other(raw.to_owned()))
     }
 
     /// The guest kind, for VMs and containers.
-    pub const fn guest(self) -> Option<GuestKind> {
+    pub const fn guest(&self) -> Option<GuestKind> {
         match self {
             Self::Qemu => Some(GuestKind::Qemu),
             Self::Lxc => Some(GuestKind::Lxc),
             _ => None,
         }
+    }
+}
+
+impl Serialize for ResourceKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Self::parse(&raw))
     }
 }
 
@@ -195,4 +206,28 @@ pub struct RoleItem {
     /// Comma-separated privileges.
     #[serde(default)]
     pub privs: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn resource_kinds_keep_names_uma_does_not_know() {
+        for (raw, kind) in [
+            ("qemu", ResourceKind::Qemu),
+            ("storage", ResourceKind::Storage),
+            ("network", ResourceKind::Other("network".into())),
+        ] {
+            let r: Resource = serde_json::from_value(
+                serde_json::json!({ "id": format!("{raw}/x"), "type": raw }),
+            )
+            .unwrap();
+            assert_eq!(r.kind, kind);
+            assert_eq!(serde_json::to_value(&r).unwrap()["type"], raw);
+        }
+        assert_eq!(ResourceKind::parse("lxc").guest(), Some(GuestKind::Lxc));
+        assert_eq!(ResourceKind::parse("openvz").guest(), None);
+    }
 }

@@ -13,6 +13,7 @@ use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pve::path::Upid;
+use crate::pve::tasks::TaskState;
 use crate::services::view;
 use crate::services::Ops;
 
@@ -284,7 +285,7 @@ pub async fn status(ops: &Ops, caller: &Caller) -> AppResult<Value> {
     let task = running.map(|t| {
         let mut out = json!({
             "upid": t.get("upid"), "type": t.get("type"), "node": t.get("node"),
-            "starttime": t.get("starttime"), "status": "running",
+            "starttime": t.get("starttime"), "status": TaskState::Running,
         });
         if admin {
             out["user"] = t.get("user").cloned().unwrap_or(Value::Null);

@@ -18,16 +18,15 @@ export type GuestKind =
   | "lxc";
 export const GUEST_KINDS: readonly GuestKind[] = ["qemu", "lxc"];
 
-/** The `type` of a cluster resource. */
+/** The `type` of a cluster resource Uma knows (administrators may also see others, by their Proxmox name). */
 export type ResourceKind =
   | "qemu"
   | "lxc"
   | "node"
   | "storage"
   | "pool"
-  | "sdn"
-  | "other";
-export const RESOURCE_KINDS: readonly ResourceKind[] = ["qemu", "lxc", "node", "storage", "pool", "sdn", "other"];
+  | "sdn";
+export const RESOURCE_KINDS: readonly ResourceKind[] = ["qemu", "lxc", "node", "storage", "pool", "sdn"];
 
 /** Whether a Proxmox task still runs. */
 export type TaskState =
