@@ -25,7 +25,17 @@ use serde::Serialize;
 use crate::emit::BoxFut;
 
 /// The current actor of a first-level branch, across its restarts. Cheap to clone.
-pub struct Slot<M: Message>(Arc<RwLock<ActorRef<M>>>);
+pub struct Slot<M: Message>(Arc<SlotInner<M>>);
+
+struct SlotInner<M: Message> {
+    actor: RwLock<ActorRef<M>>,
+    /// Counts the actors the slot has named; bumped (and waiters woken) by each restart.
+    generation: std::sync::atomic::AtomicU64,
+    changed: tokio::sync::Notify,
+}
+
+/// How long [`Slot::cast`] holds a message for a branch that is restarting.
+const HOLD_FOR_RESTART: Duration = Duration::from_secs(5);
 
 impl<M: Message> Clone for Slot<M> {
     fn clone(&self) -> Self {
@@ -36,7 +46,7 @@ impl<M: Message> Clone for Slot<M> {
 impl<M: Message> std::fmt::Debug for Slot<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Slot")
-            .field(&self.0.read().get_id())
+            .field(&self.0.actor.read().get_id())
             .finish()
     }
 }
@@ -44,16 +54,58 @@ impl<M: Message> std::fmt::Debug for Slot<M> {
 impl<M: Message> Slot<M> {
     /// A slot holding `actor` (a branch not attached to a tree: tests).
     pub fn new(actor: ActorRef<M>) -> Self {
-        Self(Arc::new(RwLock::new(actor)))
+        Self(Arc::new(SlotInner {
+            actor: RwLock::new(actor),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            changed: tokio::sync::Notify::new(),
+        }))
     }
 
     /// The branch's actor now.
     pub fn get(&self) -> ActorRef<M> {
-        self.0.read().clone()
+        self.0.actor.read().clone()
     }
 
     fn set(&self, actor: ActorRef<M>) {
-        *self.0.write() = actor;
+        *self.0.actor.write() = actor;
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.changed.notify_waiters();
+    }
+
+    /// Sends `msg` to the branch's actor without waiting. When that actor has just ended (the
+    /// branch is restarting), the message is held until the next one is in place, for up to
+    /// five seconds, and given to it: a fire-and-forget message (an audit row, a task to
+    /// follow, a session to end) is not lost to a restart. Returns false when it is dropped.
+    pub fn cast(&self, msg: M) -> bool {
+        let seen = self.0.generation.load(Ordering::SeqCst);
+        match self.get().cast(msg) {
+            Ok(()) => true,
+            Err(ractor::MessagingErr::SendErr(msg)) => {
+                let inner = self.0.clone();
+                let Ok(rt) = tokio::runtime::Handle::try_current() else {
+                    return false;
+                };
+                rt.spawn(async move {
+                    let deadline = tokio::time::Instant::now() + HOLD_FOR_RESTART;
+                    loop {
+                        let changed = inner.changed.notified();
+                        if inner.generation.load(Ordering::SeqCst) != seen {
+                            let actor = inner.actor.read().clone();
+                            if actor.cast(msg).is_err() {
+                                tracing::warn!("a message for a restarted actor was lost");
+                            }
+                            return;
+                        }
+                        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                            tracing::warn!("a message for a restarting actor was dropped");
+                            return;
+                        }
+                    }
+                });
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
@@ -611,6 +663,30 @@ mod tests {
         assert_ne!(first, second);
         // The first start ran before the test held the slot; the restart saw the new actor.
         assert_eq!(*seen.lock(), vec![(0, None), (1, Some(second))]);
+        tree.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_message_sent_while_a_branch_restarts_reaches_the_new_actor() {
+        let tree = Tree::start().await.unwrap();
+        let slot = tree
+            .branch("slow", |parent, n| async move {
+                if n > 0 {
+                    // A restart that takes a while: messages arrive meanwhile.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                crasher(parent).await
+            })
+            .await
+            .unwrap();
+        let old = slot.get();
+        old.kill();
+        while old.get_status() != ractor::ActorStatus::Stopped {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Sent to the ended actor: held, then given to its successor, which fails on it.
+        assert!(slot.cast(true));
+        until(&tree, "the held message delivered", |h| h.restarts == 2).await;
         tree.shutdown().await;
     }
 

@@ -14,12 +14,7 @@
 //! └── whiteboards         WhiteboardsSupervisor ── Whiteboard per board
 //! ```
 //!
-//! What a restart loses and how it comes back: the children of a restarted supervisor end with
-//! it. Sessions and presence are rebuilt from the sockets, so their restart disconnects this
-//! instance's sockets; the browsers reconnect within seconds and register again (a session
-//! ended meanwhile is refused). Open consoles close (the browser says why; the user opens the
-//! console again). Chat rooms and whiteboards start again on demand from the store. Audit rows
-//! not yet written by a killed writer are lost; those of a failed batch are kept by the writer.
+//! What a restart loses and how it comes back: see `docs/architecture.md` ("The actor tree").
 
 use std::sync::Arc;
 

@@ -133,8 +133,11 @@ impl Audit {
             op_id: (op != "-").then_some(op),
             at_ms: crate::store::now_ms(),
         };
-        if let Err(e) = self.writer.get().cast(AuditMsg::Record(Box::new(row))) {
-            tracing::error!(error = %e, action = action.as_str(), "audit writer unavailable; row lost");
+        if !self.writer.cast(AuditMsg::Record(Box::new(row))) {
+            tracing::error!(
+                action = action.as_str(),
+                "audit writer unavailable; row lost"
+            );
         }
     }
 

@@ -61,7 +61,7 @@ impl SessionEvents for SessionHooks {
     }
 
     fn ended(&self, session_id: &str, reason: EndReason) {
-        let _ = self.consoles.get().cast(ConsolesMsg::CloseSession(
+        let _ = self.consoles.cast(ConsolesMsg::CloseSession(
             session_id.to_owned(),
             console_reason(reason).to_owned(),
         ));
@@ -79,7 +79,7 @@ impl SessionEvents for SessionHooks {
                 }
                 Ok(Some(r)) if r.revoked_at.is_none() => SessionMsg::Expired,
                 Ok(_) => {
-                    let _ = consoles.get().cast(ConsolesMsg::CloseSession(
+                    let _ = consoles.cast(ConsolesMsg::CloseSession(
                         id.clone(),
                         console_reason(EndReason::Revoked).to_owned(),
                     ));

@@ -199,7 +199,7 @@ impl SessionRecords {
             reason,
         })
         .await;
-        let _ = sessions.get().cast(SessionsMsg::End(id.to_owned(), reason));
+        let _ = sessions.cast(SessionsMsg::End(id.to_owned(), reason));
         revoked
     }
 
@@ -220,7 +220,7 @@ impl SessionRecords {
             })
             .await;
             if let Some(s) = sessions {
-                let _ = s.get().cast(SessionsMsg::End(id.clone(), reason));
+                let _ = s.cast(SessionsMsg::End(id.clone(), reason));
             }
         }
         Ok(ids.len())

@@ -125,7 +125,7 @@ impl Tasks {
 
     /// Follows `upid` for `user`.
     pub fn track(&self, upid: Upid, user: &str, vmid: Option<u32>) {
-        let _ = self.actor.get().cast(TaskMsg::Track {
+        let _ = self.actor.cast(TaskMsg::Track {
             upid,
             user: user.to_owned(),
             vmid,

@@ -714,7 +714,7 @@ pub async fn put_settings(chat: &Chat, caller: &Caller, patch: SettingsPatch) ->
     let text = serde_json::to_string(&settings).map_err(AppError::internal)?;
     chat.store.set_user_settings(&me.id, &text).await?;
     if before.show_online_status != settings.show_online_status {
-        let _ = chat.presence.get().cast(PresenceMsg::SetVisible {
+        let _ = chat.presence.cast(PresenceMsg::SetVisible {
             username: me.username.clone(),
             visible: settings.show_online_status,
         });
