@@ -101,6 +101,18 @@ impl AppState {
     }
 }
 
+impl FromRef<AppState> for crate::services::chat::Chat {
+    fn from_ref(s: &AppState) -> Self {
+        s.chat.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::services::whiteboard::Boards {
+    fn from_ref(s: &AppState) -> Self {
+        s.whiteboards.clone()
+    }
+}
+
 impl FromRef<AppState> for Ops {
     fn from_ref(s: &AppState) -> Self {
         Ops {

@@ -155,7 +155,7 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
 
     let tracker = TrackerArgs {
         pve: pve.clone(),
-        io: control.clone(),
+        emitter: Arc::new(emitter.clone()),
         acl: acl.clone(),
         book: Arc::new(parking_lot::Mutex::new(Book::default())),
     };

@@ -14,6 +14,7 @@ use crate::services::chat::api::{
     self, BlockInput, CreateGroup, HistoryQuery, ListQuery, Page, SearchQuery, UpdateGroup,
 };
 use crate::services::chat::settings::SettingsPatch;
+use crate::services::chat::Chat;
 use crate::state::AppState;
 
 /// Chat routes.
@@ -48,122 +49,117 @@ fn paged(page: Page) -> (HeaderMap, Json<Value>) {
 }
 
 async fn direct_history(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Params(q): Params<HistoryQuery>,
 ) -> AppResult<(HeaderMap, Json<Value>)> {
-    Ok(paged(api::direct_history(&state.chat, &caller, q).await?))
+    Ok(paged(api::direct_history(&chat, &caller, q).await?))
 }
 
 async fn group_history(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Params(q): Params<HistoryQuery>,
 ) -> AppResult<(HeaderMap, Json<Value>)> {
-    Ok(paged(api::group_history(&state.chat, &caller, q).await?))
+    Ok(paged(api::group_history(&chat, &caller, q).await?))
 }
 
-async fn public_channel(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(api::public_channel_id(&state.chat, &caller).await?))
+async fn public_channel(State(chat): State<Chat>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(api::public_channel_id(&chat, &caller).await?))
 }
 
-async fn join_public_channel(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> AppResult<Json<Value>> {
-    Ok(Json(api::join_public_channel(&state.chat, &caller).await?))
+async fn join_public_channel(State(chat): State<Chat>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(api::join_public_channel(&chat, &caller).await?))
 }
 
-async fn recent(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(api::recent(&state.chat, &caller).await?))
+async fn recent(State(chat): State<Chat>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(api::recent(&chat, &caller).await?))
 }
 
-async fn get_settings(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(api::get_settings(&state.chat, &caller).await?))
+async fn get_settings(State(chat): State<Chat>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(api::get_settings(&chat, &caller).await?))
 }
 
 async fn put_settings(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Body(patch): Body<SettingsPatch>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::put_settings(&state.chat, &caller, patch).await?))
+    Ok(Json(api::put_settings(&chat, &caller, patch).await?))
 }
 
-async fn get_blocks(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    let all = api::get_settings(&state.chat, &caller).await?;
+async fn get_blocks(State(chat): State<Chat>, caller: Caller) -> AppResult<Json<Value>> {
+    let all = api::get_settings(&chat, &caller).await?;
     Ok(Json(all["blocked"].clone()))
 }
 
 async fn block(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Body(input): Body<BlockInput>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        api::set_block(&state.chat, &caller, &input.username, true).await?,
+        api::set_block(&chat, &caller, &input.username, true).await?,
     ))
 }
 
 async fn unblock(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Path(username): Path<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        api::set_block(&state.chat, &caller, &username, false).await?,
+        api::set_block(&chat, &caller, &username, false).await?,
     ))
 }
 
 async fn list_groups(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Params(q): Params<ListQuery>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::list_groups(&state.chat, &caller, q).await?))
+    Ok(Json(api::list_groups(&chat, &caller, q).await?))
 }
 
 async fn create_group(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Body(input): Body<CreateGroup>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::create_group(&state.chat, &caller, input).await?))
+    Ok(Json(api::create_group(&chat, &caller, input).await?))
 }
 
 async fn get_group(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::get_group(&state.chat, &caller, &id).await?))
+    Ok(Json(api::get_group(&chat, &caller, &id).await?))
 }
 
 async fn update_group(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<UpdateGroup>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(
-        api::update_group(&state.chat, &caller, &id, input).await?,
-    ))
+    Ok(Json(api::update_group(&chat, &caller, &id, input).await?))
 }
 
 async fn remove_member(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        api::remove_member(&state.chat, &caller, &id, &user_id).await?,
+        api::remove_member(&chat, &caller, &id, &user_id).await?,
     ))
 }
 
 async fn search_users(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     caller: Caller,
     Params(q): Params<SearchQuery>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(api::search_users(&state.chat, &caller, q).await?))
+    Ok(Json(api::search_users(&chat, &caller, q).await?))
 }

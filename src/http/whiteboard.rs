@@ -16,6 +16,8 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::input::{Body, Params};
 use crate::http::security::CspNonce;
+use crate::services::chat::Chat;
+use crate::services::whiteboard::Boards;
 use crate::services::whiteboard::{self as wb, BoardId, SaveInput};
 use crate::state::AppState;
 
@@ -40,31 +42,30 @@ pub struct BoardQuery {
 }
 
 async fn read(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
+    State(boards): State<Boards>,
     caller: Caller,
     Params(q): Params<BoardQuery>,
 ) -> AppResult<Json<Value>> {
     crate::services::chat::api::limit(
-        &state.chat,
+        &chat,
         &caller,
         "api:whiteboard",
         AuditAction::WhiteboardView,
     )
     .await?;
     let board = BoardId::parse(q.board.as_deref())?;
-    Ok(Json(
-        wb::strokes(&state.whiteboards, &caller, &board).await?,
-    ))
+    Ok(Json(wb::strokes(&boards, &caller, &board).await?))
 }
 
 async fn save(
-    State(state): State<AppState>,
+    State(boards): State<Boards>,
     caller: Caller,
     Params(q): Params<BoardQuery>,
     Body(input): Body<SaveInput>,
 ) -> AppResult<Json<Value>> {
     let board = BoardId::parse(q.board.as_deref())?;
-    let n = wb::save(&state.whiteboards, &caller, None, &board, input).await?;
+    let n = wb::save(&boards, &caller, None, &board, input).await?;
     Ok(Json(json!({
         "success": true,
         "strokes": n,
@@ -73,12 +74,12 @@ async fn save(
 }
 
 async fn clear(
-    State(state): State<AppState>,
+    State(boards): State<Boards>,
     caller: Caller,
     Params(q): Params<BoardQuery>,
 ) -> AppResult<Json<Value>> {
     let board = BoardId::parse(q.board.as_deref())?;
-    wb::clear(&state.whiteboards, &caller, None, &board).await?;
+    wb::clear(&boards, &caller, None, &board).await?;
     Ok(Json(json!({ "success": true })))
 }
 

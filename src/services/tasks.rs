@@ -13,10 +13,11 @@ use serde_json::json;
 use uma_actors::root::Slot;
 
 use crate::acl::cache::AclCache;
-use crate::push::{room, IoControl};
+use crate::push::room;
 use crate::pve::path::{ApiPath, Upid};
 use crate::pve::tasks::{TaskState, TaskStatus};
 use crate::pve::{PveClient, PveError};
+use uma_actors::emit::{Emit, Emitter};
 
 /// How often running tasks are polled.
 const POLL_EVERY: Duration = Duration::from_millis(1000);
@@ -78,7 +79,7 @@ pub struct TrackerState {
 /// The actor.
 pub struct TaskTracker {
     pve: PveClient,
-    io: IoControl,
+    emitter: Arc<dyn Emitter>,
     acl: Arc<AclCache>,
     book: Arc<Mutex<Book>>,
 }
@@ -95,7 +96,7 @@ pub struct TrackerArgs {
     /// Proxmox.
     pub pve: PveClient,
     /// Where progress is pushed.
-    pub io: IoControl,
+    pub emitter: Arc<dyn Emitter>,
     /// Dropped when a task ends (creations, deletions and clones change what it shows).
     pub acl: Arc<AclCache>,
     /// The tasks followed, shared by every start of the tracker.
@@ -115,7 +116,7 @@ impl Tasks {
     ) -> Result<ActorRef<TaskMsg>, ractor::SpawnErr> {
         let tracker = TaskTracker {
             pve: args.pve,
-            io: args.io,
+            emitter: args.emitter,
             acl: args.acl,
             book: args.book,
         };
@@ -156,14 +157,13 @@ fn payload(t: &Tracked, status: &TaskStatus) -> serde_json::Value {
     })
 }
 
-impl TaskTracker {
-    fn emit(&self, t: &Tracked, event: &'static str, body: serde_json::Value) {
-        let mut rooms = vec![room::user(&t.owner.user)];
-        if let Some(v) = t.owner.vmid {
-            rooms.push(room::guest(v));
-        }
-        self.io.emit_to(rooms, event, body);
+/// An event about `t` for its starter's sockets and those watching its guest.
+fn emit(out: &mut Vec<Emit>, t: &Tracked, event: &'static str, body: serde_json::Value) {
+    let mut rooms = vec![room::user(&t.owner.user)];
+    if let Some(v) = t.owner.vmid {
+        rooms.push(room::guest(v));
     }
+    out.push(Emit::to(rooms, event, body));
 }
 
 impl Actor for TaskTracker {
@@ -186,7 +186,24 @@ impl Actor for TaskTracker {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        // Never held across an await: the handler below does not await.
+        // Events are sent once the book is let go: it is never held across an await.
+        let mut events = Vec::new();
+        self.update(&myself, message, state, &mut events);
+        for e in events {
+            self.emitter.emit(e).await;
+        }
+        Ok(())
+    }
+}
+
+impl TaskTracker {
+    fn update(
+        &self,
+        myself: &ActorRef<TaskMsg>,
+        message: TaskMsg,
+        state: &mut TrackerState,
+        out: &mut Vec<Emit>,
+    ) {
         let mut book = self.book.lock();
         let book = &mut *book;
         match message {
@@ -214,17 +231,18 @@ impl Actor for TaskTracker {
                     exitstatus: None,
                     kind: None,
                 };
-                self.emit(&t, "task:started", payload(&t, &started));
+                emit(out, &t, "task:started", payload(&t, &started));
                 book.running.insert(key, t);
             }
             TaskMsg::Tick => {
                 book.running
                     .retain(|_, t| t.since.elapsed() < GIVE_UP_AFTER);
                 if state.polling || book.running.is_empty() {
-                    return Ok(());
+                    return;
                 }
                 state.polling = true;
                 let pve = self.pve.clone();
+                let myself = myself.clone();
                 let upids: Vec<Upid> = book.running.values().map(|t| t.upid.clone()).collect();
                 tokio::spawn(async move {
                     let polls = upids.into_iter().map(|u| {
@@ -263,7 +281,7 @@ impl Actor for TaskTracker {
                     match result {
                         Ok(s) if s.status == TaskState::Stopped => {
                             if let Some(t) = book.running.remove(&key) {
-                                self.emit(&t, "task:done", payload(&t, &s));
+                                emit(out, &t, "task:done", payload(&t, &s));
                                 // Creations, deletions and clones change what the ACL view
                                 // shows.
                                 self.acl.invalidate();
@@ -277,7 +295,7 @@ impl Actor for TaskTracker {
                                 t.progress = progress.or(t.progress);
                                 let mut body = payload(t, &s);
                                 body["progress"] = serde_json::json!(t.progress);
-                                self.emit(t, "task:update", body);
+                                emit(out, t, "task:update", body);
                             }
                         }
                         Err(PveError::Status {
@@ -290,7 +308,7 @@ impl Actor for TaskTracker {
                                     exitstatus: Some(format!("unknown: {message}")),
                                     kind: None,
                                 };
-                                self.emit(&t, "task:done", payload(&t, &s));
+                                emit(out, &t, "task:done", payload(&t, &s));
                             }
                         }
                         Err(e) => {
@@ -303,6 +321,5 @@ impl Actor for TaskTracker {
                 let _ = reply.send(book.owners.get(&upid).cloned());
             }
         }
-        Ok(())
     }
 }
