@@ -1,23 +1,21 @@
 //! Rate limits of operations across Redis's life: shared windows while it runs, in-process limits
 //! while it is down, Redis again once it returns.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
 use uma::limits::Backend;
 
 use crate::support::redis::OwnRedis;
-use crate::support::{demo_vars, spawn_with, temp_dir};
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn limits_hold_with_redis_without_it_and_after_it_returns() {
     let mut redis = OwnRedis::start().await;
-    let dir = temp_dir("limits");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("REDIS_URL".into(), redis.url());
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    let app = spawn_with(vars, dir).await;
+    let app = TestApp::demo("limits")
+        .var("REDIS_URL", redis.url())
+        .start()
+        .await;
     let (alice, csrf) = app.session_as("alice", &[], false).await;
     // Malformed input is refused (and audited) before any limit is spent.
     for _ in 0..40 {

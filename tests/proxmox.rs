@@ -10,11 +10,10 @@ use crate::support::browser::Browser;
 use crate::support::{demo_vars, outside_sim, sim_vars, spawn_with, temp_dir, TestApp};
 
 async fn app() -> TestApp {
-    let dir = temp_dir("pve");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("UMA_ADMIN_PASSWORD".into(), "admin-pass-123".into());
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    let app = spawn_with(vars, dir).await;
+    let app = TestApp::demo("pve")
+        .var("UMA_ADMIN_PASSWORD", "admin-pass-123")
+        .start()
+        .await;
     let store = app.store().await;
     for name in ["alice", "bob"] {
         uma::bootstrap::set_local_password(&store, name, &format!("{name}-pass-123"), false)
@@ -129,23 +128,16 @@ async fn power_actions_are_checked_refused_clearly_and_audited() {
     );
 
     // The guest runs once the task ends.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    crate::support::eventually(Duration::from_secs(15), "the VM runs", || async {
         let s: Value = alice
             .get(&format!("/api/proxmox/vm/{vmid}/status"))
             .await
             .json()
             .await
             .unwrap();
-        if s["data"]["status"] == "running" {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "VM {vmid} never started: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        s["data"]["status"] == "running"
+    })
+    .await;
     // Bad input.
     let resp = alice
         .post_json(
@@ -345,18 +337,16 @@ async fn acl_changes_reach_the_other_instance_at_once() {
         .await;
     assert_eq!(resp.status(), 200);
     // Well inside instance b's view lifetime (3 s), b already answers with the change.
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(1000);
-    loop {
-        let now = pools_of(&alice_on_b).await;
-        if now.contains(&"DEV_bob_1".to_owned()) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "instance b still shows {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::support::eventually(
+        Duration::from_millis(1000),
+        "instance b shows the shared pool",
+        || async {
+            pools_of(&alice_on_b)
+                .await
+                .contains(&"DEV_bob_1".to_owned())
+        },
+    )
+    .await;
     for app in apps {
         app.stop().await.unwrap();
     }

@@ -4,13 +4,13 @@
 //! ids, and one audit row per mutating request.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
+use crate::support::{demo_vars, eventually, spawn_with, temp_dir, TestApp};
 
 async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = temp_dir("sdn");
@@ -529,24 +529,6 @@ async fn apply(b: &Browser, csrf: Option<&str>) -> reqwest::Response {
         .await
 }
 
-/// Polls `check` every 50 ms until it holds or `within` passes.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn apply_is_for_admins_once_per_cooldown_and_a_failure_gives_it_back() {
     let app = app().await;
@@ -620,18 +602,21 @@ async fn apply_is_for_admins_once_per_cooldown_and_a_failure_gives_it_back() {
         "{body}"
     );
     let pve = app.state.pve.clone();
-    let applied = eventually(Duration::from_secs(10), || {
-        let pve = pve.clone();
-        async move {
-            let running: Vec<Value> = pve
-                .get_with("cluster/sdn/vnets", &[("running", "1".to_owned())])
-                .await
-                .unwrap_or_default();
-            running.iter().any(|v| v["vnet"] == "DEValic1")
-        }
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the apply task runs the new VNet",
+        || {
+            let pve = pve.clone();
+            async move {
+                let running: Vec<Value> = pve
+                    .get_with("cluster/sdn/vnets", &[("running", "1".to_owned())])
+                    .await
+                    .unwrap_or_default();
+                running.iter().any(|v| v["vnet"] == "DEValic1")
+            }
+        },
+    )
     .await;
-    assert!(applied, "the apply task ran the new VNet");
     let (s, st) = get(&alice, "/api/proxmox/sdn/status").await;
     assert_eq!(s, 200, "{st}");
     assert!(st["isRunning"].is_boolean(), "{st}");

@@ -868,14 +868,14 @@ impl QuotaBook {
         total
     }
 
-    /// Guest ids held by reservations still being created (so new ids are not handed out
-    /// twice). Once Proxmox accepted a creation the guest exists there and holds its id itself.
+    /// Guest ids held by reservations (so new ids are not handed out twice): also those whose
+    /// creation Proxmox accepted, until the guest shows in the resource list the next check
+    /// reads (which may be a poll old); `pending` lets them go then.
     pub fn held_vmids(&self) -> Vec<u32> {
         self.book
             .lock()
             .held
             .iter()
-            .filter(|r| r.committed_at.is_none())
             .filter_map(|r| r.new_vmid)
             .collect()
     }

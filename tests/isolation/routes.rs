@@ -1048,17 +1048,15 @@ async fn setup(app: &TestApp) -> (Ctx, Tenant, PollingSocket) {
 }
 
 async fn wait_user(app: &TestApp, name: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(u) = app.state.store.user_by_username(name).await.unwrap() {
-            return u.id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no user row for {name}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::support::wait_for(|| async {
+        app.state
+            .store
+            .user_by_username(name)
+            .await
+            .unwrap()
+            .map(|u| u.id)
+    })
+    .await
 }
 
 async fn every_route_and_event_is_refused_to_those_it_is_not_for(db: Db) {
