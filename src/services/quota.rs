@@ -868,14 +868,16 @@ impl QuotaBook {
         total
     }
 
-    /// Guest ids held by reservations (so new ids are not handed out twice): also those whose
-    /// creation Proxmox accepted, until the guest shows in the resource list the next check
-    /// reads (which may be a poll old); `pending` lets them go then.
+    /// Guest ids held by reservations (so new ids are not handed out twice): those being
+    /// created, and those whose creation task Proxmox accepted and still runs (the guest shows
+    /// in the resource list only once the task has written its configuration; from then on
+    /// Proxmox holds the id itself).
     pub fn held_vmids(&self) -> Vec<u32> {
         self.book
             .lock()
             .held
             .iter()
+            .filter(|r| r.committed_at.is_none() || (r.task.is_some() && !r.task_done))
             .filter_map(|r| r.new_vmid)
             .collect()
     }
