@@ -84,11 +84,13 @@ impl IoControl {
         let Some(io) = self.io() else {
             return;
         };
-        tokio::spawn(async move {
-            if let Err(e) = io.local().disconnect().await {
-                tracing::debug!(error = %e, "some sockets did not disconnect cleanly");
+        // The sockets connected now, no later one: a socket that connects after the restart
+        // registered with the new actor already.
+        for socket in io.sockets() {
+            if let Err(e) = socket.disconnect() {
+                tracing::debug!(error = %e, "a socket did not disconnect cleanly");
             }
-        });
+        }
     }
 }
 
