@@ -240,16 +240,11 @@ mod tests {
 
     #[test]
     fn error_catalogue_is_up_to_date() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/errors.md");
-        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-        let generated = ErrorCode::catalogue_markdown();
-        if on_disk != generated {
-            if std::env::var_os("UMA_BLESS").is_some() {
-                std::fs::write(path, &generated).unwrap();
-            } else {
-                panic!("docs/errors.md is out of date: run `UMA_BLESS=1 cargo test error_catalogue` and commit it");
-            }
-        }
+        crate::generated::up_to_date(
+            "docs/errors.md",
+            &ErrorCode::catalogue_markdown(),
+            "error_catalogue",
+        );
     }
 
     #[test]

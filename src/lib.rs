@@ -43,6 +43,8 @@ pub mod bootstrap;
 pub mod cli;
 
 #[cfg(test)]
+mod generated;
+#[cfg(test)]
 mod layering;
 #[cfg(test)]
 mod wire;

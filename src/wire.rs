@@ -82,16 +82,6 @@ mod tests {
 
     #[test]
     fn wire_types_are_up_to_date() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/web/src/generated/wire.ts");
-        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-        let generated = super::generated();
-        if on_disk != generated {
-            if std::env::var_os("UMA_BLESS").is_some() {
-                std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
-                std::fs::write(path, &generated).unwrap();
-            } else {
-                panic!("web/src/generated/wire.ts is out of date: run `UMA_BLESS=1 cargo test wire` and commit it");
-            }
-        }
+        crate::generated::up_to_date("web/src/generated/wire.ts", &super::generated(), "wire");
     }
 }

@@ -206,16 +206,11 @@ mod tests {
 
     #[test]
     fn audit_catalogue_is_up_to_date() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/audit.md");
-        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-        let generated = AuditAction::catalogue_markdown();
-        if on_disk != generated {
-            if std::env::var_os("UMA_BLESS").is_some() {
-                std::fs::write(path, &generated).unwrap();
-            } else {
-                panic!("docs/audit.md is out of date: run `UMA_BLESS=1 cargo test audit_catalogue` and commit it");
-            }
-        }
+        crate::generated::up_to_date(
+            "docs/audit.md",
+            &AuditAction::catalogue_markdown(),
+            "audit_catalogue",
+        );
     }
 
     #[test]
