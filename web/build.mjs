@@ -14,7 +14,7 @@ const options = {
     "src/chat.css",
     "src/pages/whiteboard.ts",
     "src/pages/pool.ts",
-    "src/pages/guest.ts",
+    { in: "src/pages/guest/main.ts", out: "pages/guest" },
     "src/pages/create.ts",
     "src/pages/sdn.ts",
     "src/pages/admin-pools.ts",
