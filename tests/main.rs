@@ -4,20 +4,23 @@
 
 mod support;
 
-mod admin_api;
 mod audit;
 mod auth;
 mod chat;
 mod config_errors;
 mod consoles;
 mod guests;
+mod hardware;
 mod isolation;
 mod ldap;
 mod limits;
+mod nodes;
+mod pools;
 mod proxmox;
 mod scale;
 mod sdn;
 mod server;
+mod settings;
 mod store;
 mod tree;
 mod watch;

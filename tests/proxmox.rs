@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::{demo_vars, outside_sim, sim_vars, spawn_with, temp_dir, TestApp};
+use crate::support::{demo_vars, outside_sim, run_uma_in, sim_vars, spawn_with, temp_dir, TestApp};
 
 async fn app() -> TestApp {
     let app = TestApp::demo("pve")
@@ -351,4 +351,114 @@ async fn acl_changes_reach_the_other_instance_at_once() {
         app.stop().await.unwrap();
     }
     sim.shutdown();
+}
+
+/// A stand-in cluster answering `GET /api2/json/access/domains` for the right token only.
+async fn realms_server() -> std::net::SocketAddr {
+    use axum::routing::get;
+    async fn domains(headers: axum::http::HeaderMap) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if auth != "PVEAPIToken=root@pam!uma=s3cret" {
+            return (axum::http::StatusCode::UNAUTHORIZED, "no").into_response();
+        }
+        axum::Json(json!({ "data": [
+            { "realm": "pam", "type": "pam", "comment": "Linux PAM standard authentication" },
+            { "realm": "pve", "type": "pve", "comment": "Proxmox VE authentication server" },
+            { "realm": "SDC", "type": "ad" },
+        ] }))
+        .into_response()
+    }
+    let app = axum::Router::new().route("/api2/json/access/domains", get(domains));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+async fn check_realms(vars: Vec<(&'static str, String)>) -> (i32, String, String) {
+    let dir = temp_dir("realms");
+    tokio::task::spawn_blocking(move || {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_uma_in(&dir, &["check-realms"], &vars)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_realms_lists_realms_and_judges_the_setting() {
+    let addr = realms_server().await;
+    let url = format!("http://{addr}");
+    let base = |realm: Option<&str>, secret: &str| {
+        let mut v = vec![
+            ("PROXMOX_URL", url.clone()),
+            ("PROXMOX_TOKEN_ID", "root@pam!uma".to_owned()),
+            ("PROXMOX_TOKEN_SECRET", secret.to_owned()),
+            ("SECRET_COOKIE_PASSWORD", "x".repeat(40)),
+        ];
+        if let Some(r) = realm {
+            v.push(("PROXMOX_USER_REALM", r.to_owned()));
+        }
+        v
+    };
+
+    let (code, out, err) = check_realms(base(Some("SDC"), "s3cret")).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("REALM"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("pam") && l.contains("Linux PAM")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("SDC") && l.contains("ad")),
+        "{out}"
+    );
+    assert!(out.contains("PROXMOX_USER_REALM=SDC matches"), "{out}");
+
+    let (code, out, err) = check_realms(base(Some("sdc"), "s3cret")).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("differs in letter case") && err.contains("PROXMOX_USER_REALM=SDC"),
+        "{err}"
+    );
+
+    let (code, _, err) = check_realms(base(Some("corp"), "s3cret")).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("corp is not a realm") && err.contains("pam, pve, SDC"),
+        "{err}"
+    );
+
+    let (code, _, err) = check_realms(base(None, "s3cret")).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("PROXMOX_USER_REALM is not set"), "{err}");
+
+    let (code, _, err) = check_realms(base(Some("SDC"), "wrong")).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cannot list the realms") && err.contains("401"),
+        "{err}"
+    );
+
+    // Nothing listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut vars = base(Some("SDC"), "s3cret");
+    vars[0].1 = dead;
+    let (code, _, err) = check_realms(vars).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Demo mode has no cluster to ask.
+    let (code, _, err) = check_realms(vec![]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("PROXMOX_URL is not set"), "{err}");
 }

@@ -3,6 +3,7 @@
 
 use crate::acl::Principal;
 use crate::audit::Actor;
+use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 
 /// The person behind an operation, with what the audit log records about them.
@@ -39,5 +40,14 @@ impl Caller {
     /// Whether the caller is a Uma administrator.
     pub fn is_admin(&self) -> bool {
         self.principal.is_admin
+    }
+}
+
+/// The audit actor of a request: its session's user, address and user agent.
+pub fn actor(session: &CurrentSession, client: &ClientInfo) -> Actor {
+    Actor {
+        username: session.record.username.clone(),
+        ip: Some(client.ip.clone()),
+        user_agent: client.user_agent.clone(),
     }
 }

@@ -11,10 +11,11 @@ use serde_json::{json, Value};
 
 use crate::audit::AuditAction;
 use crate::audit::Status;
+use crate::auth::caller::actor;
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult};
-use crate::http::cluster::actor;
+use crate::services::Ops;
 use crate::state::AppState;
 use crate::store::audit::{AuditQuery, AuditRow, StatsWindows};
 use crate::store::now_ms;
@@ -261,7 +262,7 @@ fn audit_query(p: &HashMap<String, String>) -> AppResult<AuditQuery> {
 }
 
 async fn logs(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     RawQuery(raw): RawQuery,
@@ -312,7 +313,7 @@ fn percent(part: i64, whole: i64) -> f64 {
 }
 
 async fn stats(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
 ) -> AppResult<Json<Value>> {
@@ -381,7 +382,7 @@ async fn stats(
 }
 
 async fn suggestions(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     RawQuery(raw): RawQuery,

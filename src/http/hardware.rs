@@ -12,13 +12,14 @@ use serde_json::{json, Map, Value};
 
 use crate::audit::AuditAction;
 use crate::audit::{Actor, Status};
+use crate::auth::caller::actor;
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::hardware_defaults::{PREBUILT_CATEGORY, SYSTEM_OWNER};
-use crate::http::cluster::actor;
 use crate::http::input::Body;
 use crate::limits::Preset;
+use crate::services::Ops;
 use crate::state::AppState;
 use crate::store::hardware::HardwareTemplate;
 use crate::store::now_ms;
@@ -218,7 +219,7 @@ fn owns(t: &HardwareTemplate, s: &CurrentSession) -> bool {
 }
 
 /// The template if the caller may see it; 404 alike for missing and hidden ones.
-async fn visible(state: &AppState, s: &CurrentSession, id: &str) -> AppResult<HardwareTemplate> {
+async fn visible(state: &Ops, s: &CurrentSession, id: &str) -> AppResult<HardwareTemplate> {
     match state.store.hardware_template(id).await? {
         Some(t) if may_read(&t, s) => Ok(t),
         _ => Err(AppError::with_message(
@@ -230,7 +231,7 @@ async fn visible(state: &AppState, s: &CurrentSession, id: &str) -> AppResult<Ha
 
 /// One more write for this user, or 429 (audited as a warning).
 async fn limit_writes(
-    state: &AppState,
+    state: &Ops,
     who: &Actor,
     action: AuditAction,
     resource: &str,
@@ -256,7 +257,7 @@ async fn limit_writes(
     }
 }
 
-fn denied(state: &AppState, who: &Actor, action: AuditAction, t: &HardwareTemplate) -> AppError {
+fn denied(state: &Ops, who: &Actor, action: AuditAction, t: &HardwareTemplate) -> AppError {
     state.audit.record(
         who,
         action,
@@ -275,7 +276,7 @@ fn denied(state: &AppState, who: &Actor, action: AuditAction, t: &HardwareTempla
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
 ) -> AppResult<Json<Value>> {
@@ -296,7 +297,7 @@ async fn list(
 }
 
 async fn view(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     Path(id): Path<String>,
@@ -331,7 +332,7 @@ pub struct CreateInput {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     Body(input): Body<CreateInput>,
@@ -404,7 +405,7 @@ pub struct UpdateInput {
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     Path(id): Path<String>,
@@ -487,7 +488,7 @@ fn summary(t: &HardwareTemplate) -> Value {
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     Path(id): Path<String>,

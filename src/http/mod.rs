@@ -14,6 +14,7 @@ pub mod guests;
 pub mod hardware;
 pub mod health;
 pub mod input;
+pub mod nodes;
 pub mod pages;
 pub mod pools;
 pub mod replication;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(auth::router())
         .merge(cluster::router())
+        .merge(nodes::router())
         .merge(guests::router())
         .merge(consoles::router())
         .merge(pools::router())

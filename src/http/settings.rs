@@ -9,11 +9,13 @@ use serde_json::{json, Map, Value};
 
 use crate::audit::AuditAction;
 use crate::audit::Status;
+use crate::auth::caller::actor;
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult};
-use crate::http::cluster::actor;
 use crate::http::input::Body;
+use crate::services::chat::Chat;
+use crate::services::Ops;
 use crate::state::AppState;
 use crate::store::pools::Limits;
 use crate::store::settings::{ACCESS_KEY, GLOBAL_POOL, RESOURCE_LIMITS_KEY};
@@ -31,14 +33,14 @@ const CHANGE: &str = "api:settings-change";
 /// Counts one change by the admin of `session` (429, audited as a `WARNING` of `action`, when
 /// over).
 async fn limited(
-    state: &AppState,
+    chat: &Chat,
     session: &CurrentSession,
     client: &ClientInfo,
     action: AuditAction,
 ) -> AppResult<()> {
     let caller =
         crate::auth::Caller::new(session, Some(client.ip.clone()), client.user_agent.clone());
-    crate::services::chat::api::limit(&state.chat, &caller, CHANGE, action).await
+    crate::services::chat::api::limit(chat, &caller, CHANGE, action).await
 }
 
 /// Settings routes.
@@ -49,7 +51,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The stored access lists (empty when never set).
-async fn stored_access(state: &AppState) -> AppResult<(Vec<String>, Vec<String>)> {
+async fn stored_access(state: &Ops) -> AppResult<(Vec<String>, Vec<String>)> {
     let value = state.store.config_value(ACCESS_KEY).await?;
     let list = |key: &str| -> Vec<String> {
         value
@@ -66,7 +68,7 @@ async fn stored_access(state: &AppState) -> AppResult<(Vec<String>, Vec<String>)
     Ok((list("adminGroups"), list("allowedGroups")))
 }
 
-fn access_json(state: &AppState, admin: &[String], allowed: &[String]) -> Value {
+fn access_json(state: &Ops, admin: &[String], allowed: &[String]) -> Value {
     json!({
         "adminGroups": admin,
         "allowedGroups": allowed,
@@ -75,7 +77,7 @@ fn access_json(state: &AppState, admin: &[String], allowed: &[String]) -> Value 
     })
 }
 
-async fn get_access(State(state): State<AppState>) -> AppResult<Json<Value>> {
+async fn get_access(State(state): State<Ops>) -> AppResult<Json<Value>> {
     let (admin, allowed) = stored_access(&state).await?;
     Ok(Json(access_json(&state, &admin, &allowed)))
 }
@@ -138,12 +140,13 @@ fn object(value: Value) -> AppResult<Map<String, Value>> {
 }
 
 async fn set_access(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
+    State(chat): State<Chat>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     Body(input): Body<Value>,
 ) -> AppResult<Json<Value>> {
-    limited(&state, &session, &client, AuditAction::SettingsAccessUpdate).await?;
+    limited(&chat, &session, &client, AuditAction::SettingsAccessUpdate).await?;
     let input = object(input)?;
     only_fields(&input, &["adminGroups", "allowedGroups"])?;
     let admin = group_list(&input, "adminGroups")?;
@@ -220,7 +223,7 @@ const LIMIT_FIELDS: &[&str] = &[
 
 /// The limits in force: the `global` row (zeros when absent) and the stored VNet cap, else
 /// `MAX_VNETS_PER_USER`.
-async fn current_limits(state: &AppState) -> AppResult<GlobalLimits> {
+async fn current_limits(state: &Ops) -> AppResult<GlobalLimits> {
     let quota = state
         .store
         .pool_limit(GLOBAL_POOL)
@@ -247,17 +250,18 @@ async fn current_limits(state: &AppState) -> AppResult<GlobalLimits> {
     })
 }
 
-async fn get_limits(State(state): State<AppState>) -> AppResult<Json<Value>> {
+async fn get_limits(State(state): State<Ops>) -> AppResult<Json<Value>> {
     Ok(Json(current_limits(&state).await?.to_json()))
 }
 
 async fn set_limits(
-    State(state): State<AppState>,
+    State(state): State<Ops>,
+    State(chat): State<Chat>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
     Body(input): Body<Value>,
 ) -> AppResult<Json<Value>> {
-    limited(&state, &session, &client, AuditAction::SettingsLimitsUpdate).await?;
+    limited(&chat, &session, &client, AuditAction::SettingsLimitsUpdate).await?;
     let input = object(input)?;
     only_fields(&input, LIMIT_FIELDS)?;
     if input.is_empty() {

@@ -3,6 +3,7 @@
 //! view), rate limits, quotas and the audit row every action writes.
 
 pub mod cluster;
+pub mod nodes;
 
 pub mod consoles;
 pub mod guests;

@@ -2,6 +2,7 @@
 //! or MariaDB with `.on(Db::MariaDb)`) and the in-process simulator; `on_both!` runs a test body
 //! on both databases; `wait_for` and `eventually` await a condition instead of sleeping.
 
+pub mod admin;
 pub mod browser;
 pub mod db;
 pub mod mariadb;
@@ -330,6 +331,30 @@ pub fn run_uma(
         }
     }
     let out = child.wait_with_output().expect("uma finishes");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the `uma` command in `dir` (its data in `dir/data`) with only these variables; returns
+/// its exit code, standard output and standard error.
+pub fn run_uma_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_uma"));
+    cmd.args(args).current_dir(dir).env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("UMA_DATA_DIR", dir.join("data"));
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run uma");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
