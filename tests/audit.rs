@@ -2,7 +2,6 @@
 //! paging, stats and suggestions), and rows that survive their database: with MariaDB stopped
 //! for 10 s in the middle of 200 actions, every row is there once it returns.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -11,20 +10,20 @@ use uma::store::now_ms;
 
 use crate::support::admin::{assert_field_error, audit_rows, json_of, Env};
 use crate::support::browser::Browser;
+
 use crate::support::mariadb::OwnMariaDb;
-use crate::support::{demo_vars, spawn_with, temp_dir};
+use crate::support::{eventually, TestApp};
 
 #[tokio::test]
 async fn no_audit_row_is_lost_while_mariadb_is_down() {
     let mut db = OwnMariaDb::start().await;
     let url = db.database("uma_audit").await;
-    let dir = temp_dir("audit-outage");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("DATABASE_URL".into(), url.clone());
-    // Sessions are read from Redis while the database is away.
-    vars.insert("REDIS_URL".into(), "redis://127.0.0.1:6379".into());
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    let app = spawn_with(vars, dir).await;
+    let app = TestApp::demo("audit-outage")
+        .var("DATABASE_URL", url.clone())
+        // Sessions are read from Redis while the database is away.
+        .var("REDIS_URL", "redis://127.0.0.1:6379")
+        .start()
+        .await;
     let (auditor, _) = app.session_as("auditor", &[], true).await;
     // The session record reaches the Redis cache on first use.
     assert_eq!(auditor.get("/api/auth").await.status(), 200);
@@ -55,33 +54,29 @@ async fn no_audit_row_is_lost_while_mariadb_is_down() {
         act(n).await;
     }
     // Rows reach the database once it answers again.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        app.flush_audit().await;
-        let store = app.store().await;
-        let rows = store
-            .list_audit(
-                &uma::store::audit::AuditFilter {
-                    username: Some("auditor".into()),
-                    action: Some("VIEW_RESOURCES".into()),
-                    ..Default::default()
-                },
-                1000,
-                0,
-            )
-            .await
-            .unwrap();
-        store.close().await;
-        if rows.len() == 200 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of 200 audit rows after MariaDB returned",
-            rows.len()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    eventually(
+        Duration::from_secs(30),
+        "200 audit rows after MariaDB returned",
+        || async {
+            app.flush_audit().await;
+            let store = app.store().await;
+            let rows = store
+                .list_audit(
+                    &uma::store::audit::AuditFilter {
+                        username: Some("auditor".into()),
+                        action: Some("VIEW_RESOURCES".into()),
+                        ..Default::default()
+                    },
+                    1000,
+                    0,
+                )
+                .await
+                .unwrap();
+            store.close().await;
+            rows.len() == 200
+        },
+    )
+    .await;
     app.stop().await.unwrap();
 }
 

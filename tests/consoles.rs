@@ -10,7 +10,7 @@ use uma_actors::consoles::ConsolesMsg;
 
 use crate::support::browser::Browser;
 use crate::support::rfb::{self, Rfb};
-use crate::support::TestApp;
+use crate::support::{wait_until, TestApp};
 
 async fn app_with(max_per_user: usize) -> TestApp {
     TestApp::demo("console")
@@ -124,49 +124,36 @@ async fn a_console_opens_through_the_proxy_and_echoes_keys() {
     assert!(c["bytesDown"].as_u64().unwrap() > 1000, "{c}");
     drop(r);
     // Closing is audited with duration and bytes.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        app.flush_audit().await;
-        let store = app.store().await;
-        let rows = store
-            .list_audit(
-                &uma::store::audit::AuditFilter {
-                    username: Some("alice".into()),
-                    action: Some("CONSOLE_CLOSE".into()),
-                    ..Default::default()
-                },
-                10,
-                0,
-            )
-            .await
-            .unwrap();
-        let opens = store
-            .list_audit(
-                &uma::store::audit::AuditFilter {
-                    username: Some("alice".into()),
-                    action: Some("CONSOLE_OPEN".into()),
-                    ..Default::default()
-                },
-                10,
-                0,
-            )
-            .await
-            .unwrap();
-        store.close().await;
-        if let Some(row) = rows.first() {
-            assert_eq!(opens.len(), 1);
-            let d: Value = serde_json::from_str(&row.details).unwrap();
-            assert!(d["bytesDown"].as_u64().unwrap() > 1000, "{d}");
-            assert!(d["bytesUp"].as_u64().unwrap() > 0, "{d}");
-            assert!(d["durationSecs"].is_u64(), "{d}");
-            break;
+    let audit_of = |action: &'static str| {
+        let app = &app;
+        async move {
+            app.flush_audit().await;
+            let store = app.store().await;
+            let rows = store
+                .list_audit(
+                    &uma::store::audit::AuditFilter {
+                        username: Some("alice".into()),
+                        action: Some(action.into()),
+                        ..Default::default()
+                    },
+                    10,
+                    0,
+                )
+                .await
+                .unwrap();
+            store.close().await;
+            rows
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no CONSOLE_CLOSE row"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
+    let row = wait_until(Duration::from_secs(10), "a CONSOLE_CLOSE row", || async {
+        audit_of("CONSOLE_CLOSE").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(audit_of("CONSOLE_OPEN").await.len(), 1);
+    let d: Value = serde_json::from_str(&row.details).unwrap();
+    assert!(d["bytesDown"].as_u64().unwrap() > 1000, "{d}");
+    assert!(d["bytesUp"].as_u64().unwrap() > 0, "{d}");
+    assert!(d["durationSecs"].is_u64(), "{d}");
     app.stop().await.unwrap();
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use uma::limits::Backend;
 
 use crate::support::redis::OwnRedis;
-use crate::support::TestApp;
+use crate::support::{eventually, TestApp};
 
 #[tokio::test]
 async fn limits_hold_with_redis_without_it_and_after_it_returns() {
@@ -76,18 +76,15 @@ async fn limits_hold_with_redis_without_it_and_after_it_returns() {
 
     // 3. Redis back (empty): checks return to it by themselves.
     redis.run().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = call().await.status().as_u16();
-        if app.state.limits.last_backend() == Backend::Redis && status == GONE {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rate limits never returned to Redis"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually(
+        Duration::from_secs(20),
+        "rate limits return to Redis",
+        || async {
+            let status = call().await.status().as_u16();
+            app.state.limits.last_backend() == Backend::Redis && status == GONE
+        },
+    )
+    .await;
     assert!(
         redis
             .cli(&["GET", "uma:rl:VM_POWER:alice"])

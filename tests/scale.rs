@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::browser::Browser;
 use crate::support::db::{drop_mysql_database, fresh_mysql_database};
 use crate::support::sio::{Connect, PollingSocket};
-use crate::support::{demo_vars, outside_sim, sim_vars, spawn_with, temp_dir, TestApp};
+use crate::support::{demo_vars, eventually, outside_sim, sim_vars, spawn_with, temp_dir, TestApp};
 
 fn redis_url() -> String {
     std::env::var("UMA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -436,14 +436,10 @@ async fn presence_counts_the_sockets_of_every_instance() {
     assert_eq!(online_users(&bob_on_b).await, ["alice", "bob"]);
     assert_eq!(online_users(&alice_on_a).await, ["alice", "bob"]);
     // b's own view (message delivery, user lists) learns of alice within a few seconds.
-    let until = tokio::time::Instant::now() + Duration::from_secs(8);
-    while !b.state.chat.online.is_online("alice") {
-        assert!(
-            tokio::time::Instant::now() < until,
-            "b never counted alice online"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(Duration::from_secs(8), "b counts alice online", || async {
+        b.state.chat.online.is_online("alice")
+    })
+    .await;
 
     // A second tab of alice's on b: no second "online"; closing the tab on a: no "offline".
     let alice_on_b = socket_of(&b, &alice).await;

@@ -3,28 +3,20 @@
 //! cooldown (in process and shared through Redis) given back when an apply fails, checked job
 //! ids, and one audit row per mutating request.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::{demo_vars, eventually, spawn_with, temp_dir, TestApp};
+use crate::support::{eventually, TestApp};
 
 async fn app_with(extra: &[(&str, &str)]) -> TestApp {
-    let dir = temp_dir("sdn");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    for (k, v) in extra {
-        vars.insert((*k).into(), (*v).into());
-    }
-    let app = spawn_with(vars, dir).await;
-    app.sim
-        .as_ref()
-        .unwrap()
-        .set_task_duration(Duration::from_millis(10));
-    app
+    TestApp::demo("sdn")
+        .vars(extra)
+        .tasks_take(Duration::from_millis(10))
+        .start()
+        .await
 }
 
 async fn app() -> TestApp {

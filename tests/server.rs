@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::support::{demo_vars, spawn_app, spawn_with, temp_dir};
+use crate::support::{demo_vars, spawn_app, spawn_with, temp_dir, TestApp};
 
 fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
     resp.headers()
@@ -121,10 +121,10 @@ async fn readyz_checks_database_proxmox_and_actors() {
 
 #[tokio::test]
 async fn readyz_reports_an_unreachable_redis() {
-    let dir = temp_dir("redis-down");
-    let mut vars = demo_vars(&dir);
-    vars.insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
-    let app = spawn_with(vars, dir).await;
+    let app = TestApp::demo("redis-down")
+        .var("REDIS_URL", "redis://127.0.0.1:1")
+        .start()
+        .await;
     let resp = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     let body: serde_json::Value = resp.json().await.unwrap();
@@ -137,10 +137,10 @@ async fn readyz_reports_an_unreachable_redis() {
 async fn readyz_with_a_real_redis() {
     let url =
         std::env::var("UMA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let dir = temp_dir("redis-up");
-    let mut vars = demo_vars(&dir);
-    vars.insert("REDIS_URL".into(), url.clone());
-    let app = spawn_with(vars, dir).await;
+    let app = TestApp::demo("redis-up")
+        .var("REDIS_URL", url.clone())
+        .start()
+        .await;
     let body: serde_json::Value = app
         .http
         .get(app.url("/readyz"))

@@ -3,13 +3,13 @@
 //! guests, Proxmox is read once per interval whatever the number of watchers, and a guest one user
 //! starts shows as running in every permitted stream within one interval plus 500 ms.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::support::swarm::{now_ms, Swarm};
-use crate::support::{demo_vars, spawn_with, temp_dir};
+use crate::support::{temp_dir, TestApp};
 
 const INTERVAL_MS: u64 = 1000;
 const PER_USER: usize = 40;
@@ -24,13 +24,12 @@ fn guest_ids(items: &[Value]) -> BTreeSet<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_watchers_one_poll_per_interval_and_only_their_guests() {
-    let dir = temp_dir("live");
-    let mut vars: HashMap<String, String> = demo_vars(&dir);
-    vars.insert("RESOURCE_POLL_INTERVAL_MS".into(), INTERVAL_MS.to_string());
-    vars.insert("USE_SECURE_COOKIE".into(), "false".into());
-    let app = spawn_with(vars, dir.clone()).await;
+    let app = TestApp::demo("live")
+        .var("RESOURCE_POLL_INTERVAL_MS", INTERVAL_MS.to_string())
+        .tasks_take(Duration::from_millis(10))
+        .start()
+        .await;
     let sim = app.sim.clone().unwrap();
-    sim.set_task_duration(Duration::from_millis(10));
     let base = app.url("");
 
     let everyone: BTreeSet<u64> = sim_guests(&app).await.into_iter().collect();
@@ -60,7 +59,7 @@ async fn two_hundred_watchers_one_poll_per_interval_and_only_their_guests() {
     let user_of = |client: usize| &users[client / PER_USER];
 
     let mut swarm = Swarm::start(
-        &dir,
+        &temp_dir("live-swarm"),
         &json!({
             "url": format!("{base}/api/socket/io/"),
             "origin": base,

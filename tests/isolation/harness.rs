@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::browser::Browser;
 use crate::support::sio::{Connect, PollingSocket};
-use crate::support::TestApp;
+use crate::support::{wait_until, TestApp};
 
 pub use crate::support::Db;
 
@@ -111,23 +111,19 @@ pub fn sim_state(app: &TestApp) -> Value {
 /// Waits until no simulator task runs (so the state is quiet before a "nothing changed"
 /// check).
 pub async fn quiet(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    wait_until(Duration::from_secs(15), "the tasks end", || async {
         let tasks: Vec<Value> = app
             .state
             .pve
             .get_with("cluster/tasks", &[])
             .await
             .unwrap_or_default();
-        if tasks.iter().all(|t| t.get("endtime").is_some()) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "tasks still running: {tasks:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        tasks
+            .iter()
+            .all(|t| t.get("endtime").is_some())
+            .then_some(())
+    })
+    .await;
 }
 
 /// The audit row of one request (by its operation id), once written.

@@ -379,20 +379,28 @@ where
 }
 
 /// Polls `f` until it gives a value; fails after 10 s.
-pub async fn wait_for<F, Fut, V>(mut f: F) -> V
+pub async fn wait_for<F, Fut, V>(f: F) -> V
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<V>>,
 {
-    const WITHIN: Duration = Duration::from_secs(10);
-    let deadline = tokio::time::Instant::now() + WITHIN;
+    wait_until(Duration::from_secs(10), "condition", f).await
+}
+
+/// Polls `f` until it gives a value, failing with `what` after `within`.
+pub async fn wait_until<F, Fut, V>(within: Duration, what: &str, mut f: F) -> V
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<V>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         if let Some(v) = f().await {
             return v;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "condition not met within {WITHIN:?}"
+            "{what}: not met within {within:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
