@@ -4,7 +4,7 @@
 //! each update to a [`ClusterSink`]. However many browsers watch, Proxmox is asked once per
 //! interval.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +15,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
+
+use crate::root::Intensity;
 
 /// Where resources come from (the server implements it over its Proxmox client).
 pub trait ClusterSource: Send + Sync + 'static {
@@ -99,6 +101,9 @@ pub enum PollerMsg {
     Watchers(usize),
     /// The current snapshot (after a first read, when there has been none yet).
     Snapshot(RpcReplyPort<Snapshot>),
+    /// A read panicked (a bug in the source): the poller fails, and its supervisor starts a
+    /// new one.
+    ReadPanicked(String),
 }
 
 /// Poller settings.
@@ -278,8 +283,13 @@ impl Actor for ResourcePoller {
                 let source = self.source.clone();
                 let me = myself.clone();
                 tokio::spawn(async move {
-                    let result = source.fetch().await;
-                    let _ = me.cast(PollerMsg::Fetched(result));
+                    // The read runs in a task of its own so that a panic in it reaches the
+                    // poller instead of leaving it waiting for a read that never ends.
+                    let read = tokio::spawn(async move { source.fetch().await });
+                    let _ = match read.await {
+                        Ok(result) => me.cast(PollerMsg::Fetched(result)),
+                        Err(e) => me.cast(PollerMsg::ReadPanicked(e.to_string())),
+                    };
                 });
             }
             PollerMsg::Fetched(result) => {
@@ -366,13 +376,24 @@ impl Actor for ResourcePoller {
                     }
                 }
             }
+            PollerMsg::ReadPanicked(error) => {
+                return Err(format!("reading the cluster panicked: {error}").into());
+            }
         }
         Ok(())
     }
 }
 
-/// Supervises one cluster's poller and starts a new one when it fails.
+/// Supervises one cluster's poller and starts a new one when it fails, at most
+/// [`Intensity::max_restarts`] times in [`Intensity::within`]; past that it fails itself, so the
+/// root restarts the whole branch (or, past its own bound, stops the server).
 pub struct ClusterSupervisor;
+
+/// The supervisor's state: what it restarts the poller with, and when it did lately.
+pub struct ClusterSupState {
+    args: ClusterArgs,
+    restarts: VecDeque<Instant>,
+}
 
 /// What the supervisor needs to (re)start its poller.
 pub struct ClusterArgs {
@@ -425,27 +446,43 @@ impl ClusterSupervisor {
 
 impl Actor for ClusterSupervisor {
     type Msg = ClusterSupMsg;
-    type State = ClusterArgs;
+    type State = ClusterSupState;
     type Arguments = ClusterArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<ClusterSupMsg>,
         args: ClusterArgs,
-    ) -> Result<ClusterArgs, ActorProcessingErr> {
+    ) -> Result<ClusterSupState, ActorProcessingErr> {
         Self::spawn_poller(&myself, &args).await?;
-        Ok(args)
+        Ok(ClusterSupState {
+            args,
+            restarts: VecDeque::new(),
+        })
     }
 
     async fn handle_supervisor_evt(
         &self,
         myself: ActorRef<ClusterSupMsg>,
         event: SupervisionEvent,
-        args: &mut ClusterArgs,
+        st: &mut ClusterSupState,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(_, error) = event {
+            let bound = Intensity::default();
+            let now = Instant::now();
+            st.restarts.retain(|at| now.duration_since(*at) < bound.within);
+            if st.restarts.len() >= bound.max_restarts {
+                tracing::error!(%error, "cluster poller failed again; giving up on it");
+                return Err(format!(
+                    "the cluster poller failed {} times within {:?}: {error}",
+                    bound.max_restarts + 1,
+                    bound.within
+                )
+                .into());
+            }
+            st.restarts.push_back(now);
             tracing::error!(%error, "cluster poller failed; starting a new one");
-            Self::spawn_poller(&myself, args).await?;
+            Self::spawn_poller(&myself, &st.args).await?;
         }
         Ok(())
     }
@@ -558,5 +595,36 @@ mod tests {
         );
         sup.stop(None);
         handle.await.unwrap();
+    }
+
+    /// Panics on every read, counting them.
+    struct Failing(AtomicUsize);
+
+    impl ClusterSource for Failing {
+        fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Value>, String>> + Send + '_>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("a bug in the source");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poller_failing_in_a_loop_brings_its_supervisor_down() {
+        let source = Arc::new(Failing(AtomicUsize::new(0)));
+        let args = ClusterArgs {
+            source: source.clone(),
+            sink: Arc::new(Collect(parking_lot::Mutex::new(Vec::new()))),
+            config: PollerConfig::default(),
+            poller: Arc::new(parking_lot::RwLock::new(None)),
+            // Someone watches: each new poller reads at once, and fails.
+            watchers: Arc::new(AtomicUsize::new(1)),
+        };
+        let (_sup, handle) = Actor::spawn(None, ClusterSupervisor, args).await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(10), handle).await;
+        assert!(ended.is_ok(), "the supervisor kept restarting its poller");
+        assert_eq!(
+            source.0.load(Ordering::SeqCst),
+            1 + Intensity::default().max_restarts,
+            "the first poller and five restarts read once each"
+        );
     }
 }
