@@ -379,3 +379,91 @@ async fn fifty_consoles_at_once_stay_independent() {
     }
     app.stop().await.unwrap();
 }
+
+/// Every console gets exactly one close row: a console whose actor fails is closed by its
+/// supervisor, and one open when the supervisor itself goes down closes itself.
+#[tokio::test]
+async fn every_console_is_audited_closed_once_even_when_its_supervisor_dies() {
+    let app = app_with(4).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    let mut a = console(&app, &alice, &csrf, 100).await;
+    let mut b = console(&app, &alice, &csrf, 101).await;
+    a.update(false).await.unwrap();
+    b.update(false).await.unwrap();
+    let (admin, _) = app.session_as("root", &[], true).await;
+    let list: Value = admin.get("/api/admin/consoles").await.json().await.unwrap();
+    let crashed = list["consoles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["vmid"] == 101)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.state
+        .consoles
+        .get()
+        .cast(ConsolesMsg::Crash(crashed))
+        .unwrap();
+    b.wait_closed(Duration::from_secs(10))
+        .await
+        .expect("b closed");
+    // The supervisor dies (the root starts a new one).
+    let branches: Vec<(&'static str, Option<ractor::ActorCell>)> =
+        uma_actors::call!(app.state.root, uma_actors::root::RootMsg::Branches).unwrap();
+    let supervisor = branches
+        .into_iter()
+        .find(|(n, _)| *n == "consoles")
+        .and_then(|(_, c)| c)
+        .unwrap();
+    supervisor.kill();
+    let (code, reason) = a
+        .wait_closed(Duration::from_secs(10))
+        .await
+        .expect("a closed with its supervisor");
+    assert_eq!(code, uma::http::consoles::CLOSE_WITH_REASON, "{reason}");
+    assert!(reason.contains("restarted on the server"), "{reason}");
+    async fn closes(app: &TestApp) -> Vec<uma::store::audit::AuditRow> {
+        app.flush_audit().await;
+        let store = app.store().await;
+        let rows = store
+            .list_audit(
+                &uma::store::audit::AuditFilter {
+                    username: Some("alice".into()),
+                    action: Some("CONSOLE_CLOSE".into()),
+                    ..Default::default()
+                },
+                10,
+                0,
+            )
+            .await
+            .unwrap();
+        store.close().await;
+        rows
+    }
+    let rows = wait_until(
+        Duration::from_secs(10),
+        "two CONSOLE_CLOSE rows",
+        || async {
+            let rows = closes(&app).await;
+            (rows.len() >= 2).then_some(rows)
+        },
+    )
+    .await;
+    let mut reasons: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let d: Value = serde_json::from_str(&r.details).unwrap();
+            d["reason"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("failed"), "{reasons:?}");
+    assert!(reasons[1].contains("console service"), "{reasons:?}");
+    // Nothing more arrives later (no second row for either console).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(closes(&app).await.len(), 2);
+    app.stop().await.unwrap();
+}

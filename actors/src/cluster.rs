@@ -470,7 +470,8 @@ impl Actor for ClusterSupervisor {
         if let SupervisionEvent::ActorFailed(_, error) = event {
             let bound = Intensity::default();
             let now = Instant::now();
-            st.restarts.retain(|at| now.duration_since(*at) < bound.within);
+            st.restarts
+                .retain(|at| now.duration_since(*at) < bound.within);
             if st.restarts.len() >= bound.max_restarts {
                 tracing::error!(%error, "cluster poller failed again; giving up on it");
                 return Err(format!(

@@ -139,9 +139,24 @@ struct Open {
 }
 
 /// The supervisor's state.
-#[derive(Default)]
 pub struct ConsolesState {
     open: HashMap<String, Open>,
+    events: Arc<dyn ConsoleEvents>,
+}
+
+/// Why a console closed when the consoles supervisor went down under it.
+const SUPERVISOR_DOWN: &str =
+    "the server's console service stopped (a restart or shutdown); open the console again";
+
+impl Drop for ConsolesState {
+    /// A supervisor that goes down (killed, failed, or stopped with the server) takes its open
+    /// consoles with it without hearing of their end: their close rows are written here, once.
+    fn drop(&mut self) {
+        for (_, o) in self.open.drain() {
+            self.events
+                .closed(&with_stats(&o.info, &o.stats), SUPERVISOR_DOWN);
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -188,7 +203,10 @@ impl Actor for ConsolesSupervisor {
         _: ActorRef<ConsolesMsg>,
         (): (),
     ) -> Result<ConsolesState, ActorProcessingErr> {
-        Ok(ConsolesState::default())
+        Ok(ConsolesState {
+            open: HashMap::new(),
+            events: self.events.clone(),
+        })
     }
 
     async fn handle(

@@ -270,7 +270,8 @@ impl ConsoleLink for WsLink {
                     changed = stop.changed() => {
                         let reason = match changed {
                             Ok(()) => stop.borrow().clone().unwrap_or_else(|| "closed".to_owned()),
-                            Err(_) => "the console failed on the server".to_owned(),
+                            // The session is gone without a word: it failed, or its supervisor did.
+                            Err(_) => "the console failed or restarted on the server; open it again".to_owned(),
                         };
                         let _ = b_tx.send(BrowserMsg::Close(Some(close_frame(&reason)))).await;
                         let _ = u_tx.send(UpMsg::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
