@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.config.clone(),
             security::headers,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))

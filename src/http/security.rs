@@ -8,14 +8,16 @@ use axum::response::Response;
 use base64::Engine;
 use rand::RngCore;
 
-use crate::state::AppState;
+use std::sync::Arc;
+
+use crate::config::Config;
 
 /// The CSP nonce of a request, in its extensions.
 #[derive(Debug, Clone)]
 pub struct CspNonce(pub String);
 
 /// Adds the security headers; the CSP carries this request's nonce.
-pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn headers(State(config): State<Arc<Config>>, mut req: Request, next: Next) -> Response {
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
     let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -27,7 +29,7 @@ pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next
         .unwrap_or("localhost")
         .to_owned();
     let peer = crate::auth::client::peer_of(req.extensions());
-    let https = is_https(&state, peer, req.headers());
+    let https = is_https(&config, peer, req.headers());
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -49,7 +51,7 @@ pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    if let Ok(v) = HeaderValue::from_str(&csp(&state, &nonce, &host)) {
+    if let Ok(v) = HeaderValue::from_str(&csp(&config, &nonce, &host)) {
         h.insert("content-security-policy", v);
     }
     resp
@@ -57,14 +59,13 @@ pub async fn headers(State(state): State<AppState>, mut req: Request, next: Next
 
 /// Served over HTTPS: the configured origin is https, or the trusted proxy the request came
 /// through says so.
-fn is_https(state: &AppState, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> bool {
-    let origin_https = state
-        .config
+fn is_https(config: &Config, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> bool {
+    let origin_https = config
         .web
         .app_origin
         .as_ref()
         .is_some_and(|o| o.scheme() == "https");
-    let forwarded = crate::auth::client::from_trusted_proxy(&state.config, peer)
+    let forwarded = crate::auth::client::from_trusted_proxy(config, peer)
         && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
@@ -74,12 +75,12 @@ fn is_https(state: &AppState, peer: Option<std::net::IpAddr>, headers: &HeaderMa
 
 /// The Content-Security-Policy of the original, with `connect-src` limited to this origin and its
 /// WebSocket endpoints (the Socket.IO path and the VNC proxy).
-pub fn csp(state: &AppState, nonce: &str, host: &str) -> String {
+pub fn csp(config: &Config, nonce: &str, host: &str) -> String {
     let host = host
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
         .collect::<String>();
-    let ws = if state.config.server.production {
+    let ws = if config.server.production {
         format!("wss://{host}/api/socket/io/ wss://{host}/api/proxy/vnc")
     } else {
         format!(
@@ -87,7 +88,7 @@ pub fn csp(state: &AppState, nonce: &str, host: &str) -> String {
         )
     };
     let mut img = String::from("'self' data: blob:");
-    for h in &state.config.web.image_remote_hosts {
+    for h in &config.web.image_remote_hosts {
         if h.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | ':'))
         {
