@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
+use crate::support::calls::victor_and_paul;
 use crate::support::sio::{Connect, PollingSocket};
 use crate::support::{on_both, Db, TestApp};
 
@@ -27,40 +28,6 @@ async fn app_on(db: Db) -> TestApp {
 
 async fn app() -> TestApp {
     app_on(Db::Sqlite).await
-}
-
-/// Proxmox-side setup with the service token: users and ACLs the demo lacks.
-async fn pve_setup(app: &TestApp) {
-    let pve = &app.state.pve;
-    for user in ["victor@pve", "paul@pve"] {
-        let _: Value = pve
-            .post("access/users", &[("userid", user.to_owned())])
-            .await
-            .unwrap();
-    }
-    let _: Value = pve
-        .put(
-            "access/acl",
-            &[
-                ("path", "/vms/130".to_owned()),
-                ("roles", "PVEVMUser".to_owned()),
-                ("users", "victor@pve".to_owned()),
-            ],
-        )
-        .await
-        .unwrap();
-    let _: Value = pve
-        .put(
-            "access/acl",
-            &[
-                ("path", "/pool/DEV_bob_1".to_owned()),
-                ("roles", "PVEPoolUser".to_owned()),
-                ("users", "paul@pve".to_owned()),
-            ],
-        )
-        .await
-        .unwrap();
-    app.state.acl.invalidate();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +111,7 @@ async fn socket(s: &PollingSocket, action: &str, vmid: u64, tag: &str) -> Value 
 
 async fn permission_table_holds_over_rest_and_socket_io(db: Db) {
     let app = app_on(db).await;
-    pve_setup(&app).await;
+    victor_and_paul(&app).await;
     use Want::{Denied as D, Hidden as H, Ok as Y};
     // Guests: 100 (alice's pool), 120 (pool of group devs), 130 (ops; victor has PVEVMUser on
     // it alone), 110 (bob's pool; paul is PVEPoolUser on the pool).

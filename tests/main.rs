@@ -4,6 +4,7 @@
 
 mod support;
 
+mod access;
 mod audit;
 mod auth;
 mod chat;
@@ -17,6 +18,7 @@ mod limits;
 mod nodes;
 mod pools;
 mod proxmox;
+mod replication;
 mod scale;
 mod sdn;
 mod server;

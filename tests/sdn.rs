@@ -1,5 +1,4 @@
-//! SDN zones and VNets, SDN apply with its cooldown, replication jobs, and Proxmox roles/users,
-//! end to end against the simulator: who may see and do what, the VNet rules and quotas, the
+//! SDN zones and VNets and SDN apply with its cooldown, end to end against the simulator: who may see and do what, the VNet rules and quotas, the
 //! cooldown (in process and shared through Redis) given back when an apply fails, checked job
 //! ids, and one audit row per mutating request.
 
@@ -9,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
+use crate::support::calls::{delete, field, get, ids, json_of, post, victor_and_paul};
 use crate::support::{eventually, TestApp};
 
 async fn app_with(extra: &[(&str, &str)]) -> TestApp {
@@ -23,11 +23,11 @@ async fn app() -> TestApp {
     app_with(&[]).await
 }
 
-/// Proxmox-side setup with the service token: a designated zone `userlab`, and users the demo
-/// lacks (victor: PVEVMUser on guest 130; paul: PVEPoolUser on bob's pool).
+/// Proxmox-side setup with the service token: a designated zone `userlab`, and victor and paul.
 async fn pve_setup(app: &TestApp) {
-    let pve = &app.state.pve;
-    let _: Value = pve
+    let _: Value = app
+        .state
+        .pve
         .post(
             "cluster/sdn/zones",
             &[
@@ -37,61 +37,7 @@ async fn pve_setup(app: &TestApp) {
         )
         .await
         .unwrap();
-    for user in ["victor@pve", "paul@pve"] {
-        let _: Value = pve
-            .post("access/users", &[("userid", user.to_owned())])
-            .await
-            .unwrap();
-    }
-    for (path, role, user) in [
-        ("/vms/130", "PVEVMUser", "victor@pve"),
-        ("/pool/DEV_bob_1", "PVEPoolUser", "paul@pve"),
-    ] {
-        let _: Value = pve
-            .put(
-                "access/acl",
-                &[
-                    ("path", path.to_owned()),
-                    ("roles", role.to_owned()),
-                    ("users", user.to_owned()),
-                ],
-            )
-            .await
-            .unwrap();
-    }
-    app.state.acl.invalidate();
-}
-
-async fn json_of(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(b: &Browser, path: &str) -> (u16, Value) {
-    json_of(b.get(path).await).await
-}
-
-async fn post(b: &Browser, csrf: &str, path: &str, body: Value) -> (u16, Value) {
-    json_of(b.post_json(path, Some(csrf), body).await).await
-}
-
-async fn delete(b: &Browser, csrf: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    json_of(b.send(Method::DELETE, path, Some(csrf), body).await).await
-}
-
-fn ids(list: &Value, key: &str, id: &str) -> Vec<String> {
-    let mut out: Vec<String> = list[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("no {key} in {list}"))
-        .iter()
-        .filter_map(|v| v[id].as_str().map(str::to_owned))
-        .collect();
-    out.sort();
-    out
-}
-
-fn field(body: &Value) -> &str {
-    body["error"]["field"].as_str().unwrap_or_default()
+    victor_and_paul(app).await;
 }
 
 #[tokio::test]
@@ -681,207 +627,6 @@ async fn the_apply_cooldown_is_shared_through_redis() {
     clear().await;
     a.stop().await.unwrap();
     b.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn replication_jobs_are_checked_and_scoped_to_the_guest() {
-    let app = app().await;
-    pve_setup(&app).await;
-    let (admin, acsrf) = app.session_as("root", &[], true).await;
-    let (alice, csrf) = app.session_as("alice", &[], false).await;
-    let (bob, bcsrf) = app.session_as("bob", &[], false).await;
-    let (victor, vcsrf) = app.session_as("victor", &[], false).await;
-    let repl = "/api/proxmox/cluster/replication";
-
-    // Reading: a guest the caller sees; everything only for admins.
-    let (s, l) = get(&alice, &format!("{repl}?vmid=101")).await;
-    assert_eq!(s, 200, "{l}");
-    assert_eq!(l.as_array().unwrap().len(), 1, "{l}");
-    assert_eq!(l[0]["id"], "101-0");
-    let (s, l) = get(&alice, &format!("{repl}?vmid=100")).await;
-    assert_eq!((s, l.as_array().map(Vec::len)), (200, Some(0)));
-    assert_eq!(get(&bob, &format!("{repl}?vmid=101")).await.0, 404);
-    assert_eq!(get(&alice, repl).await.0, 403);
-    assert_eq!(
-        field(&get(&alice, &format!("{repl}?vmid=1")).await.1),
-        "vmid"
-    );
-    let (s, l) = get(&admin, repl).await;
-    assert_eq!(s, 200);
-    assert!(
-        l.as_array().unwrap().iter().any(|j| j["id"] == "101-0"),
-        "{l}"
-    );
-
-    // Creating: checked input, a node that exists and isn't the guest's own.
-    for (bad, f) in [
-        (json!({ "vmid": 100 }), "target"),
-        (json!({ "vmid": 100, "target": "../x" }), "target"),
-        (json!({ "vmid": "abc", "target": "pve2" }), "vmid"),
-        (
-            json!({ "vmid": 100, "target": "pve2", "schedule": "every day" }),
-            "schedule",
-        ),
-        (
-            json!({ "vmid": 100, "target": "pve2", "schedule": "*/15; reboot" }),
-            "schedule",
-        ),
-        (json!({ "vmid": 100, "target": "pve2", "rate": 0 }), "rate"),
-        (
-            json!({ "vmid": 100, "target": "pve2", "rate": "fast" }),
-            "rate",
-        ),
-    ] {
-        let (s, body) = post(&alice, &csrf, repl, bad.clone()).await;
-        assert_eq!((s, field(&body)), (400, f), "{bad}: {body}");
-    }
-    for (target, want) in [("pve9", "there is no node"), ("pve1", "already runs on")] {
-        let (s, body) = post(
-            &alice,
-            &csrf,
-            repl,
-            json!({ "vmid": 100, "target": target }),
-        )
-        .await;
-        assert_eq!((s, field(&body)), (400, "target"), "{body}");
-        assert!(
-            body["error"]["message"].as_str().unwrap().contains(want),
-            "{body}"
-        );
-    }
-    let (s, body) = post(
-        &alice,
-        &csrf,
-        repl,
-        json!({ "vmid": 101, "target": "pve2" }),
-    )
-    .await;
-    assert_eq!(s, 409, "{body}");
-    // Who may: not someone who doesn't see the guest, nor a PVEVMUser (no VM.Replicate).
-    let (s, _) = post(&bob, &bcsrf, repl, json!({ "vmid": 100, "target": "pve2" })).await;
-    assert_eq!(s, 404);
-    let (s, body) = post(
-        &victor,
-        &vcsrf,
-        repl,
-        json!({ "vmid": 130, "target": "pve2" }),
-    )
-    .await;
-    assert_eq!(
-        (s, body["error"]["code"].as_str()),
-        (403, Some("forbidden")),
-        "{body}"
-    );
-    let (s, body) = post(
-        &alice,
-        &csrf,
-        repl,
-        json!({ "vmid": 100, "target": "pve3", "schedule": "mon..fri 22:30", "rate": 50 }),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    assert_eq!(body["id"], "100-0");
-    let (s, body) = post(
-        &alice,
-        &csrf,
-        repl,
-        json!({ "vmid": "101", "target": "pve3" }),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    assert_eq!(body["id"], "101-1");
-    let jobs: Vec<Value> = app.state.pve.get("cluster/replication").await.unwrap();
-    let job = jobs.iter().find(|j| j["id"] == "100-0").unwrap();
-    assert_eq!(job["target"], "pve3");
-    assert_eq!(job["schedule"], "mon..fri 22:30");
-    assert_eq!(job["rate"], 50.0);
-
-    // Deleting: the id is checked whole and permission is checked on its guest.
-    for bad in ["100-0%2F..%2F..%2Faccess", "abc", "100", "99-0", "100-"] {
-        let (s, body) = delete(&alice, &csrf, &format!("{repl}/{bad}"), None).await;
-        assert_eq!((s, field(&body)), (400, "id"), "{bad}: {body}");
-    }
-    let (s, _) = delete(&bob, &bcsrf, &format!("{repl}/100-0"), None).await;
-    assert_eq!(s, 404);
-    let (s, _) = delete(&alice, &csrf, &format!("{repl}/110-0"), None).await;
-    assert_eq!(s, 404, "bob's guest is hidden from alice");
-    let (s, _) = delete(&alice, &csrf, &format!("{repl}/100-7"), None).await;
-    assert_eq!(s, 404, "no such job");
-    let (s, body) = delete(&alice, &csrf, &format!("{repl}/100-0"), None).await;
-    assert_eq!(s, 200, "{body}");
-    let (s, body) = delete(&admin, &acsrf, &format!("{repl}/101-1"), None).await;
-    assert_eq!(s, 200, "{body}");
-    let jobs: Vec<Value> = app.state.pve.get("cluster/replication").await.unwrap();
-    let left: Vec<&str> = jobs.iter().filter_map(|j| j["id"].as_str()).collect();
-    assert_eq!(left, ["101-0"]);
-    app.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn roles_and_users_are_for_admins_and_pool_managers() {
-    let app = app().await;
-    pve_setup(&app).await;
-    let (admin, _) = app.session_as("root", &[], true).await;
-    let (alice, _) = app.session_as("alice", &[], false).await;
-    let (paul, _) = app.session_as("paul", &[], false).await;
-    let (oscar, _) = app.session_as("oscar", &[], false).await;
-
-    let (s, roles) = get(&admin, "/api/proxmox/access/roles").await;
-    assert_eq!(s, 200, "{roles}");
-    let all: Vec<&str> = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["roleid"].as_str())
-        .collect();
-    assert!(
-        all.contains(&"Administrator") && all.contains(&"PVEAuditor"),
-        "{all:?}"
-    );
-    // alice owns DEV_alice_1 by name: she manages a pool.
-    let (s, roles) = get(&alice, "/api/proxmox/access/roles").await;
-    assert_eq!(s, 200, "{roles}");
-    let mut some: Vec<&str> = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["roleid"].as_str())
-        .collect();
-    some.sort_unstable();
-    assert_eq!(
-        some,
-        ["PVEPoolAdmin", "PVEPoolUser", "PVEVMAdmin", "PVEVMUser"]
-    );
-
-    let (s, users) = get(&admin, "/api/proxmox/access/users").await;
-    assert_eq!(s, 200);
-    assert!(users
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|u| u["userid"] == "root@pam"));
-    let (s, users) = get(&alice, "/api/proxmox/access/users").await;
-    assert_eq!(s, 200, "{users}");
-    let list = users.as_array().unwrap();
-    assert!(list.iter().any(|u| u["userid"] == "bob@pve"), "{users}");
-    for u in list {
-        let mut keys: Vec<&String> = u.as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(keys, ["enable", "expire", "userid"], "{u}");
-    }
-
-    // Seeing a pool is not managing one; outsiders get nothing.
-    for b in [&paul, &oscar] {
-        for path in ["/api/proxmox/access/roles", "/api/proxmox/access/users"] {
-            let (s, body) = get(b, path).await;
-            assert_eq!(
-                (s, body["error"]["code"].as_str()),
-                (403, Some("forbidden")),
-                "{path}: {body}"
-            );
-        }
-    }
-    app.stop().await.unwrap();
 }
 
 #[tokio::test]

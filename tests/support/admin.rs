@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
 use sqlx::Connection;
 
 use uma::config::{DatabaseConfig, Secret};
 use uma::store::audit::AuditQuery;
 
 use crate::support::browser::Browser;
+pub use crate::support::calls::json_of;
 use crate::support::db::{drop_mysql_database, fresh_mysql_database};
 use crate::support::{demo_vars, spawn_with, temp_dir, TestApp};
 
@@ -102,12 +102,6 @@ impl Env {
             drop_mysql_database(&url).await;
         }
     }
-}
-
-pub async fn json_of(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, body)
 }
 
 /// Asserts a 400 naming `field`.

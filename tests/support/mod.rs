@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod browser;
+pub mod calls;
 pub mod db;
 pub mod mariadb;
 pub mod redis;
