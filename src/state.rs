@@ -79,6 +79,8 @@ pub struct AppState {
     pub event_limits: crate::limits::events::EventLimits,
     /// Emits events from services (ordered, awaited).
     pub emitter: crate::push::emit::IoEmitter,
+    /// Notification banners.
+    pub notices: crate::services::notifications::Notices,
 }
 
 /// Shows what identifies the instance, never a secret: the configuration and the Proxmox client
@@ -110,6 +112,12 @@ impl FromRef<AppState> for crate::services::chat::Chat {
 impl FromRef<AppState> for crate::services::whiteboard::Boards {
     fn from_ref(s: &AppState) -> Self {
         s.whiteboards.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::services::notifications::Notices {
+    fn from_ref(s: &AppState) -> Self {
+        s.notices.clone()
     }
 }
 

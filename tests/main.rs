@@ -16,6 +16,7 @@ mod isolation;
 mod ldap;
 mod limits;
 mod nodes;
+mod notifications;
 mod pools;
 mod proxmox;
 mod replication;

@@ -7,6 +7,7 @@ use uma::store::auth::SessionRecord;
 use uma::store::chat::NewMessage;
 use uma::store::docs::{DocInput, Upload};
 use uma::store::hardware::HardwareTemplate;
+use uma::store::notifications::{NoticeFields, NoticeKind};
 use uma::store::pools::Limits;
 use uma::store::{new_id, now_ms, Store, StoreError};
 
@@ -45,6 +46,7 @@ const TABLES: &[&str] = &[
     "held_guest_ids",
     "local_accounts",
     "messages",
+    "notification_dismissals",
     "notifications",
     "pool_limits",
     "reactions",
@@ -532,19 +534,85 @@ async fn settings_and_notifications(store: &Store) {
         Err(StoreError::NotFound)
     ));
 
+    let fields = |message: &str, kind: NoticeKind, priority: i64| NoticeFields {
+        message: message.into(),
+        kind,
+        is_active: true,
+        priority,
+        starts_at: None,
+        ends_at: None,
+    };
+    let now = now_ms();
     let n = store
-        .create_notification("Maintenance tonight", "warning", 5)
+        .create_notification(&fields("Maintenance tonight", NoticeKind::Warning, 5))
         .await
         .unwrap();
-    store.create_notification("Low", "info", 0).await.unwrap();
-    let list = store.list_notifications(false).await.unwrap();
-    assert_eq!(list[0].id, n.id, "higher priority first");
+    let low = store
+        .create_notification(&fields("Low", NoticeKind::Info, 0))
+        .await
+        .unwrap();
+    let over = store
+        .create_notification(&NoticeFields {
+            ends_at: Some(now - 1),
+            ..fields("Over", NoticeKind::Error, 9)
+        })
+        .await
+        .unwrap();
+    let list = store.notifications_for("alice", now, 50).await.unwrap();
+    let ids: Vec<&str> = list.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [n.id.as_str(), low.id.as_str()],
+        "higher priority first; over left out"
+    );
+    assert_eq!(
+        store
+            .notifications_for("alice", now, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.all_notifications().await.unwrap().len(), 3);
+    assert_eq!(
+        store.notification(&over.id).await.unwrap().unwrap().kind,
+        NoticeKind::Error
+    );
     store
-        .update_notification(&n.id, "Maintenance moved", "warning", false, 5)
+        .update_notification(
+            &n.id,
+            &NoticeFields {
+                is_active: false,
+                ..fields("Maintenance moved", NoticeKind::Warning, 5)
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(store.list_notifications(false).await.unwrap().len(), 1);
-    assert_eq!(store.list_notifications(true).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .notifications_for("alice", now, 50)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Dismissals are per user, idempotent, and go with their banner.
+    store.dismiss_notification(&low.id, "alice").await.unwrap();
+    store.dismiss_notification(&low.id, "alice").await.unwrap();
+    assert!(store
+        .notifications_for("alice", now, 50)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.notifications_for("bob", now, 50).await.unwrap().len(),
+        1
+    );
+    assert!(matches!(
+        store.dismiss_notification("nope", "alice").await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_notification(&low.id).await.unwrap();
     store.delete_notification(&n.id).await.unwrap();
     assert!(matches!(
         store.delete_notification(&n.id).await,

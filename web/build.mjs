@@ -18,6 +18,7 @@ const options = {
     "src/pages/create.ts",
     "src/pages/sdn.ts",
     "src/pages/admin-pools.ts",
+    "src/pages/admin-notifications.ts",
     "src/pages/admin-limits.ts",
     "src/pages/admin-acl.ts",
     "src/pages/admin-consoles.ts",

@@ -306,7 +306,14 @@ impl App {
             store.clone(),
             acl.clone(),
         ));
+        let notices = crate::services::notifications::Notices::new(
+            store.clone(),
+            audit.clone(),
+            event_limits.clone(),
+            Arc::new(emitter.clone()),
+        );
         let state = AppState {
+            notices,
             records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
             signer: CookieSigner::new(&cookie_secret),

@@ -145,6 +145,13 @@ actions! {
         WhiteboardSave = "WHITEBOARD_SAVE": "A whiteboard was saved.",
         WhiteboardClear = "WHITEBOARD_CLEAR": "A whiteboard was cleared.",
     }
+    "Notifications" {
+        ViewNotifications = "VIEW_NOTIFICATIONS": "Notification banners were listed.",
+        CreateNotification = "CREATE_NOTIFICATION": "An administrator published a notification banner.",
+        NotificationUpdate = "NOTIFICATION_UPDATE": "An administrator changed a notification banner.",
+        DeleteNotification = "DELETE_NOTIFICATION": "An administrator deleted a notification banner.",
+        NotificationDismiss = "NOTIFICATION_DISMISS": "A user dismissed a notification banner.",
+    }
     "Administration" {
         ViewAuditLogs = "VIEW_AUDIT_LOGS": "The audit log was read.",
         ViewAuditStats = "VIEW_AUDIT_STATS": "Audit statistics were read.",

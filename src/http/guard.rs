@@ -71,6 +71,7 @@ fn need(path: &str) -> Need {
         || under("/api/groups")
         || under("/api/users")
         || under("/api/whiteboard")
+        || under("/api/notifications")
         || under("/whiteboard")
     {
         Need::Session

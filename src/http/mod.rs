@@ -15,6 +15,7 @@ pub mod hardware;
 pub mod health;
 pub mod input;
 pub mod nodes;
+pub mod notifications;
 pub mod pages;
 pub mod pools;
 pub mod replication;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(cluster::router())
         .merge(nodes::router())
+        .merge(notifications::router())
         .merge(guests::router())
         .merge(consoles::router())
         .merge(pools::router())

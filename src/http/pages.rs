@@ -46,6 +46,14 @@ pub fn router() -> Router<AppState> {
             get(admin_page("admin/acl.html", "admin-acl", "Access")),
         )
         .route(
+            "/admin/notifications",
+            get(admin_page(
+                "admin/notifications.html",
+                "admin-notifications",
+                "Notifications",
+            )),
+        )
+        .route(
             "/admin/consoles",
             get(admin_page(
                 "admin/consoles.html",

@@ -65,6 +65,8 @@ pub const LIMITS: &[EventLimit] = &[
     // REST routes that change something (the original left them unlimited).
     limit("api:chat-change", 30, 60, 0),
     limit("api:settings-change", 20, 60, 0),
+    limit("api:notifications", 60, 60, 0),
+    limit("api:notifications-change", 30, 60, 0),
 ];
 
 /// Sockets' worth of budget a user has across all their sockets and instances.

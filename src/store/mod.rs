@@ -8,6 +8,7 @@ pub mod chat;
 pub mod docs;
 pub mod guests;
 pub mod hardware;
+pub mod notifications;
 pub mod pools;
 pub mod settings;
 pub mod whiteboard;

@@ -1,6 +1,4 @@
-//! Application settings (key → JSON) and notification banners.
-
-use serde::Serialize;
+//! Application settings (key → JSON).
 
 use super::{exec, expect_one, new_id, now_ms, on_pool, Store, StoreError, StoreResult};
 
@@ -13,27 +11,6 @@ pub const RESOURCE_LIMITS_KEY: &str = "resource_limits";
 
 /// The pool id whose limits row holds the default quota of every pool.
 pub const GLOBAL_POOL: &str = "global";
-
-/// A notification banner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
-pub struct Notification {
-    /// Row id.
-    pub id: String,
-    /// Text.
-    pub message: String,
-    /// `info`, `warning`, … (the original's `type`).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Shown to users.
-    pub is_active: bool,
-    /// Higher first.
-    pub priority: i64,
-    /// Creation time (ms).
-    pub created_at: i64,
-    /// Last update (ms).
-    pub updated_at: i64,
-}
 
 impl Store {
     /// The JSON value of a setting.
@@ -119,89 +96,6 @@ impl Store {
             "DELETE FROM app_config WHERE config_key = ?"
         )
         .bind(key)
-        .execute(p)
-        .await)?;
-        expect_one(rows)
-    }
-
-    /// Creates a notification.
-    pub async fn create_notification(
-        &self,
-        message: &str,
-        kind: &str,
-        priority: i64,
-    ) -> StoreResult<Notification> {
-        let now = now_ms();
-        let n = Notification {
-            id: new_id(),
-            message: message.to_owned(),
-            kind: kind.to_owned(),
-            is_active: true,
-            priority,
-            created_at: now,
-            updated_at: now,
-        };
-        exec!(self, |p| {
-            sqlx::query(
-            "INSERT INTO notifications (id, message, kind, is_active, priority, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        )
-        .bind(&n.id)
-        .bind(&n.message)
-        .bind(&n.kind)
-        .bind(n.is_active)
-        .bind(n.priority)
-        .bind(n.created_at)
-        .bind(n.updated_at)
-        .execute(p)
-        .await
-        })?;
-        Ok(n)
-    }
-
-    /// Notifications by priority then newest; only active ones unless `all`.
-    pub async fn list_notifications(&self, all: bool) -> StoreResult<Vec<Notification>> {
-        Ok(on_pool!(self, |p| {
-            sqlx::query_as::<_, Notification>(
-            "SELECT id, message, kind, is_active, priority, created_at, updated_at FROM notifications WHERE is_active = ? OR ? ORDER BY priority DESC, created_at DESC"
-        )
-        .bind(true)
-        .bind(all)
-        .fetch_all(p)
-        .await
-        })?)
-    }
-
-    /// Updates a notification.
-    pub async fn update_notification(
-        &self,
-        id: &str,
-        message: &str,
-        kind: &str,
-        is_active: bool,
-        priority: i64,
-    ) -> StoreResult<()> {
-        let rows = exec!(self, |p| {
-            sqlx::query(
-            "UPDATE notifications SET message = ?, kind = ?, is_active = ?, priority = ?, updated_at = ? WHERE id = ?"
-        )
-        .bind(message)
-        .bind(kind)
-        .bind(is_active)
-        .bind(priority)
-        .bind(now_ms())
-        .bind(id)
-        .execute(p)
-        .await
-        })?;
-        expect_one(rows)
-    }
-
-    /// Deletes a notification.
-    pub async fn delete_notification(&self, id: &str) -> StoreResult<()> {
-        let rows = exec!(self, |p| sqlx::query(
-            "DELETE FROM notifications WHERE id = ?"
-        )
-        .bind(id)
         .execute(p)
         .await)?;
         expect_one(rows)

@@ -123,6 +123,13 @@ fn rows(c: &Ctx) -> Vec<Row> {
         r("GET", "/admin/limits", "/admin/limits", None, Admin),
         r("GET", "/admin/acl", "/admin/acl", None, Admin),
         r("GET", "/admin/consoles", "/admin/consoles", None, Admin),
+        r(
+            "GET",
+            "/admin/notifications",
+            "/admin/notifications",
+            None,
+            Admin,
+        ),
         // Administration.
         r(
             "GET",
@@ -170,6 +177,49 @@ fn rows(c: &Ctx) -> Vec<Row> {
             "DELETE",
             "/api/admin/consoles/{id}",
             "/api/admin/consoles/0123456789abcdef",
+            None,
+            Admin,
+        ),
+        // Notification banners: everyone reads and dismisses; administrators write.
+        r(
+            "GET",
+            "/api/notifications",
+            "/api/notifications",
+            None,
+            Signed,
+        ),
+        r(
+            "POST",
+            "/api/notifications",
+            "/api/notifications",
+            body(json!({ "message": "x" })),
+            Admin,
+        ),
+        r(
+            "PATCH",
+            "/api/notifications/{id}",
+            "/api/notifications/0123456789abcdef",
+            body(json!({ "isActive": false })),
+            Admin,
+        ),
+        r(
+            "DELETE",
+            "/api/notifications/{id}",
+            "/api/notifications/0123456789abcdef",
+            None,
+            Admin,
+        ),
+        r(
+            "POST",
+            "/api/notifications/{id}/dismiss",
+            "/api/notifications/0123456789abcdef/dismiss",
+            body(json!({})),
+            Signed,
+        ),
+        r(
+            "GET",
+            "/api/admin/notifications",
+            "/api/admin/notifications",
             None,
             Admin,
         ),

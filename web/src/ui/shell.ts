@@ -6,6 +6,7 @@ import { boot, must } from "./dom";
 import { connectTasks, mountTaskbar, setGuestNames } from "./tasks";
 import { resources, type Freshness } from "./resources";
 import { clock } from "./format";
+import { mountBanners } from "./banners";
 
 export interface User {
   username: string;
@@ -23,6 +24,7 @@ export function initShell<T extends Boot>(): T {
   const data = boot<T>();
   const socket = initLive(document);
   if (socket) connectTasks(socket, data.user?.username ?? "");
+  mountBanners(socket);
   const bar = document.getElementById("taskbar");
   if (bar) mountTaskbar(bar);
   setGuestNames((vmid) => resources.guest(vmid)?.name);
