@@ -467,3 +467,41 @@ async fn every_console_is_audited_closed_once_even_when_its_supervisor_dies() {
     assert_eq!(closes(&app).await.len(), 2);
     app.stop().await.unwrap();
 }
+
+/// A console open when the server stops is closed with a reason its browser shows, and its
+/// close row is written before the audit log's last flush.
+#[tokio::test]
+async fn consoles_open_at_shutdown_are_closed_and_audited() {
+    let app = app_with(4).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    let mut a = console(&app, &alice, &csrf, 100).await;
+    a.update(false).await.unwrap();
+    let store = app.store().await;
+    let stopping = tokio::spawn(app.stop());
+    let (code, reason) = a
+        .wait_closed(Duration::from_secs(10))
+        .await
+        .expect("the console closed with the server");
+    assert_eq!(code, uma::http::consoles::CLOSE_WITH_REASON, "{reason}");
+    assert!(reason.contains("restarting"), "{reason}");
+    stopping.await.unwrap().unwrap();
+    let rows = store
+        .list_audit(
+            &uma::store::audit::AuditFilter {
+                username: Some("alice".into()),
+                action: Some("CONSOLE_CLOSE".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].details.contains("restarting"),
+        "{}",
+        rows[0].details
+    );
+}

@@ -115,6 +115,10 @@ pub struct PollerConfig {
     pub max_backoff: Duration,
     /// Failed reads in a row before the cluster counts as down.
     pub down_after: u32,
+    /// The wait before a failed poller's first restart; it doubles with each restart in the
+    /// supervisor's window, so a poller that fails at once does not use the window up in a
+    /// moment.
+    pub restart_after: Duration,
 }
 
 impl Default for PollerConfig {
@@ -123,6 +127,7 @@ impl Default for PollerConfig {
             interval: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),
             down_after: 3,
+            restart_after: Duration::from_millis(500),
         }
     }
 }
@@ -288,7 +293,9 @@ impl Actor for ResourcePoller {
                     let read = tokio::spawn(async move { source.fetch().await });
                     let _ = match read.await {
                         Ok(result) => me.cast(PollerMsg::Fetched(result)),
-                        Err(e) => me.cast(PollerMsg::ReadPanicked(e.to_string())),
+                        Err(e) if e.is_panic() => me.cast(PollerMsg::ReadPanicked(e.to_string())),
+                        // Cancelled (the runtime is stopping): a failed read like any other.
+                        Err(e) => me.cast(PollerMsg::Fetched(Err(e.to_string()))),
                     };
                 });
             }
@@ -481,8 +488,15 @@ impl Actor for ClusterSupervisor {
                 )
                 .into());
             }
+            let wait = st
+                .args
+                .config
+                .restart_after
+                .saturating_mul(1 << st.restarts.len().min(16))
+                .min(st.args.config.max_backoff);
             st.restarts.push_back(now);
-            tracing::error!(%error, "cluster poller failed; starting a new one");
+            tracing::error!(%error, ?wait, "cluster poller failed; starting a new one");
+            tokio::time::sleep(wait).await;
             Self::spawn_poller(&myself, &st.args).await?;
         }
         Ok(())
@@ -614,14 +628,24 @@ mod tests {
         let args = ClusterArgs {
             source: source.clone(),
             sink: Arc::new(Collect(parking_lot::Mutex::new(Vec::new()))),
-            config: PollerConfig::default(),
+            config: PollerConfig {
+                restart_after: Duration::from_millis(40),
+                ..Default::default()
+            },
             poller: Arc::new(parking_lot::RwLock::new(None)),
             // Someone watches: each new poller reads at once, and fails.
             watchers: Arc::new(AtomicUsize::new(1)),
         };
+        let started = Instant::now();
         let (_sup, handle) = Actor::spawn(None, ClusterSupervisor, args).await.unwrap();
         let ended = tokio::time::timeout(Duration::from_secs(10), handle).await;
         assert!(ended.is_ok(), "the supervisor kept restarting its poller");
+        // The restarts waited 40, 80, 160, 320 and 640 ms: the window is not used up at once.
+        assert!(
+            started.elapsed() >= Duration::from_millis(1240),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(
             source.0.load(Ordering::SeqCst),
             1 + Intensity::default().max_restarts,

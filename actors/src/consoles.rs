@@ -113,6 +113,9 @@ pub enum ConsolesMsg {
     Close(String, String, RpcReplyPort<bool>),
     /// Close every console opened in sign-in session `.0`, telling the browsers `.1`.
     CloseSession(String, String),
+    /// Close every console, telling the browsers `.0` (the server is stopping); replies how
+    /// many were open.
+    CloseAll(String, RpcReplyPort<usize>),
     /// Test hook: make one session's actor panic.
     Crash(String),
 }
@@ -285,6 +288,12 @@ impl Actor for ConsolesSupervisor {
                 {
                     let _ = o.actor.cast(SessionMsg::Close(reason.clone()));
                 }
+            }
+            ConsolesMsg::CloseAll(reason, reply) => {
+                for o in st.open.values() {
+                    let _ = o.actor.cast(SessionMsg::Close(reason.clone()));
+                }
+                let _ = reply.send(st.open.len());
             }
             ConsolesMsg::Crash(id) => {
                 if let Some(o) = st.open.get(&id) {

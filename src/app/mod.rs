@@ -499,6 +499,14 @@ impl App {
                 Ok(())
             }
         };
+        // Open consoles are upgraded connections the graceful shutdown does not wait for: close
+        // them now, so their browsers are told why and their close rows are written before the
+        // audit log's last flush.
+        crate::services::consoles::close_all(
+            &state.ops(),
+            "The server is restarting; open the console again in a moment.",
+        )
+        .await;
         state.audit.flush().await;
         tree.shutdown().await;
         if let Some(client) = &state.redis {

@@ -214,3 +214,27 @@ pub async fn close(ops: &Ops, caller: &Caller, id: &str) -> AppResult<Value> {
         )
         .await
 }
+
+/// Closes every open console, telling each browser `reason`, and waits (up to 3 s) until they
+/// have closed and their close rows are written. For shutting down.
+pub async fn close_all(ops: &Ops, reason: &str) {
+    let Ok(open) = uma_actors::call!(ops.consoles.get(), |r| ConsolesMsg::CloseAll(
+        reason.to_owned(),
+        r
+    )) else {
+        return;
+    };
+    if open == 0 {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        match uma_actors::call!(ops.consoles.get(), |r| ConsolesMsg::List(None, r)) {
+            Ok(list) if !list.is_empty() => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            _ => return,
+        }
+    }
+    tracing::warn!("some consoles did not close within 3 s of the shutdown");
+}

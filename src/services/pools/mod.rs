@@ -24,19 +24,19 @@ use crate::pve::models::ResourceKind;
 use crate::pve::path::PoolId;
 use crate::store::pools::Limits;
 
-pub(super) fn limits_json(l: &Limits) -> Value {
+fn limits_json(l: &Limits) -> Value {
     json!({
         "maxVMs": l.max_vms, "maxLXCs": l.max_lxcs, "maxVnets": l.max_vnets,
         "maxCpu": l.max_cpu, "maxMemory": l.max_memory, "maxDisk": l.max_disk,
     })
 }
 
-pub(super) fn not_found(pool: &str) -> AppError {
+fn not_found(pool: &str) -> AppError {
     AppError::with_message(ErrorCode::NotFound, format!("No pool {pool}"))
 }
 
 /// A pool's comment without the owner record Uma keeps in it.
-pub(super) fn comment_of(v: &View, pool: &str) -> Option<String> {
+fn comment_of(v: &View, pool: &str) -> Option<String> {
     let c = v.engine.snapshot.pool_comments.get(pool)?;
     let text = match c.rfind("[Owner: ") {
         Some(at) => c[..at].trim_end(),
@@ -47,7 +47,7 @@ pub(super) fn comment_of(v: &View, pool: &str) -> Option<String> {
 
 /// A pool's usage (every guest's configuration read now) with its VNets, the limits in force,
 /// and what is left of them (of the owner's budget, for pools that share it).
-pub(super) async fn standing(ops: &Ops, v: &View, pool: &str, live: bool) -> AppResult<Value> {
+async fn standing(ops: &Ops, v: &View, pool: &str, live: bool) -> AppResult<Value> {
     let eff = quota::effective(&ops.store, v, pool).await?;
     let fresh;
     let resources = if live {
