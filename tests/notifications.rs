@@ -15,6 +15,7 @@ use crate::support::{on_both, Db, TestApp};
 on_both!(
     banners_are_written_by_admins_checked_and_pushed_live,
     dismissing_hides_a_banner_for_that_user_only,
+    a_draft_never_reaches_users,
 );
 
 const T: Duration = Duration::from_secs(5);
@@ -98,6 +99,7 @@ async fn banners_are_written_by_admins_checked_and_pushed_live(db: Db) {
         (json!({}), "message"),
         (json!({ "message": "  " }), "message"),
         (json!({ "message": "<script>alert(1)</script>" }), "message"),
+        (json!({ "message": "<br><b> </b>&nbsp;" }), "message"),
         (json!({ "message": 5 }), "message"),
         (json!({ "message": "x".repeat(2001) }), "message"),
         (json!({ "message": "m", "type": "urgent" }), "type"),
@@ -117,6 +119,19 @@ async fn banners_are_written_by_admins_checked_and_pushed_live(db: Db) {
     }
     let (s, _) = post(&admin, &acsrf, "/api/notifications", json!([1])).await;
     assert_eq!(s, 400);
+    // The limit counts what shows: 2000 characters, an & among them, is fine.
+    let long = format!("AT&T {}", "x".repeat(1995));
+    let (s, body) = post(
+        &admin,
+        &acsrf,
+        "/api/notifications",
+        json!({ "message": long, "isActive": false }),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let long_id = body["notification"]["id"].as_str().unwrap().to_owned();
+    let (s, _) = delete(&admin, &acsrf, &format!("/api/notifications/{long_id}")).await;
+    assert_eq!(s, 200);
 
     // A banner: sanitized, created (201), on alice's open page at once.
     let (s, created) = post(
@@ -167,7 +182,8 @@ async fn banners_are_written_by_admins_checked_and_pushed_live(db: Db) {
     assert_eq!(ids(&all).len(), 3);
     assert!(ids(&all).contains(&over));
 
-    // Turned off: pushed, and gone from the users' list; fields not sent are kept.
+    // Turned off: taken down on open pages by id only, and gone from the users' list; fields
+    // not sent are kept.
     let (s, _) = patch(
         &alice,
         &csrf,
@@ -189,13 +205,12 @@ async fn banners_are_written_by_admins_checked_and_pushed_live(db: Db) {
         "<b>Maintenance</b> tonight details"
     );
     assert_eq!(changed["notification"]["priority"], 5);
-    let pushed = page.wait_event("notification:upsert", T).await.unwrap();
-    // The first upserts may be the later and over banners; wait for this one's change.
-    let mut pushed = pushed;
-    while pushed["notification"]["id"] != id.as_str() {
-        pushed = page.wait_event("notification:upsert", T).await.unwrap();
+    // The over banner was never sent whole either: it went out as a removal.
+    let mut removed = page.wait_event("notification:remove", T).await.unwrap();
+    if removed["id"] == over.as_str() {
+        removed = page.wait_event("notification:remove", T).await.unwrap();
     }
-    assert_eq!(pushed["notification"]["isActive"], false);
+    assert_eq!(removed["id"], id.as_str());
     let (_, list) = get(&alice, "/api/notifications").await;
     assert_eq!(ids(&list), [later.as_str()]);
     let (s, resp) = patch(
@@ -235,7 +250,7 @@ async fn banners_are_written_by_admins_checked_and_pushed_live(db: Db) {
             .iter()
             .filter(|r| r.status == "SUCCESS")
             .count(),
-        3
+        4
     );
     let updates = audit_actions(&app, "NOTIFICATION_UPDATE").await;
     assert!(updates.iter().any(|r| r.status == "SUCCESS"
@@ -250,7 +265,7 @@ async fn banners_are_written_by_admins_checked_and_pushed_live(db: Db) {
             .iter()
             .filter(|r| r.status == "SUCCESS")
             .count(),
-        1
+        2
     );
     app.stop().await.unwrap();
 }
@@ -296,6 +311,8 @@ async fn dismissing_hides_a_banner_for_that_user_only(db: Db) {
     assert_eq!(s, 404);
     let (_, mine) = get(&alice, "/api/notifications").await;
     assert!(ids(&mine).is_empty(), "{mine}");
+    // The page learns what it dismissed, to keep hiding it when a change is pushed.
+    assert_eq!(mine["dismissed"], json!([id]));
     let (_, bobs) = get(&bob, "/api/notifications").await;
     assert_eq!(ids(&bobs), [id.as_str()]);
     assert!(audit_actions(&app, "NOTIFICATION_DISMISS")
@@ -342,5 +359,71 @@ async fn writes_share_a_budget_per_administrator() {
         .as_str()
         .unwrap()
         .contains("try again"));
+    app.stop().await.unwrap();
+}
+
+/// An inactive banner is for administrators: its text reaches no user's socket, whether it is
+/// written off or turned off later, and users' refused writes are budgeted before they are
+/// audited.
+async fn a_draft_never_reaches_users(db: Db) {
+    let app = TestApp::demo("notices-draft").on(db).start().await;
+    let (admin, acsrf) = app.session_as("root", &[], true).await;
+    let (alice, csrf) = app.session_as("alice", &[], false).await;
+    let page = socket(&app, &alice).await;
+    let (s, created) = post(
+        &admin,
+        &acsrf,
+        "/api/notifications",
+        json!({ "message": "Secret merger plans", "isActive": false }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let id = created["notification"]["id"].as_str().unwrap().to_owned();
+    let (s, _) = patch(
+        &admin,
+        &acsrf,
+        &format!("/api/notifications/{id}"),
+        json!({ "message": "Secret merger plans, revised" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // What the page heard: removals by id, never the text.
+    let heard = page.wait_event("notification:remove", T).await.unwrap();
+    assert_eq!(heard, json!({ "id": id }));
+    assert!(page
+        .wait_event("notification:upsert", Duration::from_millis(500))
+        .await
+        .is_none());
+    let (_, list) = get(&alice, "/api/notifications").await;
+    assert!(!list.to_string().contains("Secret"), "{list}");
+
+    // A user's refused writes stop at the budget, and so do their audit rows.
+    let mut refused = 0;
+    let mut limited = false;
+    for _ in 0..45 {
+        let (s, _) = patch(
+            &alice,
+            &csrf,
+            &format!("/api/notifications/{id}"),
+            json!({ "isActive": true }),
+        )
+        .await;
+        match s {
+            403 => refused += 1,
+            429 => {
+                limited = true;
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(limited, "refused {refused} times without a limit");
+    assert!((30..=32).contains(&refused), "{refused}");
+    let rows = audit_actions(&app, "NOTIFICATION_UPDATE").await;
+    let alices = rows.iter().filter(|r| r.username == "alice").count();
+    assert!(
+        alices <= refused + 1,
+        "{alices} rows for {refused} refusals"
+    );
     app.stop().await.unwrap();
 }

@@ -233,6 +233,9 @@ pub const SERVER_EVENTS: &[&str] = &[
     "guest:update",
     "guest:revoked",
     "node:update",
+    "notification:upsert",
+    "notification:remove",
+    "notification:dismissed",
     // Chat (the original's names) and Uma's additions.
     "new_message",
     "message_sent",

@@ -54,8 +54,30 @@ impl std::fmt::Debug for Notices {
 /// The HTML a banner may hold: `b i em strong u br`, no attributes, nothing else.
 fn sanitizer() -> ammonia::Builder<'static> {
     let mut b = ammonia::Builder::empty();
-    b.add_tags(["b", "i", "em", "strong", "u", "br"]);
+    b.add_tags(["b", "i", "em", "strong", "u", "br"])
+        .generic_attributes(std::collections::HashSet::new())
+        .tag_attributes(std::collections::HashMap::new());
     b
+}
+
+/// The text a sanitized message shows: its tags dropped and its entities read back.
+fn visible_text(clean: &str) -> String {
+    let mut text = String::with_capacity(clean.len());
+    let mut in_tag = false;
+    for c in clean.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
 }
 
 impl Notices {
@@ -129,6 +151,7 @@ impl Notices {
             .store
             .notifications_for(caller.username(), now, limit)
             .await?;
+        let dismissed = self.store.dismissed_by(caller.username()).await?;
         self.audit.record(
             &caller.actor,
             AuditAction::ViewNotifications,
@@ -136,14 +159,14 @@ impl Notices {
             Status::Success,
             json!({ "count": list.len() }),
         );
-        Ok(json!({ "notifications": list, "now": now }))
+        Ok(json!({ "notifications": list, "dismissed": dismissed, "now": now }))
     }
 
     /// Every banner, inactive and over ones too (administrators).
     pub async fn list_all(&self, caller: &Caller) -> AppResult<Value> {
-        self.admin(caller, AuditAction::ViewNotifications, "notifications:all")?;
         self.limit(caller, READ, AuditAction::ViewNotifications)
             .await?;
+        self.admin(caller, AuditAction::ViewNotifications, "notifications:all")?;
         let list = self.store.all_notifications().await?;
         self.audit.record(
             &caller.actor,
@@ -158,8 +181,9 @@ impl Notices {
     /// A new banner (administrators), pushed to every open page.
     pub async fn create(&self, caller: &Caller, body: &Value) -> AppResult<Notification> {
         let action = AuditAction::CreateNotification;
-        self.admin(caller, action, "notification")?;
+        // The budget first: refusals are audited, and a user must not write them without bound.
         self.limit(caller, CHANGE, action).await?;
+        self.admin(caller, action, "notification")?;
         let fields = self
             .fields(body, None)
             .inspect_err(|e| self.audit.refused(&caller.actor, action, "notification", e))?;
@@ -179,14 +203,24 @@ impl Notices {
     pub async fn update(&self, caller: &Caller, id: &str, body: &Value) -> AppResult<Notification> {
         let action = AuditAction::NotificationUpdate;
         let resource = format!("notification:{id}");
-        self.admin(caller, action, &resource)?;
         self.limit(caller, CHANGE, action).await?;
+        self.admin(caller, action, &resource)?;
         let before = self.existing(id).await?;
         let fields = self
             .fields(body, Some(&before))
             .inspect_err(|e| self.audit.refused(&caller.actor, action, &resource, e))?;
-        self.store.update_notification(id, &fields).await?;
-        let after = self.existing(id).await?;
+        let updated_at = self.store.update_notification(id, &fields).await?;
+        let after = Notification {
+            id: before.id.clone(),
+            message: fields.message,
+            kind: fields.kind,
+            is_active: fields.is_active,
+            priority: fields.priority,
+            starts_at: fields.starts_at,
+            ends_at: fields.ends_at,
+            created_at: before.created_at,
+            updated_at,
+        };
         self.audit.record(
             &caller.actor,
             action,
@@ -202,8 +236,8 @@ impl Notices {
     pub async fn delete(&self, caller: &Caller, id: &str) -> AppResult<()> {
         let action = AuditAction::DeleteNotification;
         let resource = format!("notification:{id}");
-        self.admin(caller, action, &resource)?;
         self.limit(caller, CHANGE, action).await?;
+        self.admin(caller, action, &resource)?;
         let before = self.existing(id).await?;
         self.store.delete_notification(id).await?;
         self.audit.record(
@@ -245,13 +279,19 @@ impl Notices {
         self.store.notification(id).await?.ok_or_else(not_found)
     }
 
+    /// Tells every open page: a banner users may see (active, not over) in full; any other only
+    /// by its id, to be taken down — an inactive draft's text is for administrators alone.
     async fn push_upsert(&self, n: &Notification) {
-        self.emitter
-            .emit(Emit::everyone(
+        let now = now_ms();
+        let event = if n.is_active && n.ends_at.is_none_or(|e| now < e) {
+            Emit::everyone(
                 "notification:upsert",
-                json!({ "notification": n, "now": now_ms() }),
-            ))
-            .await;
+                json!({ "notification": n, "now": now }),
+            )
+        } else {
+            Emit::everyone("notification:remove", json!({ "id": n.id }))
+        };
+        self.emitter.emit(event).await;
     }
 
     /// The fields of a request: all of a new banner's (only `message` is required), or the
@@ -323,10 +363,11 @@ impl Notices {
             return Err(AppError::field("message", "send text"));
         };
         let clean = self.sanitizer.clean(raw.trim()).to_string();
-        if clean.trim().is_empty() {
-            return Err(AppError::field("message", "required"));
+        let text = visible_text(&clean);
+        if text.trim().is_empty() {
+            return Err(AppError::field("message", "required (some text to show)"));
         }
-        if clean.chars().count() > MESSAGE_MAX {
+        if text.chars().count() > MESSAGE_MAX {
             return Err(AppError::field(
                 "message",
                 format!("at most {MESSAGE_MAX} characters"),
@@ -375,6 +416,16 @@ mod tests {
             "<b>Down</b> link<br><u>u</u>"
         );
         assert_eq!(s.clean("<img src=x onerror=alert(1)>").to_string(), "");
+        assert_eq!(s.clean("<b title=t lang=en>x</b>").to_string(), "<b>x</b>");
+    }
+
+    #[test]
+    fn the_visible_text_is_what_counts() {
+        let s = sanitizer();
+        let shown = |raw: &str| visible_text(&s.clean(raw).to_string());
+        assert_eq!(shown("<br><b> </b>").trim(), "");
+        assert_eq!(shown("AT&T <b>up</b>"), "AT&T up");
+        assert_eq!(shown("a &lt; b"), "a < b");
     }
 
     #[test]

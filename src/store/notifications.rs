@@ -201,8 +201,9 @@ impl Store {
         Ok(rows.into_iter().map(Notification::from).collect())
     }
 
-    /// Replaces every field of a banner.
-    pub async fn update_notification(&self, id: &str, f: &NoticeFields) -> StoreResult<()> {
+    /// Replaces every field of a banner; returns its new `updated_at`.
+    pub async fn update_notification(&self, id: &str, f: &NoticeFields) -> StoreResult<i64> {
+        let now = now_ms();
         let rows = exec!(self, |p| sqlx::query(
             "UPDATE notifications SET message = ?, kind = ?, is_active = ?, priority = ?, \
              starts_at = ?, ends_at = ?, updated_at = ? WHERE id = ?"
@@ -213,49 +214,59 @@ impl Store {
         .bind(f.priority)
         .bind(f.starts_at)
         .bind(f.ends_at)
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .execute(p)
         .await)?;
-        expect_one(rows)
+        expect_one(rows)?;
+        Ok(now)
     }
 
-    /// Deletes a banner and who dismissed it.
+    /// Deletes a banner and who dismissed it, together.
     pub async fn delete_notification(&self, id: &str) -> StoreResult<()> {
-        exec!(self, |p| sqlx::query(
-            "DELETE FROM notification_dismissals WHERE notification_id = ?"
-        )
-        .bind(id)
-        .execute(p)
-        .await)?;
-        let rows = exec!(self, |p| sqlx::query(
-            "DELETE FROM notifications WHERE id = ?"
-        )
-        .bind(id)
-        .execute(p)
-        .await)?;
-        expect_one(rows)
+        let deleted = on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM notification_dismissals WHERE notification_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let rows = sqlx::query("DELETE FROM notifications WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(rows)
+        })?;
+        expect_one(deleted)
     }
 
     /// Remembers that `username` dismissed banner `id` (again is fine); `NotFound` for an
-    /// unknown banner.
+    /// unknown banner. One statement, so a banner deleted meanwhile leaves no row behind.
     pub async fn dismiss_notification(&self, id: &str, username: &str) -> StoreResult<()> {
-        if self.notification(id).await?.is_none() {
-            return Err(super::StoreError::NotFound);
-        }
         let inserted = exec!(self, |p| sqlx::query(
             "INSERT INTO notification_dismissals (notification_id, username, dismissed_at) \
-             VALUES (?, ?, ?)"
+             SELECT id, ?, ? FROM notifications WHERE id = ?"
         )
-        .bind(id)
         .bind(username)
         .bind(now_ms())
+        .bind(id)
         .execute(p)
         .await);
         match inserted.map_err(super::StoreError::from) {
-            Ok(_) | Err(super::StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e),
+            Ok(1) | Err(super::StoreError::Conflict(_)) => Ok(()),
+            Ok(_) => Err(super::StoreError::NotFound),
+            Err(e) => Err(e),
         }
-        Ok(())
+    }
+
+    /// The banners `username` dismissed (still existing).
+    pub async fn dismissed_by(&self, username: &str) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, |p| sqlx::query_scalar::<_, String>(
+            "SELECT notification_id FROM notification_dismissals WHERE username = ?"
+        )
+        .bind(username)
+        .fetch_all(p)
+        .await)?)
     }
 }

@@ -94,6 +94,22 @@ test("an administrator publishes a banner and an open page shows it without a re
   assert.deepEqual(order, ["warning", "info"]);
   await shots(alice, "banners-dashboard");
   await shots(admin, "admin-notifications");
+
+  // Edited, it changes on the open page; editing again starts from the latest text.
+  await admin.locator('[data-notices] tr:has-text("Maintenance") button:has-text("Edit…")').click();
+  await admin.fill("dialog[open] [name=message]", "<b>Maintenance</b> tonight from 23:00.");
+  await admin.click("dialog[open] button[type=submit]");
+  await admin.waitForSelector("dialog[open]", { state: "detached" });
+  await alice.waitForSelector('.banner[data-kind=warning]:has-text("from 23:00")');
+  await admin.locator('[data-notices] tr:has-text("Maintenance") button:has-text("Edit…")').click();
+  assert.equal(await admin.inputValue("dialog[open] [name=message]"), "<b>Maintenance</b> tonight from 23:00.");
+  await admin.click('dialog[open] button:has-text("Cancel")');
+
+  // The whiteboard shows them too.
+  const board = await alice.context().newPage();
+  await board.goto(`${uma.url}/whiteboard`);
+  await board.waitForSelector('.banner[data-kind=warning]:has-text("Maintenance")');
+  await board.close();
 });
 
 test("a dismissed banner stays gone for that user, and a deleted one leaves every page", async () => {
@@ -101,6 +117,14 @@ test("a dismissed banner stays gone for that user, and a deleted one leaves ever
   await alice.waitForSelector('.banner[data-kind=info]', { state: "detached" });
   await alice.reload();
   await alice.waitForSelector('.banner[data-kind=warning]');
+  await alice.waitForSelector("[data-live-status][data-state=live]");
+  assert.equal(await alice.locator('.banner[data-kind=info]').count(), 0);
+  // A change the administrator makes later does not bring it back.
+  await admin.locator('[data-notices] tr:has-text("Welcome") button:has-text("Edit…")').click();
+  await admin.fill("dialog[open] [name=priority]", "3");
+  await admin.click("dialog[open] button[type=submit]");
+  await admin.waitForSelector("dialog[open]", { state: "detached" });
+  await alice.waitForTimeout(1500);
   assert.equal(await alice.locator('.banner[data-kind=info]').count(), 0);
 
   await admin.locator('[data-notices] tr:has-text("Maintenance") button:has-text("Delete…")').click();

@@ -7,9 +7,9 @@ import { api, get, messageOf, type ApiError } from "../ui/api";
 import { DataTable, cell } from "../ui/table";
 import { confirmAction, openDialog } from "../ui/dialog";
 import { bool, field, num, revalidateOnInput, showServerError, str, validate } from "../ui/form";
-import { messageNodes, showsAt, type Notice, type NoticeKind } from "../ui/banners";
-import { clock, plural } from "../ui/format";
-import { initLive } from "../live";
+import { messageNodes, plainText, showsAt, type Notice, type NoticeKind } from "../ui/banners";
+import { dateTime, plural } from "../ui/format";
+import { initLive, onConnect } from "../live";
 
 initShell<Boot>();
 
@@ -49,13 +49,15 @@ const STATE_TEXT: Record<State, string> = {
 
 function windowText(n: Notice): string {
   if (n.startsAt == null && n.endsAt == null) return "Until turned off";
-  const from = n.startsAt == null ? "now" : clock(n.startsAt);
-  return n.endsAt == null ? `From ${from}` : `${from} – ${clock(n.endsAt)}`;
+  const from = n.startsAt == null ? "now" : dateTime(n.startsAt);
+  return n.endsAt == null ? `From ${from}` : `${from} – ${dateTime(n.endsAt)}`;
 }
 
 const table = new DataTable<Notice>({
   caption: "Notification banners",
   key: (n) => n.id,
+  // A row is redrawn when the banner changed or its state did (scheduled → showing → over).
+  hash: (n) => `${n.updatedAt}|${stateOf(n)}`,
   sort: { id: "priority", dir: -1 },
   empty: () => "No banner yet. New banner… writes one.",
   columns: [
@@ -88,19 +90,19 @@ const table = new DataTable<Notice>({
       label: "Actions",
       class: "col-actions",
       render: (td, n) =>
-        cell(td, `${n.id}|${n.isActive}`, () =>
+        cell(td, `${n.id}|${n.updatedAt}`, () =>
           h(
             "div",
             { class: "button-row" },
-            h("button", { type: "button", class: "button button-small", text: "Edit…", "aria-label": `Edit the banner “${plain(n)}”`, onclick: () => edit(n) }),
+            h("button", { type: "button", class: "button button-small", text: "Edit…", "aria-label": `Edit the banner “${plain(n)}”`, onclick: () => edit(current(n)) }),
             h("button", {
               type: "button",
               class: "button button-small",
               text: n.isActive ? "Turn off" : "Turn on",
               "aria-label": `${n.isActive ? "Turn off" : "Turn on"} the banner “${plain(n)}”`,
-              onclick: () => void toggle(n),
+              onclick: () => void toggle(current(n)),
             }),
-            h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Delete…", "aria-label": `Delete the banner “${plain(n)}”`, onclick: () => void remove(n) }),
+            h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Delete…", "aria-label": `Delete the banner “${plain(n)}”`, onclick: () => void remove(current(n)) }),
           ),
         ),
     },
@@ -112,8 +114,13 @@ must("[data-notices]").replaceChildren(listError, table.el);
 must<HTMLButtonElement>("[data-new-notice]").addEventListener("click", () => edit(null));
 
 function plain(n: Notice): string {
-  const t = messageNodes(n.message).map((x) => x.textContent ?? "").join("");
+  const t = plainText(n.message);
   return t.length > 40 ? `${t.slice(0, 39)}…` : t;
+}
+
+/** The latest copy of a banner (the list follows other administrators' changes). */
+function current(n: Notice): Notice {
+  return items.find((x) => x.id === n.id) ?? n;
 }
 
 function say(kind: "error" | "ok", message: string): void {
@@ -121,6 +128,8 @@ function say(kind: "error" | "ok", message: string): void {
 }
 
 let items: Notice[] = [];
+let loads = 0;
+let loadedAt = 0;
 
 function render(): void {
   table.set(items);
@@ -129,8 +138,11 @@ function render(): void {
 }
 
 async function load(): Promise<void> {
+  const mine = ++loads;
+  loadedAt = Date.now();
   try {
     const body = await get<{ notifications: Notice[]; now: number }>("/api/admin/notifications");
+    if (mine !== loads) return; // a later read is on its way
     skew = body.now - Date.now();
     items = body.notifications;
     fill(listError);
@@ -153,6 +165,14 @@ function fromLocal(v: string): number | null {
   if (!v) return null;
   const t = new Date(v).getTime();
   return Number.isFinite(t) ? t + skew : null;
+}
+
+/** Puts a banner the server returned into the list. */
+function put(n: Notice): void {
+  const i = items.findIndex((x) => x.id === n.id);
+  if (i >= 0) items[i] = n;
+  else items.push(n);
+  render();
 }
 
 function edit(n: Notice | null): void {
@@ -181,6 +201,7 @@ function edit(n: Notice | null): void {
     field({ label: "On (shown to users while within its window)", name: "isActive", type: "checkbox", value: n?.isActive ?? true }),
     h("div", { class: "field" }, h("span", { class: "field-label", text: "Preview" }), preview),
   ];
+  const shownTimes = { startsAt: localValue(n?.startsAt ?? null), endsAt: localValue(n?.endsAt ?? null) };
   const d = openDialog({
     title: n ? "Edit banner" : "New banner",
     body,
@@ -188,24 +209,35 @@ function edit(n: Notice | null): void {
     submitLabel: n ? "Save" : "Publish",
     onSubmit: async (form) => {
       if (!validate(form)) return false;
-      const payload = {
+      const all: Record<string, unknown> = {
         message: str(form, "message"),
         type: str(form, "type"),
         priority: num(form, "priority") ?? 0,
         isActive: bool(form, "isActive"),
-        startsAt: fromLocal(str(form, "startsAt")),
-        endsAt: fromLocal(str(form, "endsAt")),
       };
+      // Times are sent only when changed: the form shows whole minutes, and an untouched
+      // time must not move.
+      for (const key of ["startsAt", "endsAt"] as const) {
+        const value = str(form, key);
+        if (!n || value !== shownTimes[key]) all[key] = fromLocal(value);
+      }
+      // An edit sends only what changed, so another administrator's change to other fields
+      // stays.
+      const payload = n
+        ? Object.fromEntries(Object.entries(all).filter(([k, v]) => !(k in n) || (n as unknown as Record<string, unknown>)[k] !== v))
+        : all;
+      let saved: { notification: Notice };
       try {
-        if (n) await api("PATCH", `/api/notifications/${encodeURIComponent(n.id)}`, payload);
-        else await api("POST", "/api/notifications", payload);
+        saved = n
+          ? await api("PATCH", `/api/notifications/${encodeURIComponent(n.id)}`, payload)
+          : await api("POST", "/api/notifications", payload);
       } catch (e) {
         showServerError(form, e as ApiError);
         return false;
       }
+      put(saved.notification);
       say("ok", n ? "Banner saved." : "Banner published.");
       announce(n ? "Banner saved." : "Banner published.");
-      await load();
       return true;
     },
   });
@@ -224,12 +256,13 @@ function edit(n: Notice | null): void {
 
 async function toggle(n: Notice): Promise<void> {
   try {
-    await api("PATCH", `/api/notifications/${encodeURIComponent(n.id)}`, { isActive: !n.isActive });
+    const saved = await api<{ notification: Notice }>("PATCH", `/api/notifications/${encodeURIComponent(n.id)}`, { isActive: !n.isActive });
+    put(saved.notification);
     say("ok", n.isActive ? "Banner turned off." : "Banner turned on.");
   } catch (e) {
     say("error", `The banner could not be changed: ${messageOf(e)}`);
+    await load();
   }
-  await load();
 }
 
 async function remove(n: Notice): Promise<void> {
@@ -242,18 +275,25 @@ async function remove(n: Notice): Promise<void> {
   if (!ok) return;
   try {
     await api("DELETE", `/api/notifications/${encodeURIComponent(n.id)}`);
+    items = items.filter((x) => x.id !== n.id);
+    render();
     say("ok", "Banner deleted.");
   } catch (e) {
     say("error", `The banner could not be deleted: ${messageOf(e)}`);
+    await load();
   }
-  await load();
 }
 
-// Other administrators' changes, and states that change with time.
+// Other administrators' changes: a banner users see arrives whole; one taken down (deleted,
+// turned off, over) only by id, so the list is read again for its new state. States change with
+// time too. The list is read again at every reconnect.
 const socket = initLive(document);
-socket?.on("notification:upsert", () => void load());
+socket?.on("notification:upsert", (m: { notification: Notice }) => put(m.notification));
 socket?.on("notification:remove", () => void load());
 window.setInterval(() => {
   if (document.visibilityState === "visible") render();
-}, 30_000);
-void load();
+}, 15_000);
+if (!socket?.connected) void load();
+onConnect(() => {
+  if (Date.now() - loadedAt > 2000) void load();
+});

@@ -4,6 +4,7 @@
 import { getStroke } from "perfect-freehand";
 import { initLive, onConnect, request } from "../live";
 import { h, fill } from "../ui/dom";
+import { mountBanners } from "../ui/banners";
 
 interface Point {
   x: number;
@@ -57,6 +58,7 @@ function outline(s: Stroke): Path2D {
 function init(): void {
   const root = document.querySelector<HTMLElement>("[data-whiteboard]");
   const socket = initLive(document);
+  mountBanners(socket);
   if (!root || !socket) return;
   const { board, user } = boot();
   const canvas = root.querySelector<HTMLCanvasElement>("[data-wb-canvas]")!;

@@ -3,7 +3,7 @@
 // shows while it is active and inside its window (by the server's clock, so a browser whose
 // clock is off still shows it on time); its dismiss button hides it for good, in every tab.
 import type { Socket } from "socket.io-client";
-import { api, get, messageOf } from "./api";
+import { api, ApiError, get, messageOf } from "./api";
 import { h, fill, announce } from "./dom";
 import { onConnect } from "../live";
 
@@ -50,9 +50,13 @@ const ORDER = (a: Notice, b: Notice) => b.priority - a.priority || b.createdAt -
 class Banners {
   private items = new Map<string, Notice>();
   private dismissed = new Set<string>();
+  /** Drawn banners by id, with the `updatedAt` they were drawn from. */
+  private drawn = new Map<string, { el: HTMLElement; at: number }>();
   /** Server time minus browser time. */
   private skew = 0;
   private timer: number | undefined;
+  /** Counts events, so a list read before the last event is not applied over it. */
+  events = 0;
 
   constructor(private root: HTMLElement) {}
 
@@ -64,37 +68,56 @@ class Banners {
     if (typeof serverNow === "number") this.skew = serverNow - Date.now();
   }
 
-  replace(list: Notice[]): void {
+  replace(list: Notice[], dismissed: string[]): void {
     this.items = new Map(list.map((n) => [n.id, n]));
+    for (const id of dismissed) this.dismissed.add(id);
     this.render();
   }
 
   upsert(n: Notice): void {
-    const was = this.items.get(n.id);
+    this.events++;
     this.items.set(n.id, n);
     this.render();
-    if (!this.dismissed.has(n.id) && showsAt(n, this.now()) && !(was && showsAt(was, this.now()))) {
-      announce(`Notice: ${messageNodes(n.message).map((x) => x.textContent).join("")}`);
-    }
   }
 
   remove(id: string): void {
+    this.events++;
     if (this.items.delete(id)) this.render();
   }
 
   dismissedHere(id: string): void {
+    this.events++;
     this.dismissed.add(id);
     this.render();
   }
 
-  /** Draws what shows now, and wakes at the next start or end. */
+  /** Draws what shows now (a banner is rebuilt only when it changed, so focus and screen
+   *  readers are not disturbed), announces new ones, and wakes at the next start or end. */
   render(): void {
     window.clearTimeout(this.timer);
     const now = this.now();
     const shown = [...this.items.values()]
       .filter((n) => !this.dismissed.has(n.id) && showsAt(n, now))
       .sort(ORDER);
-    fill(this.root, ...shown.map((n) => this.banner(n)));
+    const keep = new Set(shown.map((n) => n.id));
+    for (const [id, d] of this.drawn) {
+      if (!keep.has(id)) {
+        d.el.remove();
+        this.drawn.delete(id);
+      }
+    }
+    shown.forEach((n, i) => {
+      let d = this.drawn.get(n.id);
+      if (!d || d.at !== n.updatedAt) {
+        const el = this.banner(n);
+        if (d) d.el.replaceWith(el);
+        else announce(`Notice: ${plainText(n.message)}`);
+        d = { el, at: n.updatedAt };
+        this.drawn.set(n.id, d);
+      }
+      const at = this.root.children[i] ?? null;
+      if (at !== d.el) this.root.insertBefore(d.el, at);
+    });
     this.root.hidden = shown.length === 0;
     const edges = [...this.items.values()]
       .flatMap((n) => [n.startsAt, n.endsAt])
@@ -115,38 +138,42 @@ class Banners {
         class: "banner-close",
         "aria-label": "Dismiss this notice",
         title: "Dismiss",
-        onclick: () => void this.dismiss(n, close),
+        onclick: () => void this.dismiss(n.id, close),
       },
       "×",
     );
-    return h(
-      "div",
-      {
-        class: "banner",
-        "data-kind": n.type,
-        "data-notice": n.id,
-        role: n.type === "error" || n.type === "warning" ? "alert" : "status",
-      },
-      text,
-      close,
-    );
+    return h("div", { class: "banner", "data-kind": n.type, "data-notice": n.id }, text, close);
   }
 
-  private async dismiss(n: Notice, button: HTMLButtonElement): Promise<void> {
+  private async dismiss(id: string, button: HTMLButtonElement): Promise<void> {
     button.disabled = true;
+    // Focus moves to the next banner's button (or the page) rather than to nowhere.
+    const next = this.drawn.get(id)?.el.nextElementSibling?.querySelector<HTMLElement>(".banner-close");
     try {
-      await api("POST", `/api/notifications/${encodeURIComponent(n.id)}/dismiss`);
-      this.dismissedHere(n.id);
+      await api("POST", `/api/notifications/${encodeURIComponent(id)}/dismiss`);
     } catch (e) {
-      button.disabled = false;
-      button.title = `Could not dismiss: ${messageOf(e)}`;
-      announce(`Could not dismiss the notice: ${messageOf(e)}`);
+      if (!(e instanceof ApiError && e.status === 404)) {
+        button.disabled = false;
+        button.title = `Could not dismiss: ${messageOf(e)}`;
+        announce(`Could not dismiss the notice: ${messageOf(e)}`);
+        return;
+      }
+      // Deleted meanwhile: it goes all the same.
     }
+    this.dismissedHere(id);
+    (next ?? document.getElementById("main"))?.focus();
   }
+}
+
+/** A message as plain text (line breaks as spaces), for announcements and labels. */
+export function plainText(html: string): string {
+  const parts = messageNodes(html).map((x) => (x.nodeName === "BR" ? " " : (x.textContent ?? "")));
+  return parts.join("").replace(/\s+/g, " ").trim();
 }
 
 interface ListBody {
   notifications: Notice[];
+  dismissed?: string[];
   now?: number;
 }
 
@@ -156,12 +183,15 @@ export function mountBanners(socket: Socket | null): void {
   if (!root) return;
   const banners = new Banners(root);
   let readAt = 0;
-  const load = async () => {
+  const load = async (): Promise<void> => {
     readAt = Date.now();
+    const seen = banners.events;
     try {
       const body = await get<ListBody>("/api/notifications");
+      // An event arrived while reading: this list may predate it, so read again.
+      if (banners.events !== seen) return load();
       banners.setClock(body.now);
-      banners.replace(body.notifications);
+      banners.replace(body.notifications, body.dismissed ?? []);
     } catch {
       // Banners are news, not the page: a failed read leaves what is shown.
     }
