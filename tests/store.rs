@@ -378,6 +378,100 @@ async fn docs_and_uploads(store: &Store) {
         "each user counts once"
     );
 
+    // Search: every word, prefixes, tags, drafts only when asked, edits and deletions followed.
+    let backup = store
+        .create_doc(
+            "admin",
+            &DocInput {
+                title: "Backups with vzdump".into(),
+                subtitle: Some("Schedules and retention".into()),
+                content: "Proxmox keeps **snapshots** on the storage you choose.".into(),
+                published: true,
+                tags: vec!["storage".into(), "howto".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(backup.tag_list(), ["storage", "howto"]);
+    let draft = store
+        .create_doc(
+            "admin",
+            &DocInput {
+                title: "Networking draft".into(),
+                content: "VLAN tags and bridges for proxmox guests.".into(),
+                published: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let found =
+        |list: Vec<uma::store::docs::Doc>| list.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(
+        found(store.search_docs("vzdump", false, 10).await.unwrap()),
+        [backup.id.clone()]
+    );
+    assert_eq!(
+        found(store.search_docs("PROX snapsh", false, 10).await.unwrap()),
+        [backup.id.clone()]
+    );
+    assert_eq!(
+        found(store.search_docs("howto", false, 10).await.unwrap()),
+        [backup.id.clone()]
+    );
+    assert!(store
+        .search_docs("proxmox bridges", false, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        found(
+            store
+                .search_docs("proxmox bridges", true, 10)
+                .await
+                .unwrap()
+        ),
+        [draft.id.clone()]
+    );
+    assert_eq!(
+        store.search_docs("proxmox", true, 10).await.unwrap().len(),
+        2
+    );
+    assert!(store
+        .search_docs("\" OR * NEAR( -", true, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .update_doc(
+            &backup.id,
+            &DocInput {
+                title: "Backups with PBS".into(),
+                content: "Proxmox Backup Server.".into(),
+                published: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .search_docs("vzdump", true, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        found(store.search_docs("pbs", true, 10).await.unwrap()),
+        [backup.id.clone()]
+    );
+    store.delete_doc(&backup.id).await.unwrap();
+    store.delete_doc(&draft.id).await.unwrap();
+    assert!(store
+        .search_docs("proxmox", true, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
     let upload = Upload {
         id: new_id(),
         doc_id: None,

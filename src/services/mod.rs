@@ -170,6 +170,7 @@ pub async fn limit(
 pub mod access;
 pub mod chat;
 pub mod cluster_feed;
+pub mod docs;
 pub mod notifications;
 pub mod replication;
 pub mod sdn;

@@ -1,6 +1,6 @@
 //! Docs (admin-published articles), who visited them, and uploaded files.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::{exec, expect_one, new_id, now_ms, on_pool, Store, StoreResult};
 
@@ -30,6 +30,21 @@ pub struct Doc {
     pub created_at: i64,
     /// Last update (ms).
     pub updated_at: i64,
+    /// Tags, a JSON array of strings as stored.
+    #[serde(serialize_with = "tags_as_list")]
+    pub tags: String,
+}
+
+impl Doc {
+    /// Its tags.
+    pub fn tag_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+}
+
+fn tags_as_list<S: Serializer>(tags: &str, s: S) -> Result<S::Ok, S::Error> {
+    let list: Vec<String> = serde_json::from_str(tags).unwrap_or_default();
+    list.serialize(s)
 }
 
 /// Fields an author sets.
@@ -47,6 +62,8 @@ pub struct DocInput {
     pub published: bool,
     /// Shown first.
     pub pinned: bool,
+    /// Tags.
+    pub tags: Vec<String>,
 }
 
 /// An uploaded file.
@@ -73,7 +90,7 @@ pub struct Upload {
     pub created_at: i64,
 }
 
-const DOC_COLS: &str = "id, title, subtitle, author, content, cover_image, visited_by, published, pinned, created_at, updated_at";
+const DOC_COLS: &str = "id, title, subtitle, author, content, cover_image, visited_by, published, pinned, created_at, updated_at, tags";
 const UPLOAD_COLS: &str =
     "id, doc_id, uploaded_by, file_name, stored_name, content_type, size_bytes, sha256, created_at";
 
@@ -82,7 +99,9 @@ impl Store {
     pub async fn create_doc(&self, author: &str, input: &DocInput) -> StoreResult<Doc> {
         let now = now_ms();
         let id = new_id();
-        let sql = format!("INSERT INTO docs ({DOC_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql =
+            format!("INSERT INTO docs ({DOC_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let tags = tags_json(&input.tags);
         exec!(self, |p| sqlx::query(&sql)
             .bind(&id)
             .bind(&input.title)
@@ -95,8 +114,10 @@ impl Store {
             .bind(input.pinned)
             .bind(now)
             .bind(now)
+            .bind(&tags)
             .execute(p)
             .await)?;
+        self.index_doc(&id, input).await?;
         self.doc(&id).await?.ok_or(super::StoreError::NotFound)
     }
 
@@ -125,7 +146,7 @@ impl Store {
     pub async fn update_doc(&self, id: &str, input: &DocInput) -> StoreResult<()> {
         let rows = exec!(self, |p| {
             sqlx::query(
-            "UPDATE docs SET title = ?, subtitle = ?, content = ?, cover_image = ?, published = ?, pinned = ?, updated_at = ? WHERE id = ?"
+            "UPDATE docs SET title = ?, subtitle = ?, content = ?, cover_image = ?, published = ?, pinned = ?, updated_at = ?, tags = ? WHERE id = ?"
         )
         .bind(&input.title)
         .bind(&input.subtitle)
@@ -134,11 +155,105 @@ impl Store {
         .bind(input.published)
         .bind(input.pinned)
         .bind(now_ms())
+        .bind(tags_json(&input.tags))
         .bind(id)
         .execute(p)
         .await
         })?;
-        expect_one(rows)
+        expect_one(rows)?;
+        self.index_doc(id, input).await
+    }
+
+    /// Keeps SQLite's full-text index in step with a doc (MariaDB's FULLTEXT index follows the
+    /// table by itself).
+    async fn index_doc(&self, id: &str, input: &DocInput) -> StoreResult<()> {
+        if let super::Pool::Sqlite(p) = self.pool() {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM docs_fts WHERE doc_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO docs_fts (doc_id, title, subtitle, content, tags) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&input.title)
+            .bind(input.subtitle.as_deref().unwrap_or_default())
+            .bind(&input.content)
+            .bind(input.tags.join(" "))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Docs matching every word of `query` (prefixes count: `prox` finds "Proxmox") in title,
+    /// subtitle, body or tags, best match first; only published ones unless `include_drafts`.
+    /// Words are taken from letters and digits only, so no query syntax reaches the engine.
+    pub async fn search_docs(
+        &self,
+        query: &str,
+        include_drafts: bool,
+        limit: i64,
+    ) -> StoreResult<Vec<Doc>> {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .map(str::to_lowercase)
+            // MariaDB's index skips words under 3 characters and its stopwords; both backends
+            // ignore them, so a search finds the same on either.
+            .filter(|w| w.chars().count() >= 3 && !STOPWORDS.contains(&w.as_str()))
+            .take(12)
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cols = DOC_COLS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(match self.pool() {
+            super::Pool::Sqlite(p) => {
+                let q = words
+                    .iter()
+                    .map(|w| format!("\"{w}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                sqlx::query_as::<_, Doc>(&format!(
+                    "SELECT {cols} FROM docs_fts f JOIN docs d ON d.id = f.doc_id \
+                     WHERE docs_fts MATCH ? AND (d.published = ? OR ?) \
+                     ORDER BY bm25(docs_fts, 10.0, 5.0, 1.0, 3.0), d.created_at DESC LIMIT ?"
+                ))
+                .bind(q)
+                .bind(true)
+                .bind(include_drafts)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+            super::Pool::MySql(p) => {
+                let q = words
+                    .iter()
+                    .map(|w| format!("+{w}*"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                sqlx::query_as::<_, Doc>(&format!(
+                    "SELECT {cols} FROM docs d \
+                     WHERE MATCH (d.title, d.subtitle, d.content, d.tags) AGAINST (? IN BOOLEAN MODE) \
+                     AND (d.published = ? OR ?) \
+                     ORDER BY MATCH (d.title, d.subtitle, d.content, d.tags) AGAINST (? IN BOOLEAN MODE) DESC, \
+                     d.created_at DESC LIMIT ?"
+                ))
+                .bind(&q)
+                .bind(true)
+                .bind(include_drafts)
+                .bind(&q)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+        })
     }
 
     /// Deletes a doc with its visits and uploads' records.
@@ -147,7 +262,14 @@ impl Store {
             .bind(id)
             .execute(p)
             .await)?;
-        expect_one(rows)
+        expect_one(rows)?;
+        if let super::Pool::Sqlite(p) = self.pool() {
+            sqlx::query("DELETE FROM docs_fts WHERE doc_id = ?")
+                .bind(id)
+                .execute(p)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Records that a user opened a doc; `visited_by` counts each user once. Returns `true` on
@@ -249,3 +371,14 @@ impl Store {
         expect_one(rows)
     }
 }
+
+/// Tags as stored: a JSON array of strings.
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// InnoDB's default full-text stopwords (of 3 letters or more).
+const STOPWORDS: &[&str] = &[
+    "about", "are", "com", "for", "from", "how", "that", "the", "this", "was", "what", "when",
+    "where", "who", "will", "with", "und", "www",
+];

@@ -196,7 +196,9 @@ impl Store {
         let mut names: Vec<String> = match &self.pool {
             Pool::Sqlite(p) => {
                 sqlx::query_scalar(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                    // The full-text index (`docs_fts` and its shadow tables) is not part of the
+                    // schema both backends share: MariaDB keeps it inside `docs`.
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'docs_fts%'",
                 )
                 .fetch_all(p)
                 .await?
