@@ -410,15 +410,15 @@ async fn docs_and_uploads(store: &Store) {
         |list: Vec<uma::store::docs::Doc>| list.into_iter().map(|d| d.id).collect::<Vec<_>>();
     assert_eq!(
         found(store.search_docs("vzdump", false, 10).await.unwrap()),
-        [backup.id.clone()]
+        [backup.id.as_str()]
     );
     assert_eq!(
         found(store.search_docs("PROX snapsh", false, 10).await.unwrap()),
-        [backup.id.clone()]
+        [backup.id.as_str()]
     );
     assert_eq!(
         found(store.search_docs("howto", false, 10).await.unwrap()),
-        [backup.id.clone()]
+        [backup.id.as_str()]
     );
     assert!(store
         .search_docs("proxmox bridges", false, 10)
@@ -432,7 +432,7 @@ async fn docs_and_uploads(store: &Store) {
                 .await
                 .unwrap()
         ),
-        [draft.id.clone()]
+        [draft.id.as_str()]
     );
     assert_eq!(
         store.search_docs("proxmox", true, 10).await.unwrap().len(),
@@ -462,7 +462,7 @@ async fn docs_and_uploads(store: &Store) {
         .is_empty());
     assert_eq!(
         found(store.search_docs("pbs", true, 10).await.unwrap()),
-        [backup.id.clone()]
+        [backup.id.as_str()]
     );
     store.delete_doc(&backup.id).await.unwrap();
     store.delete_doc(&draft.id).await.unwrap();
