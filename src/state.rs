@@ -81,6 +81,8 @@ pub struct AppState {
     pub emitter: crate::push::emit::IoEmitter,
     /// Notification banners.
     pub notices: crate::services::notifications::Notices,
+    /// The knowledge base.
+    pub docs: crate::services::docs::Docs,
 }
 
 /// Shows what identifies the instance, never a secret: the configuration and the Proxmox client
@@ -118,6 +120,12 @@ impl FromRef<AppState> for crate::services::whiteboard::Boards {
 impl FromRef<AppState> for crate::services::notifications::Notices {
     fn from_ref(s: &AppState) -> Self {
         s.notices.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::services::docs::Docs {
+    fn from_ref(s: &AppState) -> Self {
+        s.docs.clone()
     }
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod chat;
 mod config_errors;
 mod consoles;
+mod docs;
 mod guests;
 mod hardware;
 mod isolation;

@@ -312,8 +312,11 @@ impl App {
             event_limits.clone(),
             Arc::new(emitter.clone()),
         );
+        let docs =
+            crate::services::docs::Docs::new(store.clone(), audit.clone(), event_limits.clone());
         let state = AppState {
             notices,
+            docs,
             records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
             signer: CookieSigner::new(&cookie_secret),

@@ -145,6 +145,15 @@ actions! {
         WhiteboardSave = "WHITEBOARD_SAVE": "A whiteboard was saved.",
         WhiteboardClear = "WHITEBOARD_CLEAR": "A whiteboard was cleared.",
     }
+    "Docs" {
+        DocPublicList = "DOC_PUBLIC_LIST": "The published docs were listed or searched.",
+        DocPublicView = "DOC_PUBLIC_VIEW": "A published doc was read.",
+        DocAdminList = "DOC_ADMIN_LIST": "An administrator listed every doc, drafts included.",
+        DocView = "DOC_VIEW": "An administrator opened a doc in the editor.",
+        DocCreate = "DOC_CREATE": "An administrator wrote a doc.",
+        DocUpdate = "DOC_UPDATE": "An administrator changed a doc.",
+        DocDelete = "DOC_DELETE": "An administrator deleted a doc.",
+    }
     "Notifications" {
         ViewNotifications = "VIEW_NOTIFICATIONS": "Notification banners were listed.",
         CreateNotification = "CREATE_NOTIFICATION": "An administrator published a notification banner.",

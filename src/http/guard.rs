@@ -72,6 +72,7 @@ fn need(path: &str) -> Need {
         || under("/api/users")
         || under("/api/whiteboard")
         || under("/api/notifications")
+        || under("/api/docs")
         || under("/whiteboard")
     {
         Need::Session

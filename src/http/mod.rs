@@ -9,6 +9,7 @@ pub mod chat;
 pub mod client;
 pub mod cluster;
 pub mod consoles;
+pub mod docs;
 pub mod guard;
 pub mod guests;
 pub mod hardware;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cluster::router())
         .merge(nodes::router())
         .merge(notifications::router())
+        .merge(docs::router())
         .merge(guests::router())
         .merge(consoles::router())
         .merge(pools::router())

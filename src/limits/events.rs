@@ -66,6 +66,8 @@ pub const LIMITS: &[EventLimit] = &[
     limit("api:chat-change", 30, 60, 0),
     limit("api:settings-change", 20, 60, 0),
     limit("api:notifications", 60, 60, 0),
+    limit("api:docs", 120, 60, 0),
+    limit("api:docs-change", 30, 60, 0),
     limit("api:notifications-change", 30, 60, 0),
 ];
 

@@ -180,6 +180,51 @@ fn rows(c: &Ctx) -> Vec<Row> {
             None,
             Admin,
         ),
+        // Docs: everyone reads the published ones; administrators write (and see drafts).
+        r("GET", "/api/docs", "/api/docs", None, Signed),
+        r(
+            "GET",
+            "/api/docs/{id}",
+            "/api/docs/0123456789abcdef",
+            None,
+            Signed,
+        ),
+        r("GET", "/api/admin/docs", "/api/admin/docs", None, Admin),
+        r(
+            "POST",
+            "/api/admin/docs",
+            "/api/admin/docs",
+            body(json!({ "title": "t", "content": "c" })),
+            Admin,
+        ),
+        r(
+            "POST",
+            "/api/admin/docs/preview",
+            "/api/admin/docs/preview",
+            body(json!({ "content": "# x" })),
+            Admin,
+        ),
+        r(
+            "GET",
+            "/api/admin/docs/{id}",
+            "/api/admin/docs/0123456789abcdef",
+            None,
+            Admin,
+        ),
+        r(
+            "PUT",
+            "/api/admin/docs/{id}",
+            "/api/admin/docs/0123456789abcdef",
+            body(json!({ "pinned": true })),
+            Admin,
+        ),
+        r(
+            "DELETE",
+            "/api/admin/docs/{id}",
+            "/api/admin/docs/0123456789abcdef",
+            None,
+            Admin,
+        ),
         // Notification banners: everyone reads and dismisses; administrators write.
         r(
             "GET",
