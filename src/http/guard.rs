@@ -73,6 +73,7 @@ fn need(path: &str) -> Need {
         || under("/api/whiteboard")
         || under("/api/notifications")
         || under("/api/docs")
+        || under("/docs")
         || under("/whiteboard")
     {
         Need::Session

@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/guests/{vmid}/console", get(console_page))
         .route("/create", get(create_page))
         .route("/sdn", get(sdn_page))
+        .route("/docs", get(docs_page))
+        .route("/docs/{id}", get(doc_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
         .route(
             "/admin/pools",
@@ -428,6 +430,85 @@ async fn sdn_page(
             "namePrefixes": services::sdn::name_prefixes(session.username()),
         }),
     )
+}
+
+/// `?q=&tag=` of the docs page.
+#[derive(Debug, Deserialize)]
+pub struct DocsPageQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+}
+
+/// The knowledge base: published articles, searched or by tag (the form works without
+/// JavaScript).
+async fn docs_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+    caller: Caller,
+    Query(q): Query<DocsPageQuery>,
+) -> Response {
+    let query = services::docs::ListQuery {
+        q: q.q.as_deref(),
+        tag: q.tag.as_deref(),
+        limit: Some("200"),
+    };
+    let (docs, problem) = match state.docs.list(&caller, &query, false).await {
+        Ok(list) => (list, None),
+        Err(e) => (serde_json::json!([]), Some(e.message)),
+    };
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "docs/index.html",
+        "docs",
+        "Docs",
+        serde_json::json!({
+            "docs": docs, "q": q.q.unwrap_or_default(), "tag": q.tag.unwrap_or_default(),
+            "problem": problem,
+        }),
+    )
+}
+
+/// One article, rendered on the server.
+async fn doc_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
+    match state.docs.read(&caller, &id, false).await {
+        Ok(doc) => {
+            let title = doc["title"].as_str().unwrap_or("Doc").to_owned();
+            app_page(
+                &state,
+                &nonce,
+                &session,
+                "docs/article.html",
+                "docs",
+                &title,
+                serde_json::json!({ "doc": doc }),
+            )
+        }
+        Err(e) if e.code == ErrorCode::NotFound => crate::http::error_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Doc not found",
+            "There is no such article, or it is not published.",
+            &nonce.0,
+        ),
+        Err(e) => crate::http::error_page(
+            &state,
+            e.code.status(),
+            "The article could not be shown",
+            &e.message,
+            &nonce.0,
+        ),
+    }
 }
 
 /// An admin page: its template, page key and title; the island loads its data.

@@ -100,6 +100,8 @@ fn rows(c: &Ctx) -> Vec<Row> {
         r("GET", "/api/auth", "/api/auth", None, Open),
         r("GET", "/api/user", "/api/user", None, Open),
         r("GET", "/dashboard", "/dashboard", None, Signed),
+        r("GET", "/docs", "/docs", None, Signed),
+        r("GET", "/docs/{id}", "/docs/0123456789abcdef", None, Signed),
         r(
             "GET",
             "/pools/{pool}",

@@ -183,18 +183,21 @@ pub fn render(markdown: &str) -> Rendered {
     }
 }
 
-/// The first words of an article as plain text, for lists and search results.
+/// The first words of an article's prose as plain text, for lists and search results: its
+/// paragraphs and list items, not its headings, tables or code blocks.
 pub fn excerpt(markdown: &str, max_chars: usize) -> String {
     let mut out = String::new();
+    // Depth inside what is left out.
+    let mut skipped = 0usize;
     for e in Parser::new_ext(markdown, options()) {
         match e {
-            Event::Text(t) | Event::Code(t) => {
-                if !out.is_empty() && !out.ends_with(' ') {
-                    out.push(' ');
-                }
-                out.push_str(t.trim());
+            Event::Start(Tag::Heading { .. } | Tag::Table(_) | Tag::CodeBlock(_)) => skipped += 1,
+            Event::End(TagEnd::Heading(_) | TagEnd::Table | TagEnd::CodeBlock) => {
+                skipped = skipped.saturating_sub(1);
             }
-            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::Text(t) | Event::Code(t) if skipped == 0 => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak if skipped == 0 => out.push(' '),
+            Event::End(TagEnd::Paragraph | TagEnd::Item) if skipped == 0 => out.push(' '),
             _ => {}
         }
         if out.chars().count() > max_chars {
@@ -278,8 +281,8 @@ mod tests {
     #[test]
     fn excerpts_are_plain_and_short() {
         assert_eq!(
-            excerpt("# Title\n\nSome **bold** text and `code`.", 200),
-            "Title Some bold text and code ."
+            excerpt("# Title\n\nSome **bold** text and `code`.\n\n| a |\n|---|\n| cell |\n\n```\nls\n```\n\n- one\n- two", 200),
+            "Some bold text and code. one two"
         );
         assert_eq!(excerpt("word ".repeat(100).as_str(), 12), "word word w…");
     }

@@ -1,0 +1,121 @@
+// The knowledge base as a reader meets it: an administrator's article (written through the API
+// here) is found by search on /docs, opens with its table, highlighted code and contents, and a
+// search for nothing says so. Screenshots of the list and the article, light and dark, 1280 and
+// 390 px, go to target/screenshots.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startUma, launchBrowser, screenshots } from "./harness.mjs";
+
+const ADMIN_PW = "docs-admin-pw";
+const ALICE_PW = "docs-alice-pw";
+
+let uma;
+let browser;
+let alice;
+let admin;
+const problems = [];
+
+async function signIn(username, password) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(`${username}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`${username}: ${e}`));
+  await page.goto(`${uma.url}/login`);
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${uma.url}/dashboard`);
+  return page;
+}
+
+async function shots(page, name) {
+  const vp = page.viewportSize();
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: width < 600 ? 844 : 900 });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(screenshots, `${name}-${width}-${scheme}.png`), fullPage: true });
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(vp);
+}
+
+const ARTICLE = `Backups run every night; this is how to check and restore them.
+
+## Where backups go
+
+| Node | Storage | Keep |
+|---|---|---|
+| pve1 | nas | 7 daily |
+| pve2 | nas | 7 daily |
+
+## Restore a guest
+
+1. Open the guest and choose **Backups**.
+2. Pick the backup and **Restore**.
+
+\`\`\`bash
+# or from a shell on the node
+qmrestore /mnt/pve/nas/dump/vzdump-qemu-100.vma.zst 100 --storage local-lvm
+\`\`\`
+
+## Checklist
+
+- [x] Nightly job enabled
+- [ ] Test a restore each month
+`;
+
+before(async () => {
+  uma = await startUma({ UMA_ADMIN_PASSWORD: ADMIN_PW }, { users: [{ name: "alice", password: ALICE_PW }] });
+  browser = await launchBrowser();
+  alice = await signIn("alice", ALICE_PW);
+  admin = await signIn("admin", ADMIN_PW);
+  const made = await admin.evaluate(async (body) => {
+    const { csrfToken } = await (await fetch("/api/auth")).json();
+    const post = (doc) =>
+      fetch("/api/admin/docs", { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": csrfToken }, body: JSON.stringify(doc) }).then((r) => r.status);
+    return [
+      await post({ title: "Backups and restores", subtitle: "What runs every night, and how to get a guest back", content: body, tags: ["backup", "howto"], pinned: true }),
+      await post({ title: "Asking for a VLAN", content: "Open **Networks** and create a VNet in your pool's zone.", tags: ["network"] }),
+      await post({ title: "Draft: storage migration", content: "Not ready.", published: false }),
+    ];
+  }, ARTICLE);
+  assert.deepEqual(made, [200, 200, 200]);
+});
+
+after(async () => {
+  await browser?.close();
+  await uma?.stop();
+});
+
+test("a reader finds an article by search and reads it with its table and highlighted code", async () => {
+  await alice.goto(`${uma.url}/docs`);
+  await alice.waitForSelector('.doc-card:has-text("Backups and restores")');
+  assert.equal(await alice.locator(".doc-card").count(), 2, "the draft is not listed");
+  assert.match(await alice.locator(".doc-card").first().textContent(), /Backups and restores/, "pinned first");
+  await shots(alice, "docs-list");
+
+  await alice.fill("#docs-q", "qmrest");
+  await alice.click('form[role=search] button[type=submit]');
+  await alice.waitForURL(/\/docs\?q=qmrest/);
+  assert.equal(await alice.locator(".doc-card").count(), 1);
+  await alice.click('.doc-card a:has-text("Backups and restores")');
+  await alice.waitForSelector(".article-body table td:has-text('pve1')");
+  await alice.waitForSelector(".article-body pre code.hljs .hljs-comment");
+  assert.equal(await alice.locator(".doc-toc a").count(), 3);
+  assert.equal(await alice.locator('.article-body input[type=checkbox][checked]').count(), 1);
+  await shots(alice, "docs-article");
+
+  await alice.goto(`${uma.url}/docs?q=zzzzzz`);
+  await alice.waitForSelector(':text("No article matches")');
+  await alice.goto(`${uma.url}/docs?tag=network`);
+  assert.equal(await alice.locator(".doc-card").count(), 1);
+  const resp = await alice.goto(`${uma.url}/docs/0123456789abcdef`);
+  assert.equal(resp.status(), 404);
+  assert.deepEqual(problems, []);
+});
