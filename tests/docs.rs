@@ -53,7 +53,11 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
         (json!({ "content": "c" }), "title"),
         (json!({ "title": "  ", "content": "c" }), "title"),
         (json!({ "title": "t" }), "content"),
-        (json!({ "title": "x".repeat(201), "content": "c" }), "title"),
+        (json!({ "title": "x".repeat(192), "content": "c" }), "title"),
+        (
+            json!({ "title": "t", "subtitle": "s".repeat(192), "content": "c" }),
+            "subtitle",
+        ),
         (
             json!({ "title": "t", "content": "c", "published": "yes" }),
             "published",
@@ -97,7 +101,10 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
     assert_eq!(doc["author"], "root");
     assert_eq!(doc["tags"], json!(["storage", "howto"]));
     let html = doc["html"].as_str().unwrap();
-    assert!(html.contains(r#"<h1 id="backups-with-vzdump">"#), "{html}");
+    assert!(
+        html.contains(r#"<h1 id="doc-backups-with-vzdump">"#),
+        "{html}"
+    );
     assert!(
         html.contains("<td>pve1</td>") && html.contains(r#"class="language-bash""#),
         "{html}"
@@ -110,7 +117,7 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
             ),
         "{html}"
     );
-    assert_eq!(doc["headings"][0]["id"], "backups-with-vzdump");
+    assert_eq!(doc["headings"][0]["id"], "doc-backups-with-vzdump");
     let (_, draft) = post(
         &admin,
         &acsrf,
@@ -228,7 +235,7 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
     assert!(preview["html"]
         .as_str()
         .unwrap()
-        .contains(r#"<h2 id="hi">"#));
+        .contains(r#"<h2 id="doc-hi">"#));
     assert!(preview["html"].as_str().unwrap().contains("&lt;b&gt;"));
     let (s, _) = post(
         &alice,

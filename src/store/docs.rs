@@ -117,7 +117,6 @@ impl Store {
             .bind(&tags)
             .execute(p)
             .await)?;
-        self.index_doc(&id, input).await?;
         self.doc(&id).await?.ok_or(super::StoreError::NotFound)
     }
 
@@ -160,32 +159,7 @@ impl Store {
         .execute(p)
         .await
         })?;
-        expect_one(rows)?;
-        self.index_doc(id, input).await
-    }
-
-    /// Keeps SQLite's full-text index in step with a doc (MariaDB's FULLTEXT index follows the
-    /// table by itself).
-    async fn index_doc(&self, id: &str, input: &DocInput) -> StoreResult<()> {
-        if let super::Pool::Sqlite(p) = self.pool() {
-            let mut tx = p.begin().await?;
-            sqlx::query("DELETE FROM docs_fts WHERE doc_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO docs_fts (doc_id, title, subtitle, content, tags) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(&input.title)
-            .bind(input.subtitle.as_deref().unwrap_or_default())
-            .bind(&input.content)
-            .bind(input.tags.join(" "))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        }
-        Ok(())
+        expect_one(rows)
     }
 
     /// Docs matching every word of `query` (prefixes count: `prox` finds "Proxmox") in title,
@@ -223,7 +197,7 @@ impl Store {
                 sqlx::query_as::<_, Doc>(&format!(
                     "SELECT {cols} FROM docs_fts f JOIN docs d ON d.id = f.doc_id \
                      WHERE docs_fts MATCH ? AND (d.published = ? OR ?) \
-                     ORDER BY bm25(docs_fts, 10.0, 5.0, 1.0, 3.0), d.created_at DESC LIMIT ?"
+                     ORDER BY bm25(docs_fts, 0.0, 10.0, 5.0, 1.0, 3.0), d.created_at DESC LIMIT ?"
                 ))
                 .bind(q)
                 .bind(true)
@@ -262,14 +236,7 @@ impl Store {
             .bind(id)
             .execute(p)
             .await)?;
-        expect_one(rows)?;
-        if let super::Pool::Sqlite(p) = self.pool() {
-            sqlx::query("DELETE FROM docs_fts WHERE doc_id = ?")
-                .bind(id)
-                .execute(p)
-                .await?;
-        }
-        Ok(())
+        expect_one(rows)
     }
 
     /// Records that a user opened a doc; `visited_by` counts each user once. Returns `true` on

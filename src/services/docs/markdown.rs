@@ -71,6 +71,13 @@ fn sanitizer() -> ammonia::Builder<'static> {
         .add_allowed_classes("code", LANGUAGES.iter().map(|l| LANGUAGE_CLASSES[*l]))
         .attribute_filter(|element, attribute, value| match (element, attribute) {
             ("input", "type") if value != "checkbox" => None,
+            // An image loads by itself for every reader: only an upload or an https address,
+            // never one of Uma's own routes (it would act as the reader).
+            ("img", "src")
+                if !(value.starts_with("/uploads/") || value.starts_with("https://")) =>
+            {
+                None
+            }
             _ => Some(value.into()),
         })
         .link_rel(Some("noopener noreferrer nofollow"))
@@ -123,7 +130,7 @@ pub fn render(markdown: &str) -> Rendered {
     let events: Vec<Event<'_>> = Parser::new_ext(markdown, options()).collect();
     // Each heading's text, then a unique id from it.
     let mut headings = Vec::new();
-    let mut used: HashMap<String, usize> = HashMap::new();
+    let mut used: HashSet<String> = HashSet::new();
     let mut current: Option<(u8, String)> = None;
     for e in &events {
         match e {
@@ -137,17 +144,19 @@ pub fn render(markdown: &str) -> Rendered {
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((level, text)) = current.take() {
+                    // Prefixed, so no heading can take the id of an element of the page itself
+                    // (`uma-boot`, `taskbar`, `announcer`…).
                     let base = match slug(&text) {
-                        s if s.is_empty() => "section".to_owned(),
-                        s => s,
+                        s if s.is_empty() => "doc-section".to_owned(),
+                        s => format!("doc-{s}"),
                     };
-                    let n = used.entry(base.clone()).or_default();
-                    let id = if *n == 0 {
-                        base.clone()
-                    } else {
-                        format!("{base}-{n}")
-                    };
-                    *n += 1;
+                    let mut id = base.clone();
+                    let mut n = 0;
+                    while used.contains(&id) {
+                        n += 1;
+                        id = format!("{base}-{n}");
+                    }
+                    used.insert(id.clone());
                     headings.push(Heading {
                         level,
                         id,
@@ -223,11 +232,11 @@ mod tests {
             "# Getting started!\n\n## Setup\n\n## Setup\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n- [ ] todo\n\n~~old~~\n\n```bash\nls -l\n```\n",
         );
         assert!(
-            r.html.contains(r#"<h1 id="getting-started">"#),
+            r.html.contains(r#"<h1 id="doc-getting-started">"#),
             "{}",
             r.html
         );
-        assert!(r.html.contains(r#"<h2 id="setup-1">"#), "{}", r.html);
+        assert!(r.html.contains(r#"<h2 id="doc-setup-1">"#), "{}", r.html);
         assert!(
             r.html.contains("<table>") && r.html.contains("<td>1</td>"),
             "{}",
@@ -252,7 +261,20 @@ mod tests {
             r.html
         );
         let ids: Vec<&str> = r.headings.iter().map(|h| h.id.as_str()).collect();
-        assert_eq!(ids, ["getting-started", "setup", "setup-1"]);
+        assert_eq!(ids, ["doc-getting-started", "doc-setup", "doc-setup-1"]);
+        // A heading named like the suffix of an earlier one still gets its own id.
+        let r = render("## Setup\n## Setup\n## Setup 1\n## Uma boot\n## Taskbar");
+        let ids: Vec<&str> = r.headings.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "doc-setup",
+                "doc-setup-1",
+                "doc-setup-1-1",
+                "doc-uma-boot",
+                "doc-taskbar"
+            ]
+        );
     }
 
     #[test]
@@ -271,6 +293,11 @@ mod tests {
         assert!(!r.html.contains("data:text"), "{}", r.html);
         // Raw HTML shows as text.
         assert!(r.html.contains("&lt;script&gt;"), "{}", r.html);
+        let img = render("![a](/api/docs/x) ![b](https://example.com/b.png)").html;
+        assert!(
+            !img.contains("/api/docs") && img.contains(r#"src="https://example.com/b.png""#),
+            "{img}"
+        );
         let link = render("[docs](https://example.com)").html;
         assert!(
             link.contains(r#"rel="noopener noreferrer nofollow""#),

@@ -21,8 +21,9 @@ const CHANGE: &str = "api:docs-change";
 const LIST_DEFAULT: usize = 50;
 const LIST_MAX: usize = 200;
 /// Field sizes.
-const TITLE_MAX: usize = 200;
-const SUBTITLE_MAX: usize = 300;
+/// Titles and subtitles fit the MariaDB columns (`VARCHAR(191)`).
+const TITLE_MAX: usize = 191;
+const SUBTITLE_MAX: usize = 191;
 const CONTENT_MAX: usize = 200_000;
 const COVER_MAX: usize = 500;
 const TAGS_MAX: usize = 10;

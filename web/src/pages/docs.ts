@@ -45,3 +45,11 @@ for (const t of document.querySelectorAll<HTMLTimeElement>("time[data-ms]")) {
     t.dateTime = new Date(ms).toISOString();
   }
 }
+
+// A cover that does not load (moved, or from a host the page may not show) is left out.
+const cover = document.querySelector<HTMLImageElement>(".doc-cover");
+if (cover) {
+  const hide = () => (cover.hidden = true);
+  cover.addEventListener("error", hide);
+  if (cover.complete && cover.naturalWidth === 0) hide();
+}
