@@ -11,6 +11,10 @@ pub struct PollingSocket {
     url: String,
     cookie: String,
     origin: String,
+    /// The long-poll in flight, kept across calls: Engine.IO allows one at a time per session,
+    /// and a second one while the server still holds the first closes the session. A caller's
+    /// deadline passing leaves the poll running for the next call to pick up.
+    inflight: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Vec<String>>>>,
 }
 
 /// What the namespace connect returned.
@@ -41,6 +45,7 @@ impl PollingSocket {
             url: format!("{base}/api/socket/io/?EIO=4&transport=polling&sid={sid}"),
             cookie: cookie.to_owned(),
             origin: origin.unwrap_or_default().to_owned(),
+            inflight: tokio::sync::Mutex::new(None),
         };
         s.post("40").await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -84,19 +89,35 @@ impl PollingSocket {
         );
     }
 
-    /// One long-poll: the packets it returned (empty on timeout or when the transport closed).
+    /// One long-poll: the packets it returned (empty when `timeout` passes first — the poll then
+    /// stays in flight for the next call — and `<closed>` when the transport closed).
     pub async fn poll(&self, timeout: Duration) -> Vec<String> {
-        let fut = self.req(self.http.get(&self.url)).send();
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(Ok(resp)) if resp.status().is_success() => {
-                let text = resp.text().await.unwrap_or_default();
-                text.split('\u{1e}')
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect()
+        let mut inflight = self.inflight.lock().await;
+        let mut task = match inflight.take() {
+            Some(task) => task,
+            None => {
+                let req = self.req(self.http.get(&self.url));
+                tokio::spawn(async move {
+                    match req.send().await {
+                        Ok(resp) if resp.status().is_success() => {
+                            let text = resp.text().await.unwrap_or_default();
+                            text.split('\u{1e}')
+                                .filter(|p| !p.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        }
+                        _ => vec!["<closed>".to_owned()],
+                    }
+                })
             }
-            Ok(Ok(_)) | Ok(Err(_)) => vec!["<closed>".to_owned()],
-            Err(_) => Vec::new(),
+        };
+        match tokio::time::timeout(timeout, &mut task).await {
+            Ok(Ok(packets)) => packets,
+            Ok(Err(_)) => vec!["<closed>".to_owned()],
+            Err(_) => {
+                *inflight = Some(task);
+                Vec::new()
+            }
         }
     }
 
