@@ -48,6 +48,10 @@ pub fn router() -> Router<AppState> {
             get(admin_page("admin/acl.html", "admin-acl", "Access")),
         )
         .route(
+            "/admin/docs",
+            get(admin_page("admin/docs.html", "admin-docs", "Docs")),
+        )
+        .route(
             "/admin/notifications",
             get(admin_page(
                 "admin/notifications.html",

@@ -119,3 +119,32 @@ test("a reader finds an article by search and reads it with its table and highli
   assert.equal(resp.status(), 404);
   assert.deepEqual(problems, []);
 });
+
+test("an administrator writes an article in the editor, previews it, and a reader finds it", async () => {
+  await admin.goto(`${uma.url}/admin/docs`);
+  await admin.waitForSelector('[data-docs] tr:has-text("Draft: storage migration") :text("Draft")');
+  await admin.click('button:has-text("New article…")');
+  // The browser asks for a title before sending.
+  await admin.click('[data-editor] button[type=submit]');
+  assert.ok(await admin.locator("[data-editor] .field-error:not([hidden])").count());
+  await admin.fill("[data-editor] [name=title]", "Cloud-init templates");
+  await admin.fill("[data-editor] [name=tags]", "cloud-init, howto");
+  await admin.check("[data-editor] [name=published]");
+  await admin.fill(
+    "[data-editor] [name=content]",
+    "Clone a template and set its user.\n\n| Key | Meaning |\n|---|---|\n| ciuser | the login |\n\n```yaml\nciuser: alice\n```\n",
+  );
+  await admin.click('[data-editor] [role=tab]:has-text("Preview")');
+  await admin.waitForSelector('[data-editor] .editor-preview td:has-text("ciuser")');
+  await shots(admin, "admin-docs-editor");
+  await admin.click('[data-editor] button[type=submit]');
+  await admin.waitForSelector('[data-docs-alert] :text("Created “Cloud-init templates”")');
+  await admin.waitForSelector('[data-docs] tr:has-text("Cloud-init templates") :text("Published")');
+  await shots(admin, "admin-docs");
+
+  await alice.goto(`${uma.url}/docs?q=ciuser`);
+  await alice.click('.doc-card a:has-text("Cloud-init templates")');
+  await alice.waitForSelector(".article-body table td:has-text('the login')");
+  await alice.waitForSelector(".article-body pre code.hljs");
+  assert.deepEqual(problems, []);
+});

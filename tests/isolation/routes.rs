@@ -132,6 +132,7 @@ fn rows(c: &Ctx) -> Vec<Row> {
             None,
             Admin,
         ),
+        r("GET", "/admin/docs", "/admin/docs", None, Admin),
         // Administration.
         r(
             "GET",

@@ -1,0 +1,240 @@
+// Admin: the knowledge base. Every article (drafts too) with its state; New and Edit open the
+// editor in the page (not a dialog, so a stray click loses nothing): title, subtitle, tags,
+// cover, published and pinned, and the Markdown with Write and Preview tabs (the preview is the
+// server's rendering, as readers will see it). Leaving with unsaved changes asks first.
+import { initShell, type Boot } from "../ui/shell";
+import { h, fill, must, setText, announce } from "../ui/dom";
+import { api, get, messageOf, type ApiError } from "../ui/api";
+import { DataTable, cell } from "../ui/table";
+import { confirmAction } from "../ui/dialog";
+import { bool, field, revalidateOnInput, setValue, showServerError, str, validate } from "../ui/form";
+import { dateTime, plural } from "../ui/format";
+
+initShell<Boot>();
+
+interface Doc {
+  id: string;
+  title: string;
+  subtitle: string | null;
+  author: string;
+  content?: string;
+  coverImage: string | null;
+  visitedBy: number;
+  published: boolean;
+  pinned: boolean;
+  tags: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+const listCard = must("[data-docs-card]");
+const editorCard = must("[data-editor]");
+const alertEl = must("[data-docs-alert]");
+const countEl = must("[data-doc-count]");
+let items: Doc[] = [];
+let dirty = false;
+
+function say(kind: "error" | "ok", message: string): void {
+  fill(alertEl, h("p", { class: `alert alert-${kind} card-note`, role: kind === "error" ? "alert" : "status", text: message }));
+}
+
+const table = new DataTable<Doc>({
+  caption: "Articles",
+  key: (d) => d.id,
+  hash: (d) => `${d.updatedAt}`,
+  sort: { id: "updated", dir: -1 },
+  empty: () => "No article yet. New article… writes the first.",
+  columns: [
+    {
+      id: "title",
+      label: "Title",
+      class: "col-name",
+      sort: (d) => d.title.toLowerCase(),
+      render: (td, d) =>
+        cell(td, `${d.updatedAt}`, () => [
+          d.published ? h("a", { href: `/docs/${d.id}`, class: "row-link", text: d.title }) : h("span", { class: "row-link", text: d.title }),
+          h("div", { class: "muted small", text: [d.subtitle, d.tags.join(", ")].filter(Boolean).join(" · ") }),
+        ]),
+    },
+    {
+      id: "state",
+      label: "State",
+      sort: (d) => (d.published ? 1 : 0),
+      render: (td, d) =>
+        cell(td, `${d.published}|${d.pinned}`, () => [
+          h("span", { class: `pill ${d.published ? "pill-ok" : ""}`, text: d.published ? "Published" : "Draft" }),
+          d.pinned ? h("span", { class: "pill pill-info", text: "Pinned" }) : "",
+        ]),
+    },
+    { id: "readers", label: "Readers", class: "num", sort: (d) => d.visitedBy, render: (td, d) => setText(td, String(d.visitedBy)) },
+    { id: "updated", label: "Updated", sort: (d) => d.updatedAt, render: (td, d) => setText(td, dateTime(d.updatedAt)) },
+    {
+      id: "actions",
+      label: "Actions",
+      class: "col-actions",
+      render: (td, d) =>
+        cell(td, `${d.id}|${d.updatedAt}`, () =>
+          h(
+            "div",
+            { class: "button-row" },
+            h("button", { type: "button", class: "button button-small", text: "Edit…", "aria-label": `Edit “${d.title}”`, onclick: () => void edit(d.id) }),
+            h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Delete…", "aria-label": `Delete “${d.title}”`, onclick: () => void remove(d) }),
+          ),
+        ),
+    },
+  ],
+});
+must("[data-docs]").replaceChildren(table.el);
+must<HTMLButtonElement>("[data-new-doc]").addEventListener("click", () => void edit(null));
+
+async function load(): Promise<void> {
+  try {
+    items = await get<Doc[]>("/api/admin/docs?limit=200");
+    table.set(items);
+    setText(countEl, `${plural(items.length, "article")} · ${items.filter((d) => !d.published).length} drafts`);
+  } catch (e) {
+    say("error", `The articles could not be read: ${messageOf(e)}`);
+  }
+}
+
+function showList(): void {
+  dirty = false;
+  editorCard.hidden = true;
+  listCard.hidden = false;
+  fill(editorCard);
+}
+
+async function edit(id: string | null): Promise<void> {
+  let doc: Doc | null = null;
+  if (id) {
+    try {
+      doc = await get<Doc>(`/api/admin/docs/${encodeURIComponent(id)}`);
+    } catch (e) {
+      say("error", `The article could not be opened: ${messageOf(e)}`);
+      return;
+    }
+  }
+  const preview = h("div", { class: "article-body card editor-preview", hidden: true });
+  const content = field({
+    label: "Text (Markdown)",
+    name: "content",
+    textarea: true,
+    rows: 18,
+    required: true,
+    maxlength: 200000,
+    value: doc?.content ?? "",
+    hint: "Headings with #, tables with |, task lists with - [ ], code in ``` fences with a language.",
+  });
+  const writeTab = h("button", { type: "button", class: "tab", role: "tab", "aria-selected": "true", text: "Write" });
+  const previewTab = h("button", { type: "button", class: "tab", role: "tab", "aria-selected": "false", text: "Preview" });
+  const form = h(
+    "form",
+    { class: "editor-form", novalidate: true },
+    h("div", { class: "form-grid" },
+      field({ label: "Title", name: "title", required: true, maxlength: 191, value: doc?.title ?? "", class: "span-all" }),
+      field({ label: "Subtitle", name: "subtitle", maxlength: 191, value: doc?.subtitle ?? "", class: "span-all" }),
+      field({ label: "Tags", name: "tags", value: (doc?.tags ?? []).join(", "), hint: "Words separated by commas, e.g. backup, howto." }),
+      field({ label: "Cover image", name: "coverImage", value: doc?.coverImage ?? "", placeholder: "https://…", hint: "An https address (optional)." }),
+      field({ label: "Published (readers see it)", name: "published", type: "checkbox", value: doc?.published ?? false }),
+      field({ label: "Pinned (listed first)", name: "pinned", type: "checkbox", value: doc?.pinned ?? false }),
+    ),
+    h("div", { class: "tabs", role: "tablist", "aria-label": "Text" }, writeTab, previewTab),
+    content,
+    preview,
+    h(
+      "div",
+      { class: "form-actions" },
+      h("button", { type: "submit", class: "button button-primary", text: doc ? "Save" : "Create" }),
+      h("button", { type: "button", class: "button", text: "Cancel", onclick: () => void leave() }),
+    ),
+  );
+  const showPreview = async (on: boolean) => {
+    writeTab.setAttribute("aria-selected", String(!on));
+    previewTab.setAttribute("aria-selected", String(on));
+    content.hidden = on;
+    preview.hidden = !on;
+    if (!on) return;
+    fill(preview, h("p", { class: "muted", text: "Rendering…" }));
+    try {
+      const r = await api<{ html: string }>("POST", "/api/admin/docs/preview", { content: str(form, "content") });
+      // The server's sanitized rendering, as the article page shows it.
+      preview.innerHTML = r.html || "<p class=\"muted\">Nothing to show yet.</p>";
+    } catch (e) {
+      fill(preview, h("p", { class: "alert alert-error", text: `The preview could not be made: ${messageOf(e)}` }));
+    }
+  };
+  writeTab.addEventListener("click", () => void showPreview(false));
+  previewTab.addEventListener("click", () => void showPreview(true));
+  form.addEventListener("input", () => (dirty = true));
+  revalidateOnInput(form);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!validate(form)) return;
+    const tags = str(form, "tags")
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
+    const payload = {
+      title: str(form, "title"),
+      subtitle: str(form, "subtitle") || null,
+      tags,
+      coverImage: str(form, "coverImage") || null,
+      published: bool(form, "published"),
+      pinned: bool(form, "pinned"),
+      content: str(form, "content"),
+    };
+    try {
+      const saved = doc
+        ? await api<Doc>("PUT", `/api/admin/docs/${encodeURIComponent(doc.id)}`, payload)
+        : await api<Doc>("POST", "/api/admin/docs", payload);
+      say("ok", `${doc ? "Saved" : "Created"} “${saved.title}”${saved.published ? "" : " as a draft"}.`);
+      announce(doc ? "Article saved." : "Article created.");
+      showList();
+      await load();
+    } catch (err) {
+      if (content.hidden) await showPreview(false);
+      showServerError(form, err as ApiError);
+    }
+  });
+  fill(editorCard, h("h2", { text: doc ? `Edit “${doc.title}”` : "New article" }), form);
+  listCard.hidden = true;
+  editorCard.hidden = false;
+  dirty = false;
+  setValue(form, "title", doc?.title ?? "");
+  form.querySelector<HTMLInputElement>("[name=title]")?.focus();
+}
+
+async function leave(): Promise<void> {
+  if (dirty) {
+    const ok = await confirmAction({
+      title: "Leave without saving?",
+      message: "Your changes to this article are not saved.",
+      confirmLabel: "Leave",
+      danger: true,
+    });
+    if (!ok) return;
+  }
+  showList();
+}
+
+async function remove(d: Doc): Promise<void> {
+  const ok = await confirmAction({
+    title: `Delete “${d.title}”?`,
+    message: "Readers lose it at once, and it can't be brought back. Unpublish it instead to keep it as a draft.",
+    confirmLabel: "Delete article",
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    await api("DELETE", `/api/admin/docs/${encodeURIComponent(d.id)}`);
+    say("ok", `Deleted “${d.title}”.`);
+  } catch (e) {
+    say("error", `The article could not be deleted: ${messageOf(e)}`);
+  }
+  await load();
+}
+
+window.addEventListener("beforeunload", (e) => {
+  if (dirty && !editorCard.hidden) e.preventDefault();
+});
+void load();
