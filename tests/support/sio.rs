@@ -112,7 +112,20 @@ impl PollingSocket {
             }
         };
         match tokio::time::timeout(timeout, &mut task).await {
-            Ok(Ok(packets)) => packets,
+            Ok(Ok(packets)) => {
+                drop(inflight);
+                // Pings are answered as soon as they arrive, as a browser does, not when a
+                // caller gets to them behind the events queued before them.
+                let mut rest = Vec::with_capacity(packets.len());
+                for p in packets {
+                    if p == "2" {
+                        self.post("3").await;
+                    } else {
+                        rest.push(p);
+                    }
+                }
+                rest
+            }
             Ok(Err(_)) => vec!["<closed>".to_owned()],
             Err(_) => {
                 *inflight = Some(task);
