@@ -103,6 +103,46 @@ fn camel(snake: &str) -> String {
     out
 }
 
+/// Counts one call of a REST route against its budget (`api:<route>` in `limits::events`): `429`
+/// with `Retry-After` when over, audited as a `WARNING` of `action`. Shared by the chat,
+/// whiteboard, settings, docs and notification routes.
+pub async fn api_budget(
+    limits: &crate::limits::events::EventLimits,
+    audit: &crate::audit::Audit,
+    caller: &Caller,
+    route: &str,
+    action: AuditAction,
+) -> AppResult<()> {
+    let Err(rejection) = limits.check_api(route, caller.username()).await else {
+        return Ok(());
+    };
+    let retry_after = match rejection {
+        crate::limits::events::Rejection::RateLimited { retry_after } => retry_after,
+        crate::limits::events::Rejection::TooLarge { .. } => 1,
+    };
+    audit.record(
+        &caller.actor,
+        action,
+        route,
+        Status::Warning,
+        json!({ "reason": "rate_limited", "retryAfter": retry_after }),
+    );
+    let mut err = AppError::with_message(
+        ErrorCode::RateLimited,
+        format!("Rate limit exceeded. Please try again in {retry_after} seconds."),
+    );
+    err.retry_after = Some(retry_after);
+    Err(err)
+}
+
+/// A request body that must be a JSON object.
+pub fn json_object(
+    body: &serde_json::Value,
+) -> AppResult<&serde_json::Map<String, serde_json::Value>> {
+    body.as_object()
+        .ok_or_else(|| AppError::with_message(ErrorCode::InvalidInput, "Send a JSON object"))
+}
+
 /// The shared ACL view (cached briefly).
 pub async fn view(ops: &Ops) -> AppResult<Arc<View>> {
     Ok(ops.acl.view().await?)

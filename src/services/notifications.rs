@@ -13,7 +13,7 @@ use uma_actors::emit::{Emit, Emitter};
 use crate::audit::{Audit, AuditAction, Status};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::limits::events::{EventLimits, Rejection};
+use crate::limits::events::EventLimits;
 use crate::push::room;
 use crate::store::notifications::{NoticeFields, NoticeKind, Notification};
 use crate::store::{now_ms, Store, StoreError};
@@ -94,26 +94,7 @@ impl Notices {
 
     /// Counts one call against `budget`; refused calls are audited as warnings of `action`.
     async fn limit(&self, caller: &Caller, budget: &str, action: AuditAction) -> AppResult<()> {
-        let Err(rejection) = self.limits.check_api(budget, caller.username()).await else {
-            return Ok(());
-        };
-        let retry_after = match rejection {
-            Rejection::RateLimited { retry_after } => retry_after,
-            Rejection::TooLarge { .. } => 1,
-        };
-        self.audit.record(
-            &caller.actor,
-            action,
-            budget,
-            Status::Warning,
-            json!({ "reason": "rate_limited", "retryAfter": retry_after }),
-        );
-        let mut err = AppError::with_message(
-            ErrorCode::RateLimited,
-            format!("Rate limit exceeded. Please try again in {retry_after} seconds."),
-        );
-        err.retry_after = Some(retry_after);
-        Err(err)
+        crate::services::api_budget(&self.limits, &self.audit, caller, budget, action).await
     }
 
     /// Administrators only; others are refused (and audited).
@@ -297,7 +278,7 @@ impl Notices {
     /// The fields of a request: all of a new banner's (only `message` is required), or the
     /// ones sent merged over `before`. Each bad field is named.
     fn fields(&self, body: &Value, before: Option<&Notification>) -> AppResult<NoticeFields> {
-        let body = object(body)?;
+        let body = crate::services::json_object(body)?;
         if let Some(k) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(AppError::field(
                 k,
@@ -379,11 +360,6 @@ impl Notices {
 
 fn not_found() -> AppError {
     AppError::with_message(ErrorCode::NotFound, "No such notification")
-}
-
-fn object(body: &Value) -> AppResult<&Map<String, Value>> {
-    body.as_object()
-        .ok_or_else(|| AppError::with_message(ErrorCode::InvalidInput, "Send a JSON object"))
 }
 
 /// A time field: epoch milliseconds, or `null` to clear; absent keeps `before`.

@@ -19,7 +19,6 @@ use crate::audit::AuditAction;
 use crate::audit::Status;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::limits::events::Rejection;
 use crate::store::auth::User;
 use crate::store::chat::Group;
 
@@ -35,26 +34,7 @@ pub async fn limit(
     route: &str,
     action: AuditAction,
 ) -> AppResult<()> {
-    let Err(rejection) = chat.limits.check_api(route, caller.username()).await else {
-        return Ok(());
-    };
-    let retry_after = match rejection {
-        Rejection::RateLimited { retry_after } => retry_after,
-        Rejection::TooLarge { .. } => 1,
-    };
-    chat.audit.record(
-        &caller.actor,
-        action,
-        route,
-        Status::Warning,
-        json!({ "reason": "rate_limited", "retryAfter": retry_after }),
-    );
-    let mut err = AppError::with_message(
-        ErrorCode::RateLimited,
-        format!("Rate limit exceeded. Please try again in {retry_after} seconds."),
-    );
-    err.retry_after = Some(retry_after);
-    Err(err)
+    crate::services::api_budget(&chat.limits, &chat.audit, caller, route, action).await
 }
 
 /// A page of history: messages oldest first, and the cursor for the page before it.

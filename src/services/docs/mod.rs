@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::audit::{Audit, AuditAction, Status};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::limits::events::{EventLimits, Rejection};
+use crate::limits::events::EventLimits;
 use crate::store::docs::{Doc, DocInput};
 use crate::store::Store;
 
@@ -77,26 +77,7 @@ impl Docs {
     }
 
     async fn limit(&self, caller: &Caller, budget: &str, action: AuditAction) -> AppResult<()> {
-        let Err(rejection) = self.limits.check_api(budget, caller.username()).await else {
-            return Ok(());
-        };
-        let retry_after = match rejection {
-            Rejection::RateLimited { retry_after } => retry_after,
-            Rejection::TooLarge { .. } => 1,
-        };
-        self.audit.record(
-            &caller.actor,
-            action,
-            budget,
-            Status::Warning,
-            json!({ "reason": "rate_limited", "retryAfter": retry_after }),
-        );
-        let mut err = AppError::with_message(
-            ErrorCode::RateLimited,
-            format!("Rate limit exceeded. Please try again in {retry_after} seconds."),
-        );
-        err.retry_after = Some(retry_after);
-        Err(err)
+        crate::services::api_budget(&self.limits, &self.audit, caller, budget, action).await
     }
 
     fn admin(&self, caller: &Caller, action: AuditAction, resource: &str) -> AppResult<()> {
@@ -200,7 +181,7 @@ impl Docs {
         let action = AuditAction::DocUpdate;
         self.limit(caller, READ, action).await?;
         self.admin(caller, action, "docs:preview")?;
-        let content = match object(body)?.get("content") {
+        let content = match crate::services::json_object(body)?.get("content") {
             Some(Value::String(s)) if s.chars().count() <= CONTENT_MAX => s,
             Some(Value::String(_)) => {
                 return Err(AppError::field(
@@ -242,7 +223,10 @@ impl Docs {
             .inspect_err(|e| self.audit.refused(&caller.actor, action, &resource, e))?;
         self.store.update_doc(id, &input).await?;
         let after = self.store.doc(id).await?.ok_or_else(not_found)?;
-        let changed: Vec<&str> = object(body)?.keys().map(String::as_str).collect();
+        let changed: Vec<&str> = crate::services::json_object(body)?
+            .keys()
+            .map(String::as_str)
+            .collect();
         self.audit.record(
             &caller.actor,
             action,
@@ -276,11 +260,6 @@ impl Docs {
 
 fn not_found() -> AppError {
     AppError::with_message(ErrorCode::NotFound, "Doc not found")
-}
-
-fn object(body: &Value) -> AppResult<&Map<String, Value>> {
-    body.as_object()
-        .ok_or_else(|| AppError::with_message(ErrorCode::InvalidInput, "Send a JSON object"))
 }
 
 /// A doc as the API shows it: the original's fields plus tags and an excerpt; with `full`, the
@@ -373,7 +352,7 @@ fn cover(raw: &str) -> AppResult<String> {
 /// The fields of a request: a new doc's (title and content required), or the ones sent over
 /// `before`. Each bad field is named.
 fn fields(body: &Value, before: Option<&Doc>) -> AppResult<DocInput> {
-    let body = object(body)?;
+    let body = crate::services::json_object(body)?;
     if let Some(k) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(AppError::field(
             k,
