@@ -83,6 +83,8 @@ pub struct AppState {
     pub notices: crate::services::notifications::Notices,
     /// The knowledge base.
     pub docs: crate::services::docs::Docs,
+    /// Uploaded files.
+    pub uploads: crate::services::uploads::Uploads,
 }
 
 /// Shows what identifies the instance, never a secret: the configuration and the Proxmox client
@@ -126,6 +128,12 @@ impl FromRef<AppState> for crate::services::notifications::Notices {
 impl FromRef<AppState> for crate::services::docs::Docs {
     fn from_ref(s: &AppState) -> Self {
         s.docs.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::services::uploads::Uploads {
+    fn from_ref(s: &AppState) -> Self {
+        s.uploads.clone()
     }
 }
 

@@ -93,7 +93,7 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
         &admin,
         &acsrf,
         "/api/admin/docs",
-        json!({ "title": "Backups", "subtitle": "Schedules and retention", "content": source, "tags": ["Storage", "howto"], "coverImage": "/uploads/cover.png" }),
+        json!({ "title": "Backups", "subtitle": "Schedules and retention", "content": source, "tags": ["Storage", "howto"], "coverImage": "https://example.com/cover.png" }),
     )
     .await;
     assert_eq!(s, 200, "{doc}");

@@ -27,5 +27,6 @@ mod server;
 mod settings;
 mod store;
 mod tree;
+mod uploads;
 mod watch;
 mod whiteboard;

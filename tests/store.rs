@@ -5,10 +5,11 @@ use uma::config::{DatabaseConfig, Secret};
 use uma::store::audit::{AuditFilter, NewAudit};
 use uma::store::auth::SessionRecord;
 use uma::store::chat::NewMessage;
-use uma::store::docs::{DocInput, Upload};
+use uma::store::docs::DocInput;
 use uma::store::hardware::HardwareTemplate;
 use uma::store::notifications::{NoticeFields, NoticeKind};
 use uma::store::pools::Limits;
+use uma::store::uploads::Upload;
 use uma::store::{new_id, now_ms, Store, StoreError};
 
 use crate::support::db::{drop_mysql_database, fresh_mysql_database};
@@ -488,6 +489,36 @@ async fn docs_and_uploads(store: &Store) {
         store.insert_upload(&upload).await,
         Err(StoreError::Conflict(_))
     ));
+    // The same content from someone else is their own record; the same uploader twice is not.
+    let again = Upload {
+        id: new_id(),
+        ..upload.clone()
+    };
+    assert!(matches!(
+        store.insert_upload(&again).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let other = Upload {
+        id: new_id(),
+        uploaded_by: "bob".into(),
+        ..upload.clone()
+    };
+    store.insert_upload(&other).await.unwrap();
+    assert_eq!(store.upload_usage("admin").await.unwrap(), 1234);
+    assert_eq!(store.upload_usage("nobody").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .upload_of(&upload.stored_name, "bob")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(other.id.clone())
+    );
+    store.delete_upload(&other.id).await.unwrap();
+    assert!(!store
+        .doc_uses_upload(&upload.stored_name, false)
+        .await
+        .unwrap());
     store.attach_upload(&upload.id, &doc.id).await.unwrap();
     assert_eq!(store.uploads_of_doc(&doc.id).await.unwrap().len(), 1);
     assert_eq!(

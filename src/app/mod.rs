@@ -312,11 +312,23 @@ impl App {
             event_limits.clone(),
             Arc::new(emitter.clone()),
         );
-        let docs =
-            crate::services::docs::Docs::new(store.clone(), audit.clone(), event_limits.clone());
+        let op_limits = crate::limits::OpLimits::new(redis.clone());
+        let uploads = crate::services::uploads::Uploads::new(
+            store.clone(),
+            audit.clone(),
+            op_limits.clone(),
+            config.server.upload_dir(),
+        );
+        let docs = crate::services::docs::Docs::new(
+            store.clone(),
+            audit.clone(),
+            event_limits.clone(),
+            uploads.clone(),
+        );
         let state = AppState {
             notices,
             docs,
+            uploads,
             records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
             signer: CookieSigner::new(&cookie_secret),
@@ -332,7 +344,7 @@ impl App {
             sessions,
             audit,
             limiter: Arc::new(LoginLimiter::new(redis.clone())),
-            limits: crate::limits::OpLimits::new(redis.clone()),
+            limits: op_limits,
             acl,
             quotas,
             sdn: Arc::default(),

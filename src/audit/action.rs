@@ -153,6 +153,9 @@ actions! {
         DocCreate = "DOC_CREATE": "An administrator wrote a doc.",
         DocUpdate = "DOC_UPDATE": "An administrator changed a doc.",
         DocDelete = "DOC_DELETE": "An administrator deleted a doc.",
+        UploadFile = "UPLOAD_FILE": "A file was uploaded (or refused: its kind, size or the quota).",
+        UploadList = "UPLOAD_LIST": "A user listed their uploads.",
+        UploadDelete = "UPLOAD_DELETE": "An upload was deleted.",
     }
     "Notifications" {
         ViewNotifications = "VIEW_NOTIFICATIONS": "Notification banners were listed.",
@@ -167,6 +170,7 @@ actions! {
         ViewAuditSuggestions = "VIEW_AUDIT_SUGGESTIONS": "The audit page's filter suggestions were read.",
         SettingsAccessUpdate = "SETTINGS_ACCESS_UPDATE": "Which directory groups may sign in, or are administrators, was changed.",
         SettingsLimitsUpdate = "SETTINGS_LIMITS_UPDATE": "Instance-wide limits were changed.",
+        SettingsContentUpdate = "SETTINGS_CONTENT_UPDATE": "Whether the docs are public, or the upload limits, changed.",
     }
 }
 

@@ -15,7 +15,7 @@ pub(super) const KEYS: &[Key] = &[
     ("HOSTNAME", "localhost", false),
     ("PORT", "3004", false),
     ("UMA_DATA_DIR", "data", false),
-    ("UPLOAD_DIR", "uploads", false),
+    ("UPLOAD_DIR", "", false),
     ("LOG_FORMAT", "human", false),
     ("LOG_LEVEL", "info", false),
     ("UMA_ADMIN_PASSWORD", "", true),
@@ -41,8 +41,8 @@ pub struct Server {
     pub port: u16,
     /// Folder for the SQLite file, generated secrets and uploads' metadata (`UMA_DATA_DIR`).
     pub data_dir: PathBuf,
-    /// Folder for uploaded files (`UPLOAD_DIR`).
-    pub upload_dir: PathBuf,
+    /// Folder for uploaded files (`UPLOAD_DIR`); empty: `uploads` under the data folder.
+    pub upload_dir: Option<PathBuf>,
     /// Log format (`LOG_FORMAT`).
     pub log_format: LogFormat,
     /// Log filter (`RUST_LOG`, else `LOG_LEVEL`).
@@ -52,6 +52,13 @@ pub struct Server {
 }
 
 impl Server {
+    /// Where uploaded files go: `UPLOAD_DIR`, else `uploads` under the data folder.
+    pub fn upload_dir(&self) -> PathBuf {
+        self.upload_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("uploads"))
+    }
+
     pub(super) fn read(r: &mut Reader<'_>) -> Self {
         let env = r
             .opt("UMA_ENV")
@@ -79,7 +86,9 @@ impl Server {
             hostname: r.string("HOSTNAME"),
             port: r.number::<u16>("PORT", "a port number").unwrap_or(3004),
             data_dir: PathBuf::from(r.string("UMA_DATA_DIR")),
-            upload_dir: PathBuf::from(r.string("UPLOAD_DIR")),
+            upload_dir: Some(r.string("UPLOAD_DIR"))
+                .filter(|d| !d.trim().is_empty())
+                .map(PathBuf::from),
             log_format,
             log_filter,
             admin_password: r.secret("UMA_ADMIN_PASSWORD"),
@@ -96,7 +105,7 @@ impl Server {
         m.insert("HOSTNAME", self.hostname.clone());
         m.insert("PORT", self.port.to_string());
         m.insert("UMA_DATA_DIR", self.data_dir.display().to_string());
-        m.insert("UPLOAD_DIR", self.upload_dir.display().to_string());
+        m.insert("UPLOAD_DIR", self.upload_dir().display().to_string());
         m.insert(
             "LOG_FORMAT",
             format!("{:?}", self.log_format).to_lowercase(),

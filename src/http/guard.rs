@@ -73,6 +73,8 @@ fn need(path: &str) -> Need {
         || under("/api/whiteboard")
         || under("/api/notifications")
         || under("/api/docs")
+        || under("/api/upload")
+        || under("/api/uploads")
         || under("/docs")
         || under("/whiteboard")
     {

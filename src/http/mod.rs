@@ -23,6 +23,7 @@ pub mod replication;
 pub mod sdn;
 pub mod security;
 pub mod settings;
+pub mod uploads;
 pub mod whiteboard;
 
 use axum::extract::Request;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(nodes::router())
         .merge(notifications::router())
         .merge(docs::router())
+        .merge(uploads::router())
         .merge(guests::router())
         .merge(consoles::router())
         .merge(pools::router())

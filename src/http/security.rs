@@ -51,8 +51,11 @@ pub async fn headers(State(config): State<Arc<Config>>, mut req: Request, next: 
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    if let Ok(v) = HeaderValue::from_str(&csp(&config, &nonce, &host)) {
-        h.insert("content-security-policy", v);
+    // A route with its own, stricter policy (uploaded files) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if let Ok(v) = HeaderValue::from_str(&csp(&config, &nonce, &host)) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
     }
     resp
 }

@@ -1,6 +1,7 @@
 //! Global settings for admins: `GET|POST /api/settings/access` (admin and allowed directory
 //! groups, read at sign-in) and `GET|POST /api/settings/limits` (the default quota: the `global`
-//! pool-limit row, plus the per-user VNet cap). Changes are audited with before and after.
+//! pool-limit row, plus the per-user VNet cap) and `GET|POST /api/settings/content` (public docs,
+//! upload size and per-person storage). Changes are audited with before and after.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -15,6 +16,7 @@ use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult};
 use crate::http::input::Body;
 use crate::services::chat::Chat;
+use crate::services::uploads::{ContentSettings, CONTENT_KEY};
 use crate::services::Ops;
 use crate::state::AppState;
 use crate::store::pools::Limits;
@@ -48,6 +50,36 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/settings/access", get(get_access).post(set_access))
         .route("/api/settings/limits", get(get_limits).post(set_limits))
+        .route("/api/settings/content", get(get_content).post(set_content))
+}
+
+async fn get_content(State(state): State<Ops>) -> AppResult<Json<Value>> {
+    Ok(Json(ContentSettings::load(&state.store).await?.to_json()))
+}
+
+async fn set_content(
+    State(state): State<Ops>,
+    State(chat): State<Chat>,
+    Extension(session): Extension<CurrentSession>,
+    client: ClientInfo,
+    Body(input): Body<Value>,
+) -> AppResult<Json<Value>> {
+    limited(&chat, &session, &client, AuditAction::SettingsContentUpdate).await?;
+    let input = object(input)?;
+    let before = ContentSettings::load(&state.store).await?;
+    let after = before.apply(&input)?;
+    state
+        .store
+        .set_config_value(CONTENT_KEY, &after.to_json())
+        .await?;
+    state.audit.record(
+        &actor(&session, &client),
+        AuditAction::SettingsContentUpdate,
+        "settings:content",
+        Status::Success,
+        json!({ "before": before.to_json(), "after": after.to_json() }),
+    );
+    Ok(Json(json!({ "success": true, "config": after.to_json() })))
 }
 
 /// The stored access lists (empty when never set).

@@ -215,5 +215,6 @@ pub mod notifications;
 pub mod replication;
 pub mod sdn;
 pub mod tasks;
+pub mod uploads;
 pub mod watch;
 pub mod whiteboard;

@@ -1,4 +1,4 @@
-//! Docs (admin-published articles), who visited them, and uploaded files.
+//! Docs (admin-published articles) and who visited them.
 
 use serde::{Serialize, Serializer};
 
@@ -66,33 +66,7 @@ pub struct DocInput {
     pub tags: Vec<String>,
 }
 
-/// An uploaded file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
-pub struct Upload {
-    /// Row id.
-    pub id: String,
-    /// The doc it belongs to (deleted with it).
-    pub doc_id: Option<String>,
-    /// Uploader's username.
-    pub uploaded_by: String,
-    /// Name as uploaded.
-    pub file_name: String,
-    /// Name on disk (unique).
-    pub stored_name: String,
-    /// Content type found by sniffing the content.
-    pub content_type: String,
-    /// Size in bytes.
-    pub size_bytes: i64,
-    /// SHA-256 of the content, hex.
-    pub sha256: String,
-    /// Upload time (ms).
-    pub created_at: i64,
-}
-
 const DOC_COLS: &str = "id, title, subtitle, author, content, cover_image, visited_by, published, pinned, created_at, updated_at, tags";
-const UPLOAD_COLS: &str =
-    "id, doc_id, uploaded_by, file_name, stored_name, content_type, size_bytes, sha256, created_at";
 
 impl Store {
     /// Creates a doc.
@@ -279,63 +253,6 @@ impl Store {
                 other => Err(other),
             },
         }
-    }
-
-    /// Stores an upload's record.
-    pub async fn insert_upload(&self, u: &Upload) -> StoreResult<()> {
-        let sql = format!("INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        exec!(self, |p| sqlx::query(&sql)
-            .bind(&u.id)
-            .bind(&u.doc_id)
-            .bind(&u.uploaded_by)
-            .bind(&u.file_name)
-            .bind(&u.stored_name)
-            .bind(&u.content_type)
-            .bind(u.size_bytes)
-            .bind(&u.sha256)
-            .bind(u.created_at)
-            .execute(p)
-            .await)?;
-        Ok(())
-    }
-
-    /// An upload by its stored name.
-    pub async fn upload_by_stored_name(&self, stored_name: &str) -> StoreResult<Option<Upload>> {
-        let sql = format!("SELECT {UPLOAD_COLS} FROM uploads WHERE stored_name = ?");
-        Ok(on_pool!(self, |p| sqlx::query_as::<_, Upload>(&sql)
-            .bind(stored_name)
-            .fetch_optional(p)
-            .await)?)
-    }
-
-    /// Uploads attached to a doc.
-    pub async fn uploads_of_doc(&self, doc_id: &str) -> StoreResult<Vec<Upload>> {
-        let sql = format!("SELECT {UPLOAD_COLS} FROM uploads WHERE doc_id = ? ORDER BY created_at");
-        Ok(on_pool!(self, |p| sqlx::query_as::<_, Upload>(&sql)
-            .bind(doc_id)
-            .fetch_all(p)
-            .await)?)
-    }
-
-    /// Attaches an upload to a doc.
-    pub async fn attach_upload(&self, id: &str, doc_id: &str) -> StoreResult<()> {
-        let rows = exec!(self, |p| sqlx::query(
-            "UPDATE uploads SET doc_id = ? WHERE id = ?"
-        )
-        .bind(doc_id)
-        .bind(id)
-        .execute(p)
-        .await)?;
-        expect_one(rows)
-    }
-
-    /// Deletes an upload's record.
-    pub async fn delete_upload(&self, id: &str) -> StoreResult<()> {
-        let rows = exec!(self, |p| sqlx::query("DELETE FROM uploads WHERE id = ?")
-            .bind(id)
-            .execute(p)
-            .await)?;
-        expect_one(rows)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod hardware;
 pub mod notifications;
 pub mod pools;
 pub mod settings;
+pub mod uploads;
 pub mod whiteboard;
 
 use std::str::FromStr;

@@ -56,6 +56,8 @@ struct Ctx {
     bob_id: String,
     hardware: String,
     upid: String,
+    /// Alice's upload: its id and its stored name.
+    upload: (String, String),
 }
 
 fn r(
@@ -79,6 +81,7 @@ fn rows(c: &Ctx) -> Vec<Row> {
     let g = &c.group;
     let hw = &c.hardware;
     let upid = urlencode(&c.upid);
+    let (upload_id, upload_name) = &c.upload;
     let body = |v: Value| Some(v);
     vec![
         // Sign-in, pages, assets, health.
@@ -181,6 +184,44 @@ fn rows(c: &Ctx) -> Vec<Row> {
             "/api/admin/consoles/{id}",
             "/api/admin/consoles/0123456789abcdef",
             None,
+            Admin,
+        ),
+        // Uploads: each person's own; the files make their own checks (anonymous readers get
+        // a file only when a published doc shows it and the docs are public).
+        r(
+            "POST",
+            "/api/upload",
+            "/api/upload",
+            body(json!({})),
+            Signed,
+        ),
+        r("GET", "/api/uploads", "/api/uploads", None, Signed),
+        r(
+            "DELETE",
+            "/api/uploads/{id}",
+            format!("/api/uploads/{upload_id}"),
+            None,
+            Theirs(404),
+        ),
+        r(
+            "GET",
+            "/uploads/{name}",
+            format!("/uploads/{upload_name}"),
+            None,
+            Own,
+        ),
+        r(
+            "GET",
+            "/api/settings/content",
+            "/api/settings/content",
+            None,
+            Admin,
+        ),
+        r(
+            "POST",
+            "/api/settings/content",
+            "/api/settings/content",
+            body(json!({ "publicDocs": true })),
             Admin,
         ),
         // Docs: everyone reads the published ones; administrators write (and see drafts).
@@ -1131,6 +1172,29 @@ async fn setup(app: &TestApp) -> (Ctx, Tenant, PollingSocket) {
         .await
         .ok("alice starts 102");
     let upid = started["upid"].as_str().unwrap().to_owned();
+    let png = crate::uploads::png();
+    let uploaded = alice
+        .b
+        .post_multipart(
+            "/api/upload",
+            Some(&alice.csrf),
+            &[crate::support::browser::Part::file(
+                "a.png",
+                "image/png",
+                &png,
+            )],
+        )
+        .await;
+    assert_eq!(uploaded.status(), 200, "alice uploads a picture");
+    let uploaded: Value = uploaded.json().await.unwrap();
+    let upload = (
+        uploaded["id"].as_str().unwrap().to_owned(),
+        uploaded["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("/uploads/")
+            .to_owned(),
+    );
     quiet(app).await;
     (
         Ctx {
@@ -1139,6 +1203,7 @@ async fn setup(app: &TestApp) -> (Ctx, Tenant, PollingSocket) {
             bob_id,
             hardware,
             upid,
+            upload,
         },
         mallory,
         mallory_socket,

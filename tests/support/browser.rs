@@ -130,6 +130,51 @@ impl Browser {
         resp
     }
 
+    /// A `multipart/form-data` POST of `parts`, built by hand as a browser's `FormData` is.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        csrf: Option<&str>,
+        parts: &[Part<'_>],
+    ) -> reqwest::Response {
+        let boundary = "----umaTestBoundary7MA4YWxkTrZu0gW";
+        let mut body: Vec<u8> = Vec::new();
+        for p in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match p.file_name {
+                Some(f) => body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{}\"; filename=\"{f}\"\r\nContent-Type: {}\r\n\r\n",
+                        p.name,
+                        p.content_type.unwrap_or("application/octet-stream")
+                    )
+                    .as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{}\"\r\n\r\n", p.name)
+                        .as_bytes(),
+                ),
+            }
+            body.extend_from_slice(p.data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .headers(self.headers(csrf))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.absorb(resp.headers());
+        resp
+    }
+
     /// `GET /api/auth`: the CSRF token to send with state-changing requests.
     pub async fn csrf(&self) -> String {
         let v: serde_json::Value = self.get("/api/auth").await.json().await.unwrap();
@@ -150,5 +195,36 @@ impl Browser {
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(status, 200, "login of {username} refused: {body}");
         body
+    }
+}
+
+/// One part of a multipart body.
+pub struct Part<'a> {
+    pub name: &'a str,
+    /// Set for a file.
+    pub file_name: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub data: &'a [u8],
+}
+
+impl<'a> Part<'a> {
+    /// A file part named `file`.
+    pub fn file(file_name: &'a str, content_type: &'a str, data: &'a [u8]) -> Self {
+        Self {
+            name: "file",
+            file_name: Some(file_name),
+            content_type: Some(content_type),
+            data,
+        }
+    }
+
+    /// A text field.
+    pub fn text(name: &'a str, value: &'a str) -> Self {
+        Self {
+            name,
+            file_name: None,
+            content_type: None,
+            data: value.as_bytes(),
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::audit::{Audit, AuditAction, Status};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limits::events::EventLimits;
+use crate::services::uploads::Uploads;
 use crate::store::docs::{Doc, DocInput};
 use crate::store::Store;
 
@@ -47,6 +48,7 @@ pub struct Docs {
     store: Store,
     audit: Audit,
     limits: EventLimits,
+    uploads: Uploads,
 }
 
 impl std::fmt::Debug for Docs {
@@ -68,12 +70,21 @@ pub struct ListQuery<'a> {
 
 impl Docs {
     /// The service over these parts.
-    pub fn new(store: Store, audit: Audit, limits: EventLimits) -> Self {
+    pub fn new(store: Store, audit: Audit, limits: EventLimits, uploads: Uploads) -> Self {
         Self {
             store,
             audit,
             limits,
+            uploads,
         }
+    }
+
+    /// The caller's uploads this doc shows become the doc's: they go when it does.
+    async fn attach_shown(&self, caller: &Caller, doc: &Doc) {
+        let cover = doc.cover_image.as_deref().unwrap_or("");
+        self.uploads
+            .attach_shown(caller, &doc.id, &[cover, &doc.content])
+            .await;
     }
 
     async fn limit(&self, caller: &Caller, budget: &str, action: AuditAction) -> AppResult<()> {
@@ -202,6 +213,7 @@ impl Docs {
         let input = fields(body, None)
             .inspect_err(|e| self.audit.refused(&caller.actor, action, "doc", e))?;
         let doc = self.store.create_doc(author, &input).await?;
+        self.attach_shown(caller, &doc).await;
         self.audit.record(
             &caller.actor,
             action,
@@ -223,6 +235,7 @@ impl Docs {
             .inspect_err(|e| self.audit.refused(&caller.actor, action, &resource, e))?;
         self.store.update_doc(id, &input).await?;
         let after = self.store.doc(id).await?.ok_or_else(not_found)?;
+        self.attach_shown(caller, &after).await;
         let changed: Vec<&str> = crate::services::json_object(body)?
             .keys()
             .map(String::as_str)
@@ -246,7 +259,12 @@ impl Docs {
         self.limit(caller, CHANGE, action).await?;
         self.admin(caller, action, &resource)?;
         let before = self.store.doc(id).await?.ok_or_else(not_found)?;
+        let files = self.store.uploads_of_doc(id).await?;
         self.store.delete_doc(id).await?;
+        // Its files go with it, unless another doc shows them or someone else uploaded them.
+        for f in &files {
+            self.uploads.forget_file(&f.stored_name).await;
+        }
         self.audit.record(
             &caller.actor,
             action,
@@ -331,20 +349,18 @@ fn text(
     }
 }
 
-/// A cover image: one of Uma's uploads (`/uploads/…`) or an `https` address.
+/// A cover image: one of Uma's uploaded pictures (`/uploads/…`) or an `https` address.
 fn cover(raw: &str) -> AppResult<String> {
-    let ok = raw.starts_with("/uploads/")
-        && !raw.contains("..")
-        && raw
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
-        || url::Url::parse(raw).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+    let ok = match raw.strip_prefix("/uploads/") {
+        Some(name) => crate::services::uploads::stored_kind(name).is_some_and(|k| k.is_image()),
+        None => url::Url::parse(raw).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some()),
+    };
     if ok {
         Ok(raw.to_owned())
     } else {
         Err(AppError::field(
             "coverImage",
-            "use an uploaded image (/uploads/…) or an https address",
+            "use an uploaded picture (/uploads/…) or an https address",
         ))
     }
 }
