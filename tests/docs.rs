@@ -9,7 +9,10 @@ use crate::support::browser::Browser;
 use crate::support::calls::{field, get, json_of, post};
 use crate::support::{on_both, Db, TestApp};
 
-on_both!(the_knowledge_base_is_read_by_users_and_written_by_admins);
+on_both!(
+    the_knowledge_base_is_read_by_users_and_written_by_admins,
+    published_docs_are_public_only_when_the_setting_says_so
+);
 
 async fn put(b: &Browser, csrf: &str, path: &str, body: Value) -> (u16, Value) {
     json_of(b.send(Method::PUT, path, Some(csrf), Some(body)).await).await
@@ -306,5 +309,98 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
         .iter()
         .any(|r| r.details.contains("\"changedFields\":[\"pinned\"]")));
     store.close().await;
+    app.stop().await.unwrap();
+}
+
+async fn published_docs_are_public_only_when_the_setting_says_so(db: Db) {
+    let app = TestApp::demo("docs-public").on(db).start().await;
+    let (admin, acsrf) = app.session_as("root", &[], true).await;
+    let anon = Browser::new(&app.url(""));
+    let (_, public) = post(
+        &admin,
+        &acsrf,
+        "/api/admin/docs",
+        json!({ "title": "Getting a VM", "content": "Ask for a pool." }),
+    )
+    .await;
+    let (_, draft) = post(
+        &admin,
+        &acsrf,
+        "/api/admin/docs",
+        json!({ "title": "Secret plans", "content": "x", "published": false }),
+    )
+    .await;
+    let (public, draft) = (
+        public["id"].as_str().unwrap(),
+        draft["id"].as_str().unwrap(),
+    );
+
+    // Off (the default): sign in first.
+    assert_eq!(anon.get("/api/docs").await.status(), 401);
+    let resp = anon.get(&format!("/docs/{public}")).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        format!("/login?next=%2Fdocs%2F{public}").as_str()
+    );
+
+    // On: published docs are anyone's; drafts, the editor and the rest of Uma are not.
+    let (s, _) = post(
+        &admin,
+        &acsrf,
+        "/api/settings/content",
+        json!({ "publicDocs": true }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, list) = get(&anon, "/api/docs").await;
+    assert_eq!(s, 200);
+    assert_eq!(titles(&list), ["Getting a VM"]);
+    let (s, doc) = get(&anon, &format!("/api/docs/{public}")).await;
+    assert_eq!((s, doc["visitedBy"].as_i64()), (200, Some(0)), "{doc}");
+    assert_eq!(anon.get(&format!("/api/docs/{draft}")).await.status(), 404);
+    assert_eq!(anon.get("/api/admin/docs").await.status(), 401);
+    assert_eq!(anon.get("/api/uploads").await.status(), 401);
+    assert_eq!(anon.get("/dashboard").await.status(), 303);
+    let page = anon.get(&format!("/docs/{public}")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Getting a VM") && html.contains("data-signin"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("/logout"),
+        "a signed-out page offers to sign out"
+    );
+    let page = anon.get("/docs?q=pool").await.text().await.unwrap();
+    assert!(page.contains("Getting a VM") && !page.contains("Secret plans"));
+    // Anonymous reads are audited as such.
+    app.flush_audit().await;
+    let store = app.store().await;
+    let (rows, _) = store
+        .search_audit(
+            &uma::store::audit::AuditQuery {
+                action: Some("DOC_PUBLIC_VIEW".into()),
+                ..Default::default()
+            },
+            50,
+            0,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(rows.iter().any(|r| r.username == "anonymous"), "{rows:?}");
+
+    // Off again: closed again.
+    let (s, _) = post(
+        &admin,
+        &acsrf,
+        "/api/settings/content",
+        json!({ "publicDocs": false }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(anon.get("/api/docs").await.status(), 401);
     app.stop().await.unwrap();
 }

@@ -41,7 +41,32 @@ impl Caller {
     pub fn is_admin(&self) -> bool {
         self.principal.is_admin
     }
+
+    /// A reader who is not signed in (public docs): audited as `anonymous`; their principal's
+    /// name is `@anonymous:<ip>`, which no account has (it keys their rate budgets by address)
+    /// and which no permission names.
+    pub fn anonymous(client: &ClientInfo) -> Self {
+        Self {
+            principal: Principal {
+                username: format!("{ANONYMOUS_PREFIX}{}", client.ip),
+                groups: Vec::new(),
+                is_admin: false,
+            },
+            actor: Actor {
+                username: "anonymous".to_owned(),
+                ip: Some(client.ip.clone()),
+                user_agent: client.user_agent.clone(),
+            },
+        }
+    }
+
+    /// Whether someone signed in is behind the call.
+    pub fn is_signed_in(&self) -> bool {
+        !self.principal.username.starts_with(ANONYMOUS_PREFIX)
+    }
 }
+
+const ANONYMOUS_PREFIX: &str = "@anonymous:";
 
 /// The audit actor of a request: its session's user, address and user agent.
 pub fn actor(session: &CurrentSession, client: &ClientInfo) -> Actor {

@@ -1,7 +1,8 @@
 //! Knowledge-base routes, as the original: `GET /api/docs` (published, `?q=` to search, `?tag=`,
 //! `?limit=`), `GET /api/docs/{id}` (rendered; counts the reader once), and for administrators
 //! `GET`/`POST /api/admin/docs`, `GET`/`PUT`/`DELETE /api/admin/docs/{id}` and
-//! `POST /api/admin/docs/preview` (Markdown rendered as the article will be).
+//! `POST /api/admin/docs/preview` (Markdown rendered as the article will be). The two reading
+//! routes are open to anonymous readers when the docs are public (the guard decides).
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -12,7 +13,7 @@ use serde_json::{json, Value};
 use crate::auth::session::CurrentSession;
 use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::http::input::{Body, Params};
+use crate::http::input::{Body, Params, Reader};
 use crate::services::docs::{Docs, ListQuery};
 use crate::state::AppState;
 
@@ -52,7 +53,7 @@ impl DocsQuery {
 
 async fn list(
     State(docs): State<Docs>,
-    caller: Caller,
+    Reader(caller): Reader,
     Params(q): Params<DocsQuery>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(docs.list(&caller, &q.as_query(), false).await?))
@@ -60,7 +61,7 @@ async fn list(
 
 async fn read(
     State(docs): State<Docs>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(docs.read(&caller, &id, false).await?))

@@ -51,6 +51,8 @@ pub fn expected_csrf(
 enum Need {
     Admin,
     Session,
+    /// A session, or the docs made public (`publicDocs`).
+    Reader,
     Anonymous,
     Nothing,
 }
@@ -72,13 +74,13 @@ fn need(path: &str) -> Need {
         || under("/api/users")
         || under("/api/whiteboard")
         || under("/api/notifications")
-        || under("/api/docs")
         || under("/api/upload")
         || under("/api/uploads")
-        || under("/docs")
         || under("/whiteboard")
     {
         Need::Session
+    } else if under("/api/docs") || under("/docs") {
+        Need::Reader
     } else if path == "/login" {
         Need::Anonymous
     } else {
@@ -101,7 +103,17 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let api = path.starts_with("/api/");
     let reading = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
 
-    match (need(&path), &session) {
+    let mut need = need(&path);
+    if let (Need::Reader, None) = (&need, &session) {
+        let public = match crate::services::uploads::ContentSettings::load(&state.store).await {
+            Ok(s) => s.public_docs,
+            Err(e) => return e.into_response(),
+        };
+        if !public {
+            need = Need::Session;
+        }
+    }
+    match (need, &session) {
         (Need::Admin | Need::Session, None) => {
             return if api {
                 AppError::with_message(ErrorCode::Unauthorized, "Unauthorized").into_response()

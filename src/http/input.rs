@@ -28,6 +28,25 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of a route that anonymous readers may also use (public docs): the signed-in
+/// caller, or [`Caller::anonymous`]. The guard decides who gets this far.
+#[derive(Debug)]
+pub struct Reader(pub Caller);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if parts.extensions.get::<CurrentSession>().is_some() {
+            return Ok(Self(Caller::from_request_parts(parts, state).await?));
+        }
+        let client = ClientInfo::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::new(ErrorCode::Unauthorized))?;
+        Ok(Self(Caller::anonymous(&client)))
+    }
+}
+
 /// A JSON body; a malformed one is `400` with serde's reason (which names the field).
 #[derive(Debug)]
 pub struct Body<T>(pub T);

@@ -15,6 +15,7 @@ use crate::auth::session::CurrentSession;
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
 use crate::http::auth::login_csrf;
+use crate::http::input::Reader;
 use crate::http::security::CspNonce;
 use crate::pve::models::ResourceKind;
 use crate::pve::path::{PoolId, Vmid};
@@ -169,6 +170,38 @@ pub(crate) fn app_page(
             user => session.user_json(),
             csrf_token => session.record.csrf_token,
             expires_at => session.record.expires_at,
+            demo => state.config.is_demo(),
+            page => page,
+            title => title,
+            boot_json => minijinja::Value::from_safe_string(script_json(&data)),
+            boot => data,
+        },
+    );
+    html(StatusCode::OK, body)
+}
+
+/// A page anonymous readers may see too (public docs): the app page when signed in, else the
+/// same template with no user (the top bar offers to sign in).
+pub(crate) fn reader_page(
+    state: &AppState,
+    nonce: &CspNonce,
+    session: Option<&CurrentSession>,
+    template: &str,
+    page: &str,
+    title: &str,
+    boot: serde_json::Value,
+) -> Response {
+    if let Some(session) = session {
+        return app_page(state, nonce, session, template, page, title, boot);
+    }
+    let mut data = serde_json::json!({ "user": null, "demo": state.config.is_demo() });
+    if let (Some(d), serde_json::Value::Object(extra)) = (data.as_object_mut(), boot) {
+        d.extend(extra);
+    }
+    let body = state.templates.render(
+        template,
+        minijinja::context! {
+            nonce => nonce.0,
             demo => state.config.is_demo(),
             page => page,
             title => title,
@@ -450,8 +483,8 @@ pub struct DocsPageQuery {
 async fn docs_page(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-    caller: Caller,
+    session: Option<Extension<CurrentSession>>,
+    Reader(caller): Reader,
     Query(q): Query<DocsPageQuery>,
 ) -> Response {
     let query = services::docs::ListQuery {
@@ -463,10 +496,10 @@ async fn docs_page(
         Ok(list) => (list, None),
         Err(e) => (serde_json::json!([]), Some(e.message)),
     };
-    app_page(
+    reader_page(
         &state,
         &nonce,
-        &session,
+        session.as_deref(),
         "docs/index.html",
         "docs",
         "Docs",
@@ -481,17 +514,17 @@ async fn docs_page(
 async fn doc_page(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-    caller: Caller,
+    session: Option<Extension<CurrentSession>>,
+    Reader(caller): Reader,
     Path(id): Path<String>,
 ) -> Response {
     match state.docs.read(&caller, &id, false).await {
         Ok(doc) => {
             let title = doc["title"].as_str().unwrap_or("Doc").to_owned();
-            app_page(
+            reader_page(
                 &state,
                 &nonce,
-                &session,
+                session.as_deref(),
                 "docs/article.html",
                 "docs",
                 &title,

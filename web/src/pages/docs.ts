@@ -1,7 +1,9 @@
 // The knowledge base pages. The list and the article are rendered by the server (the search
 // form works without JavaScript); this module adds the shell (live banners, tasks) and
-// highlights the article's code blocks by their language.
+// highlights the article's code blocks by their language. Readers who are not signed in (the
+// docs made public) get the pages without the shell, and a sign-in link that brings them back.
 import { initShell, type Boot } from "../ui/shell";
+import { boot } from "../ui/dom";
 import { dateTime } from "../ui/format";
 import hljs from "highlight.js/lib/core";
 import bash from "highlight.js/lib/languages/bash";
@@ -22,7 +24,12 @@ import typescript from "highlight.js/lib/languages/typescript";
 import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
 
-initShell<Boot>();
+if (boot<Partial<Boot>>().user) {
+  initShell<Boot>();
+} else {
+  const signin = document.querySelector<HTMLAnchorElement>("[data-signin]");
+  if (signin) signin.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+}
 
 const languages = { bash, css, diff, dockerfile, go, ini, javascript, json, nginx, powershell, python, rust, shell, sql, typescript, xml, yaml };
 for (const [name, lang] of Object.entries(languages)) hljs.registerLanguage(name, lang);
