@@ -1,6 +1,7 @@
 // The knowledge base as a reader meets it: an administrator's article (written through the API
 // here) is found by search on /docs, opens with its table, highlighted code and contents, and a
-// search for nothing says so. Screenshots of the list and the article, light and dark, 1280 and
+// search for nothing says so; an article written in the editor, with an uploaded cover and a
+// picture dropped into its text, is found and read with both. Screenshots of the list and the article, light and dark, 1280 and
 // 390 px, go to target/screenshots.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -134,8 +135,31 @@ test("an administrator writes an article in the editor, previews it, and a reade
     "[data-editor] [name=content]",
     "Clone a template and set its user.\n\n| Key | Meaning |\n|---|---|\n| ciuser | the login |\n\n```yaml\nciuser: alice\n```\n",
   );
+  // A cover uploaded from the file picker: a real PNG (a picture of this page).
+  const cover = await admin.screenshot({ clip: { x: 0, y: 0, width: 800, height: 300 } });
+  await admin.setInputFiles("[data-cover-input]", { name: "cover.png", mimeType: "image/png", buffer: cover });
+  await admin.waitForSelector('[data-editor] .upload-status:has-text("Uploaded cover.png")');
+  const coverUrl = await admin.inputValue("[data-editor] [name=coverImage]");
+  assert.match(coverUrl, /^\/uploads\/[0-9a-f]{64}\.png$/);
+  await admin.waitForFunction(() => document.querySelector(".cover-thumb")?.naturalWidth > 0);
+  // A picture dropped on the text goes in at the cursor as Markdown.
+  const diagram = await admin.screenshot({ clip: { x: 0, y: 0, width: 320, height: 200 } });
+  await admin.evaluate((bytes) => {
+    const ta = document.querySelector("[data-editor] [name=content]");
+    ta.setSelectionRange(ta.value.length, ta.value.length);
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], "diagram.png", { type: "image/png" }));
+    ta.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [...diagram]);
+  await admin.waitForFunction(() => /!\[diagram\.png\]\(\/uploads\/[0-9a-f]{64}\.png\)/.test(document.querySelector("[data-editor] [name=content]").value));
+  // A file Uma does not take says why, and leaves the text as it was.
+  const before = await admin.inputValue("[data-editor] [name=content]");
+  await admin.setInputFiles("[data-attach-input]", { name: "logo.svg", mimeType: "image/svg+xml", buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') });
+  await admin.waitForSelector('[data-editor] .upload-row :text("SVG images are not accepted")');
+  assert.equal(await admin.inputValue("[data-editor] [name=content]"), before);
   await admin.click('[data-editor] [role=tab]:has-text("Preview")');
   await admin.waitForSelector('[data-editor] .editor-preview td:has-text("ciuser")');
+  await admin.waitForFunction(() => document.querySelector("[data-editor] .editor-preview img")?.naturalWidth > 0);
   await shots(admin, "admin-docs-editor");
   await admin.click('[data-editor] button[type=submit]');
   await admin.waitForSelector('[data-docs-alert] :text("Created “Cloud-init templates”")');
@@ -146,5 +170,8 @@ test("an administrator writes an article in the editor, previews it, and a reade
   await alice.click('.doc-card a:has-text("Cloud-init templates")');
   await alice.waitForSelector(".article-body table td:has-text('the login')");
   await alice.waitForSelector(".article-body pre code.hljs");
+  await alice.waitForFunction(() => document.querySelector(".doc-cover")?.naturalWidth > 0);
+  await alice.waitForFunction(() => document.querySelector(".article-body img[alt='diagram.png']")?.naturalWidth > 0);
+  await shots(alice, "docs-article-uploads");
   assert.deepEqual(problems, []);
 });

@@ -8,6 +8,7 @@ on_both!(
     groups_reach_exactly_their_members,
     the_public_channel_reaches_everyone,
     blocking_and_settings_hold,
+    attachments_are_the_senders_own_uploads,
 );
 
 async fn direct_messages_end_to_end(db: Db) {
@@ -576,4 +577,83 @@ async fn blocking_and_settings_hold(db: Db) {
     .await;
     assert_eq!(s, 400);
     app.stop().await.unwrap();
+}
+
+async fn attachments_are_the_senders_own_uploads(db: Db) {
+    use crate::support::browser::Part;
+    let app = app_on(db, &[]).await;
+    let alice = user(&app, "alice", false).await;
+    let bob = user(&app, "bob", false).await;
+    let mallory = user(&app, "mallory", false).await;
+    let png = crate::uploads::png();
+    let up = alice
+        .browser
+        .post_multipart(
+            "/api/upload",
+            Some(&alice.csrf),
+            &[Part::file("screen.png", "image/png", &png)],
+        )
+        .await;
+    assert_eq!(up.status(), 200);
+    let up: Value = up.json().await.unwrap();
+    let up_id = up["id"].as_str().unwrap().to_owned();
+
+    // A picture with no text.
+    let a = ack(
+        &alice,
+        "send_message",
+        json!({ "to": "bob", "content": "", "attachments": [up_id] }),
+    )
+    .await;
+    let msg = ok(&a)["message"].clone();
+    let attached = &msg["metadata"]["attachments"];
+    assert_eq!(attached.as_array().map(Vec::len), Some(1), "{msg}");
+    assert_eq!(attached[0]["url"], up["url"]);
+    assert_eq!(attached[0]["name"], "screen.png");
+    assert_eq!(attached[0]["contentType"], "image/png");
+    let got = wait_where(&bob.sock, "new_message", |m| m["id"] == msg["id"]).await;
+    assert_eq!(got["metadata"]["attachments"][0]["url"], up["url"]);
+    // Bob sees the picture; so does the history.
+    assert_eq!(
+        bob.browser.get(up["url"].as_str().unwrap()).await.status(),
+        200
+    );
+    let (_, history) = json_get(&bob, "/api/chat/history?username=alice").await;
+    let text = history.to_string();
+    assert!(text.contains(up["url"].as_str().unwrap()), "{text}");
+
+    // Nobody attaches someone else's upload, or too many, or nothing at all.
+    for (body, why) in [
+        (
+            json!({ "to": "bob", "content": "look", "attachments": [up_id] }),
+            "attachments",
+        ),
+        (
+            json!({ "to": "bob", "content": "look", "attachments": ["no-such-upload"] }),
+            "attachments",
+        ),
+        (
+            json!({ "to": "bob", "content": "", "attachments": [] }),
+            "content",
+        ),
+    ] {
+        let r = ack(&mallory, "send_message", body.clone()).await;
+        assert_eq!(err_code(&r), "invalid_input", "{body}: {r}");
+        assert_eq!(r["error"]["field"], why, "{body}: {r}");
+    }
+    let many: Vec<String> = (0..11).map(|_| up_id.clone()).collect();
+    let r = ack(
+        &alice,
+        "send_message",
+        json!({ "to": "bob", "content": "x", "attachments": many }),
+    )
+    .await;
+    assert_eq!(r["error"]["field"], "attachments", "{r}");
+
+    // A deleted message keeps no attachment.
+    let id = msg["id"].as_str().unwrap();
+    let d = ack(&alice, "delete_message", json!({ "messageId": id })).await;
+    ok(&d);
+    let stored = app.state.store.message(id).await.unwrap().unwrap();
+    assert_eq!(stored.metadata, None);
 }

@@ -82,6 +82,9 @@ pub struct Post {
     pub content: String,
     /// The message this one answers (must be in the same conversation).
     pub reply_to_id: Option<String>,
+    /// What the message carries besides its text (attachments), as JSON; checked by the sender's
+    /// service, opaque here.
+    pub metadata: Option<String>,
 }
 
 /// A change to an existing message.
@@ -337,6 +340,7 @@ mod tests {
             sender_id: from.into(),
             content: text.into(),
             reply_to_id: None,
+            metadata: None,
         }
     }
 

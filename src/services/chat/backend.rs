@@ -283,6 +283,7 @@ impl ChatStore for StoreChat {
                     receiver_id: receiver.map(String::as_str),
                     group_id: group.map(String::as_str),
                     reply_to_id: post.reply_to_id.as_deref(),
+                    metadata: post.metadata.as_deref(),
                     delivered,
                 })
                 .await

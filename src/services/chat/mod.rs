@@ -281,6 +281,48 @@ pub struct SendInput {
     /// The message answered.
     #[serde(default)]
     pub reply_to_id: Option<String>,
+    /// Ids of the sender's uploads to attach (up to [`MAX_ATTACHMENTS`]); with attachments the
+    /// text may be empty.
+    #[serde(default)]
+    pub attachments: Vec<String>,
+}
+
+/// Attachments one message carries at most.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// The metadata of a message with attachments: each one the sender's own upload, as the chat
+/// shows it (`{attachments: [{id, url, name, contentType, size}]}`).
+async fn attachments(chat: &Chat, caller: &Caller, ids: &[String]) -> AppResult<Option<String>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(AppError::field(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} files per message"),
+        ));
+    }
+    let mut list = Vec::with_capacity(ids.len());
+    for id in ids {
+        id_field("attachments", id)?;
+        let upload = chat
+            .store
+            .upload(id)
+            .await?
+            .filter(|u| u.uploaded_by == caller.username())
+            .ok_or_else(|| AppError::field("attachments", "attach files you uploaded"))?;
+        let entry = json!({
+            "id": upload.id,
+            "url": format!("/uploads/{}", upload.stored_name),
+            "name": upload.file_name,
+            "contentType": upload.content_type,
+            "size": upload.size_bytes,
+        });
+        if !list.contains(&entry) {
+            list.push(entry);
+        }
+    }
+    Ok(Some(json!({ "attachments": list }).to_string()))
 }
 
 fn content_hash(s: &str) -> String {
@@ -300,7 +342,12 @@ pub async fn send(chat: &Chat, caller: &Caller, input: SendInput) -> AppResult<V
     if let Some(r) = &input.reply_to_id {
         id_field("replyToId", r)?;
     }
-    let clean = content(chat, &input.content)?;
+    let metadata = attachments(chat, caller, &input.attachments).await?;
+    let clean = if metadata.is_some() && input.content.trim().is_empty() {
+        String::new()
+    } else {
+        content(chat, &input.content)?
+    };
     let (key, resource) = match (&input.group_id, &input.to) {
         (Some(g), _) => (RoomKey::Group(g.clone()), format!("chat:group:{g}")),
         (None, Some(to)) => {
@@ -331,6 +378,7 @@ pub async fn send(chat: &Chat, caller: &Caller, input: SendInput) -> AppResult<V
         sender_id: sender.id.clone(),
         content: clean.clone(),
         reply_to_id: input.reply_to_id.clone(),
+        metadata,
     };
     match chat.rooms.post(&key, post).await {
         Ok(stored) => {
@@ -343,6 +391,7 @@ pub async fn send(chat: &Chat, caller: &Caller, input: SendInput) -> AppResult<V
                     "messageId": stored.id,
                     "contentLength": clean.chars().count(),
                     "contentHash": content_hash(&clean),
+                    "attachments": input.attachments.len(),
                 }),
             );
             Ok(stored.json)

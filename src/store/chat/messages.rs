@@ -35,8 +35,8 @@ impl Store {
             // The sequence comes from the table itself inside the write transaction, so two
             // writers (even on two instances) can't take the same number.
             sqlx::query(
-                "INSERT INTO messages (id, seq, content, sender_id, receiver_id, group_id, is_read, delivered, reply_to_id, kind, created_at, updated_at) \
-                 SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, 'text', ?, ? FROM messages",
+                "INSERT INTO messages (id, seq, content, sender_id, receiver_id, group_id, is_read, delivered, reply_to_id, kind, metadata, created_at, updated_at) \
+                 SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, 'text', ?, ?, ? FROM messages",
             )
             .bind(&id)
             .bind(m.content)
@@ -46,6 +46,7 @@ impl Store {
             .bind(false)
             .bind(m.delivered)
             .bind(m.reply_to_id)
+            .bind(m.metadata)
             .bind(now)
             .bind(now)
             .execute(&mut *tx)
@@ -86,7 +87,7 @@ impl Store {
         let now = now_ms();
         let rows = exec!(self, |p| {
             sqlx::query(
-            "UPDATE messages SET content = ?, deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL"
+            "UPDATE messages SET content = ?, metadata = NULL, deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL"
         )
         .bind(DELETED_TEXT)
         .bind(now)

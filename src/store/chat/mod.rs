@@ -72,6 +72,8 @@ pub struct NewMessage<'a> {
     pub group_id: Option<&'a str>,
     /// Replied-to message.
     pub reply_to_id: Option<&'a str>,
+    /// Attachments and the like, as JSON.
+    pub metadata: Option<&'a str>,
     /// Already delivered (the receiver of a direct message was online).
     pub delivered: bool,
 }

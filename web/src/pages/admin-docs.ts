@@ -1,7 +1,10 @@
 // Admin: the knowledge base. Every article (drafts too) with its state; New and Edit open the
 // editor in the page (not a dialog, so a stray click loses nothing): title, subtitle, tags,
 // cover, published and pinned, and the Markdown with Write and Preview tabs (the preview is the
-// server's rendering, as readers will see it). Leaving with unsaved changes asks first.
+// server's rendering, as readers will see it). Pictures and PDFs go in by the Attach button, by
+// dropping them on the text or by pasting them (a placeholder holds their place while they
+// upload, with progress); the cover is uploaded the same way. Leaving with unsaved changes asks
+// first.
 import { initShell, type Boot } from "../ui/shell";
 import { h, fill, must, setText, announce } from "../ui/dom";
 import { api, get, messageOf, type ApiError } from "../ui/api";
@@ -9,6 +12,7 @@ import { DataTable, cell } from "../ui/table";
 import { confirmAction } from "../ui/dialog";
 import { bool, field, revalidateOnInput, setValue, showServerError, str, validate } from "../ui/form";
 import { dateTime, plural } from "../ui/format";
+import { ACCEPT_ALL, ACCEPT_IMAGES, filesOf, uploadFile, type Upload } from "../ui/upload";
 
 initShell<Boot>();
 
@@ -125,6 +129,44 @@ async function edit(id: string | null): Promise<void> {
     value: doc?.content ?? "",
     hint: "Headings with #, tables with |, task lists with - [ ], code in ``` fences with a language.",
   });
+  const cover = coverField(doc, () => (dirty = true));
+  const textarea = content.querySelector("textarea") as HTMLTextAreaElement;
+  const uploads = h("ul", { class: "upload-list", "aria-label": "Uploads" });
+  const pick = h("input", { type: "file", accept: ACCEPT_ALL, multiple: true, hidden: true, "data-attach-input": "" });
+  const attach = (files: File[]) => {
+    for (const f of files) void attachFile(textarea, uploads, f, doc?.id, () => (dirty = true));
+  };
+  pick.addEventListener("change", () => {
+    attach([...(pick.files ?? [])]);
+    pick.value = "";
+  });
+  const toolbar = h(
+    "div",
+    { class: "editor-toolbar" },
+    h("button", { type: "button", class: "button button-small", text: "Attach picture or PDF…", "data-attach": "", onclick: () => pick.click() }),
+    h("span", { class: "muted small", text: "or drop or paste files into the text" }),
+    pick,
+  );
+  textarea.addEventListener("dragover", (e) => {
+    if (!e.dataTransfer?.types.includes("Files")) return;
+    e.preventDefault();
+    textarea.classList.add("is-dropping");
+  });
+  textarea.addEventListener("dragleave", () => textarea.classList.remove("is-dropping"));
+  textarea.addEventListener("drop", (e) => {
+    const files = filesOf(e.dataTransfer);
+    textarea.classList.remove("is-dropping");
+    if (!files.length) return;
+    e.preventDefault();
+    textarea.focus();
+    attach(files);
+  });
+  textarea.addEventListener("paste", (e) => {
+    const files = filesOf(e.clipboardData);
+    if (!files.length) return;
+    e.preventDefault();
+    attach(files);
+  });
   const writeTab = h("button", { type: "button", class: "tab", role: "tab", "aria-selected": "true", text: "Write" });
   const previewTab = h("button", { type: "button", class: "tab", role: "tab", "aria-selected": "false", text: "Preview" });
   const form = h(
@@ -134,12 +176,14 @@ async function edit(id: string | null): Promise<void> {
       field({ label: "Title", name: "title", required: true, maxlength: 191, value: doc?.title ?? "", class: "span-all" }),
       field({ label: "Subtitle", name: "subtitle", maxlength: 191, value: doc?.subtitle ?? "", class: "span-all" }),
       field({ label: "Tags", name: "tags", value: (doc?.tags ?? []).join(", "), hint: "Words separated by commas, e.g. backup, howto." }),
-      field({ label: "Cover image", name: "coverImage", value: doc?.coverImage ?? "", placeholder: "https://…", hint: "An https address (optional)." }),
+      cover,
       field({ label: "Published (readers see it)", name: "published", type: "checkbox", value: doc?.published ?? false }),
       field({ label: "Pinned (listed first)", name: "pinned", type: "checkbox", value: doc?.pinned ?? false }),
     ),
     h("div", { class: "tabs", role: "tablist", "aria-label": "Text" }, writeTab, previewTab),
+    toolbar,
     content,
+    uploads,
     preview,
     h(
       "div",
@@ -152,6 +196,8 @@ async function edit(id: string | null): Promise<void> {
     writeTab.setAttribute("aria-selected", String(!on));
     previewTab.setAttribute("aria-selected", String(on));
     content.hidden = on;
+    toolbar.hidden = on;
+    uploads.hidden = on;
     preview.hidden = !on;
     if (!on) return;
     fill(preview, h("p", { class: "muted", text: "Rendering…" }));
@@ -202,6 +248,93 @@ async function edit(id: string | null): Promise<void> {
   dirty = false;
   setValue(form, "title", doc?.title ?? "");
   form.querySelector<HTMLInputElement>("[name=title]")?.focus();
+}
+
+/** The cover: an https address typed in, or a picture uploaded (shown as a thumbnail). */
+function coverField(doc: Doc | null, changed: () => void): HTMLDivElement {
+  const wrap = field({
+    label: "Cover image",
+    name: "coverImage",
+    value: doc?.coverImage ?? "",
+    placeholder: "https://… or upload a picture",
+    hint: "A picture you upload (PNG, JPEG, GIF or WebP), or an https address. Optional.",
+    class: "span-all",
+  });
+  const input = wrap.querySelector("input") as HTMLInputElement;
+  const thumb = h("img", { class: "cover-thumb", alt: "Cover preview", hidden: true });
+  const status = h("p", { class: "upload-status small", role: "status" });
+  const pick = h("input", { type: "file", accept: ACCEPT_IMAGES, hidden: true, "data-cover-input": "" });
+  const showThumb = () => {
+    const v = input.value.trim();
+    thumb.hidden = !(v.startsWith("/uploads/") || v.startsWith("https://"));
+    if (!thumb.hidden) thumb.src = v;
+    clear.hidden = !v;
+  };
+  thumb.addEventListener("error", () => (thumb.hidden = true));
+  input.addEventListener("input", showThumb);
+  const button = h("button", { type: "button", class: "button button-small", text: "Upload picture…", "data-cover-upload": "", onclick: () => pick.click() });
+  const clear = h("button", {
+    type: "button",
+    class: "button button-small button-quiet",
+    text: "Remove",
+    onclick: () => {
+      input.value = "";
+      showThumb();
+      changed();
+    },
+  });
+  pick.addEventListener("change", async () => {
+    const file = pick.files?.[0];
+    pick.value = "";
+    if (!file) return;
+    const bar = h("progress", { max: 1, value: 0 });
+    fill(status, `Uploading ${file.name}… `, bar);
+    button.disabled = true;
+    try {
+      const up = await uploadFile(file, { docId: doc?.id, onProgress: (f) => (bar.value = f) });
+      input.value = up.url;
+      showThumb();
+      changed();
+      fill(status, `Uploaded ${up.name}.`);
+    } catch (e) {
+      fill(status, h("span", { class: "field-error", text: messageOf(e) }));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  wrap.append(h("div", { class: "cover-actions" }, button, clear, pick), thumb, status);
+  showThumb();
+  return wrap;
+}
+
+/** Uploads a file into the text at the cursor: a placeholder first, then its Markdown. */
+async function attachFile(textarea: HTMLTextAreaElement, list: HTMLElement, file: File, docId: string | undefined, changed: () => void): Promise<void> {
+  const label = file.name.replace(/[[\]]/g, "");
+  const placeholder = `![Uploading ${label}…]()`;
+  const at = textarea.selectionStart ?? textarea.value.length;
+  const before = textarea.value.slice(0, at);
+  const pad = before && !before.endsWith("\n") ? "\n" : "";
+  const inserted = `${pad}${placeholder}\n`;
+  textarea.setRangeText(inserted, at, textarea.selectionEnd ?? at, "end");
+  changed();
+  const bar = h("progress", { max: 1, value: 0, "aria-label": `Uploading ${label}` });
+  const row = h("li", { class: "upload-row" }, h("span", { text: label }), bar);
+  list.append(row);
+  const replace = (text: string) => {
+    // A failed file takes its line back with it.
+    const whole = text ? -1 : textarea.value.indexOf(inserted);
+    const [from, len] = whole >= 0 ? [whole, inserted.length] : [textarea.value.indexOf(placeholder), placeholder.length];
+    if (from >= 0) textarea.setRangeText(text, from, from + len, "preserve");
+    changed();
+  };
+  try {
+    const up: Upload = await uploadFile(file, { docId, onProgress: (f) => (bar.value = f) });
+    replace(up.contentType.startsWith("image/") ? `![${label}](${up.url})` : `[${label}](${up.url})`);
+    row.remove();
+  } catch (e) {
+    replace("");
+    fill(row, h("span", { class: "field-error", text: `${label}: ${messageOf(e)}` }), h("button", { type: "button", class: "button button-small button-quiet", text: "Dismiss", onclick: () => row.remove() }));
+  }
 }
 
 async function leave(): Promise<void> {

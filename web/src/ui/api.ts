@@ -27,7 +27,7 @@ export class ApiError extends Error {
 let csrf: string | null = null;
 
 /** The session's CSRF token (rendered into the page; else asked from `/api/auth`). */
-async function csrfToken(): Promise<string> {
+export async function csrfToken(): Promise<string> {
   if (csrf) return csrf;
   const rendered = document.querySelector<HTMLInputElement>("input[name=csrf_token]")?.value;
   if (rendered) {
