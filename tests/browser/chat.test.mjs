@@ -136,3 +136,60 @@ test("two people chat and draw together", async () => {
   await a.context.close();
   await b.context.close();
 });
+
+async function shots(page, name) {
+  const vp = page.viewportSize();
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: width < 600 ? 844 : 860 });
+      await page.waitForTimeout(250);
+      await page.screenshot({ path: join(screenshots, `${name}-${width}-${scheme}.png`) });
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(vp);
+}
+
+test("a picture and a PDF attached in chat reach the other person", async () => {
+  const a = await signIn("admin", ADMIN_PW);
+  const b = await signIn("bob", BOB_PW);
+  await openGeneral(a.page);
+  await openGeneral(b.page);
+
+  // A picks a picture and a PDF; pasting a second picture works too.
+  const picture = await a.page.screenshot({ clip: { x: 0, y: 0, width: 480, height: 270 } });
+  await a.page.setInputFiles("[data-chat-file]", [
+    { name: "dashboard.png", mimeType: "image/png", buffer: picture },
+    { name: "runbook.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n") },
+  ]);
+  await a.page.evaluate((bytes) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], "pasted.png", { type: "image/png" }));
+    document.querySelector("[data-chat-input]").dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, [...(await a.page.screenshot({ clip: { x: 0, y: 0, width: 200, height: 120 } }))]);
+  await a.page.waitForFunction(() => document.querySelectorAll('[data-pending="done"]').length === 3);
+  // A file Uma does not take says why in its chip, and does not go with the message.
+  await a.page.setInputFiles("[data-chat-file]", { name: "notes.html", mimeType: "text/html", buffer: Buffer.from("<html><script>alert(1)</script>") });
+  await a.page.locator('[data-pending="error"]', { hasText: "not accepted" }).waitFor();
+  await shots(a.page, "chat-attach-pending");
+  await a.page.fill("[data-chat-input]", "Here is the dashboard and the runbook");
+  await a.page.keyboard.press("Enter");
+
+  const inB = b.page.locator("[data-chat-log] .chat-msg", { hasText: "Here is the dashboard" });
+  await inB.waitFor();
+  await b.page.waitForFunction(() => {
+    const imgs = [...document.querySelectorAll("[data-chat-log] .chat-msg:last-child .chat-image")];
+    return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+  });
+  const chip = inB.locator("[data-chat-download]", { hasText: "runbook.pdf" });
+  await chip.waitFor();
+  assert.match(await chip.getAttribute("href"), /^\/uploads\/[0-9a-f]{64}\.pdf$/);
+  assert.equal(await a.page.locator("[data-chat-pending] li").count(), 0, "the sent files left the box");
+  await shots(b.page, "chat-attachments");
+
+  assert.deepEqual(a.problems.filter((p) => !/status of 400/.test(p)), [], "no console errors in A");
+  assert.deepEqual(b.problems, [], "no console errors in B");
+  await a.context.close();
+  await b.context.close();
+});

@@ -2,12 +2,16 @@
 // conversations (the public channel, groups, direct messages), threads with reactions, replies,
 // edit and delete of one's own messages, typing indicators and read receipts, and toasts for
 // messages that arrive elsewhere. It speaks the original's events over the page's one socket and
-// reloads what it shows on every (re)connect, so nothing is missed across a reconnect.
+// reloads what it shows on every (re)connect, so nothing is missed across a reconnect. Pictures
+// and PDFs are attached by the paperclip, by dropping them on the message box or by pasting them;
+// they upload with progress before the message is sent, and show in the thread as a picture or a
+// file chip.
 import type { Socket } from "socket.io-client";
 import { initLive, onConnect, request, type Ack } from "./live";
 import { api, get, messageOf } from "./ui/api";
 import { h, fill } from "./ui/dom";
 import { contentFragment, contentText } from "./chat/render";
+import { ACCEPT_ALL, fileSize, filesOf, uploadFile, type Upload } from "./ui/upload";
 
 interface UserRef {
   id: string;
@@ -40,7 +44,27 @@ interface Msg {
   receiver: UserRef | null;
   group: { id: string; name: string } | null;
   reactions: Reaction[];
+  metadata?: { attachments?: Attachment[] } | null;
 }
+
+interface Attachment {
+  id: string;
+  url: string;
+  name: string;
+  contentType: string;
+  size: number;
+}
+
+/** A file being attached to the next message of a conversation. */
+interface Pending {
+  key: number;
+  name: string;
+  fraction: number;
+  upload?: Upload;
+  error?: string;
+}
+
+let pendingKeys = 0;
 
 interface Conv {
   key: string;
@@ -81,6 +105,8 @@ class ChatWidget {
   private dnd = false;
   private sending: Promise<unknown> = Promise.resolve();
   private lastTypingSent = 0;
+  /** Files for the next message, per conversation. */
+  private pending = new Map<string, Pending[]>();
 
   private readonly root: HTMLElement;
   private readonly toggle: HTMLButtonElement;
@@ -223,7 +249,7 @@ class ChatWidget {
   }
 
   private toast(c: Conv, m: Msg): void {
-    const text = m.deletedAt ? "" : contentText(m.content);
+    const text = m.deletedAt ? "" : textOf(m);
     const t = h(
       "button",
       { type: "button", class: "chat-toast", role: "status", "data-chat-toast": true, onclick: () => { t.remove(); this.setOpen(true); void this.openConv(c.key); } },
@@ -434,16 +460,119 @@ class ChatWidget {
         ? h("div", { class: "chat-note" }, `Replying to ${this.replyTo.sender.displayName}: ${contentText(this.replyTo.content).slice(0, 60)} `, h("button", { type: "button", class: "button button-quiet button-small", text: "Cancel", onclick: () => { this.replyTo = null; this.renderThread(); } }))
         : null;
     const typing = h("p", { class: "chat-typing muted small", "aria-live": "polite", "data-chat-typing": true });
-    fill(
-      this.body,
-      log,
-      typing,
-      h("form", { class: "chat-compose", onsubmit: (e: Event) => { e.preventDefault(); void this.submit(c, input); } }, note, input, h("button", { type: "submit", class: "button button-primary", text: this.editing ? "Save" : "Send", "data-chat-send": true })),
+    const picker = h("input", { type: "file", accept: ACCEPT_ALL, multiple: true, hidden: true, "data-chat-file": true });
+    picker.addEventListener("change", () => {
+      this.attach(c.key, [...(picker.files ?? [])]);
+      picker.value = "";
+    });
+    const clip = this.editing
+      ? null
+      : h("button", { type: "button", class: "button button-quiet chat-attach", "aria-label": "Attach a picture or PDF", title: "Attach a picture or PDF", "data-chat-attach": true, onclick: () => picker.click() }, clipIcon());
+    const form = h(
+      "form",
+      { class: "chat-compose", onsubmit: (e: Event) => { e.preventDefault(); void this.submit(c, input); } },
+      note,
+      h("ul", { class: "chat-pending", "aria-label": "Files for this message", "data-chat-pending": true }),
+      clip,
+      picker,
+      input,
+      h("button", { type: "submit", class: "button button-primary", text: this.editing ? "Save" : "Send", "data-chat-send": true }),
     );
+    if (!this.editing) {
+      form.addEventListener("dragover", (e) => {
+        if (!e.dataTransfer?.types.includes("Files")) return;
+        e.preventDefault();
+        form.classList.add("is-dropping");
+      });
+      form.addEventListener("dragleave", (e) => {
+        if (!form.contains(e.relatedTarget as Node | null)) form.classList.remove("is-dropping");
+      });
+      form.addEventListener("drop", (e) => {
+        form.classList.remove("is-dropping");
+        const files = filesOf(e.dataTransfer);
+        if (!files.length) return;
+        e.preventDefault();
+        this.attach(c.key, files);
+      });
+      input.addEventListener("paste", (e) => {
+        const files = filesOf(e.clipboardData);
+        if (!files.length) return;
+        e.preventDefault();
+        this.attach(c.key, files);
+      });
+    }
+    fill(this.body, log, typing, form);
+    this.renderPending(c.key);
     this.renderTyping();
     log.scrollTop = log.scrollHeight;
     const active = document.activeElement;
     if (!active || active === document.body) input.focus();
+  }
+
+  /** Uploads files for the next message of `key`, each shown with its progress. */
+  private attach(key: string, files: File[]): void {
+    const list = this.pending.get(key) ?? [];
+    this.pending.set(key, list);
+    for (const file of files) {
+      const p: Pending = { key: ++pendingKeys, name: file.name, fraction: 0 };
+      list.push(p);
+      void uploadFile(file, {
+        onProgress: (f) => {
+          p.fraction = f;
+          this.renderPending(key);
+        },
+      })
+        .then((up) => (p.upload = up))
+        .catch((e: unknown) => (p.error = messageOf(e)))
+        .finally(() => this.renderPending(key));
+    }
+    this.renderPending(key);
+  }
+
+  private renderPending(key: string): void {
+    const el = this.body.querySelector<HTMLElement>("[data-chat-pending]");
+    if (!el || this.open !== key) return;
+    const list = this.pending.get(key) ?? [];
+    const drop = (p: Pending) => {
+      this.pending.set(key, list.filter((x) => x !== p));
+      this.renderPending(key);
+    };
+    fill(
+      el,
+      ...list.map((p) =>
+        h(
+          "li",
+          { class: `chat-file${p.error ? " is-error" : ""}`, "data-pending": p.upload ? "done" : p.error ? "error" : "uploading" },
+          h("span", { class: "chat-file-name", text: p.name }),
+          p.error
+            ? h("span", { class: "chat-file-error", role: "alert", text: p.error })
+            : p.upload
+              ? h("span", { class: "muted small", text: fileSize(p.upload.size) })
+              : h("progress", { max: 1, value: p.fraction, "aria-label": `Uploading ${p.name}` }),
+          h("button", { type: "button", class: "chat-file-remove", "aria-label": `Remove ${p.name}`, text: "✕", onclick: () => drop(p) }),
+        ),
+      ),
+    );
+    el.hidden = list.length === 0;
+  }
+
+  private attachmentsOf(m: Msg): HTMLElement | null {
+    const list = m.deletedAt ? [] : (m.metadata?.attachments ?? []);
+    if (!list.length) return null;
+    return h(
+      "div",
+      { class: "chat-attachments" },
+      list.map((a) => {
+        if (a.contentType.startsWith("image/")) {
+          const img = h("img", { class: "chat-image", src: a.url, alt: a.name, loading: "lazy" });
+          const link = h("a", { href: a.url, target: "_blank", rel: "noopener", title: `${a.name} · ${fileSize(a.size)}`, "data-chat-image": true }, img);
+          // A picture its uploader deleted.
+          img.addEventListener("error", () => link.replaceWith(h("span", { class: "chat-file is-gone", text: `${a.name} (no longer available)` })));
+          return link;
+        }
+        return h("a", { class: "chat-file", href: a.url, download: a.name, "data-chat-download": true }, fileIcon(), h("span", { class: "chat-file-name", text: a.name }), h("span", { class: "muted small", text: fileSize(a.size) }));
+      }),
+    );
   }
 
   private messageItem(m: Msg, c: Conv, lastMine: boolean): HTMLElement {
@@ -480,6 +609,7 @@ class ChatWidget {
       h("div", { class: "chat-meta small" }, h("strong", { text: mine ? "You" : m.sender.displayName }), " ", h("time", { class: "muted", dateTime: m.createdAt, text: new Date(m.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) }), m.editedAt && !m.deletedAt ? h("span", { class: "muted", text: " · edited" }) : null),
       reply,
       content,
+      this.attachmentsOf(m),
       reactions,
       actions,
       status,
@@ -504,8 +634,15 @@ class ChatWidget {
 
   private async submit(c: Conv, input: HTMLTextAreaElement): Promise<void> {
     const text = input.value.trim();
-    if (!text) return;
+    const files = this.editing ? [] : (this.pending.get(c.key) ?? []);
+    if (files.some((p) => !p.upload && !p.error)) {
+      this.toastError("Wait for the files to finish uploading.");
+      return;
+    }
+    const attachments = files.flatMap((p) => (p.upload ? [p.upload.id] : []));
+    if (!text && !attachments.length) return;
     input.value = "";
+    if (!this.editing) this.pending.delete(c.key);
     this.sendTyping(c, false);
     const editing = this.editing;
     const replyTo = this.replyTo;
@@ -515,10 +652,12 @@ class ChatWidget {
     this.sending = this.sending.then(async () => {
       const ack: Ack = editing
         ? await request("edit_message", { messageId: editing.id, content: text })
-        : await request("send_message", { ...(c.kind === "group" ? { groupId: c.target } : { to: c.target }), content: text, replyToId: replyTo?.id });
+        : await request("send_message", { ...(c.kind === "group" ? { groupId: c.target } : { to: c.target }), content: text, replyToId: replyTo?.id, ...(attachments.length ? { attachments } : {}) });
       if (!ack.ok) {
         this.toastError(ack.error.message);
         input.value = text;
+        // Nothing is lost: the files wait for the next try.
+        if (files.length) this.pending.set(c.key, files);
       }
       this.renderThread();
     });
@@ -564,9 +703,41 @@ function presenceDot(online: boolean | undefined): HTMLElement {
   return h("span", { class: `chat-dot${online ? " is-online" : ""}`, role: "img", "aria-label": online ? "online" : "offline" });
 }
 
+function clipIcon(): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "chat-clip");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
+  svg.append(path);
+  return svg;
+}
+
+function fileIcon(): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "chat-clip");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5M9 13h6M9 17h6");
+  svg.append(path);
+  return svg;
+}
+
+/** The text of a message, or what it carries when it has none. */
+function textOf(m: Msg): string {
+  const text = contentText(m.content);
+  if (text.trim()) return text;
+  const files = m.metadata?.attachments ?? [];
+  return files.length ? `📎 ${files.map((a) => a.name).join(", ")}` : text;
+}
+
 function preview(m: Msg): string {
   if (m.deletedAt) return "Message deleted";
-  const text = contentText(m.content);
+  const text = textOf(m);
   return `${m.sender.displayName}: ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`;
 }
 
