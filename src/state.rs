@@ -85,6 +85,8 @@ pub struct AppState {
     pub docs: crate::services::docs::Docs,
     /// Uploaded files.
     pub uploads: crate::services::uploads::Uploads,
+    /// Link previews.
+    pub previews: crate::services::previews::Previews,
 }
 
 /// Shows what identifies the instance, never a secret: the configuration and the Proxmox client
@@ -134,6 +136,12 @@ impl FromRef<AppState> for crate::services::docs::Docs {
 impl FromRef<AppState> for crate::services::uploads::Uploads {
     fn from_ref(s: &AppState) -> Self {
         s.uploads.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::services::previews::Previews {
+    fn from_ref(s: &AppState) -> Self {
+        s.previews.clone()
     }
 }
 

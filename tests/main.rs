@@ -19,6 +19,7 @@ mod limits;
 mod nodes;
 mod notifications;
 mod pools;
+mod previews;
 mod proxmox;
 mod replication;
 mod scale;

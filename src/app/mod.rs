@@ -79,6 +79,13 @@ pub enum StartError {
     /// The LDAP settings could not be used.
     #[error("cannot set up LDAP: {0}")]
     Ldap(String),
+    /// The link-preview client could not be set up.
+    #[error("cannot set up link previews: {0}")]
+    Previews(String),
+}
+
+fn lower(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
 }
 
 /// A built server, bound and ready to run.
@@ -325,10 +332,22 @@ impl App {
             event_limits.clone(),
             uploads.clone(),
         );
+        let previews = crate::services::previews::Previews::new(
+            crate::services::previews::guard::Policy {
+                allowed_hosts: lower(&config.web.metadata_allowed_hosts),
+                allowed_domains: lower(&config.web.metadata_allowed_domains),
+                allow_networks: config.web.metadata_allow_networks.clone(),
+                resolve: config.web.metadata_resolve.clone(),
+            },
+            audit.clone(),
+            event_limits.clone(),
+        )
+        .map_err(StartError::Previews)?;
         let state = AppState {
             notices,
             docs,
             uploads,
+            previews,
             records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
             config: config.clone(),
             signer: CookieSigner::new(&cookie_secret),

@@ -156,6 +156,7 @@ actions! {
         UploadFile = "UPLOAD_FILE": "A file was uploaded (or refused: its kind, size or the quota).",
         UploadList = "UPLOAD_LIST": "A user listed their uploads.",
         UploadDelete = "UPLOAD_DELETE": "An upload was deleted.",
+        MetadataFetch = "METADATA_FETCH": "A link preview (or its picture) was fetched, or refused with its reason.",
     }
     "Notifications" {
         ViewNotifications = "VIEW_NOTIFICATIONS": "Notification banners were listed.",

@@ -19,6 +19,8 @@ pub(super) const KEYS: &[Key] = &[
     ("ALLOW_MISSING_WS_ORIGIN", "false", false),
     ("METADATA_ALLOWED_HOSTS", "", false),
     ("METADATA_ALLOWED_DOMAINS", "", false),
+    ("METADATA_ALLOW_NETWORKS", "", false),
+    ("METADATA_RESOLVE", "", false),
     ("NEXT_IMAGE_REMOTE_HOSTS", "", false),
 ];
 
@@ -38,6 +40,12 @@ pub struct Web {
     pub metadata_allowed_hosts: Vec<String>,
     /// `METADATA_ALLOWED_DOMAINS`.
     pub metadata_allowed_domains: Vec<String>,
+    /// `METADATA_ALLOW_NETWORKS`: private networks link previews may reach all the same (an
+    /// intranet wiki); empty: none.
+    pub metadata_allow_networks: Vec<ipnet::IpNet>,
+    /// `METADATA_RESOLVE`: fixed addresses for names (`host=ip,…`, like curl's `--resolve`), used
+    /// by link previews instead of DNS for those names.
+    pub metadata_resolve: Vec<(String, IpAddr)>,
     /// `NEXT_IMAGE_REMOTE_HOSTS`: extra hosts allowed in `img-src`.
     pub image_remote_hosts: Vec<String>,
 }
@@ -79,6 +87,8 @@ impl Web {
             allow_missing_ws_origin: r.bool("ALLOW_MISSING_WS_ORIGIN"),
             metadata_allowed_hosts: r.list("METADATA_ALLOWED_HOSTS"),
             metadata_allowed_domains: r.list("METADATA_ALLOWED_DOMAINS"),
+            metadata_allow_networks: r.networks("METADATA_ALLOW_NETWORKS"),
+            metadata_resolve: resolve_list(r),
             image_remote_hosts: r.list("NEXT_IMAGE_REMOTE_HOSTS"),
         }
     }
@@ -89,6 +99,22 @@ impl Web {
     }
 
     pub(super) fn show(&self, m: &mut BTreeMap<&'static str, String>) {
+        m.insert(
+            "METADATA_ALLOW_NETWORKS",
+            self.metadata_allow_networks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        m.insert(
+            "METADATA_RESOLVE",
+            self.metadata_resolve
+                .iter()
+                .map(|(h, ip)| format!("{h}={ip}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         m.insert(
             "TRUSTED_PROXIES",
             if self.trusted_proxies.is_empty() {
@@ -120,4 +146,22 @@ impl Web {
         );
         m.insert("NEXT_IMAGE_REMOTE_HOSTS", list(&self.image_remote_hosts));
     }
+}
+
+/// `METADATA_RESOLVE`: `host=ip` entries (a host may repeat for several addresses).
+fn resolve_list(r: &mut Reader<'_>) -> Vec<(String, IpAddr)> {
+    let mut out = Vec::new();
+    for entry in r.list("METADATA_RESOLVE") {
+        match entry.split_once('=') {
+            Some((host, ip)) if !host.trim().is_empty() => match ip.trim().parse::<IpAddr>() {
+                Ok(ip) => out.push((host.trim().to_ascii_lowercase(), ip)),
+                Err(_) => r.problem(
+                    "METADATA_RESOLVE",
+                    format!("'{}' is not an IP address (in '{entry}')", ip.trim()),
+                ),
+            },
+            _ => r.problem("METADATA_RESOLVE", format!("'{entry}' is not host=ip")),
+        }
+    }
+    out
 }

@@ -76,6 +76,7 @@ fn need(path: &str) -> Need {
         || under("/api/notifications")
         || under("/api/upload")
         || under("/api/uploads")
+        || under("/api/metadata")
         || under("/whiteboard")
     {
         Need::Session

@@ -19,6 +19,7 @@ pub mod nodes;
 pub mod notifications;
 pub mod pages;
 pub mod pools;
+pub mod previews;
 pub mod replication;
 pub mod sdn;
 pub mod security;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(notifications::router())
         .merge(docs::router())
         .merge(uploads::router())
+        .merge(previews::router())
         .merge(guests::router())
         .merge(consoles::router())
         .merge(pools::router())

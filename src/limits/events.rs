@@ -68,6 +68,8 @@ pub const LIMITS: &[EventLimit] = &[
     limit("api:notifications", 60, 60, 0),
     limit("api:docs", 120, 60, 0),
     limit("api:docs-change", 30, 60, 0),
+    limit("api:metadata", 60, 60, 0),
+    limit("api:metadata-image", 240, 60, 0),
     limit("api:notifications-change", 30, 60, 0),
 ];
 

@@ -212,6 +212,7 @@ pub mod chat;
 pub mod cluster_feed;
 pub mod docs;
 pub mod notifications;
+pub mod previews;
 pub mod replication;
 pub mod sdn;
 pub mod tasks;

@@ -196,6 +196,21 @@ fn rows(c: &Ctx) -> Vec<Row> {
             Signed,
         ),
         r("GET", "/api/uploads", "/api/uploads", None, Signed),
+        // Link previews: anyone signed in, for public sites only (tests/previews.rs).
+        r(
+            "GET",
+            "/api/metadata",
+            "/api/metadata",
+            None,
+            Signed,
+        ),
+        r(
+            "GET",
+            "/api/metadata/image",
+            "/api/metadata/image",
+            None,
+            Signed,
+        ),
         r(
             "DELETE",
             "/api/uploads/{id}",
