@@ -1,23 +1,56 @@
 // Two people in two windows: they chat in the public channel (a message, a reaction, an edit and
-// a delete seen live by the other) and draw on the shared whiteboard (a stroke in A appears in B).
+// a delete seen live by the other) and draw on the shared whiteboard (a stroke in A appears in B);
+// a message with pictures, a PDF and a link reaches the other with the link's preview card, whose
+// site is a server started here on 127.0.0.2 (allowed by METADATA_ALLOW_NETWORKS, its name given
+// by METADATA_RESOLVE).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { createServer } from "node:http";
 import { startUma, launchBrowser, screenshots } from "./harness.mjs";
 
 const ADMIN_PW = "browser-admin-pw";
 const BOB_PW = "browser-bob-pw";
 let uma;
 let browser;
+let site;
+let sitePort;
+let cardPng = Buffer.alloc(0);
 
 before(async () => {
-  uma = await startUma({ UMA_ADMIN_PASSWORD: ADMIN_PW }, { users: [{ name: "bob", password: BOB_PW }] });
+  site = createServer((req, res) => {
+    if (req.url === "/release") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><html><head><title>Release notes</title>
+        <meta property="og:title" content="Proxmox VE 9.1 released">
+        <meta property="og:description" content="Faster backups, SDN fabrics and a new mobile view.">
+        <meta property="og:image" content="/card.png"><meta property="og:site_name" content="Example News">
+        </head><body></body></html>`);
+    } else if (req.url === "/card.png") {
+      res.writeHead(200, { "content-type": "image/png" });
+      res.end(cardPng);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((ok) => site.listen(0, "127.0.0.2", ok));
+  sitePort = site.address().port;
+  uma = await startUma(
+    { UMA_ADMIN_PASSWORD: ADMIN_PW, METADATA_ALLOW_NETWORKS: "127.0.0.2/32", METADATA_RESOLVE: "news.example.test=127.0.0.2" },
+    { users: [{ name: "bob", password: BOB_PW }] },
+  );
   browser = await launchBrowser();
+  // The card's picture: a banner drawn by the browser.
+  const p = await browser.newPage({ viewport: { width: 600, height: 300 } });
+  await p.setContent('<div style="width:600px;height:300px;background:linear-gradient(135deg,#4f46e5,#0ea5e9);color:white;font:bold 48px sans-serif;display:grid;place-items:center">PVE 9.1</div>');
+  cardPng = await p.screenshot();
+  await p.close();
 });
 
 after(async () => {
   await browser?.close();
   await uma?.stop();
+  site?.close();
 });
 
 async function signIn(username, password) {
@@ -25,7 +58,8 @@ async function signIn(username, password) {
   const page = await context.newPage();
   const problems = [];
   page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
+    // A link without a card (example.com is out of reach here) is an expected refusal.
+    if (m.type() === "error" && !m.location().url?.includes("/api/metadata?")) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
   page.on("dialog", (d) => d.accept());
@@ -173,7 +207,7 @@ test("a picture and a PDF attached in chat reach the other person", async () => 
   await a.page.setInputFiles("[data-chat-file]", { name: "notes.html", mimeType: "text/html", buffer: Buffer.from("<html><script>alert(1)</script>") });
   await a.page.locator('[data-pending="error"]', { hasText: "not accepted" }).waitFor();
   await shots(a.page, "chat-attach-pending");
-  await a.page.fill("[data-chat-input]", "Here is the dashboard and the runbook");
+  await a.page.fill("[data-chat-input]", `Here is the dashboard and the runbook; news: http://news.example.test:${sitePort}/release`);
   await a.page.keyboard.press("Enter");
 
   const inB = b.page.locator("[data-chat-log] .chat-msg", { hasText: "Here is the dashboard" });
@@ -186,6 +220,12 @@ test("a picture and a PDF attached in chat reach the other person", async () => 
   await chip.waitFor();
   assert.match(await chip.getAttribute("href"), /^\/uploads\/[0-9a-f]{64}\.pdf$/);
   assert.equal(await a.page.locator("[data-chat-pending] li").count(), 0, "the sent files left the box");
+  // The link's card, its picture loaded through Uma.
+  const card = inB.locator("[data-chat-card]");
+  await card.locator(".chat-card-title", { hasText: "Proxmox VE 9.1 released" }).waitFor();
+  assert.equal(await card.getAttribute("href"), `http://news.example.test:${sitePort}/release`);
+  assert.match(await card.locator("img").getAttribute("src"), /^\/api\/metadata\/image\?url=/);
+  await b.page.waitForFunction(() => document.querySelector("[data-chat-card] img")?.naturalWidth > 0);
   await shots(b.page, "chat-attachments");
 
   assert.deepEqual(a.problems.filter((p) => !/status of 400/.test(p)), [], "no console errors in A");

@@ -10,7 +10,7 @@ import type { Socket } from "socket.io-client";
 import { initLive, onConnect, request, type Ack } from "./live";
 import { api, get, messageOf } from "./ui/api";
 import { h, fill } from "./ui/dom";
-import { contentFragment, contentText } from "./chat/render";
+import { contentFragment, contentText, firstLink } from "./chat/render";
 import { ACCEPT_ALL, fileSize, filesOf, uploadFile, type Upload } from "./ui/upload";
 
 interface UserRef {
@@ -46,6 +46,31 @@ interface Msg {
   reactions: Reaction[];
   metadata?: { attachments?: Attachment[] } | null;
 }
+
+/** A link's card from `/api/metadata`. */
+interface Card {
+  title: string;
+  description: string | null;
+  imageUrl: string | null;
+  siteName: string | null;
+  url: string;
+}
+
+/** Cards of the links in the messages shown (a card is fetched once per page). */
+const cards = new Map<string, Promise<Card | null>>();
+
+function cardOf(url: string): Promise<Card | null> {
+  let card = cards.get(url);
+  if (!card) {
+    // A link without a card (refused, unreachable, not a page) just shows as a link.
+    card = get<Card>(`/api/metadata?url=${encodeURIComponent(url)}`).catch(() => null);
+    cards.set(url, card);
+  }
+  return card;
+}
+
+/** Messages from the end of a thread whose links get cards. */
+const CARD_RECENT = 30;
 
 interface Attachment {
   id: string;
@@ -440,7 +465,8 @@ class ChatWidget {
     const list = this.messages.get(key) ?? [];
     const log = h("ol", { class: "chat-log", "aria-label": `Messages with ${c.title}`, "data-chat-log": true });
     const lastMine = [...list].reverse().find((m) => m.sender.username === this.me);
-    for (const m of list) log.append(this.messageItem(m, c, m === lastMine));
+    const carded = new Set(list.slice(-CARD_RECENT));
+    for (const m of list) log.append(this.messageItem(m, c, m === lastMine, carded.has(m)));
     const input = h("textarea", { class: "input chat-input", rows: 2, placeholder: `Message ${c.title}`, "aria-label": "Message", maxlength: 5000, "data-chat-input": true });
     if (this.editing) input.value = contentText(this.editing.content);
     input.addEventListener("keydown", (e) => {
@@ -505,6 +531,15 @@ class ChatWidget {
     this.renderPending(c.key);
     this.renderTyping();
     log.scrollTop = log.scrollHeight;
+    // Pictures and link cards arrive after the thread is drawn: a reader at the end stays at
+    // the end as they push the messages up.
+    let atEnd = true;
+    log.addEventListener("scroll", () => (atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40));
+    const keep = () => {
+      if (atEnd) log.scrollTop = log.scrollHeight;
+    };
+    log.addEventListener("load", keep, true);
+    log.addEventListener("chat:grew", keep);
     const active = document.activeElement;
     if (!active || active === document.body) input.focus();
   }
@@ -575,7 +610,38 @@ class ChatWidget {
     );
   }
 
-  private messageItem(m: Msg, c: Conv, lastMine: boolean): HTMLElement {
+  /** The preview card of a message's first link, filled in when it arrives. */
+  private linkCard(m: Msg): HTMLElement | null {
+    if (m.deletedAt) return null;
+    const url = firstLink(m.content);
+    if (!url) return null;
+    const slot = h("div", { class: "chat-card-slot" });
+    void cardOf(url).then((card) => {
+      if (!card || !card.title) return;
+      const img = card.imageUrl ? h("img", { class: "chat-card-image", src: card.imageUrl, alt: "", loading: "lazy" }) : null;
+      img?.addEventListener("error", () => img.remove());
+      slot.addEventListener("load", () => slot.dispatchEvent(new Event("chat:grew", { bubbles: true })), { once: true, capture: true });
+      fill(
+        slot,
+        h(
+          "a",
+          { class: "chat-card", href: card.url, target: "_blank", rel: "noopener noreferrer nofollow", "data-chat-card": true },
+          img,
+          h(
+            "span",
+            { class: "chat-card-text" },
+            card.siteName ? h("span", { class: "chat-card-site", text: card.siteName }) : null,
+            h("strong", { class: "chat-card-title", text: card.title }),
+            card.description ? h("span", { class: "chat-card-desc", text: card.description }) : null,
+          ),
+        ),
+      );
+      slot.dispatchEvent(new Event("chat:grew", { bubbles: true }));
+    });
+    return slot;
+  }
+
+  private messageItem(m: Msg, c: Conv, lastMine: boolean, withCard = false): HTMLElement {
     const mine = m.sender.username === this.me;
     const content = h("div", { class: "chat-content" });
     if (m.deletedAt) content.append(h("em", { class: "muted", text: "This message was deleted." }));
@@ -609,6 +675,7 @@ class ChatWidget {
       h("div", { class: "chat-meta small" }, h("strong", { text: mine ? "You" : m.sender.displayName }), " ", h("time", { class: "muted", dateTime: m.createdAt, text: new Date(m.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) }), m.editedAt && !m.deletedAt ? h("span", { class: "muted", text: " · edited" }) : null),
       reply,
       content,
+      withCard ? this.linkCard(m) : null,
       this.attachmentsOf(m),
       reactions,
       actions,

@@ -74,3 +74,17 @@ export function contentFragment(html: string): DocumentFragment {
 export function contentText(html: string): string {
   return new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body.textContent ?? "";
 }
+
+/** The first web address a message links to (for its preview card). */
+export function firstLink(html: string): string | null {
+  const body = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body;
+  for (const a of Array.from(body.querySelectorAll("a[href]"))) {
+    const href = safeHref(a.getAttribute("href"));
+    if (href && href.startsWith("http")) return href;
+  }
+  for (const m of (body.textContent ?? "").matchAll(URL_RE)) {
+    const href = safeHref(m[0].replace(/[.,;:!?)\]]+$/, ""));
+    if (href && href.startsWith("http")) return href;
+  }
+  return null;
+}
