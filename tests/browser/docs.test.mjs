@@ -175,3 +175,33 @@ test("an administrator writes an article in the editor, previews it, and a reade
   await shots(alice, "docs-article-uploads");
   assert.deepEqual(problems, []);
 });
+
+test("published docs become public when the administrator says so", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const anon = await context.newPage();
+  await anon.goto(`${uma.url}/docs`);
+  await anon.waitForURL(/\/login\?next=%2Fdocs/);
+
+  await admin.goto(`${uma.url}/admin/docs`);
+  const settings = admin.locator("[data-content-settings] form");
+  await settings.locator("[name=publicDocs]").check();
+  await settings.locator("[name=maxUploadBytes]").fill("0");
+  await settings.locator("button[type=submit]").click();
+  assert.ok(await settings.locator(".field-error:not([hidden])").count(), "a bad size is refused in the page");
+  await settings.locator("[name=maxUploadBytes]").fill("20");
+  await settings.locator("button[type=submit]").click();
+  await settings.locator(':text("Saved.")').waitFor();
+  await shots(admin, "admin-docs-settings");
+
+  await anon.goto(`${uma.url}/docs`);
+  await anon.click('.doc-card a:has-text("Cloud-init templates")');
+  await anon.waitForSelector(".article-body table td:has-text('the login')");
+  await anon.waitForFunction(() => document.querySelector(".doc-cover")?.naturalWidth > 0);
+  assert.equal(await anon.locator("[data-signin]").count(), 1);
+  assert.equal(await anon.locator(".doc-card:has-text('Draft: storage migration')").count(), 0);
+  await shots(anon, "docs-public-article");
+  await anon.click("[data-signin]");
+  await anon.waitForURL(/\/login\?next=%2Fdocs%2F/);
+  await context.close();
+  assert.deepEqual(problems, []);
+});

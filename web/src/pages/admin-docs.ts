@@ -10,7 +10,7 @@ import { h, fill, must, setText, announce } from "../ui/dom";
 import { api, get, messageOf, type ApiError } from "../ui/api";
 import { DataTable, cell } from "../ui/table";
 import { confirmAction } from "../ui/dialog";
-import { bool, field, revalidateOnInput, setValue, showServerError, str, validate } from "../ui/form";
+import { bool, clearErrors, field, formAlert, num, revalidateOnInput, setValue, showServerError, str, validate } from "../ui/form";
 import { dateTime, plural } from "../ui/format";
 import { ACCEPT_ALL, ACCEPT_IMAGES, filesOf, uploadFile, type Upload } from "../ui/upload";
 
@@ -35,6 +35,7 @@ const listCard = must("[data-docs-card]");
 const editorCard = must("[data-editor]");
 const alertEl = must("[data-docs-alert]");
 const countEl = must("[data-doc-count]");
+const contentCard = must("[data-content-card]");
 let items: Doc[] = [];
 let dirty = false;
 
@@ -105,6 +106,7 @@ function showList(): void {
   dirty = false;
   editorCard.hidden = true;
   listCard.hidden = false;
+  contentCard.hidden = false;
   fill(editorCard);
 }
 
@@ -244,6 +246,7 @@ async function edit(id: string | null): Promise<void> {
   });
   fill(editorCard, h("h2", { text: doc ? `Edit “${doc.title}”` : "New article" }), form);
   listCard.hidden = true;
+  contentCard.hidden = true;
   editorCard.hidden = false;
   dirty = false;
   setValue(form, "title", doc?.title ?? "");
@@ -367,7 +370,62 @@ async function remove(d: Doc): Promise<void> {
   await load();
 }
 
+interface ContentSettings {
+  publicDocs: boolean;
+  maxUploadBytes: number;
+  uploadQuotaBytes: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** Whether the docs are public, and the upload limits (the server keeps bytes; this shows MiB). */
+async function loadContentSettings(): Promise<void> {
+  const root = must("[data-content-settings]");
+  let s: ContentSettings;
+  try {
+    s = await get<ContentSettings>("/api/settings/content");
+  } catch (e) {
+    fill(root, h("p", { class: "alert alert-error", text: `The settings could not be loaded: ${messageOf(e)}` }));
+    return;
+  }
+  const submit = h("button", { type: "submit", class: "button button-primary", text: "Save" });
+  const form = h(
+    "form",
+    { novalidate: true, "aria-label": "Readers and uploads" },
+    h(
+      "div",
+      { class: "form-grid" },
+      field({ label: "Anyone may read published docs, without signing in", name: "publicDocs", type: "checkbox", value: s.publicDocs, class: "span-all", hint: "Drafts, the editor and the rest of Uma stay for signed-in people. Pictures that published docs show become public too." }),
+      field({ label: "Largest upload", name: "maxUploadBytes", type: "number", min: 1, max: 100, step: "any", required: true, suffix: "MiB", value: +(s.maxUploadBytes / MIB).toFixed(2), hint: "Per file, 1 to 100 MiB." }),
+      field({ label: "Storage per person", name: "uploadQuotaBytes", type: "number", min: 0, max: 102400, step: "any", required: true, suffix: "MiB", value: +(s.uploadQuotaBytes / MIB).toFixed(2), hint: "Everything one person uploads, docs and chat; 0 means no limit." }),
+    ),
+    h("div", { class: "form-actions" }, submit),
+  );
+  revalidateOnInput(form);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    if (!validate(form)) return;
+    submit.disabled = true;
+    try {
+      await api("POST", "/api/settings/content", {
+        publicDocs: bool(form, "publicDocs"),
+        maxUploadBytes: Math.round((num(form, "maxUploadBytes") ?? 10) * MIB),
+        uploadQuotaBytes: Math.round((num(form, "uploadQuotaBytes") ?? 0) * MIB),
+      });
+      formAlert(form, "Saved.", "ok");
+      announce("Settings saved.");
+    } catch (err) {
+      showServerError(form, err as ApiError);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  fill(root, form);
+}
+
 window.addEventListener("beforeunload", (e) => {
   if (dirty && !editorCard.hidden) e.preventDefault();
 });
 void load();
+void loadContentSettings();
