@@ -197,13 +197,7 @@ fn rows(c: &Ctx) -> Vec<Row> {
         ),
         r("GET", "/api/uploads", "/api/uploads", None, Signed),
         // Link previews: anyone signed in, for public sites only (tests/previews.rs).
-        r(
-            "GET",
-            "/api/metadata",
-            "/api/metadata",
-            None,
-            Signed,
-        ),
+        r("GET", "/api/metadata", "/api/metadata", None, Signed),
         r(
             "GET",
             "/api/metadata/image",
