@@ -119,9 +119,11 @@ async fn previews_reach_only_public_sites(db: Db) {
             );
     let public_port = serve("127.0.0.2:0", public).await;
 
+    let ports = format!("80,443,{public_port},{private_port}");
     let app = TestApp::demo("previews")
         .on(db)
         .vars(&[
+            ("METADATA_ALLOWED_PORTS", ports.as_str()),
             ("METADATA_ALLOW_NETWORKS", "127.0.0.2/32"),
             (
                 "METADATA_RESOLVE",
@@ -204,6 +206,12 @@ async fn previews_reach_only_public_sites(db: Db) {
         ),
         (
             format!("ftp://news.example.test:{public_port}/"),
+            403,
+            "url_not_allowed",
+        ),
+        // A port that is not for the web, even on the allowed site.
+        (
+            "http://news.example.test:22/".to_owned(),
             403,
             "url_not_allowed",
         ),

@@ -4,6 +4,8 @@
 //! streams (nothing left on disk), files served only to signed-in people with headers that keep
 //! them inert, docs' files public only when the docs are, and each person's uploads theirs.
 
+use std::time::Duration;
+
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -137,11 +139,11 @@ async fn files_are_what_their_content_says_and_nothing_more(db: Db) {
         .await;
     assert_eq!(resp.status(), 401);
 
-    // A PNG named .pdf is a PNG.
+    // A PNG named .pdf is a PNG, and downloads as one.
     let (s, up) = upload_file(&alice, &csrf, "holiday.pdf", &png()).await;
     assert_eq!(s, 200, "{up}");
     assert_eq!(up["contentType"], "image/png");
-    assert_eq!(up["name"], "holiday.pdf");
+    assert_eq!(up["name"], "holiday.png");
     let url = up["url"].as_str().unwrap().to_owned();
     assert!(
         url.starts_with("/uploads/") && url.ends_with(".png"),
@@ -238,6 +240,40 @@ async fn files_are_what_their_content_says_and_nothing_more(db: Db) {
     )
     .await;
     assert_eq!((s, field(&body)), (400, "colour"), "{body}");
+
+    // A file followed by something that is not a field of an upload: refused, and the file
+    // that had already arrived does not stay on disk.
+    let before = files_on_disk(&app);
+    let late = [pdf(), b"% arrived before the bad field\n".to_vec()].concat();
+    let (s, body) = upload(
+        &alice,
+        &csrf,
+        &[
+            Part::file("late.pdf", "application/pdf", &late),
+            Part::text("colour", "red"),
+        ],
+    )
+    .await;
+    assert_eq!((s, field(&body)), (400, "colour"), "{body}");
+    crate::support::wait_until(
+        Duration::from_secs(5),
+        "the refused file removed",
+        || async { (files_on_disk(&app) == before).then_some(()) },
+    )
+    .await;
+    // A body that never reaches its first boundary is cut at the size limit, not buffered.
+    let resp = alice
+        .http
+        .post(format!("{}/api/upload", alice.base))
+        .header("cookie", alice.cookie_header())
+        .header("origin", &alice.origin)
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "multipart/form-data; boundary=never")
+        .body(vec![b'x'; 11 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
 
     // Nothing half-written is left behind.
     assert!(

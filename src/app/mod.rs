@@ -325,7 +325,12 @@ impl App {
             audit.clone(),
             op_limits.clone(),
             config.server.upload_dir(),
+            cookie_secret.expose().as_bytes(),
         );
+        {
+            let uploads = uploads.clone();
+            tokio::spawn(async move { uploads.sweep_incoming().await });
+        }
         let docs = crate::services::docs::Docs::new(
             store.clone(),
             audit.clone(),
@@ -338,6 +343,7 @@ impl App {
                 allowed_domains: lower(&config.web.metadata_allowed_domains),
                 allow_networks: config.web.metadata_allow_networks.clone(),
                 resolve: config.web.metadata_resolve.clone(),
+                ports: config.web.metadata_allowed_ports.clone(),
             },
             audit.clone(),
             event_limits.clone(),

@@ -43,12 +43,20 @@ impl Caller {
     }
 
     /// A reader who is not signed in (public docs): audited as `anonymous`; their principal's
-    /// name is `@anonymous:<ip>`, which no account has (it keys their rate budgets by address)
-    /// and which no permission names.
+    /// name is `@anonymous:<ip>` (an IPv6 address's /64), which no account has (it keys their
+    /// rate budgets by address) and which no permission names.
     pub fn anonymous(client: &ClientInfo) -> Self {
+        // One IPv6 network (a /64) is one reader: a host has the whole /64 to rotate through.
+        let key = match client.ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            _ => client.ip.clone(),
+        };
         Self {
             principal: Principal {
-                username: format!("{ANONYMOUS_PREFIX}{}", client.ip),
+                username: format!("{ANONYMOUS_PREFIX}{key}"),
                 groups: Vec::new(),
                 is_admin: false,
             },

@@ -21,6 +21,7 @@ pub(super) const KEYS: &[Key] = &[
     ("METADATA_ALLOWED_DOMAINS", "", false),
     ("METADATA_ALLOW_NETWORKS", "", false),
     ("METADATA_RESOLVE", "", false),
+    ("METADATA_ALLOWED_PORTS", "80,443", false),
     ("NEXT_IMAGE_REMOTE_HOSTS", "", false),
 ];
 
@@ -46,6 +47,8 @@ pub struct Web {
     /// `METADATA_RESOLVE`: fixed addresses for names (`host=ip,…`, like curl's `--resolve`), used
     /// by link previews instead of DNS for those names.
     pub metadata_resolve: Vec<(String, IpAddr)>,
+    /// `METADATA_ALLOWED_PORTS`: the ports link previews may connect to.
+    pub metadata_allowed_ports: Vec<u16>,
     /// `NEXT_IMAGE_REMOTE_HOSTS`: extra hosts allowed in `img-src`.
     pub image_remote_hosts: Vec<String>,
 }
@@ -89,6 +92,7 @@ impl Web {
             metadata_allowed_domains: r.list("METADATA_ALLOWED_DOMAINS"),
             metadata_allow_networks: r.networks("METADATA_ALLOW_NETWORKS"),
             metadata_resolve: resolve_list(r),
+            metadata_allowed_ports: port_list(r),
             image_remote_hosts: r.list("NEXT_IMAGE_REMOTE_HOSTS"),
         }
     }
@@ -102,6 +106,14 @@ impl Web {
         m.insert(
             "METADATA_ALLOW_NETWORKS",
             self.metadata_allow_networks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        m.insert(
+            "METADATA_ALLOWED_PORTS",
+            self.metadata_allowed_ports
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
@@ -161,6 +173,21 @@ fn resolve_list(r: &mut Reader<'_>) -> Vec<(String, IpAddr)> {
                 ),
             },
             _ => r.problem("METADATA_RESOLVE", format!("'{entry}' is not host=ip")),
+        }
+    }
+    out
+}
+
+/// `METADATA_ALLOWED_PORTS`: port numbers.
+fn port_list(r: &mut Reader<'_>) -> Vec<u16> {
+    let mut out = Vec::new();
+    for entry in r.list("METADATA_ALLOWED_PORTS") {
+        match entry.trim().parse::<u16>() {
+            Ok(p) if p > 0 => out.push(p),
+            _ => r.problem(
+                "METADATA_ALLOWED_PORTS",
+                format!("'{entry}' is not a port number"),
+            ),
         }
     }
     out

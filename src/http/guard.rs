@@ -106,7 +106,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
 
     let mut need = need(&path);
     if let (Need::Reader, None) = (&need, &session) {
-        let public = match crate::services::uploads::ContentSettings::load(&state.store).await {
+        let public = match state.uploads.settings().await {
             Ok(s) => s.public_docs,
             Err(e) => return e.into_response(),
         };

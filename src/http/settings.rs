@@ -59,6 +59,7 @@ async fn get_content(State(state): State<Ops>) -> AppResult<Json<Value>> {
 
 async fn set_content(
     State(state): State<Ops>,
+    State(uploads): State<crate::services::uploads::Uploads>,
     State(chat): State<Chat>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
@@ -72,6 +73,7 @@ async fn set_content(
         .store
         .set_config_value(CONTENT_KEY, &after.to_json())
         .await?;
+    uploads.settings_changed();
     state.audit.record(
         &actor(&session, &client),
         AuditAction::SettingsContentUpdate,

@@ -3,19 +3,18 @@
 //! files themselves at `GET /uploads/{name}`: signed-in readers only (everyone for the files of
 //! published docs when the docs are public), never sniffed, never scripted, PDFs downloaded.
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use futures::StreamExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::auth::session::CurrentSession;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::services::uploads::Uploads;
+use crate::services::uploads::{self, Uploads};
 use crate::state::AppState;
 
 /// Upload routes.
@@ -23,7 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/upload",
-            // The size limit is a setting, enforced while the file streams in.
+            // The size limit is a setting, enforced while the request streams in.
             post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/uploads", get(list))
@@ -33,6 +32,9 @@ pub fn router() -> Router<AppState> {
 
 /// Longest `docId` field read.
 const DOC_ID_MAX: usize = 128;
+/// What the request may carry besides the file (part headers, `docId`): the whole request is
+/// read up to the size limit plus this, so nothing buffers without bound.
+const FORM_SLACK: u64 = 64 * 1024;
 
 fn multipart_error(e: impl std::fmt::Display) -> AppError {
     AppError::with_message(
@@ -44,13 +46,30 @@ fn multipart_error(e: impl std::fmt::Display) -> AppError {
 async fn upload(
     State(uploads): State<Uploads>,
     caller: Caller,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    req: Request,
 ) -> AppResult<Json<Value>> {
-    let mut multipart = multipart.map_err(|e| multipart_error(e.body_text()))?;
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| multipart_error("no Content-Type"))
+        .and_then(|ct| multer::parse_boundary(ct).map_err(multipart_error))?;
     let allowance = uploads.allowance(&caller).await?;
+    let max = allowance.max_bytes();
+    let limits = multer::SizeLimit::new().whole_stream(max.saturating_add(FORM_SLACK));
+    let mut multipart = multer::Multipart::with_constraints(
+        req.into_body().into_data_stream(),
+        boundary,
+        multer::Constraints::new().size_limit(limits),
+    );
     let mut doc_id: Option<String> = None;
     let mut received = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+    // A file that arrived is removed again if anything after it fails (see `Received`).
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| uploads::stream_error(&e, max))?
+    {
         match field.name() {
             Some("file") if received.is_none() => {
                 let name = field.file_name().map(str::to_owned);
@@ -63,8 +82,12 @@ async fn upload(
             Some("file") => return Err(AppError::field("file", "send one file per upload")),
             Some("docId") => {
                 let mut text = Vec::new();
-                while let Some(chunk) = field.next().await {
-                    text.extend_from_slice(&chunk.map_err(multipart_error)?);
+                while let Some(chunk) = field
+                    .chunk()
+                    .await
+                    .map_err(|e| uploads::stream_error(&e, max))?
+                {
+                    text.extend_from_slice(&chunk);
                     if text.len() > DOC_ID_MAX {
                         return Err(AppError::field("docId", "no such doc"));
                     }
@@ -127,8 +150,11 @@ fn disposition(kind: &str, name: &str) -> String {
 }
 
 async fn serve(State(uploads): State<Uploads>, Path(name): Path<String>, req: Request) -> Response {
-    let signed_in = req.extensions().get::<CurrentSession>().is_some();
-    let served = match uploads.open(signed_in, &name).await {
+    let reader = req
+        .extensions()
+        .get::<CurrentSession>()
+        .map(|s| s.record.username.clone());
+    let served = match uploads.open(reader.as_deref(), &name).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };

@@ -36,7 +36,7 @@ before(async () => {
   await new Promise((ok) => site.listen(0, "127.0.0.2", ok));
   sitePort = site.address().port;
   uma = await startUma(
-    { UMA_ADMIN_PASSWORD: ADMIN_PW, METADATA_ALLOW_NETWORKS: "127.0.0.2/32", METADATA_RESOLVE: "news.example.test=127.0.0.2" },
+    { UMA_ADMIN_PASSWORD: ADMIN_PW, METADATA_ALLOW_NETWORKS: "127.0.0.2/32", METADATA_RESOLVE: "news.example.test=127.0.0.2", METADATA_ALLOWED_PORTS: `80,443,${sitePort}` },
     { users: [{ name: "bob", password: BOB_PW }] },
   );
   browser = await launchBrowser();

@@ -143,6 +143,8 @@ pub struct Policy {
     pub allow_networks: Vec<ipnet::IpNet>,
     /// `METADATA_RESOLVE`.
     pub resolve: Vec<(String, IpAddr)>,
+    /// `METADATA_ALLOWED_PORTS` (80 and 443 when empty).
+    pub ports: Vec<u16>,
 }
 
 impl Policy {
@@ -176,6 +178,15 @@ impl Policy {
             || !url.username().is_empty()
             || url.password().is_some()
         {
+            return Err(Refusal::UrlNotAllowed);
+        }
+        let port = url.port_or_known_default().unwrap_or(0);
+        let ports: &[u16] = if self.ports.is_empty() {
+            &[80, 443]
+        } else {
+            &self.ports
+        };
+        if !ports.contains(&port) {
             return Err(Refusal::UrlNotAllowed);
         }
         let host = match url.host() {
@@ -346,7 +357,17 @@ mod tests {
             assert_eq!(p.check(bad).err(), Some(Refusal::UrlNotAllowed), "{bad}");
         }
         assert!(p.check("https://example.com/a?b=c").is_ok());
-        assert!(p.check("http://93.184.216.34:8080/").is_ok());
+        assert!(p.check("http://93.184.216.34:80/").is_ok());
+        // Web ports only, unless configured: no scanning of other services.
+        for port in ["22", "25", "8006", "6379"] {
+            let url = format!("http://93.184.216.34:{port}/");
+            assert_eq!(p.check(&url).err(), Some(Refusal::UrlNotAllowed), "{url}");
+        }
+        let wider = Policy {
+            ports: vec![80, 443, 8080],
+            ..Policy::default()
+        };
+        assert!(wider.check("http://93.184.216.34:8080/").is_ok());
     }
 
     #[test]
@@ -356,6 +377,7 @@ mod tests {
             allowed_domains: vec!["proxmox.com".into()],
             allow_networks: vec!["10.1.0.0/16".parse().unwrap()],
             resolve: vec![("wiki.corp".into(), ip("10.1.2.3"))],
+            ports: Vec::new(),
         };
         assert!(p.check("https://docs.example.com/x").is_ok());
         assert!(p.check("https://pve.proxmox.com/wiki").is_ok());

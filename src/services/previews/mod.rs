@@ -29,7 +29,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest page read.
 const PAGE_MAX: usize = 1024 * 1024;
 /// Largest picture passed through.
-const IMAGE_MAX: usize = 5 * 1024 * 1024;
+const IMAGE_MAX: usize = 3 * 1024 * 1024;
+/// Fetches in flight at once on this instance (each holds up to its cap in memory).
+const IN_FLIGHT: usize = 16;
 /// How long an answer is kept: a card, a refusal.
 const CARD_TTL: Duration = Duration::from_secs(10 * 60);
 const REFUSAL_TTL: Duration = Duration::from_secs(60);
@@ -57,6 +59,7 @@ pub struct Previews {
     client: reqwest::Client,
     policy: Arc<Policy>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
+    in_flight: Arc<tokio::sync::Semaphore>,
     audit: Audit,
     limits: EventLimits,
 }
@@ -146,6 +149,7 @@ impl Previews {
             client,
             policy,
             cache: Arc::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             audit,
             limits,
         })
@@ -185,6 +189,11 @@ impl Previews {
     /// GET with every hop checked; the body up to `cap` bytes.
     async fn fetch(&self, raw: &str, accept: &str, cap: usize) -> Result<Fetched, Refusal> {
         let mut url = self.policy.check(raw)?;
+        // Waiting for a turn counts against the same time limit as the fetch.
+        let _turn = tokio::time::timeout(TIMEOUT, self.in_flight.acquire())
+            .await
+            .map_err(|_| Refusal::Timeout)?
+            .map_err(|_| Refusal::Unreachable)?;
         for hop in 0..=MAX_REDIRECTS {
             self.policy.check_url(&url)?;
             let mut resp = self
@@ -219,7 +228,8 @@ impl Previews {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let mut body = Vec::new();
+            let expected = resp.content_length().unwrap_or(0).min(cap as u64) as usize;
+            let mut body = Vec::with_capacity(expected);
             while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
                 if body.len() + chunk.len() > cap {
                     return Err(Refusal::TooLarge);
@@ -326,7 +336,7 @@ impl Previews {
     }
 
     /// A card's picture, through Uma: the same checks, a PNG, JPEG, GIF or WebP (by its first
-    /// bytes) of at most 5 MiB.
+    /// bytes) of at most 3 MiB.
     pub async fn image(&self, caller: &Caller, raw: Option<&str>) -> AppResult<(Kind, Vec<u8>)> {
         crate::services::api_budget(
             &self.limits,

@@ -1,8 +1,9 @@
 //! Uploaded files: pictures and PDFs for the docs and for chat. A file is streamed to disk
 //! (never held whole in memory) and refused as soon as it passes the size limit; its kind comes
 //! from its first bytes ([`kind`]); images are rewritten without their metadata ([`strip`]);
-//! the result is stored once under the SHA-256 of its content and recorded once per uploader,
-//! whose storage quota counts it. Files are served to signed-in people only, and to everyone
+//! the result is stored once under a name made from its content (an HMAC of its SHA-256 with a
+//! key of this deployment, so nobody can test whether a file they have is stored) and recorded
+//! once per uploader, whose storage quota counts it. Files are served to signed-in people only, and to everyone
 //! when a published doc shows them and the docs are public ([`ContentSettings`]).
 
 pub mod kind;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -158,6 +160,11 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// How long the content settings are read from memory.
+const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+type Remembered = Option<(std::time::Instant, ContentSettings)>;
+
 /// The uploads service.
 #[derive(Clone)]
 pub struct Uploads {
@@ -165,6 +172,11 @@ pub struct Uploads {
     audit: Audit,
     limits: OpLimits,
     dir: PathBuf,
+    /// Names stored files (see [`Uploads::stored_name`]).
+    key: [u8; 32],
+    settings: std::sync::Arc<parking_lot::Mutex<Remembered>>,
+    /// The quota check and the record of one upload, one at a time on this instance.
+    recording: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Uploads {
@@ -180,7 +192,15 @@ pub struct Allowance {
     max: u64,
 }
 
-/// A file received and stored on disk, not yet recorded.
+impl Allowance {
+    /// The largest file, in bytes.
+    pub fn max_bytes(self) -> u64 {
+        self.max
+    }
+}
+
+/// A file received and stored on disk, not yet recorded. Dropped without being recorded (an
+/// error after it arrived, the client gone), its file is removed unless someone else has it.
 #[derive(Debug)]
 pub struct Received {
     kind: Kind,
@@ -188,6 +208,18 @@ pub struct Received {
     stored_name: String,
     sha256: String,
     size: u64,
+    unrecorded: Option<Uploads>,
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        if let Some(uploads) = self.unrecorded.take() {
+            let name = std::mem::take(&mut self.stored_name);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { uploads.forget_file(&name).await });
+            }
+        }
+    }
 }
 
 /// A file to serve.
@@ -231,32 +263,103 @@ pub fn stored_kind(name: &str) -> Option<Kind> {
     }
 }
 
-/// The uploaded name, kept for display: the last path part, control characters removed,
-/// trimmed to [`NAME_MAX`] characters; `file` when nothing is left.
+/// Invisible characters that reorder or hide text (bidirectional controls, zero-width ones):
+/// `invoice\u{202E}fdp.bat` shows as `invoicetab.pdf`.
+fn is_format_char(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// The uploaded name, kept for display and downloads: the last path part, control and invisible
+/// characters removed, trimmed to [`NAME_MAX`] characters, and ending in the extension of what
+/// the file is (a PNG named `holiday.pdf` downloads as `holiday.png`); `file.<ext>` when nothing
+/// is left.
 fn display_name(raw: Option<&str>, kind: Kind) -> String {
+    let ext = kind.extension();
     let base = raw
         .unwrap_or("")
         .rsplit(['/', '\\'])
         .next()
         .unwrap_or("")
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_format_char(*c))
         .collect::<String>();
-    let base = base.trim();
-    if base.is_empty() {
-        return format!("file.{}", kind.extension());
+    let base = base.trim().trim_end_matches('.');
+    let stem = match base.rsplit_once('.') {
+        Some((stem, _)) => stem.trim(),
+        None => base,
+    };
+    if stem.is_empty() {
+        return format!("file.{ext}");
     }
-    base.chars().take(NAME_MAX).collect()
+    let stem: String = stem.chars().take(NAME_MAX - ext.len() - 1).collect();
+    format!("{stem}.{ext}")
 }
 
 impl Uploads {
-    /// The service storing files under `dir`.
-    pub fn new(store: Store, audit: Audit, limits: OpLimits, dir: PathBuf) -> Self {
+    /// The service storing files under `dir`; `secret` (the deployment's cookie secret) keys
+    /// the stored names.
+    pub fn new(store: Store, audit: Audit, limits: OpLimits, dir: PathBuf, secret: &[u8]) -> Self {
+        let mut mac = keyed(secret);
+        mac.update(b"uma uploads v1");
+        let key: [u8; 32] = mac.finalize().into_bytes().into();
         Self {
             store,
             audit,
             limits,
             dir,
+            key,
+            settings: std::sync::Arc::default(),
+            recording: std::sync::Arc::default(),
+        }
+    }
+
+    /// The stored name of content with this SHA-256: an HMAC with the deployment's key, so a
+    /// file's address can't be worked out from the file.
+    fn stored_name(&self, sha256: &[u8], kind: Kind) -> String {
+        let mut mac = keyed(&self.key);
+        mac.update(sha256);
+        format!(
+            "{}.{}",
+            hex::encode(mac.finalize().into_bytes()),
+            kind.extension()
+        )
+    }
+
+    /// The content settings (read again from the store every few seconds).
+    pub async fn settings(&self) -> AppResult<ContentSettings> {
+        if let Some((at, s)) = *self.settings.lock() {
+            if at.elapsed() < SETTINGS_TTL {
+                return Ok(s);
+            }
+        }
+        let s = ContentSettings::load(&self.store).await?;
+        *self.settings.lock() = Some((std::time::Instant::now(), s));
+        Ok(s)
+    }
+
+    /// Forgets the remembered settings (after a change on this instance).
+    pub fn settings_changed(&self) {
+        *self.settings.lock() = None;
+    }
+
+    /// Removes files left half-written in the incoming folder by a stop more than an hour ago
+    /// (an upload in progress on another instance is younger).
+    pub async fn sweep_incoming(&self) {
+        let Ok(mut entries) = tokio::fs::read_dir(self.incoming()).await else {
+            return;
+        };
+        let hour = std::time::Duration::from_secs(3600);
+        while let Ok(Some(e)) = entries.next_entry().await {
+            let old = e
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour));
+            if old {
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
         }
     }
 
@@ -291,7 +394,7 @@ impl Uploads {
             err.retry_after = Some(wait);
             return Err(err);
         }
-        let settings = ContentSettings::load(&self.store).await?;
+        let settings = self.settings().await?;
         let quota = settings.upload_quota_bytes;
         let used = u64::try_from(self.store.upload_usage(caller.username()).await?).unwrap_or(0);
         if quota > 0 && used >= quota {
@@ -305,7 +408,7 @@ impl Uploads {
     /// Streams one file to disk within `allowance`, decides its kind, strips an image's
     /// metadata and stores it under its content's hash. Nothing is recorded yet: see
     /// [`Uploads::record`].
-    pub async fn receive<S, E>(
+    pub async fn receive<S>(
         &self,
         caller: &Caller,
         allowance: Allowance,
@@ -313,8 +416,7 @@ impl Uploads {
         mut body: S,
     ) -> AppResult<Received>
     where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = Result<Bytes, multer::Error>> + Unpin,
     {
         let incoming = self.incoming();
         tokio::fs::create_dir_all(&incoming)
@@ -328,15 +430,7 @@ impl Uploads {
         let mut kind: Option<Kind> = None;
         let mut size: u64 = 0;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                self.refuse(
-                    caller,
-                    AppError::with_message(
-                        ErrorCode::InvalidInput,
-                        format!("The upload was interrupted: {e}"),
-                    ),
-                )
-            })?;
+            let chunk = chunk.map_err(|e| self.refuse(caller, stream_error(&e, allowance.max)))?;
             size += chunk.len() as u64;
             if size > allowance.max {
                 return Err(self.refuse(caller, too_large(allowance.max)));
@@ -362,7 +456,7 @@ impl Uploads {
         let clean = Scratch(Some(incoming.join(new_id())));
         let (from, to) = (raw.path().to_owned(), clean.path().to_owned());
         let stripped =
-            tokio::task::spawn_blocking(move || -> Result<(String, u64), strip::Invalid> {
+            tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, u64), strip::Invalid> {
                 let input = std::fs::File::open(&from)?;
                 let out = std::fs::OpenOptions::new()
                     .read(true)
@@ -373,7 +467,7 @@ impl Uploads {
                 let mut hashed = std::fs::File::open(&to)?;
                 let mut hasher = Sha256::new();
                 let n = std::io::copy(&mut hashed, &mut hasher)?;
-                Ok((hex::encode(hasher.finalize()), n))
+                Ok((hasher.finalize().to_vec(), n))
             })
             .await
             .map_err(AppError::internal)?;
@@ -388,7 +482,8 @@ impl Uploads {
             Err(strip::Invalid::Io(e)) => return Err(AppError::internal(e)),
         };
         drop(raw);
-        let stored_name = format!("{sha256}.{}", kind.extension());
+        let stored_name = self.stored_name(&sha256, kind);
+        let sha256 = hex::encode(sha256);
         let path = self.path_of(&stored_name);
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
@@ -409,6 +504,7 @@ impl Uploads {
             stored_name,
             sha256,
             size,
+            unrecorded: Some(self.clone()),
         })
     }
 
@@ -427,10 +523,11 @@ impl Uploads {
     pub async fn record(
         &self,
         caller: &Caller,
-        received: Received,
+        mut received: Received,
         doc_id: Option<&str>,
     ) -> AppResult<Value> {
         let outcome = self.record_inner(caller, &received, doc_id).await;
+        received.unrecorded = None;
         if outcome.is_err() {
             self.forget_file(&received.stored_name).await;
         }
@@ -461,6 +558,9 @@ impl Uploads {
                 return Err(self.refuse(caller, AppError::field("docId", "no such doc")));
             }
         }
+        // One quota check and record at a time, so parallel uploads can't all pass a nearly full
+        // quota (per instance).
+        let _turn = self.recording.lock().await;
         let existing = self
             .store
             .upload_of(&received.stored_name, caller.username())
@@ -469,7 +569,7 @@ impl Uploads {
             Some(u) => u,
             None => {
                 // The quota counts what is new for this person (the same file again is free).
-                let quota = ContentSettings::load(&self.store).await?.upload_quota_bytes;
+                let quota = self.settings().await?.upload_quota_bytes;
                 let used =
                     u64::try_from(self.store.upload_usage(caller.username()).await?).unwrap_or(0);
                 if quota > 0 && used.saturating_add(received.size) > quota {
@@ -553,7 +653,7 @@ impl Uploads {
 
     /// The caller's uploads and how much of their quota they take.
     pub async fn list(&self, caller: &Caller) -> AppResult<Value> {
-        let settings = ContentSettings::load(&self.store).await?;
+        let settings = self.settings().await?;
         let uploads = self.store.uploads_by(caller.username(), LIST_MAX).await?;
         let used = self.store.upload_usage(caller.username()).await?;
         self.audit.record(
@@ -600,11 +700,12 @@ impl Uploads {
     /// A stored file for a reader: anyone signed in, and anyone at all when the docs are
     /// public and a published doc shows it. `Unauthorized` otherwise; `NotFound` when no
     /// such file is recorded.
-    pub async fn open(&self, signed_in: bool, stored_name: &str) -> AppResult<Served> {
+    /// The reader's own name for the file when they uploaded it too.
+    pub async fn open(&self, reader: Option<&str>, stored_name: &str) -> AppResult<Served> {
         let not_found = || AppError::with_message(ErrorCode::NotFound, "No such file");
         let kind = stored_kind(stored_name).ok_or_else(not_found)?;
-        if !signed_in {
-            let public = ContentSettings::load(&self.store).await?.public_docs
+        if reader.is_none() {
+            let public = self.settings().await?.public_docs
                 && self.store.doc_uses_upload(stored_name, true).await?;
             if !public {
                 return Err(AppError::with_message(
@@ -613,11 +714,18 @@ impl Uploads {
                 ));
             }
         }
-        let record = self
-            .store
-            .upload_by_stored_name(stored_name)
-            .await?
-            .ok_or_else(not_found)?;
+        let own = match reader {
+            Some(user) => self.store.upload_of(stored_name, user).await?,
+            None => None,
+        };
+        let record = match own {
+            Some(r) => r,
+            None => self
+                .store
+                .upload_by_stored_name(stored_name)
+                .await?
+                .ok_or_else(not_found)?,
+        };
         let path = self.path_of(stored_name);
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Err(not_found());
@@ -651,6 +759,24 @@ fn upload_json(u: &Upload) -> Value {
         "size": u.size_bytes,
         "createdAt": u.created_at,
     })
+}
+
+/// A failed read of the request: too big for the limit, or cut off.
+pub fn stream_error(e: &multer::Error, max: u64) -> AppError {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            too_large(max)
+        }
+        other => AppError::with_message(
+            ErrorCode::InvalidInput,
+            format!("Send the file as multipart/form-data with a field named file ({other})"),
+        ),
+    }
+}
+
+fn keyed(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length.
+    <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
 }
 
 fn too_large(max: u64) -> AppError {
@@ -707,6 +833,15 @@ mod tests {
             "x.pdf"
         );
         assert_eq!(display_name(None, Kind::Gif), "file.gif");
+        // The name says what the file is, and hides nothing.
+        assert_eq!(display_name(Some("holiday.pdf"), Kind::Png), "holiday.png");
+        assert_eq!(
+            display_name(Some("invoice\u{202E}fdp.bat"), Kind::Pdf),
+            "invoicefdp.pdf"
+        );
+        assert_eq!(display_name(Some("report"), Kind::Pdf), "report.pdf");
+        assert_eq!(display_name(Some(".pdf"), Kind::Pdf), "file.pdf");
+        assert_eq!(display_name(Some("photo.JPEG"), Kind::Jpeg), "photo.jpg");
         assert_eq!(
             display_name(Some("a".repeat(400).as_str()), Kind::Png).len(),
             NAME_MAX

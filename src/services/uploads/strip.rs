@@ -219,8 +219,19 @@ fn jpeg(r: &mut impl Read, w: &mut impl Write) -> Result<(), Invalid> {
                             w.write_all(&data)?;
                         }
                     }
-                    // JFIF (APP0) and Adobe's colour transform (APP14) affect decoding.
-                    0xe0 | 0xee => {
+                    // JFIF (APP0): its fixed header only, without the thumbnail of the
+                    // original picture; other APP0 blocks (JFXX thumbnails) go.
+                    0xe0 => {
+                        let mut data = vec![0u8; len - 2];
+                        r.read_exact(&mut data)?;
+                        if data.len() >= 14 && data.starts_with(b"JFIF\0") {
+                            w.write_all(&[0xff, 0xe0, 0, 16])?;
+                            w.write_all(&data[..12])?;
+                            w.write_all(&[0, 0])?;
+                        }
+                    }
+                    // Adobe's colour transform (APP14) affects decoding.
+                    0xee => {
                         w.write_all(&[0xff, marker, (len >> 8) as u8, len as u8])?;
                         copy_n(r, w, body)?;
                     }
@@ -367,7 +378,10 @@ fn webp<W: Write + Seek>(r: &mut impl Read, w: &mut W) -> Result<(), Invalid> {
         if written == 4 && !matches!(&fourcc, b"VP8 " | b"VP8L" | b"VP8X") {
             return bad("the WebP image does not start with its header");
         }
-        if WEBP_KEEP.contains(&&fourcc) {
+        if &fourcc == b"ANMF" {
+            written += webp_frame(r, w, size, padded)?;
+            pixels = true;
+        } else if WEBP_KEEP.contains(&&fourcc) {
             w.write_all(&fourcc)?;
             w.write_all(&(size as u32).to_le_bytes())?;
             if &fourcc == b"VP8X" && size >= 1 {
@@ -379,7 +393,7 @@ fn webp<W: Write + Seek>(r: &mut impl Read, w: &mut W) -> Result<(), Invalid> {
                 copy_n(r, w, padded)?;
             }
             written += padded + 8;
-            if matches!(&fourcc, b"VP8 " | b"VP8L" | b"ANMF") {
+            if matches!(&fourcc, b"VP8 " | b"VP8L") {
                 pixels = true;
             }
         } else {
@@ -394,6 +408,49 @@ fn webp<W: Write + Seek>(r: &mut impl Read, w: &mut W) -> Result<(), Invalid> {
     w.write_all(&size.to_le_bytes())?;
     w.seek(SeekFrom::End(0))?;
     Ok(())
+}
+
+/// An animation frame (`ANMF`, `size` bytes, `padded` with its pad byte): its 16-byte header
+/// and only the sub-chunks that draw it. Returns the bytes written.
+fn webp_frame<W: Write + Seek>(
+    r: &mut impl Read,
+    w: &mut W,
+    size: u64,
+    padded: u64,
+) -> Result<u64, Invalid> {
+    if size < 16 {
+        return bad("the WebP image is damaged");
+    }
+    w.write_all(b"ANMF")?;
+    let at = w.stream_position()?;
+    w.write_all(&[0, 0, 0, 0])?;
+    copy_n(r, w, 16)?;
+    let mut out = 16u64;
+    let mut left = padded - 16;
+    while left >= 8 {
+        let fourcc: [u8; 4] = read_array(r)?;
+        let sub = u64::from(u32::from_le_bytes(read_array(r)?));
+        let sub_padded = sub + (sub & 1);
+        if sub_padded + 8 > left {
+            return bad("the WebP image is damaged");
+        }
+        left -= sub_padded + 8;
+        if matches!(&fourcc, b"ALPH" | b"VP8 " | b"VP8L") {
+            w.write_all(&fourcc)?;
+            w.write_all(&(sub as u32).to_le_bytes())?;
+            copy_n(r, w, sub_padded)?;
+            out += sub_padded + 8;
+        } else {
+            skip_n(r, sub_padded)?;
+        }
+    }
+    // The frame's own pad byte, if any.
+    skip_n(r, left)?;
+    let size = u32::try_from(out).map_err(|_| Invalid::Format("too big".to_owned()))?;
+    w.seek(SeekFrom::Start(at))?;
+    w.write_all(&size.to_le_bytes())?;
+    w.seek(SeekFrom::End(0))?;
+    Ok(out + 8)
 }
 
 #[cfg(test)]
@@ -526,6 +583,52 @@ mod tests {
         // The classic: a GIF header whose dimensions are the start of a script.
         let v = b"GIF89a=1;alert(document.domain)//\x3b";
         assert!(run(Kind::Gif, v).is_err());
+    }
+
+    #[test]
+    fn jfif_thumbnails_and_animation_extras_go() {
+        // A JFIF header with a 1x1 thumbnail, then a frame.
+        let mut v = vec![0xff, 0xd8, 0xff, 0xe0, 0, 19];
+        v.extend_from_slice(b"JFIF\0\x01\x02\x00\x00\x01\x00\x01\x01\x01");
+        v.extend_from_slice(&[0xaa, 0xbb, 0xcc]);
+        v.extend_from_slice(&[0xff, 0xc0, 0, 11, 8, 0, 1, 0, 1, 1, 1, 0x11, 0]);
+        v.extend_from_slice(&[0xff, 0xda, 0, 8, 1, 1, 0, 0, 0x3f, 0, 0x12, 0xff, 0xd9]);
+        let out = run(Kind::Jpeg, &v).unwrap();
+        assert_eq!(
+            &out[2..20],
+            b"\xff\xe0\x00\x10JFIF\x00\x01\x02\x00\x00\x01\x00\x01\x00\x00"
+        );
+        assert!(!contains(&out, &[0xaa, 0xbb, 0xcc]));
+
+        // An animated WebP whose frame carries a private chunk.
+        let chunk = |v: &mut Vec<u8>, fourcc: &[u8; 4], data: &[u8]| {
+            v.extend_from_slice(fourcc);
+            v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            v.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                v.push(0);
+            }
+        };
+        let mut frame = vec![0u8; 16];
+        chunk(&mut frame, b"VP8L", &[0x2f, 0, 0, 0, 0]);
+        chunk(&mut frame, b"XYZW", b"hidden-gps");
+        let mut body = Vec::new();
+        chunk(&mut body, b"VP8X", &[0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        chunk(&mut body, b"ANIM", &[0, 0, 0, 0, 0, 0]);
+        chunk(&mut body, b"ANMF", &frame);
+        let mut v = b"RIFF".to_vec();
+        v.extend_from_slice(&((body.len() + 4) as u32).to_le_bytes());
+        v.extend_from_slice(b"WEBP");
+        v.extend_from_slice(&body);
+        let out = run(Kind::Webp, &v).unwrap();
+        assert!(!contains(&out, b"hidden") && !contains(&out, b"XYZW"));
+        assert!(contains(&out, b"VP8L"));
+        let riff = u32::from_le_bytes(out[4..8].try_into().unwrap()) as usize;
+        assert_eq!(riff, out.len() - 8);
+        let at = out.windows(4).position(|w| w == b"ANMF").unwrap();
+        let anmf = u32::from_le_bytes(out[at + 4..at + 8].try_into().unwrap()) as usize;
+        assert_eq!(anmf, 16 + 8 + 6, "the frame's size counts what is left");
+        assert_eq!(at + 8 + anmf, out.len());
     }
 
     #[test]
