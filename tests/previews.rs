@@ -260,5 +260,17 @@ async fn previews_reach_only_public_sites(db: Db) {
     // A second look comes from the cache (no new fetch needed to answer).
     let (s, again) = get_json(&alice, &q(&format!("{site}/moved"))).await;
     assert_eq!((s, &again["title"]), (200, &card["title"]));
+
+    // Each person has a budget of 60 a minute, answered from the cache or not.
+    let (bob, _) = app.session_as("bob", &[], false).await;
+    for _ in 0..60 {
+        let (s, _) = get_json(&bob, &q(&format!("{site}/moved"))).await;
+        assert_eq!(s, 200);
+    }
+    let resp = bob.get(&q(&format!("{site}/moved"))).await;
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let (s, _) = get_json(&alice, &q(&format!("{site}/moved"))).await;
+    assert_eq!(s, 200, "one person's budget is not another's");
     app.stop().await.unwrap();
 }

@@ -394,6 +394,16 @@ async fn limits_quotas_and_owners_hold(db: Db) {
         404
     );
     assert_eq!(files_on_disk(&app).len(), 1);
+    // 50 uploads an hour per person (the original's UPLOAD preset), counted before the file is
+    // read; the same file again counts too.
+    let (carol, ccsrf) = app.session_as("carol", &[], false).await;
+    for i in 0..50 {
+        let (s, body) = upload_file(&carol, &ccsrf, "same.pdf", &pdf()).await;
+        assert_eq!(s, 200, "upload {i}: {body}");
+    }
+    let (s, body) = upload_file(&carol, &ccsrf, "same.pdf", &pdf()).await;
+    assert_eq!(s, 429, "{body}");
+
     let rows = audit_rows(&app, "UPLOAD_DELETE").await;
     assert_eq!(rows.iter().filter(|r| r["status"] == "SUCCESS").count(), 2);
     assert_eq!(rows.iter().filter(|r| r["status"] == "FAILURE").count(), 1);
