@@ -198,8 +198,17 @@ impl Store {
         expect_one(rows)
     }
 
-    /// Deletes a user and, by cascade, their messages, reactions, blocks, memberships, account.
+    /// Deletes a user and, by cascade, their messages, reactions, blocks, memberships, account;
+    /// and the banners they dismissed (kept by name).
     pub async fn delete_user(&self, id: &str) -> StoreResult<()> {
+        exec!(self, |p| {
+            sqlx::query(
+            "DELETE FROM notification_dismissals WHERE username IN (SELECT username FROM users WHERE id = ?)"
+        )
+        .bind(id)
+        .execute(p)
+        .await
+        })?;
         let rows = exec!(self, |p| sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id)
             .execute(p)
