@@ -322,12 +322,104 @@ async fn audit_flow(env: &Env) {
     )
     .await;
 
+    // Exports: the filtered set, whole, as CSV (spreadsheet-safe) or JSON Lines.
+    let resp = admin
+        .get("/api/admin/audit-logs/export?action=VM_START&startDate=2024-03-01&endDate=2024-03-31")
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"uma-audit-"));
+    let csv = resp.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "createdAt,username,action,resource,status,ipAddress,userAgent,opId,details,id"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].starts_with("2024-03-03T12:00:00.000Z,bob,VM_START,vm:110,SUCCESS,"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].contains(",\"{\"\"seed\"\":\"\"seed-3\"\"}\","),
+        "{csv}"
+    );
+    assert!(lines[2].starts_with("2024-03-02T11:00:00.000Z,alice,VM_START,vm:100,FAILURE,"));
+    let resp = admin
+        .get("/api/admin/audit-logs/export?format=jsonl&username=bob")
+        .await;
+    assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+    let text = resp.text().await.unwrap();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        rows.len() >= 3
+            && rows.iter().all(|r| r["username"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("bob"))
+    );
+    // More rows than one batch, while rows are being added: each exactly once.
+    let many: Vec<NewAudit> = (0..1203)
+        .map(|i| NewAudit {
+            username: "exporter".into(),
+            action: "LOGIN".into(),
+            resource: format!("=HYPERLINK(\"x\",{i})"),
+            details: json!({}),
+            status: "SUCCESS".into(),
+            ..Default::default()
+        })
+        .collect();
+    let store = env.app.store().await;
+    store.insert_audit_rows(&many).await.unwrap();
+    store.close().await;
+    let csv = admin
+        .get("/api/admin/audit-logs/export?username=exporter")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let ids: std::collections::HashSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1203);
+    assert_eq!(csv.lines().count(), 1204);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .contains(",\"'=HYPERLINK(\"\"x\"\","),
+        "a formula escaped"
+    );
+    assert_field_error(
+        admin.get("/api/admin/audit-logs/export?format=xlsx").await,
+        "format",
+    )
+    .await;
+    assert_field_error(
+        admin.get("/api/admin/audit-logs/export?status=BAD").await,
+        "status",
+    )
+    .await;
+
     // Admins only; every read is audited.
     let (alice, _) = env.login("alice").await;
     for path in [
         "/api/admin/audit-logs",
         "/api/admin/audit-logs/stats",
         "/api/admin/audit-logs/suggestions",
+        "/api/admin/audit-logs/export",
     ] {
         assert_eq!(alice.get(path).await.status(), 403, "{path}");
         assert_eq!(Browser::new(&env.app.url("")).get(path).await.status(), 401);
@@ -336,6 +428,7 @@ async fn audit_flow(env: &Env) {
         ("VIEW_AUDIT_LOGS", "admin:audit-logs"),
         ("VIEW_AUDIT_STATS", "admin:audit-logs:stats"),
         ("VIEW_AUDIT_SUGGESTIONS", "admin:audit-logs:suggestions"),
+        ("AUDIT_EXPORT", "admin:audit-logs"),
     ] {
         let rows = audit_rows(env, action).await;
         assert!(

@@ -144,6 +144,35 @@ fn clip_opt(s: &Option<String>, max: usize) -> Option<std::borrow::Cow<'_, str>>
 
 const AUDIT_COLS: &str = "id, user_id, username, action, resource, details, ip_address, user_agent, status, op_id, created_at";
 
+// Each optional filter is `(? IS NULL OR …)`, so one text with fixed binds serves every
+// combination on both backends. INSTR over LOWER is a case-insensitive "contains" that needs no
+// escaping of `%` and `_`.
+const AUDIT_WHERE: &str = "(? IS NULL OR INSTR(LOWER(username), LOWER(?)) > 0) \
+    AND (? IS NULL OR action = ?) \
+    AND (? IS NULL OR INSTR(LOWER(resource), LOWER(?)) > 0) \
+    AND (? IS NULL OR status = ?) \
+    AND (? IS NULL OR created_at >= ?) \
+    AND (? IS NULL OR created_at <= ?)";
+
+/// Binds the filters of an [`AuditQuery`] in the order of [`AUDIT_WHERE`].
+macro_rules! bind_filters {
+    ($q:expr, $query:expr) => {
+        $query
+            .bind(&$q.username)
+            .bind(&$q.username)
+            .bind(&$q.action)
+            .bind(&$q.action)
+            .bind(&$q.resource)
+            .bind(&$q.resource)
+            .bind(&$q.status)
+            .bind(&$q.status)
+            .bind($q.from)
+            .bind($q.from)
+            .bind($q.to)
+            .bind($q.to)
+    };
+}
+
 impl Store {
     /// Writes several audit rows in one transaction (the audit writer batches).
     pub async fn insert_audit_rows(&self, rows: &[NewAudit]) -> StoreResult<()> {
@@ -203,6 +232,37 @@ impl Store {
             .await)?)
     }
 
+    /// Rows matching `q`, newest first, after `cursor` (the `(created_at, id)` of the last row
+    /// of the previous batch): a stable walk through the whole set while rows are being added
+    /// (exports).
+    pub async fn audit_batch(
+        &self,
+        q: &AuditQuery,
+        cursor: Option<(i64, &str)>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        let sql = format!(
+            "SELECT {AUDIT_COLS} FROM audit_logs WHERE {AUDIT_WHERE} \
+             AND (? IS NULL OR created_at < ? OR (created_at = ? AND id < ?)) \
+             ORDER BY created_at DESC, id DESC LIMIT ?"
+        );
+        let (at, id) = match cursor {
+            Some((at, id)) => (Some(at), Some(id)),
+            None => (None, None),
+        };
+        Ok(on_pool!(self, |p| bind_filters!(
+            q,
+            sqlx::query_as::<_, AuditRow>(&sql)
+        )
+        .bind(at)
+        .bind(at)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
+    }
+
     /// Rows matching `q`, newest first, and how many match in all.
     pub async fn search_audit(
         &self,
@@ -210,44 +270,19 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<AuditRow>, i64)> {
-        // Each optional filter is `(? IS NULL OR …)`, so one text with fixed binds serves every
-        // combination on both backends. INSTR over LOWER is a case-insensitive "contains" that
-        // needs no escaping of `%` and `_`.
-        const WHERE: &str = "(? IS NULL OR INSTR(LOWER(username), LOWER(?)) > 0) \
-            AND (? IS NULL OR action = ?) \
-            AND (? IS NULL OR INSTR(LOWER(resource), LOWER(?)) > 0) \
-            AND (? IS NULL OR status = ?) \
-            AND (? IS NULL OR created_at >= ?) \
-            AND (? IS NULL OR created_at <= ?)";
         let rows_sql = format!(
-            "SELECT {AUDIT_COLS} FROM audit_logs WHERE {WHERE} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            "SELECT {AUDIT_COLS} FROM audit_logs WHERE {AUDIT_WHERE} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         );
-        let count_sql = format!("SELECT COUNT(*) FROM audit_logs WHERE {WHERE}");
-        macro_rules! bind_filters {
-            ($query:expr) => {
-                $query
-                    .bind(&q.username)
-                    .bind(&q.username)
-                    .bind(&q.action)
-                    .bind(&q.action)
-                    .bind(&q.resource)
-                    .bind(&q.resource)
-                    .bind(&q.status)
-                    .bind(&q.status)
-                    .bind(q.from)
-                    .bind(q.from)
-                    .bind(q.to)
-                    .bind(q.to)
-            };
-        }
-        let rows = on_pool!(self, |p| bind_filters!(sqlx::query_as::<_, AuditRow>(
-            &rows_sql
-        ))
+        let count_sql = format!("SELECT COUNT(*) FROM audit_logs WHERE {AUDIT_WHERE}");
+        let rows = on_pool!(self, |p| bind_filters!(
+            q,
+            sqlx::query_as::<_, AuditRow>(&rows_sql)
+        )
         .bind(limit)
         .bind(offset)
         .fetch_all(p)
         .await)?;
-        let total: i64 = on_pool!(self, |p| bind_filters!(sqlx::query_scalar(&count_sql))
+        let total: i64 = on_pool!(self, |p| bind_filters!(q, sqlx::query_scalar(&count_sql))
             .fetch_one(p)
             .await)?;
         Ok((rows, total))

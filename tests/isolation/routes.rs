@@ -160,6 +160,13 @@ fn rows(c: &Ctx) -> Vec<Row> {
         ),
         r(
             "GET",
+            "/api/admin/audit-logs/export",
+            "/api/admin/audit-logs/export",
+            None,
+            Admin,
+        ),
+        r(
+            "GET",
             "/api/admin/sessions",
             "/api/admin/sessions",
             None,
