@@ -61,6 +61,10 @@ pub fn router() -> Router<AppState> {
             )),
         )
         .route(
+            "/admin/audit",
+            get(admin_page("admin/audit.html", "admin-audit", "Audit log")),
+        )
+        .route(
             "/admin/consoles",
             get(admin_page(
                 "admin/consoles.html",
