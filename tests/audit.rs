@@ -413,6 +413,38 @@ async fn audit_flow(env: &Env) {
     )
     .await;
 
+    // The live tail: an administrator's socket gets each batch as it is stored.
+    let base = env.app.url("");
+    let tail = match crate::support::sio::PollingSocket::connect(
+        &base,
+        &admin.cookie_header(),
+        Some(&base),
+    )
+    .await
+    {
+        crate::support::sio::Connect::Ok(s) => s,
+        crate::support::sio::Connect::Refused(m) => panic!("socket refused: {m}"),
+    };
+    let ack = tail
+        .emit_ack("audit:watch", json!({}), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(ack["watching"], true, "{ack}");
+    let store = env.app.store().await;
+    store.close().await;
+    admin.get("/api/admin/audit-logs?action=TAIL_PROBE").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut seen = false;
+    while !seen && std::time::Instant::now() < deadline {
+        if let Some(batch) = tail.wait_event("audit:new", Duration::from_secs(5)).await {
+            seen = batch["rows"].as_array().unwrap().iter().any(|r| {
+                r["action"] == "VIEW_AUDIT_LOGS"
+                    && r["details"]["filters"]["action"] == "TAIL_PROBE"
+            });
+        }
+    }
+    assert!(seen, "the tail showed the new row");
+
     // Admins only; every read is audited.
     let (alice, _) = env.login("alice").await;
     for path in [

@@ -99,7 +99,10 @@ pub async fn grow(tree: &Tree, soil: Soil) -> Result<Branches, ractor::SpawnErr>
     } = soil;
     let emitter = IoEmitter(control.clone());
 
-    let sink = Arc::new(StoreSink(store.clone()));
+    let sink = Arc::new(StoreSink::new(
+        store.clone(),
+        Some(Arc::new(emitter.clone()) as Arc<dyn uma_actors::emit::Emitter>),
+    ));
     let writer = tree
         .branch("audit-writer", move |parent, _| {
             let config = AuditConfig {

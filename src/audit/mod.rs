@@ -17,9 +17,26 @@ use crate::opid;
 use crate::store::audit::NewAudit;
 use crate::store::Store;
 
-/// Writes audit rows through the store.
-#[derive(Debug, Clone)]
-pub struct StoreSink(pub Store);
+/// Writes audit rows through the store, then shows them to the administrators watching the
+/// log (`audit:new` to the tail's room, on every instance).
+#[derive(Clone)]
+pub struct StoreSink {
+    store: Store,
+    tail: Option<std::sync::Arc<dyn uma_actors::emit::Emitter>>,
+}
+
+impl std::fmt::Debug for StoreSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreSink")
+    }
+}
+
+impl StoreSink {
+    /// A sink into `store`, emitting written rows through `tail` when given.
+    pub fn new(store: Store, tail: Option<std::sync::Arc<dyn uma_actors::emit::Emitter>>) -> Self {
+        Self { store, tail }
+    }
+}
 
 impl AuditSink for StoreSink {
     fn write(
@@ -42,10 +59,20 @@ impl AuditSink for StoreSink {
                     created_at: Some(r.at_ms),
                 })
                 .collect();
-            self.0
+            let written = self
+                .store
                 .insert_audit_rows(&rows)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            if let Some(tail) = &self.tail {
+                tail.emit(uma_actors::emit::Emit::to(
+                    vec![crate::push::room::AUDIT_TAIL.to_owned()],
+                    "audit:new",
+                    json!({ "rows": written.iter().map(|r| r.to_json()).collect::<Vec<_>>() }),
+                ))
+                .await;
+            }
+            Ok(())
         })
     }
 }

@@ -364,19 +364,7 @@ pub fn hour_label(ms: i64) -> String {
 }
 
 fn row_json(r: &AuditRow) -> Value {
-    json!({
-        "id": r.id,
-        "userId": r.user_id,
-        "username": r.username,
-        "action": r.action,
-        "resource": r.resource,
-        "details": serde_json::from_str::<Value>(&r.details).unwrap_or_else(|_| Value::String(r.details.clone())),
-        "ipAddress": r.ip_address,
-        "userAgent": r.user_agent,
-        "status": r.status,
-        "opId": r.op_id,
-        "createdAt": r.created_at,
-    })
+    r.to_json()
 }
 
 /// The filters of `GET /api/admin/audit-logs`, checked.

@@ -31,6 +31,9 @@ pub fn board(board: &str) -> String {
     uma_actors::whiteboard::board_room(board)
 }
 
+/// Administrators' sockets following the audit log as it is written.
+pub const AUDIT_TAIL: &str = "admin:audit";
+
 /// Every socket that watches the cluster's resources.
 pub const RESOURCE_WATCHERS: &str = "live:resources";
 

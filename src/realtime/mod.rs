@@ -3,6 +3,7 @@
 //! `user:<username>` and registers with its session actor, which disconnects it when the session
 //! ends (logout, revoke, expiry). Events on a socket are activity that extends the session.
 
+pub mod audit;
 pub mod chat;
 pub mod events;
 pub mod guests;
@@ -133,6 +134,7 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
             chat::register(&socket);
             whiteboard::register(&socket);
             watch::register(&socket);
+            audit::register(&socket);
             let setup = Arc::new(Setup::default());
             socket.extensions.insert(setup.clone());
             socket.on_disconnect(async move |s: Socket, State(state): State<AppState>| {
@@ -233,6 +235,7 @@ pub const SERVER_EVENTS: &[&str] = &[
     "guest:update",
     "guest:revoked",
     "node:update",
+    "audit:new",
     "notification:upsert",
     "notification:remove",
     "notification:dismissed",
@@ -321,6 +324,7 @@ mod tests {
             .chain(super::watch::EVENTS)
             .chain(super::chat::EVENTS)
             .chain(super::whiteboard::EVENTS)
+            .chain(super::audit::EVENTS)
         {
             assert!(
                 registered.contains(*e),

@@ -57,6 +57,26 @@ pub struct NewAudit {
     pub created_at: Option<i64>,
 }
 
+impl AuditRow {
+    /// As the API and the live tail show it (`details` parsed).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "userId": self.user_id,
+            "username": self.username,
+            "action": self.action,
+            "resource": self.resource,
+            "details": serde_json::from_str::<serde_json::Value>(&self.details)
+                .unwrap_or_else(|_| serde_json::Value::String(self.details.clone())),
+            "ipAddress": self.ip_address,
+            "userAgent": self.user_agent,
+            "status": self.status,
+            "opId": self.op_id,
+            "createdAt": self.created_at,
+        })
+    }
+}
+
 /// Filters for listing.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -175,37 +195,53 @@ macro_rules! bind_filters {
 
 impl Store {
     /// Writes several audit rows in one transaction (the audit writer batches).
-    pub async fn insert_audit_rows(&self, rows: &[NewAudit]) -> StoreResult<()> {
+    pub async fn insert_audit_rows(&self, rows: &[NewAudit]) -> StoreResult<Vec<AuditRow>> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let sql = format!(
             "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         let now = now_ms();
+        // Text a caller chose (a resource names what they asked for) is clipped to its column:
+        // on MariaDB one row too long would fail the whole batch.
+        let written: Vec<AuditRow> = rows
+            .iter()
+            .map(|r| AuditRow {
+                id: new_id(),
+                user_id: clip_opt(&r.user_id, KEY_CHARS).map(Into::into),
+                username: clip(&r.username, KEY_CHARS).into(),
+                action: clip(&r.action, KEY_CHARS).into(),
+                resource: clip(&r.resource, KEY_CHARS).into(),
+                details: r.details.to_string(),
+                ip_address: clip_opt(&r.ip_address, KEY_CHARS).map(Into::into),
+                user_agent: clip_opt(&r.user_agent, AGENT_CHARS).map(Into::into),
+                status: clip(&r.status, KEY_CHARS).into(),
+                op_id: clip_opt(&r.op_id, KEY_CHARS).map(Into::into),
+                created_at: r.created_at.unwrap_or(now),
+            })
+            .collect();
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            for r in rows {
-                // Text a caller chose (a resource names what they asked for) is clipped to
-                // its column: on MariaDB one row too long would fail the whole batch.
+            for r in &written {
                 sqlx::query(&sql)
-                    .bind(new_id())
-                    .bind(clip_opt(&r.user_id, KEY_CHARS))
-                    .bind(clip(&r.username, KEY_CHARS))
-                    .bind(clip(&r.action, KEY_CHARS))
-                    .bind(clip(&r.resource, KEY_CHARS))
-                    .bind(r.details.to_string())
-                    .bind(clip_opt(&r.ip_address, KEY_CHARS))
-                    .bind(clip_opt(&r.user_agent, AGENT_CHARS))
-                    .bind(clip(&r.status, KEY_CHARS))
-                    .bind(clip_opt(&r.op_id, KEY_CHARS))
-                    .bind(r.created_at.unwrap_or(now))
+                    .bind(&r.id)
+                    .bind(&r.user_id)
+                    .bind(&r.username)
+                    .bind(&r.action)
+                    .bind(&r.resource)
+                    .bind(&r.details)
+                    .bind(&r.ip_address)
+                    .bind(&r.user_agent)
+                    .bind(&r.status)
+                    .bind(&r.op_id)
+                    .bind(r.created_at)
                     .execute(&mut *tx)
                     .await?;
             }
             tx.commit().await
         })?;
-        Ok(())
+        Ok(written)
     }
 
     /// Audit rows matching `filter`, newest first.

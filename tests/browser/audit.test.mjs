@@ -73,8 +73,18 @@ test("an administrator filters the audit log, reads a change and exports it", as
   assert.equal(await page.inputValue("#af-action"), "SETTINGS_LIMITS_UPDATE");
   await page.waitForSelector('[data-audit-count]:has-text("1 event match")');
 
+  // Live: a change made now appears on top, without a reload.
+  await page.waitForFunction(() => document.querySelector("[data-live-status]")?.dataset.state === "live");
+  await page.waitForTimeout(300);
+  await page.evaluate(async () => {
+    const { csrfToken } = await (await fetch("/api/auth")).json();
+    await fetch("/api/settings/limits", { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": csrfToken }, body: JSON.stringify({ maxVMs: 8 }) });
+  });
+  await page.waitForSelector('[data-audit-count]:has-text("2 events match · 1 new event just now")');
+  assert.equal(await page.locator("[data-audit-table] tbody tr").count(), 2);
+
   // The detail says what changed.
-  await page.click("[data-audit-details]");
+  await page.click("[data-audit-details] >> nth=1");
   const dialog = page.locator("dialog[open]");
   await dialog.locator(".audit-diff tr:has-text('maxVMs')").waitFor();
   assert.equal(await dialog.locator(".audit-after").first().textContent(), "7");
@@ -91,12 +101,12 @@ test("an administrator filters the audit log, reads a change and exports it", as
   await page.fill("#af-from", "");
   await page.fill("#af-to", "");
   await page.click('[data-audit-filters] button[type=submit]');
-  await page.waitForSelector('[data-audit-count]:has-text("1 event match")');
+  await page.waitForSelector('[data-audit-count]:has-text("2 events match")');
   const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-export="csv"]')]);
   const path = await download.path();
   const { readFileSync } = await import("node:fs");
   const csv = readFileSync(path, "utf8").trim().split("\n");
-  assert.equal(csv.length, 2, csv.join("\n"));
+  assert.equal(csv.length, 3, csv.join("\n"));
   assert.match(csv[1], /SETTINGS_LIMITS_UPDATE/);
   assert.deepEqual(problems, []);
   await context.close();

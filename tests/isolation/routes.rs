@@ -136,6 +136,7 @@ fn rows(c: &Ctx) -> Vec<Row> {
             Admin,
         ),
         r("GET", "/admin/docs", "/admin/docs", None, Admin),
+        r("GET", "/admin/audit", "/admin/audit", None, Admin),
         // Administration.
         r(
             "GET",
@@ -1014,6 +1015,8 @@ fn events(c: &Ctx) -> Vec<Ev> {
         e("guest:unwatch", json!({ "vmid": 100 }), Signed),
         e("node:watch", json!({ "node": "pve1" }), Admin),
         e("node:unwatch", json!({ "node": "pve1" }), Signed),
+        e("audit:watch", json!({}), Admin),
+        e("audit:unwatch", json!({}), Signed),
         e(
             "send_message",
             json!({ "groupId": g, "content": "let me in" }),
@@ -1128,6 +1131,7 @@ fn catalogue_events() -> BTreeSet<&'static str> {
     uma::realtime::guests::EVENTS
         .iter()
         .chain(uma::realtime::watch::EVENTS)
+        .chain(uma::realtime::audit::EVENTS)
         .chain(uma::realtime::chat::EVENTS)
         .chain(uma::realtime::whiteboard::EVENTS)
         .copied()

@@ -2,8 +2,11 @@
 // people), the last 24 hours per hour, the top actions and recent alerts; the log itself with
 // filters (user and action suggestions), pages, a detail view per row (with what changed, for
 // rows that carry a before and an after), and exports of the filtered set. Filters live in the
-// address, so a filtered view can be shared and survives a reload.
+// address, so a filtered view can be shared and survives a reload. With Live on, rows written
+// while the page is open (by anyone, on any instance) appear at the top of the first page when
+// they match the filters.
 import { initShell, type Boot } from "../ui/shell";
+import { initLive, onConnect, request } from "../live";
 import { h, fill, must, setText } from "../ui/dom";
 import { get, messageOf, type ApiError } from "../ui/api";
 import { DataTable } from "../ui/table";
@@ -45,6 +48,9 @@ const alertEl = must("[data-audit-alert]");
 const countEl = must("[data-audit-count]");
 const pager = must("[data-audit-pager]");
 let page = 1;
+let rows: Row[] = [];
+let total = 0;
+const live = must<HTMLInputElement>("[data-audit-live]");
 
 function filters(): URLSearchParams {
   const q = new URLSearchParams();
@@ -113,15 +119,50 @@ async function load(): Promise<void> {
   fill(alertEl);
   try {
     const r = await get<Page>(`/api/admin/audit-logs?${q}`);
-    table.set(r.logs);
-    const { total, pages } = r.pagination;
-    setText(countEl, `${plural(total, "event")}${filters().toString() ? " match" : ""}`);
-    renderPager(pages, total);
+    rows = r.logs;
+    table.set(rows);
+    total = r.pagination.total;
+    setText(countEl, countText());
+    renderPager(r.pagination.pages, total);
   } catch (e) {
     const err = e as ApiError;
     if (err.field) showServerError(form, err);
     else fill(alertEl, h("p", { class: "alert alert-error card-note", role: "alert", text: `The log could not be loaded: ${messageOf(e)}` }));
   }
+}
+
+function countText(fresh = 0): string {
+  const base = `${plural(total, "event")}${filters().toString() ? " match" : ""}`;
+  return fresh ? `${base} · ${plural(fresh, "new event")} just now` : base;
+}
+
+/** Whether a row written now belongs in the filtered view (the server's rules). */
+function matches(r: Row): boolean {
+  const q = filters();
+  const has = (v: string, part: string | null) => !part || v.toLowerCase().includes(part.toLowerCase());
+  const from = q.get("startDate");
+  const to = q.get("endDate");
+  return (
+    has(r.username, q.get("username")) &&
+    (!q.get("action") || r.action === q.get("action")) &&
+    has(r.resource, q.get("resource")) &&
+    (!q.get("status") || r.status === q.get("status")) &&
+    (!from || r.createdAt >= Date.parse(`${from}T00:00:00Z`)) &&
+    (!to || r.createdAt <= Date.parse(`${to}T23:59:59.999Z`))
+  );
+}
+
+/** New rows from the tail: on the first page, on top; the count always. */
+function arrived(batch: Row[]): void {
+  if (!live.checked) return;
+  const fresh = batch.filter(matches).sort((a, b) => b.createdAt - a.createdAt);
+  if (!fresh.length) return;
+  total += fresh.length;
+  if (page === 1) {
+    rows = [...fresh, ...rows.filter((r) => !fresh.some((f) => f.id === r.id))].slice(0, LIMIT);
+    table.set(rows);
+  }
+  setText(countEl, countText(fresh.length));
 }
 
 function renderPager(pages: number, total: number): void {
@@ -292,6 +333,15 @@ form.addEventListener("reset", () => {
     page = 1;
     void load();
   });
+});
+
+const socket = initLive(document);
+socket?.on("audit:new", (b: { rows: Row[] }) => arrived(b.rows));
+const follow = () => void request(live.checked ? "audit:watch" : "audit:unwatch", {});
+onConnect(follow);
+live.addEventListener("change", () => {
+  follow();
+  if (live.checked) void load();
 });
 
 fromAddress();
