@@ -27,7 +27,11 @@ fn titles(list: &Value) -> Vec<String> {
 }
 
 async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
-    let app = TestApp::demo("docs").on(db).start().await;
+    let app = TestApp::demo("docs")
+        .on(db)
+        .var("NEXT_IMAGE_REMOTE_HOSTS", "example.com")
+        .start()
+        .await;
     let (admin, acsrf) = app.session_as("root", &[], true).await;
     let (alice, csrf) = app.session_as("alice", &[], false).await;
     // Readers are counted by their user row.
@@ -79,6 +83,10 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
         ),
         (
             json!({ "title": "t", "content": "c", "coverImage": "/uploads/../etc/passwd" }),
+            "coverImage",
+        ),
+        (
+            json!({ "title": "t", "content": "c", "coverImage": "https://elsewhere.example.org/x.png" }),
             "coverImage",
         ),
         (

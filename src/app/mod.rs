@@ -336,6 +336,7 @@ impl App {
             audit.clone(),
             event_limits.clone(),
             uploads.clone(),
+            config.web.image_remote_hosts.clone(),
         );
         let previews = crate::services::previews::Previews::new(
             crate::services::previews::guard::Policy {

@@ -207,7 +207,7 @@ test("a picture and a PDF attached in chat reach the other person", async () => 
   await a.page.setInputFiles("[data-chat-file]", { name: "notes.html", mimeType: "text/html", buffer: Buffer.from("<html><script>alert(1)</script>") });
   await a.page.locator('[data-pending="error"]', { hasText: "not accepted" }).waitFor();
   await shots(a.page, "chat-attach-pending");
-  await a.page.fill("[data-chat-input]", `Here is the dashboard and the runbook; news: http://news.example.test:${sitePort}/release`);
+  await a.page.fill("[data-chat-input]", `Here is the dashboard and the runbook; news (http://news.example.test:${sitePort}/release).`);
   await a.page.keyboard.press("Enter");
 
   const inB = b.page.locator("[data-chat-log] .chat-msg", { hasText: "Here is the dashboard" });
@@ -220,6 +220,8 @@ test("a picture and a PDF attached in chat reach the other person", async () => 
   await chip.waitFor();
   assert.match(await chip.getAttribute("href"), /^\/uploads\/[0-9a-f]{64}\.pdf$/);
   assert.equal(await a.page.locator("[data-chat-pending] li").count(), 0, "the sent files left the box");
+  // The link ends where the sentence does.
+  assert.equal(await inB.locator(".chat-content a").getAttribute("href"), `http://news.example.test:${sitePort}/release`);
   // The link's card, its picture loaded through Uma.
   const card = inB.locator("[data-chat-card]");
   await card.locator(".chat-card-title", { hasText: "Proxmox VE 9.1 released" }).waitFor();

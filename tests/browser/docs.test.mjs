@@ -151,12 +151,22 @@ test("an administrator writes an article in the editor, previews it, and a reade
     dt.items.add(new File([new Uint8Array(bytes)], "diagram.png", { type: "image/png" }));
     ta.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, [...diagram]);
-  await admin.waitForFunction(() => /!\[diagram\.png\]\(\/uploads\/[0-9a-f]{64}\.png\)/.test(document.querySelector("[data-editor] [name=content]").value));
+  await admin.waitForFunction(() => /!\[diagram\]\(\/uploads\/[0-9a-f]{64}\.png\)/.test(document.querySelector("[data-editor] [name=content]").value));
   // A file Uma does not take says why, and leaves the text as it was.
   const before = await admin.inputValue("[data-editor] [name=content]");
   await admin.setInputFiles("[data-attach-input]", { name: "logo.svg", mimeType: "image/svg+xml", buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') });
   await admin.waitForSelector('[data-editor] .upload-row :text("SVG images are not accepted")');
   assert.equal(await admin.inputValue("[data-editor] [name=content]"), before);
+  // Saving while a file is still on its way is held back, with the reason.
+  await admin.route("**/api/upload", async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  await admin.setInputFiles("[data-attach-input]", { name: "runbook.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n") });
+  await admin.click('[data-editor] button[type=submit]');
+  await admin.waitForSelector('[data-editor] :text("still uploading")');
+  await admin.waitForFunction(() => /\[runbook\.pdf\]\(\/uploads\/[0-9a-f]{64}\.pdf\)/.test(document.querySelector("[data-editor] [name=content]").value));
+  await admin.unroute("**/api/upload");
   await admin.click('[data-editor] [role=tab]:has-text("Preview")');
   await admin.waitForSelector('[data-editor] .editor-preview td:has-text("ciuser")');
   await admin.waitForFunction(() => document.querySelector("[data-editor] .editor-preview img")?.naturalWidth > 0);
@@ -171,7 +181,7 @@ test("an administrator writes an article in the editor, previews it, and a reade
   await alice.waitForSelector(".article-body table td:has-text('the login')");
   await alice.waitForSelector(".article-body pre code.hljs");
   await alice.waitForFunction(() => document.querySelector(".doc-cover")?.naturalWidth > 0);
-  await alice.waitForFunction(() => document.querySelector(".article-body img[alt='diagram.png']")?.naturalWidth > 0);
+  await alice.waitForFunction(() => document.querySelector(".article-body img[alt='diagram']")?.naturalWidth > 0);
   await shots(alice, "docs-article-uploads");
   assert.deepEqual(problems, []);
 });

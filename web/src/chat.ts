@@ -9,7 +9,7 @@
 import type { Socket } from "socket.io-client";
 import { initLive, onConnect, request, type Ack } from "./live";
 import { api, get, messageOf } from "./ui/api";
-import { h, fill } from "./ui/dom";
+import { h, fill, announce } from "./ui/dom";
 import { contentFragment, contentText, firstLink } from "./chat/render";
 import { ACCEPT_ALL, fileSize, filesOf, uploadFile, type Upload } from "./ui/upload";
 
@@ -85,6 +85,8 @@ interface Pending {
   key: number;
   name: string;
   fraction: number;
+  /** When its upload started: an upload recorded before is an earlier one of the same file. */
+  started: number;
   upload?: Upload;
   error?: string;
 }
@@ -168,6 +170,12 @@ class ChatWidget {
     );
     this.root = h("div", { class: "chat-widget", "data-chat-widget": true }, this.panel, this.toggle);
     this.toggle.addEventListener("click", () => this.setOpen(this.panel.hidden));
+    this.panel.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape" || this.editing || this.replyTo) return;
+      e.preventDefault();
+      this.setOpen(false);
+      this.toggle.focus();
+    });
     document.body.append(this.root);
     this.listen();
     onConnect(() => void this.reload());
@@ -180,6 +188,8 @@ class ChatWidget {
       if (this.open) this.markRead(this.open);
       this.render();
       void this.reload();
+      // Keyboard users land in the panel, not back at the top of the page.
+      this.panel.querySelector<HTMLElement>("[data-chat-input], .chat-body button, .chat-body input, .chat-head button")?.focus();
     }
   }
 
@@ -549,7 +559,7 @@ class ChatWidget {
     const list = this.pending.get(key) ?? [];
     this.pending.set(key, list);
     for (const file of files) {
-      const p: Pending = { key: ++pendingKeys, name: file.name, fraction: 0 };
+      const p: Pending = { key: ++pendingKeys, name: file.name, fraction: 0, started: Date.now() };
       list.push(p);
       void uploadFile(file, {
         onProgress: (f) => {
@@ -557,8 +567,14 @@ class ChatWidget {
           this.renderPending(key);
         },
       })
-        .then((up) => (p.upload = up))
-        .catch((e: unknown) => (p.error = messageOf(e)))
+        .then((up) => {
+          p.upload = up;
+          announce(`${up.name} is ready to send.`);
+        })
+        .catch((e: unknown) => {
+          p.error = messageOf(e);
+          announce(`${file.name} was not attached: ${p.error}`);
+        })
         .finally(() => this.renderPending(key));
     }
     this.renderPending(key);
@@ -571,6 +587,11 @@ class ChatWidget {
     const drop = (p: Pending) => {
       this.pending.set(key, list.filter((x) => x !== p));
       this.renderPending(key);
+      // A file uploaded for this message and never sent goes, and frees its space; the same
+      // file uploaded earlier (and maybe sent) stays.
+      if (p.upload && p.upload.createdAt >= p.started - 2000) {
+        void api("DELETE", `/api/uploads/${encodeURIComponent(p.upload.id)}`).catch(() => undefined);
+      }
     };
     fill(
       el,
@@ -578,7 +599,7 @@ class ChatWidget {
         h(
           "li",
           { class: `chat-file${p.error ? " is-error" : ""}`, "data-pending": p.upload ? "done" : p.error ? "error" : "uploading" },
-          h("span", { class: "chat-file-name", text: p.name }),
+          h("span", { class: "chat-file-name", title: p.name, text: p.name }),
           p.error
             ? h("span", { class: "chat-file-error", role: "alert", text: p.error })
             : p.upload
@@ -605,7 +626,7 @@ class ChatWidget {
           img.addEventListener("error", () => link.replaceWith(h("span", { class: "chat-file is-gone", text: `${a.name} (no longer available)` })));
           return link;
         }
-        return h("a", { class: "chat-file", href: a.url, download: a.name, "data-chat-download": true }, fileIcon(), h("span", { class: "chat-file-name", text: a.name }), h("span", { class: "muted small", text: fileSize(a.size) }));
+        return h("a", { class: "chat-file", href: a.url, download: a.name, title: `${a.name} · ${fileSize(a.size)}`, "data-chat-download": true }, fileIcon(), h("span", { class: "chat-file-name", text: a.name }), h("span", { class: "muted small chat-file-size", text: fileSize(a.size) }));
       }),
     );
   }

@@ -198,13 +198,22 @@ pub fn excerpt(markdown: &str, max_chars: usize) -> String {
     let mut out = String::new();
     // Depth inside what is left out.
     let mut skipped = 0usize;
+    let mut in_file_link = false;
     for e in Parser::new_ext(markdown, options()) {
         match e {
-            Event::Start(Tag::Heading { .. } | Tag::Table(_) | Tag::CodeBlock(_)) => skipped += 1,
-            Event::End(TagEnd::Heading(_) | TagEnd::Table | TagEnd::CodeBlock) => {
+            // Headings, tables, code, pictures and attached files are not prose.
+            Event::Start(
+                Tag::Heading { .. } | Tag::Table(_) | Tag::CodeBlock(_) | Tag::Image { .. },
+            ) => skipped += 1,
+            Event::Start(Tag::Link { ref dest_url, .. }) if dest_url.starts_with("/uploads/") => {
+                in_file_link = true
+            }
+            Event::End(TagEnd::Heading(_) | TagEnd::Table | TagEnd::CodeBlock | TagEnd::Image) => {
                 skipped = skipped.saturating_sub(1);
             }
-            Event::Text(t) | Event::Code(t) if skipped == 0 => out.push_str(&t),
+            // Links do not nest: this closes the file's link.
+            Event::End(TagEnd::Link) => in_file_link = false,
+            Event::Text(t) | Event::Code(t) if skipped == 0 && !in_file_link => out.push_str(&t),
             Event::SoftBreak | Event::HardBreak if skipped == 0 => out.push(' '),
             Event::End(TagEnd::Paragraph | TagEnd::Item) if skipped == 0 => out.push(' '),
             _ => {}
@@ -312,5 +321,9 @@ mod tests {
             "Some bold text and code. one two"
         );
         assert_eq!(excerpt("word ".repeat(100).as_str(), 12), "word word w…");
+        assert_eq!(
+            excerpt("Open it.\n\n![backup-view.jpg](/uploads/a.jpg)\n\n[plan.pdf](/uploads/b.pdf) and [the wiki](https://pve.proxmox.com/).", 200),
+            "Open it. and the wiki."
+        );
     }
 }

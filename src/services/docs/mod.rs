@@ -49,6 +49,9 @@ pub struct Docs {
     audit: Audit,
     limits: EventLimits,
     uploads: Uploads,
+    /// Hosts pages may load pictures from (`NEXT_IMAGE_REMOTE_HOSTS`): the only ones a cover may
+    /// come from besides uploads.
+    image_hosts: std::sync::Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for Docs {
@@ -70,12 +73,19 @@ pub struct ListQuery<'a> {
 
 impl Docs {
     /// The service over these parts.
-    pub fn new(store: Store, audit: Audit, limits: EventLimits, uploads: Uploads) -> Self {
+    pub fn new(
+        store: Store,
+        audit: Audit,
+        limits: EventLimits,
+        uploads: Uploads,
+        image_hosts: Vec<String>,
+    ) -> Self {
         Self {
             store,
             audit,
             limits,
             uploads,
+            image_hosts: std::sync::Arc::new(image_hosts),
         }
     }
 
@@ -210,7 +220,7 @@ impl Docs {
         let action = AuditAction::DocCreate;
         self.limit(caller, CHANGE, action).await?;
         self.admin(caller, action, "doc")?;
-        let input = fields(body, None)
+        let input = fields(body, None, &self.image_hosts)
             .inspect_err(|e| self.audit.refused(&caller.actor, action, "doc", e))?;
         let doc = self.store.create_doc(author, &input).await?;
         self.attach_shown(caller, &doc).await;
@@ -231,7 +241,7 @@ impl Docs {
         self.limit(caller, CHANGE, action).await?;
         self.admin(caller, action, &resource)?;
         let before = self.store.doc(id).await?.ok_or_else(not_found)?;
-        let input = fields(body, Some(&before))
+        let input = fields(body, Some(&before), &self.image_hosts)
             .inspect_err(|e| self.audit.refused(&caller.actor, action, &resource, e))?;
         self.store.update_doc(id, &input).await?;
         let after = self.store.doc(id).await?.ok_or_else(not_found)?;
@@ -349,25 +359,45 @@ fn text(
     }
 }
 
-/// A cover image: one of Uma's uploaded pictures (`/uploads/…`) or an `https` address.
-fn cover(raw: &str) -> AppResult<String> {
+/// A cover image: one of Uma's uploaded pictures (`/uploads/…`), or an `https` address on a host
+/// pages may load pictures from (`NEXT_IMAGE_REMOTE_HOSTS`; any other would be blocked by the
+/// pages' content security policy and never show).
+fn cover(raw: &str, image_hosts: &[String]) -> AppResult<String> {
     let ok = match raw.strip_prefix("/uploads/") {
         Some(name) => crate::services::uploads::stored_kind(name).is_some_and(|k| k.is_image()),
-        None => url::Url::parse(raw).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some()),
+        None => url::Url::parse(raw).is_ok_and(|u| {
+            u.scheme() == "https"
+                && u.host_str().is_some_and(|h| {
+                    image_hosts
+                        .iter()
+                        .any(|allowed| match allowed.strip_prefix("*.") {
+                            Some(suffix) => h.ends_with(&format!(".{suffix}")),
+                            None => h.eq_ignore_ascii_case(allowed),
+                        })
+                })
+        }),
     };
     if ok {
         Ok(raw.to_owned())
+    } else if image_hosts.is_empty() {
+        Err(AppError::field(
+            "coverImage",
+            "upload a picture for the cover",
+        ))
     } else {
         Err(AppError::field(
             "coverImage",
-            "use an uploaded picture (/uploads/…) or an https address",
+            format!(
+                "upload a picture, or use an https address on {}",
+                image_hosts.join(", ")
+            ),
         ))
     }
 }
 
 /// The fields of a request: a new doc's (title and content required), or the ones sent over
 /// `before`. Each bad field is named.
-fn fields(body: &Value, before: Option<&Doc>) -> AppResult<DocInput> {
+fn fields(body: &Value, before: Option<&Doc>, image_hosts: &[String]) -> AppResult<DocInput> {
     let body = crate::services::json_object(body)?;
     if let Some(k) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(AppError::field(
@@ -405,7 +435,7 @@ fn fields(body: &Value, before: Option<&Doc>) -> AppResult<DocInput> {
         false,
         before.and_then(|b| b.cover_image.clone()),
     )? {
-        Some(c) if body.contains_key("coverImage") => Some(cover(&c)?),
+        Some(c) if body.contains_key("coverImage") => Some(cover(&c, image_hosts)?),
         other => other,
     };
     let flag = |key: &str, default: bool| -> AppResult<bool> {

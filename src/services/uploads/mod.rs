@@ -398,7 +398,7 @@ impl Uploads {
         let quota = settings.upload_quota_bytes;
         let used = u64::try_from(self.store.upload_usage(caller.username()).await?).unwrap_or(0);
         if quota > 0 && used >= quota {
-            return Err(self.refuse(caller, quota_full(quota)));
+            return Err(self.refuse(caller, quota_full(quota, used)));
         }
         Ok(Allowance {
             max: settings.max_upload_bytes,
@@ -474,10 +474,16 @@ impl Uploads {
         let (sha256, size) = match stripped {
             Ok(v) => v,
             Err(strip::Invalid::Format(why)) => {
-                return Err(self.refuse(
-                    caller,
-                    AppError::field("file", format!("not a valid {} file: {why}", kind.label())),
-                ))
+                let mut err = AppError::with_message(
+                    ErrorCode::InvalidInput,
+                    format!(
+                        "This is not a valid {} file ({why}): it may be damaged or not really a {}; save or export it again and retry",
+                        kind.label(),
+                        kind.label()
+                    ),
+                );
+                err.field = Some("file".to_owned());
+                return Err(self.refuse(caller, err));
             }
             Err(strip::Invalid::Io(e)) => return Err(AppError::internal(e)),
         };
@@ -573,7 +579,7 @@ impl Uploads {
                 let used =
                     u64::try_from(self.store.upload_usage(caller.username()).await?).unwrap_or(0);
                 if quota > 0 && used.saturating_add(received.size) > quota {
-                    return Err(self.refuse(caller, quota_full(quota)));
+                    return Err(self.refuse(caller, quota_full(quota, used)));
                 }
                 let u = Upload {
                     id: new_id(),
@@ -786,11 +792,12 @@ fn too_large(max: u64) -> AppError {
     )
 }
 
-fn quota_full(quota: u64) -> AppError {
+fn quota_full(quota: u64, used: u64) -> AppError {
     AppError::with_message(
         ErrorCode::PayloadTooLarge,
         format!(
-            "Your uploads would pass your storage quota of {}: delete some of them first",
+            "Your uploads would pass your storage quota ({} of {} used): delete some of them first",
+            human_size(used),
             human_size(quota)
         ),
     )

@@ -24,14 +24,25 @@ function link(href: string, text: string): HTMLAnchorElement {
   return a;
 }
 
+/** A URL found in text without the punctuation that ends its sentence (and a closing bracket
+ *  it did not open): "see https://x.org/a." links to https://x.org/a. */
+export function trimUrl(raw: string): string {
+  let url = raw.replace(/[.,;:!?'"]+$/, "");
+  while (url.endsWith(")") && (url.match(/\(/g) ?? []).length < (url.match(/\)/g) ?? []).length) {
+    url = url.slice(0, -1).replace(/[.,;:!?'"]+$/, "");
+  }
+  return url;
+}
+
 function linkify(text: string, out: Node): void {
   let last = 0;
   for (const m of text.matchAll(URL_RE)) {
     const at = m.index ?? 0;
     if (at > last) out.appendChild(document.createTextNode(text.slice(last, at)));
-    const href = safeHref(m[0]);
-    out.appendChild(href ? link(href, m[0]) : document.createTextNode(m[0]));
-    last = at + m[0].length;
+    const url = trimUrl(m[0]);
+    const href = safeHref(url);
+    out.appendChild(href ? link(href, url) : document.createTextNode(url));
+    last = at + url.length;
   }
   if (last < text.length) out.appendChild(document.createTextNode(text.slice(last)));
 }
@@ -83,7 +94,7 @@ export function firstLink(html: string): string | null {
     if (href && href.startsWith("http")) return href;
   }
   for (const m of (body.textContent ?? "").matchAll(URL_RE)) {
-    const href = safeHref(m[0].replace(/[.,;:!?)\]]+$/, ""));
+    const href = safeHref(trimUrl(m[0]));
     if (href && href.startsWith("http")) return href;
   }
   return null;

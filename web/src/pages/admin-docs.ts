@@ -38,6 +38,8 @@ const countEl = must("[data-doc-count]");
 const contentCard = must("[data-content-card]");
 let items: Doc[] = [];
 let dirty = false;
+/** Files still uploading into the article open in the editor. */
+let uploading = 0;
 
 function say(kind: "error" | "ok", message: string): void {
   fill(alertEl, h("p", { class: `alert alert-${kind} card-note`, role: kind === "error" ? "alert" : "status", text: message }));
@@ -184,8 +186,8 @@ async function edit(id: string | null): Promise<void> {
     ),
     h("div", { class: "tabs", role: "tablist", "aria-label": "Text" }, writeTab, previewTab),
     toolbar,
-    content,
     uploads,
+    content,
     preview,
     h(
       "div",
@@ -217,6 +219,10 @@ async function edit(id: string | null): Promise<void> {
   revalidateOnInput(form);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (uploading > 0) {
+      formAlert(form, `Wait: ${plural(uploading, "file")} still uploading. Save when ${uploading > 1 ? "they are" : "it is"} in.`, "error");
+      return;
+    }
     if (!validate(form)) return;
     const tags = str(form, "tags")
       .split(",")
@@ -244,6 +250,7 @@ async function edit(id: string | null): Promise<void> {
       showServerError(form, err as ApiError);
     }
   });
+  uploading = 0;
   fill(editorCard, h("h2", { text: doc ? `Edit “${doc.title}”` : "New article" }), form);
   listCard.hidden = true;
   contentCard.hidden = true;
@@ -259,8 +266,8 @@ function coverField(doc: Doc | null, changed: () => void): HTMLDivElement {
     label: "Cover image",
     name: "coverImage",
     value: doc?.coverImage ?? "",
-    placeholder: "https://… or upload a picture",
-    hint: "A picture you upload (PNG, JPEG, GIF or WebP), or an https address. Optional.",
+    placeholder: "Upload a picture →",
+    hint: "A picture you upload (PNG, JPEG, GIF or WebP). Optional.",
     class: "span-all",
   });
   const input = wrap.querySelector("input") as HTMLInputElement;
@@ -293,6 +300,7 @@ function coverField(doc: Doc | null, changed: () => void): HTMLDivElement {
     const bar = h("progress", { max: 1, value: 0 });
     fill(status, `Uploading ${file.name}… `, bar);
     button.disabled = true;
+    uploading += 1;
     try {
       const up = await uploadFile(file, { docId: doc?.id, onProgress: (f) => (bar.value = f) });
       input.value = up.url;
@@ -300,8 +308,9 @@ function coverField(doc: Doc | null, changed: () => void): HTMLDivElement {
       changed();
       fill(status, `Uploaded ${up.name}.`);
     } catch (e) {
-      fill(status, h("span", { class: "field-error", text: messageOf(e) }));
+      fill(status, h("span", { class: "field-error", role: "alert", text: messageOf(e) }));
     } finally {
+      uploading -= 1;
       button.disabled = false;
     }
   });
@@ -310,21 +319,31 @@ function coverField(doc: Doc | null, changed: () => void): HTMLDivElement {
   return wrap;
 }
 
-/** Uploads a file into the text at the cursor: a placeholder first, then its Markdown. */
+/** A picture's default description: its name without the extension, unless it says nothing. */
+function describe(name: string): string {
+  const stem = name.replace(/\.[^.]*$/, "").replace(/[[\]]/g, "").trim();
+  return !stem || /^(image|img|screenshot|clipboard|pasted|photo|unknown)[-_ \d]*$/i.test(stem) ? "Picture" : stem;
+}
+
+/** Uploads a file into the text at the cursor, on its own paragraph: a placeholder first, then
+ *  its Markdown (a picture, or a link for a PDF). */
 async function attachFile(textarea: HTMLTextAreaElement, list: HTMLElement, file: File, docId: string | undefined, changed: () => void): Promise<void> {
   const label = file.name.replace(/[[\]]/g, "");
   const placeholder = `![Uploading ${label}…]()`;
   const at = textarea.selectionStart ?? textarea.value.length;
   const before = textarea.value.slice(0, at);
-  const pad = before && !before.endsWith("\n") ? "\n" : "";
-  const inserted = `${pad}${placeholder}\n`;
+  const after = textarea.value.slice(textarea.selectionEnd ?? at);
+  const lead = !before ? "" : before.endsWith("\n\n") ? "" : before.endsWith("\n") ? "\n" : "\n\n";
+  const trail = after.startsWith("\n\n") ? "" : after.startsWith("\n") ? "\n" : "\n\n";
+  const inserted = `${lead}${placeholder}${trail}`;
   textarea.setRangeText(inserted, at, textarea.selectionEnd ?? at, "end");
   changed();
+  uploading += 1;
   const bar = h("progress", { max: 1, value: 0, "aria-label": `Uploading ${label}` });
   const row = h("li", { class: "upload-row" }, h("span", { text: label }), bar);
   list.append(row);
   const replace = (text: string) => {
-    // A failed file takes its line back with it.
+    // A failed file takes its lines back with it.
     const whole = text ? -1 : textarea.value.indexOf(inserted);
     const [from, len] = whole >= 0 ? [whole, inserted.length] : [textarea.value.indexOf(placeholder), placeholder.length];
     if (from >= 0) textarea.setRangeText(text, from, from + len, "preserve");
@@ -332,11 +351,14 @@ async function attachFile(textarea: HTMLTextAreaElement, list: HTMLElement, file
   };
   try {
     const up: Upload = await uploadFile(file, { docId, onProgress: (f) => (bar.value = f) });
-    replace(up.contentType.startsWith("image/") ? `![${label}](${up.url})` : `[${label}](${up.url})`);
+    replace(up.contentType.startsWith("image/") ? `![${describe(up.name)}](${up.url})` : `[${label}](${up.url})`);
     row.remove();
+    announce(`${label} uploaded.`);
   } catch (e) {
     replace("");
-    fill(row, h("span", { class: "field-error", text: `${label}: ${messageOf(e)}` }), h("button", { type: "button", class: "button button-small button-quiet", text: "Dismiss", onclick: () => row.remove() }));
+    fill(row, h("span", { class: "field-error", role: "alert", text: `${label}: ${messageOf(e)}` }), h("button", { type: "button", class: "button button-small button-quiet", text: "Dismiss", onclick: () => row.remove() }));
+  } finally {
+    uploading -= 1;
   }
 }
 

@@ -22,6 +22,10 @@ export interface Boot {
 
 export function initShell<T extends Boot>(): T {
   const data = boot<T>();
+  // On a narrow screen the navigation strips scroll: show where the reader is.
+  for (const current of document.querySelectorAll<HTMLElement>(".topnav [aria-current=page], .admin-nav [aria-current=page]")) {
+    current.scrollIntoView({ block: "nearest", inline: "center" });
+  }
   const socket = initLive(document);
   if (socket) connectTasks(socket, data.user?.username ?? "");
   mountBanners(socket);
