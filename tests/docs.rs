@@ -280,8 +280,6 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
     assert_eq!(titles(&list), ["Backups"]);
 
     // One audit row per change.
-    app.flush_audit().await;
-    let store = app.store().await;
     for action in [
         "DOC_CREATE",
         "DOC_UPDATE",
@@ -289,34 +287,13 @@ async fn the_knowledge_base_is_read_by_users_and_written_by_admins(db: Db) {
         "DOC_PUBLIC_VIEW",
         "DOC_PUBLIC_LIST",
     ] {
-        let (rows, _) = store
-            .search_audit(
-                &uma::store::audit::AuditQuery {
-                    action: Some(action.into()),
-                    ..Default::default()
-                },
-                200,
-                0,
-            )
-            .await
-            .unwrap();
+        let rows = app.audit_rows(action).await;
         assert!(rows.iter().any(|r| r.status == "SUCCESS"), "{action}");
     }
-    let (updates, _) = store
-        .search_audit(
-            &uma::store::audit::AuditQuery {
-                action: Some("DOC_UPDATE".into()),
-                ..Default::default()
-            },
-            200,
-            0,
-        )
-        .await
-        .unwrap();
+    let updates = app.audit_rows("DOC_UPDATE").await;
     assert!(updates
         .iter()
         .any(|r| r.details.contains("\"changedFields\":[\"pinned\"]")));
-    store.close().await;
     app.stop().await.unwrap();
 }
 
@@ -384,20 +361,7 @@ async fn published_docs_are_public_only_when_the_setting_says_so(db: Db) {
     let page = anon.get("/docs?q=pool").await.text().await.unwrap();
     assert!(page.contains("Getting a VM") && !page.contains("Secret plans"));
     // Anonymous reads are audited as such.
-    app.flush_audit().await;
-    let store = app.store().await;
-    let (rows, _) = store
-        .search_audit(
-            &uma::store::audit::AuditQuery {
-                action: Some("DOC_PUBLIC_VIEW".into()),
-                ..Default::default()
-            },
-            50,
-            0,
-        )
-        .await
-        .unwrap();
-    store.close().await;
+    let rows = app.audit_rows("DOC_PUBLIC_VIEW").await;
     assert!(rows.iter().any(|r| r.username == "anonymous"), "{rows:?}");
 
     // Off again: closed again.

@@ -46,21 +46,7 @@ fn ids(list: &Value) -> Vec<String> {
 }
 
 async fn audit_actions(app: &TestApp, action: &str) -> Vec<uma::store::audit::AuditRow> {
-    app.flush_audit().await;
-    let store = app.store().await;
-    let rows = store
-        .list_audit(
-            &uma::store::audit::AuditFilter {
-                action: Some(action.into()),
-                ..Default::default()
-            },
-            100,
-            0,
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    rows
+    app.audit_rows(action).await
 }
 
 async fn banners_are_written_by_admins_checked_and_pushed_live(db: Db) {

@@ -232,20 +232,7 @@ async fn previews_reach_only_public_sites(db: Db) {
     );
 
     // Each refusal is audited with its reason; the fetch that worked too.
-    app.flush_audit().await;
-    let store = app.store().await;
-    let rows = store
-        .list_audit(
-            &uma::store::audit::AuditFilter {
-                action: Some("METADATA_FETCH".into()),
-                ..Default::default()
-            },
-            200,
-            0,
-        )
-        .await
-        .unwrap();
-    store.close().await;
+    let rows = app.audit_rows("METADATA_FETCH").await;
     for (url, _, reason) in &refusals {
         assert!(
             rows.iter().any(|r| {

@@ -102,21 +102,9 @@ fn stored_path(app: &TestApp, url: &str) -> std::path::PathBuf {
 }
 
 async fn audit_rows(app: &TestApp, action: &str) -> Vec<Value> {
-    app.flush_audit().await;
-    let store = app.store().await;
-    let rows = store
-        .list_audit(
-            &uma::store::audit::AuditFilter {
-                action: Some(action.into()),
-                ..Default::default()
-            },
-            100,
-            0,
-        )
+    app.audit_rows(action)
         .await
-        .unwrap();
-    store.close().await;
-    rows.into_iter()
+        .into_iter()
         .map(|r| {
             let details: Value = serde_json::from_str(&r.details).unwrap_or(Value::Null);
             json!({ "status": r.status, "resource": r.resource, "details": details })

@@ -160,31 +160,10 @@ pub(crate) fn app_page(
     title: &str,
     boot: serde_json::Value,
 ) -> Response {
-    let mut data = serde_json::json!({
-        "user": session.user_json(),
-        "demo": state.config.is_demo(),
-    });
-    if let (Some(d), serde_json::Value::Object(extra)) = (data.as_object_mut(), boot) {
-        d.extend(extra);
-    }
-    let body = state.templates.render(
-        template,
-        minijinja::context! {
-            nonce => nonce.0,
-            user => session.user_json(),
-            csrf_token => session.record.csrf_token,
-            expires_at => session.record.expires_at,
-            demo => state.config.is_demo(),
-            page => page,
-            title => title,
-            boot_json => minijinja::Value::from_safe_string(script_json(&data)),
-            boot => data,
-        },
-    );
-    html(StatusCode::OK, body)
+    reader_page(state, nonce, Some(session), template, page, title, boot)
 }
 
-/// A page anonymous readers may see too (public docs): the app page when signed in, else the
+/// A page anonymous readers may see too (public docs): with the user when signed in, else the
 /// same template with no user (the top bar offers to sign in).
 pub(crate) fn reader_page(
     state: &AppState,
@@ -195,10 +174,8 @@ pub(crate) fn reader_page(
     title: &str,
     boot: serde_json::Value,
 ) -> Response {
-    if let Some(session) = session {
-        return app_page(state, nonce, session, template, page, title, boot);
-    }
-    let mut data = serde_json::json!({ "user": null, "demo": state.config.is_demo() });
+    let user = session.map(CurrentSession::user_json);
+    let mut data = serde_json::json!({ "user": user, "demo": state.config.is_demo() });
     if let (Some(d), serde_json::Value::Object(extra)) = (data.as_object_mut(), boot) {
         d.extend(extra);
     }
@@ -206,6 +183,9 @@ pub(crate) fn reader_page(
         template,
         minijinja::context! {
             nonce => nonce.0,
+            user => user,
+            csrf_token => session.map(|s| s.record.csrf_token.clone()),
+            expires_at => session.map(|s| s.record.expires_at),
             demo => state.config.is_demo(),
             page => page,
             title => title,

@@ -2,7 +2,6 @@
 //! (a card's picture through Uma, so the browser never loads it from the site).
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -44,22 +43,10 @@ async fn image(
 ) -> AppResult<Response> {
     let (kind, bytes) = previews.image(&caller, q.url.as_deref()).await?;
     let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(kind.content_type()),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
+    crate::http::security::inert_file(
+        resp.headers_mut(),
+        kind.content_type(),
+        "private, max-age=3600",
     );
     Ok(resp)
 }

@@ -168,25 +168,11 @@ async fn serve(State(uploads): State<Uploads>, Path(name): Path<String>, req: Re
         return resp;
     }
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(served.kind.content_type()),
-    );
-    // Nothing in an upload runs: not as a page, not in a frame.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
-        ),
-    );
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    // The name is the content's hash: it never changes.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    // The address never changes: the name is made from the content.
+    crate::http::security::inert_file(
+        h,
+        served.kind.content_type(),
+        "private, max-age=31536000, immutable",
     );
     let how = if served.kind.is_image() {
         "inline"

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startUma, launchBrowser, screenshots } from "./harness.mjs";
+import { startUma, launchBrowser, screenshots, shots } from "./harness.mjs";
 
 const ADMIN_PW = "audit-admin-pw";
 let uma;
@@ -20,19 +20,6 @@ after(async () => {
   await uma?.stop();
 });
 
-async function shots(page, name) {
-  const vp = page.viewportSize();
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    for (const width of [1280, 390]) {
-      await page.setViewportSize({ width, height: width < 600 ? 844 : 900 });
-      await page.waitForTimeout(250);
-      await page.screenshot({ path: join(screenshots, `${name}-${width}-${scheme}.png`), fullPage: true });
-    }
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-  await page.setViewportSize(vp);
-}
 
 test("an administrator filters the audit log, reads a change and exports it", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });

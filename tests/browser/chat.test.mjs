@@ -7,7 +7,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServer } from "node:http";
-import { startUma, launchBrowser, screenshots } from "./harness.mjs";
+import { startUma, launchBrowser, screenshots, shots as allShots } from "./harness.mjs";
+
+const shots = (page, name) => allShots(page, name, { fullPage: false });
 
 const ADMIN_PW = "browser-admin-pw";
 const BOB_PW = "browser-bob-pw";
@@ -171,19 +173,6 @@ test("two people chat and draw together", async () => {
   await b.context.close();
 });
 
-async function shots(page, name) {
-  const vp = page.viewportSize();
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    for (const width of [1280, 390]) {
-      await page.setViewportSize({ width, height: width < 600 ? 844 : 860 });
-      await page.waitForTimeout(250);
-      await page.screenshot({ path: join(screenshots, `${name}-${width}-${scheme}.png`) });
-    }
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-  await page.setViewportSize(vp);
-}
 
 test("a picture and a PDF attached in chat reach the other person", async () => {
   const a = await signIn("admin", ADMIN_PW);

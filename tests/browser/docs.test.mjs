@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startUma, launchBrowser, screenshots } from "./harness.mjs";
+import { startUma, launchBrowser, screenshots, shots } from "./harness.mjs";
 
 const ADMIN_PW = "docs-admin-pw";
 const ALICE_PW = "docs-alice-pw";
@@ -32,19 +32,6 @@ async function signIn(username, password) {
   return page;
 }
 
-async function shots(page, name) {
-  const vp = page.viewportSize();
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    for (const width of [1280, 390]) {
-      await page.setViewportSize({ width, height: width < 600 ? 844 : 900 });
-      await page.waitForTimeout(300);
-      await page.screenshot({ path: join(screenshots, `${name}-${width}-${scheme}.png`), fullPage: true });
-    }
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-  await page.setViewportSize(vp);
-}
 
 const ARTICLE = `Backups run every night; this is how to check and restore them.
 

@@ -84,3 +84,18 @@ export async function launchBrowser() {
     ],
   });
 }
+
+/** Screenshots of a page in light and dark at 1280 and 390 px (`name-width-scheme.png`). */
+export async function shots(page, name, { fullPage = true } = {}) {
+  const vp = page.viewportSize();
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: width < 600 ? 844 : 900 });
+      await page.waitForTimeout(250);
+      await page.screenshot({ path: join(screenshots, `${name}-${width}-${scheme}.png`), fullPage });
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(vp);
+}

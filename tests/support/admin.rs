@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use sqlx::Connection;
 
 use uma::config::{DatabaseConfig, Secret};
-use uma::store::audit::AuditQuery;
 
 use crate::support::browser::Browser;
 pub use crate::support::calls::json_of;
@@ -120,19 +119,5 @@ pub async fn assert_field_error(resp: reqwest::Response, field: &str) {
 }
 
 pub async fn audit_rows(env: &Env, action: &str) -> Vec<uma::store::audit::AuditRow> {
-    env.app.flush_audit().await;
-    let store = env.app.store().await;
-    let (rows, _) = store
-        .search_audit(
-            &AuditQuery {
-                action: Some(action.into()),
-                ..Default::default()
-            },
-            200,
-            0,
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    rows
+    env.app.audit_rows(action).await
 }

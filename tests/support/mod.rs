@@ -204,6 +204,25 @@ impl TestApp {
         self.audit.flush().await;
     }
 
+    /// The audit rows of `action` (newest first, up to 2000), after writing the queued ones.
+    pub async fn audit_rows(&self, action: &str) -> Vec<uma::store::audit::AuditRow> {
+        self.flush_audit().await;
+        let store = self.store().await;
+        let (rows, _) = store
+            .search_audit(
+                &uma::store::audit::AuditQuery {
+                    action: Some(action.into()),
+                    ..Default::default()
+                },
+                2000,
+                0,
+            )
+            .await
+            .unwrap();
+        store.close().await;
+        rows
+    }
+
     /// Stops the server the way SIGTERM does and waits for it to finish.
     /// Waits for the server to stop by itself, and gives what its run returned.
     pub async fn finished(mut self) -> std::io::Result<()> {

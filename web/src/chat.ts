@@ -791,29 +791,21 @@ function presenceDot(online: boolean | undefined): HTMLElement {
   return h("span", { class: `chat-dot${online ? " is-online" : ""}`, role: "img", "aria-label": online ? "online" : "offline" });
 }
 
-function clipIcon(): SVGSVGElement {
+/** A line icon drawn with `d` (stroked in the text colour). */
+function icon(d: string): SVGSVGElement {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("class", "chat-clip");
   const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
+  path.setAttribute("d", d);
   svg.append(path);
   return svg;
 }
 
-function fileIcon(): SVGSVGElement {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("class", "chat-clip");
-  const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", "M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5M9 13h6M9 17h6");
-  svg.append(path);
-  return svg;
-}
+const clipIcon = () => icon("M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
+const fileIcon = () => icon("M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5M9 13h6M9 17h6");
 
 /** The text of a message, or what it carries when it has none. */
 function textOf(m: Msg): string {
