@@ -6,17 +6,13 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::calls::{field, get, json_of, post};
+use crate::support::calls::{field, get, post, put};
 use crate::support::{on_both, Db, TestApp};
 
 on_both!(
     the_knowledge_base_is_read_by_users_and_written_by_admins,
     published_docs_are_public_only_when_the_setting_says_so
 );
-
-async fn put(b: &Browser, csrf: &str, path: &str, body: Value) -> (u16, Value) {
-    json_of(b.send(Method::PUT, path, Some(csrf), Some(body)).await).await
-}
 
 fn titles(list: &Value) -> Vec<String> {
     list.as_array()

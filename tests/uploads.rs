@@ -7,11 +7,10 @@
 use std::time::Duration;
 
 use base64::Engine;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::browser::{Browser, Part};
-use crate::support::calls::{delete, field, get, json_of, post};
+use crate::support::calls::{delete, field, get, json_of, post, put};
 use crate::support::{on_both, Db, TestApp};
 
 on_both!(
@@ -456,31 +455,23 @@ async fn docs_files_follow_their_doc(db: Db) {
     assert_eq!(s, 200, "{pdf_up}");
     let pdf_url = pdf_up["url"].as_str().unwrap().to_owned();
     // A PDF is no cover.
-    let (s, body) = json_of(
-        admin
-            .send(
-                Method::PUT,
-                &format!("/api/admin/docs/{doc_id}"),
-                Some(&acsrf),
-                Some(json!({ "coverImage": pdf_url })),
-            )
-            .await,
+    let (s, body) = put(
+        &admin,
+        &acsrf,
+        &format!("/api/admin/docs/{doc_id}"),
+        json!({ "coverImage": pdf_url }),
     )
     .await;
     assert_eq!((s, field(&body)), (400, "coverImage"), "{body}");
-    let (s, body) = json_of(
-        admin
-            .send(
-                Method::PUT,
-                &format!("/api/admin/docs/{doc_id}"),
-                Some(&acsrf),
-                Some(json!({
-                    "coverImage": cover_url,
-                    "content": format!("See [the spec]({pdf_url}).\n\n![diagram]({cover_url})"),
-                    "published": false,
-                })),
-            )
-            .await,
+    let (s, body) = put(
+        &admin,
+        &acsrf,
+        &format!("/api/admin/docs/{doc_id}"),
+        json!({
+            "coverImage": cover_url,
+            "content": format!("See [the spec]({pdf_url}).\n\n![diagram]({cover_url})"),
+            "published": false,
+        }),
     )
     .await;
     assert_eq!(s, 200, "{body}");
@@ -507,15 +498,11 @@ async fn docs_files_follow_their_doc(db: Db) {
         401,
         "draft's file shown"
     );
-    let (s, _) = json_of(
-        admin
-            .send(
-                Method::PUT,
-                &format!("/api/admin/docs/{doc_id}"),
-                Some(&acsrf),
-                Some(json!({ "published": true })),
-            )
-            .await,
+    let (s, _) = put(
+        &admin,
+        &acsrf,
+        &format!("/api/admin/docs/{doc_id}"),
+        json!({ "published": true }),
     )
     .await;
     assert_eq!(s, 200);

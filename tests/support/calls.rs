@@ -23,6 +23,11 @@ pub async fn post(b: &Browser, csrf: &str, path: &str, body: Value) -> (u16, Val
     json_of(b.post_json(path, Some(csrf), body).await).await
 }
 
+/// `PUT path` with a JSON body.
+pub async fn put(b: &Browser, csrf: &str, path: &str, body: Value) -> (u16, Value) {
+    json_of(b.send(Method::PUT, path, Some(csrf), Some(body)).await).await
+}
+
 /// `DELETE path`, with a JSON body when given.
 pub async fn delete(b: &Browser, csrf: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     json_of(b.send(Method::DELETE, path, Some(csrf), body).await).await
