@@ -48,6 +48,27 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// The audit log: verify its chain, prune old rows.
+    Audit {
+        /// What to do with the audit log.
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+/// `uma audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain of audit rows; name the first row changed, removed or added outside Uma
+    /// (exit status 1 then).
+    Verify,
+    /// Delete rows older than a date (YYYY-MM-DD), leaving a signed checkpoint so the rest still
+    /// verifies.
+    Prune {
+        /// Rows before this day (UTC) go.
+        #[arg(long)]
+        before: String,
+    },
 }
 
 /// `uma secrets …`.
@@ -132,7 +153,62 @@ pub async fn main() -> ExitCode {
         Command::CheckRealms => check_realms().await,
         Command::InitTemplates => init_templates().await,
         Command::User { action } => user(action).await,
+        Command::Audit { action } => audit(action).await,
     }
+}
+
+async fn audit(action: AuditCommand) -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let store = match app::open_store(&config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let secret = match crate::bootstrap::cookie_secret(&config) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let key = crate::audit::chain_key(&secret);
+    let code = match action {
+        AuditCommand::Verify => match store.verify_audit_chain(&key).await {
+            Ok(r) => match &r.broken {
+                None => {
+                    println!(
+                        "audit chain intact: {} rows checked (from #{} to #{})",
+                        r.checked, r.from, r.head
+                    );
+                    ExitCode::SUCCESS
+                }
+                Some(b) => {
+                    println!(
+                        "audit chain broken at #{}{}: {}",
+                        b.seq,
+                        b.id.as_deref()
+                            .map(|id| format!(" (row {id})"))
+                            .unwrap_or_default(),
+                        b.reason
+                    );
+                    println!("{} rows before it checked", r.checked);
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => fail(e),
+        },
+        AuditCommand::Prune { before } => match crate::http::admin::parse_instant(&before, false) {
+            Some(at) if before.trim().len() == 10 => match store.purge_audit(at, &key).await {
+                Ok(n) => {
+                    println!("{n} audit rows before {before} deleted; a signed checkpoint keeps the chain verifiable");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            },
+            _ => fail(format!("--before: '{before}' is not a date (YYYY-MM-DD)")),
+        },
+    };
+    store.close().await;
+    code
 }
 
 async fn serve() -> ExitCode {

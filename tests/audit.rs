@@ -475,6 +475,80 @@ async fn audit_flow(env: &Env) {
         .any(|r| r.details.contains("\"username\":\"ALI\"")));
 }
 
+/// Someone with the database edits a row, then removes it: the API and `uma audit verify` name
+/// the row each time.
+async fn chain_flow(env: &Env) {
+    let (admin, _) = env.login("admin").await;
+    for _ in 0..3 {
+        assert_eq!(admin.get("/api/admin/audit-logs").await.status(), 200);
+    }
+    env.app.flush_audit().await;
+    let verify = || async {
+        let (s, r) = json_of(admin.get("/api/admin/audit-logs/verify").await).await;
+        assert_eq!(s, 200, "{r}");
+        r
+    };
+    let r = verify().await;
+    assert!(r["broken"].is_null(), "{r}");
+    assert!(r["checked"].as_u64().unwrap() >= 4, "{r}");
+    let vars = env.app.cli_vars();
+    let (code, out, err) = crate::support::run_uma(&["audit", "verify"], &vars, None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("audit chain intact"), "{out}");
+    let (code, out, _) =
+        crate::support::run_uma(&["audit", "prune", "--before", "2000-01-01"], &vars, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("0 audit rows"), "{out}");
+    let (code, _, err) =
+        crate::support::run_uma(&["audit", "prune", "--before", "last week"], &vars, None);
+    assert_eq!(code, 1);
+    assert!(err.contains("--before"), "{err}");
+
+    env.exec("UPDATE audit_logs SET resource = 'vm:999' WHERE chain_seq = 3")
+        .await;
+    let r = verify().await;
+    assert_eq!(r["broken"]["seq"], 3, "{r}");
+    assert!(
+        r["broken"]["reason"].as_str().unwrap().contains("changed"),
+        "{r}"
+    );
+    let id = r["broken"]["id"].as_str().unwrap().to_owned();
+    let (code, out, _) = crate::support::run_uma(&["audit", "verify"], &vars, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("broken at #3") && out.contains(&id), "{out}");
+
+    env.exec("DELETE FROM audit_logs WHERE chain_seq = 3").await;
+    let r = verify().await;
+    assert_eq!(r["broken"]["seq"], 3, "{r}");
+    assert!(
+        r["broken"]["reason"].as_str().unwrap().contains("missing"),
+        "{r}"
+    );
+    env.app.flush_audit().await;
+    let rows = audit_rows(env, "AUDIT_VERIFY").await;
+    assert!(rows.iter().any(|r| r.status == "WARNING"), "{rows:?}");
+    assert!(rows.iter().any(|r| r.status == "SUCCESS"), "{rows:?}");
+    let (alice, _) = env.login("alice").await;
+    assert_eq!(
+        alice.get("/api/admin/audit-logs/verify").await.status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn audit_chain_on_sqlite() {
+    let env = Env::start(false).await;
+    chain_flow(&env).await;
+    env.done().await;
+}
+
+#[tokio::test]
+async fn audit_chain_on_mariadb() {
+    let env = Env::start(true).await;
+    chain_flow(&env).await;
+    env.done().await;
+}
+
 #[tokio::test]
 async fn audit_logs_on_sqlite() {
     let env = Env::start(false).await;

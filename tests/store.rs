@@ -35,6 +35,8 @@ async fn mysql_store() -> (Store, String) {
 
 const TABLES: &[&str] = &[
     "app_config",
+    "audit_chain",
+    "audit_checkpoints",
     "audit_logs",
     "blocks",
     "chat_groups",
@@ -608,7 +610,15 @@ async fn audit(store: &Store) {
             .len(),
         1
     );
-    assert_eq!(store.purge_audit(now_ms() + 1).await.unwrap(), 3);
+    // The rows form a chain; retention leaves a signed checkpoint to verify from.
+    let key = b"deployment key";
+    let report = store.verify_audit_chain(key).await.unwrap();
+    assert_eq!((report.checked, &report.broken), (3, &None), "{report:?}");
+    assert_eq!(store.purge_audit(now_ms() + 1, key).await.unwrap(), 3);
+    let report = store.verify_audit_chain(key).await.unwrap();
+    assert_eq!((report.checked, report.from, report.broken), (0, 4, None));
+    let forged = store.verify_audit_chain(b"another key").await.unwrap();
+    assert!(forged.broken.unwrap().reason.contains("signature"));
 
     // What a caller names is clipped to its column, and one long row does not sink its batch.
     let long = NewAudit {
@@ -636,7 +646,43 @@ async fn audit(store: &Store) {
     assert_eq!(clipped.resource.chars().count(), 191);
     assert!(clipped.resource.starts_with("group:éé") && clipped.resource.ends_with('…'));
     assert_eq!(clipped.user_agent.as_deref().unwrap().chars().count(), 1024);
-    assert_eq!(store.purge_audit(now_ms() + 1).await.unwrap(), 2);
+    let report = store.verify_audit_chain(key).await.unwrap();
+    assert_eq!((report.checked, report.head, report.broken), (2, 5, None));
+    assert_eq!(store.purge_audit(now_ms() + 1, key).await.unwrap(), 2);
+}
+
+/// Two instances writing at once (two stores on one MariaDB, many small batches each) leave one
+/// unbroken chain.
+#[tokio::test]
+async fn two_writers_leave_one_chain() {
+    let (a, url) = mysql_store().await;
+    let b = Store::connect(&DatabaseConfig::MySql(Secret::new(url.clone())))
+        .await
+        .unwrap();
+    let row = |who: &str, i: usize| NewAudit {
+        username: who.into(),
+        action: "LOGIN".into(),
+        resource: format!("auth:{i}"),
+        status: "SUCCESS".into(),
+        ..Default::default()
+    };
+    let write = |store: Store, who: &'static str| async move {
+        for i in 0..40 {
+            store
+                .insert_audit_rows(&[row(who, i), row(who, i + 1000)])
+                .await
+                .unwrap();
+        }
+    };
+    tokio::join!(write(a.clone(), "a"), write(b.clone(), "b"));
+    let report = a.verify_audit_chain(b"k").await.unwrap();
+    assert_eq!(
+        (report.checked, report.head, report.broken),
+        (160, 160, None)
+    );
+    a.close().await;
+    b.close().await;
+    drop_mysql_database(&url).await;
 }
 
 async fn settings_and_notifications(store: &Store) {

@@ -168,6 +168,7 @@ actions! {
     "Administration" {
         ViewAuditLogs = "VIEW_AUDIT_LOGS": "The audit log was read.",
         AuditExport = "AUDIT_EXPORT": "The audit log (filtered) was exported as CSV or JSON Lines.",
+        AuditVerify = "AUDIT_VERIFY": "The audit log's chain was verified (a WARNING names the first row that does not hold).",
         ViewAuditStats = "VIEW_AUDIT_STATS": "Audit statistics were read.",
         ViewAuditSuggestions = "VIEW_AUDIT_SUGGESTIONS": "The audit page's filter suggestions were read.",
         SettingsAccessUpdate = "SETTINGS_ACCESS_UPDATE": "Which directory groups may sign in, or are administrators, was changed.",

@@ -77,6 +77,16 @@ impl AuditSink for StoreSink {
     }
 }
 
+/// The key that signs the audit chain's retention checkpoints, derived from the deployment's
+/// cookie secret (every instance has it; rows and checkpoints alone don't).
+pub fn chain_key(secret: &crate::secret::Secret) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable!());
+    mac.update(b"uma audit chain v1");
+    mac.finalize().into_bytes().into()
+}
+
 /// Row status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

@@ -44,6 +44,29 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/audit-logs/stats", get(stats))
         .route("/api/admin/audit-logs/suggestions", get(suggestions))
         .route("/api/admin/audit-logs/export", get(export))
+        .route("/api/admin/audit-logs/verify", get(verify))
+}
+
+/// Walks the audit chain: `{checked, from, head, broken: {seq, id?, reason} | null}`.
+async fn verify(
+    State(state): State<AppState>,
+    Extension(session): Extension<CurrentSession>,
+    client: ClientInfo,
+) -> AppResult<Json<Value>> {
+    let key = crate::audit::chain_key(&state.cookie_secret);
+    let report = state.store.verify_audit_chain(&key).await?;
+    state.audit.record(
+        &actor(&session, &client),
+        AuditAction::AuditVerify,
+        "admin:audit-logs",
+        if report.broken.is_some() {
+            Status::Warning
+        } else {
+            Status::Success
+        },
+        json!({ "checked": report.checked, "head": report.head, "broken": report.broken }),
+    );
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
 }
 
 /// Rows read per batch of an export.

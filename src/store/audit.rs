@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{exec, new_id, now_ms, on_pool, Store, StoreResult};
+use super::{new_id, now_ms, on_pool, Store, StoreResult};
 
 /// One audit row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -199,9 +199,6 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        );
         let now = now_ms();
         // Text a caller chose (a resource names what they asked for) is clipped to its column:
         // on MariaDB one row too long would fail the whole batch.
@@ -221,10 +218,24 @@ impl Store {
                 created_at: r.created_at.unwrap_or(now),
             })
             .collect();
+        let insert = format!(
+            "INSERT INTO audit_logs ({AUDIT_COLS}, chain_seq, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        // The chain's head is taken first, as a lock: writers (on any instance) queue on it, so
+        // the rows form one chain in the order they are written.
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
+            sqlx::query("UPDATE audit_chain SET seq = seq WHERE id = 'head'")
+                .execute(&mut *tx)
+                .await?;
+            let (mut seq, mut hash): (i64, String) =
+                sqlx::query_as("SELECT seq, hash FROM audit_chain WHERE id = 'head'")
+                    .fetch_one(&mut *tx)
+                    .await?;
             for r in &written {
-                sqlx::query(&sql)
+                seq += 1;
+                hash = super::audit_chain::row_hash(seq, &hash, r);
+                sqlx::query(&insert)
                     .bind(&r.id)
                     .bind(&r.user_id)
                     .bind(&r.username)
@@ -236,9 +247,16 @@ impl Store {
                     .bind(&r.status)
                     .bind(&r.op_id)
                     .bind(r.created_at)
+                    .bind(seq)
+                    .bind(&hash)
                     .execute(&mut *tx)
                     .await?;
             }
+            sqlx::query("UPDATE audit_chain SET seq = ?, hash = ? WHERE id = 'head'")
+                .bind(seq)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         })?;
         Ok(written)
@@ -419,13 +437,51 @@ impl Store {
         })?)
     }
 
-    /// Deletes audit rows older than `before` (retention); returns how many.
-    pub async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
-        Ok(exec!(self, |p| sqlx::query(
-            "DELETE FROM audit_logs WHERE created_at < ?"
-        )
-        .bind(before)
-        .execute(p)
-        .await)?)
+    /// Deletes audit rows older than `before` (retention); returns how many. The last deleted
+    /// row of the chain is kept as a checkpoint signed with `key` (its place and hash), from
+    /// which verification starts.
+    pub async fn purge_audit(&self, before: i64, key: &[u8]) -> StoreResult<u64> {
+        let now = now_ms();
+        let deleted = on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            // Writers wait: the chain does not move while its start is cut.
+            sqlx::query("UPDATE audit_chain SET seq = seq WHERE id = 'head'")
+                .execute(&mut *tx)
+                .await?;
+            let last: Option<(i64, String)> = sqlx::query_as(
+                "SELECT chain_seq, row_hash FROM audit_logs WHERE chain_seq IS NOT NULL AND created_at < ? ORDER BY chain_seq DESC LIMIT 1",
+            )
+            .bind(before)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut n = 0;
+            if let Some((seq, hash)) = last {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (id, seq, hash, signature, created_at) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(new_id())
+                .bind(seq)
+                .bind(&hash)
+                .bind(super::audit_chain::sign(key, seq, &hash))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                n += sqlx::query(
+                    "DELETE FROM audit_logs WHERE chain_seq IS NOT NULL AND chain_seq <= ?",
+                )
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            // Rows from before the chain existed.
+            n += sqlx::query("DELETE FROM audit_logs WHERE chain_seq IS NULL AND created_at < ?")
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await.map(|()| n)
+        })?;
+        Ok(deleted)
     }
 }

@@ -3,6 +3,7 @@
 //! numbering and run at start-up.
 
 pub mod audit;
+pub mod audit_chain;
 pub mod auth;
 pub mod chat;
 pub mod docs;

@@ -51,6 +51,10 @@ test("an administrator filters the audit log, reads a change and exports it", as
   assert.ok((await page.locator(".audit-bar").count()) === 24, "24 hourly bars");
   await shots(page, "admin-audit");
 
+  // The chain holds.
+  await page.click("[data-audit-verify]");
+  await page.waitForSelector('[data-audit-alert] :text("The chain holds")');
+
   // Filter by action: the address keeps it; a reload shows the same.
   await page.fill("#af-action", "SETTINGS_LIMITS_UPDATE");
   await page.click('[data-audit-filters] button[type=submit]');

@@ -168,6 +168,13 @@ fn rows(c: &Ctx) -> Vec<Row> {
         ),
         r(
             "GET",
+            "/api/admin/audit-logs/verify",
+            "/api/admin/audit-logs/verify",
+            None,
+            Admin,
+        ),
+        r(
+            "GET",
             "/api/admin/sessions",
             "/api/admin/sessions",
             None,

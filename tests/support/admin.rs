@@ -67,6 +67,23 @@ impl Env {
         (b, csrf)
     }
 
+    /// Runs one statement on the app's database (for tests that tamper with it).
+    pub async fn exec(&self, sql: &str) {
+        match &self.database {
+            DatabaseConfig::Sqlite(path) => {
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+            DatabaseConfig::MySql(url) => {
+                let mut c = sqlx::MySqlConnection::connect(url.expose()).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+
     /// Moves the audit rows of `op_id` to `at` (ms): the writer stamps rows with "now".
     pub async fn backdate(&self, op_id: &str, at: i64) {
         let sql = "UPDATE audit_logs SET created_at = ? WHERE op_id = ?";

@@ -335,6 +335,34 @@ form.addEventListener("reset", () => {
   });
 });
 
+interface ChainReport {
+  checked: number;
+  from: number;
+  head: number;
+  broken: { seq: number; id: string | null; reason: string } | null;
+}
+
+/** Walks the chain on the server and says whether it holds, or where it breaks. */
+async function verifyChain(button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  fill(alertEl, h("p", { class: "alert alert-info card-note", role: "status", text: "Verifying the chain…" }));
+  try {
+    const r = await get<ChainReport>("/api/admin/audit-logs/verify");
+    fill(
+      alertEl,
+      r.broken
+        ? h("p", { class: "alert alert-error card-note", role: "alert" }, `The chain breaks at row #${r.broken.seq}${r.broken.id ? ` (${r.broken.id})` : ""}: ${r.broken.reason}. ${plural(r.checked, "row")} before it hold.`)
+        : h("p", { class: "alert alert-ok card-note", role: "status", text: `The chain holds: ${plural(r.checked, "row")} checked, #${r.from} to #${r.head}. Nothing was changed, removed or added outside Uma.` }),
+    );
+  } catch (e) {
+    fill(alertEl, h("p", { class: "alert alert-error card-note", role: "alert", text: `The chain could not be verified: ${messageOf(e)}` }));
+  } finally {
+    button.disabled = false;
+  }
+}
+const verifyButton = must<HTMLButtonElement>("[data-audit-verify]");
+verifyButton.addEventListener("click", () => void verifyChain(verifyButton));
+
 const socket = initLive(document);
 socket?.on("audit:new", (b: { rows: Row[] }) => arrived(b.rows));
 const follow = () => void request(live.checked ? "audit:watch" : "audit:unwatch", {});
