@@ -208,3 +208,85 @@ async fn settings_on_mariadb() {
     settings_flow(&env).await;
     env.done().await;
 }
+
+/// One's own sessions: listed with this one marked, another one signed out, or all the others
+/// at once; someone else's do not exist for them.
+async fn own_sessions_flow(env: &Env) {
+    let (here, csrf) = env.login("alice").await;
+    let (laptop, _) = env.login("alice").await;
+    let (phone, _) = env.login("alice").await;
+    let (bob, bcsrf) = env.login("bob").await;
+    let anon = crate::support::browser::Browser::new(&env.app.url(""));
+    assert_eq!(anon.get("/api/sessions").await.status(), 401);
+
+    let (s, list) = json_of(here.get("/api/sessions").await).await;
+    assert_eq!(s, 200);
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 3, "{list}");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    assert!(sessions.iter().all(|s| s["username"] == "alice"));
+    let laptop_id = {
+        let (_, l) = json_of(laptop.get("/api/sessions").await).await;
+        l["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Bob can't see or end alice's sessions.
+    let (_, bobs) = json_of(bob.get("/api/sessions").await).await;
+    assert_eq!(bobs["sessions"].as_array().unwrap().len(), 1);
+    let resp = bob
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/sessions/{laptop_id}"),
+            Some(&bcsrf),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(laptop.get("/api/auth").await.status(), 200);
+
+    // Alice signs the laptop out, then every other one.
+    let resp = here
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/sessions/{laptop_id}"),
+            Some(&csrf),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(laptop.get("/api/sessions").await.status(), 401);
+    let (s, r) = json_of(
+        here.post_json("/api/sessions/revoke-others", Some(&csrf), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, &r["revoked"]), (200, &json!(1)), "{r}");
+    assert_eq!(phone.get("/api/sessions").await.status(), 401);
+    let (_, list) = json_of(here.get("/api/sessions").await).await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(bob.get("/api/sessions").await.status(), 200, "bob stays");
+    let rows = audit_rows(env, "SESSION_REVOKED").await;
+    assert!(rows.iter().filter(|r| r.username == "alice").count() >= 2);
+    assert_eq!(here.get("/settings").await.status(), 200);
+}
+
+#[tokio::test]
+async fn own_sessions_on_sqlite() {
+    let env = Env::start(false).await;
+    own_sessions_flow(&env).await;
+    env.done().await;
+}
+
+#[tokio::test]
+async fn own_sessions_on_mariadb() {
+    let env = Env::start(true).await;
+    own_sessions_flow(&env).await;
+    env.done().await;
+}

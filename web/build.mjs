@@ -20,6 +20,7 @@ const options = {
     "src/pages/admin-pools.ts",
     "src/pages/admin-notifications.ts",
     "src/pages/admin-audit.ts",
+    "src/pages/settings.ts",
     "src/pages/docs.ts",
     "src/pages/admin-docs.ts",
     "src/pages/admin-limits.ts",

@@ -1,6 +1,7 @@
 //! Sign-in routes: `POST /api/login`, `POST /api/logout`, `GET /api/auth`, `GET /api/user`, the
 //! form posts of the login page (`POST /login`, `POST /logout`), and the admin's session list
-//! (`GET /api/admin/sessions`, `DELETE /api/admin/sessions/{id}`).
+//! (`GET /api/admin/sessions`, `DELETE /api/admin/sessions/{id}`), and each person's own
+//! (`GET /api/sessions`, `DELETE /api/sessions/{id}`, `POST /api/sessions/revoke-others`).
 
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(form_logout))
         .route("/api/admin/sessions", get(list_sessions))
         .route("/api/admin/sessions/{id}", delete(revoke_session))
+        .route("/api/sessions", get(my_sessions))
+        .route("/api/sessions/{id}", delete(revoke_my_session))
+        .route("/api/sessions/revoke-others", post(revoke_my_others))
 }
 
 /// Sign-in input.
@@ -519,6 +523,37 @@ async fn api_user(session: Option<Extension<CurrentSession>>) -> Json<serde_json
     }
 }
 
+/// A session as the lists show it, with its open sockets (asked from its actor).
+async fn session_json(
+    state: &AppState,
+    r: &SessionRecord,
+    me: &CurrentSession,
+) -> serde_json::Value {
+    let sockets = match uma_actors::call!(state.sessions.get(), |reply| SessionsMsg::Get(
+        r.id.clone(),
+        reply
+    )) {
+        Ok(Some(actor)) => uma_actors::call!(actor, uma_actors::sessions::SessionMsg::Sockets)
+            .map(|s| s.len())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    json!({
+        "id": r.id,
+        "username": r.username,
+        "displayName": r.display_name,
+        "isAdmin": r.is_admin,
+        "authSource": r.auth_source,
+        "ipAddress": r.ip_address,
+        "userAgent": r.user_agent,
+        "createdAt": r.created_at,
+        "lastSeenAt": r.last_seen_at,
+        "expiresAt": r.expires_at,
+        "sockets": sockets,
+        "current": r.id == me.record.id,
+    })
+}
+
 async fn list_sessions(
     State(state): State<AppState>,
     Extension(me): Extension<CurrentSession>,
@@ -526,31 +561,87 @@ async fn list_sessions(
     let records = state.store.active_sessions(now_ms()).await?;
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let sockets = match uma_actors::call!(state.sessions.get(), |reply| SessionsMsg::Get(
-            r.id.clone(),
-            reply
-        )) {
-            Ok(Some(actor)) => uma_actors::call!(actor, uma_actors::sessions::SessionMsg::Sockets)
-                .map(|s| s.len())
-                .unwrap_or(0),
-            _ => 0,
-        };
-        out.push(json!({
-            "id": r.id,
-            "username": r.username,
-            "displayName": r.display_name,
-            "isAdmin": r.is_admin,
-            "authSource": r.auth_source,
-            "ipAddress": r.ip_address,
-            "userAgent": r.user_agent,
-            "createdAt": r.created_at,
-            "lastSeenAt": r.last_seen_at,
-            "expiresAt": r.expires_at,
-            "sockets": sockets,
-            "current": r.id == me.record.id,
-        }));
+        out.push(session_json(&state, &r, &me).await);
     }
     Ok(Json(json!({ "sessions": out })))
+}
+
+/// The caller's own live sessions (this one marked `current`).
+async fn own_sessions(state: &AppState, me: &CurrentSession) -> AppResult<Vec<SessionRecord>> {
+    let now = now_ms();
+    Ok(state
+        .store
+        .active_sessions(now)
+        .await?
+        .into_iter()
+        .filter(|r| r.username == me.username() && CurrentSession::is_live(r, now))
+        .collect())
+}
+
+async fn my_sessions(
+    State(state): State<AppState>,
+    Extension(me): Extension<CurrentSession>,
+) -> AppResult<Json<serde_json::Value>> {
+    let mut out = Vec::new();
+    for r in own_sessions(&state, &me).await? {
+        out.push(session_json(&state, &r, &me).await);
+    }
+    Ok(Json(json!({ "sessions": out })))
+}
+
+/// Ends one of the caller's sessions; someone else's does not exist for them.
+async fn revoke_my_session(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Extension(me): Extension<CurrentSession>,
+    Path(id): Path<String>,
+) -> AppResult<Json<serde_json::Value>> {
+    let mine = own_sessions(&state, &me).await?;
+    let Some(record) = mine.iter().find(|r| r.id == id) else {
+        return Err(AppError::with_message(
+            ErrorCode::NotFound,
+            "No such session",
+        ));
+    };
+    state
+        .records
+        .end(&record.id, EndReason::Revoked, &state.sessions)
+        .await?;
+    state.audit.record(
+        &actor(me.username(), &client),
+        AuditAction::SessionRevoked,
+        &format!("user:session:{}", record.username),
+        Status::Success,
+        json!({ "own": true, "sessionCreatedAt": record.created_at }),
+    );
+    Ok(Json(json!({ "success": true })))
+}
+
+/// Signs the caller out everywhere but here.
+async fn revoke_my_others(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Extension(me): Extension<CurrentSession>,
+) -> AppResult<Json<serde_json::Value>> {
+    let mut revoked = 0;
+    for r in own_sessions(&state, &me).await? {
+        if r.id == me.record.id {
+            continue;
+        }
+        state
+            .records
+            .end(&r.id, EndReason::Revoked, &state.sessions)
+            .await?;
+        revoked += 1;
+    }
+    state.audit.record(
+        &actor(me.username(), &client),
+        AuditAction::SessionRevoked,
+        &format!("user:session:{}", me.username()),
+        Status::Success,
+        json!({ "own": true, "others": revoked }),
+    );
+    Ok(Json(json!({ "success": true, "revoked": revoked })))
 }
 
 async fn revoke_session(

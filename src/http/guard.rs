@@ -77,6 +77,7 @@ fn need(path: &str) -> Need {
         || under("/api/upload")
         || under("/api/uploads")
         || under("/api/metadata")
+        || under("/api/sessions")
         || under("/whiteboard")
     {
         Need::Session

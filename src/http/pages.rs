@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/guests/{vmid}/console", get(console_page))
         .route("/create", get(create_page))
         .route("/sdn", get(sdn_page))
+        .route("/settings", get(settings_page))
         .route("/docs", get(docs_page))
         .route("/docs/{id}", get(doc_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
@@ -426,6 +427,23 @@ async fn create_page(
         "create",
         "New guest",
         serde_json::json!({ "pool": pool, "type": kind }),
+    )
+}
+
+/// A person's own settings (theme, chat, blocks, sessions); the island loads its data.
+async fn settings_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+) -> Response {
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "settings/index.html",
+        "settings",
+        "Settings",
+        serde_json::json!({}),
     )
 }
 

@@ -58,6 +58,8 @@ struct Ctx {
     upid: String,
     /// Alice's upload: its id and its stored name.
     upload: (String, String),
+    /// One of alice's sessions.
+    alice_session: String,
 }
 
 fn r(
@@ -211,6 +213,23 @@ fn rows(c: &Ctx) -> Vec<Row> {
             Signed,
         ),
         r("GET", "/api/uploads", "/api/uploads", None, Signed),
+        // One's own settings and sessions.
+        r("GET", "/settings", "/settings", None, Signed),
+        r("GET", "/api/sessions", "/api/sessions", None, Signed),
+        r(
+            "DELETE",
+            "/api/sessions/{id}",
+            format!("/api/sessions/{}", c.alice_session),
+            None,
+            Theirs(404),
+        ),
+        r(
+            "POST",
+            "/api/sessions/revoke-others",
+            "/api/sessions/revoke-others",
+            body(json!({})),
+            Signed,
+        ),
         // Link previews: anyone signed in, for public sites only (tests/previews.rs).
         r("GET", "/api/metadata", "/api/metadata", None, Signed),
         r(
@@ -1222,6 +1241,16 @@ async fn setup(app: &TestApp) -> (Ctx, Tenant, PollingSocket) {
             .trim_start_matches("/uploads/")
             .to_owned(),
     );
+    let alice_session = app
+        .state
+        .store
+        .active_sessions(uma::store::now_ms())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.username == "alice")
+        .map(|s| s.id)
+        .expect("alice is signed in");
     quiet(app).await;
     (
         Ctx {
@@ -1231,6 +1260,7 @@ async fn setup(app: &TestApp) -> (Ctx, Tenant, PollingSocket) {
             hardware,
             upid,
             upload,
+            alice_session,
         },
         mallory,
         mallory_socket,
