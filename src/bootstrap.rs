@@ -118,14 +118,11 @@ pub async fn set_local_password(
     pw: &str,
     is_admin: bool,
 ) -> Result<bool, BootstrapError> {
-    let changed = match store.local_account(username).await? {
-        Some((_, account)) => !password::verify(pw, &account.password_hash),
-        None => false,
-    };
-    let user = store.find_or_create_user(username, None).await?;
-    let hash = password::hash(pw).map_err(|e| BootstrapError::Hash(e.to_string()))?;
-    store
-        .upsert_local_account(&user.id, &hash, is_admin)
-        .await?;
-    Ok(changed)
+    use crate::services::accounts::PasswordError;
+    crate::services::accounts::set_local_password(store, username, pw, is_admin)
+        .await
+        .map_err(|e| match e {
+            PasswordError::Store(s) => BootstrapError::Store(s),
+            PasswordError::Hash(h) => BootstrapError::Hash(h),
+        })
 }

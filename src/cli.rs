@@ -639,9 +639,5 @@ async fn end_sessions(config: &Config, store: &crate::store::Store, username: &s
 
 /// Usernames Uma accepts for local accounts.
 pub fn valid_username(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    crate::services::accounts::valid_username(name)
 }

@@ -87,6 +87,8 @@ pub struct AppState {
     pub uploads: crate::services::uploads::Uploads,
     /// Link previews.
     pub previews: crate::services::previews::Previews,
+    /// Local accounts and the people Uma knows (administrators).
+    pub accounts: crate::services::accounts::Accounts,
 }
 
 /// Shows what identifies the instance, never a secret: the configuration and the Proxmox client
@@ -142,6 +144,12 @@ impl FromRef<AppState> for crate::services::uploads::Uploads {
 impl FromRef<AppState> for crate::services::previews::Previews {
     fn from_ref(s: &AppState) -> Self {
         s.previews.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::services::accounts::Accounts {
+    fn from_ref(s: &AppState) -> Self {
+        s.accounts.clone()
     }
 }
 

@@ -29,5 +29,6 @@ mod settings;
 mod store;
 mod tree;
 mod uploads;
+mod users;
 mod watch;
 mod whiteboard;

@@ -21,6 +21,7 @@ const options = {
     "src/pages/admin-notifications.ts",
     "src/pages/admin-audit.ts",
     "src/pages/settings.ts",
+    "src/pages/admin-users.ts",
     "src/pages/docs.ts",
     "src/pages/admin-docs.ts",
     "src/pages/admin-limits.ts",

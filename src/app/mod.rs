@@ -350,12 +350,20 @@ impl App {
             event_limits.clone(),
         )
         .map_err(StartError::Previews)?;
+        let records = crate::auth::records::SessionRecords::new(store.clone(), redis.clone());
+        let accounts = crate::services::accounts::Accounts::new(
+            store.clone(),
+            audit.clone(),
+            records.clone(),
+            sessions.clone(),
+        );
         let state = AppState {
+            accounts,
             notices,
             docs,
             uploads,
             previews,
-            records: crate::auth::records::SessionRecords::new(store.clone(), redis.clone()),
+            records,
             config: config.clone(),
             signer: CookieSigner::new(&cookie_secret),
             cookies: CookiePolicy {

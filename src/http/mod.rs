@@ -25,6 +25,7 @@ pub mod sdn;
 pub mod security;
 pub mod settings;
 pub mod uploads;
+pub mod users;
 pub mod whiteboard;
 
 use axum::extract::Request;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::router())
         .merge(uploads::router())
         .merge(previews::router())
+        .merge(users::router())
         .merge(guests::router())
         .merge(consoles::router())
         .merge(pools::router())

@@ -62,6 +62,10 @@ pub fn router() -> Router<AppState> {
             )),
         )
         .route(
+            "/admin/users",
+            get(admin_page("admin/users.html", "admin-users", "People")),
+        )
+        .route(
             "/admin/audit",
             get(admin_page("admin/audit.html", "admin-audit", "Audit log")),
         )

@@ -208,6 +208,7 @@ pub async fn limit(
 // SDN, replication, and Proxmox roles/users (declared here, at the end, to stay clear of the
 // modules above).
 pub mod access;
+pub mod accounts;
 pub mod chat;
 pub mod cluster_feed;
 pub mod docs;

@@ -323,6 +323,25 @@ impl Store {
         })?)
     }
 
+    /// Every user Uma knows (signed in once, or a local account), by name.
+    pub async fn all_users(&self) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLS} FROM users ORDER BY username");
+        Ok(on_pool!(self, |p| sqlx::query_as::<_, User>(&sql)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Per username, the newest sign-in on record: `(username, when, admin then, how)`.
+    pub async fn last_sign_ins(&self) -> StoreResult<Vec<(String, i64, bool, String)>> {
+        Ok(on_pool!(self, |p| sqlx::query_as(
+            "SELECT s.username, s.created_at, s.is_admin, s.auth_source FROM sessions s \
+             JOIN (SELECT username, MAX(created_at) AS latest FROM sessions GROUP BY username) m \
+             ON m.username = s.username AND m.latest = s.created_at"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+
     /// Stores a new session record.
     pub async fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
         let sql = format!(

@@ -139,6 +139,43 @@ fn rows(c: &Ctx) -> Vec<Row> {
         ),
         r("GET", "/admin/docs", "/admin/docs", None, Admin),
         r("GET", "/admin/audit", "/admin/audit", None, Admin),
+        r("GET", "/admin/users", "/admin/users", None, Admin),
+        r("GET", "/api/admin/users", "/api/admin/users", None, Admin),
+        r(
+            "POST",
+            "/api/admin/users",
+            "/api/admin/users",
+            body(json!({ "username": "mallorys-friend" })),
+            Admin,
+        ),
+        r(
+            "POST",
+            "/api/admin/users/{username}/password",
+            "/api/admin/users/alice/password",
+            body(json!({})),
+            Admin,
+        ),
+        r(
+            "POST",
+            "/api/admin/users/{username}/disable",
+            "/api/admin/users/alice/disable",
+            body(json!({})),
+            Admin,
+        ),
+        r(
+            "POST",
+            "/api/admin/users/{username}/enable",
+            "/api/admin/users/alice/enable",
+            body(json!({})),
+            Admin,
+        ),
+        r(
+            "POST",
+            "/api/admin/users/{username}/sessions/revoke",
+            "/api/admin/users/alice/sessions/revoke",
+            body(json!({})),
+            Admin,
+        ),
         // Administration.
         r(
             "GET",

@@ -158,7 +158,7 @@ const sessions = new DataTable<Session>({
   key: (s) => s.id,
   empty: () => "No session.",
   columns: [
-    { id: "device", label: "Browser", class: "col-name", render: (td, s) => fill(td, h("strong", { text: device(s.userAgent) }), s.current ? h("span", { class: "pill pill-info", text: "this one" }) : null) },
+    { id: "device", label: "Browser", class: "col-name", render: (td, s) => fill(td, h("strong", { text: device(s.userAgent) }), s.current ? " " : null, s.current ? h("span", { class: "pill pill-info", text: "this one" }) : null) },
     { id: "ip", label: "Address", render: (td, s) => setText(td, s.ipAddress ?? "—") },
     { id: "since", label: "Signed in", render: (td, s) => setText(td, dateTime(s.createdAt)) },
     { id: "seen", label: "Last active", render: (td, s) => setText(td, s.current ? "now" : ago(s.lastSeenAt)) },

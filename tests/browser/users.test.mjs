@@ -1,0 +1,67 @@
+// An administrator adds a local account on /admin/users, hands over the password Uma shows once,
+// the new person signs in with it, and the administrator signs them out from the live sessions.
+// Screenshots light and dark at 1280 and 390 px.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startUma, launchBrowser, shots } from "./harness.mjs";
+
+const ADMIN_PW = "users-admin-pw";
+let uma;
+let browser;
+
+before(async () => {
+  uma = await startUma({ UMA_ADMIN_PASSWORD: ADMIN_PW });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await uma?.stop();
+});
+
+async function signIn(username, password) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(`${uma.url}/login`);
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${uma.url}/dashboard`);
+  return { context, page, problems };
+}
+
+test("an administrator adds an account, the person signs in, and is signed out again", async () => {
+  const admin = await signIn("admin", ADMIN_PW);
+  await admin.page.goto(`${uma.url}/admin/users`);
+  await admin.page.waitForSelector('[data-users] tr:has-text("admin")');
+
+  await admin.page.click("[data-new-account]");
+  const dialog = admin.page.locator("dialog[open]");
+  await dialog.locator("[name=username]").fill("erin smith");
+  await dialog.locator('button[type=submit]').click();
+  await dialog.locator(".field-error:not([hidden])").first().waitFor();
+  await dialog.locator("[name=username]").fill("erin");
+  await dialog.locator('button[type=submit]').click();
+  const password = await admin.page.locator("[data-new-password]").textContent();
+  assert.ok(password && password.length >= 16);
+  await admin.page.screenshot({ path: `${process.cwd()}/../../target/screenshots/admin-users-password-1280-light.png` });
+  await admin.page.locator('dialog[open] button:has-text("Done")').click();
+  await admin.page.waitForSelector('[data-users] tr:has-text("erin")');
+
+  const erin = await signIn("erin", password);
+  await admin.page.reload();
+  await admin.page.waitForSelector('[data-live-sessions] tr:has-text("erin")');
+  await shots(admin.page, "admin-users");
+  await admin.page.click('[data-user-signout="erin"]');
+  await admin.page.click('dialog[open] button:has-text("Sign out")');
+  await admin.page.waitForSelector('[data-users-alert] :text("erin is signed out")');
+  const status = await erin.page.evaluate(async () => (await fetch("/api/sessions")).status);
+  assert.equal(status, 401);
+
+  assert.deepEqual(admin.problems.filter((p) => !/status of 400/.test(p)), []);
+  await erin.context.close();
+  await admin.context.close();
+});
