@@ -118,6 +118,10 @@ test("the pool owner grants and revokes access; the server refuses an unknown us
   await alice.click('[data-acl] button[aria-label="Revoke PVEVMUser from bob@pve"]');
   await alice.click("dialog[open] button[type=submit]");
   await alice.waitForSelector('[data-acl] tr:has-text("bob@pve")', { state: "detached" });
+  // The pool's own whiteboard is one click away.
+  await alice.click("[data-pool-whiteboard]");
+  await alice.waitForURL(/\/whiteboard\?board=pool%3ADEV_alice_1/);
+  await alice.waitForSelector("[data-whiteboard][data-ready=true]");
 });
 
 test("SDN: alice has no zone to use; the administrator creates a VNet and sees the apply button", async () => {
