@@ -65,3 +65,20 @@ test("an administrator adds an account, the person signs in, and is signed out a
   await erin.context.close();
   await admin.context.close();
 });
+
+test("an administrator sets which directory groups are administrators and may sign in", async () => {
+  const admin = await signIn("admin", ADMIN_PW);
+  await admin.page.goto(`${uma.url}/admin/acl`);
+  const form = admin.page.locator("[data-signin-groups] form");
+  await form.locator("[name=adminGroups]").fill("uma-admins\ncn=ops,ou=groups,dc=example,dc=org");
+  await form.locator("[name=allowedGroups]").fill("developers\ntesters\n");
+  await form.locator('button[type=submit]').click();
+  await form.locator(':text("Saved.")').waitFor();
+  await admin.page.reload();
+  const saved = admin.page.locator("[data-signin-groups] form");
+  assert.equal(await saved.locator("[name=adminGroups]").inputValue(), "uma-admins\ncn=ops,ou=groups,dc=example,dc=org");
+  assert.equal(await saved.locator("[name=allowedGroups]").inputValue(), "developers\ntesters");
+  await shots(admin.page, "admin-acl-signin");
+  assert.deepEqual(admin.problems, []);
+  await admin.context.close();
+});

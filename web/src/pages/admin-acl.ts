@@ -1,8 +1,9 @@
 // Admin: the cluster's access control list — every entry (path, user or group, role,
-// propagation), filterable; grant a role on a path; remove an entry.
+// propagation), filterable; grant a role on a path; remove an entry; and the directory groups
+// whose members are administrators or may sign in at all.
 import { initShell, type Boot } from "../ui/shell";
 import { h, fill, must, setText, announce, uid } from "../ui/dom";
-import { api, get, messageOf } from "../ui/api";
+import { api, get, messageOf, type ApiError } from "../ui/api";
 import { DataTable } from "../ui/table";
 import { field, validate, showServerError, clearErrors, formAlert, str, bool, revalidateOnInput } from "../ui/form";
 import { confirmAction } from "../ui/dialog";
@@ -122,5 +123,63 @@ async function remove(e: Entry): Promise<void> {
   void load();
 }
 
+/** The directory groups whose members are administrators, and those allowed to sign in. */
+async function signinGroups(): Promise<void> {
+  const root = must("[data-signin-groups]");
+  let cfg: { adminGroups: string[]; allowedGroups: string[]; environmentAdminGroups: string[] };
+  try {
+    cfg = await get("/api/settings/access");
+  } catch (e) {
+    fill(root, h("p", { class: "alert alert-error", text: `The sign-in groups could not be loaded: ${messageOf(e)}` }));
+    return;
+  }
+  const lines = (v: string[]) => v.join("\n");
+  const list = (form: HTMLElement, name: string) =>
+    str(form, name)
+      .split("\n")
+      .map((g) => g.trim())
+      .filter(Boolean);
+  const form = h(
+    "form",
+    { novalidate: true, "aria-label": "Who may sign in" },
+    h(
+      "div",
+      { class: "form-grid" },
+      field({
+        label: "Administrator groups",
+        name: "adminGroups",
+        textarea: true,
+        rows: 3,
+        value: lines(cfg.adminGroups),
+        hint: cfg.environmentAdminGroups.length
+          ? `One group per line. Members of ${cfg.environmentAdminGroups.join(", ")} (ADMIN_GROUPS) are administrators whatever this says.`
+          : "One group per line (a name or a DN).",
+      }),
+      field({
+        label: "Allowed groups",
+        name: "allowedGroups",
+        textarea: true,
+        rows: 3,
+        value: lines(cfg.allowedGroups),
+        hint: "One group per line. Empty: everyone in the directory may sign in; otherwise only these groups' members (and administrators).",
+      }),
+    ),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "button button-primary", text: "Save" })),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    try {
+      await api("POST", "/api/settings/access", { adminGroups: list(form, "adminGroups"), allowedGroups: list(form, "allowedGroups") });
+      formAlert(form, "Saved. It applies from each person's next sign-in.", "ok");
+      announce("Sign-in groups saved.");
+    } catch (err) {
+      showServerError(form, err as ApiError);
+    }
+  });
+  fill(root, form);
+}
+
+void signinGroups();
 void grantForm();
 void load();
