@@ -22,6 +22,7 @@ const options = {
     "src/pages/admin-audit.ts",
     "src/pages/settings.ts",
     "src/pages/admin-users.ts",
+    "src/pages/hardware.ts",
     "src/pages/docs.ts",
     "src/pages/admin-docs.ts",
     "src/pages/admin-limits.ts",

@@ -68,6 +68,7 @@ fn need(path: &str) -> Need {
         || under("/sdn")
         || under("/api/proxmox")
         || under("/settings")
+        || under("/templates")
         || under("/api/hardware-templates")
         || under("/api/chat")
         || under("/api/groups")

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/create", get(create_page))
         .route("/sdn", get(sdn_page))
         .route("/settings", get(settings_page))
+        .route("/templates", get(templates_page))
         .route("/docs", get(docs_page))
         .route("/docs/{id}", get(doc_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
@@ -431,6 +432,23 @@ async fn create_page(
         "create",
         "New guest",
         serde_json::json!({ "pool": pool, "type": kind }),
+    )
+}
+
+/// Hardware templates (own, shared, prebuilt); the island loads them.
+async fn templates_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+) -> Response {
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "hardware/index.html",
+        "templates",
+        "Hardware templates",
+        serde_json::json!({}),
     )
 }
 

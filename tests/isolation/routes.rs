@@ -252,6 +252,7 @@ fn rows(c: &Ctx) -> Vec<Row> {
         r("GET", "/api/uploads", "/api/uploads", None, Signed),
         // One's own settings and sessions.
         r("GET", "/settings", "/settings", None, Signed),
+        r("GET", "/templates", "/templates", None, Signed),
         r("GET", "/api/sessions", "/api/sessions", None, Signed),
         r(
             "DELETE",

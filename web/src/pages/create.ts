@@ -3,6 +3,7 @@
 // beside it (what is used, what this request adds, what is left) before anything is sent. Or a
 // clone of a template. Each step validates before the next; the server's errors go back to the
 // step and field they concern. Creation runs as a task whose progress is shown until it ends.
+import { templateExtras, type HwTemplate } from "../ui/hwtemplates";
 import { initShell, type Boot } from "../ui/shell";
 import { request } from "../live";
 import { h, fill, must, uid, announce } from "../ui/dom";
@@ -20,13 +21,6 @@ interface CreateBoot extends Boot {
   type: GuestKind | "clone" | null;
 }
 
-interface HwTemplate {
-  id: string;
-  name: string;
-  description?: string;
-  category?: string;
-  config: Record<string, string | number | boolean>;
-}
 
 interface Limits {
   limits: { maxCpu: number; maxMemory: number; maxDisk: number; maxVMs: number; maxLXCs: number };
@@ -65,7 +59,6 @@ const FIELD_STEP: Record<string, number> = {
   storage: 2, diskSize: 2, iso: 2, ostemplate: 2, ostype: 2, net0: 2, bridge: 2, password: 2, sshPublicKeys: 2, unprivileged: 2,
 };
 /** Template keys users may set after creation; the others are only for administrators. */
-const APPLY_AFTER = new Set(["cpu", "vga", "agent", "tablet", "balloon", "onboot", "bios", "machine", "numa"]);
 
 const form = h("form", { class: "wizard-form", novalidate: true, "aria-label": "New guest" });
 const stepNav = h("ol", { class: "steps", "aria-label": "Steps" });
@@ -239,10 +232,16 @@ function buildHardware(el: HTMLFieldSetElement): void {
     const custom = h("input", { type: "radio", name, value: "", checked: true });
     box.append(h("label", { class: "choice" }, custom, h("span", { class: "choice-title", text: "Custom" }), h("span", { class: "choice-meta", text: "Set cores and memory yourself." })));
     custom.addEventListener("change", () => (form.dataset.hw = ""));
+    // `/create?hw=<id>` (the templates page's Use) starts from that template.
+    const wanted = new URLSearchParams(location.search).get("hw");
     for (const t of hwTemplates) {
       const c = t.config;
       const input = h("input", { type: "radio", name, value: t.id });
       input.addEventListener("change", () => applyTemplate(t));
+      if (t.id === wanted) {
+        input.checked = true;
+        queueMicrotask(() => applyTemplate(t));
+      }
       box.append(
         h(
           "label",
@@ -279,17 +278,6 @@ function applyTemplate(t: HwTemplate): void {
     ].join(" ");
   }
   updateQuota();
-}
-
-function templateExtras(t: HwTemplate | undefined): { apply: [string, string][]; skip: string[] } {
-  const apply: [string, string][] = [];
-  const skip: string[] = [];
-  for (const [k, v] of Object.entries(t?.config ?? {})) {
-    if (["cores", "sockets", "memory", "net0"].includes(k)) continue;
-    if (APPLY_AFTER.has(k)) apply.push([k, String(v)]);
-    else skip.push(k);
-  }
-  return { apply, skip };
 }
 
 // --- step 3: disk and media ---------------------------------------------------------------------
