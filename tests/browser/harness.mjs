@@ -99,3 +99,16 @@ export async function shots(page, name, { fullPage = true } = {}) {
   await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize(vp);
 }
+
+/** The serious and critical accessibility violations axe-core finds on the page as it is. */
+export async function axeViolations(page) {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  const source = (await import("node:fs")).readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+  // Evaluated through the browser protocol: the page's CSP (rightly) refuses inline scripts.
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(source);
+  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
+}

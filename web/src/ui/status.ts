@@ -87,9 +87,21 @@ export function updateMeter(el: HTMLElement, o: Omit<MeterOptions, "label" | "co
   }
   el.dataset.level = f === null ? "none" : f >= 0.9 ? "high" : f >= 0.75 ? "mid" : "low";
   if (text && text.textContent !== o.text) text.textContent = o.text;
-  if (f === null) el.removeAttribute("aria-valuenow");
-  else el.setAttribute("aria-valuenow", String(Math.round(f * 100)));
-  el.setAttribute("aria-valuetext", o.valueText ?? o.text);
+  // A meter needs a value: without one it is a picture with its text as the name.
+  const label = el.dataset.label ?? el.getAttribute("aria-label") ?? "";
+  el.dataset.label = label;
+  if (f === null) {
+    el.setAttribute("role", "img");
+    for (const a of ["aria-valuenow", "aria-valuetext", "aria-valuemin", "aria-valuemax"]) el.removeAttribute(a);
+    el.setAttribute("aria-label", `${label}: ${o.valueText ?? o.text}`);
+  } else {
+    el.setAttribute("role", "meter");
+    el.setAttribute("aria-label", label);
+    el.setAttribute("aria-valuemin", "0");
+    el.setAttribute("aria-valuemax", "100");
+    el.setAttribute("aria-valuenow", String(Math.round(f * 100)));
+    el.setAttribute("aria-valuetext", o.valueText ?? o.text);
+  }
 }
 
 /** A quota bar: what is used, what a request adds, against the limit (0 = unlimited). */
@@ -111,12 +123,13 @@ export function quotaMeter(o: { label: string; used: number; add?: number; limit
     "div",
     {
       class: `meter meter-quota${o.compact ? " meter-stack" : ""}${over ? " is-over" : ""}${unlimited ? " is-unlimited" : ""}`,
-      role: "meter",
-      "aria-label": o.label,
-      "aria-valuemin": "0",
-      "aria-valuemax": "100",
+      // With no limit there is no value to measure: a picture named by its text.
+      role: unlimited ? "img" : "meter",
+      "aria-label": unlimited ? `${o.label}: ${text}` : o.label,
+      "aria-valuemin": unlimited ? undefined : "0",
+      "aria-valuemax": unlimited ? undefined : "100",
       "aria-valuenow": unlimited ? undefined : String(Math.round(Math.min(1, total / o.limit) * 100)),
-      "aria-valuetext": `${text}${over ? ", over the limit" : ""}`,
+      "aria-valuetext": unlimited ? undefined : `${text}${over ? ", over the limit" : ""}`,
     },
     o.compact ? null : h("span", { class: "meter-label", text: o.label }),
     o.compact ? h("span", { class: "meter-text", text }) : null,
