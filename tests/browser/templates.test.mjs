@@ -71,3 +71,31 @@ test("a user makes, edits and deletes a hardware template; prebuilt ones are onl
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+test("a pool owner makes a stopped VM a template from its page", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(`${uma.url}/login`);
+  await page.fill("input[name=username]", "alice");
+  await page.fill("input[name=password]", ALICE_PW);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${uma.url}/dashboard`);
+  // Her stopped VM.
+  const href = await page.evaluate(async () => {
+    const r = await (await fetch("/api/proxmox/resources")).json();
+    const list = Array.isArray(r) ? r : (r.data ?? r.resources ?? []);
+    const vm = list.find((x) => x.type === "qemu" && x.status === "stopped" && !x.template && x.pool === "DEV_alice_1");
+    return vm ? `/guests/${vm.vmid}` : null;
+  });
+  assert.ok(href, "the demo cluster gives alice a stopped VM");
+  await page.goto(`${uma.url}${href}`);
+  await page.click("[data-make-template]");
+  await page.click('dialog[open] button:has-text("Make template")');
+  await page.waitForSelector("[data-guest-status] :text-matches('template', 'i')", { timeout: 20_000 });
+  assert.equal(await page.locator("[data-make-template]").count(), 0, "no second time");
+  assert.deepEqual(problems, []);
+  await context.close();
+});

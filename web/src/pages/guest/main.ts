@@ -9,7 +9,7 @@
 import { resources, type Resource } from "../../ui/resources";
 import { onConnect, request, onLiveState, initLive } from "../../live";
 import { h, fill, must, setText } from "../../ui/dom";
-import { get, messageOf } from "../../ui/api";
+import { api, get, messageOf } from "../../ui/api";
 import { Chart } from "../../ui/chart";
 import { guestStatus, meter, updateMeter, lockText } from "../../ui/status";
 import { bytes, bytesOf, pct, uptime, tags as splitTags } from "../../ui/format";
@@ -56,6 +56,12 @@ function buildActions(): void {
   const other = h("div", { class: "button-row" });
   if (caps.console && !isTemplateGuest()) other.append(h("a", { class: "button", href: `/guests/${vmid}/console`, text: "Console" }));
   if (caps.clone) other.append(h("button", { type: "button", class: "button", text: "Clone…", onclick: () => void cloneGuest() }));
+  // A stopped VM can become a template (to clone from); Proxmox keeps no way back.
+  if (caps.allocate && !isCt && !isTemplateGuest() && effectiveStatus() === "stopped") {
+    const make = actionButton("Make template…", "", () => void makeTemplate());
+    make.dataset.makeTemplate = "";
+    other.append(make);
+  }
   if (caps.allocate) other.append(actionButton("Delete…", "button-danger-quiet", () => void deleteGuest()));
   if (other.childElementCount) parts.push(other);
   if (!caps.power) parts.unshift(h("p", { class: "muted small", text: `You can watch this ${noun} but not power it.` }));
@@ -69,6 +75,8 @@ function renderHeader(): void {
   if (statusEl.dataset.v !== key) {
     statusEl.dataset.v = key;
     fill(statusEl, gone ? h("span", { class: "pill pill-bad", text: "Deleted" }) : guestStatus(st, { template: isTemplateGuest(), lock }));
+    // What may be done depends on the state (Make template: stopped VMs only).
+    if (actionsEl.childElementCount) buildActions();
   }
   setText(must("[data-guest-name]"), status.name ?? res.name ?? `Guest ${vmid}`);
   setText(must("[data-guest-node]"), res.node ?? b.node);
@@ -86,6 +94,25 @@ async function cloneGuest(): Promise<void> {
       }
     });
   });
+}
+
+async function makeTemplate(): Promise<void> {
+  const name = status.name ?? res.name ?? String(vmid);
+  const ok = await confirmAction({
+    title: `Make ${name} a template?`,
+    message: "A template can't be started: it is what new VMs are cloned from (full or linked clones). Proxmox has no way back to a normal VM.",
+    confirmLabel: "Make template",
+  });
+  if (!ok) return;
+  try {
+    const r = await api<{ upid?: string }>("POST", `/api/proxmox/vm/${vmid}/template`, {});
+    if (r.upid) {
+      tasks.started(r.upid, vmid);
+      followTask(r.upid, `Making ${name} a template`, `${name} is a template now.`, () => void refreshStatus());
+    }
+  } catch (e) {
+    fill(progressEl, h("span", { class: "alert alert-error", text: messageOf(e) }));
+  }
 }
 
 async function deleteGuest(): Promise<void> {
