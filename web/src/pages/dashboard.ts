@@ -4,12 +4,13 @@
 import { initShell, watchFreshness, type Boot } from "../ui/shell";
 import { resources, isTemplate, type Resource } from "../ui/resources";
 import { h, fill, must, setText, announce } from "../ui/dom";
-import { get, messageOf } from "../ui/api";
+import { api, get, messageOf, type ApiError } from "../ui/api";
 import { guestTable } from "../ui/guests";
 import { clusterStatus, meter, nodeStatus, quotaMeter, updateMeter } from "../ui/status";
 import { bytes, bytesOf, gib, mib, pct, plural, tags as splitTags, uptime, clock } from "../ui/format";
 import { POWER, power, whyNot, type PowerAction } from "../ui/power";
-import { confirmAction } from "../ui/dialog";
+import { confirmAction, openDialog } from "../ui/dialog";
+import { field, showServerError, str } from "../ui/form";
 
 interface DashBoot extends Boot {
   cluster: { ok: boolean; version?: string; error?: string };
@@ -178,6 +179,9 @@ export function poolCard(p: Pool): HTMLElement {
       h("a", { href: `/pools/${encodeURIComponent(p.poolid)}`, class: "pool-name", text: p.poolid }),
       p.owned ? h("span", { class: "badge", text: "owner" }) : p.allowManage && !b.user.isAdmin ? h("span", { class: "badge", text: "manager" }) : null,
       p.comment ? h("span", { class: "muted small pool-comment", text: p.comment }) : null,
+      p.owned && u.vms + u.lxcs === 0
+        ? h("button", { type: "button", class: "button button-small button-danger-quiet pool-delete", text: "Delete…", "aria-label": `Delete pool ${p.poolid}`, "data-delete-pool": p.poolid, onclick: () => void deletePool(p) })
+        : null,
     ),
     h(
       "div",
@@ -193,14 +197,56 @@ export function poolCard(p: Pool): HTMLElement {
 
 function renderPools(): void {
   if (!pools.length) {
-    fill(
-      poolsEl,
-      h("p", { class: "empty" }, "You have no pools yet. ", b.user.isAdmin ? h("a", { href: "/admin/pools", text: "Create one" }) : "Ask an administrator for one."),
-    );
+    fill(poolsEl, h("p", { class: "empty" }, "You have no pools yet. ", h("button", { type: "button", class: "link-button", text: "Make one", onclick: () => newPool() }), " to create guests in."));
     return;
   }
   fill(poolsEl, ...pools.map(poolCard));
 }
+
+/** A line above the pools: what just happened to one. */
+const poolNote = h("p", { class: "alert card-note pool-note", role: "status", hidden: true });
+poolsEl.before(poolNote);
+function notePools(kind: "ok" | "error", text: string): void {
+  poolNote.className = `alert alert-${kind} card-note pool-note`;
+  poolNote.setAttribute("role", kind === "error" ? "alert" : "status");
+  poolNote.textContent = text;
+  poolNote.hidden = false;
+}
+
+/** A pool of one's own: Uma names it, the caller owns it, the default quota applies. */
+function newPool(): void {
+  openDialog({
+    title: "New pool",
+    body: [
+      field({ label: "What is it for?", name: "comment", maxlength: 200, placeholder: "e.g. Team testing", hint: "Shown with the pool. Uma names the pool after you; the default quota applies." }),
+    ],
+    submitLabel: "Create pool",
+    onSubmit: async (form) => {
+      try {
+        const r = await api<{ poolid?: string; aclWarning?: string | null }>("POST", "/api/proxmox/pools", { comment: str(form, "comment") || undefined });
+        notePools(r.aclWarning ? "error" : "ok", r.aclWarning ? `Pool ${r.poolid ?? ""} created, but its access in Proxmox could not be set (${r.aclWarning}); an administrator can grant it.` : `Pool ${r.poolid ?? ""} created: create guests in it with New guest.`);
+        void loadPools();
+        return true;
+      } catch (e) {
+        showServerError(form, e as ApiError);
+        return false;
+      }
+    },
+  });
+}
+
+async function deletePool(p: Pool): Promise<void> {
+  const ok = await confirmAction({ title: `Delete pool ${p.poolid}?`, message: "It holds no guest. Its access entries go with it.", confirmLabel: "Delete pool", danger: true });
+  if (!ok) return;
+  try {
+    await api("DELETE", `/api/proxmox/pools/${encodeURIComponent(p.poolid)}`);
+    notePools("ok", `Pool ${p.poolid} deleted.`);
+  } catch (e) {
+    notePools("error", `Pool ${p.poolid} could not be deleted: ${messageOf(e)}`);
+  }
+  void loadPools();
+}
+must("[data-new-pool]").addEventListener("click", () => newPool());
 
 /** Pool usage changes when guests come, go or change size: read it again then. */
 function maybeReloadPools(): void {
