@@ -23,6 +23,7 @@ const options = {
     "src/pages/settings.ts",
     "src/pages/admin-users.ts",
     "src/pages/hardware.ts",
+    "src/pages/node.ts",
     "src/pages/docs.ts",
     "src/pages/admin-docs.ts",
     "src/pages/admin-limits.ts",

@@ -69,6 +69,7 @@ fn need(path: &str) -> Need {
         || under("/api/proxmox")
         || under("/settings")
         || under("/templates")
+        || under("/nodes")
         || under("/api/hardware-templates")
         || under("/api/chat")
         || under("/api/groups")

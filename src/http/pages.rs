@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/sdn", get(sdn_page))
         .route("/settings", get(settings_page))
         .route("/templates", get(templates_page))
+        .route("/nodes/{node}", get(node_page))
         .route("/docs", get(docs_page))
         .route("/docs/{id}", get(doc_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
@@ -432,6 +433,50 @@ async fn create_page(
         "create",
         "New guest",
         serde_json::json!({ "pool": pool, "type": kind }),
+    )
+}
+
+/// A node's page, for those who administer the cluster (what `node:watch` allows).
+async fn node_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    Extension(session): Extension<CurrentSession>,
+    Path(node): Path<String>,
+) -> Response {
+    let caller = Caller::new(&session, None, None);
+    let view = match services::view(&state.ops()).await {
+        Ok(v) => v,
+        Err(e) => {
+            return crate::http::error_page(
+                &state,
+                e.code.status(),
+                "The node could not be shown",
+                &e.message,
+                &nonce.0,
+            )
+        }
+    };
+    let known = view.resources.iter().any(|r| {
+        r.kind == crate::pve::models::ResourceKind::Node && r.node.as_deref() == Some(node.as_str())
+    });
+    if !view.engine.effective_admin(&caller.principal) || !known {
+        // Not theirs to see, or no such node: the same answer.
+        return crate::http::error_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Node not found",
+            "There is no such node, or it is for the cluster's administrators.",
+            &nonce.0,
+        );
+    }
+    app_page(
+        &state,
+        &nonce,
+        &session,
+        "node/index.html",
+        "dashboard",
+        &node,
+        serde_json::json!({ "node": node }),
     )
 }
 

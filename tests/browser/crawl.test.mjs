@@ -28,7 +28,7 @@ after(async () => {
 });
 
 const COMMON = ["/dashboard", "/create", "/templates", "/sdn", "/whiteboard", "/docs", "/settings"];
-const ADMIN = ["/admin/pools", "/admin/limits", "/admin/acl", "/admin/consoles", "/admin/docs", "/admin/notifications", "/admin/users", "/admin/audit"];
+const ADMIN = ["/nodes/pve1", "/admin/pools", "/admin/limits", "/admin/acl", "/admin/consoles", "/admin/docs", "/admin/notifications", "/admin/users", "/admin/audit"];
 
 async function crawl(username, password, pages) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -78,4 +78,33 @@ test("every page, as each role: accessible in both themes, no console error, no 
     ...(await crawl("dave", "crawl-dave-pw", COMMON)),
   ];
   assert.deepEqual(problems, []);
+});
+
+test("an administrator opens a node from the dashboard and follows it live", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${uma.url}/login`);
+  await page.fill("input[name=username]", "admin");
+  await page.fill("input[name=password]", ADMIN_PW);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${uma.url}/dashboard`);
+  await page.click('.node-link:has-text("pve1")');
+  await page.waitForURL(`${uma.url}/nodes/pve1`);
+  await page.waitForSelector('[data-node-status] :text("Online")');
+  await page.waitForSelector("[data-node-facts]:has-text('CPUs')");
+  await page.waitForSelector("[data-node-guests] li a[href^='/guests/']");
+  await page.waitForFunction(() => document.querySelectorAll("[data-charts] canvas").length >= 4);
+  await (await import("./harness.mjs")).shots(page, "node");
+  // Not for users: the same answer as a node that does not exist.
+  const alice = await browser.newContext();
+  const ap = await alice.newPage();
+  await ap.goto(`${uma.url}/login`);
+  await ap.fill("input[name=username]", "alice");
+  await ap.fill("input[name=password]", "crawl-alice-pw");
+  await ap.click("button[type=submit]");
+  await ap.waitForURL(`${uma.url}/dashboard`);
+  assert.equal((await ap.goto(`${uma.url}/nodes/pve1`)).status(), 404);
+  assert.equal(await ap.locator(".node-link").count(), 0);
+  await alice.close();
+  await context.close();
 });

@@ -253,6 +253,7 @@ fn rows(c: &Ctx) -> Vec<Row> {
         // One's own settings and sessions.
         r("GET", "/settings", "/settings", None, Signed),
         r("GET", "/templates", "/templates", None, Signed),
+        r("GET", "/nodes/{node}", "/nodes/pve1", None, Theirs(404)),
         r("GET", "/api/sessions", "/api/sessions", None, Signed),
         r(
             "DELETE",

@@ -95,7 +95,13 @@ function renderNodes(): void {
       row = h(
         "div",
         { class: "node-row" },
-        h("div", { class: "node-name" }, h("strong", { text: n.node }), h("span", { class: "node-status" }), h("span", { class: "node-uptime muted small num" })),
+        h(
+          "div",
+          { class: "node-name" },
+          b.user.isAdmin ? h("a", { href: `/nodes/${encodeURIComponent(n.node)}`, class: "node-link" }, h("strong", { text: n.node })) : h("strong", { text: n.node }),
+          h("span", { class: "node-status" }),
+          h("span", { class: "node-uptime muted small num" }),
+        ),
         meter({ label: `CPU of ${n.node}`, ...cpu }),
         meter({ label: `Memory of ${n.node}`, ...mem }),
       );
