@@ -156,6 +156,12 @@ test("an administrator writes an article in the editor, previews it, and a reade
   await admin.unroute("**/api/upload");
   await admin.click('[data-editor] [role=tab]:has-text("Preview")');
   await admin.waitForSelector('[data-editor] .editor-preview td:has-text("ciuser")');
+  // The tabs follow the arrow keys.
+  await admin.keyboard.press("ArrowLeft");
+  assert.equal(await admin.getAttribute('[data-editor] [role=tab]:has-text("Write")', "aria-selected"), "true");
+  await admin.keyboard.press("ArrowRight");
+  assert.equal(await admin.getAttribute('[data-editor] [role=tab]:has-text("Preview")', "aria-selected"), "true");
+  await admin.waitForSelector('[data-editor] .editor-preview td:has-text("ciuser")');
   await admin.waitForFunction(() => document.querySelector("[data-editor] .editor-preview img")?.naturalWidth > 0);
   await shots(admin, "admin-docs-editor");
   await admin.click('[data-editor] button[type=submit]');

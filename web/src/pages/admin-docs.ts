@@ -172,7 +172,7 @@ async function edit(id: string | null): Promise<void> {
     attach(files);
   });
   const writeTab = h("button", { type: "button", class: "tab", role: "tab", "aria-selected": "true", text: "Write" });
-  const previewTab = h("button", { type: "button", class: "tab", role: "tab", "aria-selected": "false", text: "Preview" });
+  const previewTab = h("button", { type: "button", class: "tab", role: "tab", "aria-selected": "false", tabindex: "-1", text: "Preview" });
   const form = h(
     "form",
     { class: "editor-form", novalidate: true },
@@ -199,6 +199,9 @@ async function edit(id: string | null): Promise<void> {
   const showPreview = async (on: boolean) => {
     writeTab.setAttribute("aria-selected", String(!on));
     previewTab.setAttribute("aria-selected", String(on));
+    // One stop in the tab order for the pair; the arrow keys move between them.
+    writeTab.tabIndex = on ? -1 : 0;
+    previewTab.tabIndex = on ? 0 : -1;
     content.hidden = on;
     toolbar.hidden = on;
     uploads.hidden = on;
@@ -215,6 +218,15 @@ async function edit(id: string | null): Promise<void> {
   };
   writeTab.addEventListener("click", () => void showPreview(false));
   previewTab.addEventListener("click", () => void showPreview(true));
+  for (const tab of [writeTab, previewTab]) {
+    tab.addEventListener("keydown", (e) => {
+      if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) return;
+      e.preventDefault();
+      const toPreview = e.key === "End" || (e.key !== "Home" && tab === writeTab);
+      void showPreview(toPreview);
+      (toPreview ? previewTab : writeTab).focus();
+    });
+  }
   form.addEventListener("input", () => (dirty = true));
   revalidateOnInput(form);
   form.addEventListener("submit", async (e) => {
