@@ -162,17 +162,25 @@ async fn audit(action: AuditCommand) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let store = match app::open_store(&config).await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    // The chain's key comes from the deployment's cookie secret: a command that made a new one
+    // (another data folder, another environment) would sign with the wrong key.
+    let secret_file = config.server.data_dir.join("cookie-secret");
+    if config.session.cookie_secret.is_none() && !secret_file.exists() {
+        return fail(format!(
+            "no cookie secret: set COOKIE_SECRET as the server has it, or run where {} is",
+            secret_file.display()
+        ));
+    }
     let secret = match crate::bootstrap::cookie_secret(&config) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let key = crate::audit::chain_key(&secret);
+    let store = match app::open_store(&config).await {
+        Ok(s) => s.with_audit_key(crate::audit::chain_key(&secret)),
+        Err(e) => return fail(e),
+    };
     let code = match action {
-        AuditCommand::Verify => match store.verify_audit_chain(&key).await {
+        AuditCommand::Verify => match store.verify_audit_chain().await {
             Ok(r) => match &r.broken {
                 None => {
                     println!(
@@ -196,16 +204,36 @@ async fn audit(action: AuditCommand) -> ExitCode {
             },
             Err(e) => fail(e),
         },
-        AuditCommand::Prune { before } => match crate::http::admin::parse_instant(&before, false) {
-            Some(at) if before.trim().len() == 10 => match store.purge_audit(at, &key).await {
+        AuditCommand::Prune { before } => {
+            let at = match crate::http::admin::parse_instant(&before, false) {
+                Some(at) if before.trim().len() == 10 => at,
+                _ => return fail(format!("--before: '{before}' is not a date (YYYY-MM-DD)")),
+            };
+            if at > crate::store::now_ms() {
+                return fail(format!(
+                    "--before: {before} is in the future; that would delete the whole log"
+                ));
+            }
+            match store.purge_audit(at).await {
                 Ok(n) => {
+                    // The prune itself is in the log (and in the chain).
+                    let row = crate::store::audit::NewAudit {
+                        username: "uma".into(),
+                        action: crate::audit::AuditAction::AuditPrune.as_str().into(),
+                        resource: "audit-logs".into(),
+                        details: serde_json::json!({ "before": before, "deleted": n }),
+                        status: "SUCCESS".into(),
+                        ..Default::default()
+                    };
+                    if let Err(e) = store.insert_audit_rows(&[row]).await {
+                        eprintln!("uma: the prune could not be recorded in the audit log: {e}");
+                    }
                     println!("{n} audit rows before {before} deleted; a signed checkpoint keeps the chain verifiable");
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
-            },
-            _ => fail(format!("--before: '{before}' is not a date (YYYY-MM-DD)")),
-        },
+            }
+        }
     };
     store.close().await;
     code
@@ -488,7 +516,7 @@ async fn user(action: UserAction) -> ExitCode {
             password_stdin,
         } => {
             if !valid_username(&username) {
-                return fail("usernames are 1-64 letters, digits, '.', '_', '-' or '@'");
+                return fail("usernames are 1-64 letters, digits, '.', '_' or '-' (not only dots)");
             }
             match store.local_account(&username).await {
                 Ok(Some(_)) => {

@@ -553,6 +553,8 @@ async fn docs_and_uploads(store: &Store) {
 }
 
 async fn audit(store: &Store) {
+    // The deployment's key signs the chain.
+    let store = &store.clone().with_audit_key([7; 32]);
     let rows: Vec<NewAudit> = ["LOGIN", "VM_START", "LOGIN"]
         .iter()
         .map(|a| NewAudit {
@@ -611,13 +613,17 @@ async fn audit(store: &Store) {
         1
     );
     // The rows form a chain; retention leaves a signed checkpoint to verify from.
-    let key = b"deployment key";
-    let report = store.verify_audit_chain(key).await.unwrap();
+    let report = store.verify_audit_chain().await.unwrap();
     assert_eq!((report.checked, &report.broken), (3, &None), "{report:?}");
-    assert_eq!(store.purge_audit(now_ms() + 1, key).await.unwrap(), 3);
-    let report = store.verify_audit_chain(key).await.unwrap();
+    assert_eq!(store.purge_audit(now_ms() + 1).await.unwrap(), 3);
+    let report = store.verify_audit_chain().await.unwrap();
     assert_eq!((report.checked, report.from, report.broken), (0, 4, None));
-    let forged = store.verify_audit_chain(b"another key").await.unwrap();
+    let forged = store
+        .clone()
+        .with_audit_key([9; 32])
+        .verify_audit_chain()
+        .await
+        .unwrap();
     assert!(forged.broken.unwrap().reason.contains("signature"));
 
     // What a caller names is clipped to its column, and one long row does not sink its batch.
@@ -646,9 +652,26 @@ async fn audit(store: &Store) {
     assert_eq!(clipped.resource.chars().count(), 191);
     assert!(clipped.resource.starts_with("group:éé") && clipped.resource.ends_with('…'));
     assert_eq!(clipped.user_agent.as_deref().unwrap().chars().count(), 1024);
-    let report = store.verify_audit_chain(key).await.unwrap();
+    let report = store.verify_audit_chain().await.unwrap();
     assert_eq!((report.checked, report.head, report.broken), (2, 5, None));
-    assert_eq!(store.purge_audit(now_ms() + 1, key).await.unwrap(), 2);
+
+    // Someone with the database but not the key: the row they add does not hold.
+    let forger = store.clone().with_audit_key([1; 32]);
+    forger
+        .insert_audit_rows(&[NewAudit {
+            username: "alice".into(),
+            action: "VM_DELETE".into(),
+            resource: "vm:100".into(),
+            status: "SUCCESS".into(),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+    let report = store.verify_audit_chain().await.unwrap();
+    let broken = report.broken.expect("the forged row is found");
+    assert_eq!(broken.seq, 6);
+    assert!(broken.reason.contains("changed"), "{}", broken.reason);
+    assert_eq!(store.purge_audit(now_ms() + 1).await.unwrap(), 3);
 }
 
 /// Two instances writing at once (two stores on one MariaDB, many small batches each) leave one
@@ -656,9 +679,11 @@ async fn audit(store: &Store) {
 #[tokio::test]
 async fn two_writers_leave_one_chain() {
     let (a, url) = mysql_store().await;
+    let a = a.with_audit_key([3; 32]);
     let b = Store::connect(&DatabaseConfig::MySql(Secret::new(url.clone())))
         .await
-        .unwrap();
+        .unwrap()
+        .with_audit_key([3; 32]);
     let row = |who: &str, i: usize| NewAudit {
         username: who.into(),
         action: "LOGIN".into(),
@@ -675,7 +700,7 @@ async fn two_writers_leave_one_chain() {
         }
     };
     tokio::join!(write(a.clone(), "a"), write(b.clone(), "b"));
-    let report = a.verify_audit_chain(b"k").await.unwrap();
+    let report = a.verify_audit_chain().await.unwrap();
     assert_eq!(
         (report.checked, report.head, report.broken),
         (160, 160, None)

@@ -69,6 +69,9 @@ async fn users_flow(env: &Env) {
         (json!({ "username": "no spaces" }), "username"),
         (json!({ "username": "" }), "username"),
         (json!({ "username": "alice" }), "username"),
+        (json!({ "username": "ALICE" }), "username"),
+        (json!({ "username": "alice@partner.example" }), "username"),
+        (json!({ "username": ".." }), "username"),
     ] {
         let (s, r) = post(&admin, &acsrf, "/api/admin/users", body.clone()).await;
         assert_eq!(
@@ -125,9 +128,14 @@ async fn users_flow(env: &Env) {
         403,
         "a disabled account is refused"
     );
+    // A new password does not bring a disabled account back.
+    let (s, r) = post(&admin, &acsrf, "/api/admin/users/bob/password", json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    let new_bob = r["password"].as_str().unwrap().to_owned();
+    assert_eq!(try_login(env, "bob", &new_bob).await, 403);
     let (s, _) = post(&admin, &acsrf, "/api/admin/users/bob/enable", json!({})).await;
     assert_eq!(s, 200);
-    assert_eq!(try_login(env, "bob", "bob-pass-123").await, 200);
+    assert_eq!(try_login(env, "bob", &new_bob).await, 200);
     let (s, r) = post(&admin, &acsrf, "/api/admin/users/admin/disable", json!({})).await;
     assert_eq!(s, 400, "{r}");
 

@@ -145,6 +145,7 @@ impl App {
         let config = Arc::new(config);
         let store = open_store(&config).await?;
         let cookie_secret = bootstrap::cookie_secret(&config)?;
+        let store = store.with_audit_key(crate::audit::chain_key(&cookie_secret));
         let admin = bootstrap::admin_account(&config, &store).await?;
         if config.is_demo() {
             // The prebuilt hardware templates, as `uma init-templates` installs them.

@@ -173,6 +173,7 @@ actions! {
     "Administration" {
         ViewAuditLogs = "VIEW_AUDIT_LOGS": "The audit log was read.",
         AuditExport = "AUDIT_EXPORT": "The audit log (filtered) was exported as CSV or JSON Lines.",
+        AuditPrune = "AUDIT_PRUNE": "Audit rows before a date were deleted by `uma audit prune` (a signed checkpoint keeps the rest verifiable).",
         AuditVerify = "AUDIT_VERIFY": "The audit log's chain was verified (a WARNING names the first row that does not hold).",
         ViewAuditStats = "VIEW_AUDIT_STATS": "Audit statistics were read.",
         ViewAuditSuggestions = "VIEW_AUDIT_SUGGESTIONS": "The audit page's filter suggestions were read.",

@@ -53,8 +53,7 @@ async fn verify(
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
 ) -> AppResult<Json<Value>> {
-    let key = crate::audit::chain_key(&state.cookie_secret);
-    let report = state.store.verify_audit_chain(&key).await?;
+    let report = state.store.verify_audit_chain().await?;
     state.audit.record(
         &actor(&session, &client),
         AuditAction::AuditVerify,

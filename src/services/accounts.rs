@@ -14,13 +14,16 @@ use crate::store::Store;
 /// Length of a password Uma makes.
 const GENERATED: usize = 20;
 
-/// Usernames Uma accepts for local accounts.
+/// Usernames Uma accepts for local accounts: 1–64 letters, digits, `.`, `_`, `-`, not only
+/// dots. No `@` or `\`: Proxmox permissions match a person by the name before them, so
+/// `alice@partner` would hold the rights of the directory's `alice`.
 pub fn valid_username(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
+        && !name.chars().all(|c| c == '.')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Why a password could not be set.
@@ -148,7 +151,7 @@ impl Accounts {
         if !valid_username(username) {
             return Err(refuse(AppError::field(
                 "username",
-                "use 1 to 64 letters, digits, '.', '_', '-' or '@'",
+                "use 1 to 64 letters, digits, '.', '_' or '-'",
             )));
         }
         if self.store.local_account_any_case(username).await?.is_some() {
@@ -157,10 +160,15 @@ impl Accounts {
                 "a local account of that name exists (give it a new password instead)",
             )));
         }
-        if self.store.user_by_username(username).await?.is_some() {
+        // Nobody's name, whatever its case or domain: a local account would take their rights.
+        let taken = self.store.all_users().await?.into_iter().any(|u| {
+            u.username.eq_ignore_ascii_case(username)
+                || crate::acl::local_name(&u.username).eq_ignore_ascii_case(username)
+        });
+        if taken {
             return Err(refuse(AppError::field(
                 "username",
-                "a directory user signed in with that name; a local account can't take it over",
+                "someone signed in with that name (or the same name in another case or domain); a local account can't take it over",
             )));
         }
         let pw = password::generate(GENERATED);
@@ -186,6 +194,14 @@ impl Accounts {
         };
         let pw = password::generate(GENERATED);
         set_local_password(&self.store, username, &pw, account.is_admin).await?;
+        // A new password does not bring a disabled account back.
+        if account.disabled {
+            if let Some((user, _)) = self.store.local_account(username).await? {
+                self.store
+                    .set_local_account_disabled(&user.id, true)
+                    .await?;
+            }
+        }
         let ended = self.end_sessions(username).await?;
         self.audit.record(
             &caller.actor,

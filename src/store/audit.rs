@@ -221,6 +221,7 @@ impl Store {
         let insert = format!(
             "INSERT INTO audit_logs ({AUDIT_COLS}, chain_seq, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
+        let key = *self.audit_key();
         // The chain's head is taken first, as a lock: writers (on any instance) queue on it, so
         // the rows form one chain in the order they are written.
         on_pool!(self, |p| {
@@ -234,7 +235,7 @@ impl Store {
                     .await?;
             for r in &written {
                 seq += 1;
-                hash = super::audit_chain::row_hash(seq, &hash, r);
+                hash = super::audit_chain::row_hash(&key, seq, &hash, r);
                 sqlx::query(&insert)
                     .bind(&r.id)
                     .bind(&r.user_id)
@@ -437,21 +438,33 @@ impl Store {
         })?)
     }
 
-    /// Deletes audit rows older than `before` (retention); returns how many. The last deleted
-    /// row of the chain is kept as a checkpoint signed with `key` (its place and hash), from
-    /// which verification starts.
-    pub async fn purge_audit(&self, before: i64, key: &[u8]) -> StoreResult<u64> {
+    /// Deletes audit rows older than `before` (retention); returns how many. The chain is cut
+    /// before its first row from `before` on (a row written late with an old time keeps what
+    /// follows it), and the last deleted row is kept as a checkpoint signed with the audit key
+    /// (its place, hash and the cut-off), from which verification starts.
+    pub async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
         let now = now_ms();
+        let key = *self.audit_key();
         let deleted = on_pool!(self, |p| {
             let mut tx = p.begin().await?;
             // Writers wait: the chain does not move while its start is cut.
             sqlx::query("UPDATE audit_chain SET seq = seq WHERE id = 'head'")
                 .execute(&mut *tx)
                 .await?;
-            let last: Option<(i64, String)> = sqlx::query_as(
-                "SELECT chain_seq, row_hash FROM audit_logs WHERE chain_seq IS NOT NULL AND created_at < ? ORDER BY chain_seq DESC LIMIT 1",
+            let (head,): (i64,) = sqlx::query_as("SELECT seq FROM audit_chain WHERE id = 'head'")
+                .fetch_one(&mut *tx)
+                .await?;
+            let keep_from: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(chain_seq) FROM audit_logs WHERE chain_seq IS NOT NULL AND created_at >= ?",
             )
             .bind(before)
+            .fetch_one(&mut *tx)
+            .await?;
+            let cut = keep_from.map_or(head, |k| k - 1);
+            let last: Option<(i64, String)> = sqlx::query_as(
+                "SELECT chain_seq, row_hash FROM audit_logs WHERE chain_seq IS NOT NULL AND chain_seq <= ? ORDER BY chain_seq DESC LIMIT 1",
+            )
+            .bind(cut)
             .fetch_optional(&mut *tx)
             .await?;
             let mut n = 0;
@@ -462,7 +475,7 @@ impl Store {
                 .bind(new_id())
                 .bind(seq)
                 .bind(&hash)
-                .bind(super::audit_chain::sign(key, seq, &hash))
+                .bind(super::audit_chain::sign(&key, seq, &hash))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;

@@ -6,7 +6,7 @@
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::audit::AuditRow;
 use super::{on_pool, Store, StoreResult};
@@ -17,9 +17,10 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Rows read per batch while verifying.
 const BATCH: i64 = 1000;
 
-/// A row's hash: SHA-256 over its place, the previous hash and every stored field, as a JSON
-/// array (an unambiguous encoding).
-pub fn row_hash(seq: i64, prev: &str, r: &AuditRow) -> String {
+/// A row's hash: HMAC-SHA-256 under the deployment's audit key over its place, the previous
+/// hash and every stored field, as a JSON array (an unambiguous encoding). Without the key, rows
+/// can't be rewritten with hashes that hold.
+pub fn row_hash(key: &[u8], seq: i64, prev: &str, r: &AuditRow) -> String {
     let canonical = serde_json::json!([
         seq,
         prev,
@@ -35,7 +36,9 @@ pub fn row_hash(seq: i64, prev: &str, r: &AuditRow) -> String {
         r.op_id,
         r.created_at,
     ]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(canonical.to_string().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A checkpoint's signature: HMAC-SHA-256 with the deployment's key over its place and hash.
@@ -81,7 +84,9 @@ struct Chained {
 
 impl Store {
     /// Walks the chain and names the first row that does not hold (see the module).
-    pub async fn verify_audit_chain(&self, key: &[u8]) -> StoreResult<ChainReport> {
+    pub async fn verify_audit_chain(&self) -> StoreResult<ChainReport> {
+        let key = self.audit_key().to_vec();
+        let key = key.as_slice();
         let (head_seq, head_hash): (i64, String) = on_pool!(self, |p| sqlx::query_as(
             "SELECT seq, hash FROM audit_chain WHERE id = 'head'"
         )
@@ -113,8 +118,9 @@ impl Store {
         }
         report.from = expected;
         let cols = "id, user_id, username, action, resource, details, ip_address, user_agent, status, op_id, created_at, chain_seq, row_hash";
+        // Up to the head read first: rows written meanwhile are for the next walk.
         let sql = format!(
-            "SELECT {cols} FROM audit_logs WHERE chain_seq IS NOT NULL AND chain_seq >= ? ORDER BY chain_seq LIMIT ?"
+            "SELECT {cols} FROM audit_logs WHERE chain_seq IS NOT NULL AND chain_seq >= ? AND chain_seq <= ? ORDER BY chain_seq LIMIT ?"
         );
         // Rows before the start would have been pruned with the checkpoint.
         let early: Option<(i64, String)> = on_pool!(self, |p| {
@@ -136,6 +142,7 @@ impl Store {
         loop {
             let batch: Vec<Chained> = on_pool!(self, |p| sqlx::query_as::<_, Chained>(&sql)
                 .bind(expected)
+                .bind(head_seq)
                 .bind(BATCH)
                 .fetch_all(p)
                 .await)?;
@@ -152,7 +159,7 @@ impl Store {
                     });
                     return Ok(report);
                 }
-                let hash = row_hash(c.chain_seq, &prev, &c.row);
+                let hash = row_hash(key, c.chain_seq, &prev, &c.row);
                 if hash != c.row_hash {
                     report.broken = Some(Broken {
                         seq: c.chain_seq,

@@ -110,12 +110,26 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    /// Keys the audit chain's hashes and checkpoints ([`Store::with_audit_key`]).
+    audit_key: [u8; 32],
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 
 impl Store {
+    /// This handle with the deployment's audit key: the chain's row hashes and checkpoints are
+    /// HMACs under it, so someone who can write to the database alone can't forge them.
+    pub fn with_audit_key(mut self, key: [u8; 32]) -> Self {
+        self.audit_key = key;
+        self
+    }
+
+    /// The audit key.
+    pub(crate) fn audit_key(&self) -> &[u8; 32] {
+        &self.audit_key
+    }
+
     /// Connects to the configured database (creating the SQLite file and its folder if needed).
     /// Does not run migrations.
     pub async fn connect(config: &DatabaseConfig) -> StoreResult<Store> {
@@ -141,6 +155,7 @@ impl Store {
                     .connect_with(options)
                     .await?;
                 Ok(Store {
+                    audit_key: [0; 32],
                     pool: Pool::Sqlite(pool),
                 })
             }
@@ -160,6 +175,7 @@ impl Store {
                     .connect_with(options)
                     .await?;
                 Ok(Store {
+                    audit_key: [0; 32],
                     pool: Pool::MySql(pool),
                 })
             }
