@@ -63,6 +63,9 @@ pub enum AuditMsg {
     FlushNow(RpcReplyPort<bool>),
 }
 
+/// Rows written in one transaction at most.
+pub const WRITE_BATCH: usize = 200;
+
 /// How the writer behaves.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
@@ -182,47 +185,92 @@ impl AuditWriter {
         }
     }
 
-    /// Writes the spill file's rows, then the queue. Returns whether everything is written.
+    /// Replaces the spill file's rows with `rows` (through a new file renamed over it, so a stop
+    /// in between loses nothing); false when it can't be written.
+    fn replace_spill(&self, rows: &[AuditRecord]) -> bool {
+        let Some(path) = &self.config.spill else {
+            return false;
+        };
+        let tmp = path.with_extension("tmp");
+        let write = || -> std::io::Result<()> {
+            let mut buf = Vec::new();
+            for r in rows {
+                serde_json::to_writer(&mut buf, r)?;
+                buf.push(b'\n');
+            }
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&buf)?;
+            f.sync_data()?;
+            std::fs::rename(&tmp, path)
+        };
+        match write() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "audit spill file not rewritten");
+                false
+            }
+        }
+    }
+
+    /// Writes the spill file's rows, then the queue, in batches of [`WRITE_BATCH`] (so one
+    /// long outage doesn't make one huge transaction that holds the chain's lock for every
+    /// instance). Returns whether everything is written.
     async fn flush(&self, st: &mut WriterState, force: bool) -> bool {
         if !force && st.retry_at.is_some_and(|t| Instant::now() < t) {
             return false;
         }
         let spilled = self.read_spill();
         if !spilled.is_empty() {
-            match self.sink.write(spilled.clone()).await {
-                Ok(()) => {
-                    self.clear_spill();
-                    tracing::info!(
-                        rows = spilled.len(),
-                        "audit rows from the spill file written"
-                    );
+            let total = spilled.len();
+            let mut rest: &[AuditRecord] = &spilled;
+            while !rest.is_empty() {
+                let (batch, after) = rest.split_at(rest.len().min(WRITE_BATCH));
+                if let Err(e) = self.sink.write(batch.to_vec()).await {
+                    return self.failed(st, &e);
                 }
-                Err(e) => return self.failed(st, &e),
+                rest = after;
+                // What is written leaves the file: a failure later repeats nothing.
+                if rest.is_empty() {
+                    self.clear_spill();
+                } else if !self.replace_spill(rest) {
+                    // The file still holds what was written: keep the rest in memory instead,
+                    // and empty the file so nothing is written twice.
+                    self.clear_spill();
+                    let mut kept = rest.to_vec();
+                    kept.append(&mut st.queue);
+                    st.queue = kept;
+                    break;
+                }
             }
+            tracing::info!(rows = total, "audit rows from the spill file written");
         }
         if st.queue.is_empty() {
             st.pause = None;
             st.retry_at = None;
             return true;
         }
-        let rows = std::mem::take(&mut st.queue);
-        let n = rows.len();
-        match self.sink.write(rows.clone()).await {
-            Ok(()) => {
-                if st.pause.is_some() {
-                    tracing::info!(rows = n, "audit rows written after the database returned");
-                }
-                st.pause = None;
-                st.retry_at = None;
-                true
-            }
-            Err(e) => {
+        let paused = st.pause.is_some();
+        let mut written = 0;
+        while !st.queue.is_empty() {
+            let n = st.queue.len().min(WRITE_BATCH);
+            let rows: Vec<AuditRecord> = st.queue.drain(..n).collect();
+            if let Err(e) = self.sink.write(rows.clone()).await {
                 let mut rows = rows;
                 rows.append(&mut st.queue);
                 st.queue = rows;
-                self.failed(st, &e)
+                return self.failed(st, &e);
             }
+            written += n;
         }
+        if paused {
+            tracing::info!(
+                rows = written,
+                "audit rows written after the database returned"
+            );
+        }
+        st.pause = None;
+        st.retry_at = None;
+        true
     }
 
     fn failed(&self, st: &mut WriterState, error: &str) -> bool {
@@ -331,6 +379,10 @@ mod tests {
     struct Flaky {
         down: AtomicBool,
         written: parking_lot::Mutex<Vec<String>>,
+        /// Size of each successful write.
+        batches: parking_lot::Mutex<Vec<usize>>,
+        /// Goes down by itself after this many successful writes (0: never).
+        down_after: std::sync::atomic::AtomicUsize,
     }
 
     impl AuditSink for Flaky {
@@ -342,6 +394,12 @@ mod tests {
                 if self.down.load(Ordering::SeqCst) {
                     return Err("database away".into());
                 }
+                let after = self.down_after.load(Ordering::SeqCst);
+                if after > 0 && self.batches.lock().len() >= after {
+                    self.down.store(true, Ordering::SeqCst);
+                    return Err("database away".into());
+                }
+                self.batches.lock().push(rows.len());
                 self.written
                     .lock()
                     .extend(rows.into_iter().map(|r| r.action));
@@ -436,5 +494,41 @@ mod tests {
         assert_eq!(sink2.written.lock().len(), 5);
         assert!(!path.exists());
         w2.stop(None);
+    }
+
+    #[tokio::test]
+    async fn a_long_spill_is_written_in_batches_each_row_once() {
+        let path = spill_path("batches");
+        let _ = std::fs::remove_file(&path);
+        let mut text = String::new();
+        for n in 0..450 {
+            text.push_str(&serde_json::to_string(&*row(n)).unwrap());
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
+        let config = AuditConfig {
+            interval: Duration::from_secs(3600),
+            max_queued: 1000,
+            spill: Some(path.clone()),
+        };
+        // The database goes away after the first batch.
+        let sink = Arc::new(Flaky::default());
+        sink.down_after.store(1, Ordering::SeqCst);
+        let w = start(sink.clone(), config).await;
+        let done = ractor::call_t!(w, AuditMsg::FlushNow, 5000).unwrap();
+        assert!(!done);
+        assert_eq!(*sink.batches.lock(), vec![WRITE_BATCH]);
+        let left = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert_eq!(left, 450 - WRITE_BATCH, "what was written left the file");
+        // It comes back: the rest, once each, in order, in batches.
+        sink.down_after.store(0, Ordering::SeqCst);
+        sink.down.store(false, Ordering::SeqCst);
+        let done = ractor::call_t!(w, AuditMsg::FlushNow, 5000).unwrap();
+        assert!(done);
+        let expected: Vec<String> = (0..450).map(|n| format!("A{n}")).collect();
+        assert_eq!(*sink.written.lock(), expected);
+        assert!(sink.batches.lock().iter().all(|b| *b <= WRITE_BATCH));
+        assert!(!path.exists());
+        w.stop(None);
     }
 }
