@@ -33,31 +33,41 @@ pub fn router() -> Router<AppState> {
         .route("/guests/{vmid}/console", get(console_page))
         .route("/create", get(create_page))
         .route("/sdn", get(sdn_page))
-        .route("/settings", get(settings_page))
-        .route("/templates", get(templates_page))
+        .route(
+            "/settings",
+            get(island_page("settings/index.html", "settings", "Settings")),
+        )
+        .route(
+            "/templates",
+            get(island_page(
+                "hardware/index.html",
+                "templates",
+                "Hardware templates",
+            )),
+        )
         .route("/nodes/{node}", get(node_page))
         .route("/docs", get(docs_page))
         .route("/docs/{id}", get(doc_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
         .route(
             "/admin/pools",
-            get(admin_page("admin/pools.html", "admin-pools", "Pools")),
+            get(island_page("admin/pools.html", "admin-pools", "Pools")),
         )
         .route(
             "/admin/limits",
-            get(admin_page("admin/limits.html", "admin-limits", "Limits")),
+            get(island_page("admin/limits.html", "admin-limits", "Limits")),
         )
         .route(
             "/admin/acl",
-            get(admin_page("admin/acl.html", "admin-acl", "Access")),
+            get(island_page("admin/acl.html", "admin-acl", "Access")),
         )
         .route(
             "/admin/docs",
-            get(admin_page("admin/docs.html", "admin-docs", "Docs")),
+            get(island_page("admin/docs.html", "admin-docs", "Docs")),
         )
         .route(
             "/admin/notifications",
-            get(admin_page(
+            get(island_page(
                 "admin/notifications.html",
                 "admin-notifications",
                 "Notifications",
@@ -65,15 +75,15 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/admin/users",
-            get(admin_page("admin/users.html", "admin-users", "People")),
+            get(island_page("admin/users.html", "admin-users", "People")),
         )
         .route(
             "/admin/audit",
-            get(admin_page("admin/audit.html", "admin-audit", "Audit log")),
+            get(island_page("admin/audit.html", "admin-audit", "Audit log")),
         )
         .route(
             "/admin/consoles",
-            get(admin_page(
+            get(island_page(
                 "admin/consoles.html",
                 "admin-consoles",
                 "Consoles",
@@ -480,40 +490,6 @@ async fn node_page(
     )
 }
 
-/// Hardware templates (own, shared, prebuilt); the island loads them.
-async fn templates_page(
-    State(state): State<AppState>,
-    Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-) -> Response {
-    app_page(
-        &state,
-        &nonce,
-        &session,
-        "hardware/index.html",
-        "templates",
-        "Hardware templates",
-        serde_json::json!({}),
-    )
-}
-
-/// A person's own settings (theme, chat, blocks, sessions); the island loads its data.
-async fn settings_page(
-    State(state): State<AppState>,
-    Extension(nonce): Extension<CspNonce>,
-    Extension(session): Extension<CurrentSession>,
-) -> Response {
-    app_page(
-        &state,
-        &nonce,
-        &session,
-        "settings/index.html",
-        "settings",
-        "Settings",
-        serde_json::json!({}),
-    )
-}
-
 async fn sdn_page(
     State(state): State<AppState>,
     Extension(nonce): Extension<CspNonce>,
@@ -617,8 +593,9 @@ async fn doc_page(
     }
 }
 
-/// An admin page: its template, page key and title; the island loads its data.
-fn admin_page(
+/// A page whose island loads its own data: its template, page key and title (who may open it
+/// is the guard's: admin pages under `/admin`, the rest for anyone signed in).
+fn island_page(
     template: &'static str,
     page: &'static str,
     title: &'static str,

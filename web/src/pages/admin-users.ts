@@ -8,7 +8,7 @@ import { api, get, messageOf, type ApiError } from "../ui/api";
 import { DataTable } from "../ui/table";
 import { confirmAction, openDialog } from "../ui/dialog";
 import { bool, field, showServerError, str } from "../ui/form";
-import { ago, dateTime, plural } from "../ui/format";
+import { ago, dateTime, device, plural } from "../ui/format";
 
 const me = initShell<Boot>().user?.username;
 
@@ -120,14 +120,6 @@ const people = new DataTable<Person>({
   ],
 });
 must("[data-users]").append(people.el);
-
-/** "Chrome on Linux"-style, from a user agent. */
-function device(ua: string | null): string {
-  if (!ua) return "Unknown browser";
-  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : (ua.split(/[ /]/)[0] ?? "A browser");
-  const os = /Windows/.test(ua) ? "Windows" : /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
-  return os ? `${browser} on ${os}` : browser;
-}
 
 const live = new DataTable<Session>({
   caption: "Live sessions",

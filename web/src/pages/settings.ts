@@ -7,7 +7,7 @@ import { api, get, messageOf, type ApiError } from "../ui/api";
 import { DataTable } from "../ui/table";
 import { confirmAction } from "../ui/dialog";
 import { bool, clearErrors, field, formAlert, showServerError, str } from "../ui/form";
-import { ago, dateTime, plural } from "../ui/format";
+import { ago, dateTime, device, plural } from "../ui/format";
 import { applyTheme } from "../theme";
 
 initShell<Boot>();
@@ -143,14 +143,6 @@ interface Session {
   expiresAt: number;
   sockets: number;
   current: boolean;
-}
-
-/** "Chrome on Linux"-style, from a user agent. */
-function device(ua: string | null): string {
-  if (!ua) return "Unknown browser";
-  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : (ua.split(/[ /]/)[0] ?? "A browser");
-  const os = /Windows/.test(ua) ? "Windows" : /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
-  return os ? `${browser} on ${os}` : browser;
 }
 
 const sessions = new DataTable<Session>({

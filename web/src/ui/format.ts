@@ -83,3 +83,11 @@ export function bytesOf(used: number | null | undefined, total: number | null | 
   const ub = b.split(" ")[1];
   return ua && ua === ub ? `${a.split(" ")[0]} / ${b}` : `${a} / ${b}`;
 }
+
+/** "Chrome on Linux"-style, from a user agent. */
+export function device(ua: string | null): string {
+  if (!ua) return "Unknown browser";
+  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : (ua.split(/[ /]/)[0] ?? "A browser");
+  const os = /Windows/.test(ua) ? "Windows" : /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
+  return os ? `${browser} on ${os}` : browser;
+}
