@@ -460,3 +460,57 @@ async fn presence_counts_the_sockets_of_every_instance() {
     b.stop().await.unwrap();
     drop_mysql_database(&db).await;
 }
+
+/// Two instances write audit rows at the same moment: the deployment keeps one chain, every row
+/// in it, and the chain verifies from either instance.
+#[tokio::test]
+async fn two_instances_writing_audit_rows_at_once_leave_one_valid_chain() {
+    let redis = redis_url();
+    let db = fresh_mysql_database().await;
+    let a = instance(&db, &redis).await;
+    let b = instance(&db, &redis).await;
+    let on_a = Browser::new(&a.url(""));
+    on_a.login("admin", "admin-pass-123").await;
+    let on_b = Browser::new(&b.url(""));
+    on_b.login("admin", "admin-pass-123").await;
+    let before = a.audit_rows("VIEW_AUDIT_LOGS").await.len();
+    // Each round reads the log on both at once, then both write their queues at once.
+    const ROUNDS: usize = 8;
+    const READS: usize = 5;
+    for _ in 0..ROUNDS {
+        let reads = (0..READS).map(|_| async {
+            let (x, y) = tokio::join!(
+                on_a.get("/api/admin/audit-logs?limit=1"),
+                on_b.get("/api/admin/audit-logs?limit=1")
+            );
+            assert_eq!((x.status().as_u16(), y.status().as_u16()), (200, 200));
+        });
+        futures::future::join_all(reads).await;
+        tokio::join!(a.flush_audit(), b.flush_audit());
+    }
+    let rows = a.audit_rows("VIEW_AUDIT_LOGS").await;
+    assert_eq!(rows.len() - before, 2 * ROUNDS * READS, "every row is kept");
+    for app in [&on_a, &on_b] {
+        let r: Value = app
+            .get("/api/admin/audit-logs/verify")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(r["broken"].is_null(), "{r}");
+        assert!(
+            r["checked"].as_u64().unwrap() >= (2 * ROUNDS * READS) as u64,
+            "{r}"
+        );
+    }
+    let mut vars = a.cli_vars();
+    vars.push((
+        "SECRET_COOKIE_PASSWORD".into(),
+        "one-secret-shared-by-every-instance-0123".into(),
+    ));
+    let (code, out, err) = crate::support::run_uma(&["audit", "verify"], &vars, None);
+    assert_eq!(code, 0, "{out}{err}");
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    drop_mysql_database(&db).await;
+}
