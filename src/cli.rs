@@ -167,7 +167,7 @@ async fn audit(action: AuditCommand) -> ExitCode {
     let secret_file = config.server.data_dir.join("cookie-secret");
     if config.session.cookie_secret.is_none() && !secret_file.exists() {
         return fail(format!(
-            "no cookie secret: set COOKIE_SECRET as the server has it, or run where {} is",
+            "no cookie secret: set SECRET_COOKIE_PASSWORD as the server has it, or run where {} is",
             secret_file.display()
         ));
     }
@@ -494,7 +494,7 @@ fn read_password_stdin() -> Result<String, ExitCode> {
         .read_line(&mut line)
         .map_err(|e| fail(format!("cannot read the password: {e}")))?;
     let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-    if pw.chars().count() < 8 {
+    if pw.chars().count() < crate::auth::password::MIN_CHARS {
         return Err(fail("the password must have at least 8 characters"));
     }
     Ok(pw)

@@ -51,6 +51,7 @@ const TABLES: &[&str] = &[
     "messages",
     "notification_dismissals",
     "notifications",
+    "password_resets",
     "pool_limits",
     "reactions",
     "sessions",

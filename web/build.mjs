@@ -8,6 +8,7 @@ const options = {
   entryPoints: [
     "src/main.ts",
     "src/pages/login.ts",
+    "src/pages/password-reset.ts",
     "src/pages/dashboard.ts",
     "src/app.css",
     "src/chat.ts",

@@ -352,11 +352,13 @@ impl App {
         )
         .map_err(StartError::Previews)?;
         let records = crate::auth::records::SessionRecords::new(store.clone(), redis.clone());
+        let limiter = Arc::new(LoginLimiter::new(redis.clone()));
         let accounts = crate::services::accounts::Accounts::new(
             store.clone(),
             audit.clone(),
             records.clone(),
             sessions.clone(),
+            limiter.clone(),
         );
         let state = AppState {
             accounts,
@@ -378,7 +380,7 @@ impl App {
             root: tree.root.clone(),
             sessions,
             audit,
-            limiter: Arc::new(LoginLimiter::new(redis.clone())),
+            limiter,
             limits: op_limits,
             acl,
             quotas,

@@ -24,6 +24,24 @@ pub fn verify(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Fewest characters of a password a person chooses.
+pub const MIN_CHARS: usize = 8;
+/// Most bytes of a password (sign-in refuses longer ones too).
+pub const MAX_BYTES: usize = 1024;
+
+/// Why a password a person chose for `username` is refused, if it is.
+pub fn refusal(pw: &str, username: &str) -> Option<&'static str> {
+    if pw.chars().count() < MIN_CHARS {
+        Some("use at least 8 characters")
+    } else if pw.len() > MAX_BYTES {
+        Some("use at most 1024 bytes")
+    } else if pw.trim().eq_ignore_ascii_case(username.trim()) {
+        Some("don't use your username as your password")
+    } else {
+        None
+    }
+}
+
 /// A random password of `len` characters, without look-alike characters.
 pub fn generate(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -45,6 +63,17 @@ mod tests {
         assert!(verify("correct horse", &h));
         assert!(!verify("wrong horse", &h));
         assert!(!verify("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn chosen_passwords_are_long_enough_and_not_the_name() {
+        assert!(refusal("short", "alice").is_some());
+        assert!(refusal("Alice   ", "alice").is_some());
+        assert!(refusal(" ALICE12 ", "alice12").is_some());
+        assert!(refusal(&"x".repeat(1025), "alice").is_some());
+        assert_eq!(refusal("correct horse", "alice"), None);
+        // Characters, not bytes: eight accented letters are enough.
+        assert_eq!(refusal("éééééééé", "alice"), None);
     }
 
     #[test]

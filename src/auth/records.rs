@@ -153,6 +153,13 @@ impl SessionRecords {
         }
     }
 
+    /// Drops the cached copies of these sessions: their records changed in the store.
+    pub async fn changed(&self, ids: &[String]) {
+        for id in ids {
+            self.uncache(id).await;
+        }
+    }
+
     /// A session record, from Redis when cached there.
     pub async fn get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
         if let Some(r) = self.cache_ready().await {

@@ -111,7 +111,20 @@ pub struct CookiePolicy {
 impl CookiePolicy {
     /// A `Set-Cookie` value; `max_age` `None` makes a browser-session cookie, `Some(0)` deletes.
     pub fn set_cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> String {
-        let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        self.cookie(name, value, max_age, true)
+    }
+
+    /// A `Set-Cookie` value the page's own script may read (no secret in it).
+    pub fn script_cookie(&self, name: &str, value: &str, max_age: u64) -> String {
+        self.cookie(name, value, Some(max_age), false)
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: Option<u64>, http_only: bool) -> String {
+        let mut c = format!("{name}={value}; Path=/");
+        if http_only {
+            c.push_str("; HttpOnly");
+        }
+        c.push_str("; SameSite=Lax");
         if let Some(age) = max_age {
             c.push_str(&format!("; Max-Age={age}"));
         }
@@ -281,6 +294,11 @@ mod tests {
         assert_eq!(
             p.set_cookie("n", "v", Some(60)),
             "n=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure; Domain=example.com"
+        );
+        // What the page's script reads is not HttpOnly; the rest is the same.
+        assert_eq!(
+            p.script_cookie("t", "dark", 60),
+            "t=dark; Path=/; SameSite=Lax; Max-Age=60; Secure; Domain=example.com"
         );
     }
 }

@@ -109,7 +109,7 @@ pub async fn sign_in(
     state: &AppState,
     client: &ClientInfo,
     input: &LoginInput,
-) -> Result<(CurrentSession, String), LoginRefusal> {
+) -> Result<(CurrentSession, Vec<String>), LoginRefusal> {
     let username = input.username.trim();
     if username.is_empty() || input.password.is_empty() {
         return Err(refusal(
@@ -228,11 +228,21 @@ pub async fn sign_in(
             )
         })?;
     let now = now_ms();
+    // The theme the person chose, for this browser to take on (a short-lived cookie the page's
+    // script reads once): a choice made in one browser follows them to the next.
+    let theme = match state.store.user_theme(&user.id).await {
+        Ok(t) => t.unwrap_or_else(|| "system".into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the user's theme");
+            "system".into()
+        }
+    };
     let record = SessionRecord {
         id: random_token(),
         user_id: Some(user.id.clone()),
         username: identity.username.clone(),
-        display_name: identity.display_name.clone(),
+        // The name they chose in their profile, else the directory's.
+        display_name: user.display_name.clone().or(identity.display_name.clone()),
         groups_json: serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".into()),
         is_admin: identity.is_admin,
         auth_source: identity.source.to_owned(),
@@ -253,7 +263,10 @@ pub async fn sign_in(
             "The database is unavailable. Try again in a moment.",
         )
     })?;
-    let cookie = guard::session_cookie(state, &record, now);
+    let cookies = vec![
+        guard::session_cookie(state, &record, now),
+        state.cookies.script_cookie(THEME_COOKIE, &theme, 60),
+    ];
     state.audit.record(
         &Actor { username: identity.username.clone(), ..who },
         AuditAction::Login,
@@ -261,8 +274,11 @@ pub async fn sign_in(
         Status::Success,
         json!({ "source": identity.source, "isAdmin": identity.is_admin, "groups": identity.groups.len() }),
     );
-    Ok((CurrentSession::new(record), cookie))
+    Ok((CurrentSession::new(record), cookies))
 }
+
+/// The cookie that hands a signed-in browser the person's theme (read once by the page).
+pub const THEME_COOKIE: &str = "uma-theme";
 
 async fn api_login(
     State(state): State<AppState>,
@@ -278,15 +294,20 @@ async fn api_login(
         .into_response();
     };
     match sign_in(&state, &client, &input).await {
-        Ok((session, cookie)) => (
-            [(header::SET_COOKIE, cookie)],
-            Json(json!({
+        Ok((session, cookies)) => {
+            let mut resp = Json(json!({
                 "success": true,
                 "user": session.user_json(),
                 "csrfToken": session.record.csrf_token,
-            })),
-        )
-            .into_response(),
+            }))
+            .into_response();
+            for c in cookies {
+                if let Ok(v) = c.parse() {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp
+        }
         Err(r) => {
             let remaining = r.remaining;
             let mut resp = r.into_response();
@@ -365,10 +386,12 @@ async fn form_login(
         password: form.password,
     };
     match sign_in(&state, &client, &input).await {
-        Ok((_, cookie)) => {
+        Ok((_, cookies)) => {
             let mut resp = see_other(&safe_next(q.next.as_deref()));
-            if let Ok(v) = cookie.parse() {
-                resp.headers_mut().append(header::SET_COOKIE, v);
+            for c in cookies {
+                if let Ok(v) = c.parse() {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
             }
             resp
         }

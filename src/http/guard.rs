@@ -80,6 +80,8 @@ fn need(path: &str) -> Need {
         || under("/api/uploads")
         || under("/api/metadata")
         || under("/api/sessions")
+        || under("/api/account")
+        || under("/api/profile")
         || under("/whiteboard")
     {
         Need::Session

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page))
+        .route("/password-reset", get(password_reset_page))
         .route("/dashboard", get(dashboard))
         .route("/pools/{pool}", get(pool_page))
         .route("/guests/{vmid}", get(guest_page))
@@ -164,6 +165,30 @@ async fn login_page(
         "",
         q.next.as_deref(),
     )
+}
+
+/// The page a one-time password link opens (its token is in the fragment, which browsers never
+/// send: the island reads it). Open to anyone; a signed-in visitor's requests carry their
+/// session's token, others the login cookie's.
+async fn password_reset_page(
+    State(state): State<AppState>,
+    Extension(nonce): Extension<CspNonce>,
+    session: Option<Extension<CurrentSession>>,
+    headers: HeaderMap,
+) -> Response {
+    let (token, cookie) = match &session {
+        Some(s) => (s.record.csrf_token.clone(), None),
+        None => login_csrf(&state, &headers),
+    };
+    let body = state.templates.render(
+        "auth/password-reset.html",
+        minijinja::context! { nonce => nonce.0, csrf_token => token },
+    );
+    let mut resp = html(StatusCode::OK, body);
+    if let Some(c) = cookie.and_then(|c| c.parse().ok()) {
+        resp.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    resp
 }
 
 /// Renders a signed-in page: `template` extends `partials/layout.html`; `boot` (merged with the

@@ -1,18 +1,24 @@
 //! Administrators' view of the people Uma knows: `GET /api/admin/users` (local and directory,
 //! with their last sign-in and live sessions), `POST /api/admin/users` (a local account with a
 //! password made by Uma, shown once), and per user `POST …/password` (a new password; sessions
-//! end), `POST …/disable`, `POST …/enable` and `POST …/sessions/revoke`.
+//! end), `POST …/password-link` (a one-time link to choose one), `POST …/disable`,
+//! `POST …/enable` and `POST …/sessions/revoke`. For the person: `POST /api/account/password`
+//! (change one's own local password), `GET|PUT /api/profile` (display name, picture, theme) and, signed in or not, `POST /api/password-reset/check` and
+//! `POST /api/password-reset` (whom a one-time link is for; use it).
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::audit::Actor;
+use crate::auth::client::ClientInfo;
+use crate::auth::session::CurrentSession;
 use crate::auth::Caller;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::input::Body;
-use crate::services::accounts::Accounts;
+use crate::services::accounts::{Accounts, ProfilePatch};
 use crate::state::AppState;
 
 /// User routes.
@@ -20,6 +26,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/admin/users", get(list).post(create))
         .route("/api/admin/users/{username}/password", post(password))
+        .route(
+            "/api/admin/users/{username}/password-link",
+            post(password_link),
+        )
+        .route("/api/account/password", post(change_own))
+        .route("/api/profile", get(profile).put(update_profile))
+        .route("/api/password-reset/check", post(link_holder))
+        .route("/api/password-reset", post(use_link))
         .route("/api/admin/users/{username}/disable", post(disable))
         .route("/api/admin/users/{username}/enable", post(enable))
         .route("/api/admin/users/{username}/sessions/revoke", post(revoke))
@@ -32,6 +46,105 @@ pub struct NewAccount {
     username: String,
     #[serde(default)]
     admin: bool,
+}
+
+/// `POST /api/account/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOwnPassword {
+    current: String,
+    password: String,
+}
+
+/// `POST /api/password-reset/check` and `POST /api/password-reset`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    token: String,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Who calls the public link routes, for the audit row.
+fn visitor(client: &ClientInfo) -> Actor {
+    Actor {
+        username: "anonymous".into(),
+        ip: Some(client.ip.clone()),
+        user_agent: client.user_agent.clone(),
+    }
+}
+
+async fn profile(State(accounts): State<Accounts>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(accounts.profile(&caller).await?))
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(patch): Body<ProfilePatch>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let theme = patch.theme.clone();
+    let profile = state.accounts.update_profile(&caller, patch).await?;
+    let mut resp = Json(profile).into_response();
+    // A hand-over cookie this browser may still hold says the new theme too.
+    if let Some(t) = theme {
+        let c = state
+            .cookies
+            .script_cookie(crate::http::auth::THEME_COOKIE, &t, 60);
+        if let Ok(v) = c.parse() {
+            resp.headers_mut().append(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn password_link(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(accounts.reset_link(&caller, &username).await?))
+}
+
+async fn change_own(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Extension(me): Extension<CurrentSession>,
+    Body(input): Body<NewOwnPassword>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        accounts
+            .change_own(&caller, &me.record.id, &input.current, &input.password)
+            .await?,
+    ))
+}
+
+async fn link_holder(
+    State(accounts): State<Accounts>,
+    client: ClientInfo,
+    Body(input): Body<LinkInput>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        accounts
+            .link_holder(&visitor(&client), &client.ip, &input.token)
+            .await?,
+    ))
+}
+
+async fn use_link(
+    State(accounts): State<Accounts>,
+    client: ClientInfo,
+    Body(input): Body<LinkInput>,
+) -> AppResult<Json<Value>> {
+    let Some(password) = input.password else {
+        return Err(AppError::field("password", "choose a new password"));
+    };
+    Ok(Json(
+        accounts
+            .use_link(&visitor(&client), &client.ip, &input.token, &password)
+            .await?,
+    ))
 }
 
 async fn list(State(accounts): State<Accounts>, caller: Caller) -> AppResult<Json<Value>> {

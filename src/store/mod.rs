@@ -2,6 +2,7 @@
 //! backend through [`on_pool!`]; migrations live in `migrations/{sqlite,mysql}` with the same
 //! numbering and run at start-up.
 
+pub mod accounts;
 pub mod audit;
 pub mod audit_chain;
 pub mod auth;

@@ -112,3 +112,21 @@ export async function axeViolations(page) {
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
 }
+
+/**
+ * Signs `username` in through the login form in a new browser context (1280 px) and waits for
+ * the dashboard; `problems` collects console errors and page errors from then on.
+ */
+export async function signIn(browser, uma, username, password) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(`${uma.url}/login`);
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${uma.url}/dashboard`);
+  return { context, page, problems };
+}

@@ -2,7 +2,7 @@
 // and an unblock, and signing out another browser. Screenshots light and dark at 1280 and 390 px.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startUma, launchBrowser, shots } from "./harness.mjs";
+import { startUma, launchBrowser, shots, signIn as signInAs } from "./harness.mjs";
 
 const ADMIN_PW = "settings-admin-pw";
 const ALICE_PW = "settings-alice-pw";
@@ -19,19 +19,7 @@ after(async () => {
   await uma?.stop();
 });
 
-async function signIn(username, password) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
-  page.on("pageerror", (e) => problems.push(String(e)));
-  await page.goto(`${uma.url}/login`);
-  await page.fill("input[name=username]", username);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${uma.url}/dashboard`);
-  return { context, page, problems };
-}
+const signIn = (username, password) => signInAs(browser, uma, username, password);
 
 test("a user sets the theme and chat preferences, blocks someone and signs out another browser", async () => {
   // The admin signs in once so alice has someone to block.
@@ -82,4 +70,63 @@ test("a user sets the theme and chat preferences, blocks someone and signs out a
   await context.close();
   await other.context.close();
   await admin.context.close();
+});
+
+test("a person names themselves, adds a picture, changes their password, and their theme follows them", async () => {
+  const { context, page, problems } = await signIn("alice", ALICE_PW);
+  const other = await signIn("alice", ALICE_PW);
+  await page.goto(`${uma.url}/settings`);
+  const profile = page.locator("[data-profile] form");
+  await profile.waitFor();
+  await profile.locator("[name=displayName]").fill("Alice Liddell");
+  await profile.locator("button[type=submit]").click();
+  await profile.locator(':text("Profile saved")').waitFor();
+  await page.reload();
+  assert.match(await page.locator(".user-menu summary").textContent(), /Alice Liddell/);
+
+  // A picture: a real PNG made by the browser's canvas.
+  const png = await page.evaluate(async () => {
+    const c = document.createElement("canvas");
+    c.width = c.height = 64;
+    const g = c.getContext("2d");
+    g.fillStyle = "#2a7";
+    g.fillRect(0, 0, 64, 64);
+    const blob = await new Promise((r) => c.toBlob(r, "image/png"));
+    return Array.from(new Uint8Array(await blob.arrayBuffer()));
+  });
+  await page.setInputFiles("#avatar-file", { name: "me.png", mimeType: "image/png", buffer: Buffer.from(png) });
+  await page.waitForSelector("[data-profile] img.avatar");
+  await page.waitForSelector('[data-profile] :text("Picture saved.")');
+
+  // The password: a wrong current one is named; then the change ends the other browser.
+  const pw = page.locator("[data-password] form");
+  await pw.locator("[name=current]").fill("not-it-at-all");
+  await pw.locator("[name=password]").fill("alice-new-pass-1");
+  await pw.locator("[name=again]").fill("alice-new-pass-1");
+  await pw.locator("button[type=submit]").click();
+  await pw.locator(".field-error:not([hidden])").waitFor();
+  await pw.locator("[name=current]").fill(ALICE_PW);
+  await pw.locator("button[type=submit]").click();
+  await pw.locator(':text("Password changed. 1 other session ended.")').waitFor();
+  const status = await other.page.evaluate(async () => (await fetch("/api/sessions")).status);
+  assert.equal(status, 401, "the other browser is signed out");
+
+  await page.click('[data-theme-form] label:has-text("Dark")');
+  await page.waitForTimeout(300);
+  await shots(page, "settings-profile");
+  // A new browser takes the theme at sign-in.
+  const fresh = await signIn("alice", "alice-new-pass-1");
+  assert.equal(await fresh.page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  await fresh.page.click('.user-menu summary');
+  await fresh.page.click('.user-menu [data-theme-toggle]');
+  const saved = await fresh.page.evaluate(async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    return (await (await fetch("/api/profile")).json()).theme;
+  });
+  assert.equal(saved, "light", "the top bar's toggle is kept with the profile");
+
+  assert.deepEqual(problems.filter((p) => !/status of 400/.test(p)), []);
+  await fresh.context.close();
+  await other.context.close();
+  await context.close();
 });

@@ -3,7 +3,7 @@
 // Screenshots light and dark at 1280 and 390 px.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startUma, launchBrowser, shots } from "./harness.mjs";
+import { startUma, launchBrowser, shots, signIn as signInAs } from "./harness.mjs";
 
 const ADMIN_PW = "users-admin-pw";
 let uma;
@@ -19,19 +19,7 @@ after(async () => {
   await uma?.stop();
 });
 
-async function signIn(username, password) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
-  page.on("pageerror", (e) => problems.push(String(e)));
-  await page.goto(`${uma.url}/login`);
-  await page.fill("input[name=username]", username);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${uma.url}/dashboard`);
-  return { context, page, problems };
-}
+const signIn = (username, password) => signInAs(browser, uma, username, password);
 
 test("an administrator adds an account, the person signs in, and is signed out again", async () => {
   const admin = await signIn("admin", ADMIN_PW);
@@ -63,6 +51,65 @@ test("an administrator adds an account, the person signs in, and is signed out a
 
   assert.deepEqual(admin.problems.filter((p) => !/status of 400/.test(p)), []);
   await erin.context.close();
+  await admin.context.close();
+});
+
+test("an administrator sends a one-time link, the person chooses a password with it, and the link is spent", async () => {
+  const admin = await signIn("admin", ADMIN_PW);
+  await admin.page.goto(`${uma.url}/admin/users`);
+  // An account to send a link to.
+  await admin.page.click("[data-new-account]");
+  await admin.page.locator("dialog[open] [name=username]").fill("frank");
+  await admin.page.locator("dialog[open] button[type=submit]").click();
+  await admin.page.locator('dialog[open] button:has-text("Done")').click();
+  await admin.page.waitForSelector('[data-users] tr:has-text("frank")');
+
+  await admin.page.click('[data-user-password="frank"]');
+  await admin.page.locator('dialog[open] button:has-text("Make a link")').click();
+  const link = await admin.page.locator("[data-reset-link]").textContent();
+  assert.match(link, /\/password-reset#[A-Za-z0-9_-]{20,}$/);
+  await shots(admin.page, "admin-users-link", { fullPage: false });
+  await admin.page.locator('dialog[open] button:has-text("Done")').click();
+
+  // Frank, not signed in, opens it.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(link);
+  await page.waitForSelector("[data-reset-form]:not([hidden])");
+  assert.match(await page.locator("[data-reset-who]").textContent(), /For frank/);
+  assert.equal(new URL(page.url()).hash, "", "the token leaves the address bar");
+  await page.fill("[name=password]", "frank-chooses-1");
+  await page.fill("[name=again]", "frank-chooses-2");
+  await page.click("[data-reset-form] button[type=submit]");
+  await page.waitForSelector('[data-reset-form] .field-error:not([hidden])');
+  await page.fill("[name=password]", "frank");
+  await page.fill("[name=again]", "frank");
+  await page.click("[data-reset-form] button[type=submit]");
+  await page.waitForSelector('[data-reset-form] .field-error:not([hidden])');
+  await shots(page, "password-reset");
+  await page.fill("[name=password]", "frank-chooses-1");
+  await page.fill("[name=again]", "frank-chooses-1");
+  await page.click("[data-reset-form] button[type=submit]");
+  await page.waitForSelector('[data-reset-alert] :text("Your password is set")');
+  await page.click('[data-reset-alert] a:has-text("Sign in with it")');
+  await page.fill("input[name=username]", "frank");
+  await page.fill("input[name=password]", "frank-chooses-1");
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${uma.url}/dashboard`);
+
+  // The same link again: spent, and it says so.
+  const again = await context.newPage();
+  await again.goto(link);
+  await again.waitForSelector('[data-reset-alert] .alert-error');
+  assert.match(await again.locator("[data-reset-alert]").textContent(), /can't be used/);
+  assert.ok(await again.locator("[data-reset-form]").isHidden());
+
+  assert.deepEqual(problems.filter((p) => !/status of 400/.test(p)), []);
+  assert.deepEqual(admin.problems, []);
+  await context.close();
   await admin.context.close();
 });
 

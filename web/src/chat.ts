@@ -105,6 +105,8 @@ interface Conv {
   isPublic?: boolean;
   isAdmin?: boolean;
   members?: UserRef[];
+  /** The other person's picture (direct conversations). */
+  avatar?: string | null;
 }
 
 const QUICK = ["👍", "❤️", "😂", "🎉", "😮"];
@@ -305,7 +307,7 @@ class ChatWidget {
     try {
       const [groups, recent, settings] = await Promise.all([
         get<Array<{ id: string; name: string; public: boolean; isAdmin: boolean; unreadCount: number; lastMessage: Msg | null; members: UserRef[] }>>("/api/groups"),
-        get<Array<{ username: string; displayName: string; online: boolean; unreadCount: number; lastMessage: Msg }>>("/api/chat/recent"),
+        get<Array<{ username: string; displayName: string; online: boolean; unreadCount: number; lastMessage: Msg; avatar?: string | null }>>("/api/chat/recent"),
         get<{ settings: { dnd: boolean }; user: UserRef }>("/api/chat/settings"),
       ]);
       this.dnd = settings.settings.dnd;
@@ -315,7 +317,7 @@ class ChatWidget {
         next.set(`g:${g.id}`, { key: `g:${g.id}`, kind: "group", target: g.id, title: g.name, unread: g.unreadCount, last: g.lastMessage, isPublic: g.public, isAdmin: g.isAdmin, members: g.members });
       }
       for (const r of recent) {
-        next.set(`d:${r.username}`, { key: `d:${r.username}`, kind: "direct", target: r.username, title: r.displayName, unread: r.unreadCount, last: r.lastMessage, online: r.online });
+        next.set(`d:${r.username}`, { key: `d:${r.username}`, kind: "direct", target: r.username, title: r.displayName, unread: r.unreadCount, last: r.lastMessage, online: r.online, avatar: r.avatar });
       }
       for (const [key, c] of this.convs) if (!next.has(key) && c.kind === "direct") next.set(key, { ...c, unread: 0 });
       this.convs = next;
@@ -406,7 +408,9 @@ class ChatWidget {
         h(
           "button",
           { type: "button", class: "chat-conv", "data-conv": c.key, onclick: () => void this.openConv(c.key) },
-          h("span", { class: "chat-avatar", "aria-hidden": "true", text: c.kind === "group" ? "#" : c.title.slice(0, 1).toUpperCase() }),
+          c.avatar
+            ? h("img", { class: "chat-avatar", src: c.avatar, alt: "" })
+            : h("span", { class: "chat-avatar", "aria-hidden": "true", text: c.kind === "group" ? "#" : c.title.slice(0, 1).toUpperCase() }),
           h(
             "span",
             { class: "chat-conv-main" },
@@ -427,7 +431,7 @@ class ChatWidget {
 
   private startDirect(u: UserRef): void {
     const key = `d:${u.username}`;
-    if (!this.convs.has(key)) this.convs.set(key, { key, kind: "direct", target: u.username, title: u.displayName, unread: 0 });
+    if (!this.convs.has(key)) this.convs.set(key, { key, kind: "direct", target: u.username, title: u.displayName, unread: 0, avatar: u.avatar });
     void this.openConv(key);
   }
 

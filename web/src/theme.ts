@@ -1,5 +1,7 @@
 // Light/dark theme: follows the system unless the user picked one with a [data-theme-toggle]
-// button; the choice is kept in localStorage ("uma-theme").
+// button or in Settings; the choice is kept in localStorage ("uma-theme") and, signed in, in
+// their profile (handed to each browser they sign in with).
+import { api } from "./ui/api";
 
 export type Theme = "light" | "dark" | "system";
 
@@ -29,6 +31,12 @@ export function applyTheme(doc: Document, theme: Theme): void {
   }
 }
 
+/** Keeps a signed-in person's choice in their profile (quietly: the page already shows it). */
+export async function saveTheme(doc: Document, theme: Theme): Promise<void> {
+  if (!("signedIn" in doc.documentElement.dataset)) return;
+  await api("PUT", "/api/profile", { theme });
+}
+
 export function initTheme(doc: Document): void {
   applyTheme(doc, storedTheme());
   const prefersDark = window.matchMedia("(prefers-color-scheme: dark)");
@@ -41,8 +49,12 @@ export function initTheme(doc: Document): void {
     label();
     button.addEventListener("click", () => {
       const now = effectiveTheme(storedTheme(), prefersDark.matches);
-      applyTheme(doc, now === "dark" ? "light" : "dark");
+      const next = now === "dark" ? "light" : "dark";
+      applyTheme(doc, next);
       label();
+      saveTheme(doc, next).catch(() => {
+        // Kept in this browser; the profile is updated at the next choice.
+      });
     });
     prefersDark.addEventListener("change", label);
   }

@@ -265,7 +265,7 @@ pub fn stored_kind(name: &str) -> Option<Kind> {
 
 /// Invisible characters that reorder or hide text (bidirectional controls, zero-width ones):
 /// `invoice\u{202E}fdp.bat` shows as `invoicetab.pdf`.
-fn is_format_char(c: char) -> bool {
+pub(crate) fn is_format_char(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
@@ -691,6 +691,16 @@ impl Uploads {
                 return Err(err);
             }
         };
+        let url = format!("/uploads/{}", found.stored_name);
+        if self.store.is_avatar_of(&found.uploaded_by, &url).await? {
+            let err = AppError::with_message(
+                ErrorCode::Conflict,
+                "This picture is a profile picture; choose another one in Settings first",
+            );
+            self.audit
+                .refused(&caller.actor, AuditAction::UploadDelete, &resource, &err);
+            return Err(err);
+        }
         self.store.delete_upload(&found.id).await?;
         self.forget_file(&found.stored_name).await;
         self.audit.record(

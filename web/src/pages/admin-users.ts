@@ -1,6 +1,7 @@
 // Admin: the people Uma knows. Local accounts and directory users who signed in, with their
 // last sign-in and live sessions; local accounts can be added (Uma makes the password, shown
-// once), given a new password, disabled and enabled; anyone's sessions can be ended. Below, every
+// once), sent a one-time link to choose their password or given one Uma makes, disabled and
+// enabled; anyone's sessions can be ended. Below, every
 // live session with its address, browser and open pages, each with Sign out.
 import { initShell, type Boot } from "../ui/shell";
 import { h, fill, must, setText, announce } from "../ui/dom";
@@ -15,6 +16,7 @@ const me = initShell<Boot>().user?.username;
 interface Person {
   username: string;
   displayName: string | null;
+  avatar: string | null;
   source: "local" | "directory";
   isAdmin: boolean;
   disabled: boolean;
@@ -41,43 +43,109 @@ function say(kind: "ok" | "error", text: string): void {
   fill(alertEl, h("p", { class: `alert alert-${kind}`, role: kind === "error" ? "alert" : "status", text }));
 }
 
-/** Shows a password Uma made, once, with a copy button. */
-function showPassword(username: string, password: string, why: string): void {
-  const code = h("code", { class: "secret-once", text: password, "data-new-password": true });
+/** A secret shown once, with a copy button. */
+function secretRow(secret: string, data: string): HTMLElement {
+  const code = h("code", { class: "secret-once", text: secret, [data]: true });
   const copy = h("button", {
     type: "button",
     class: "button button-small",
     text: "Copy",
     onclick: async () => {
       try {
-        await navigator.clipboard.writeText(password);
+        await navigator.clipboard.writeText(secret);
         copy.textContent = "Copied";
       } catch {
         copy.textContent = "Select and copy it";
       }
     },
   });
+  return h("p", { class: "secret-row" }, code, copy);
+}
+
+/** Shows a password Uma made, once, with a copy button. */
+function showPassword(username: string, password: string, why: string): void {
   openDialog({
     title: `Password for ${username}`,
-    body: [h("p", { text: why }), h("p", { class: "secret-row" }, code, copy), h("p", { class: "muted small", text: "It is shown this once. Give it to them over a safe channel; they can't change it themselves yet." })],
+    body: [
+      h("p", { text: why }),
+      secretRow(password, "data-new-password"),
+      h("p", { class: "muted small", text: "It is shown this once. Give it to them over a safe channel; they can change it in their Settings." }),
+    ],
     actions: [{ label: "Done", primary: true }],
   });
 }
 
-async function act(p: Person, what: "password" | "disable" | "enable" | "sessions/revoke"): Promise<void> {
+/** Shows a one-time link, once. */
+function showLink(username: string, path: string, expiresAt: number): void {
+  openDialog({
+    title: `Link for ${username}`,
+    body: [
+      h("p", { text: `${username} opens this link to choose a password. It works once, until ${dateTime(expiresAt)}; their current password works until then.` }),
+      secretRow(`${location.origin}${path}`, "data-reset-link"),
+      h("p", { class: "muted small", text: "It is shown this once. Send it over a safe channel; a new link replaces this one." }),
+    ],
+    actions: [{ label: "Done", primary: true }],
+  });
+}
+
+/** Asks how a local account gets its new password: a link to choose one, or one Uma makes. */
+function passwordChoice(p: Person): void {
+  const name = p.displayName ?? p.username;
+  const path = `/api/admin/users/${encodeURIComponent(p.username)}`;
+  const done = (text: string) => {
+    say("ok", text);
+    announce(text);
+    void load();
+  };
+  openDialog({
+    title: `New password for ${name}`,
+    body: [
+      h("p", { text: "A one-time link lets them choose their own password; their current one works until they use it." }),
+      h("p", { class: "muted small", text: "Or Uma makes a password and shows it to you once; their current password stops working and their sessions end now." }),
+    ],
+    actions: [
+      { label: "Cancel" },
+      {
+        label: "Make a password",
+        onClick: async () => {
+          try {
+            const r = await api<{ password: string; ended: number }>("POST", `${path}/password`, {});
+            showPassword(p.username, r.password, `${name}'s new password:`);
+            done(`${name} has a new password.${r.ended ? ` ${plural(r.ended, "session")} ended.` : ""}`);
+          } catch (e) {
+            say("error", messageOf(e));
+          }
+        },
+      },
+      {
+        label: "Make a link",
+        primary: true,
+        onClick: async () => {
+          try {
+            const r = await api<{ path: string; expiresAt: number }>("POST", `${path}/password-link`, {});
+            showLink(p.username, r.path, r.expiresAt);
+            done(`A one-time link for ${name} is ready.`);
+          } catch (e) {
+            say("error", messageOf(e));
+          }
+        },
+      },
+    ],
+  });
+}
+
+async function act(p: Person, what: "disable" | "enable" | "sessions/revoke"): Promise<void> {
   const name = p.displayName ?? p.username;
   const ask = {
-    password: { title: `New password for ${name}?`, message: "Uma makes a new password and shows it to you once; their current password stops working and their sessions end.", label: "Make a new password" },
     disable: { title: `Disable ${name}?`, message: "They can no longer sign in, and every session of theirs ends now.", label: "Disable" },
     enable: null,
     "sessions/revoke": { title: `Sign ${name} out everywhere?`, message: "Every session of theirs ends now; they can sign in again.", label: "Sign out" },
   }[what];
-  if (ask && !(await confirmAction({ title: ask.title, message: ask.message, confirmLabel: ask.label, danger: what !== "password" }))) return;
+  if (ask && !(await confirmAction({ title: ask.title, message: ask.message, confirmLabel: ask.label, danger: true }))) return;
   try {
-    const r = await api<{ password?: string; ended?: number }>("POST", `/api/admin/users/${encodeURIComponent(p.username)}/${what}`, {});
-    if (r.password) showPassword(p.username, r.password, `${name}'s new password:`);
+    const r = await api<{ ended?: number }>("POST", `/api/admin/users/${encodeURIComponent(p.username)}/${what}`, {});
     const ended = r.ended ? ` ${plural(r.ended, "session")} ended.` : "";
-    say("ok", { password: `${name} has a new password.`, disable: `${name} is disabled.`, enable: `${name} can sign in again.`, "sessions/revoke": `${name} is signed out.` }[what] + ended);
+    say("ok", { disable: `${name} is disabled.`, enable: `${name} can sign in again.`, "sessions/revoke": `${name} is signed out.` }[what] + ended);
     announce(`Done: ${name}.`);
   } catch (e) {
     say("error", messageOf(e));
@@ -91,7 +159,17 @@ const people = new DataTable<Person>({
   sort: { id: "name", dir: 1 },
   empty: () => "Nobody yet.",
   columns: [
-    { id: "name", label: "Name", class: "col-name", sort: (p) => p.username, render: (td, p) => fill(td, h("strong", { text: p.displayName ?? p.username }), p.displayName ? h("span", { class: "muted small", text: ` ${p.username}` }) : null) },
+    { id: "name", label: "Name", class: "col-name", sort: (p) => p.username, render: (td, p) =>
+        fill(
+          td,
+          h(
+            "span",
+            { class: "person" },
+            p.avatar ? h("img", { class: "avatar", src: p.avatar, alt: "" }) : h("span", { class: "avatar", "aria-hidden": "true", text: (p.displayName ?? p.username).slice(0, 1).toUpperCase() }),
+            h("span", {}, h("strong", { text: p.displayName ?? p.username }), p.displayName ? h("span", { class: "muted small", text: ` ${p.username}` }) : null),
+          ),
+        ),
+    },
     { id: "source", label: "Account", sort: (p) => p.source, render: (td, p) => fill(td, h("span", { class: "pill", text: p.source === "local" ? "local" : "directory" })) },
     { id: "role", label: "Role", sort: (p) => (p.isAdmin ? 0 : 1), render: (td, p) => fill(td, p.isAdmin ? h("span", { class: "pill pill-info", text: "admin" }) : "user", p.disabled ? h("span", { class: "pill pill-bad", text: "disabled" }) : null) },
     { id: "last", label: "Last sign-in", sort: (p) => -(p.lastSignIn ?? 0), render: (td, p) => setText(td, p.lastSignIn ? ago(p.lastSignIn) : "never") },
@@ -107,7 +185,7 @@ const people = new DataTable<Person>({
           h(
             "div",
             { class: "button-row" },
-          p.source === "local" ? h("button", { type: "button", class: "button button-small", text: "New password…", "data-user-password": p.username, onclick: () => void act(p, "password") }) : null,
+          p.source === "local" ? h("button", { type: "button", class: "button button-small", text: "New password…", "data-user-password": p.username, onclick: () => passwordChoice(p) }) : null,
           p.source === "local" && p.username !== me
             ? p.disabled
               ? h("button", { type: "button", class: "button button-small", text: "Enable", "data-user-enable": p.username, onclick: () => void act(p, "enable") })
@@ -181,7 +259,7 @@ must("[data-new-account]").addEventListener("click", () => {
   openDialog({
     title: "Add a local account",
     body: [
-      field({ label: "User name", name: "username", required: true, maxlength: 64, pattern: "[A-Za-z0-9._@-]+", patternMessage: "Letters, digits, '.', '_', '-' or '@'", hint: "What they type to sign in." }),
+      field({ label: "User name", name: "username", required: true, maxlength: 64, pattern: "[A-Za-z0-9._-]+", patternMessage: "Letters, digits, '.', '_' or '-'", hint: "What they type to sign in." }),
       field({ label: "Administrator", name: "admin", type: "checkbox", value: false }),
       h("p", { class: "muted small", text: "Uma makes the password and shows it to you once." }),
     ],

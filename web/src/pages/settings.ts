@@ -1,4 +1,5 @@
-// A person's settings: the theme (kept in this browser), chat preferences (do not disturb, who
+// A person's settings: their profile (the name others see, a picture), their password (local
+// accounts), the theme (kept with the profile), chat preferences (do not disturb, who
 // may message me, whether others see me online), the people I blocked (with Unblock, and a way
 // to block someone), and the sessions I am signed in with (revoke one, or all but this one).
 import { initShell, type Boot } from "../ui/shell";
@@ -6,11 +7,127 @@ import { h, fill, must, setText, announce } from "../ui/dom";
 import { api, get, messageOf, type ApiError } from "../ui/api";
 import { DataTable } from "../ui/table";
 import { confirmAction } from "../ui/dialog";
-import { bool, clearErrors, field, formAlert, showServerError, str } from "../ui/form";
+import { bool, clearErrors, field, formAlert, showServerError, str, validate } from "../ui/form";
 import { ago, dateTime, device, plural } from "../ui/format";
-import { applyTheme } from "../theme";
+import { applyTheme, saveTheme } from "../theme";
+import { ACCEPT_IMAGES, uploadFile } from "../ui/upload";
 
-initShell<Boot>();
+const me = initShell<Boot>().user;
+
+// ---- Profile ----
+interface Profile {
+  username: string;
+  displayName: string | null;
+  avatar: string | null;
+  theme: "system" | "light" | "dark";
+  localAccount: boolean;
+}
+
+/** A round picture, or the first letter of the name when there is none. */
+function avatarOf(p: Profile): HTMLElement {
+  const name = p.displayName ?? p.username;
+  return p.avatar
+    ? h("img", { class: "avatar avatar-large", src: p.avatar, alt: "" })
+    : h("span", { class: "avatar avatar-large", "aria-hidden": "true", text: name.slice(0, 1).toUpperCase() });
+}
+
+function renderProfile(p: Profile): void {
+  const root = must("[data-profile]");
+  const picture = h("div", { class: "avatar-row", "data-avatar": true }, avatarOf(p));
+  const file = h("input", { type: "file", accept: ACCEPT_IMAGES, class: "sr-only", tabindex: -1, id: "avatar-file", "aria-label": "Choose a picture" });
+  const progress = h("span", { class: "muted small", role: "status", "aria-live": "polite" });
+  const choose = h("button", { type: "button", class: "button button-small", text: p.avatar ? "Change picture…" : "Add a picture…", onclick: () => file.click() });
+  const remove = p.avatar ? h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Remove picture", onclick: () => void save({ avatar: null }, "Picture removed.") }) : null;
+  picture.append(h("div", { class: "button-row" }, choose, remove, progress), file);
+  file.addEventListener("change", async () => {
+    const f = file.files?.[0];
+    if (!f) return;
+    try {
+      const up = await uploadFile(f, { onProgress: (x) => setText(progress, `Uploading… ${Math.round(x * 100)} %`) });
+      setText(progress, "");
+      await save({ avatar: up.id }, "Picture saved.");
+    } catch (e) {
+      setText(progress, "");
+      formAlert(form, messageOf(e));
+    }
+  });
+  const form = h(
+    "form",
+    { class: "settings-form", novalidate: true, "aria-label": "Profile" },
+    picture,
+    h(
+      "div",
+      { class: "form-grid" },
+      field({ label: "Display name", name: "displayName", value: p.displayName ?? "", maxlength: 64, placeholder: p.username, hint: `Shown instead of your user name, ${p.username}. Empty shows the user name.` }),
+    ),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "button button-primary", text: "Save" })),
+  );
+  const save = async (patch: Record<string, unknown>, done: string): Promise<void> => {
+    clearErrors(form);
+    try {
+      const next = await api<Profile>("PUT", "/api/profile", patch);
+      renderProfile(next);
+      const again = must("[data-profile] form");
+      formAlert(again, done, "ok");
+      announce(done);
+    } catch (err) {
+      showServerError(form, err as ApiError);
+    }
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void save({ displayName: str(form, "displayName") || null }, "Profile saved. Your name shows everywhere at once.");
+  });
+  fill(root, form);
+}
+
+// ---- Password (local accounts) ----
+function renderPassword(): void {
+  must("[data-password-card]").hidden = false;
+  const form = h(
+    "form",
+    { class: "settings-form", novalidate: true, "aria-label": "Change your password" },
+    h("input", { name: "username", autocomplete: "username", hidden: true, readonly: true, value: me.username }),
+    h(
+      "div",
+      { class: "form-grid" },
+      field({ label: "Current password", name: "current", type: "password", required: true, autocomplete: "current-password" }),
+      field({ label: "New password", name: "password", type: "password", required: true, autocomplete: "new-password", hint: "At least 8 characters." }),
+      field({ label: "The new one again", name: "again", type: "password", required: true, autocomplete: "new-password" }),
+    ),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "button button-primary", text: "Change password" })),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    if (!validate(form)) return;
+    if (str(form, "password") !== str(form, "again")) {
+      showServerError(form, { message: "The two new passwords differ.", field: "again" });
+      return;
+    }
+    try {
+      const r = await api<{ ended: number }>("POST", "/api/account/password", { current: str(form, "current"), password: str(form, "password") });
+      form.reset();
+      const text = `Password changed.${r.ended ? ` ${plural(r.ended, "other session")} ended.` : ""}`;
+      formAlert(form, text, "ok");
+      announce(text);
+      void loadSessions();
+    } catch (err) {
+      showServerError(form, err as ApiError);
+    }
+  });
+  fill(must("[data-password]"), form);
+}
+
+async function loadProfile(): Promise<void> {
+  try {
+    const p = await get<Profile>("/api/profile");
+    renderProfile(p);
+    if (p.localAccount) renderPassword();
+  } catch (e) {
+    fill(must("[data-profile]"), h("p", { class: "alert alert-error card-note", text: `Your profile could not be loaded: ${messageOf(e)}` }));
+  }
+}
 
 // ---- Appearance ----
 const themeForm = must<HTMLFormElement>("[data-theme-form]");
@@ -21,6 +138,7 @@ themeForm.addEventListener("change", (e) => {
   const v = (e.target as HTMLInputElement).value as "system" | "light" | "dark";
   applyTheme(document, v);
   announce(`Theme: ${v === "system" ? "like the system" : v}.`);
+  saveTheme(document, v).catch((err) => formAlert(themeForm, `Kept in this browser only: ${messageOf(err)}`));
 });
 
 // ---- Chat ----
@@ -217,5 +335,6 @@ must("[data-revoke-others]").addEventListener("click", async () => {
   void loadSessions();
 });
 
+void loadProfile();
 void loadChat();
 void loadSessions();
