@@ -341,14 +341,49 @@ async fn chat(store: &Store) {
     store.unblock_user(&carol.id, &dave.id).await.unwrap();
     assert!(!store.is_blocked(&carol.id, &dave.id).await.unwrap());
 
-    // Deleting a group deletes its messages (cascade) but not the users' direct messages.
+    // Deleting a group deletes its messages (with replies among them, reactions and read marks),
+    // members and admins, but not the users' direct messages.
+    let g2 = store
+        .insert_message(NewMessage {
+            content: "re: all",
+            sender_id: &dave.id,
+            group_id: Some(&group.id),
+            reply_to_id: Some(&g1.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.add_reaction(&dave.id, &g1.id, "👀").await.unwrap();
+    store
+        .mark_group_read(&dave.id, &group.id, g2.seq)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unread_group_counts(&carol.id).await.unwrap(),
+        [(group.id.clone(), 1)]
+    );
     store
         .remove_group_member(&group.id, &dave.id)
         .await
         .unwrap();
     assert!(!store.is_group_member(&group.id, &dave.id).await.unwrap());
-    store.delete_group(&group.id).await.unwrap();
+    assert_eq!(store.delete_group(&group.id).await.unwrap(), 2);
+    assert!(store.group(&group.id).await.unwrap().is_none());
     assert!(store.message(&g1.id).await.unwrap().is_none());
+    assert!(store.message(&g2.id).await.unwrap().is_none());
+    assert!(store.reactions(&g1.id).await.unwrap().is_empty());
+    assert!(store.group_member_ids(&group.id).await.unwrap().is_empty());
+    assert!(store.group_admin_ids(&group.id).await.unwrap().is_empty());
+    assert!(store.groups_of_user(&carol.id).await.unwrap().is_empty());
+    assert!(store
+        .unread_group_counts(&carol.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        store.delete_group(&group.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(store.message(&m1.id).await.unwrap().is_some());
 }
 

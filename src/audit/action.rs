@@ -146,6 +146,7 @@ actions! {
         GroupView = "GROUP_VIEW": "A chat group was read.",
         GroupCreate = "GROUP_CREATE": "A chat group was created.",
         GroupUpdate = "GROUP_UPDATE": "A chat group's name, members or admins changed.",
+        GroupDelete = "GROUP_DELETE": "A chat group was deleted, with its messages and members.",
         UpdateSettings = "UPDATE_SETTINGS": "A user changed their chat settings (blocks, visibility).",
     }
     "Whiteboards" {

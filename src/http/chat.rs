@@ -31,7 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/chat/blocks", get(get_blocks).post(block))
         .route("/api/chat/blocks/{username}", delete(unblock))
         .route("/api/groups", get(list_groups).post(create_group))
-        .route("/api/groups/{id}", get(get_group).patch(update_group))
+        .route(
+            "/api/groups/{id}",
+            get(get_group).patch(update_group).delete(delete_group),
+        )
         .route("/api/groups/{id}/members/{user_id}", delete(remove_member))
         .route("/api/users", get(search_users))
         .route("/api/users/search", get(search_users))
@@ -144,6 +147,14 @@ async fn update_group(
     Body(input): Body<UpdateGroup>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(api::update_group(&chat, &caller, &id, input).await?))
+}
+
+async fn delete_group(
+    State(chat): State<Chat>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(api::delete_group(&chat, &caller, &id).await?))
 }
 
 async fn remove_member(

@@ -1,9 +1,11 @@
 //! Chat end to end with real Socket.IO clients, on SQLite and MariaDB: direct messages, groups and
-//! the public channel; edits, deletions and reactions reaching exactly the members; blocking;
-//! non-members refused by event and by API; rate limits and payload caps; one order for 1,000
-//! messages from 10 senders; a crashed room restarting with its history.
+//! the public channel; managing and deleting groups; edits, deletions and reactions reaching
+//! exactly the members; blocking; non-members refused by event and by API; rate limits and
+//! payload caps; one order for 1,000 messages from 10 senders; a crashed room restarting with its
+//! history.
 
 mod conversations;
+mod groups;
 mod limits;
 mod resilience;
 

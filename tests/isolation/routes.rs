@@ -1034,6 +1034,13 @@ fn rows(c: &Ctx) -> Vec<Row> {
         ),
         r(
             "DELETE",
+            "/api/groups/{id}",
+            format!("/api/groups/{g}"),
+            None,
+            Theirs(403),
+        ),
+        r(
+            "DELETE",
             "/api/groups/{id}/members/{user_id}",
             format!("/api/groups/{g}/members/{}", c.bob_id),
             None,

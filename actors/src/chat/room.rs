@@ -46,7 +46,8 @@ pub enum RoomMsg {
     },
     /// Whether the user is a member.
     IsMember(String, RpcReplyPort<bool>),
-    /// Reload members and blocks (membership, blocks or settings changed).
+    /// Reload members and blocks (membership, blocks or settings changed); a room whose
+    /// conversation is gone stops.
     Refresh,
     /// Report [`RoomStats`].
     Stats(RpcReplyPort<RoomStats>),
@@ -312,6 +313,11 @@ impl Actor for ChatRoom {
             }
             RoomMsg::Refresh => match self.store.load_room(&state.key).await {
                 Ok(info) => state.set_info(info),
+                Err(ChatError::NotFound) => {
+                    // The conversation is gone (a deleted group): nothing is left to order.
+                    tracing::debug!(room = %state.key.name(), "chat room gone; stopping");
+                    myself.stop(Some("gone".into()));
+                }
                 Err(e) => {
                     tracing::warn!(room = %state.key.name(), error = %e, "chat room refresh failed")
                 }

@@ -156,6 +156,17 @@ pub async fn group_history(chat: &Chat, caller: &Caller, q: HistoryQuery) -> App
         })?;
     let me = user_of(chat, caller).await?;
     let resource = format!("chat:group:{group_id}");
+    if chat.store.group(group_id).await?.is_none() {
+        // Deleted (or never was): its history is gone.
+        let err = AppError::with_message(ErrorCode::NotFound, "Group not found");
+        chat.audit.refused(
+            &caller.actor,
+            AuditAction::ChatGroupHistoryView,
+            &resource,
+            &err,
+        );
+        return Err(err);
+    }
     if !chat.store.is_group_member(group_id, &me.id).await? {
         let err = group_denied();
         chat.audit.refused(
@@ -277,7 +288,14 @@ async fn group_json(chat: &Chat, g: &Group, me: &User) -> AppResult<Value> {
         "public": g.name == PUBLIC_CHANNEL,
         "createdAt": iso(g.created_at),
         "updatedAt": iso(g.updated_at),
-        "members": members.iter().map(user_json).collect::<Vec<_>>(),
+        "members": members
+            .iter()
+            .map(|u| {
+                let mut v = user_json(u);
+                v["role"] = json!(if admins.contains(&u.id) { "admin" } else { "member" });
+                v
+            })
+            .collect::<Vec<_>>(),
         "admins": admins.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>(),
         "isAdmin": admins.contains(&me.id),
     }))
@@ -337,7 +355,23 @@ async fn member_group(chat: &Chat, me: &User, id: &str) -> AppResult<Group> {
         .await?
         .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "Group not found"))?;
     if !chat.store.is_group_member(id, &me.id).await? {
-        return Err(AppError::with_message(ErrorCode::Forbidden, "Forbidden"));
+        return Err(AppError::with_message(
+            ErrorCode::Forbidden,
+            "You are not a member of this group",
+        ));
+    }
+    Ok(g)
+}
+
+/// A group the caller administers (404 unknown, 403 not a member or not an admin; `what` says
+/// what only admins may do).
+async fn admin_group(chat: &Chat, me: &User, id: &str, what: &str) -> AppResult<Group> {
+    let g = member_group(chat, me, id).await?;
+    if !chat.store.is_group_admin(id, &me.id).await? {
+        return Err(AppError::with_message(
+            ErrorCode::Forbidden,
+            format!("Only group admins can {what}"),
+        ));
     }
     Ok(g)
 }
@@ -377,18 +411,18 @@ pub struct CreateGroup {
     pub member_ids: Vec<String>,
 }
 
+/// Longest group name, in characters.
+pub const MAX_GROUP_NAME_CHARS: usize = 100;
+
 fn group_name(name: Option<&str>) -> AppResult<String> {
     let name = name.map(str::trim).unwrap_or_default();
     if name.is_empty() {
-        return Err(AppError::with_message(
-            ErrorCode::InvalidInput,
-            "Group name is required",
-        ));
+        return Err(AppError::field("name", "a group needs a name"));
     }
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+    if name.chars().count() > MAX_GROUP_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(AppError::field(
             "name",
-            "at most 100 characters, no control characters",
+            format!("at most {MAX_GROUP_NAME_CHARS} characters, no control characters"),
         ));
     }
     if name == PUBLIC_CHANNEL {
@@ -400,28 +434,29 @@ fn group_name(name: Option<&str>) -> AppResult<String> {
     Ok(name.to_owned())
 }
 
-/// Checks that every id names a user.
-async fn known_users(chat: &Chat, ids: &[String]) -> AppResult<Vec<User>> {
+/// Checks that every id of `field` names a user.
+async fn known_users(chat: &Chat, ids: &[String], field: &str) -> AppResult<Vec<User>> {
     let mut unique: Vec<String> = ids.to_vec();
     unique.sort();
     unique.dedup();
     if unique.len() > 200 {
-        return Err(AppError::field("memberIds", "at most 200 at once"));
+        return Err(AppError::field(field, "at most 200 at once"));
     }
     let users = chat.store.users_by_ids(&unique).await?;
     if users.len() != unique.len() {
         let found: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
         let missing = unique.iter().find(|id| !found.contains(id.as_str()));
         return Err(AppError::field(
-            "memberIds",
+            field,
             format!("no user {}", missing.map(String::as_str).unwrap_or("?")),
         ));
     }
     Ok(users)
 }
 
-/// Tells the members of a group that it changed (`group_updated`), and `removed` that they left.
-async fn announce(chat: &Chat, g: &Group, removed: &[User]) {
+/// Tells the members of a group that it changed (`group_updated`), and `removed` that they left
+/// (`group_removed`, with who removed them: `by`, themself when they left).
+async fn announce(chat: &Chat, g: &Group, removed: &[User], by: &User) {
     let members = chat.store.group_members(&g.id).await.unwrap_or_default();
     let rooms: Vec<String> = members.iter().map(|u| room::user(&u.username)).collect();
     if !rooms.is_empty() {
@@ -436,7 +471,11 @@ async fn announce(chat: &Chat, g: &Group, removed: &[User]) {
     let gone: Vec<String> = removed.iter().map(|u| room::user(&u.username)).collect();
     if !gone.is_empty() {
         chat.emitter
-            .emit(Emit::to(gone, "group_removed", json!({ "groupId": g.id })))
+            .emit(Emit::to(
+                gone,
+                "group_removed",
+                json!({ "groupId": g.id, "name": g.name, "by": by.username }),
+            ))
             .await;
     }
 }
@@ -446,7 +485,7 @@ pub async fn create_group(chat: &Chat, caller: &Caller, input: CreateGroup) -> A
     limit(chat, caller, CHANGE, AuditAction::GroupCreate).await?;
     let me = user_of(chat, caller).await?;
     let name = group_name(input.name.as_deref())?;
-    let others = known_users(chat, &input.member_ids).await?;
+    let others = known_users(chat, &input.member_ids, "memberIds").await?;
     let g = chat.store.create_group(&name, &me.id).await?;
     for u in others.iter().filter(|u| u.id != me.id) {
         chat.store.add_group_member(&g.id, &u.id).await?;
@@ -458,7 +497,7 @@ pub async fn create_group(chat: &Chat, caller: &Caller, input: CreateGroup) -> A
         Status::Success,
         json!({ "name": name, "memberCount": others.len() + 1 }),
     );
-    announce(chat, &g, &[]).await;
+    announce(chat, &g, &[], &me).await;
     group_json(chat, &g, &me).await
 }
 
@@ -484,7 +523,10 @@ pub struct UpdateGroup {
 }
 
 /// `PATCH /api/groups/{id}`: group admins rename, add and remove members, promote and demote
-/// admins. The public channel keeps its name and members.
+/// admins. The whole change is checked before any of it is made: the people named exist, those
+/// removed are members, admins are members, and the group keeps a member and an admin (the last
+/// admin names another before stepping down or leaving, or deletes the group). The public
+/// channel keeps its name and members.
 pub async fn update_group(
     chat: &Chat,
     caller: &Caller,
@@ -493,15 +535,20 @@ pub async fn update_group(
 ) -> AppResult<Value> {
     limit(chat, caller, CHANGE, AuditAction::GroupUpdate).await?;
     let me = user_of(chat, caller).await?;
+    change_group(chat, caller, &me, id, input).await
+}
+
+/// [`update_group`] once the call is counted.
+async fn change_group(
+    chat: &Chat,
+    caller: &Caller,
+    me: &User,
+    id: &str,
+    input: UpdateGroup,
+) -> AppResult<Value> {
     let resource = format!("group:{id}");
     let result = async {
-        let g = member_group(chat, &me, id).await?;
-        if !chat.store.is_group_admin(id, &me.id).await? {
-            return Err(AppError::with_message(
-                ErrorCode::Forbidden,
-                "Only admins can modify group",
-            ));
-        }
+        let g = admin_group(chat, me, id, "change the group").await?;
         let public = g.name == PUBLIC_CHANNEL;
         if public && (input.name.is_some() || !input.remove_member_ids.is_empty()) {
             return Err(AppError::with_message(
@@ -513,10 +560,55 @@ pub async fn update_group(
             Some(n) => Some(group_name(Some(n))?),
             None => None,
         };
-        let added = known_users(chat, &input.add_member_ids).await?;
-        let removed = known_users(chat, &input.remove_member_ids).await?;
-        let promoted = known_users(chat, &input.add_admin_ids).await?;
-        let demoted = known_users(chat, &input.remove_admin_ids).await?;
+        let added = known_users(chat, &input.add_member_ids, "addMemberIds").await?;
+        let removed = known_users(chat, &input.remove_member_ids, "removeMemberIds").await?;
+        let promoted = known_users(chat, &input.add_admin_ids, "addAdminIds").await?;
+        let demoted = known_users(chat, &input.remove_admin_ids, "removeAdminIds").await?;
+
+        // The group as it would be after the change.
+        let members: HashSet<String> = chat.store.group_member_ids(id).await?.into_iter().collect();
+        let admins: HashSet<String> = chat.store.group_admin_ids(id).await?.into_iter().collect();
+        if let Some(u) = removed.iter().find(|u| !members.contains(&u.id)) {
+            return Err(AppError::field(
+                "removeMemberIds",
+                format!("{} is not a member of this group", u.username),
+            ));
+        }
+        let mut after: HashSet<&str> = members.iter().map(String::as_str).collect();
+        after.extend(added.iter().map(|u| u.id.as_str()));
+        for u in &removed {
+            after.remove(u.id.as_str());
+        }
+        if let Some(u) = promoted.iter().find(|u| !after.contains(u.id.as_str())) {
+            return Err(AppError::field(
+                "addAdminIds",
+                format!("{} must be a member to be an admin", u.username),
+            ));
+        }
+        if after.is_empty() {
+            return Err(AppError::field(
+                "removeMemberIds",
+                "a group keeps at least one member; delete the group instead",
+            ));
+        }
+        let admins_after = admins
+            .iter()
+            .map(String::as_str)
+            .chain(promoted.iter().map(|u| u.id.as_str()))
+            .filter(|a| after.contains(a) && !demoted.iter().any(|u| u.id == *a))
+            .count();
+        if admins_after == 0 {
+            let field = if demoted.iter().any(|u| admins.contains(&u.id)) {
+                "removeAdminIds"
+            } else {
+                "removeMemberIds"
+            };
+            return Err(AppError::field(
+                field,
+                "a group keeps at least one admin; make another member an admin first",
+            ));
+        }
+
         if let Some(n) = &name {
             chat.store.rename_group(id, n).await?;
         }
@@ -524,36 +616,25 @@ pub async fn update_group(
             chat.store.add_group_member(id, &u.id).await?;
         }
         for u in &promoted {
-            if !chat.store.is_group_member(id, &u.id).await? {
-                return Err(AppError::field("addAdminIds", "admins must be members"));
-            }
             chat.store.add_group_admin(id, &u.id).await?;
         }
         for u in &demoted {
+            // Not an admin already: nothing to take away.
             let _ = chat.store.remove_group_admin(id, &u.id).await;
         }
-        let mut gone = Vec::new();
-        for u in removed {
-            if chat.store.remove_group_member(id, &u.id).await.is_ok() {
-                gone.push(u);
-            }
-        }
-        if chat.store.group_admin_ids(id).await?.is_empty() {
-            // A group always keeps an admin: the caller stays one.
-            if chat.store.is_group_member(id, &me.id).await? {
-                chat.store.add_group_admin(id, &me.id).await?;
-            }
+        for u in &removed {
+            chat.store.remove_group_member(id, &u.id).await?;
         }
         chat.store.touch_group(id).await?;
         chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
         let g = chat.store.group(id).await?.unwrap_or(g);
-        announce(chat, &g, &gone).await;
+        announce(chat, &g, &removed, me).await;
         Ok((
             g,
             json!({
                 "name": name,
                 "added": added.iter().map(|u| &u.username).collect::<Vec<_>>(),
-                "removed": gone.iter().map(|u| &u.username).collect::<Vec<_>>(),
+                "removed": removed.iter().map(|u| &u.username).collect::<Vec<_>>(),
                 "promoted": promoted.iter().map(|u| &u.username).collect::<Vec<_>>(),
                 "demoted": demoted.iter().map(|u| &u.username).collect::<Vec<_>>(),
             }),
@@ -570,7 +651,7 @@ pub async fn update_group(
                 details,
             );
             if chat.store.is_group_member(id, &me.id).await? {
-                group_json(chat, &g, &me).await
+                group_json(chat, &g, me).await
             } else {
                 Ok(json!({ "id": g.id, "name": g.name, "left": true }))
             }
@@ -583,52 +664,116 @@ pub async fn update_group(
     }
 }
 
-/// `DELETE /api/groups/{id}/members/{userId}`: an admin removes a member, or a member leaves.
+/// `DELETE /api/groups/{id}/members/{userId}`: an admin removes a member (as `PATCH` with
+/// `removeMemberIds` would), or a member leaves. The group's last admin can't leave: they make
+/// another member an admin first, or delete the group (409 says so).
 pub async fn remove_member(
     chat: &Chat,
     caller: &Caller,
     id: &str,
     user_id: &str,
 ) -> AppResult<Value> {
-    let me = user_of(chat, caller).await?;
-    if user_id != me.id {
-        return update_group(
-            chat,
-            caller,
-            id,
-            UpdateGroup {
-                remove_member_ids: vec![user_id.to_owned()],
-                ..Default::default()
-            },
-        )
-        .await;
-    }
     limit(chat, caller, CHANGE, AuditAction::GroupUpdate).await?;
+    let me = user_of(chat, caller).await?;
     let resource = format!("group:{id}");
-    let g = member_group(chat, &me, id).await?;
-    if g.name == PUBLIC_CHANNEL {
-        return Err(AppError::with_message(
-            ErrorCode::Forbidden,
-            "Everyone stays in the public channel",
-        ));
-    }
-    chat.store.remove_group_member(id, &me.id).await?;
-    let members = chat.store.group_members(id).await?;
-    if chat.store.group_admin_ids(id).await?.is_empty() {
-        if let Some(next) = members.first() {
-            chat.store.add_group_admin(id, &next.id).await?;
+    if user_id != me.id {
+        // Who may remove comes before whether the person is a member: a non-member learns
+        // nothing about who is in the group.
+        let check = async {
+            admin_group(chat, &me, id, "remove members").await?;
+            if !chat.store.is_group_member(id, user_id).await? {
+                return Err(AppError::with_message(
+                    ErrorCode::NotFound,
+                    "That person is not a member of this group",
+                ));
+            }
+            Ok(())
         }
+        .await;
+        chat.audit
+            .checked(&caller.actor, AuditAction::GroupUpdate, &resource, check)?;
+        let input = UpdateGroup {
+            remove_member_ids: vec![user_id.to_owned()],
+            ..Default::default()
+        };
+        return change_group(chat, caller, &me, id, input).await;
     }
-    chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
-    announce(chat, &g, std::slice::from_ref(&me)).await;
-    chat.audit.record(
-        &caller.actor,
-        AuditAction::GroupUpdate,
-        &resource,
-        Status::Success,
-        json!({ "left": me.username }),
-    );
-    Ok(json!({ "success": true }))
+    let work = async {
+        let g = member_group(chat, &me, id).await?;
+        if g.name == PUBLIC_CHANNEL {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                "Everyone stays in the public channel",
+            ));
+        }
+        let admins = chat.store.group_admin_ids(id).await?;
+        if admins == [me.id.as_str()] {
+            let alone = chat.store.group_member_ids(id).await?.len() <= 1;
+            return Err(AppError::with_message(
+                ErrorCode::Conflict,
+                if alone {
+                    "You are the last member of this group: delete it instead of leaving."
+                } else {
+                    "You are this group's only admin: make another member an admin before you leave, or delete the group."
+                },
+            ));
+        }
+        chat.store.remove_group_member(id, &me.id).await?;
+        chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
+        announce(chat, &g, std::slice::from_ref(&me), &me).await;
+        Ok((json!({ "success": true }), json!({ "left": me.username })))
+    };
+    chat.audit
+        .audited(
+            &caller.actor,
+            AuditAction::GroupUpdate,
+            &resource,
+            json!({}),
+            work,
+        )
+        .await
+}
+
+/// `DELETE /api/groups/{id}`: a group admin deletes the group with its messages, read marks,
+/// members and admins. Every member's sockets get `group_removed` with `deleted: true` (the
+/// deleter's other tabs too). The public channel can't be deleted.
+pub async fn delete_group(chat: &Chat, caller: &Caller, id: &str) -> AppResult<Value> {
+    limit(chat, caller, CHANGE, AuditAction::GroupDelete).await?;
+    let me = user_of(chat, caller).await?;
+    let work = async {
+        let g = admin_group(chat, &me, id, "delete the group").await?;
+        if g.name == PUBLIC_CHANNEL {
+            return Err(AppError::with_message(
+                ErrorCode::Forbidden,
+                "The public channel can't be deleted",
+            ));
+        }
+        let members = chat.store.group_members(id).await?;
+        let messages = chat.store.delete_group(id).await?;
+        // A running room finds its group gone and stops.
+        chat.rooms.refresh(&RoomKey::Group(id.to_owned()));
+        let rooms: Vec<String> = members.iter().map(|u| room::user(&u.username)).collect();
+        chat.emitter
+            .emit(Emit::to(
+                rooms,
+                "group_removed",
+                json!({ "groupId": g.id, "name": g.name, "deleted": true, "by": me.username }),
+            ))
+            .await;
+        Ok((
+            json!({ "success": true, "id": g.id }),
+            json!({ "name": g.name, "memberCount": members.len(), "messageCount": messages }),
+        ))
+    };
+    chat.audit
+        .audited(
+            &caller.actor,
+            AuditAction::GroupDelete,
+            &format!("group:{id}"),
+            json!({}),
+            work,
+        )
+        .await
 }
 
 /// `?q=` of the user search.

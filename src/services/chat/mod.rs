@@ -579,6 +579,13 @@ pub async fn mark_read(chat: &Chat, caller: &Caller, input: ReadInput) -> AppRes
     let user = user_of(chat, caller).await?;
     let (key, resource) = if let Some(g) = &input.group_id {
         id_field("groupId", g)?;
+        if chat.store.group(g).await?.is_none() {
+            // A deleted group has no room left to start.
+            return Err(AppError::with_message(
+                ErrorCode::NotFound,
+                "Group not found",
+            ));
+        }
         (RoomKey::Group(g.clone()), format!("chat:group:{g}"))
     } else {
         let other = match (&input.sender_id, &input.username) {

@@ -73,15 +73,44 @@ impl Store {
         expect_one(rows)
     }
 
-    /// Deletes a group; its messages and memberships go with it.
-    pub async fn delete_group(&self, id: &str) -> StoreResult<()> {
-        let rows = exec!(self, |p| sqlx::query(
-            "DELETE FROM chat_groups WHERE id = ?"
-        )
-        .bind(id)
-        .execute(p)
-        .await)?;
-        expect_one(rows)
+    /// Deletes a group with everything that hangs on it, in one transaction: its messages (and
+    /// their reactions and the attachment links their metadata holds), read marks, members and
+    /// admins. Returns how many messages went. The steps are spelled out rather than left to the
+    /// foreign keys' cascades: MariaDB refuses a cascade that also sets `reply_to_id` in the same
+    /// table, and replies stay inside their conversation, so clearing them first is enough.
+    pub async fn delete_group(&self, id: &str) -> StoreResult<u64> {
+        let (messages, groups) = on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE messages SET reply_to_id = NULL WHERE group_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE group_id = ?)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let messages = sqlx::query("DELETE FROM messages WHERE group_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            for table in ["chat_reads", "group_admins", "group_members"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE group_id = ?"))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let groups = sqlx::query("DELETE FROM chat_groups WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await.map(|()| (messages, groups))
+        })?;
+        expect_one(groups)?;
+        Ok(messages)
     }
 
     /// Adds a member (no-op when already one).
