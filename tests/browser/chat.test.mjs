@@ -2,17 +2,19 @@
 // a delete seen live by the other) and draw on the shared whiteboard (a stroke in A appears in B);
 // a message with pictures, a PDF and a link reaches the other with the link's preview card, whose
 // site is a server started here on 127.0.0.2 (allowed by METADATA_ALLOW_NETWORKS, its name given
-// by METADATA_RESOLVE).
+// by METADATA_RESOLVE). A group's admin renames it, adds, promotes and removes members and
+// deletes it from the Group settings dialog, while a member leaves and sees the deletion live.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServer } from "node:http";
-import { startUma, launchBrowser, screenshots, shots as allShots } from "./harness.mjs";
+import { startUma, launchBrowser, screenshots, shots as allShots, axeViolations } from "./harness.mjs";
 
 const shots = (page, name) => allShots(page, name, { fullPage: false });
 
 const ADMIN_PW = "browser-admin-pw";
 const BOB_PW = "browser-bob-pw";
+const CAROL_PW = "browser-carol-pw";
 let uma;
 let browser;
 let site;
@@ -39,7 +41,7 @@ before(async () => {
   sitePort = site.address().port;
   uma = await startUma(
     { UMA_ADMIN_PASSWORD: ADMIN_PW, METADATA_ALLOW_NETWORKS: "127.0.0.2/32", METADATA_RESOLVE: "news.example.test=127.0.0.2", METADATA_ALLOWED_PORTS: `80,443,${sitePort}` },
-    { users: [{ name: "bob", password: BOB_PW }] },
+    { users: [{ name: "bob", password: BOB_PW }, { name: "carol", password: CAROL_PW }] },
   );
   browser = await launchBrowser();
   // The card's picture: a banner drawn by the browser.
@@ -220,6 +222,123 @@ test("a picture and a PDF attached in chat reach the other person", async () => 
   await shots(b.page, "chat-attachments");
 
   assert.deepEqual(a.problems.filter((p) => !/status of 400/.test(p)), [], "no console errors in A");
+  assert.deepEqual(b.problems, [], "no console errors in B");
+  await a.context.close();
+  await b.context.close();
+});
+
+/** The topmost open dialog (a confirmation opens over the Group settings dialog). */
+const topDialog = (page) => page.locator("dialog[open]").last();
+
+/** Whether focus is inside the open dialogs (or nowhere: past the last stop, on the browser). */
+const focusInDialog = (page) =>
+  page.evaluate(() => document.activeElement === document.body || Boolean(document.activeElement?.closest("dialog[open]")));
+
+test("a group's admin manages and deletes it; a member leaves", async () => {
+  const a = await signIn("admin", ADMIN_PW);
+  const b = await signIn("bob", BOB_PW);
+  // Carol signs in once, so the people search knows her.
+  const c = await signIn("carol", CAROL_PW);
+  await c.context.close();
+
+  // The admin makes a group with bob.
+  await a.page.click("[data-chat-toggle]");
+  await a.page.getByRole("button", { name: "New group" }).click();
+  await a.page.getByLabel("Group name").fill("Ops room");
+  await a.page.getByLabel("Add people").fill("bob");
+  await a.page.locator(".chat-result", { hasText: "@bob" }).click();
+  await a.page.getByRole("button", { name: "Create group" }).click();
+  await a.page.waitForSelector("[data-chat-input]");
+  await b.page.click("[data-chat-toggle]");
+  await b.page.locator('[data-conv^="g:"]', { hasText: "Ops room" }).waitFor();
+
+  // The public channel has no settings; the group does, named for screen readers.
+  const settings = a.page.getByRole("button", { name: "Group settings" });
+  await settings.click();
+  const dialog = a.page.locator("dialog[open] [data-group-settings]");
+  await dialog.waitFor();
+  assert.equal(await a.page.evaluate(() => document.activeElement?.getAttribute("name")), "name", "focus starts on the name");
+  // Keyboard: Tab stays in the dialog; Escape closes it and gives focus back to the button.
+  for (let i = 0; i < 14; i++) {
+    await a.page.keyboard.press("Tab");
+    assert.ok(await focusInDialog(a.page), `Tab ${i + 1} stays in the dialog`);
+  }
+  await a.page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  assert.equal(await a.page.evaluate(() => document.activeElement?.dataset.chatGroupSettings), "", "focus is back on Group settings");
+  await a.page.keyboard.press("Enter");
+  await dialog.waitFor();
+
+  // Rename: an empty or reserved name is refused by the field; a good one reaches bob live.
+  const name = dialog.getByLabel("Group name");
+  await name.fill("");
+  await dialog.getByRole("button", { name: "Rename" }).click();
+  await dialog.locator(".field-error", { hasText: "Group name is required." }).waitFor();
+  await name.fill("General");
+  await dialog.getByRole("button", { name: "Rename" }).click();
+  await dialog.locator(".field-error", { hasText: "General is the public channel's name" }).waitFor();
+  assert.equal(await name.getAttribute("aria-invalid"), "true");
+  await name.fill("Ops crew");
+  await dialog.getByRole("button", { name: "Rename" }).click();
+  await a.page.locator(".chat-title", { hasText: "# Ops crew" }).waitFor();
+  await b.page.locator('[data-conv^="g:"]', { hasText: "Ops crew" }).waitFor();
+
+  // Add carol through the search; make bob an admin and back.
+  await dialog.getByRole("searchbox").fill("car");
+  await dialog.locator('[data-gs-add="carol"]').click();
+  await dialog.locator('[data-gs-member="carol"]').waitFor();
+  assert.equal(await dialog.locator("h3", { hasText: "Members" }).textContent(), "Members (3)");
+  await dialog.getByRole("button", { name: "Make admin: bob" }).click();
+  await dialog.locator('[data-gs-member="bob"] [data-role="admin"]').waitFor();
+  assert.ok(await focusInDialog(a.page), "focus stays in the dialog after a change");
+  await allShots(a.page, "chat-group-settings-admin", { fullPage: false });
+  await dialog.getByRole("button", { name: "Remove admin: bob" }).click();
+  await dialog.locator('[data-gs-member="bob"] [data-role="member"]').waitFor();
+  assert.deepEqual(await axeViolations(a.page), [], "the dialog passes axe");
+
+  // Remove carol, confirmed in a second dialog.
+  await dialog.getByRole("button", { name: "Remove carol from the group" }).click();
+  await topDialog(a.page).getByRole("heading", { name: "Remove carol?" }).waitFor();
+  await topDialog(a.page).locator("button[type=submit]").click();
+  await dialog.locator('[data-gs-member="carol"]').waitFor({ state: "detached" });
+
+  // The only admin can't leave: the dialog says why where she clicked.
+  await dialog.getByRole("button", { name: "Leave group" }).click();
+  await dialog.locator(".chat-gs-end [role=alert]", { hasText: "You are this group's only admin" }).waitFor();
+  await allShots(a.page, "chat-group-settings-refused", { fullPage: false });
+
+  // Bob, a plain member, sees the members but no admin controls, and leaves.
+  await b.page.locator('[data-conv^="g:"]', { hasText: "Ops crew" }).click();
+  await b.page.getByRole("button", { name: "Group settings" }).click();
+  const bobDialog = b.page.locator("dialog[open] [data-group-settings]");
+  await bobDialog.locator('[data-gs-name]', { hasText: "Ops crew" }).waitFor();
+  assert.equal(await bobDialog.locator("[data-gs-role], [data-gs-remove], [data-gs-search], [data-gs-delete]").count(), 0);
+  await allShots(b.page, "chat-group-settings-member", { fullPage: false });
+  await bobDialog.getByRole("button", { name: "Leave group" }).click();
+  await topDialog(b.page).locator("button[type=submit]").click();
+  await b.page.locator("[data-chat-notice]", { hasText: "You left “Ops crew”." }).waitFor();
+  assert.equal(await b.page.locator('[data-conv^="g:"]', { hasText: "Ops crew" }).count(), 0);
+  // The admin's open dialog follows: bob is gone from it.
+  await dialog.locator('[data-gs-member="bob"]').waitFor({ state: "detached" });
+
+  // She adds bob again; he opens the group, and sees it deleted under his eyes.
+  await dialog.getByRole("searchbox").fill("bob");
+  await dialog.locator('[data-gs-add="bob"]').click();
+  await dialog.locator('[data-gs-member="bob"]').waitFor();
+  await b.page.locator('[data-conv^="g:"]', { hasText: "Ops crew" }).click();
+  await b.page.waitForSelector("[data-chat-input]");
+  await dialog.getByRole("button", { name: "Delete group" }).click();
+  const confirm = topDialog(a.page);
+  await confirm.getByRole("heading", { name: "Delete Ops crew?" }).waitFor();
+  await allShots(a.page, "chat-group-delete-confirm", { fullPage: false });
+  await confirm.locator("button[type=submit]").click();
+  await a.page.locator("[data-chat-notice]", { hasText: "You deleted the group “Ops crew”." }).waitFor();
+  assert.equal(await a.page.locator("dialog[open]").count(), 0);
+  await b.page.locator("[data-chat-notice]", { hasText: "admin deleted the group “Ops crew”." }).waitFor();
+  assert.equal(await b.page.locator("[data-chat-input]").count(), 0, "bob's thread closed");
+  await allShots(b.page, "chat-group-deleted", { fullPage: false });
+
+  assert.deepEqual(a.problems.filter((p) => !/status of (400|409)/.test(p)), [], "no console errors in A");
   assert.deepEqual(b.problems, [], "no console errors in B");
   await a.context.close();
   await b.context.close();

@@ -5,12 +5,14 @@
 // reloads what it shows on every (re)connect, so nothing is missed across a reconnect. Pictures
 // and PDFs are attached by the paperclip, by dropping them on the message box or by pasting them;
 // they upload with progress before the message is sent, and show in the thread as a picture or a
-// file chip.
+// file chip. A group's settings (name, members and admins, leave, delete) open from the thread's
+// header in a dialog (chat/group.ts).
 import type { Socket } from "socket.io-client";
 import { initLive, onConnect, request, type Ack } from "./live";
 import { api, get, messageOf } from "./ui/api";
 import { h, fill, announce } from "./ui/dom";
 import { contentFragment, contentText, firstLink } from "./chat/render";
+import { openGroupSettings, type GroupSettings } from "./chat/group";
 import { ACCEPT_ALL, fileSize, filesOf, uploadFile, type Upload } from "./ui/upload";
 
 interface UserRef {
@@ -136,6 +138,10 @@ class ChatWidget {
   private lastTypingSent = 0;
   /** Files for the next message, per conversation. */
   private pending = new Map<string, Pending[]>();
+  /** The open Group settings dialog. */
+  private settings: GroupSettings | null = null;
+  /** What happened to a conversation that is gone (shown above the list). */
+  private notice: string | null = null;
 
   private readonly root: HTMLElement;
   private readonly toggle: HTMLButtonElement;
@@ -144,6 +150,7 @@ class ChatWidget {
   private readonly body: HTMLElement;
   private readonly title: HTMLElement;
   private readonly back: HTMLButtonElement;
+  private readonly groupButton: HTMLButtonElement;
 
   constructor(me: string, private readonly socket: Socket) {
     this.me = me;
@@ -157,6 +164,11 @@ class ChatWidget {
     );
     this.title = h("h2", { class: "chat-title", text: "Chat" });
     this.back = h("button", { type: "button", class: "button button-quiet button-small", hidden: true, text: "← All", onclick: () => this.showList() });
+    this.groupButton = h(
+      "button",
+      { type: "button", class: "button button-quiet button-small chat-group-button", hidden: true, "aria-label": "Group settings", title: "Group settings", "data-chat-group-settings": true, onclick: () => void this.openSettings() },
+      usersIcon(),
+    );
     this.body = h("div", { class: "chat-body" });
     this.panel = h(
       "section",
@@ -166,6 +178,7 @@ class ChatWidget {
         { class: "chat-head" },
         this.back,
         this.title,
+        this.groupButton,
         h("button", { type: "button", class: "button button-quiet button-small", "aria-label": "Close chat", text: "✕", onclick: () => this.setOpen(false) }),
       ),
       this.body,
@@ -231,10 +244,23 @@ class ChatWidget {
       for (const m of this.messages.get(`d:${d.to}`) ?? []) if (ids.has(m.id)) m.delivered = true;
       if (this.open === `d:${d.to}`) this.renderThread();
     });
-    s.on("group_updated", () => void this.reload());
-    s.on("group_removed", (g: { groupId: string }) => {
-      this.convs.delete(`g:${g.groupId}`);
-      if (this.open === `g:${g.groupId}`) this.showList();
+    s.on("group_updated", (g: { groupId: string }) => {
+      void this.reload();
+      if (this.settings?.groupId === g.groupId) void this.settings.refresh();
+    });
+    s.on("group_removed", (g: { groupId: string; name?: string; deleted?: boolean; by?: string }) => {
+      const key = `g:${g.groupId}`;
+      const name = g.name ?? this.convs.get(key)?.title ?? "the group";
+      this.convs.delete(key);
+      this.messages.delete(key);
+      // What this person did themself they already know.
+      if (g.by !== this.me) {
+        const text = g.deleted ? `${g.by ?? "An admin"} deleted the group “${name}”.` : `You were removed from “${name}”.`;
+        this.notice = text;
+        if (this.settings?.groupId === g.groupId) this.settings.gone(text);
+      }
+      if (this.open === key) this.showList();
+      else this.render();
       void this.reload();
     });
   }
@@ -341,6 +367,7 @@ class ChatWidget {
 
   private async openConv(key: string): Promise<void> {
     this.open = key;
+    this.notice = null;
     this.replyTo = null;
     this.editing = null;
     try {
@@ -385,6 +412,7 @@ class ChatWidget {
   private renderList(): void {
     this.title.textContent = "Chat";
     this.back.hidden = true;
+    this.groupButton.hidden = true;
     const convs = [...this.convs.values()].sort((a, b) => {
       if (a.isPublic !== b.isPublic) return a.isPublic ? -1 : 1;
       return (b.last?.seq ?? 0) - (a.last?.seq ?? 0);
@@ -423,6 +451,7 @@ class ChatWidget {
     );
     fill(
       this.body,
+      this.notice ? h("p", { class: "chat-notice", role: "status", "data-chat-notice": true, text: this.notice }) : null,
       h("div", { class: "chat-tools" }, search, h("button", { type: "button", class: "button button-quiet button-small", text: "New group", onclick: () => this.renderNewGroup() })),
       results,
       items.length ? h("ul", { class: "chat-convs" }, items) : h("p", { class: "chat-empty", text: "No conversations yet." }),
@@ -438,6 +467,7 @@ class ChatWidget {
   private renderNewGroup(): void {
     this.title.textContent = "New group";
     this.back.hidden = false;
+    this.groupButton.hidden = true;
     const picked = new Map<string, UserRef>();
     const name = h("input", { class: "input", placeholder: "Group name", "aria-label": "Group name", maxlength: 100 });
     const search = h("input", { class: "input", type: "search", placeholder: "Add people…", "aria-label": "Add people" });
@@ -469,6 +499,37 @@ class ChatWidget {
     name.focus();
   }
 
+  /** Opens the Group settings dialog of the open group. */
+  private async openSettings(): Promise<void> {
+    const c = this.open ? this.convs.get(this.open) : undefined;
+    if (!c || c.kind !== "group") return;
+    try {
+      this.settings = await openGroupSettings({
+        groupId: c.target,
+        myId: this.myId,
+        onChanged: (g) => {
+          const conv = this.convs.get(`g:${g.id}`);
+          if (!conv) return;
+          conv.title = g.name;
+          conv.isAdmin = g.isAdmin;
+          conv.members = g.members;
+          if (this.open === conv.key) this.title.textContent = `# ${g.name}`;
+        },
+        onGone: (g, deleted) => {
+          this.convs.delete(`g:${g.id}`);
+          this.messages.delete(`g:${g.id}`);
+          this.notice = deleted ? `You deleted the group “${g.name}”.` : `You left “${g.name}”.`;
+          this.showList();
+          // The dialog gives focus back to the header's button, hidden now: the list takes it.
+          window.setTimeout(() => this.body.querySelector<HTMLElement>("[data-chat-search]")?.focus(), 0);
+        },
+        onClosed: () => (this.settings = null),
+      });
+    } catch (e) {
+      this.toastError(messageOf(e));
+    }
+  }
+
   private renderThread(): void {
     const key = this.open;
     if (!key) return;
@@ -476,6 +537,8 @@ class ChatWidget {
     if (!c) return this.showList();
     this.title.textContent = c.kind === "group" ? `# ${c.title}` : c.title;
     this.back.hidden = false;
+    // The public channel has everyone and no one to manage.
+    this.groupButton.hidden = c.kind !== "group" || Boolean(c.isPublic);
     const list = this.messages.get(key) ?? [];
     const log = h("ol", { class: "chat-log", "aria-label": `Messages with ${c.title}`, "data-chat-log": true });
     const lastMine = [...list].reverse().find((m) => m.sender.username === this.me);
@@ -808,6 +871,7 @@ function icon(d: string): SVGSVGElement {
   return svg;
 }
 
+const usersIcon = () => icon("M16 20v-1.5a4 4 0 0 0-4-4H6a4 4 0 0 0-4 4V20M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM22 20v-1.5a4 4 0 0 0-3-3.9M15.5 4.1a3.5 3.5 0 0 1 0 6.8");
 const clipIcon = () => icon("M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
 const fileIcon = () => icon("M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5M9 13h6M9 17h6");
 

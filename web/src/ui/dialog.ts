@@ -87,7 +87,8 @@ export function openDialog(o: DialogOptions): DialogHandle {
     });
     dlg.append(header, form);
   } else {
-    dlg.append(header, body, actions);
+    // A dialog whose buttons are in its body has no empty footer.
+    dlg.append(header, body, ...(o.actions?.length ? [actions] : []));
   }
   dlg.addEventListener("close", () => {
     for (const fn of closeFns) fn();
