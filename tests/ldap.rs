@@ -195,3 +195,122 @@ async fn ldaps_and_starttls() {
     assert_eq!(status, 503);
     strict_starttls.stop().await.unwrap();
 }
+
+async fn get(b: &Browser, path: String) -> (u16, Value) {
+    let resp = b.get(&path).await;
+    let status = resp.status().as_u16();
+    (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// An administrator tests who may sign in (which rule admits or refuses them, without their
+/// password) and searches the directory's people and groups; others may do neither beyond the
+/// people who signed in to Uma and their own groups, and a filter can't be smuggled in.
+#[tokio::test]
+async fn an_administrator_tests_sign_in_rules_and_searches_the_directory() {
+    let slapd = Slapd::start().await;
+    let app = app_for(&slapd, &[]).await;
+    let store = app.store().await;
+    store
+        .set_config_value(
+            "access",
+            &json!({ "allowedGroups": ["devs"], "adminGroups": [] }),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let bob = Browser::new(&app.url(""));
+    bob.login("bob", "bob-ldap-pw").await;
+    let alice = Browser::new(&app.url(""));
+    alice.login("alice", "alice-ldap-pw").await;
+    let check = |who: &str| format!("/api/settings/access/check?username={who}");
+
+    let (s, r) = get(&bob, check("alice")).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["allowed"].as_bool(), r["isAdmin"].as_bool()),
+        (Some(true), Some(false)),
+        "{r}"
+    );
+    assert!(r["because"].as_str().unwrap().contains("'devs'"), "{r}");
+    assert_eq!(r["groups"], json!(["devs"]));
+    let (_, r) = get(&bob, check("carol")).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(
+        r["because"]
+            .as_str()
+            .unwrap()
+            .contains("not a member of any allowed group (devs)"),
+        "{r}"
+    );
+    let (_, r) = get(&bob, check("bob")).await;
+    assert_eq!(
+        (r["allowed"].as_bool(), r["isAdmin"].as_bool()),
+        (Some(true), Some(true)),
+        "{r}"
+    );
+    let why = r["adminBecause"].as_str().unwrap();
+    assert!(
+        why.contains("uma-admins") && why.contains("ADMIN_GROUPS"),
+        "{r}"
+    );
+    let (_, r) = get(&bob, check("nobody-at-all")).await;
+    assert_eq!(
+        (r["found"].as_bool(), r["allowed"].as_bool()),
+        (Some(false), Some(false)),
+        "{r}"
+    );
+    let (s, r) = get(&bob, check("ali*")).await;
+    assert_eq!(
+        (s, r["found"].as_bool()),
+        (200, Some(false)),
+        "a wildcard finds nobody: {r}"
+    );
+    let (s, r) = get(&bob, "/api/settings/access/check?username=".into()).await;
+    assert_eq!(
+        (s, r["error"]["field"].as_str()),
+        (400, Some("username")),
+        "{r}"
+    );
+    let (s, _) = get(&alice, check("carol")).await;
+    assert_eq!(s, 403);
+
+    let names = |r: &Value| -> Vec<String> {
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let search = |kind: &str, q: &str| format!("/api/directory/search?kind={kind}&q={q}");
+    // carol never signed in: the directory knows her, for administrators only.
+    let (s, r) = get(&bob, search("user", "car")).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(names(&r), vec!["carol"], "{r}");
+    assert_eq!(r["directory"], "ok");
+    let (_, r) = get(&alice, search("user", "car")).await;
+    assert!(names(&r).is_empty(), "{r}");
+    let (_, r) = get(&alice, search("user", "bo")).await;
+    assert_eq!(names(&r), vec!["bob"], "people who signed in: {r}");
+    let (_, r) = get(&bob, search("group", "op")).await;
+    assert_eq!(names(&r), vec!["ops"], "{r}");
+    let (_, r) = get(&alice, search("group", "op")).await;
+    assert!(names(&r).is_empty(), "not her group: {r}");
+    let (_, r) = get(&alice, search("group", "dev")).await;
+    assert_eq!(names(&r), vec!["devs"], "{r}");
+    // Filter syntax is text.
+    let (s, r) = get(&bob, search("user", "*)(uid=*")).await;
+    assert_eq!(s, 200);
+    assert!(names(&r).is_empty(), "{r}");
+    let (s, r) = get(&bob, search("person", "al")).await;
+    assert_eq!(
+        (s, r["error"]["field"].as_str()),
+        (400, Some("kind")),
+        "{r}"
+    );
+
+    app.flush_audit().await;
+    assert!(!app.audit_rows("ACCESS_CHECK").await.is_empty());
+    assert!(!app.audit_rows("DIRECTORY_SEARCH").await.is_empty());
+    app.stop().await.unwrap();
+}

@@ -335,6 +335,58 @@ async fn password_links_flow(env: &Env) {
     assert_eq!(s, 200);
     assert_eq!(try_login(env, "carol", "carol-new-password").await, 403);
 
+    // Two uses of one link at the same moment: one wins, and only its password works.
+    let (_, link) = post(
+        &admin,
+        &acsrf,
+        "/api/admin/users/alice/password-link",
+        json!({}),
+    )
+    .await;
+    let t = token_of(&link);
+    let (a, b) = tokio::join!(
+        post(
+            &visitor,
+            &vcsrf,
+            "/api/password-reset",
+            json!({ "token": t, "password": "alice-first-pw" })
+        ),
+        post(
+            &visitor,
+            &vcsrf,
+            "/api/password-reset",
+            json!({ "token": t, "password": "alice-second-pw" })
+        )
+    );
+    let mut codes = [a.0, b.0];
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 404], "{a:?} {b:?}");
+    let (won, lost) = if a.0 == 200 {
+        ("alice-first-pw", "alice-second-pw")
+    } else {
+        ("alice-second-pw", "alice-first-pw")
+    };
+    assert_eq!(try_login(env, "alice", lost).await, 401);
+    assert_eq!(try_login(env, "alice", won).await, 200);
+    // Disabling ends a link made before.
+    let (_, link) = post(
+        &admin,
+        &acsrf,
+        "/api/admin/users/bob/password-link",
+        json!({}),
+    )
+    .await;
+    let (s, _) = post(&admin, &acsrf, "/api/admin/users/bob/disable", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, _) = post(
+        &visitor,
+        &vcsrf,
+        "/api/password-reset/check",
+        check(&token_of(&link)),
+    )
+    .await;
+    assert_eq!(s, 404);
+
     // An expired link is refused like any other.
     let (_, link) = post(
         &admin,
@@ -538,6 +590,11 @@ async fn profile_flow(env: &Env) {
         (json!({ "displayName": "x".repeat(65) }), "displayName"),
         (json!({ "displayName": "Ali\u{202E}ecila" }), "displayName"),
         (json!({ "displayName": "Ali\nce" }), "displayName"),
+        // Nobody passes for someone else or for the system, with or without hidden letters.
+        (json!({ "displayName": "BOB" }), "displayName"),
+        (json!({ "displayName": "Admin" }), "displayName"),
+        (json!({ "displayName": "admin\u{E0061}" }), "displayName"),
+        (json!({ "displayName": "\u{3164}" }), "displayName"),
         (json!({ "theme": "pink" }), "theme"),
         (json!({ "avatar": "no-such-upload" }), "avatar"),
     ] {
@@ -606,6 +663,25 @@ async fn profile_flow(env: &Env) {
     )
     .await;
     assert_eq!(s, 409, "{r}");
+    // Bob can't take her name; an administrator can take her picture down.
+    let (s, r) = put(&bob, &bcsrf, json!({ "displayName": "alice liddell" })).await;
+    assert_eq!(
+        (s, r["error"]["field"].as_str()),
+        (400, Some("displayName")),
+        "{r}"
+    );
+    let (admin, acsrf) = env.login("admin").await;
+    let resp = admin
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/uploads/{}", mine["id"].as_str().unwrap()),
+            Some(&acsrf),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let (_, p) = json_of(alice.get("/api/profile").await).await;
+    assert!(p["avatar"].is_null(), "{p}");
 
     // A new browser takes the theme and the name at sign-in.
     let fresh = Browser::new(&env.app.url(""));

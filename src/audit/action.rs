@@ -49,6 +49,8 @@ actions! {
         UserPasswordReset = "USER_PASSWORD_RESET": "An administrator gave a local account a new password (its sessions ended).",
         UserPasswordLink = "USER_PASSWORD_LINK": "An administrator made a one-time link for a local account to choose its password (older links stopped working).",
         PasswordLinkUsed = "PASSWORD_LINK_USED": "A one-time link was used to choose a new password (its sessions ended), or a link that can't be used was refused.",
+        AccessCheck = "ACCESS_CHECK": "An administrator checked whether someone may sign in and why.",
+        DirectorySearch = "DIRECTORY_SEARCH": "Someone searched the people or groups Uma and the directory know (to fill in a name).",
         ProfileUpdate = "PROFILE_UPDATE": "Someone changed their profile (display name, picture or theme).",
         PasswordChange = "PASSWORD_CHANGE": "Someone changed their own local password (their other sessions ended).",
         UserDisable = "USER_DISABLE": "An administrator disabled a local account (its sessions ended).",

@@ -172,16 +172,34 @@ impl LdapAuth {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<SearchEntry>, AuthError> {
+        self.search_at_most(base, filter, attrs, 0).await
+    }
+
+    /// A search by the service account; `most` > 0 asks the server for at most that many
+    /// entries (what it found up to then is kept when it stops there).
+    async fn search_at_most(
+        &self,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+        most: i32,
+    ) -> Result<Vec<SearchEntry>, AuthError> {
         // One retry with a fresh connection when the kept one broke.
         for attempt in 0..2 {
             let mut ldap = self.service().await?;
             match ldap
                 .with_timeout(TIMEOUT)
+                .with_search_options(ldap3::SearchOptions::new().sizelimit(most))
                 .search(base, Scope::Subtree, filter, attrs.to_vec())
                 .await
             {
                 Ok(res) => {
-                    let (entries, _) = res.success().map_err(unavailable)?;
+                    // 4: sizeLimitExceeded, with the entries up to the limit.
+                    let entries = match res.1.rc {
+                        0 => res.0,
+                        4 if most > 0 => res.0,
+                        _ => res.success().map_err(unavailable)?.0,
+                    };
                     return Ok(entries.into_iter().map(SearchEntry::construct).collect());
                 }
                 Err(e) if attempt == 0 => {
@@ -203,17 +221,7 @@ impl LdapAuth {
         if password.is_empty() || username.is_empty() || username.contains('\0') {
             return Err(AuthError::InvalidCredentials);
         }
-        let base = self.config.base_dn.clone().unwrap_or_default();
-        let filter = user_filter(&self.config.user_search_filter, username);
-        let attrs: Vec<&str> = self
-            .config
-            .search_attributes
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let entries = self.search(&base, &filter, &attrs).await?;
-        // Exactly one match: an ambiguous filter must not pick someone.
-        let [entry] = entries.as_slice() else {
+        let Some(entry) = self.entry_of(username).await? else {
             return Err(AuthError::InvalidCredentials);
         };
         let mut user_conn = self.connect().await?;
@@ -226,6 +234,100 @@ impl LdapAuth {
         if bound.rc != 0 {
             return Err(AuthError::InvalidCredentials);
         }
+        self.identity_of(&entry, username).await
+    }
+
+    /// The one entry the user filter finds for `username` (none when it finds none or several:
+    /// an ambiguous filter must not pick someone).
+    async fn entry_of(&self, username: &str) -> Result<Option<SearchEntry>, AuthError> {
+        let base = self.config.base_dn.clone().unwrap_or_default();
+        let filter = user_filter(&self.config.user_search_filter, username);
+        let attrs: Vec<&str> = self
+            .config
+            .search_attributes
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut entries = self.search(&base, &filter, &attrs).await?;
+        Ok((entries.len() == 1).then(|| entries.remove(0)))
+    }
+
+    /// Who the directory says `username` is, with their groups, without their password: for
+    /// an administrator's "who may sign in" check. `None` when the directory doesn't know them.
+    pub async fn lookup(&self, username: &str) -> Result<Option<Identity>, AuthError> {
+        if username.is_empty() || username.contains('\0') {
+            return Ok(None);
+        }
+        match self.entry_of(username).await? {
+            Some(entry) => Ok(Some(self.identity_of(&entry, username).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// People whose account name, name or mail contains `text`: `(account name, display
+    /// name)`, at most `most`.
+    pub async fn search_people(
+        &self,
+        text: &str,
+        most: usize,
+    ) -> Result<Vec<(String, Option<String>)>, AuthError> {
+        let base = self.config.base_dn.clone().unwrap_or_default();
+        let t = ldap3::ldap_escape(text);
+        let filter = format!(
+            "(&(|(objectClass=person)(objectClass=inetOrgPerson)(objectClass=user))(|(uid=*{t}*)(sAMAccountName=*{t}*)(cn=*{t}*)(displayName=*{t}*)(mail=*{t}*)))"
+        );
+        let found = self
+            .search_at_most(
+                &base,
+                &filter,
+                &["uid", "sAMAccountName", "cn", "displayName"],
+                i32::try_from(most).unwrap_or(i32::MAX),
+            )
+            .await?;
+        Ok(found
+            .iter()
+            .filter_map(|e| {
+                let name = first(e, "sAMAccountName").or_else(|| first(e, "uid"))?;
+                Some((name, first(e, "displayName").or_else(|| first(e, "cn"))))
+            })
+            .take(most)
+            .collect())
+    }
+
+    /// Group names (CNs) containing `text`, at most `most`.
+    pub async fn search_groups(&self, text: &str, most: usize) -> Result<Vec<String>, AuthError> {
+        let base = self
+            .config
+            .groups_base_dn
+            .clone()
+            .or_else(|| self.config.base_dn.clone())
+            .unwrap_or_default();
+        let t = ldap3::ldap_escape(text);
+        let filter = format!(
+            "(&(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=group)(objectClass=posixGroup))(cn=*{t}*))"
+        );
+        let found = self
+            .search_at_most(
+                &base,
+                &filter,
+                &["cn"],
+                i32::try_from(most).unwrap_or(i32::MAX),
+            )
+            .await?;
+        let mut names: Vec<String> = found.iter().filter_map(|g| first(g, "cn")).collect();
+        names.sort();
+        names.dedup();
+        names.truncate(most);
+        Ok(names)
+    }
+
+    /// The identity of a directory entry, with its groups.
+    async fn identity_of(
+        &self,
+        entry: &SearchEntry,
+        username: &str,
+    ) -> Result<Identity, AuthError> {
+        let base = self.config.base_dn.clone().unwrap_or_default();
         let mut group_dns: Vec<String> = all(entry, "memberOf");
         let mut groups: Vec<String> = group_dns.iter().map(|dn| cn_of(dn)).collect();
         if groups.is_empty() {

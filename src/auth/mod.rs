@@ -117,22 +117,167 @@ pub async fn authenticate(
         },
     };
     let access = access_settings(store, config).await;
-    if !identity.is_admin {
-        identity.is_admin = access
-            .admin_groups
-            .iter()
-            .any(|entry| in_group(&identity, entry));
-    }
-    if !access.allowed_groups.is_empty()
-        && !identity.is_admin
-        && !access
-            .allowed_groups
-            .iter()
-            .any(|entry| in_group(&identity, entry))
-    {
+    let verdict = decide(&identity, &access);
+    if !verdict.allowed {
         return Err(AuthError::NotAllowed);
     }
+    identity.is_admin = verdict.is_admin;
     Ok(identity)
+}
+
+/// Whether someone is an administrator and may sign in, and which rule says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// An administrator of Uma.
+    pub is_admin: bool,
+    /// The rule that makes them one.
+    pub admin_because: Option<String>,
+    /// May sign in.
+    pub allowed: bool,
+    /// The rule that admits or refuses them.
+    pub because: String,
+}
+
+/// Applies the access settings to an identity (a local account's admin flag already set).
+pub fn decide(identity: &Identity, access: &AccessSettings) -> Verdict {
+    let admin_because = if identity.is_admin {
+        Some("a local administrator account".to_owned())
+    } else {
+        access
+            .admin_groups
+            .iter()
+            .find(|entry| in_group(identity, entry))
+            .map(|entry| {
+                let from = if access.environment_admin_groups.contains(entry) {
+                    "ADMIN_GROUPS"
+                } else {
+                    "the access settings"
+                };
+                format!(
+                    "member of the administrator group '{}' ({from})",
+                    entry.trim()
+                )
+            })
+    };
+    let is_admin = admin_because.is_some();
+    let (allowed, because) = if is_admin {
+        (true, "administrators may always sign in".to_owned())
+    } else if access.allowed_groups.is_empty() {
+        (
+            true,
+            "no allowed groups are set, so everyone with an account may sign in".to_owned(),
+        )
+    } else if let Some(entry) = access
+        .allowed_groups
+        .iter()
+        .find(|entry| in_group(identity, entry))
+    {
+        (
+            true,
+            format!("member of the allowed group '{}'", entry.trim()),
+        )
+    } else {
+        (
+            false,
+            format!(
+                "not a member of any allowed group ({})",
+                access
+                    .allowed_groups
+                    .iter()
+                    .map(|g| g.trim())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    };
+    Verdict {
+        is_admin,
+        admin_because,
+        allowed,
+        because,
+    }
+}
+
+/// What signing in would decide for `username`, without their password, for an administrator's
+/// check: `{username, found, source, displayName, groups, disabled, isAdmin, adminBecause,
+/// allowed, because}`.
+pub async fn check_access(
+    store: &Store,
+    ldap: Option<&LdapAuth>,
+    config: &Config,
+    username: &str,
+) -> Result<serde_json::Value, AuthError> {
+    let unavailable = |e: crate::store::StoreError| AuthError::Unavailable(e.to_string());
+    let refused = |source: Option<&str>, because: &str| {
+        serde_json::json!({
+            "username": username, "found": source.is_some(), "source": source,
+            "displayName": null, "groups": [], "disabled": false, "isAdmin": false,
+            "adminBecause": null, "allowed": false, "because": because,
+        })
+    };
+    let identity = match store
+        .local_account_any_case(username)
+        .await
+        .map_err(unavailable)?
+    {
+        Some((user, account)) => {
+            if account.disabled {
+                return Ok(serde_json::json!({
+                    "username": user.username, "found": true, "source": "local",
+                    "displayName": user.display_name, "groups": [], "disabled": true,
+                    "isAdmin": account.is_admin, "adminBecause": null, "allowed": false,
+                    "because": "the local account is disabled",
+                }));
+            }
+            Identity {
+                username: user.username,
+                display_name: user.display_name,
+                groups: Vec::new(),
+                group_dns: Vec::new(),
+                is_admin: account.is_admin,
+                source: "local",
+            }
+        }
+        None => {
+            let Some(ldap) = ldap else {
+                return Ok(refused(
+                    None,
+                    "no local account has that name, and no directory is configured",
+                ));
+            };
+            let Some(identity) = ldap.lookup(username).await? else {
+                return Ok(refused(
+                    None,
+                    "no local account has that name, and the directory finds nobody (or more than one person) by it",
+                ));
+            };
+            if store
+                .local_account_any_case(&identity.username)
+                .await
+                .map_err(unavailable)?
+                .is_some()
+            {
+                return Ok(refused(
+                    Some("ldap"),
+                    "the directory's name for them belongs to a local account, which signs in instead",
+                ));
+            }
+            identity
+        }
+    };
+    let verdict = decide(&identity, &access_settings(store, config).await);
+    Ok(serde_json::json!({
+        "username": identity.username,
+        "found": true,
+        "source": identity.source,
+        "displayName": identity.display_name,
+        "groups": identity.groups,
+        "disabled": false,
+        "isAdmin": verdict.is_admin,
+        "adminBecause": verdict.admin_because,
+        "allowed": verdict.allowed,
+        "because": verdict.because,
+    }))
 }
 
 /// Whether `identity` is in the group an access entry names: by DN when the entry is one, else
@@ -162,6 +307,8 @@ fn dummy_hash() -> &'static str {
 pub struct AccessSettings {
     /// Groups whose members are admins.
     pub admin_groups: Vec<String>,
+    /// Those of them from `ADMIN_GROUPS`.
+    pub environment_admin_groups: Vec<String>,
     /// When non-empty, only members of these groups (and admins) may sign in.
     pub allowed_groups: Vec<String>,
 }
@@ -170,6 +317,7 @@ pub struct AccessSettings {
 pub async fn access_settings(store: &Store, config: &Config) -> AccessSettings {
     let mut out = AccessSettings {
         admin_groups: config.session.admin_groups.clone(),
+        environment_admin_groups: config.session.admin_groups.clone(),
         allowed_groups: Vec::new(),
     };
     if let Ok(Some(v)) = store.config_value("access").await {

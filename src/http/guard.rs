@@ -82,6 +82,7 @@ fn need(path: &str) -> Need {
         || under("/api/sessions")
         || under("/api/account")
         || under("/api/profile")
+        || under("/api/directory")
         || under("/whiteboard")
     {
         Need::Session

@@ -49,6 +49,7 @@ async fn limited(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/settings/access", get(get_access).post(set_access))
+        .route("/api/settings/access/check", get(check_access))
         .route("/api/settings/limits", get(get_limits).post(set_limits))
         .route("/api/settings/content", get(get_content).post(set_content))
 }
@@ -109,6 +110,47 @@ fn access_json(state: &Ops, admin: &[String], allowed: &[String]) -> Value {
         // Always admins as well, whatever is stored: they come from ADMIN_GROUPS.
         "environmentAdminGroups": state.config.session.admin_groups,
     })
+}
+
+/// `GET /api/settings/access/check?username=`.
+#[derive(Debug, serde::Deserialize)]
+pub struct CheckQuery {
+    username: Option<String>,
+}
+
+/// What signing in would decide for someone, and which rule decides it (no password needed).
+async fn check_access(
+    State(state): State<AppState>,
+    caller: crate::auth::Caller,
+    axum::extract::Query(q): axum::extract::Query<CheckQuery>,
+) -> AppResult<Json<Value>> {
+    let username = q.username.unwrap_or_default();
+    let username = username.trim();
+    if username.is_empty() || username.chars().count() > 256 || username.contains('\0') {
+        return Err(AppError::field(
+            "username",
+            "name someone (at most 256 characters)",
+        ));
+    }
+    crate::services::chat::api::limit(&state.chat, &caller, CHANGE, AuditAction::AccessCheck)
+        .await?;
+    let out =
+        crate::auth::check_access(&state.store, state.ldap.as_deref(), &state.config, username)
+            .await
+            .map_err(|e| {
+                AppError::with_message(
+                    crate::error::ErrorCode::Unavailable,
+                    format!("The directory can't be asked now: {e}"),
+                )
+            })?;
+    state.audit.record(
+        &caller.actor,
+        AuditAction::AccessCheck,
+        &format!("user:{username}"),
+        Status::Success,
+        json!({ "allowed": out["allowed"], "isAdmin": out["isAdmin"] }),
+    );
+    Ok(Json(out))
 }
 
 async fn get_access(State(state): State<Ops>) -> AppResult<Json<Value>> {

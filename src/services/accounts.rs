@@ -81,6 +81,9 @@ pub async fn set_local_password(
     Ok(changed)
 }
 
+/// Display names nobody takes (they would pass for Uma or its administrators).
+const RESERVED_NAMES: &[&str] = &["admin", "administrator", "uma", "system", "root", "general"];
+
 /// Longest display name, in characters.
 const DISPLAY_NAME_MAX: usize = 64;
 
@@ -533,6 +536,15 @@ impl Accounts {
                             "use letters, digits, spaces and punctuation only",
                         )));
                     }
+                    // Nobody passes for someone else, or for the system.
+                    let own = n.eq_ignore_ascii_case(&user.username);
+                    let reserved = RESERVED_NAMES.iter().any(|r| n.eq_ignore_ascii_case(r));
+                    if !own && (reserved || self.store.name_taken(n, &user.id).await?) {
+                        return Err(refuse(AppError::field(
+                            "displayName",
+                            "someone else goes by that name (or it is reserved); choose another",
+                        )));
+                    }
                 }
                 name
             }
@@ -559,12 +571,7 @@ impl Accounts {
         };
         let before = json!({ "displayName": user.display_name, "avatar": user.avatar });
         self.store
-            .update_user_profile(
-                &user.id,
-                display_name.as_deref(),
-                avatar.as_deref(),
-                user.settings.as_deref(),
-            )
+            .set_user_profile(&user.id, display_name.as_deref(), avatar.as_deref())
             .await?;
         if let Some(t) = theme {
             self.store.set_user_theme(&user.id, t).await?;

@@ -138,16 +138,15 @@ impl Store {
         username: &str,
         display_name: Option<&str>,
     ) -> StoreResult<Vec<String>> {
-        let ids: Vec<(String,)> =
-            on_pool!(self, |p| {
-                sqlx::query_as::<_, (String,)>(
+        let ids: Vec<(String,)> = on_pool!(self, |p| {
+            sqlx::query_as::<_, (String,)>(
             "SELECT id FROM sessions WHERE username = ? AND revoked_at IS NULL AND expires_at > ?"
         )
         .bind(username)
         .bind(now_ms())
         .fetch_all(p)
         .await
-            })?;
+        })?;
         exec!(self, |p| sqlx::query(
             "UPDATE sessions SET display_name = ? WHERE username = ? AND revoked_at IS NULL"
         )
@@ -156,6 +155,54 @@ impl Store {
         .execute(p)
         .await)?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Sets a user's display name and picture (their other fields stay as they are).
+    pub async fn set_user_profile(
+        &self,
+        id: &str,
+        display_name: Option<&str>,
+        avatar: Option<&str>,
+    ) -> StoreResult<()> {
+        let rows = exec!(self, |p| sqlx::query(
+            "UPDATE users SET display_name = ?, avatar = ?, updated_at = ? WHERE id = ?"
+        )
+        .bind(display_name)
+        .bind(avatar)
+        .bind(now_ms())
+        .bind(id)
+        .execute(p)
+        .await)?;
+        expect_one(rows)
+    }
+
+    /// Whether someone other than `user_id` has `name` as their username or display name
+    /// (ignoring ASCII case).
+    pub async fn name_taken(&self, name: &str, user_id: &str) -> StoreResult<bool> {
+        let row = on_pool!(self, |p| {
+            sqlx::query_as::<_, (i64,)>(
+            "SELECT COUNT(*) FROM users WHERE id <> ? AND (LOWER(username) = LOWER(?) OR LOWER(display_name) = LOWER(?))"
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(name)
+        .fetch_one(p)
+        .await
+        })?;
+        Ok(row.0 > 0)
+    }
+
+    /// Takes a picture off `username`'s profile when it is `url`.
+    pub async fn clear_avatar(&self, username: &str, url: &str) -> StoreResult<()> {
+        exec!(self, |p| sqlx::query(
+            "UPDATE users SET avatar = NULL, updated_at = ? WHERE username = ? AND avatar = ?"
+        )
+        .bind(now_ms())
+        .bind(username)
+        .bind(url)
+        .execute(p)
+        .await)?;
+        Ok(())
     }
 
     /// Whether `username`'s avatar is the stored file `url`.

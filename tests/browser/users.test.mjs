@@ -116,15 +116,27 @@ test("an administrator sends a one-time link, the person chooses a password with
 test("an administrator sets which directory groups are administrators and may sign in", async () => {
   const admin = await signIn("admin", ADMIN_PW);
   await admin.page.goto(`${uma.url}/admin/acl`);
-  const form = admin.page.locator("[data-signin-groups] form");
+  const form = admin.page.locator('[data-signin-groups] form[aria-label="Who may sign in"]');
   await form.locator("[name=adminGroups]").fill("uma-admins\ncn=ops,ou=groups,dc=example,dc=org");
   await form.locator("[name=allowedGroups]").fill("developers\ntesters\n");
   await form.locator('button[type=submit]').click();
   await form.locator(':text("Saved.")').waitFor();
   await admin.page.reload();
-  const saved = admin.page.locator("[data-signin-groups] form");
+  const saved = admin.page.locator('[data-signin-groups] form[aria-label="Who may sign in"]');
   assert.equal(await saved.locator("[name=adminGroups]").inputValue(), "uma-admins\ncn=ops,ou=groups,dc=example,dc=org");
   assert.equal(await saved.locator("[name=allowedGroups]").inputValue(), "developers\ntesters");
+  // Test someone: a local account outside the allowed groups is refused, and says why.
+  const test = admin.page.locator('form[aria-label="Test someone"]');
+  await test.locator("[name=username]").fill("frank");
+  await test.locator("button[type=submit]").click();
+  const refused = admin.page.locator('[data-check-result="refused"]');
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /frank.*can't sign in.*not a member of any allowed group \(developers, testers\)/s);
+  await test.locator("[name=username]").fill("admin");
+  await test.locator("button[type=submit]").click();
+  const allowed = admin.page.locator('[data-check-result="allowed"]');
+  await allowed.waitFor();
+  assert.match(await allowed.textContent(), /administrators may always sign in.*a local administrator account/s);
   await shots(admin.page, "admin-acl-signin");
   assert.deepEqual(admin.problems, []);
   await admin.context.close();

@@ -129,6 +129,20 @@ fn rows(c: &Ctx) -> Vec<Row> {
         ),
         r("GET", "/api/profile", "/api/profile", None, Signed),
         r(
+            "GET",
+            "/api/directory/search",
+            "/api/directory/search?kind=user&q=al",
+            None,
+            Signed,
+        ),
+        r(
+            "GET",
+            "/api/settings/access/check",
+            "/api/settings/access/check?username=alice",
+            None,
+            Admin,
+        ),
+        r(
             "PUT",
             "/api/profile",
             "/api/profile",

@@ -419,13 +419,20 @@ fn group_name(name: Option<&str>) -> AppResult<String> {
     if name.is_empty() {
         return Err(AppError::field("name", "a group needs a name"));
     }
-    if name.chars().count() > MAX_GROUP_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.chars().count() > MAX_GROUP_NAME_CHARS
+        || name
+            .chars()
+            .any(|c| c.is_control() || crate::services::uploads::is_format_char(c))
+    {
         return Err(AppError::field(
             "name",
-            format!("at most {MAX_GROUP_NAME_CHARS} characters, no control characters"),
+            format!(
+                "at most {MAX_GROUP_NAME_CHARS} characters, no control or invisible characters"
+            ),
         ));
     }
-    if name == PUBLIC_CHANNEL {
+    // Nothing passes for the public channel, whatever its case.
+    if name.eq_ignore_ascii_case(PUBLIC_CHANNEL) {
         return Err(AppError::field(
             "name",
             "General is the public channel's name",

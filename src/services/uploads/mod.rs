@@ -263,12 +263,16 @@ pub fn stored_kind(name: &str) -> Option<Kind> {
     }
 }
 
-/// Invisible characters that reorder or hide text (bidirectional controls, zero-width ones):
-/// `invoice\u{202E}fdp.bat` shows as `invoicetab.pdf`.
+/// Invisible characters that reorder or hide text (bidirectional controls, zero-width ones, tag
+/// characters, variation selectors, separators, private use) and letters that show as blanks:
+/// `invoice\u{202E}fdp.bat` shows as `invoicetab.pdf`, and `admin\u{E0061}` as `admin`.
 pub(crate) fn is_format_char(c: char) -> bool {
     matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+        | '\u{E000}'..='\u{F8FF}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}' | '\u{F0000}'..='\u{10FFFF}')
 }
 
 /// The uploaded name, kept for display and downloads: the last path part, control and invisible
@@ -692,7 +696,11 @@ impl Uploads {
             }
         };
         let url = format!("/uploads/{}", found.stored_name);
-        if self.store.is_avatar_of(&found.uploaded_by, &url).await? {
+        let avatar = self.store.is_avatar_of(&found.uploaded_by, &url).await?;
+        if avatar && caller.is_admin() && found.uploaded_by != caller.username() {
+            // An administrator takes down someone's picture: their profile loses it.
+            self.store.clear_avatar(&found.uploaded_by, &url).await?;
+        } else if avatar {
             let err = AppError::with_message(
                 ErrorCode::Conflict,
                 "This picture is a profile picture; choose another one in Settings first",

@@ -8,6 +8,7 @@ import { DataTable } from "../ui/table";
 import { field, validate, showServerError, clearErrors, formAlert, str, bool, revalidateOnInput } from "../ui/form";
 import { confirmAction } from "../ui/dialog";
 import { plural } from "../ui/format";
+import { suggestNames } from "../ui/suggest";
 
 initShell<Boot>();
 
@@ -177,7 +178,57 @@ async function signinGroups(): Promise<void> {
       showServerError(form, err as ApiError);
     }
   });
-  fill(root, form);
+  fill(root, form, checkForm());
+}
+
+interface Check {
+  username: string;
+  found: boolean;
+  source: "local" | "ldap" | null;
+  displayName: string | null;
+  groups: string[];
+  isAdmin: boolean;
+  adminBecause: string | null;
+  allowed: boolean;
+  because: string;
+}
+
+/** "Test someone": what signing in would decide for a person, and which rule decides it. */
+function checkForm(): HTMLElement {
+  const result = h("div", { class: "check-result", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "inline-form section", novalidate: true, "aria-label": "Test someone" },
+    field({ label: "Test someone", name: "username", placeholder: "Their user name", hint: "Who they are to Uma and the directory, and the rule that admits or refuses them. No password needed." }),
+    h("button", { type: "submit", class: "button", text: "Test" }),
+  );
+  suggestNames(form.querySelector("input")!, () => "user");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const username = str(form, "username");
+    if (!username) {
+      showServerError(form, { message: "Name someone to test.", field: "username" });
+      return;
+    }
+    try {
+      const c = await get<Check>(`/api/settings/access/check?username=${encodeURIComponent(username)}`);
+      const who = c.found ? `${c.displayName ?? c.username} (${c.username}, ${c.source === "local" ? "local account" : "directory"})` : username;
+      fill(
+        result,
+        h(
+          "div",
+          { class: `alert ${c.allowed ? "alert-ok" : "alert-error"}`, "data-check-result": c.allowed ? "allowed" : "refused" },
+          h("p", {}, h("strong", { text: c.allowed ? `${who} may sign in` : `${who} can't sign in` }), `: ${c.because}.`),
+          c.isAdmin ? h("p", { text: `Administrator: ${c.adminBecause ?? "yes"}.` }) : c.found ? h("p", { text: "Not an administrator." }) : null,
+          c.source === "ldap" ? h("p", { class: "small", text: c.groups.length ? `Directory groups: ${c.groups.join(", ")}.` : "In no directory group." }) : null,
+        ),
+      );
+    } catch (err) {
+      showServerError(form, err as ApiError);
+    }
+  });
+  return h("div", {}, form, result);
 }
 
 void signinGroups();

@@ -10,6 +10,7 @@ import { quotaMeter } from "../ui/status";
 import { gib, mib, plural } from "../ui/format";
 import { forget, type PoolInfo } from "../ui/cluster";
 import { limitFields, readLimits } from "../ui/limits";
+import { suggestNames } from "../ui/suggest";
 
 initShell<Boot>();
 
@@ -68,6 +69,7 @@ function createForm(): HTMLFormElement {
   const comment = field({ label: "Description", name: "comment", maxlength: 200, placeholder: "Alice's second lab", validate: (v) => (/[\r\n]/.test(v) ? "One line only." : null) });
   const submit = h("button", { type: "submit", class: "button button-primary form-submit", text: "Create pool" });
   form.append(kind, name, comment, submit);
+  suggestNames(name.querySelector("input")!, () => (str(form, "ownerType") === "group" ? "group" : "user"));
   revalidateOnInput(form);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();

@@ -11,6 +11,7 @@ import { DataTable } from "../ui/table";
 import { field, validate, showServerError, clearErrors, formAlert, str, revalidateOnInput } from "../ui/form";
 import { confirmAction } from "../ui/dialog";
 import type { PoolInfo } from "../ui/cluster";
+import { suggestNames } from "../ui/suggest";
 
 interface PoolBoot extends Boot {
   poolId: string;
@@ -154,6 +155,7 @@ function grantForm(): HTMLFormElement {
   const role = field({ label: "Role", name: "role", options: ROLES, value: "PVEVMUser" });
   const submit = h("button", { type: "submit", class: "button button-primary form-submit", text: "Grant" });
   form.append(kind, who, role, submit);
+  suggestNames(who.querySelector("input")!, () => (str(form, "type") === "group" ? "group" : "user"));
   kind.querySelector("select")!.addEventListener("change", (e) => {
     const group = (e.target as HTMLSelectElement).value === "group";
     who.querySelector("label")!.firstChild!.textContent = group ? "Group name" : "User name";

@@ -11,6 +11,7 @@ import { bool, clearErrors, field, formAlert, showServerError, str, validate } f
 import { ago, dateTime, device, plural } from "../ui/format";
 import { applyTheme, saveTheme } from "../theme";
 import { ACCEPT_IMAGES, uploadFile } from "../ui/upload";
+import { suggestNames } from "../ui/suggest";
 
 const me = initShell<Boot>().user;
 
@@ -203,6 +204,7 @@ function renderBlocks(blocked: UserRef[]): void {
     field({ label: "Block someone", name: "username", placeholder: "Their user name", autocomplete: "off" }),
     h("button", { type: "submit", class: "button", text: "Block" }),
   );
+  suggestNames(add.querySelector("input")!, () => "user");
   add.addEventListener("submit", async (e) => {
     e.preventDefault();
     clearErrors(add);
