@@ -394,6 +394,9 @@ function syncFilterControls(): void {
     else url.searchParams.delete(k);
   }
   history.replaceState(null, "", url);
+  // Nothing to clear while nothing filters.
+  const clear = filtersForm.querySelector<HTMLButtonElement>("[data-clear-filters]");
+  if (clear) clear.disabled = !Object.values(filter).some(Boolean);
 }
 
 function clearFilters(): void {

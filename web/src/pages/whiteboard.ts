@@ -5,6 +5,7 @@ import { getStroke } from "perfect-freehand";
 import { initLive, onConnect, request } from "../live";
 import { h, fill } from "../ui/dom";
 import { mountBanners } from "../ui/banners";
+import { confirmAction } from "../ui/dialog";
 
 interface Point {
   x: number;
@@ -103,6 +104,11 @@ function init(): void {
     if (current) paint(current);
     ctx.globalCompositeOperation = "source-over";
     root!.dataset.strokes = String(strokes.length);
+    // Undo takes back one's own last stroke; Clear needs something to clear.
+    const undoButton = root!.querySelector<HTMLButtonElement>("[data-wb-undo]");
+    if (undoButton) undoButton.disabled = !strokes.some((s) => s.by === user.username);
+    const clearButton = root!.querySelector<HTMLButtonElement>("[data-wb-clear]");
+    if (clearButton) clearButton.disabled = strokes.length === 0;
   }
 
   // Toolbar.
@@ -133,7 +139,13 @@ function init(): void {
     }
   });
   root.querySelector("[data-wb-clear]")?.addEventListener("click", async () => {
-    if (!window.confirm("Clear the board for everyone?")) return;
+    const ok = await confirmAction({
+      title: "Clear the board for everyone?",
+      message: "Every stroke on it goes, for everyone drawing here now.",
+      confirmLabel: "Clear board",
+      danger: true,
+    });
+    if (!ok) return;
     const ack = await request("draw_clear", { board });
     if (ack.ok) {
       strokes = [];
