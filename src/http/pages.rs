@@ -50,6 +50,11 @@ pub fn router() -> Router<AppState> {
         .route("/docs", get(docs_page))
         .route("/docs/{id}", get(doc_page))
         .route("/admin", get(|| async { Redirect::to("/admin/pools") }))
+        // Live sessions are listed with the people they belong to.
+        .route(
+            "/admin/sessions",
+            get(|| async { Redirect::to("/admin/users#sessions") }),
+        )
         .route(
             "/admin/pools",
             get(island_page("admin/pools.html", "admin-pools", "Pools")),

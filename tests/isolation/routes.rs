@@ -185,6 +185,7 @@ fn rows(c: &Ctx) -> Vec<Row> {
         r("GET", "/admin/docs", "/admin/docs", None, Admin),
         r("GET", "/admin/audit", "/admin/audit", None, Admin),
         r("GET", "/admin/users", "/admin/users", None, Admin),
+        r("GET", "/admin/sessions", "/admin/sessions", None, Admin),
         r("GET", "/api/admin/users", "/api/admin/users", None, Admin),
         r(
             "POST",
