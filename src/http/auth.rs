@@ -214,7 +214,17 @@ pub async fn sign_in(
         }
     };
     state.limiter.succeed(&client.ip, username).await;
+    open_session(state, client, &identity).await
+}
 
+/// Opens a session for a verified identity (every way of signing in ends here): records the
+/// user, stores the session, audits `LOGIN`; returns it and its `Set-Cookie` values.
+pub async fn open_session(
+    state: &AppState,
+    client: &ClientInfo,
+    identity: &auth::Identity,
+) -> Result<(CurrentSession, Vec<String>), LoginRefusal> {
+    let who = actor(&identity.username, client);
     let user = state
         .store
         .find_or_create_user(&identity.username, identity.display_name.as_deref())
@@ -268,7 +278,7 @@ pub async fn sign_in(
         state.cookies.script_cookie(THEME_COOKIE, &theme, 60),
     ];
     state.audit.record(
-        &Actor { username: identity.username.clone(), ..who },
+        &who,
         AuditAction::Login,
         "auth:session",
         Status::Success,
