@@ -18,6 +18,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// Signed in, but not allowed.
     Forbidden,
+    /// A sensitive action wants a second factor given recently (`POST /api/auth/step-up`).
+    StepUpRequired,
     /// The CSRF token is missing or wrong, or the Origin does not match.
     InvalidCsrf,
     /// The thing asked for does not exist (or is not visible to the caller).
@@ -46,6 +48,7 @@ impl ErrorCode {
         Self::InvalidInput,
         Self::Unauthorized,
         Self::Forbidden,
+        Self::StepUpRequired,
         Self::InvalidCsrf,
         Self::NotFound,
         Self::MethodNotAllowed,
@@ -64,6 +67,7 @@ impl ErrorCode {
             Self::InvalidInput => "invalid_input",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::StepUpRequired => "step_up_required",
             Self::InvalidCsrf => "invalid_csrf",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -82,7 +86,9 @@ impl ErrorCode {
         match self {
             Self::InvalidInput => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::InvalidCsrf | Self::QuotaExceeded => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::StepUpRequired | Self::InvalidCsrf | Self::QuotaExceeded => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
@@ -100,6 +106,7 @@ impl ErrorCode {
             Self::InvalidInput => "Invalid input",
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden => "Forbidden",
+            Self::StepUpRequired => "Confirm it's you with your second factor to continue",
             Self::InvalidCsrf => "Invalid CSRF token",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",

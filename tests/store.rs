@@ -34,6 +34,7 @@ async fn mysql_store() -> (Store, String) {
 }
 
 const TABLES: &[&str] = &[
+    "api_tokens",
     "app_config",
     "audit_chain",
     "audit_checkpoints",
@@ -54,8 +55,11 @@ const TABLES: &[&str] = &[
     "password_resets",
     "pool_limits",
     "reactions",
+    "recovery_codes",
     "sessions",
+    "sign_in_challenges",
     "uploads",
+    "user_totp",
     "users",
     "whiteboard_states",
 ];
@@ -202,6 +206,7 @@ async fn sessions(store: &Store) {
         last_seen_at: now,
         expires_at: now + 60_000,
         revoked_at: None,
+        factor_at: None,
     };
     store.insert_session(&s).await.unwrap();
     assert!(matches!(

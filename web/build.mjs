@@ -9,6 +9,7 @@ const options = {
     "src/main.ts",
     "src/pages/login.ts",
     "src/pages/password-reset.ts",
+    "src/pages/second-factor.ts",
     "src/pages/dashboard.ts",
     "src/app.css",
     "src/chat.ts",

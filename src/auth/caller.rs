@@ -27,7 +27,16 @@ impl Caller {
             actor: Actor {
                 username: session.record.username.clone(),
                 ip,
-                user_agent,
+                // Requests made with an API token name it where the client is recorded.
+                user_agent: match &session.token {
+                    Some(t) => Some(format!(
+                        "API token \"{}\" ({}){}",
+                        t.name,
+                        t.id,
+                        user_agent.map(|ua| format!(" · {ua}")).unwrap_or_default()
+                    )),
+                    None => user_agent,
+                },
             },
         }
     }

@@ -72,7 +72,7 @@ impl SessionEvents for SessionHooks {
         let consoles = self.consoles.clone();
         let id = identity.session_id.clone();
         tokio::spawn(async move {
-            let answer = match store.session(&id).await {
+            let answer = match crate::auth::tokens::any_session(&store, &id, now_ms()).await {
                 // Activity moved the expiry: wait for the new one.
                 Ok(Some(r)) if CurrentSession::is_live(&r, now_ms()) => {
                     SessionMsg::ExpiresAt(r.expires_at)
@@ -107,7 +107,7 @@ impl SessionEvents for SessionHooks {
             let now = now_ms();
             for id in ids {
                 // The store, never the cache: this is what catches what the cache missed.
-                let reason = match store.session(&id).await {
+                let reason = match crate::auth::tokens::any_session(&store, &id, now_ms()).await {
                     Ok(Some(r)) if CurrentSession::is_live(&r, now) => continue,
                     // A running actor sees to its own expiry (and audits it).
                     Ok(Some(r)) if r.revoked_at.is_none() && running.contains(&id) => continue,

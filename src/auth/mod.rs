@@ -5,10 +5,13 @@ pub mod caller;
 pub mod client;
 pub mod csrf;
 pub mod ends;
+pub mod factors;
 pub mod ldap;
 pub mod password;
 pub mod records;
 pub mod session;
+pub mod tokens;
+pub mod totp;
 
 pub use self::caller::Caller;
 
@@ -282,7 +285,7 @@ pub async fn check_access(
 
 /// Whether `identity` is in the group an access entry names: by DN when the entry is one, else
 /// by CN.
-fn in_group(identity: &Identity, entry: &str) -> bool {
+pub(crate) fn in_group(identity: &Identity, entry: &str) -> bool {
     let entry = entry.trim();
     if ldap::is_dn(entry) {
         let wanted = ldap::normalize_dn(entry);

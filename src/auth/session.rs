@@ -147,6 +147,8 @@ pub struct CurrentSession {
     pub groups: Vec<String>,
     /// This request's activity extended the session (its cookie is sent again).
     pub extended: bool,
+    /// The API token the request was made with, if it was.
+    pub token: Option<crate::auth::tokens::Grant>,
 }
 
 impl CurrentSession {
@@ -157,6 +159,7 @@ impl CurrentSession {
             record,
             groups,
             extended: false,
+            token: None,
         }
     }
     /// Login name.

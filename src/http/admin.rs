@@ -17,6 +17,7 @@ use crate::auth::caller::actor;
 use crate::auth::client::ClientInfo;
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult};
+use crate::http::input::RecentFactor;
 use crate::services::Ops;
 use crate::state::AppState;
 use crate::store::audit::{AuditQuery, AuditRow, StatsWindows};
@@ -129,6 +130,7 @@ async fn export(
     State(state): State<Ops>,
     Extension(session): Extension<CurrentSession>,
     client: ClientInfo,
+    _: RecentFactor,
     RawQuery(raw): RawQuery,
 ) -> AppResult<axum::response::Response> {
     use axum::http::header;

@@ -18,6 +18,7 @@ use uma_actors::sessions::{EndReason, SessionsMsg};
 use crate::audit::AuditAction;
 use crate::audit::{Actor, Status};
 use crate::auth::client::ClientInfo;
+use crate::auth::factors::{self, Method};
 use crate::auth::session::{self, random_token, CurrentSession};
 use crate::auth::{self, AuthError};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -109,7 +110,7 @@ pub async fn sign_in(
     state: &AppState,
     client: &ClientInfo,
     input: &LoginInput,
-) -> Result<(CurrentSession, Vec<String>), LoginRefusal> {
+) -> Result<SignIn, LoginRefusal> {
     let username = input.username.trim();
     if username.is_empty() || input.password.is_empty() {
         return Err(refusal(
@@ -213,8 +214,89 @@ pub async fn sign_in(
             });
         }
     };
+    if let Some(pending) = second_factor_due(state, client, &identity).await? {
+        return Ok(pending);
+    }
     state.limiter.succeed(&client.ip, username).await;
-    open_session(state, client, &identity).await
+    let (session, cookies) = open_session(state, client, &identity, None).await?;
+    Ok(SignIn::Done(Box::new(session), cookies))
+}
+
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in: the session and its `Set-Cookie` values.
+    Done(Box<CurrentSession>, Vec<String>),
+    /// A second factor is due (or must be set up first): the challenge cookie to send.
+    Pending {
+        /// Methods the person can use (empty when `enrol`).
+        methods: Vec<Method>,
+        /// An authenticator app must be set up before the session opens.
+        enrol: bool,
+        /// `Set-Cookie` of the challenge.
+        cookie: String,
+    },
+}
+
+/// The cookie holding a sign-in that waits for its second factor (signed, HttpOnly).
+pub const CHALLENGE_COOKIE: &str = "uma_sign_in";
+
+fn database_down(e: impl std::fmt::Display) -> LoginRefusal {
+    tracing::error!(error = %e, "sign-in cannot reach the database");
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable,
+        "The database is unavailable. Try again in a moment.",
+    )
+}
+
+/// Starts a challenge when `identity` has a second factor or the policy wants one.
+async fn second_factor_due(
+    state: &AppState,
+    client: &ClientInfo,
+    identity: &auth::Identity,
+) -> Result<Option<SignIn>, LoginRefusal> {
+    let user = state
+        .store
+        .find_or_create_user(&identity.username, identity.display_name.as_deref())
+        .await
+        .map_err(database_down)?;
+    let methods = factors::methods(&state.store, &user.id)
+        .await
+        .map_err(database_down)?;
+    let enrol = methods.is_empty() && factors::Policy::load(&state.store).await.requires(identity);
+    if methods.is_empty() && !enrol {
+        return Ok(None);
+    }
+    let token = random_token();
+    state
+        .store
+        .create_challenge(
+            &factors::secret_hash(&token),
+            &user.id,
+            &factors::identity_json(identity),
+            enrol,
+            now_ms() + factors::CHALLENGE_TTL_MS,
+        )
+        .await
+        .map_err(database_down)?;
+    state.audit.record(
+        &actor(&identity.username, client),
+        AuditAction::MfaRequired,
+        "auth:session",
+        Status::Success,
+        json!({ "enrol": enrol, "methods": methods.iter().map(|m| m.as_str()).collect::<Vec<_>>() }),
+    );
+    let cookie = state.cookies.set_cookie(
+        CHALLENGE_COOKIE,
+        &state.signer.sign(CHALLENGE_COOKIE, &token),
+        Some(u64::try_from(factors::CHALLENGE_TTL_MS / 1000).unwrap_or(600)),
+    );
+    Ok(Some(SignIn::Pending {
+        methods,
+        enrol,
+        cookie,
+    }))
 }
 
 /// Opens a session for a verified identity (every way of signing in ends here): records the
@@ -223,6 +305,7 @@ pub async fn open_session(
     state: &AppState,
     client: &ClientInfo,
     identity: &auth::Identity,
+    factor_at: Option<i64>,
 ) -> Result<(CurrentSession, Vec<String>), LoginRefusal> {
     let who = actor(&identity.username, client);
     let user = state
@@ -264,6 +347,7 @@ pub async fn open_session(
         // SESSION_TTL after sign-in, then sliding with activity up to SESSION_MAX_AGE.
         expires_at: crate::auth::session::expiry_after_activity(&state.config, now, now),
         revoked_at: None,
+        factor_at,
     };
     state.records.insert(&record).await.map_err(|e| {
         tracing::error!(error = %e, "cannot store the session");
@@ -304,20 +388,21 @@ async fn api_login(
         .into_response();
     };
     match sign_in(&state, &client, &input).await {
-        Ok((session, cookies)) => {
-            let mut resp = Json(json!({
-                "success": true,
-                "user": session.user_json(),
-                "csrfToken": session.record.csrf_token,
+        Ok(SignIn::Done(session, cookies)) => signed_in(&session, cookies),
+        Ok(SignIn::Pending {
+            methods,
+            enrol,
+            cookie,
+        }) => with_cookies(
+            Json(json!({
+                "success": false,
+                "mfaRequired": true,
+                "enrolRequired": enrol,
+                "methods": methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
             }))
-            .into_response();
-            for c in cookies {
-                if let Ok(v) = c.parse() {
-                    resp.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            resp
-        }
+            .into_response(),
+            [cookie],
+        ),
         Err(r) => {
             let remaining = r.remaining;
             let mut resp = r.into_response();
@@ -330,7 +415,30 @@ async fn api_login(
     }
 }
 
-async fn with_remaining(resp: Response, remaining: u64) -> Response {
+/// The JSON answer of a completed sign-in, with its cookies.
+pub fn signed_in(session: &CurrentSession, cookies: Vec<String>) -> Response {
+    with_cookies(
+        Json(json!({
+            "success": true,
+            "user": session.user_json(),
+            "csrfToken": session.record.csrf_token,
+        }))
+        .into_response(),
+        cookies,
+    )
+}
+
+/// Adds `Set-Cookie` values to a response.
+pub fn with_cookies(mut resp: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+    for c in cookies {
+        if let Ok(v) = c.parse() {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+pub(crate) async fn with_remaining(resp: Response, remaining: u64) -> Response {
     let (parts, body) = resp.into_parts();
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
@@ -396,14 +504,18 @@ async fn form_login(
         password: form.password,
     };
     match sign_in(&state, &client, &input).await {
-        Ok((_, cookies)) => {
-            let mut resp = see_other(&safe_next(q.next.as_deref()));
-            for c in cookies {
-                if let Ok(v) = c.parse() {
-                    resp.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            resp
+        Ok(SignIn::Done(_, cookies)) => {
+            with_cookies(see_other(&safe_next(q.next.as_deref())), cookies)
+        }
+        Ok(SignIn::Pending { cookie, .. }) => {
+            let to = match q.next.as_deref() {
+                Some(next) => format!(
+                    "/login/second-factor?next={}",
+                    guard::urlencode(&safe_next(Some(next)))
+                ),
+                None => "/login/second-factor".to_owned(),
+            };
+            with_cookies(see_other(&to), [cookie])
         }
         Err(r) => {
             let mut message = r.message.clone();

@@ -7,8 +7,8 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::auth::csrf;
 use crate::auth::session::{self, CurrentSession};
+use crate::auth::{csrf, tokens};
 use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 use crate::store::auth::SessionRecord;
@@ -19,6 +19,12 @@ pub async fn load_session(
     state: &AppState,
     headers: &http::HeaderMap,
 ) -> Result<Option<CurrentSession>, AppError> {
+    // A request with a token is the token's, whatever cookies it carries.
+    if let Some(secret) = tokens::bearer(headers) {
+        return tokens::session_for(&state.store, secret, now_ms())
+            .await
+            .map(Some);
+    }
     session::load(&state.signer, &state.records, &state.config, headers).await
 }
 
@@ -82,6 +88,10 @@ fn need(path: &str) -> Need {
         || under("/api/sessions")
         || under("/api/account")
         || under("/api/profile")
+        || under("/api/tokens")
+        || under("/api/auth/factors")
+        || under("/api/auth/recovery-codes")
+        || under("/api/auth/step-up")
         || under("/api/directory")
         || under("/whiteboard")
     {
@@ -110,6 +120,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let api = path.starts_with("/api/");
     let reading = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
 
+    if let Some(grant) = session.as_ref().and_then(|s| s.token.as_ref()) {
+        if let Some(why) = tokens::refusal_for_path(&path, reading, grant.scope) {
+            return AppError::with_message(ErrorCode::Forbidden, why).into_response();
+        }
+    }
     let mut need = need(&path);
     if let (Need::Reader, None) = (&need, &session) {
         let public = match state.uploads.settings().await {
@@ -140,7 +155,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         _ => {}
     }
 
-    if !reading && !form_route(&path) {
+    // A token is no ambient credential: a page elsewhere can't make a browser send it.
+    let by_token = session.as_ref().is_some_and(|s| s.token.is_some());
+    if !reading && !form_route(&path) && !by_token {
         if let Err(refusal) = check_csrf(&state, req.headers(), session.as_ref()) {
             return refusal.into_response();
         }

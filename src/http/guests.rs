@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::http::input::{Body, Params};
+use crate::http::input::{Body, Params, RecentFactor};
 use crate::pve::path::Vmid;
 use crate::services::guests::{
     self, CloneInput, ConfigChange, CreateCt, CreateVm, FirewallRule, Started,
@@ -285,6 +285,7 @@ async fn firewall_delete(
 async fn destroy(
     State(ops): State<Ops>,
     caller: Caller,
+    _: RecentFactor,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
     let s = guests::delete(&ops, &caller, vmid(&id)?).await?;

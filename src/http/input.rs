@@ -47,6 +47,26 @@ impl FromRequestParts<AppState> for Reader {
     }
 }
 
+/// A sensitive action's proof that its caller gave a second factor recently (see
+/// [`crate::auth::factors::ensure_recent`]); refuses with `step_up_required` otherwise. Put it
+/// before the body extractor, so nothing is read or done first.
+#[derive(Debug)]
+pub struct RecentFactor;
+
+impl FromRequestParts<AppState> for RecentFactor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = parts
+            .extensions
+            .get::<CurrentSession>()
+            .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+        crate::auth::factors::ensure_recent(&state.store, &session.record, crate::store::now_ms())
+            .await?;
+        Ok(Self)
+    }
+}
+
 /// A JSON body; a malformed one is `400` with serde's reason (which names the field).
 #[derive(Debug)]
 pub struct Body<T>(pub T);

@@ -10,6 +10,7 @@ pub mod client;
 pub mod cluster;
 pub mod consoles;
 pub mod docs;
+pub mod factors;
 pub mod guard;
 pub mod guests;
 pub mod hardware;
@@ -24,6 +25,7 @@ pub mod replication;
 pub mod sdn;
 pub mod security;
 pub mod settings;
+pub mod tokens;
 pub mod uploads;
 pub mod users;
 pub mod whiteboard;
@@ -48,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(pages::router())
         .merge(auth::router())
+        .merge(factors::router())
+        .merge(tokens::router())
         .merge(cluster::router())
         .merge(nodes::router())
         .merge(notifications::router())

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::http::input::Body;
+use crate::http::input::{Body, RecentFactor};
 use crate::services::pools::{self, AclEdit, PoolCreate, PoolGrant};
 use crate::services::Ops;
 use crate::state::AppState;
@@ -52,6 +52,7 @@ async fn detail(
 async fn delete(
     State(ops): State<Ops>,
     caller: Caller,
+    _: RecentFactor,
     Path(pool): Path<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(pools::delete(&ops, &caller, &pool).await?))
@@ -68,6 +69,7 @@ async fn acl(
 async fn grant(
     State(ops): State<Ops>,
     caller: Caller,
+    _: RecentFactor,
     Body(g): Body<PoolGrant>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(pools::change_acl(&ops, &caller, g, false).await?))
@@ -113,6 +115,7 @@ async fn cluster_acl(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<V
 async fn edit_acl(
     State(ops): State<Ops>,
     caller: Caller,
+    _: RecentFactor,
     Body(e): Body<AclEdit>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(pools::edit_cluster_acl(&ops, &caller, e).await?))

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::input::{Body, Params};
+use crate::http::input::{Body, Params, RecentFactor};
 use crate::services::sdn::{self, VnetCreate, ZoneCreate};
 use crate::services::Ops;
 use crate::state::AppState;
@@ -110,7 +110,7 @@ async fn apply_queue(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<V
     Ok(Json(sdn::apply_queue(&ops, &caller).await?))
 }
 
-async fn apply(State(ops): State<Ops>, caller: Caller) -> AppResult<Json<Value>> {
+async fn apply(State(ops): State<Ops>, caller: Caller, _: RecentFactor) -> AppResult<Json<Value>> {
     Ok(Json(sdn::apply(&ops, &caller).await?))
 }
 

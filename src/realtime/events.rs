@@ -29,6 +29,47 @@ pub(crate) fn caller_of(socket: &Socket, state: &AppState) -> Option<Caller> {
     Some(Caller::new(&session, Some(client.ip), client.user_agent))
 }
 
+/// Events a read-only API token may send: watching, and asking how a task went.
+const READ_EVENTS: &[&str] = &[
+    "resources:watch",
+    "resources:unwatch",
+    "guest:watch",
+    "guest:unwatch",
+    "node:watch",
+    "node:unwatch",
+    "task:status",
+];
+
+/// Whether the socket was opened with a read-only API token.
+fn read_only(socket: &Socket) -> bool {
+    socket
+        .extensions
+        .get::<SocketSession>()
+        .is_some_and(|SocketSession(s)| {
+            s.token
+                .as_ref()
+                .is_some_and(|t| t.scope == crate::auth::tokens::Scope::Read)
+        })
+}
+
+/// Refuses a sensitive event (`step_up_required`) unless the socket's person gave a second
+/// factor recently (their session is read again: a step-up happens after the socket opened).
+pub(crate) async fn recent_factor(state: &AppState, socket: &Socket) -> AppResult<()> {
+    let SocketSession(session) = socket
+        .extensions
+        .get::<SocketSession>()
+        .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+    if session.token.is_some() {
+        return Ok(());
+    }
+    let record = state
+        .records
+        .get(&session.record.id)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+    crate::auth::factors::ensure_recent(&state.store, &record, crate::store::now_ms()).await
+}
+
 pub(crate) fn parse<T: DeserializeOwned>(data: Value) -> AppResult<T> {
     serde_json::from_value(data).map_err(|e| {
         AppError::with_message(ErrorCode::InvalidInput, format!("Invalid payload: {e}"))
@@ -102,6 +143,12 @@ where
                         async {
                             let caller = caller_of(&s, &state)
                                 .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
+                            if read_only(&s) && !READ_EVENTS.contains(&event) {
+                                return Err(AppError::with_message(
+                                    ErrorCode::Forbidden,
+                                    "This API token is read-only.",
+                                ));
+                            }
                             if let Gate::Admin(what, action) = style.gate {
                                 if !caller.is_admin() {
                                     let err = AppError::with_message(

@@ -165,7 +165,8 @@ pub fn register(socket: &Socket) {
         };
         Ok(json!(started))
     });
-    on(socket, "vm:delete", async |state, caller, _s, d| {
+    on(socket, "vm:delete", async |state, caller, s, d| {
+        super::events::recent_factor(&state, &s).await?;
         let i: VmidOnly = parse(d)?;
         Ok(json!(
             guests::delete(&state.ops(), &caller, vmid(i.vmid)?).await?

@@ -13,7 +13,7 @@ pub mod whiteboard;
 
 use std::sync::{Arc, OnceLock};
 
-use socketioxide::extract::State;
+use socketioxide::extract::{State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
@@ -54,6 +54,10 @@ pub(crate) fn note_activity(socket: &Socket, state: &AppState, session: &Current
     let Some(LastTouch(last)) = socket.extensions.get::<LastTouch>() else {
         return;
     };
+    // A token's session is its row; there is no stored session to extend.
+    if session.token.is_some() {
+        return;
+    }
     let now = crate::store::now_ms();
     let before = last.load(Ordering::Relaxed);
     if now - before <= crate::auth::session::touch_every_ms(&state.config)
@@ -102,9 +106,17 @@ pub async fn layer(
     Ok((layer, io))
 }
 
-/// Admits a socket only with an allowed Origin and a live session, and registers its handlers.
-async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(), Refused> {
+/// Admits a socket only with an allowed Origin and a live session (or an API token in the
+/// handshake's `auth: {token}`), and registers its handlers.
+async fn authenticate(
+    socket: Socket,
+    State(state): State<AppState>,
+    TryData(auth): TryData<serde_json::Value>,
+) -> Result<(), Refused> {
     let headers = &socket.req_parts().headers;
+    let token = auth
+        .ok()
+        .and_then(|a| a.get("token").and_then(|t| t.as_str()).map(str::to_owned));
     match headers
         .get(http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
@@ -114,10 +126,25 @@ async fn authenticate(socket: Socket, State(state): State<AppState>) -> Result<(
             tracing::info!(%origin, "socket refused: foreign origin");
             return Err(Refused("Forbidden origin"));
         }
-        None if state.config.web.allow_missing_ws_origin => {}
+        // Scripts send no Origin; a token is no ambient credential a page could borrow.
+        None if state.config.web.allow_missing_ws_origin || token.is_some() => {}
         None => return Err(Refused("Forbidden origin")),
     }
-    match crate::auth::session::load(&state.signer, &state.records, &state.config, headers).await {
+    let loaded = match &token {
+        Some(secret) => {
+            match crate::auth::tokens::session_for(&state.store, secret, crate::store::now_ms())
+                .await
+            {
+                Ok(s) => Ok(Some(s)),
+                Err(e) if e.code == crate::error::ErrorCode::Unauthorized => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+        None => {
+            crate::auth::session::load(&state.signer, &state.records, &state.config, headers).await
+        }
+    };
+    match loaded {
         Ok(Some(session)) => {
             socket.join(crate::push::room::user(session.username()));
             socket

@@ -631,17 +631,20 @@ impl Accounts {
                 .drop_password_resets(&user.id, crate::store::now_ms())
                 .await?;
         }
-        let ended = if disabled {
-            self.end_sessions(username).await?
+        let (ended, tokens) = if disabled {
+            // Its API tokens go too (enabling it again doesn't bring them back).
+            let tokens = self.store.delete_user_tokens(&user.id).await?;
+            crate::auth::tokens::end_sessions(&self.records, &self.sessions, &tokens).await;
+            (self.end_sessions(username).await?, tokens.len())
         } else {
-            0
+            (0, 0)
         };
         self.audit.record(
             &caller.actor,
             action,
             &resource,
             Status::Success,
-            json!({ "sessionsEnded": ended }),
+            json!({ "sessionsEnded": ended, "tokensRevoked": tokens }),
         );
         Ok(json!({ "username": username, "disabled": disabled, "ended": ended }))
     }

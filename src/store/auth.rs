@@ -86,10 +86,13 @@ pub struct SessionRecord {
     pub expires_at: i64,
     /// Set when logged out or revoked.
     pub revoked_at: Option<i64>,
+    /// When a second factor was last given in this session (sign-in or step-up).
+    #[serde(default)]
+    pub factor_at: Option<i64>,
 }
 
 const USER_COLS: &str = "id, username, display_name, avatar, settings, created_at, updated_at";
-const SESSION_COLS: &str = "id, user_id, username, display_name, groups_json, is_admin, auth_source, csrf_token, ip_address, user_agent, created_at, last_seen_at, expires_at, revoked_at";
+const SESSION_COLS: &str = "id, user_id, username, display_name, groups_json, is_admin, auth_source, csrf_token, ip_address, user_agent, created_at, last_seen_at, expires_at, revoked_at, factor_at";
 
 impl Store {
     /// Creates a user; `Conflict` when the username exists.
@@ -345,7 +348,7 @@ impl Store {
     /// Stores a new session record.
     pub async fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO sessions ({SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO sessions ({SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         exec!(self, |p| sqlx::query(&sql)
             .bind(&s.id)
@@ -362,6 +365,7 @@ impl Store {
             .bind(s.last_seen_at)
             .bind(s.expires_at)
             .bind(s.revoked_at)
+            .bind(s.factor_at)
             .execute(p)
             .await)?;
         Ok(())

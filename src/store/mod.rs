@@ -8,6 +8,7 @@ pub mod audit_chain;
 pub mod auth;
 pub mod chat;
 pub mod docs;
+pub mod factors;
 pub mod guests;
 pub mod hardware;
 pub mod notifications;

@@ -60,6 +60,8 @@ struct Ctx {
     upload: (String, String),
     /// One of alice's sessions.
     alice_session: String,
+    /// Alice's API token's id.
+    alice_token: String,
 }
 
 fn r(
@@ -128,6 +130,103 @@ fn rows(c: &Ctx) -> Vec<Row> {
             Signed,
         ),
         r("GET", "/api/profile", "/api/profile", None, Signed),
+        r(
+            "GET",
+            "/login/second-factor",
+            "/login/second-factor",
+            None,
+            Open,
+        ),
+        // Second factors: a sign-in waiting for its code, or one's own (tests/factors.rs).
+        r(
+            "POST",
+            "/api/login/mfa",
+            "/api/login/mfa",
+            body(json!({ "code": "123456" })),
+            Open,
+        ),
+        r(
+            "GET",
+            "/api/auth/factors",
+            "/api/auth/factors",
+            None,
+            Signed,
+        ),
+        // Setting up an app: one's own, or a sign-in's the policy sent to set one up.
+        r(
+            "POST",
+            "/api/auth/totp",
+            "/api/auth/totp",
+            body(json!({})),
+            Own,
+        ),
+        r(
+            "DELETE",
+            "/api/auth/totp",
+            "/api/auth/totp",
+            body(json!({ "code": "123456" })),
+            Own,
+        ),
+        r(
+            "POST",
+            "/api/auth/totp/confirm",
+            "/api/auth/totp/confirm",
+            body(json!({ "code": "123456" })),
+            Own,
+        ),
+        r(
+            "POST",
+            "/api/auth/recovery-codes",
+            "/api/auth/recovery-codes",
+            body(json!({ "code": "123456" })),
+            Signed,
+        ),
+        r(
+            "POST",
+            "/api/auth/step-up",
+            "/api/auth/step-up",
+            body(json!({ "code": "123456" })),
+            Signed,
+        ),
+        r("GET", "/api/settings/mfa", "/api/settings/mfa", None, Admin),
+        r(
+            "PUT",
+            "/api/settings/mfa",
+            "/api/settings/mfa",
+            body(json!({ "require": "everyone" })),
+            Admin,
+        ),
+        r(
+            "DELETE",
+            "/api/admin/users/{username}/factors",
+            "/api/admin/users/alice/factors",
+            None,
+            Admin,
+        ),
+        // API tokens: one's own (tests/tokens.rs).
+        r("GET", "/api/tokens", "/api/tokens", None, Signed),
+        r(
+            "POST",
+            "/api/tokens",
+            "/api/tokens",
+            body(json!({ "name": "mallory's", "scope": "read" })),
+            Signed,
+        ),
+        r(
+            "DELETE",
+            "/api/tokens/{id}",
+            format!("/api/tokens/{}", c.alice_token),
+            None,
+            Theirs(404),
+        ),
+        r("GET", "/api/admin/tokens", "/api/admin/tokens", None, Admin),
+        r(
+            "DELETE",
+            "/api/admin/tokens/{id}",
+            format!("/api/admin/tokens/{}", c.alice_token),
+            None,
+            Admin,
+        ),
         r(
             "GET",
             "/api/directory/search",
@@ -1340,6 +1439,15 @@ async fn setup(app: &TestApp) -> (Ctx, Tenant, PollingSocket) {
             .trim_start_matches("/uploads/")
             .to_owned(),
     );
+    let token = alice
+        .call(
+            Method::POST,
+            "/api/tokens",
+            Some(json!({ "name": "alice's", "scope": "read" })),
+        )
+        .await
+        .ok("alice makes an API token");
+    let alice_token = token["id"].as_str().unwrap().to_owned();
     let alice_session = app
         .state
         .store
@@ -1360,6 +1468,7 @@ async fn setup(app: &TestApp) -> (Ctx, Tenant, PollingSocket) {
             upid,
             upload,
             alice_session,
+            alice_token,
         },
         mallory,
         mallory_socket,

@@ -12,6 +12,7 @@ pub mod rfb;
 pub mod sio;
 pub mod slapd;
 pub mod swarm;
+pub mod totp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -176,6 +177,7 @@ impl TestApp {
             last_seen_at: now,
             expires_at: now + 3_600_000,
             revoked_at: None,
+            factor_at: None,
         };
         self.state.store.insert_session(&record).await.unwrap();
         let b = browser::Browser::new(&self.url(""));

@@ -26,6 +26,16 @@ pub enum Connect {
 
 impl PollingSocket {
     pub async fn connect(base: &str, cookie: &str, origin: Option<&str>) -> Connect {
+        Self::connect_with(base, cookie, origin, None).await
+    }
+
+    /// Connects sending `auth` in the namespace CONNECT packet (the handshake's `auth`).
+    pub async fn connect_with(
+        base: &str,
+        cookie: &str,
+        origin: Option<&str>,
+        auth: Option<serde_json::Value>,
+    ) -> Connect {
         let http = reqwest::Client::new();
         let mut req = http.get(format!("{base}/api/socket/io/?EIO=4&transport=polling"));
         if !cookie.is_empty() {
@@ -47,7 +57,10 @@ impl PollingSocket {
             origin: origin.unwrap_or_default().to_owned(),
             inflight: tokio::sync::Mutex::new(None),
         };
-        s.post("40").await;
+        match auth {
+            Some(a) => s.post(&format!("40{a}")).await,
+            None => s.post("40").await,
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             for p in s.poll(Duration::from_secs(5)).await {

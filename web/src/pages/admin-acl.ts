@@ -9,6 +9,7 @@ import { field, validate, showServerError, clearErrors, formAlert, str, bool, re
 import { confirmAction } from "../ui/dialog";
 import { plural } from "../ui/format";
 import { suggestNames } from "../ui/suggest";
+import { mountPolicy } from "./admin-mfa";
 
 initShell<Boot>();
 
@@ -232,5 +233,6 @@ function checkForm(): HTMLElement {
 }
 
 void signinGroups();
+void mountPolicy();
 void grantForm();
 void load();

@@ -13,6 +13,7 @@ import { DataTable } from "../ui/table";
 import { openDialog } from "../ui/dialog";
 import { clearErrors, showServerError } from "../ui/form";
 import { dateTime, plural } from "../ui/format";
+import { recentFactor } from "../ui/stepup";
 
 initShell<Boot>();
 
@@ -81,6 +82,22 @@ function toAddress(): void {
     e.set("format", a.dataset.export ?? "csv");
     a.href = `/api/admin/audit-logs/export?${e}`;
   }
+}
+
+// Exports want a recent second factor: asked here first, so the download doesn't answer with
+// an error page.
+for (const a of document.querySelectorAll<HTMLAnchorElement>("[data-export]")) {
+  a.addEventListener("click", async (event) => {
+    if (a.dataset.confirmed === "1") {
+      delete a.dataset.confirmed;
+      return;
+    }
+    event.preventDefault();
+    if (await recentFactor("Exporting the audit log wants a second factor.")) {
+      a.dataset.confirmed = "1";
+      a.click();
+    }
+  });
 }
 
 function statusPill(s: string): HTMLElement {

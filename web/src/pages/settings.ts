@@ -12,6 +12,7 @@ import { ago, dateTime, device, plural } from "../ui/format";
 import { applyTheme, saveTheme } from "../theme";
 import { ACCEPT_IMAGES, uploadFile } from "../ui/upload";
 import { suggestNames } from "../ui/suggest";
+import { mountSecurity } from "./settings-security";
 
 const me = initShell<Boot>().user;
 
@@ -338,5 +339,6 @@ must("[data-revoke-others]").addEventListener("click", async () => {
 });
 
 void loadProfile();
+mountSecurity(me.username);
 void loadChat();
 void loadSessions();

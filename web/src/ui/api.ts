@@ -39,7 +39,15 @@ export async function csrfToken(): Promise<string> {
   return csrf;
 }
 
-export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+type StepUp = (message: string) => Promise<boolean>;
+let stepUp: StepUp | null = null;
+
+/** Who asks for a second factor when an action wants a recent one (see `stepup.ts`). */
+export function onStepUp(fn: StepUp): void {
+  stepUp = fn;
+}
+
+export async function api<T = unknown>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = await csrfToken();
@@ -63,6 +71,10 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   }
   if (!resp.ok) {
     const err = (data as { error?: ErrorBody } | null)?.error;
+    // A sensitive action wants a recent second factor: ask for it, then try once more.
+    if (resp.status === 403 && err?.code === "step_up_required" && stepUp && !retried) {
+      if (await stepUp(err.message)) return api<T>(method, path, body, true);
+    }
     if (resp.status === 401) {
       location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
     }

@@ -7,6 +7,7 @@ import { connectTasks, mountTaskbar, setGuestNames } from "./tasks";
 import { resources, type Freshness } from "./resources";
 import { clock } from "./format";
 import { mountBanners } from "./banners";
+import "./stepup";
 
 export interface User {
   username: string;

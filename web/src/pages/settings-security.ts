@@ -1,0 +1,332 @@
+// Settings → Second factor and API tokens: setting up an authenticator app (QR code, then ten
+// recovery codes shown once), new recovery codes, removing the app (a current code says it's
+// you), and one's API tokens (made with a name, a scope and an expiry, shown once; revoked at
+// once).
+import { h, fill, must, setText, announce } from "../ui/dom";
+import { api, get, messageOf, type ApiError } from "../ui/api";
+import { DataTable } from "../ui/table";
+import { confirmAction, openDialog } from "../ui/dialog";
+import { field, setFieldError, showServerError, str, validate } from "../ui/form";
+import { ago, dateTime, plural } from "../ui/format";
+import { cleanCode, showCodes, showSetup, type TotpStart } from "../ui/totp";
+
+interface Factors {
+  totp: boolean;
+  totpSince: number | null;
+  recoveryCodesLeft: number;
+  methods: string[];
+  required: boolean;
+  stepUpMinutes: number;
+}
+
+let username = "";
+
+function alertIn(box: Element, text: string, kind: "error" | "ok" = "error"): void {
+  box.querySelector(".alert")?.remove();
+  box.prepend(h("p", { class: `alert alert-${kind} card-note`, role: kind === "error" ? "alert" : "status", text }));
+}
+
+/** A dialog showing fresh recovery codes once. */
+function codesDialog(codes: string[]): void {
+  const list = h("ol", { class: "recovery-codes" });
+  const body = h(
+    "div",
+    { class: "stack" },
+    h("p", {}, h("strong", { text: "Save these recovery codes." }), " Each signs you in once if you lose your phone; they are shown only now."),
+    list,
+    h(
+      "div",
+      { class: "button-row" },
+      h("button", { type: "button", class: "button", "data-copy-codes": true, text: "Copy" }),
+      h("button", { type: "button", class: "button", "data-download-codes": true, text: "Download" }),
+    ),
+  );
+  showCodes(body, list, codes, username);
+  openDialog({ title: "Your recovery codes", body, actions: [{ label: "I saved them", primary: true }] });
+}
+
+/** A dialog asking for a current code (app or recovery), then running `then` with it. */
+function codeDialog(o: { title: string; text: string; submit: string; danger?: boolean; then: (method: string, code: string) => Promise<void> }): void {
+  let method: "totp" | "recovery" = "totp";
+  const code = field({ label: "Code from your authenticator app", name: "code", required: true, autocomplete: "one-time-code", inputmode: "numeric", maxlength: 16 });
+  const input = code.querySelector("input")!;
+  const label = code.querySelector("label")!;
+  const toggle = h("button", { type: "button", class: "link", text: "Use a recovery code instead" });
+  toggle.addEventListener("click", () => {
+    method = method === "totp" ? "recovery" : "totp";
+    label.textContent = method === "totp" ? "Code from your authenticator app" : "Recovery code";
+    toggle.textContent = method === "totp" ? "Use a recovery code instead" : "Use your authenticator app instead";
+    input.inputMode = method === "totp" ? "numeric" : "text";
+    input.focus();
+  });
+  openDialog({
+    title: o.title,
+    body: [h("p", { text: o.text }), code, toggle],
+    submitLabel: o.submit,
+    submitDanger: o.danger,
+    onSubmit: async () => {
+      const value = cleanCode(input.value, method);
+      if (!value) {
+        setFieldError(input, "Enter the code.");
+        return false;
+      }
+      try {
+        await o.then(method, value);
+        return true;
+      } catch (e) {
+        setFieldError(input, messageOf(e));
+        input.select();
+        return false;
+      }
+    },
+  });
+}
+
+async function setUpApp(): Promise<void> {
+  let start: TotpStart;
+  try {
+    start = await api<TotpStart>("POST", "/api/auth/totp", {});
+  } catch (e) {
+    alertIn(must("[data-security]"), messageOf(e));
+    return;
+  }
+  const qr = h("div", { class: "totp-setup" });
+  const code = field({ label: "Code from the app", name: "code", required: true, autocomplete: "one-time-code", inputmode: "numeric", maxlength: 7, hint: "Six digits; a new one every 30 seconds." });
+  const input = code.querySelector("input")!;
+  openDialog({
+    title: "Set up an authenticator app",
+    body: [h("p", { class: "muted", text: "Scan the code with an authenticator app (Aegis, Google Authenticator, 1Password, Microsoft Authenticator…), then enter the code it shows." }), qr, code],
+    submitLabel: "Finish setting up",
+    onSubmit: async () => {
+      const value = cleanCode(input.value, "totp");
+      if (!/^\d{6}$/.test(value)) {
+        setFieldError(input, "Enter the six digits your app shows.");
+        return false;
+      }
+      try {
+        const r = await api<{ recoveryCodes: string[] }>("POST", "/api/auth/totp/confirm", { code: value });
+        codesDialog(r.recoveryCodes);
+        announce("Authenticator app set up.");
+        void loadFactors();
+        return true;
+      } catch (e) {
+        setFieldError(input, messageOf(e));
+        input.select();
+        return false;
+      }
+    },
+  });
+  await showSetup(qr, start);
+}
+
+function renderFactors(f: Factors): void {
+  const box = must("[data-security]");
+  if (!f.totp) {
+    fill(
+      box,
+      f.required ? h("p", { class: "alert alert-info card-note", text: "Your administrators require a second factor: set one up now, or you'll be walked through it at your next sign-in." }) : null,
+      h("p", { class: "card-note", text: "Not set up. With an authenticator app, signing in and sensitive actions (deleting a guest or pool, granting access) ask for a code from your phone." }),
+      h("div", { class: "form-actions card-note" }, h("button", { type: "button", class: "button button-primary", text: "Set up authenticator app", onclick: () => void setUpApp() })),
+    );
+    return;
+  }
+  const left = f.recoveryCodesLeft;
+  fill(
+    box,
+    h(
+      "dl",
+      { class: "facts card-note" },
+      h("dt", { text: "Authenticator app" }),
+      h("dd", { text: f.totpSince ? `set up ${dateTime(f.totpSince)}` : "set up" }),
+      h("dt", { text: "Recovery codes" }),
+      h("dd", {}, h("span", { text: `${plural(left, "code")} left` }), left <= 3 ? h("span", { class: "pill pill-warn", text: "make new ones" }) : null),
+    ),
+    h(
+      "div",
+      { class: "form-actions card-note" },
+      h("button", {
+        type: "button",
+        class: "button",
+        text: "New recovery codes…",
+        onclick: () =>
+          codeDialog({
+            title: "New recovery codes",
+            text: "Your old recovery codes stop working. Enter a current code to go on.",
+            submit: "Make new codes",
+            then: async (method, code) => {
+              const r = await api<{ recoveryCodes: string[] }>("POST", "/api/auth/recovery-codes", { method, code });
+              codesDialog(r.recoveryCodes);
+              void loadFactors();
+            },
+          }),
+      }),
+      h("button", {
+        type: "button",
+        class: "button button-danger-quiet",
+        text: "Remove…",
+        onclick: () =>
+          codeDialog({
+            title: "Remove the authenticator app?",
+            text: f.required
+              ? "Your administrators require a second factor: you'll set up a new one at your next sign-in. Enter a current code to remove this one."
+              : "Signing in will need only your password. Enter a current code to remove it.",
+            submit: "Remove",
+            danger: true,
+            then: async (method, code) => {
+              await api("DELETE", "/api/auth/totp", { method, code });
+              announce("Authenticator app removed.");
+              void loadFactors();
+            },
+          }),
+      }),
+    ),
+  );
+}
+
+async function loadFactors(): Promise<void> {
+  try {
+    renderFactors(await get<Factors>("/api/auth/factors"));
+  } catch (e) {
+    fill(must("[data-security]"), h("p", { class: "alert alert-error card-note", text: `Your second factor could not be loaded: ${messageOf(e)}` }));
+  }
+}
+
+// ---- API tokens ----
+interface Token {
+  id: string;
+  name: string;
+  scope: "read" | "full";
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+const tokens = new DataTable<Token>({
+  caption: "Your API tokens",
+  key: (t) => t.id,
+  empty: () => "No tokens. Make one for a script or a CI job.",
+  columns: [
+    { id: "name", label: "Name", class: "col-name", render: (td, t) => fill(td, h("strong", { text: t.name })) },
+    { id: "scope", label: "Scope", render: (td, t) => fill(td, h("span", { class: `pill ${t.scope === "full" ? "pill-warn" : "pill-info"}`, text: t.scope === "full" ? "full" : "read-only" })) },
+    { id: "made", label: "Made", render: (td, t) => setText(td, dateTime(t.createdAt)) },
+    { id: "expires", label: "Expires", render: (td, t) => setText(td, t.expiresAt ? dateTime(t.expiresAt) : "never") },
+    { id: "used", label: "Last used", render: (td, t) => setText(td, t.lastUsedAt ? ago(t.lastUsedAt) : "never") },
+    {
+      id: "act",
+      label: "Actions",
+      hideLabel: true,
+      class: "actions",
+      render: (td, t) =>
+        fill(td, h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Revoke", "aria-label": `Revoke ${t.name}`, onclick: () => void revokeToken(t) })),
+    },
+  ],
+});
+
+async function loadTokens(): Promise<void> {
+  try {
+    tokens.set((await get<{ tokens: Token[] }>("/api/tokens")).tokens);
+  } catch (e) {
+    alertIn(must("[data-tokens]"), `Your tokens could not be loaded: ${messageOf(e)}`);
+  }
+}
+
+async function revokeToken(t: Token): Promise<void> {
+  const ok = await confirmAction({
+    title: `Revoke ${t.name}?`,
+    message: "Scripts using it are refused at once, and its live connections end.",
+    confirmLabel: "Revoke",
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    await api("DELETE", `/api/tokens/${encodeURIComponent(t.id)}`);
+    announce(`${t.name} revoked.`);
+  } catch (e) {
+    alertIn(must("[data-tokens]"), messageOf(e));
+  }
+  void loadTokens();
+}
+
+const DAY = 86_400_000;
+
+function newToken(): void {
+  const body = h(
+    "div",
+    { class: "stack" },
+    field({ label: "Name", name: "name", required: true, maxlength: 64, placeholder: "ci-deploy", hint: "What uses it, so you know what breaks when you revoke it." }),
+    field({
+      label: "Scope",
+      name: "scope",
+      options: [
+        ["read", "Read-only: look, never change"],
+        ["full", "Full: everything you may do on pools and guests"],
+      ],
+    }),
+    field({
+      label: "Expires",
+      name: "expires",
+      options: [
+        ["30", "in 30 days"],
+        ["90", "in 90 days"],
+        ["365", "in a year"],
+        ["never", "never"],
+      ],
+    }),
+    h("p", { class: "muted small", text: "A token never reaches administration, settings or your account, even an administrator's." }),
+  );
+  openDialog({
+    title: "New API token",
+    body,
+    submitLabel: "Make token",
+    onSubmit: async (form) => {
+      if (!validate(form)) return false;
+      const days = str(form, "expires");
+      try {
+        const r = await api<Token & { token: string }>("POST", "/api/tokens", {
+          name: str(form, "name"),
+          scope: str(form, "scope"),
+          ...(days === "never" ? {} : { expiresAt: Date.now() + Number(days) * DAY }),
+        });
+        showToken(r);
+        void loadTokens();
+        return true;
+      } catch (e) {
+        showServerError(form, e as ApiError);
+        return false;
+      }
+    },
+  });
+}
+
+function showToken(t: Token & { token: string }): void {
+  const code = h("code", { class: "token-secret", text: t.token });
+  const copy = h("button", { type: "button", class: "button", text: "Copy" });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(t.token);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Copy failed: select it instead";
+    }
+  });
+  openDialog({
+    title: `${t.name} is ready`,
+    body: [
+      h("p", {}, h("strong", { text: "Copy it now:" }), " it is shown only this once."),
+      h("div", { class: "token-box" }, code, copy),
+      h("p", { class: "muted small", text: "Send it as a header:" }),
+      h("pre", { class: "code-sample", text: `curl -H "Authorization: Bearer ${t.token}" ${location.origin}/api/proxmox/resources` }),
+    ],
+    actions: [{ label: "Done", primary: true }],
+    wide: true,
+  });
+}
+
+/** Mounts both sections. */
+export function mountSecurity(name: string): void {
+  username = name;
+  must("[data-tokens]").append(tokens.el);
+  must("[data-new-token]").addEventListener("click", newToken);
+  void loadFactors();
+  void loadTokens();
+}
