@@ -634,6 +634,30 @@ async fn set_disabled(
 /// instances drop their cached copies and close the sockets and consoles at once; without it
 /// (or while Redis is away) they notice within `SESSION_RECHECK_SECS`.
 async fn end_sessions(config: &Config, store: &crate::store::Store, username: &str) -> ExitCode {
+    // API tokens and sign-ins waiting for a second factor go too; running instances end the
+    // tokens' open connections at their next re-check.
+    match store.user_by_username(username).await {
+        Ok(Some(user)) => {
+            match store.delete_user_tokens(&user.id).await {
+                Ok(ids) if !ids.is_empty() => println!(
+                    "{username}: {} API token{} revoked",
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" }
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    return fail(format!(
+                        "the API tokens of {username} could not be revoked: {e}"
+                    ))
+                }
+            }
+            if let Err(e) = store.drop_challenges(&user.id).await {
+                return fail(e);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return fail(e),
+    }
     let (records, redis_problem) = crate::auth::records::for_command(config, store.clone()).await;
     match records
         .end_user(username, uma_actors::sessions::EndReason::Revoked, None)

@@ -285,8 +285,24 @@ async fn factors_flow(env: &Env) {
     .await;
     assert_eq!(s, 200);
 
-    // An administrator removes someone's factors (they lost both); not for others.
+    // A sign-in waiting for its code ends when the account is disabled meanwhile.
     let (admin, acsrf) = env.login("admin").await;
+    let (cb, cc, _, _) = password_step(env, "carol").await;
+    let (s, _) = post(&admin, &acsrf, "/api/admin/users/carol/disable", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, _) = post(
+        &cb,
+        &cc,
+        "/api/login/mfa",
+        json!({ "method": "recovery", "code": fresh[1] }),
+    )
+    .await;
+    assert_eq!(s, 401, "the waiting sign-in was dropped");
+    assert!(!signed_in(&cb).await);
+    let (s, _) = post(&admin, &acsrf, "/api/admin/users/carol/enable", json!({})).await;
+    assert_eq!(s, 200);
+
+    // An administrator removes someone's factors (they lost both); not for others.
     let (s, _) = delete(&alice, &csrf, "/api/admin/users/carol/factors", None).await;
     assert_eq!(s, 403);
     let (s, _) = delete(&admin, &acsrf, "/api/admin/users/carol/factors", None).await;
@@ -299,7 +315,7 @@ async fn factors_flow(env: &Env) {
     assert_eq!(rows("MFA_ENROLL").await.len(), 3);
     assert!(rows("MFA_FAILED").await.len() >= 9);
     assert!(rows("MFA_VERIFIED").await.len() >= 4);
-    assert!(rows("MFA_REQUIRED").await.len() >= 5);
+    assert!(rows("MFA_REQUIRED").await.len() >= 6);
     assert_eq!(rows("MFA_REMOVE").await.len(), 2);
     assert_eq!(rows("RECOVERY_CODES_RENEW").await.len(), 1);
     let failed = rows("MFA_FAILED").await;

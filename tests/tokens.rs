@@ -155,10 +155,17 @@ async fn tokens_flow(env: &Env) {
     let (s, _) = bearer_get(env, "/api/admin/audit-logs", &admins).await;
     assert_eq!(s, 403);
     // Unknown tokens are refused, whatever they look like.
-    for bad in ["uma_nope", "nope", &read[..read.len() - 1]] {
+    for bad in ["uma_nope", &read[..read.len() - 1]] {
         let (s, r) = bearer_get(env, "/api/user", bad).await;
         assert_eq!(s, 401, "{bad}: {r}");
     }
+    // Another bearer (a proxy's own, in front of Uma) is not Uma's: the cookie decides.
+    let (s, r) = bearer_get(env, "/api/user", "eyJhbGciOiJSUzI1NiJ9.e30.x").await;
+    assert_eq!((s, &r["isLoggedIn"]), (200, &json!(false)), "{r}");
+    let proxied = alice
+        .send(reqwest::Method::GET, "/api/tokens", None, None)
+        .await;
+    assert_eq!(proxied.status(), 200);
 
     // Socket.IO: the handshake's auth; read-only watches but changes nothing.
     let Connect::Ok(ro) = socket(env, &read).await else {
@@ -204,6 +211,27 @@ async fn tokens_flow(env: &Env) {
     assert_eq!(s, 401);
     drop(rw);
 
+    // A new password made by an administrator cuts the person off, tokens included.
+    let (_, r) = post(
+        &bob,
+        &bcsrf,
+        "/api/tokens",
+        json!({ "name": "bob's", "scope": "read" }),
+    )
+    .await;
+    let bobs = r["token"].as_str().unwrap().to_owned();
+    assert_eq!(bearer_get(env, "/api/user", &bobs).await.0, 200);
+    let (admin_b, admin_c) = env.login("admin").await;
+    let (s, _) = post(
+        &admin_b,
+        &admin_c,
+        "/api/admin/users/bob/password",
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(bearer_get(env, "/api/user", &bobs).await.0, 401);
+
     // An administrator sees and revokes anyone's; a disabled account's tokens go.
     let (_, r) = post(
         &alice,
@@ -227,7 +255,7 @@ async fn tokens_flow(env: &Env) {
     assert_eq!(s, 401);
 
     env.app.flush_audit().await;
-    assert_eq!(audit_rows(env, "TOKEN_CREATE").await.len(), 4);
+    assert_eq!(audit_rows(env, "TOKEN_CREATE").await.len(), 5);
     assert_eq!(audit_rows(env, "TOKEN_REVOKE").await.len(), 1);
     let searched = audit_rows(env, "DIRECTORY_SEARCH").await;
     assert!(

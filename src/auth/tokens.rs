@@ -82,11 +82,13 @@ pub fn new_id() -> String {
     format!("tok_{}", &random_token()[..16])
 }
 
-/// The token of an `Authorization: Bearer` header, if the request has one.
+/// The Uma token of an `Authorization: Bearer` header, if the request has one (a proxy's own
+/// bearer token in front of Uma is not Uma's: the cookie decides then).
 pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (kind, rest) = v.split_once(' ')?;
-    kind.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    let token = rest.trim();
+    (kind.eq_ignore_ascii_case("bearer") && token.starts_with(PREFIX)).then_some(token)
 }
 
 /// What an unusable token answers (never saying which reason it is).
@@ -99,14 +101,14 @@ fn refused() -> AppError {
 
 /// The session a token stands for at `now`; `Unauthorized` when it is unknown or expired.
 pub async fn session_for(store: &Store, secret: &str, now: i64) -> AppResult<CurrentSession> {
-    if !secret.starts_with(PREFIX) || secret.len() > 200 {
+    if secret.len() > 200 {
         return Err(refused());
     }
     let row = store
         .token_by_hash(&super::factors::secret_hash(secret))
         .await?
         .ok_or_else(refused)?;
-    if row.expires_at.is_some_and(|at| at <= now) {
+    if row.expires_at.is_some_and(|at| at <= now) || store.account_disabled(&row.user_id).await? {
         return Err(refused());
     }
     let scope = Scope::parse(&row.scope).ok_or_else(refused)?;
@@ -220,6 +222,11 @@ mod tests {
         assert_eq!(bearer(&h), Some("uma_y"));
         h.insert(http::header::AUTHORIZATION, "Basic abc".parse().unwrap());
         assert_eq!(bearer(&h), None);
+        h.insert(
+            http::header::AUTHORIZATION,
+            "Bearer eyJhbGciOi".parse().unwrap(),
+        );
+        assert_eq!(bearer(&h), None, "a proxy's JWT is not Uma's");
     }
 
     #[test]

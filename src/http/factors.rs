@@ -24,7 +24,7 @@ use crate::auth::factors::{self, Method, Policy};
 use crate::auth::session::{self, CurrentSession};
 use crate::auth::{totp, Identity};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::input::Body;
+use crate::http::input::{Body, RecentFactor};
 use crate::limits::login::Verdict;
 use crate::state::AppState;
 use crate::store::factors::ChallengeRow;
@@ -89,9 +89,23 @@ async fn pending(state: &AppState, headers: &HeaderMap) -> AppResult<Pending> {
     })
 }
 
-/// Refuses while the sign-in limits block `username` from this address.
-async fn not_blocked(state: &AppState, client: &ClientInfo, username: &str) -> AppResult<()> {
-    if let Verdict::Blocked { retry_after } = state.limiter.check(&client.ip, username).await {
+/// Refuses while the sign-in limits block `username` from this address, or the account has
+/// tried too many codes from anywhere; counts this try for the account before the code is
+/// checked.
+async fn not_blocked(
+    state: &AppState,
+    client: &ClientInfo,
+    username: &str,
+    user_id: &str,
+) -> AppResult<()> {
+    let blocked = match state.limiter.check(&client.ip, username).await {
+        Verdict::Blocked { retry_after } => Some(retry_after),
+        Verdict::Allowed { .. } => match state.limiter.factor_attempt(user_id).await {
+            Verdict::Blocked { retry_after } => Some(retry_after),
+            Verdict::Allowed { .. } => None,
+        },
+    };
+    if let Some(retry_after) = blocked {
         let minutes = retry_after.div_ceil(60);
         let mut err = AppError::with_message(
             ErrorCode::RateLimited,
@@ -144,6 +158,21 @@ async fn complete(
     p: &Pending,
     extra: serde_json::Value,
 ) -> Response {
+    // The account may have been disabled while the sign-in waited.
+    if p.identity.source == "local" {
+        match state.store.local_account(&p.identity.username).await {
+            Ok(Some((_, account))) if !account.disabled => {}
+            Ok(_) => {
+                let _ = state.store.take_challenge(&p.hash).await;
+                return AppError::with_message(
+                    ErrorCode::Forbidden,
+                    "This account is disabled. Ask an administrator.",
+                )
+                .into_response();
+            }
+            Err(e) => return AppError::from(e).into_response(),
+        }
+    }
     match state.store.take_challenge(&p.hash).await {
         Ok(true) => {}
         Ok(false) => {
@@ -282,7 +311,7 @@ async fn login_mfa(
     }
     let method = input.method()?;
     let code = input.code()?;
-    not_blocked(&state, &client, &p.identity.username).await?;
+    not_blocked(&state, &client, &p.identity.username, &p.row.user_id).await?;
     if !factors::verify(&state.store, &p.row.user_id, method, code, now_secs()).await? {
         return Ok(refused_code(
             &state,
@@ -293,6 +322,7 @@ async fn login_mfa(
         )
         .await);
     }
+    state.limiter.factor_succeeded(&p.row.user_id).await;
     let left = state.store.recovery_codes_left(&p.row.user_id).await?;
     state.audit.record(
         &actor(&p.identity.username, &client),
@@ -381,7 +411,7 @@ async fn totp_confirm(
     if input.code.trim().is_empty() {
         return Err(AppError::field("code", "enter the code your app shows"));
     }
-    not_blocked(&state, &client, &username).await?;
+    not_blocked(&state, &client, &username, &user_id).await?;
     let Some(row) = state.store.totp(&user_id).await? else {
         return Err(AppError::with_message(
             ErrorCode::Conflict,
@@ -396,12 +426,18 @@ async fn totp_confirm(
     }
     let step = totp::matching_step(&row.secret, &input.code, now_secs(), 0);
     let confirmed = match step {
-        Some(step) => state.store.confirm_totp(&user_id, step).await?,
+        Some(step) => {
+            state
+                .store
+                .confirm_totp(&user_id, &row.secret, step)
+                .await?
+        }
         None => false,
     };
     if !confirmed {
         return Ok(refused_code(&state, &client, &username, "totp", "setup").await);
     }
+    state.limiter.factor_succeeded(&user_id).await;
     let (codes, hashes) = factors::new_recovery_codes();
     state
         .store
@@ -463,8 +499,9 @@ async fn current_code(
 ) -> AppResult<Option<Response>> {
     let method = input.method()?;
     let code = input.code()?;
-    not_blocked(state, client, s.username()).await?;
+    not_blocked(state, client, s.username(), user_id).await?;
     if factors::verify(&state.store, user_id, method, code, now_secs()).await? {
+        state.limiter.factor_succeeded(user_id).await;
         state.audit.record(
             &actor(s.username(), client),
             AuditAction::MfaVerified,
@@ -597,6 +634,7 @@ async fn set_policy(
     State(state): State<AppState>,
     client: ClientInfo,
     Extension(me): Extension<CurrentSession>,
+    _: RecentFactor,
     Body(mut input): Body<Policy>,
 ) -> AppResult<Json<Policy>> {
     input.groups = input
@@ -629,6 +667,7 @@ async fn admin_remove(
     State(state): State<AppState>,
     client: ClientInfo,
     Extension(me): Extension<CurrentSession>,
+    _: RecentFactor,
     Path(username): Path<String>,
 ) -> AppResult<Json<serde_json::Value>> {
     let user = state

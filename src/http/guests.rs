@@ -388,6 +388,7 @@ pub struct RestoreInput {
 async fn restore(
     State(ops): State<Ops>,
     caller: Caller,
+    _: RecentFactor,
     Path(id): Path<String>,
     Body(input): Body<RestoreInput>,
 ) -> AppResult<Json<Started>> {

@@ -15,6 +15,9 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const MAX_FAILURES: u64 = 5;
 /// Attempts allowed per IP in a window.
 pub const MAX_ATTEMPTS_PER_IP: u64 = 50;
+/// Second-factor codes one account may try in a window, from every address together (someone
+/// holding the password can't spread guesses over many addresses).
+pub const MAX_FACTOR_TRIES: u64 = 10;
 
 /// Outcome of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +67,28 @@ impl LoginLimiter {
             format!("uma:login:fail:{ip}:{}", username.to_lowercase()),
             format!("uma:login:ip:{ip}"),
         )
+    }
+
+    /// Counts a second-factor attempt for the account `user_id` before the code is checked (so
+    /// parallel guesses can't pass together): `Blocked` once it is over [`MAX_FACTOR_TRIES`] in
+    /// the window. [`Self::factor_succeeded`] clears it.
+    pub async fn factor_attempt(&self, user_id: &str) -> Verdict {
+        let (n, ttl) = self.incr(&format!("uma:mfa:tries:{user_id}")).await;
+        if n > MAX_FACTOR_TRIES {
+            return Verdict::Blocked {
+                retry_after: ttl.max(1),
+            };
+        }
+        Verdict::Allowed {
+            remaining: MAX_FACTOR_TRIES - n,
+        }
+    }
+
+    /// A right code: the account's second-factor count starts again.
+    pub async fn factor_succeeded(&self, user_id: &str) {
+        let key = format!("uma:mfa:tries:{user_id}");
+        self.shared.clear(&key).await;
+        self.local.lock().remove(&key);
     }
 
     /// Whether an attempt may proceed; counts it against the IP's ceiling.
@@ -142,6 +167,33 @@ impl LoginLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn second_factor_tries_are_counted_per_account_from_every_address() {
+        let l = LoginLimiter::new(None);
+        for n in 1..=MAX_FACTOR_TRIES {
+            assert_eq!(
+                l.factor_attempt("u1").await,
+                Verdict::Allowed {
+                    remaining: MAX_FACTOR_TRIES - n
+                }
+            );
+        }
+        assert!(matches!(
+            l.factor_attempt("u1").await,
+            Verdict::Blocked { .. }
+        ));
+        // Another account is not held back; a right code clears the count.
+        assert!(matches!(
+            l.factor_attempt("u2").await,
+            Verdict::Allowed { .. }
+        ));
+        l.factor_succeeded("u1").await;
+        assert!(matches!(
+            l.factor_attempt("u1").await,
+            Verdict::Allowed { .. }
+        ));
+    }
 
     #[tokio::test]
     async fn five_failures_block_the_pair_not_the_others() {

@@ -204,7 +204,9 @@ pub fn register(socket: &Socket) {
             .await?
         ))
     });
-    on(socket, "vm:restore", async |state, caller, _s, d| {
+    on(socket, "vm:restore", async |state, caller, s, d| {
+        // A restore replaces the guest's disks: as sensitive as deleting it.
+        super::events::recent_factor(&state, &s).await?;
         let i: RestoreIn = parse(d)?;
         Ok(json!(
             guests::restore(

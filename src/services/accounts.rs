@@ -631,20 +631,17 @@ impl Accounts {
                 .drop_password_resets(&user.id, crate::store::now_ms())
                 .await?;
         }
-        let (ended, tokens) = if disabled {
-            // Its API tokens go too (enabling it again doesn't bring them back).
-            let tokens = self.store.delete_user_tokens(&user.id).await?;
-            crate::auth::tokens::end_sessions(&self.records, &self.sessions, &tokens).await;
-            (self.end_sessions(username).await?, tokens.len())
+        let ended = if disabled {
+            self.end_sessions(username).await?
         } else {
-            (0, 0)
+            0
         };
         self.audit.record(
             &caller.actor,
             action,
             &resource,
             Status::Success,
-            json!({ "sessionsEnded": ended, "tokensRevoked": tokens }),
+            json!({ "sessionsEnded": ended }),
         );
         Ok(json!({ "username": username, "disabled": disabled, "ended": ended }))
     }
@@ -662,7 +659,15 @@ impl Accounts {
         Ok(json!({ "username": username, "ended": ended }))
     }
 
+    /// Cuts a person off: their sessions end, their API tokens are revoked (their live
+    /// connections end too) and sign-ins waiting for a second factor are dropped. Gives how many
+    /// sessions ended.
     async fn end_sessions(&self, username: &str) -> AppResult<usize> {
+        if let Some(user) = self.store.user_by_username(username).await? {
+            let tokens = self.store.delete_user_tokens(&user.id).await?;
+            crate::auth::tokens::end_sessions(&self.records, &self.sessions, &tokens).await;
+            self.store.drop_challenges(&user.id).await?;
+        }
         Ok(self
             .records
             .end_user(

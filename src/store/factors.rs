@@ -89,15 +89,17 @@ impl Store {
     }
 
     /// Confirms the app being set up with the step of its first accepted code; false when there
-    /// is none being set up (confirmed already, or never started).
-    pub async fn confirm_totp(&self, user_id: &str, step: i64) -> StoreResult<bool> {
+    /// is none being set up (confirmed already, or never started). The secret must still be the
+    /// one the code was checked against (a setup started again meanwhile replaced it).
+    pub async fn confirm_totp(&self, user_id: &str, secret: &str, step: i64) -> StoreResult<bool> {
         let n = exec!(self, |p| {
             sqlx::query(
-            "UPDATE user_totp SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL"
+            "UPDATE user_totp SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND secret = ? AND confirmed_at IS NULL"
         )
         .bind(now_ms())
         .bind(step)
         .bind(user_id)
+        .bind(secret)
         .execute(p)
         .await
         })?;
@@ -240,6 +242,28 @@ impl Store {
         .execute(p)
         .await)?;
         Ok(n == 1)
+    }
+
+    /// Ends every waiting sign-in of `user_id` (disabled, or its password changed).
+    pub async fn drop_challenges(&self, user_id: &str) -> StoreResult<()> {
+        exec!(self, |p| sqlx::query(
+            "DELETE FROM sign_in_challenges WHERE user_id = ?"
+        )
+        .bind(user_id)
+        .execute(p)
+        .await)?;
+        Ok(())
+    }
+
+    /// Whether `user_id` is a local account that is disabled.
+    pub async fn account_disabled(&self, user_id: &str) -> StoreResult<bool> {
+        let row = on_pool!(self, |p| sqlx::query_as::<_, (bool,)>(
+            "SELECT disabled FROM local_accounts WHERE user_id = ?"
+        )
+        .bind(user_id)
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.is_some_and(|(d,)| d))
     }
 
     /// Records that the holder of session `id` gave a second factor at `at`.

@@ -5,6 +5,7 @@
 // resync. It follows the session: when the server ends it (sign-out elsewhere, revoked by an
 // admin, expired), the page says why and goes to the login page.
 import { io, type Socket } from "socket.io-client";
+import { stepUpFor } from "./ui/api";
 
 const ENDED: Record<string, string> = {
   "session:expired": "Your session expired. Please sign in again.",
@@ -61,7 +62,12 @@ export async function request<T = Record<never, never>>(
     return { error: { code: "offline", message: "Not connected to Uma. Reconnecting…" } };
   }
   try {
-    return (await s.timeout(timeoutMs).emitWithAck(event, payload)) as Ack<T>;
+    const ack = (await s.timeout(timeoutMs).emitWithAck(event, payload)) as Ack<T>;
+    // A sensitive action wants a recent second factor: ask for it, then try once more.
+    if ("error" in ack && ack.error.code === "step_up_required" && (await stepUpFor(ack.error.message))) {
+      return (await s.timeout(timeoutMs).emitWithAck(event, payload)) as Ack<T>;
+    }
+    return ack;
   } catch {
     return { error: { code: "timeout", message: "Uma did not answer in time. Try again." } };
   }

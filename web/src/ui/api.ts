@@ -47,6 +47,11 @@ export function onStepUp(fn: StepUp): void {
   stepUp = fn;
 }
 
+/** Asks for a second factor (when a page registered how); resolves true once one was given. */
+export async function stepUpFor(message: string): Promise<boolean> {
+  return stepUp ? stepUp(message) : false;
+}
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";

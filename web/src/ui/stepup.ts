@@ -9,6 +9,7 @@ import { cleanCode } from "./totp";
 
 interface Factors {
   methods: string[];
+  required: boolean;
   stepUpMinutes: number;
   factorAt: number | null;
 }
@@ -96,7 +97,7 @@ export async function recentFactor(reason: string): Promise<boolean> {
   } catch {
     return true;
   }
-  if (factors.methods.length === 0) return true;
+  if (factors.methods.length === 0) return factors.required ? askSecondFactor(reason) : true;
   const fresh = factors.factorAt !== null && Date.now() - factors.factorAt < factors.stepUpMinutes * 60_000 - 5_000;
   return fresh || askSecondFactor(reason);
 }
