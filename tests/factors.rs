@@ -305,8 +305,20 @@ async fn factors_flow(env: &Env) {
     // An administrator removes someone's factors (they lost both); not for others.
     let (s, _) = delete(&alice, &csrf, "/api/admin/users/carol/factors", None).await;
     assert_eq!(s, 403);
+    let has_app = |list: &Value, name: &str| {
+        list["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .map(|u| u["secondFactor"].clone())
+    };
+    let (_, list) = get(&admin, "/api/admin/users").await;
+    assert_eq!(has_app(&list, "carol"), Some(json!(true)), "{list}");
     let (s, _) = delete(&admin, &acsrf, "/api/admin/users/carol/factors", None).await;
     assert_eq!(s, 200);
+    let (_, list) = get(&admin, "/api/admin/users").await;
+    assert_eq!(has_app(&list, "carol"), Some(json!(false)));
     let (s, _) = delete(&admin, &acsrf, "/api/admin/users/carol/factors", None).await;
     assert_eq!(s, 404);
 

@@ -152,14 +152,15 @@ impl Accounts {
     }
 
     /// Everyone Uma knows: `{users: [{username, displayName, avatar, source, isAdmin, disabled,
-    /// lastSignIn, activeSessions}]}`; a directory user's admin flag is the one of their last
-    /// sign-in.
+    /// lastSignIn, activeSessions, secondFactor}]}`; a directory user's admin flag is the one of
+    /// their last sign-in.
     pub async fn list(&self, caller: &Caller) -> AppResult<Value> {
         let users = self.store.all_users().await?;
         let locals = self.store.list_local_accounts().await?;
         let last = self.store.last_sign_ins().await?;
         let now = crate::store::now_ms();
         let live = self.store.active_sessions(now).await?;
+        let with_app = self.store.users_with_totp().await?;
         let list: Vec<Value> = users
             .iter()
             .map(|u| {
@@ -174,6 +175,7 @@ impl Accounts {
                     "disabled": local.is_some_and(|a| a.disabled),
                     "lastSignIn": seen.map(|s| s.1),
                     "activeSessions": live.iter().filter(|s| s.username == u.username).count(),
+                    "secondFactor": with_app.contains(&u.id),
                 })
             })
             .collect();

@@ -122,6 +122,16 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// The user ids with an authenticator app set up.
+    pub async fn users_with_totp(&self) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String,)> = on_pool!(self, |p| sqlx::query_as::<_, (String,)>(
+            "SELECT user_id FROM user_totp WHERE confirmed_at IS NOT NULL"
+        )
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Removes the app and every recovery code of `user_id`; whether there was an app.
     pub async fn delete_totp(&self, user_id: &str) -> StoreResult<bool> {
         let n = exec!(self, |p| sqlx::query(

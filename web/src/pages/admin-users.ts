@@ -22,6 +22,7 @@ interface Person {
   disabled: boolean;
   lastSignIn: number | null;
   activeSessions: number;
+  secondFactor: boolean;
 }
 
 interface Session {
@@ -153,6 +154,26 @@ async function act(p: Person, what: "disable" | "enable" | "sessions/revoke"): P
   void load();
 }
 
+/** Removes someone's authenticator app and recovery codes (they lost both). */
+async function removeFactors(p: Person): Promise<void> {
+  const name = p.displayName ?? p.username;
+  const ok = await confirmAction({
+    title: `Remove ${name}'s second factor?`,
+    message: "Their authenticator app and recovery codes stop working. Do this only when you are sure it is them asking (they lost both). If a second factor is required for them, they set up a new one at their next sign-in.",
+    confirmLabel: "Remove",
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    await api("DELETE", `/api/admin/users/${encodeURIComponent(p.username)}/factors`);
+    say("ok", `${name}'s second factor is removed.`);
+    announce(`Done: ${name}.`);
+  } catch (e) {
+    say("error", messageOf(e));
+  }
+  void load();
+}
+
 const people = new DataTable<Person>({
   caption: "People",
   key: (p) => p.username,
@@ -170,7 +191,13 @@ const people = new DataTable<Person>({
           ),
         ),
     },
-    { id: "source", label: "Account", sort: (p) => p.source, render: (td, p) => fill(td, h("span", { class: "pill", text: p.source === "local" ? "local" : "directory" })) },
+    { id: "source", label: "Account", sort: (p) => p.source, render: (td, p) =>
+        fill(
+          td,
+          h("span", { class: "pill", text: p.source === "local" ? "local" : "directory" }),
+          p.secondFactor ? " " : null,
+          p.secondFactor ? h("span", { class: "pill pill-info", text: "2nd factor", title: "Has an authenticator app set up" }) : null,
+        ) },
     { id: "role", label: "Role", sort: (p) => (p.isAdmin ? 0 : 1), render: (td, p) => fill(td, p.isAdmin ? h("span", { class: "pill pill-info", text: "admin" }) : "user", p.disabled ? h("span", { class: "pill pill-bad", text: "disabled" }) : null) },
     { id: "last", label: "Last sign-in", sort: (p) => -(p.lastSignIn ?? 0), render: (td, p) => setText(td, p.lastSignIn ? ago(p.lastSignIn) : "never") },
     { id: "live", label: "Sessions", class: "num", sort: (p) => p.activeSessions, render: (td, p) => setText(td, String(p.activeSessions)) },
@@ -192,6 +219,7 @@ const people = new DataTable<Person>({
               : h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Disable…", "data-user-disable": p.username, onclick: () => void act(p, "disable") })
             : null,
           p.activeSessions && p.username !== me ? h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Sign out…", "data-user-signout": p.username, onclick: () => void act(p, "sessions/revoke") }) : null,
+          p.secondFactor && p.username !== me ? h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Remove 2nd factor…", "data-user-factors": p.username, onclick: () => void removeFactors(p) }) : null,
           ),
         ),
     },
