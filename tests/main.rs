@@ -18,6 +18,7 @@ mod ldap;
 mod limits;
 mod nodes;
 mod notifications;
+mod oidc;
 mod pools;
 mod previews;
 mod proxmox;

@@ -17,6 +17,7 @@ pub mod health;
 pub mod input;
 pub mod nodes;
 pub mod notifications;
+pub mod oidc;
 pub mod pages;
 pub mod pools;
 pub mod previews;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(pages::router())
         .merge(auth::router())
+        .merge(oidc::router())
         .merge(cluster::router())
         .merge(nodes::router())
         .merge(notifications::router())

@@ -11,6 +11,7 @@ pub mod docs;
 pub mod guests;
 pub mod hardware;
 pub mod notifications;
+pub mod oidc;
 pub mod pools;
 pub mod settings;
 pub mod uploads;
