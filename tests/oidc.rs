@@ -10,10 +10,16 @@ use serde_json::{json, Value};
 use crate::support::browser::Browser;
 use crate::support::oidc::{Idp, TestProvider, SECRET};
 use crate::support::{on_both, Db, TestApp};
+use uma::store::oidc::{OidcIdentity, PendingLogin};
+use uma::store::StoreError;
 
 const ADMIN_PW: &str = "admin-pass-123";
 
-on_both!(people_sign_in_through_a_provider, names_never_change_hands);
+on_both!(
+    people_sign_in_through_a_provider,
+    names_never_change_hands,
+    the_store_keeps_sign_ins_once_and_bindings_with_their_user
+);
 
 /// A server whose providers `test` and `second` are honest clients of `idp`, `expired` and
 /// `aud` its dishonest ones.
@@ -168,6 +174,18 @@ async fn people_sign_in_through_a_provider(db: Db) {
     assert_eq!(row["subject"], "alice");
     assert_eq!(row["firstSignIn"], true);
 
+    // Bob's group makes him an administrator (Keycloak's full path `/uma-admins` counts).
+    let bob = Browser::new(&app.url(""));
+    assert_eq!(sign_in(&app, &bob, "test", "bob").await.status(), 303);
+    let user = me(&bob).await;
+    assert_eq!(
+        (user["username"].as_str(), user["isAdmin"].as_bool()),
+        (Some("bob"), Some(true))
+    );
+    assert_eq!(bob.get("/api/admin/sessions").await.status(), 200);
+
+    // Five failures of the kind a forger causes block the address for a while
+    // (failed_callbacks_count_toward_the_sign_in_limit): the five below come last.
     // The same code again, in a sign-in of its own: the provider refuses it.
     let again = to_callback(&app, &b, &idp_browser, "/api/auth/oidc/test/start", "alice").await;
     let replay = with_param(&again, "code", &param(&back, "code"));
@@ -204,16 +222,20 @@ async fn people_sign_in_through_a_provider(db: Db) {
     .await;
     assert!(me(&d).await.is_null());
     assert!(audited(&app, "LOGIN_FAILED", "another browser").await["reason"] == "state_mismatch");
-
-    // Bob's group makes him an administrator (Keycloak's full path `/uma-admins` counts).
-    let bob = Browser::new(&app.url(""));
-    assert_eq!(sign_in(&app, &bob, "test", "bob").await.status(), 303);
-    let user = me(&bob).await;
-    assert_eq!(
-        (user["username"].as_str(), user["isAdmin"].as_bool()),
-        (Some("bob"), Some(true))
-    );
-    assert_eq!(bob.get("/api/admin/sessions").await.status(), 200);
+    // Another issuer's answer (a mix-up).
+    let back = to_callback(&app, &c, &Idp::new(), "/api/auth/oidc/test/start", "alice").await;
+    assert_eq!(param(&back, "iss"), idp.issuer);
+    refused(
+        c.get(&local(&with_param(
+            &back,
+            "iss",
+            "https://elsewhere.example",
+        )))
+        .await,
+        400,
+        "This answer did not come from Test IdP",
+    )
+    .await;
 
     // Signing out ends the session and hands over the provider's sign-out, which comes back.
     let csrf = b.csrf().await;
@@ -460,5 +482,106 @@ async fn failed_callbacks_count_toward_the_sign_in_limit() {
         b.login("admin", ADMIN_PW).await["user"]["username"],
         "admin"
     );
+    app.stop().await.unwrap();
+}
+
+async fn the_store_keeps_sign_ins_once_and_bindings_with_their_user(db: Db) {
+    let app = TestApp::demo("oidc-store").on(db).start().await;
+    let store = &app.state.store;
+    let now = uma::store::now_ms();
+    let login = PendingLogin {
+        state_hash: "a".repeat(64),
+        provider: "test".into(),
+        browser_hash: "b".repeat(64),
+        nonce: "nonce".into(),
+        pkce_verifier: "verifier".into(),
+        redirect_uri: "http://uma.example/api/auth/oidc/test/callback".into(),
+        next_path: Some("/docs".into()),
+        created_at: now,
+        expires_at: now + 600_000,
+    };
+    store.insert_oidc_login(&login).await.unwrap();
+    let old = PendingLogin {
+        state_hash: "c".repeat(64),
+        expires_at: now - 1,
+        ..login.clone()
+    };
+    store.insert_oidc_login(&old).await.unwrap();
+    // Once, unexpired.
+    assert_eq!(
+        store.take_oidc_login(&login.state_hash, now).await.unwrap(),
+        Some(login.clone())
+    );
+    assert_eq!(
+        store.take_oidc_login(&login.state_hash, now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_oidc_login(&old.state_hash, now).await.unwrap(),
+        None
+    );
+    // Two callbacks at once: one of them has it.
+    store.insert_oidc_login(&login).await.unwrap();
+    let (a, b) = tokio::join!(
+        store.take_oidc_login(&login.state_hash, now),
+        store.take_oidc_login(&login.state_hash, now)
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()]
+            .iter()
+            .filter(|t| t.is_some())
+            .count(),
+        1
+    );
+
+    // A person is bound once; the binding and the session's ID token go with the user.
+    let user = store.create_user("Alice", None).await.unwrap();
+    let binding = OidcIdentity {
+        provider: "test".into(),
+        subject: "sub-1".into(),
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        created_at: now,
+    };
+    store.bind_oidc_identity(&binding).await.unwrap();
+    assert!(matches!(
+        store.bind_oidc_identity(&binding).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.oidc_identity("test", "sub-1").await.unwrap(),
+        Some(binding.clone())
+    );
+    assert_eq!(store.oidc_identity("second", "sub-1").await.unwrap(), None);
+    assert!(store.oidc_bound_any_case("alice").await.unwrap());
+    assert!(!store.oidc_bound_any_case("bob").await.unwrap());
+    let session = uma::store::auth::SessionRecord {
+        id: "session-of-alice".into(),
+        user_id: Some(user.id.clone()),
+        username: user.username.clone(),
+        display_name: None,
+        groups_json: "[]".into(),
+        is_admin: false,
+        auth_source: "oidc".into(),
+        csrf_token: "csrf".into(),
+        ip_address: None,
+        user_agent: None,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + 3_600_000,
+        revoked_at: None,
+    };
+    store.insert_session(&session).await.unwrap();
+    store
+        .insert_oidc_session(&session.id, "test", "header.payload.signature")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.oidc_session(&session.id).await.unwrap(),
+        Some(("test".into(), "header.payload.signature".into()))
+    );
+    store.delete_user(&user.id).await.unwrap();
+    assert_eq!(store.oidc_identity("test", "sub-1").await.unwrap(), None);
+    assert_eq!(store.oidc_session(&session.id).await.unwrap(), None);
     app.stop().await.unwrap();
 }

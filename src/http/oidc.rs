@@ -107,6 +107,8 @@ pub struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// The issuer that answered (RFC 9207), when the provider says.
+    iss: Option<String>,
 }
 
 /// The request as the refusals need it.
@@ -349,6 +351,20 @@ async fn callback(
         Err(r) => return ctx.refuse(r).await,
     };
     ctx.next = login.next_path.clone();
+    if q.iss.as_ref().is_some_and(|iss| *iss != provider.issuer) {
+        // Another provider's answer, sent here (a mix-up).
+        let r = Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "issuer_mismatch",
+            format!(
+                "This answer did not come from {}. Please start again.",
+                provider.label
+            ),
+        );
+        return ctx
+            .refuse(r.counted().detail(format!("iss {:?}", q.iss)))
+            .await;
+    }
     if let Some(error) = &q.error {
         // The person cancelled, or the provider would not sign them in.
         let detail = match &q.error_description {
