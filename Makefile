@@ -59,6 +59,12 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/
 	cd tests/browser && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
+# The OpenID provider the Rust tests start (tests/oidc/provider.mjs; the harness runs `npm ci`
+# itself when this was not done).
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
 test: services lint web test-rust test-browser
 
 # Real Socket.IO clients (the rust_socketio crate) for the scale tests and benchmarks; its own
@@ -66,10 +72,10 @@ test: services lint web test-rust test-browser
 swarm:
 	$(CARGO) build --locked --manifest-path bench/swarm/Cargo.toml --target-dir target
 
-test-rust: services web swarm
+test-rust: services web swarm tests/oidc/node_modules/.package-lock.json
 	$(CARGO) test --workspace --locked --no-fail-fast
 
-test-browser: services web tests/browser/node_modules/.package-lock.json
+test-browser: services web tests/browser/node_modules/.package-lock.json tests/oidc/node_modules/.package-lock.json
 	$(CARGO) build --locked --bin uma
 	cd tests/browser && $(NPM) test
 

@@ -67,6 +67,8 @@ pub struct AppState {
     pub io: crate::push::IoControl,
     /// LDAP, when configured.
     pub ldap: Option<Arc<LdapAuth>>,
+    /// OpenID Connect providers (none when `OIDC_PROVIDERS` is unset).
+    pub oidc: Arc<crate::auth::oidc::Oidc>,
     /// Redis, when configured.
     pub redis: Option<fred::clients::Client>,
     /// When the server started.
@@ -99,6 +101,7 @@ impl std::fmt::Debug for AppState {
             .field("config", &self.config)
             .field("pve", &self.pve)
             .field("ldap", &self.ldap)
+            .field("oidc", &self.oidc)
             .field("redis", &self.redis.is_some())
             .finish_non_exhaustive()
     }

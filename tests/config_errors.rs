@@ -70,6 +70,50 @@ fn unreachable_mariadb_stops_start_up_with_one_line() {
 }
 
 #[test]
+fn bad_openid_providers_stop_start_up() {
+    let (code, _, err) = run(
+        &["serve"],
+        &[
+            ("OIDC_PROVIDERS", "keycloak,google,Bad Name"),
+            ("OIDC_KEYCLOAK_ISSUER", "ftp://idp.example.com/realms/main"),
+            ("OIDC_KEYCLOAK_CLIENT_ID", "uma"),
+            ("OIDC_GOOGLE_ISSUER", "https://accounts.google.com"),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_clean_failure(&err);
+    let lines: Vec<_> = err.lines().filter(|l| l.contains("OIDC_")).collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        err.contains("OIDC_KEYCLOAK_ISSUER='ftp://idp.example.com/realms/main' has scheme 'ftp', expected https"),
+        "{err}"
+    );
+    assert!(
+        err.contains("OIDC_GOOGLE_CLIENT_ID is required for the provider 'google'"),
+        "{err}"
+    );
+    assert!(err.contains("'bad name' is not a provider name"), "{err}");
+    // A provider that is down does not stop start-up: it is read at first use.
+    let (code, out, err) = run(
+        &["check-config"],
+        &[
+            ("OIDC_PROVIDERS", "keycloak"),
+            ("OIDC_KEYCLOAK_ISSUER", "https://127.0.0.1:1/realms/main"),
+            ("OIDC_KEYCLOAK_CLIENT_ID", "uma"),
+            ("OIDC_KEYCLOAK_CLIENT_SECRET", "kc-secret-value"),
+            ("OIDC_KEYCLOK_LABEL", "typo"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("kc-secret-value"), "{out}");
+    assert!(
+        out.contains("OIDC_<NAME>_CLIENT_SECRET=keycloak=[redacted]"),
+        "{out}"
+    );
+    assert!(out.contains("unknown setting OIDC_KEYCLOK_LABEL"), "{out}");
+}
+
+#[test]
 fn check_config_redacts_secrets_and_lists_problems() {
     let secret = "s3cr3t-value-that-is-long-enough-for-uma";
     let (code, out, _) = run(
@@ -97,7 +141,7 @@ fn migrate_and_user_commands() {
     let vars = [("DATABASE_URL", db.as_str())];
     let (code, out, err) = run(&["migrate"], &vars);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("28 tables"), "{out}");
+    assert!(out.contains("31 tables"), "{out}");
     let (code, out, err) = run(&["user", "add", "ops", "--admin"], &vars);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("ops: password set to "), "{out}");

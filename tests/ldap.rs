@@ -314,3 +314,36 @@ async fn an_administrator_tests_sign_in_rules_and_searches_the_directory() {
     assert!(!app.audit_rows("DIRECTORY_SEARCH").await.is_empty());
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_name_bound_to_an_openid_provider_is_not_the_directorys() {
+    let slapd = Slapd::start().await;
+    let app = app_for(&slapd, &[]).await;
+    // Someone called Alice signed in through a provider first.
+    let store = &app.state.store;
+    let user = store.create_user("Alice", None).await.unwrap();
+    store
+        .bind_oidc_identity(&uma::store::oidc::OidcIdentity {
+            provider: "sso".into(),
+            subject: "0f1e2d".into(),
+            user_id: user.id,
+            username: user.username,
+            created_at: uma::store::now_ms(),
+        })
+        .await
+        .unwrap();
+    let (status, body) = try_login(&Browser::new(&app.url("")), "alice", "alice-ldap-pw").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "The name alice already belongs to an account that signs in another way; ask an administrator."
+    );
+    // Others of the directory are unaffected.
+    assert_eq!(
+        try_login(&Browser::new(&app.url("")), "bob", "bob-ldap-pw")
+            .await
+            .0,
+        200
+    );
+    app.stop().await.unwrap();
+}

@@ -19,6 +19,7 @@ mod ldap;
 mod limits;
 mod nodes;
 mod notifications;
+mod oidc;
 mod pools;
 mod previews;
 mod proxmox;

@@ -82,6 +82,9 @@ pub enum StartError {
     /// The link-preview client could not be set up.
     #[error("cannot set up link previews: {0}")]
     Previews(String),
+    /// The OpenID Connect client could not be set up.
+    #[error("cannot set up OpenID Connect sign-in: {0}")]
+    Oidc(String),
 }
 
 fn lower(list: &[String]) -> Vec<String> {
@@ -239,6 +242,8 @@ impl App {
         } else {
             None
         };
+        // Providers are read at first use: one that is down stops only its own button.
+        let oidc = Arc::new(crate::auth::oidc::Oidc::new(&config.oidc).map_err(StartError::Oidc)?);
 
         let acl = Arc::new(
             crate::acl::cache::AclCache::new(
@@ -391,6 +396,7 @@ impl App {
             streams: Arc::default(),
             io: control.clone(),
             ldap,
+            oidc,
             redis,
             started: Instant::now(),
             chat,

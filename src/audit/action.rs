@@ -40,7 +40,8 @@ macro_rules! actions {
 actions! {
     "Sign-in and sessions" {
         Login = "LOGIN": "A user signed in.",
-        LoginFailed = "LOGIN_FAILED": "A sign-in was refused (wrong credentials, a group not allowed) or blocked after too many attempts.",
+        LoginFailed = "LOGIN_FAILED": "A sign-in was refused (wrong credentials, a group not allowed, a name that belongs to another account; through a provider: a state that doesn't match, a provider that is unavailable or refuses the code, an ID token that fails a check) or blocked after too many attempts.",
+        LoginOidc = "LOGIN_OIDC": "A user signed in through an OpenID Connect provider (which one, their subject there, and whether this first sign-in bound them to a new Uma user).",
         Logout = "LOGOUT": "A user signed out.",
         SessionExpired = "SESSION_EXPIRED": "A session reached its lifetime and ended.",
         SessionRevoked = "SESSION_REVOKED": "A session was ended from the sessions list (one's own, or anyone's by an administrator).",

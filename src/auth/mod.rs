@@ -1,5 +1,6 @@
-//! Authentication: local accounts (argon2id) and LDAP / Active Directory, server-side sessions
-//! carried by a signed cookie, CSRF tokens and the failed-login limiter.
+//! Authentication: local accounts (argon2id), LDAP / Active Directory and OpenID Connect
+//! providers, server-side sessions carried by a signed cookie, CSRF tokens and the failed-login
+//! limiter.
 
 pub mod caller;
 pub mod client;
@@ -7,6 +8,7 @@ pub mod csrf;
 pub mod ends;
 pub mod factors;
 pub mod ldap;
+pub mod oidc;
 pub mod password;
 pub mod records;
 pub mod session;
@@ -32,7 +34,7 @@ pub struct Identity {
     pub group_dns: Vec<String>,
     /// Admin through a local flag or an admin group.
     pub is_admin: bool,
-    /// `local` or `ldap`.
+    /// `local`, `ldap` or `oidc`.
     pub source: &'static str,
 }
 
@@ -51,6 +53,9 @@ pub enum AuthError {
     /// The directory's name for this user is a local account's (ignoring case).
     #[error("this name belongs to a local account")]
     LocalName,
+    /// The directory's name for this user belongs to an OpenID Connect provider's person.
+    #[error("this name belongs to an account that signs in through a provider")]
+    ProviderName,
     /// The directory (or the database) cannot be reached.
     #[error("the sign-in directory is unavailable: {0}")]
     Unavailable(String),
@@ -61,8 +66,9 @@ pub enum AuthError {
 /// Local accounts come first and are matched ignoring case, so `Admin` is the local `admin` and
 /// never reaches the directory. Any other name goes to LDAP when configured; a directory sign-in
 /// whose canonical name (the directory's `sAMAccountName` / `uid`, which may differ from what was
-/// typed, e.g. a mail address) is a local account's name, ignoring case, is refused: a name
-/// belongs to one account only. Empty passwords are refused before anything else.
+/// typed, e.g. a mail address) is a local account's name, or the name of a user bound to an
+/// OpenID Connect provider's person, ignoring case, is refused: a name belongs to one account
+/// only. Empty passwords are refused before anything else.
 ///
 /// Admin and allowed groups: entries written as DNs match the user's group DNs exactly (compared
 /// normalized, ignoring case); bare names match group CNs ignoring case, whatever OU the group is
@@ -109,6 +115,12 @@ pub async fn authenticate(
                     .map_err(|e| AuthError::Unavailable(e.to_string()))?;
                 if taken.is_some() {
                     return Err(AuthError::LocalName);
+                }
+                if oidc::link::bound_to_a_provider(store, &identity.username)
+                    .await
+                    .map_err(|e| AuthError::Unavailable(e.to_string()))?
+                {
+                    return Err(AuthError::ProviderName);
                 }
                 identity
             }

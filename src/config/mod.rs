@@ -4,10 +4,11 @@
 //!
 //! One file per section; each owns its variables (name, default, secret), how they are read and
 //! checked, and how `uma check-config` shows them: `server`, `proxmox`, `tenancy`, `ldap`,
-//! `sessions`, `stores` (database and Redis), `web` (proxies and origins). `reader.rs` reads the
-//! raw values.
+//! `sessions`, `stores` (database and Redis), `web` (proxies and origins), `oidc` (OpenID Connect
+//! providers). `reader.rs` reads the raw values.
 
 mod ldap;
+mod oidc;
 mod proxmox;
 mod reader;
 mod server;
@@ -19,6 +20,7 @@ mod web;
 use std::collections::{BTreeMap, HashMap};
 
 pub use self::ldap::LdapConfig;
+pub use self::oidc::{OidcConfig, OidcProvider};
 pub use self::proxmox::{parse_fingerprint, Proxmox, ProxmoxConfig, ProxmoxMode};
 use self::reader::Reader;
 pub use self::reader::{load_env, redact_url, Problem};
@@ -43,6 +45,7 @@ pub fn keys() -> impl Iterator<Item = &'static Key> {
         sessions::KEYS,
         stores::KEYS,
         web::KEYS,
+        oidc::KEYS,
     ]
     .into_iter()
     .flatten()
@@ -67,6 +70,8 @@ pub struct Config {
     pub redis: Redis,
     /// Proxies and origins.
     pub web: Web,
+    /// OpenID Connect providers.
+    pub oidc: OidcConfig,
     /// Variables that look like ours but are not known (warned about at start).
     pub unknown_keys: Vec<String>,
     /// Settings that work but should change (deprecated names), warned about at start.
@@ -84,7 +89,14 @@ const DEPLOYMENT_KEYS: &[&str] = &[
 ];
 
 /// Prefixes of variables we would own: an unknown one is most likely a typo.
-const OWN_PREFIXES: &[&str] = &["UMA_", "PROXMOX_", "LDAP_", "SESSION_", "RATE_LIMIT_"];
+const OWN_PREFIXES: &[&str] = &[
+    "UMA_",
+    "PROXMOX_",
+    "LDAP_",
+    "SESSION_",
+    "RATE_LIMIT_",
+    "OIDC_",
+];
 
 /// `value`'s text through `show`, or `(unset)`.
 fn unset<T>(value: &Option<T>, show: impl Fn(&T) -> String) -> String {
@@ -121,6 +133,14 @@ impl Config {
         let database = DatabaseConfig::read(&mut r, &server.data_dir);
         let redis = Redis::read(&mut r);
         let web = Web::read(&mut r, &mut warnings);
+        let oidc = OidcConfig::read(&mut r);
+        if server.production && !oidc.providers.is_empty() && web.app_origin.is_none() {
+            r.problem(
+                "APP_ORIGIN",
+                "required in production with OIDC_PROVIDERS: the providers' redirect URIs are built from it",
+            );
+        }
+        let unknown_keys = unknown_keys(vars, &oidc);
         match ldap {
             Some(ldap) if r.problems.is_empty() => Ok(Config {
                 server,
@@ -131,7 +151,8 @@ impl Config {
                 database,
                 redis,
                 web,
-                unknown_keys: unknown_keys(vars),
+                oidc,
+                unknown_keys,
                 warnings,
             }),
             _ => Err(r.problems),
@@ -166,17 +187,20 @@ impl Config {
         self.database.show(&mut m);
         self.redis.show(&mut m);
         self.web.show(&mut m);
+        self.oidc.show(&mut m);
         m
     }
 }
 
-fn unknown_keys(vars: &HashMap<String, String>) -> Vec<String> {
+fn unknown_keys(vars: &HashMap<String, String>, oidc: &OidcConfig) -> Vec<String> {
     let mut unknown: Vec<String> = vars
         .keys()
         .filter(|k| OWN_PREFIXES.iter().any(|p| k.starts_with(p)))
         .filter(|k| {
             let base = k.strip_suffix("_FILE").unwrap_or(k);
-            !keys().any(|(known, _, _)| *known == base) && !DEPLOYMENT_KEYS.contains(&k.as_str())
+            !keys().any(|(known, _, _)| *known == base)
+                && !DEPLOYMENT_KEYS.contains(&k.as_str())
+                && !oidc.knows(base)
         })
         .cloned()
         .collect();

@@ -65,12 +65,18 @@ impl<'a> Reader<'a> {
 
     /// The raw value (trimmed), or `NAME_FILE`'s content for secrets; `None` when empty.
     pub(super) fn raw(&mut self, key: &'static str) -> Option<String> {
+        self.raw_named(key, key)
+    }
+
+    /// [`Self::raw`] for a variable whose name is made at run time (`OIDC_<NAME>_…`): `key` is
+    /// the documented name its problems are filed under, `name` the variable read.
+    pub(super) fn raw_named(&mut self, key: &'static str, name: &str) -> Option<String> {
         let direct = self
             .vars
-            .get(key)
+            .get(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
-        let file_key = format!("{key}_FILE");
+        let file_key = format!("{name}_FILE");
         let from_file = self
             .vars
             .get(&file_key)
@@ -80,7 +86,7 @@ impl<'a> Reader<'a> {
             (Some(_), Some(_)) => {
                 self.problems.push(Problem {
                     key,
-                    message: format!("set either {key} or {file_key}, not both"),
+                    message: format!("set either {name} or {file_key}, not both"),
                 });
                 None
             }

@@ -23,6 +23,7 @@ use crate::auth::session::{self, random_token, CurrentSession};
 use crate::auth::{self, AuthError};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::guard::{self, safe_next, see_other};
+use crate::http::oidc;
 use crate::http::pages;
 use crate::http::security::CspNonce;
 use crate::limits::login::Verdict;
@@ -177,6 +178,12 @@ pub async fn sign_in(
                     ErrorCode::Forbidden,
                     "This name belongs to a local account. Sign in with that account.".to_owned(),
                     "local_name_taken",
+                ),
+                AuthError::ProviderName => (
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    format!("The name {username} already belongs to an account that signs in another way; ask an administrator."),
+                    "name_taken",
                 ),
                 AuthError::NotAllowed => (
                     StatusCode::FORBIDDEN,
@@ -548,8 +555,14 @@ async fn form_login(
     }
 }
 
-/// Ends the request's session: record, actor, cookie; audit `LOGOUT`.
-async fn end_session(state: &AppState, client: &ClientInfo, session: &CurrentSession) -> Response {
+/// Ends the request's session: record, actor, cookie; audit `LOGOUT`. The answer is `then`
+/// with the session cookie cleared.
+async fn end_session(
+    state: &AppState,
+    client: &ClientInfo,
+    session: &CurrentSession,
+    then: Response,
+) -> Response {
     if let Err(e) = state
         .records
         .end(&session.record.id, EndReason::Logout, &state.sessions)
@@ -566,7 +579,7 @@ async fn end_session(state: &AppState, client: &ClientInfo, session: &CurrentSes
         Status::Success,
         json!({}),
     );
-    let mut resp = see_other("/login");
+    let mut resp = then;
     if let Ok(v) = state
         .cookies
         .set_cookie(session::COOKIE, "", Some(0))
@@ -577,13 +590,22 @@ async fn end_session(state: &AppState, client: &ClientInfo, session: &CurrentSes
     resp
 }
 
+/// Signs out: `303` to `/login`, or — for a session opened through a provider that has a
+/// sign-out endpoint — `{"success": true, "logoutUrl"}`, the provider's sign-out to go to next.
 async fn api_logout(
     State(state): State<AppState>,
     client: ClientInfo,
+    origin: oidc::PublicOrigin,
     session: Option<Extension<CurrentSession>>,
 ) -> Response {
     match session {
-        Some(Extension(s)) => end_session(&state, &client, &s).await,
+        Some(Extension(s)) => {
+            let then = match oidc::leaving(&state, &origin, &s.record.id).await {
+                Some(l) => Json(json!({ "success": true, "logoutUrl": l.url })).into_response(),
+                None => see_other("/login"),
+            };
+            end_session(&state, &client, &s, then).await
+        }
         None => AppError::with_message(ErrorCode::Unauthorized, "Not signed in").into_response(),
     }
 }
@@ -598,6 +620,8 @@ pub struct LogoutForm {
 async fn form_logout(
     State(state): State<AppState>,
     client: ClientInfo,
+    origin: oidc::PublicOrigin,
+    Extension(nonce): Extension<CspNonce>,
     headers: HeaderMap,
     session: Option<Extension<CurrentSession>>,
     Form(form): Form<LogoutForm>,
@@ -612,7 +636,11 @@ async fn form_logout(
         return AppError::with_message(ErrorCode::InvalidCsrf, "Invalid CSRF token")
             .into_response();
     }
-    end_session(&state, &client, &s).await
+    let then = match oidc::leaving(&state, &origin, &s.record.id).await {
+        Some(l) => oidc::leaving_page(&state, &nonce.0, &l),
+        None => see_other("/login"),
+    };
+    end_session(&state, &client, &s, then).await
 }
 
 /// The login CSRF cookie's token, issuing a new cookie when there is none.
@@ -640,12 +668,18 @@ async fn api_auth(
             "user": s.user_json(),
             "csrfToken": s.record.csrf_token,
             "expiresAt": s.record.expires_at,
+            "providers": oidc::provider_list(&state, None),
         }))
         .into_response(),
         None => {
             let (token, cookie) = login_csrf(&state, &headers);
-            let mut resp = Json(json!({ "isLoggedIn": false, "user": null, "csrfToken": token }))
-                .into_response();
+            let mut resp = Json(json!({
+                "isLoggedIn": false,
+                "user": null,
+                "csrfToken": token,
+                "providers": oidc::provider_list(&state, None),
+            }))
+            .into_response();
             if let Some(c) = cookie.and_then(|c| c.parse().ok()) {
                 resp.headers_mut().insert(header::SET_COOKIE, c);
             }

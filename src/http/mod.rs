@@ -18,6 +18,7 @@ pub mod health;
 pub mod input;
 pub mod nodes;
 pub mod notifications;
+pub mod oidc;
 pub mod pages;
 pub mod pools;
 pub mod previews;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(factors::router())
         .merge(tokens::router())
+        .merge(oidc::router())
         .merge(cluster::router())
         .merge(nodes::router())
         .merge(notifications::router())

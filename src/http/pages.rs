@@ -146,6 +146,7 @@ pub fn login_response(
             username => username,
             next => next,
             ldap => state.ldap.is_some(),
+            providers => crate::http::oidc::provider_list(state, next),
         },
     );
     let mut resp = html(status, body);

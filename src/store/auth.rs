@@ -70,7 +70,7 @@ pub struct SessionRecord {
     pub groups_json: String,
     /// Admin at sign-in time.
     pub is_admin: bool,
-    /// `local` or `ldap`.
+    /// `local`, `ldap` or `oidc`.
     pub auth_source: String,
     /// The CSRF token of this session.
     pub csrf_token: String,

@@ -12,6 +12,7 @@ pub mod factors;
 pub mod guests;
 pub mod hardware;
 pub mod notifications;
+pub mod oidc;
 pub mod pools;
 pub mod settings;
 pub mod uploads;

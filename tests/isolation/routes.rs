@@ -106,6 +106,21 @@ fn rows(c: &Ctx) -> Vec<Row> {
         r("POST", "/api/logout", "/api/logout", body(json!({})), Open),
         r("GET", "/api/auth", "/api/auth", None, Open),
         r("GET", "/api/user", "/api/user", None, Open),
+        // OpenID Connect sign-in: the state and the provider are the permission (tests/oidc.rs).
+        r(
+            "GET",
+            "/api/auth/oidc/{provider}/start",
+            "/api/auth/oidc/none/start",
+            None,
+            Open,
+        ),
+        r(
+            "GET",
+            "/api/auth/oidc/{provider}/callback",
+            "/api/auth/oidc/none/callback?code=x&state=y",
+            None,
+            Open,
+        ),
         // One-time password links: the link's token is the permission (tests/users.rs).
         r("GET", "/password-reset", "/password-reset", None, Open),
         r(

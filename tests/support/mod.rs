@@ -7,6 +7,7 @@ pub mod browser;
 pub mod calls;
 pub mod db;
 pub mod mariadb;
+pub mod oidc;
 pub mod redis;
 pub mod rfb;
 pub mod sio;
