@@ -196,9 +196,20 @@ pub async fn ensure_recent(store: &Store, record: &SessionRecord, now: i64) -> A
     if !matches!(record.auth_source.as_str(), "local" | "ldap") {
         return Ok(());
     }
-    let user_id = account_id(store, record).await?;
+    // A session whose person has no user row has no second factor either.
+    let user_id = match &record.user_id {
+        Some(id) => Some(id.clone()),
+        None => store
+            .user_by_username(&record.username)
+            .await?
+            .map(|u| u.id),
+    };
     let policy = Policy::load(store).await;
-    if methods(store, &user_id).await?.is_empty() {
+    let has = match &user_id {
+        Some(id) => !methods(store, id).await?.is_empty(),
+        None => false,
+    };
+    if !has {
         if session_requires(&policy, record) {
             return Err(AppError::with_message(
                 ErrorCode::StepUpRequired,

@@ -8,7 +8,7 @@ import { DataTable } from "../ui/table";
 import { confirmAction, openDialog } from "../ui/dialog";
 import { field, setFieldError, showServerError, str, validate } from "../ui/form";
 import { ago, dateTime, plural } from "../ui/format";
-import { cleanCode, showCodes, showSetup, type TotpStart } from "../ui/totp";
+import { cleanCode, codeField, showCodes, showSetup, type TotpStart } from "../ui/totp";
 
 interface Factors {
   totp: boolean;
@@ -46,36 +46,24 @@ function codesDialog(codes: string[]): void {
 }
 
 /** A dialog asking for a current code (app or recovery), then running `then` with it. */
-function codeDialog(o: { title: string; text: string; submit: string; danger?: boolean; then: (method: string, code: string) => Promise<void> }): void {
-  let method: "totp" | "recovery" = "totp";
-  const code = field({ label: "Code from your authenticator app", name: "code", required: true, autocomplete: "one-time-code", inputmode: "numeric", maxlength: 16 });
-  const input = code.querySelector("input")!;
-  const label = code.querySelector("label")!;
-  const toggle = h("button", { type: "button", class: "link", text: "Use a recovery code instead" });
-  toggle.addEventListener("click", () => {
-    method = method === "totp" ? "recovery" : "totp";
-    label.textContent = method === "totp" ? "Code from your authenticator app" : "Recovery code";
-    toggle.textContent = method === "totp" ? "Use a recovery code instead" : "Use your authenticator app instead";
-    input.inputMode = method === "totp" ? "numeric" : "text";
-    input.focus();
-  });
+function codeDialog(o: { title: string; text: string; submit: string; danger?: boolean; recovery: boolean; then: (method: string, code: string) => Promise<void> }): void {
+  const code = codeField(o.recovery);
   openDialog({
     title: o.title,
-    body: [h("p", { text: o.text }), code, toggle],
+    body: [h("p", { text: o.text }), ...code.nodes],
     submitLabel: o.submit,
     submitDanger: o.danger,
     onSubmit: async () => {
-      const value = cleanCode(input.value, method);
-      if (!value) {
-        setFieldError(input, "Enter the code.");
+      if (!code.value()) {
+        setFieldError(code.input, "Enter the code.");
         return false;
       }
       try {
-        await o.then(method, value);
+        await o.then(code.method(), code.value());
         return true;
       } catch (e) {
-        setFieldError(input, messageOf(e));
-        input.select();
+        setFieldError(code.input, messageOf(e));
+        code.input.select();
         return false;
       }
     },
@@ -153,6 +141,7 @@ function renderFactors(f: Factors): void {
             title: "New recovery codes",
             text: "Your old recovery codes stop working. Enter a current code to go on.",
             submit: "Make new codes",
+            recovery: left > 0,
             then: async (method, code) => {
               const r = await api<{ recoveryCodes: string[] }>("POST", "/api/auth/recovery-codes", { method, code });
               codesDialog(r.recoveryCodes);
@@ -171,6 +160,7 @@ function renderFactors(f: Factors): void {
               ? "Your administrators require a second factor: you'll set up a new one at your next sign-in. Enter a current code to remove this one."
               : "Signing in will need only your password. Enter a current code to remove it.",
             submit: "Remove",
+            recovery: left > 0,
             danger: true,
             then: async (method, code) => {
               await api("DELETE", "/api/auth/totp", { method, code });

@@ -3,9 +3,9 @@
 // `step_up_required`; this asks for a code in a dialog, confirms it, and the action is retried.
 import { api, messageOf, onStepUp } from "./api";
 import { openDialog } from "./dialog";
-import { h, uid } from "./dom";
+import { h } from "./dom";
 import { setFieldError } from "./form";
-import { cleanCode } from "./totp";
+import { codeField } from "./totp";
 
 interface Factors {
   methods: string[];
@@ -35,47 +35,23 @@ export async function askSecondFactor(reason: string): Promise<boolean> {
   }
   return new Promise((resolve) => {
     let accepted = false;
-    let method: "totp" | "recovery" = "totp";
-    const id = uid("stepup");
-    const input = h("input", {
-      id,
-      class: "input input-code",
-      name: "code",
-      inputmode: "numeric",
-      autocomplete: "one-time-code",
-      maxlength: 16,
-      required: true,
-      "aria-describedby": `${id}-err`,
-    });
-    const label = h("label", { for: id, text: "Code from your authenticator app" });
+    const code = codeField(factors.methods.includes("recovery"));
+    const input = code.input;
     const parts: Node[] = [
       h("p", { class: "muted", text: `${reason} You won't be asked again for ${factors.stepUpMinutes} minutes.` }),
-      h("div", { class: "field" }, label, input, h("p", { class: "field-error", id: `${id}-err`, hidden: true })),
+      ...code.nodes,
     ];
-    if (factors.methods.includes("recovery")) {
-      const toggle = h("button", { type: "button", class: "link", text: "Use a recovery code instead" });
-      toggle.addEventListener("click", () => {
-        method = method === "totp" ? "recovery" : "totp";
-        label.textContent = method === "totp" ? "Code from your authenticator app" : "Recovery code";
-        toggle.textContent = method === "totp" ? "Use a recovery code instead" : "Use your authenticator app instead";
-        input.inputMode = method === "totp" ? "numeric" : "text";
-        input.value = "";
-        input.focus();
-      });
-      parts.push(toggle);
-    }
     const d = openDialog({
       title: "Confirm it's you",
       body: parts,
       submitLabel: "Confirm",
       onSubmit: async () => {
-        const code = cleanCode(input.value, method);
-        if (!code) {
+        if (!code.value()) {
           setFieldError(input, "Enter the code.");
           return false;
         }
         try {
-          await api("POST", "/api/auth/step-up", { method, code });
+          await api("POST", "/api/auth/step-up", { method: code.method(), code: code.value() });
           accepted = true;
           return true;
         } catch (e) {

@@ -3,7 +3,7 @@
 // sent anywhere), the key for typing by hand, and the one-time recovery codes with copy and
 // download.
 import QRCode from "qrcode";
-import { h, fill } from "./dom";
+import { h, fill, uid } from "./dom";
 
 export interface TotpStart {
   secret: string;
@@ -62,4 +62,45 @@ export function showCodes(scope: HTMLElement, list: HTMLElement, codes: string[]
 /** A code as typed: digits only for app codes (spaces dropped), as is for recovery codes. */
 export function cleanCode(raw: string, method: "totp" | "recovery"): string {
   return method === "totp" ? raw.replace(/\s+/g, "") : raw.trim();
+}
+
+/** A code field with a "use a recovery code instead" switch (when the person has codes left). */
+export interface CodeField {
+  /** The field and, under it, the switch. */
+  nodes: Node[];
+  input: HTMLInputElement;
+  method(): "totp" | "recovery";
+  /** The code as typed, cleaned for its method. */
+  value(): string;
+}
+
+export function codeField(withRecovery: boolean): CodeField {
+  let method: "totp" | "recovery" = "totp";
+  const id = uid("code");
+  const input = h("input", {
+    id,
+    class: "input input-code",
+    name: "code",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    maxlength: 16,
+    required: true,
+    "aria-describedby": `${id}-err`,
+  });
+  const label = h("label", { for: id, text: "Code from your authenticator app" });
+  const nodes: Node[] = [h("div", { class: "field" }, label, input, h("p", { class: "field-error", id: `${id}-err`, hidden: true }))];
+  if (withRecovery) {
+    const toggle = h("button", { type: "button", class: "link", text: "Use a recovery code instead" });
+    toggle.addEventListener("click", () => {
+      method = method === "totp" ? "recovery" : "totp";
+      label.textContent = method === "totp" ? "Code from your authenticator app" : "Recovery code";
+      toggle.textContent = method === "totp" ? "Use a recovery code instead" : "Use your authenticator app instead";
+      input.inputMode = method === "totp" ? "numeric" : "text";
+      input.autocomplete = method === "totp" ? "one-time-code" : "off";
+      input.value = "";
+      input.focus();
+    });
+    nodes.push(toggle);
+  }
+  return { nodes, input, method: () => method, value: () => cleanCode(input.value, method) };
 }
