@@ -488,7 +488,8 @@ async fn signed(
     Ok((s, user_id))
 }
 
-/// Checks a current code of the signed-in person (counted toward the sign-in limits).
+/// Checks a current code of the signed-in person (counted toward the sign-in limits); `without`
+/// is the refusal when they have no app set up.
 async fn current_code(
     state: &AppState,
     client: &ClientInfo,
@@ -496,7 +497,11 @@ async fn current_code(
     user_id: &str,
     input: &CodeInput,
     during: &str,
+    without: AppError,
 ) -> AppResult<Option<Response>> {
+    if factors::methods(&state.store, user_id).await?.is_empty() {
+        return Err(without);
+    }
     let method = input.method()?;
     let code = input.code()?;
     not_blocked(state, client, s.username(), user_id).await?;
@@ -526,13 +531,11 @@ async fn totp_remove(
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
     let (s, user_id) = signed(&state, session).await?;
-    if factors::methods(&state.store, &user_id).await?.is_empty() {
-        return Err(AppError::with_message(
-            ErrorCode::NotFound,
-            "You have no authenticator app set up.",
-        ));
-    }
-    if let Some(refused) = current_code(&state, &client, &s, &user_id, &input, "removal").await? {
+    let without =
+        AppError::with_message(ErrorCode::NotFound, "You have no authenticator app set up.");
+    if let Some(refused) =
+        current_code(&state, &client, &s, &user_id, &input, "removal", without).await?
+    {
         return Ok(refused);
     }
     state.store.delete_totp(&user_id).await?;
@@ -554,13 +557,13 @@ async fn renew_recovery_codes(
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
     let (s, user_id) = signed(&state, session).await?;
-    if factors::methods(&state.store, &user_id).await?.is_empty() {
-        return Err(AppError::with_message(
-            ErrorCode::Conflict,
-            "Set up an authenticator app first; recovery codes come with it.",
-        ));
-    }
-    if let Some(refused) = current_code(&state, &client, &s, &user_id, &input, "renewal").await? {
+    let without = AppError::with_message(
+        ErrorCode::Conflict,
+        "Set up an authenticator app first; recovery codes come with it.",
+    );
+    if let Some(refused) =
+        current_code(&state, &client, &s, &user_id, &input, "renewal", without).await?
+    {
         return Ok(refused);
     }
     let (codes, hashes) = factors::new_recovery_codes();
@@ -586,13 +589,13 @@ async fn step_up(
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
     let (s, user_id) = signed(&state, session).await?;
-    if factors::methods(&state.store, &user_id).await?.is_empty() {
-        return Err(AppError::with_message(
-            ErrorCode::Conflict,
-            "Set up an authenticator app in Settings → Security first.",
-        ));
-    }
-    if let Some(refused) = current_code(&state, &client, &s, &user_id, &input, "step-up").await? {
+    let without = AppError::with_message(
+        ErrorCode::Conflict,
+        "Set up an authenticator app in Settings → Security first.",
+    );
+    if let Some(refused) =
+        current_code(&state, &client, &s, &user_id, &input, "step-up", without).await?
+    {
         return Ok(refused);
     }
     let minutes = Policy::load(&state.store).await.step_up_minutes;
