@@ -62,7 +62,8 @@ test("a user sets the theme and chat preferences, blocks someone and signs out a
   await page.click("[data-revoke-others]");
   await page.click('dialog[open] button:has-text("Sign out the others")');
   await page.waitForSelector('[data-settings-alert] :text("Signed out of 1 other session")');
-  assert.equal(await page.locator("[data-sessions] tbody tr").count(), 1);
+  // The list is read again after the message shows.
+  await page.waitForFunction(() => document.querySelectorAll("[data-sessions] tbody tr").length === 1);
   const status = await other.page.evaluate(async () => (await fetch("/api/sessions")).status);
   assert.equal(status, 401, "the other browser is signed out");
 
