@@ -395,7 +395,7 @@ async fn api_login(
         .into_response();
     };
     match sign_in(&state, &client, &input).await {
-        Ok(SignIn::Done(session, cookies)) => signed_in(&session, cookies),
+        Ok(SignIn::Done(session, cookies)) => signed_in(&session, cookies, json!({})),
         Ok(SignIn::Pending {
             methods,
             enrol,
@@ -422,17 +422,22 @@ async fn api_login(
     }
 }
 
-/// The JSON answer of a completed sign-in, with its cookies.
-pub fn signed_in(session: &CurrentSession, cookies: Vec<String>) -> Response {
-    with_cookies(
-        Json(json!({
-            "success": true,
-            "user": session.user_json(),
-            "csrfToken": session.record.csrf_token,
-        }))
-        .into_response(),
-        cookies,
-    )
+/// The JSON answer of a completed sign-in, with its cookies; `extra`'s fields (an object) are
+/// added to it.
+pub fn signed_in(
+    session: &CurrentSession,
+    cookies: Vec<String>,
+    extra: serde_json::Value,
+) -> Response {
+    let mut body = json!({
+        "success": true,
+        "user": session.user_json(),
+        "csrfToken": session.record.csrf_token,
+    });
+    if let (Some(obj), serde_json::Value::Object(add)) = (body.as_object_mut(), extra) {
+        obj.extend(add);
+    }
+    with_cookies(Json(body).into_response(), cookies)
 }
 
 /// Adds `Set-Cookie` values to a response.

@@ -190,33 +190,7 @@ async fn complete(
             Err(r) => return r.into_response(),
         };
     cookies.push(state.cookies.set_cookie(CHALLENGE_COOKIE, "", Some(0)));
-    let resp = signed_in(&session, cookies);
-    if extra.is_null() {
-        return resp;
-    }
-    merge_json(resp, extra).await
-}
-
-/// Adds the fields of `extra` to a JSON response.
-async fn merge_json(resp: Response, extra: serde_json::Value) -> Response {
-    let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
-    if let (Some(obj), Some(add)) = (v.as_object_mut(), extra.as_object()) {
-        for (k, val) in add {
-            obj.insert(k.clone(), val.clone());
-        }
-    }
-    let mut out = Json(v).into_response();
-    for (k, val) in parts.headers.iter() {
-        if k != axum::http::header::CONTENT_LENGTH && k != axum::http::header::CONTENT_TYPE {
-            out.headers_mut().append(k.clone(), val.clone());
-        }
-    }
-    *out.status_mut() = parts.status;
-    out
+    signed_in(&session, cookies, extra)
 }
 
 /// `?next=` of the second-factor page.

@@ -29,16 +29,11 @@ pub(crate) fn caller_of(socket: &Socket, state: &AppState) -> Option<Caller> {
     Some(Caller::new(&session, Some(client.ip), client.user_agent))
 }
 
-/// Events a read-only API token may send: watching, and asking how a task went.
-const READ_EVENTS: &[&str] = &[
-    "resources:watch",
-    "resources:unwatch",
-    "guest:watch",
-    "guest:unwatch",
-    "node:watch",
-    "node:unwatch",
-    "task:status",
-];
+/// Whether a read-only API token may send `event`: watching (every event of the watch module),
+/// and asking how a task went.
+fn for_reading(event: &str) -> bool {
+    super::watch::EVENTS.contains(&event) || event == "task:status"
+}
 
 /// Whether the socket was opened with a read-only API token.
 fn read_only(socket: &Socket) -> bool {
@@ -143,7 +138,7 @@ where
                         async {
                             let caller = caller_of(&s, &state)
                                 .ok_or_else(|| AppError::new(ErrorCode::Unauthorized))?;
-                            if read_only(&s) && !READ_EVENTS.contains(&event) {
+                            if read_only(&s) && !for_reading(event) {
                                 return Err(AppError::with_message(
                                     ErrorCode::Forbidden,
                                     "This API token is read-only.",
