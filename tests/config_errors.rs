@@ -141,7 +141,7 @@ fn migrate_and_user_commands() {
     let vars = [("DATABASE_URL", db.as_str())];
     let (code, out, err) = run(&["migrate"], &vars);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("31 tables"), "{out}");
+    assert!(out.contains("33 tables"), "{out}");
     let (code, out, err) = run(&["user", "add", "ops", "--admin"], &vars);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("ops: password set to "), "{out}");

@@ -20,6 +20,7 @@ mod limits;
 mod nodes;
 mod notifications;
 mod oidc;
+mod passkeys;
 mod pools;
 mod previews;
 mod proxmox;

@@ -55,6 +55,7 @@ const TABLES: &[&str] = &[
     "oidc_identities",
     "oidc_logins",
     "oidc_sessions",
+    "passkeys",
     "password_resets",
     "pool_limits",
     "reactions",
@@ -64,6 +65,7 @@ const TABLES: &[&str] = &[
     "uploads",
     "user_totp",
     "users",
+    "webauthn_ceremonies",
     "whiteboard_states",
 ];
 

@@ -1,7 +1,7 @@
 //! Second factors: who must use one (the administrators' policy), which ones a person has, and
-//! checking a code. A person's factors are an authenticator app (TOTP) and, with it, ten
-//! one-time recovery codes. Directory (OpenID Connect) sign-ins bring their own factors and are
-//! not asked again.
+//! checking a code. A person's factors are an authenticator app (TOTP), passkeys (see
+//! [`super::passkeys`]) and, with the first of them, ten one-time recovery codes. Directory
+//! (OpenID Connect) sign-ins bring their own factors and are not asked again.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,8 @@ impl Policy {
 pub enum Method {
     /// A code from an authenticator app.
     Totp,
+    /// A passkey.
+    Webauthn,
     /// A one-time recovery code.
     Recovery,
 }
@@ -118,6 +120,7 @@ impl Method {
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Totp => "totp",
+            Method::Webauthn => "webauthn",
             Method::Recovery => "recovery",
         }
     }
@@ -125,15 +128,18 @@ impl Method {
 
 /// The methods `user_id` can use now (empty: no second factor set up).
 pub async fn methods(store: &Store, user_id: &str) -> StoreResult<Vec<Method>> {
-    let confirmed = store
+    let mut out = Vec::new();
+    if store
         .totp(user_id)
         .await?
-        .is_some_and(|t| t.confirmed_at.is_some());
-    if !confirmed {
-        return Ok(Vec::new());
+        .is_some_and(|t| t.confirmed_at.is_some())
+    {
+        out.push(Method::Totp);
     }
-    let mut out = vec![Method::Totp];
-    if store.recovery_codes_left(user_id).await? > 0 {
+    if store.has_passkey(user_id).await? {
+        out.push(Method::Webauthn);
+    }
+    if !out.is_empty() && store.recovery_codes_left(user_id).await? > 0 {
         out.push(Method::Recovery);
     }
     Ok(out)
@@ -169,6 +175,8 @@ pub async fn verify(
                 .spend_recovery_code(user_id, &recovery_hash(code))
                 .await
         }
+        // A passkey is no code: see `super::passkeys::finish_authentication`.
+        Method::Webauthn => Ok(false),
     }
 }
 
@@ -213,7 +221,7 @@ pub async fn ensure_recent(store: &Store, record: &SessionRecord, now: i64) -> A
         if session_requires(&policy, record) {
             return Err(AppError::with_message(
                 ErrorCode::StepUpRequired,
-                "Set up an authenticator app in Settings → Security first: your administrators require one for this.",
+                "Set up a passkey or an authenticator app in Settings → Security first: your administrators require a second factor for this.",
             ));
         }
         return Ok(());
@@ -224,7 +232,29 @@ pub async fn ensure_recent(store: &Store, record: &SessionRecord, now: i64) -> A
     }
     Err(AppError::with_message(
         ErrorCode::StepUpRequired,
-        "Confirm it's you: enter a code from your authenticator app.",
+        "Confirm it's you with your passkey or a code from your authenticator app.",
+    ))
+}
+
+/// Adding a second factor from a session: when the person has one already, it must have been
+/// given within the policy's minutes (`step_up_required` otherwise), so that a stolen session
+/// can't add its own.
+pub async fn ensure_recent_to_add(
+    store: &Store,
+    record: &SessionRecord,
+    user_id: &str,
+    now: i64,
+) -> AppResult<()> {
+    if methods(store, user_id).await?.is_empty() {
+        return Ok(());
+    }
+    let window = i64::from(Policy::load(store).await.step_up_minutes) * 60_000;
+    if record.factor_at.is_some_and(|at| now - at <= window) {
+        return Ok(());
+    }
+    Err(AppError::with_message(
+        ErrorCode::StepUpRequired,
+        "Confirm it's you with a second factor you have before adding another.",
     ))
 }
 

@@ -9,6 +9,7 @@ pub mod ends;
 pub mod factors;
 pub mod ldap;
 pub mod oidc;
+pub mod passkeys;
 pub mod password;
 pub mod records;
 pub mod session;
@@ -87,42 +88,18 @@ pub async fn authenticate(
         .local_account_any_case(username)
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
-    let mut identity = match local {
+    let identity = match local {
         Some((user, account)) => {
             // Verify even for disabled accounts so timing does not tell them apart.
             let ok = password::verify(password, &account.password_hash);
             if !ok {
                 return Err(AuthError::InvalidCredentials);
             }
-            if account.disabled {
-                return Err(AuthError::Disabled);
-            }
-            Identity {
-                username: user.username,
-                display_name: user.display_name,
-                groups: Vec::new(),
-                group_dns: Vec::new(),
-                is_admin: account.is_admin,
-                source: "local",
-            }
+            local_identity(user, &account)?
         }
         None => match ldap {
             Some(ldap) => {
-                let identity = ldap.authenticate(username, password).await?;
-                let taken = store
-                    .local_account_any_case(&identity.username)
-                    .await
-                    .map_err(|e| AuthError::Unavailable(e.to_string()))?;
-                if taken.is_some() {
-                    return Err(AuthError::LocalName);
-                }
-                if oidc::link::bound_to_a_provider(store, &identity.username)
-                    .await
-                    .map_err(|e| AuthError::Unavailable(e.to_string()))?
-                {
-                    return Err(AuthError::ProviderName);
-                }
-                identity
+                directory_identity(store, ldap.authenticate(username, password).await?).await?
             }
             None => {
                 // Same cost as a real check, so the absence of an account is not observable.
@@ -131,6 +108,76 @@ pub async fn authenticate(
             }
         },
     };
+    admitted(store, config, identity).await
+}
+
+/// Who `username` is when they proved it without a password (a passkey): their local account,
+/// else the directory's entry, under the same rules as a password sign-in (disabled accounts,
+/// names taken, who may sign in, who is an administrator).
+pub async fn identify(
+    store: &Store,
+    ldap: Option<&LdapAuth>,
+    config: &Config,
+    username: &str,
+) -> Result<Identity, AuthError> {
+    let local = store
+        .local_account_any_case(username)
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    let identity = match (local, ldap) {
+        (Some((user, account)), _) => local_identity(user, &account)?,
+        (None, Some(ldap)) => match ldap.lookup(username).await? {
+            Some(found) => directory_identity(store, found).await?,
+            None => return Err(AuthError::InvalidCredentials),
+        },
+        (None, None) => return Err(AuthError::InvalidCredentials),
+    };
+    admitted(store, config, identity).await
+}
+
+/// A local account's identity (refused when it is disabled).
+fn local_identity(
+    user: crate::store::auth::User,
+    account: &crate::store::auth::LocalAccount,
+) -> Result<Identity, AuthError> {
+    if account.disabled {
+        return Err(AuthError::Disabled);
+    }
+    Ok(Identity {
+        username: user.username,
+        display_name: user.display_name,
+        groups: Vec::new(),
+        group_dns: Vec::new(),
+        is_admin: account.is_admin,
+        source: "local",
+    })
+}
+
+/// A directory person, unless their name belongs to a local account or a provider's person.
+async fn directory_identity(store: &Store, identity: Identity) -> Result<Identity, AuthError> {
+    let taken = store
+        .local_account_any_case(&identity.username)
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    if taken.is_some() {
+        return Err(AuthError::LocalName);
+    }
+    if oidc::link::bound_to_a_provider(store, &identity.username)
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
+    {
+        return Err(AuthError::ProviderName);
+    }
+    Ok(identity)
+}
+
+/// Applies the access settings: refused when they don't let `identity` in; else with its
+/// administrator flag decided.
+async fn admitted(
+    store: &Store,
+    config: &Config,
+    mut identity: Identity,
+) -> Result<Identity, AuthError> {
     let access = access_settings(store, config).await;
     let verdict = decide(&identity, &access);
     if !verdict.allowed {

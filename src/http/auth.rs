@@ -160,47 +160,7 @@ pub async fn sign_in(
     {
         Ok(identity) => identity,
         Err(err) => {
-            let (status, code, message, reason) = match &err {
-                AuthError::InvalidCredentials => (
-                    StatusCode::UNAUTHORIZED,
-                    ErrorCode::Unauthorized,
-                    "Invalid username or password.".to_owned(),
-                    "invalid_credentials",
-                ),
-                AuthError::Disabled => (
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::Forbidden,
-                    "This account is disabled. Ask an administrator.".to_owned(),
-                    "disabled",
-                ),
-                AuthError::LocalName => (
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::Forbidden,
-                    "This name belongs to a local account. Sign in with that account.".to_owned(),
-                    "local_name_taken",
-                ),
-                AuthError::ProviderName => (
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::Forbidden,
-                    format!("The name {username} already belongs to an account that signs in another way; ask an administrator."),
-                    "name_taken",
-                ),
-                AuthError::NotAllowed => (
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::Forbidden,
-                    "Access denied. You do not have permission to use this application.".to_owned(),
-                    "not_allowed",
-                ),
-                AuthError::Unavailable(detail) => {
-                    tracing::error!(error = %detail, "sign-in directory unavailable");
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        ErrorCode::Unavailable,
-                        "The sign-in service is unavailable. Try again in a moment.".to_owned(),
-                        "directory_unavailable",
-                    )
-                }
-            };
+            let (status, code, message, reason) = auth_refusal(&err, username);
             let mut remaining = None;
             if matches!(err, AuthError::InvalidCredentials | AuthError::Disabled) {
                 remaining = Some(state.limiter.fail(&client.ip, username).await);
@@ -227,6 +187,55 @@ pub async fn sign_in(
     state.limiter.succeed(&client.ip, username).await;
     let (session, cookies) = open_session(state, client, &identity, None).await?;
     Ok(SignIn::Done(Box::new(session), cookies))
+}
+
+/// How a sign-in refused by [`auth::authenticate`] or [`auth::identify`] is answered: status,
+/// code, message and the reason the audit records.
+pub fn auth_refusal(
+    err: &AuthError,
+    username: &str,
+) -> (StatusCode, ErrorCode, String, &'static str) {
+    match err {
+        AuthError::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "Invalid username or password.".to_owned(),
+            "invalid_credentials",
+        ),
+        AuthError::Disabled => (
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "This account is disabled. Ask an administrator.".to_owned(),
+            "disabled",
+        ),
+        AuthError::LocalName => (
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "This name belongs to a local account. Sign in with that account.".to_owned(),
+            "local_name_taken",
+        ),
+        AuthError::ProviderName => (
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!("The name {username} already belongs to an account that signs in another way; ask an administrator."),
+            "name_taken",
+        ),
+        AuthError::NotAllowed => (
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "Access denied. You do not have permission to use this application.".to_owned(),
+            "not_allowed",
+        ),
+        AuthError::Unavailable(detail) => {
+            tracing::error!(error = %detail, "sign-in directory unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "The sign-in service is unavailable. Try again in a moment.".to_owned(),
+                "directory_unavailable",
+            )
+        }
+    }
 }
 
 /// What a right password leads to.

@@ -21,10 +21,12 @@ use super::auth::{open_session, signed_in, CHALLENGE_COOKIE};
 use crate::audit::{Actor, AuditAction, Status};
 use crate::auth::client::ClientInfo;
 use crate::auth::factors::{self, Method, Policy};
+use crate::auth::passkeys::{self, Used};
 use crate::auth::session::{self, CurrentSession};
 use crate::auth::{totp, Identity};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::{Body, RecentFactor};
+use crate::http::oidc::PublicOrigin;
 use crate::limits::login::Verdict;
 use crate::state::AppState;
 use crate::store::factors::ChallengeRow;
@@ -48,10 +50,12 @@ pub fn router() -> Router<AppState> {
 const ISSUER: &str = "Uma";
 /// What a code that is not accepted answers.
 const WRONG_CODE: &str = "That code isn't right, or was used already. Try the next one.";
+/// What a passkey that is not accepted answers.
+const WRONG_PASSKEY: &str = "That passkey wasn't accepted.";
 /// What a sign-in that can't continue answers.
 const EXPIRED: &str = "Your sign-in has expired. Sign in again.";
 
-fn actor(username: &str, client: &ClientInfo) -> Actor {
+pub(super) fn actor(username: &str, client: &ClientInfo) -> Actor {
     Actor {
         username: username.to_owned(),
         ip: Some(client.ip.clone()),
@@ -64,13 +68,13 @@ fn now_secs() -> i64 {
 }
 
 /// A sign-in waiting for its second factor, from the request's challenge cookie.
-struct Pending {
+pub(super) struct Pending {
     hash: String,
-    row: ChallengeRow,
-    identity: Identity,
+    pub(super) row: ChallengeRow,
+    pub(super) identity: Identity,
 }
 
-async fn pending(state: &AppState, headers: &HeaderMap) -> AppResult<Pending> {
+pub(super) async fn pending(state: &AppState, headers: &HeaderMap) -> AppResult<Pending> {
     let expired = || AppError::with_message(ErrorCode::Unauthorized, EXPIRED);
     let token = session::cookie_value(headers, CHALLENGE_COOKIE)
         .and_then(|raw| state.signer.verify(CHALLENGE_COOKIE, raw))
@@ -92,7 +96,7 @@ async fn pending(state: &AppState, headers: &HeaderMap) -> AppResult<Pending> {
 /// Refuses while the sign-in limits block `username` from this address, or the account has
 /// tried too many codes from anywhere; counts this try for the account before the code is
 /// checked.
-async fn not_blocked(
+pub(super) async fn not_blocked(
     state: &AppState,
     client: &ClientInfo,
     username: &str,
@@ -122,11 +126,11 @@ async fn not_blocked(
 
 /// Counts a refused code toward the sign-in limits and audits it; the answer says how many
 /// attempts remain.
-async fn refused_code(
+pub(super) async fn refused_code(
     state: &AppState,
     client: &ClientInfo,
     username: &str,
-    method: &str,
+    method: Method,
     during: &str,
 ) -> Response {
     let remaining = state.limiter.fail(&client.ip, username).await;
@@ -135,24 +139,25 @@ async fn refused_code(
         AuditAction::MfaFailed,
         "auth:session",
         Status::Failure,
-        json!({ "method": method, "during": during }),
+        json!({ "method": method.as_str(), "during": during }),
     );
     // A field error, not 401: the sign-in (or session) goes on, only the code was wrong.
+    let (wrong, field) = match method {
+        Method::Webauthn => (WRONG_PASSKEY, "credential"),
+        _ => (WRONG_CODE, "code"),
+    };
     let message = match remaining {
-        0 => format!("{WRONG_CODE} Further attempts are blocked for 15 minutes."),
-        n @ 1..=3 => format!(
-            "{WRONG_CODE} {n} attempt{} left.",
-            if n == 1 { "" } else { "s" }
-        ),
-        _ => WRONG_CODE.to_owned(),
+        0 => format!("{wrong} Further attempts are blocked for 15 minutes."),
+        n @ 1..=3 => format!("{wrong} {n} attempt{} left.", if n == 1 { "" } else { "s" }),
+        _ => wrong.to_owned(),
     };
     let mut err = AppError::with_message(ErrorCode::InvalidInput, message);
-    err.field = Some("code".into());
+    err.field = Some(field.into());
     super::auth::with_remaining(err.into_response(), remaining).await
 }
 
 /// The end of a challenge: the session opens, the challenge cookie goes.
-async fn complete(
+pub(super) async fn complete(
     state: &AppState,
     client: &ClientInfo,
     p: &Pending,
@@ -203,6 +208,7 @@ struct NextQuery {
 /// policy asks for one). Without a waiting sign-in it sends to the login page.
 async fn page(
     State(state): State<AppState>,
+    origin: PublicOrigin,
     Extension(nonce): Extension<crate::http::security::CspNonce>,
     axum::extract::Query(q): axum::extract::Query<NextQuery>,
     headers: HeaderMap,
@@ -224,7 +230,8 @@ async fn page(
             nonce => nonce.0,
             csrf_token => token,
             enrol => p.row.enrol,
-            recovery => methods.contains(&Method::Recovery),
+            methods => methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+            passkeys_here => passkeys::available_at(&origin.0),
             username => p.identity.username,
             next => next,
         },
@@ -236,16 +243,23 @@ async fn page(
     resp
 }
 
-/// A code and the way it was made.
+/// A second factor: a code and the way it was made, or a passkey's answer to a ceremony started
+/// with `POST /api/auth/passkeys/challenge`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CodeInput {
-    /// `totp` or `recovery` (default `totp`).
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct CodeInput {
+    /// `totp`, `recovery` or `webauthn` (default `totp`).
     #[serde(default)]
     method: Option<String>,
     /// The code.
     #[serde(default)]
     code: String,
+    /// The passkey ceremony (`webauthn`).
+    #[serde(default)]
+    ceremony_id: Option<String>,
+    /// The browser's answer (`webauthn`).
+    #[serde(default)]
+    credential: Option<serde_json::Value>,
 }
 
 impl CodeInput {
@@ -253,11 +267,8 @@ impl CodeInput {
         match self.method.as_deref().unwrap_or("totp") {
             "totp" => Ok(Method::Totp),
             "recovery" => Ok(Method::Recovery),
-            "webauthn" => Err(AppError::field(
-                "method",
-                "passkeys are not available on this server; use your authenticator app or a recovery code",
-            )),
-            _ => Err(AppError::field("method", "use totp or recovery")),
+            "webauthn" => Ok(Method::Webauthn),
+            _ => Err(AppError::field("method", "use totp, webauthn or recovery")),
         }
     }
     fn code(&self) -> AppResult<&str> {
@@ -273,6 +284,7 @@ impl CodeInput {
 async fn login_mfa(
     State(state): State<AppState>,
     client: ClientInfo,
+    origin: PublicOrigin,
     headers: HeaderMap,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
@@ -280,21 +292,13 @@ async fn login_mfa(
     if p.row.enrol {
         return Err(AppError::with_message(
             ErrorCode::Conflict,
-            "Set up an authenticator app first (POST /api/auth/totp).",
+            "Set up a second factor first (POST /api/auth/passkeys/register or POST /api/auth/totp).",
         ));
     }
     let method = input.method()?;
-    let code = input.code()?;
     not_blocked(&state, &client, &p.identity.username, &p.row.user_id).await?;
-    if !factors::verify(&state.store, &p.row.user_id, method, code, now_secs()).await? {
-        return Ok(refused_code(
-            &state,
-            &client,
-            &p.identity.username,
-            method.as_str(),
-            "sign-in",
-        )
-        .await);
+    if !check_factor(&state, &origin.0, &p.row.user_id, method, &input).await? {
+        return Ok(refused_code(&state, &client, &p.identity.username, method, "sign-in").await);
     }
     state.limiter.factor_succeeded(&p.row.user_id).await;
     let left = state.store.recovery_codes_left(&p.row.user_id).await?;
@@ -308,20 +312,56 @@ async fn login_mfa(
     Ok(complete(&state, &client, &p, json!({ "recoveryCodesLeft": left })).await)
 }
 
+/// Checks (and spends) the second factor in `input` for `user_id`: whether it was accepted.
+async fn check_factor(
+    state: &AppState,
+    origin: &str,
+    user_id: &str,
+    method: Method,
+    input: &CodeInput,
+) -> AppResult<bool> {
+    if method != Method::Webauthn {
+        let code = input.code()?;
+        return Ok(factors::verify(&state.store, user_id, method, code, now_secs()).await?);
+    }
+    let ceremony = input.ceremony_id.as_deref().ok_or_else(|| {
+        AppError::field("ceremonyId", "start with POST /api/auth/passkeys/challenge")
+    })?;
+    let credential = input
+        .credential
+        .as_ref()
+        .ok_or_else(|| AppError::field("credential", "send the passkey's answer"))?;
+    Ok(matches!(
+        passkeys::finish_authentication(&state.store, origin, user_id, ceremony, credential)
+            .await?,
+        Used::Accepted(_)
+    ))
+}
+
 /// Who is setting up an app: a signed-in person, or a sign-in the policy sent to set one up.
-enum Enroller {
+pub(super) enum Enroller {
     Signed(CurrentSession),
     Pending(Pending),
 }
 
 impl Enroller {
-    async fn find(
+    /// The person adding a second factor: with a session, one of their own factors must be
+    /// recent (a stolen session must not add its own); without one, a sign-in the policy sent to
+    /// set one up.
+    pub(super) async fn find(
         state: &AppState,
         headers: &HeaderMap,
         session: Option<Extension<CurrentSession>>,
     ) -> AppResult<(Self, String, String)> {
         if let Some(Extension(s)) = session {
+            if !matches!(s.record.auth_source.as_str(), "local" | "ldap") {
+                return Err(AppError::with_message(
+                    ErrorCode::Conflict,
+                    "You sign in through your organisation's identity provider: second factors are set up there.",
+                ));
+            }
             let user_id = factors::account_id(&state.store, &s.record).await?;
+            factors::ensure_recent_to_add(&state.store, &s.record, &user_id, now_ms()).await?;
             let name = s.username().to_owned();
             return Ok((Self::Signed(s), user_id, name));
         }
@@ -409,14 +449,10 @@ async fn totp_confirm(
         None => false,
     };
     if !confirmed {
-        return Ok(refused_code(&state, &client, &username, "totp", "setup").await);
+        return Ok(refused_code(&state, &client, &username, Method::Totp, "setup").await);
     }
     state.limiter.factor_succeeded(&user_id).await;
-    let (codes, hashes) = factors::new_recovery_codes();
-    state
-        .store
-        .replace_recovery_codes(&user_id, &hashes)
-        .await?;
+    let codes = first_recovery_codes(&state, &user_id).await?;
     state.audit.record(
         &actor(&username, &client),
         AuditAction::MfaEnroll,
@@ -424,19 +460,48 @@ async fn totp_confirm(
         Status::Success,
         json!({ "method": "totp", "duringSignIn": matches!(who, Enroller::Pending(_)) }),
     );
-    match who {
-        Enroller::Pending(p) => {
-            Ok(complete(&state, &client, &p, json!({ "recoveryCodes": codes })).await)
-        }
-        Enroller::Signed(s) => {
-            mark_factor(&state, &s).await?;
-            Ok(Json(json!({ "recoveryCodes": codes })).into_response())
+    let extra = match codes {
+        Some(codes) => json!({ "recoveryCodes": codes }),
+        None => json!({}),
+    };
+    who.finish(&state, &client, extra).await
+}
+
+impl Enroller {
+    /// The end of adding a factor: a waiting sign-in completes; a session is marked as having
+    /// just given one.
+    pub(super) async fn finish(
+        self,
+        state: &AppState,
+        client: &ClientInfo,
+        extra: serde_json::Value,
+    ) -> AppResult<Response> {
+        match self {
+            Enroller::Pending(p) => Ok(complete(state, client, &p, extra).await),
+            Enroller::Signed(s) => {
+                mark_factor(state, &s).await?;
+                Ok(Json(extra).into_response())
+            }
         }
     }
 }
 
+/// Ten recovery codes for a person who has none (their first second factor); `None` when they
+/// have some already (printed codes keep working).
+pub(super) async fn first_recovery_codes(
+    state: &AppState,
+    user_id: &str,
+) -> AppResult<Option<Vec<String>>> {
+    if state.store.recovery_codes_left(user_id).await? > 0 {
+        return Ok(None);
+    }
+    let (codes, hashes) = factors::new_recovery_codes();
+    state.store.replace_recovery_codes(user_id, &hashes).await?;
+    Ok(Some(codes))
+}
+
 /// Records that the session's holder just gave a second factor.
-async fn mark_factor(state: &AppState, s: &CurrentSession) -> AppResult<()> {
+pub(super) async fn mark_factor(state: &AppState, s: &CurrentSession) -> AppResult<()> {
     state
         .store
         .set_session_factor_at(&s.record.id, now_ms())
@@ -448,7 +513,7 @@ async fn mark_factor(state: &AppState, s: &CurrentSession) -> AppResult<()> {
     Ok(())
 }
 
-async fn signed(
+pub(super) async fn signed(
     state: &AppState,
     session: Option<Extension<CurrentSession>>,
 ) -> AppResult<(CurrentSession, String)> {
@@ -464,9 +529,11 @@ async fn signed(
 
 /// Checks a current code of the signed-in person (counted toward the sign-in limits); `without`
 /// is the refusal when they have no app set up.
+#[allow(clippy::too_many_arguments)]
 async fn current_code(
     state: &AppState,
     client: &ClientInfo,
+    origin: &str,
     s: &CurrentSession,
     user_id: &str,
     input: &CodeInput,
@@ -477,9 +544,8 @@ async fn current_code(
         return Err(without);
     }
     let method = input.method()?;
-    let code = input.code()?;
     not_blocked(state, client, s.username(), user_id).await?;
-    if factors::verify(&state.store, user_id, method, code, now_secs()).await? {
+    if check_factor(state, origin, user_id, method, input).await? {
         state.limiter.factor_succeeded(user_id).await;
         state.audit.record(
             &actor(s.username(), client),
@@ -492,7 +558,7 @@ async fn current_code(
         return Ok(None);
     }
     Ok(Some(
-        refused_code(state, client, s.username(), method.as_str(), during).await,
+        refused_code(state, client, s.username(), method, during).await,
     ))
 }
 
@@ -501,14 +567,17 @@ async fn current_code(
 async fn totp_remove(
     State(state): State<AppState>,
     client: ClientInfo,
+    origin: PublicOrigin,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
     let (s, user_id) = signed(&state, session).await?;
     let without =
         AppError::with_message(ErrorCode::NotFound, "You have no authenticator app set up.");
-    if let Some(refused) =
-        current_code(&state, &client, &s, &user_id, &input, "removal", without).await?
+    if let Some(refused) = current_code(
+        &state, &client, &origin.0, &s, &user_id, &input, "removal", without,
+    )
+    .await?
     {
         return Ok(refused);
     }
@@ -527,16 +596,19 @@ async fn totp_remove(
 async fn renew_recovery_codes(
     State(state): State<AppState>,
     client: ClientInfo,
+    origin: PublicOrigin,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
     let (s, user_id) = signed(&state, session).await?;
     let without = AppError::with_message(
         ErrorCode::Conflict,
-        "Set up an authenticator app first; recovery codes come with it.",
+        "Set up a passkey or an authenticator app first; recovery codes come with it.",
     );
-    if let Some(refused) =
-        current_code(&state, &client, &s, &user_id, &input, "renewal", without).await?
+    if let Some(refused) = current_code(
+        &state, &client, &origin.0, &s, &user_id, &input, "renewal", without,
+    )
+    .await?
     {
         return Ok(refused);
     }
@@ -559,16 +631,19 @@ async fn renew_recovery_codes(
 async fn step_up(
     State(state): State<AppState>,
     client: ClientInfo,
+    origin: PublicOrigin,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
     let (s, user_id) = signed(&state, session).await?;
     let without = AppError::with_message(
         ErrorCode::Conflict,
-        "Set up an authenticator app in Settings → Security first.",
+        "Set up a passkey or an authenticator app in Settings → Security first.",
     );
-    if let Some(refused) =
-        current_code(&state, &client, &s, &user_id, &input, "step-up", without).await?
+    if let Some(refused) = current_code(
+        &state, &client, &origin.0, &s, &user_id, &input, "step-up", without,
+    )
+    .await?
     {
         return Ok(refused);
     }
@@ -583,19 +658,28 @@ async fn step_up(
 /// `GET /api/auth/factors`: one's second factors and what the policy asks of one.
 async fn my_factors(
     State(state): State<AppState>,
+    origin: PublicOrigin,
     session: Option<Extension<CurrentSession>>,
 ) -> AppResult<Json<serde_json::Value>> {
     let (s, user_id) = signed(&state, session).await?;
     let totp = state.store.totp(&user_id).await?;
     let policy = Policy::load(&state.store).await;
     let required = factors::session_requires(&policy, &s.record);
+    let keys: Vec<_> = state
+        .store
+        .passkeys_of(&user_id)
+        .await?
+        .into_iter()
+        .map(|k| super::passkeys::passkey_json(&k))
+        .collect();
     Ok(Json(json!({
         "totp": totp.as_ref().is_some_and(|t| t.confirmed_at.is_some()),
         "totpSince": totp.and_then(|t| t.confirmed_at),
         "recoveryCodesLeft": state.store.recovery_codes_left(&user_id).await?,
         "methods": factors::methods(&state.store, &user_id).await?.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "required": required,
-        "passkeys": false,
+        "passkeys": keys,
+        "passkeysAvailable": passkeys::available_at(&origin.0),
         "stepUpMinutes": policy.step_up_minutes,
         "factorAt": s.record.factor_at,
     })))
@@ -638,8 +722,8 @@ async fn set_policy(
     Ok(Json(input))
 }
 
-/// `DELETE /api/admin/users/{username}/factors`: removes someone's app and recovery codes (they
-/// lost both); the policy walks them through a new one at their next sign-in.
+/// `DELETE /api/admin/users/{username}/factors`: removes someone's app, passkeys and recovery
+/// codes (they lost them all); the policy walks them through a new one at their next sign-in.
 async fn admin_remove(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -652,10 +736,12 @@ async fn admin_remove(
         .user_by_username(&username)
         .await?
         .ok_or_else(|| AppError::with_message(ErrorCode::NotFound, "No such person"))?;
-    if !state.store.delete_totp(&user.id).await? {
+    let app = state.store.delete_totp(&user.id).await?;
+    let keys = state.store.delete_passkeys(&user.id).await?;
+    if !app && keys == 0 {
         return Err(AppError::with_message(
             ErrorCode::NotFound,
-            format!("{username} has no authenticator app set up."),
+            format!("{username} has no second factor set up."),
         ));
     }
     state.audit.record(
@@ -663,7 +749,7 @@ async fn admin_remove(
         AuditAction::MfaRemove,
         &format!("user:factors:{username}"),
         Status::Success,
-        json!({ "username": username, "own": false }),
+        json!({ "username": username, "own": false, "app": app, "passkeys": keys }),
     );
     Ok(Json(json!({ "success": true })))
 }

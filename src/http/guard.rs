@@ -92,6 +92,10 @@ fn need(path: &str) -> Need {
         || under("/api/auth/factors")
         || under("/api/auth/recovery-codes")
         || under("/api/auth/step-up")
+        // One's passkeys by id (setting one up and using one also serve a waiting sign-in).
+        || path
+            .strip_prefix("/api/auth/passkeys/")
+            .is_some_and(|rest| !matches!(rest, "register" | "challenge"))
         || under("/api/directory")
         || under("/whiteboard")
     {

@@ -20,6 +20,7 @@ pub mod nodes;
 pub mod notifications;
 pub mod oidc;
 pub mod pages;
+pub mod passkeys;
 pub mod pools;
 pub mod previews;
 pub mod replication;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(auth::router())
         .merge(factors::router())
+        .merge(passkeys::router())
         .merge(tokens::router())
         .merge(oidc::router())
         .merge(cluster::router())

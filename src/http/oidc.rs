@@ -75,6 +75,19 @@ impl FromRequestParts<AppState> for PublicOrigin {
     }
 }
 
+/// Whether passkeys work at the address this request reached Uma at (they need a host name; the
+/// scheme does not matter here).
+pub fn passkeys_here(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    let origin = match &state.config.web.app_origin {
+        Some(origin) => origin.origin().ascii_serialization(),
+        None => match headers.get("host").and_then(|v| v.to_str().ok()) {
+            Some(host) => format!("http://{host}"),
+            None => return false,
+        },
+    };
+    crate::auth::passkeys::available_at(&origin)
+}
+
 /// A provider as the login page and `GET /api/auth` list it: `{id, label, startUrl}`.
 pub fn provider_list(state: &AppState, next: Option<&str>) -> Vec<serde_json::Value> {
     let next = next

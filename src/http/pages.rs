@@ -147,6 +147,7 @@ pub fn login_response(
             next => next,
             ldap => state.ldap.is_some(),
             providers => crate::http::oidc::provider_list(state, next),
+            passkeys => crate::http::oidc::passkeys_here(state, headers),
         },
     );
     let mut resp = html(status, body);

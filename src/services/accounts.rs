@@ -160,7 +160,8 @@ impl Accounts {
         let last = self.store.last_sign_ins().await?;
         let now = crate::store::now_ms();
         let live = self.store.active_sessions(now).await?;
-        let with_app = self.store.users_with_totp().await?;
+        let mut with_app = self.store.users_with_totp().await?;
+        with_app.extend(self.store.users_with_passkeys().await?);
         let list: Vec<Value> = users
             .iter()
             .map(|u| {

@@ -132,7 +132,8 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Removes the app and every recovery code of `user_id`; whether there was an app.
+    /// Removes the app of `user_id` (and the recovery codes, unless a passkey is left); whether
+    /// there was an app.
     pub async fn delete_totp(&self, user_id: &str) -> StoreResult<bool> {
         let n = exec!(self, |p| sqlx::query(
             "DELETE FROM user_totp WHERE user_id = ?"
@@ -140,12 +141,7 @@ impl Store {
         .bind(user_id)
         .execute(p)
         .await)?;
-        exec!(self, |p| sqlx::query(
-            "DELETE FROM recovery_codes WHERE user_id = ?"
-        )
-        .bind(user_id)
-        .execute(p)
-        .await)?;
+        self.drop_orphan_recovery_codes(user_id).await?;
         Ok(n > 0)
     }
 

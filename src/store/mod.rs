@@ -13,6 +13,7 @@ pub mod guests;
 pub mod hardware;
 pub mod notifications;
 pub mod oidc;
+pub mod passkeys;
 pub mod pools;
 pub mod settings;
 pub mod uploads;

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod db;
 pub mod mariadb;
 pub mod oidc;
+pub mod passkey;
 pub mod redis;
 pub mod rfb;
 pub mod sio;

@@ -1,5 +1,8 @@
 // Login page island: the form works without JavaScript; with it, empty fields are caught before
-// the round trip and the button shows progress.
+// the round trip and the button shows progress, and "Sign in with a passkey" works where the
+// browser has passkeys.
+import { api } from "../ui/api";
+import { getPasskey, passkeyProblem, passkeysSupported, type Ceremony } from "../ui/passkey";
 
 export function initLogin(doc: Document): void {
   const form = doc.querySelector<HTMLFormElement>("form[data-login-form]");
@@ -35,4 +38,37 @@ function showError(form: HTMLFormElement, message: string): void {
   alert.textContent = message;
 }
 
+/** Where to go once signed in: `?next=` when it is a path here, else the dashboard. */
+function nextPath(): string {
+  const n = new URLSearchParams(location.search).get("next");
+  return n && n.startsWith("/") && !n.startsWith("//") && !n.startsWith("/\\") ? n : "/dashboard";
+}
+
+export function initPasskeySignIn(doc: Document): void {
+  const button = doc.querySelector<HTMLButtonElement>("[data-passkey-signin]");
+  const form = doc.querySelector<HTMLFormElement>("form[data-login-form]");
+  if (!button || !form || !passkeysSupported()) return;
+  button.hidden = false;
+  const others = button.closest<HTMLElement>("[data-other-ways]");
+  if (others) others.hidden = false;
+  button.addEventListener("click", async () => {
+    const label = button.textContent;
+    button.disabled = true;
+    button.textContent = "Waiting for your passkey…";
+    try {
+      const c = await api<Ceremony>("POST", "/api/login/passkey/options", {});
+      const credential = await getPasskey(c.options);
+      button.textContent = "Signing in…";
+      await api("POST", "/api/login/passkey", { ceremonyId: c.ceremonyId, credential });
+      location.assign(nextPath());
+      return;
+    } catch (e) {
+      showError(form, passkeyProblem(e));
+    }
+    button.disabled = false;
+    button.textContent = label;
+  });
+}
+
 initLogin(document);
+initPasskeySignIn(document);

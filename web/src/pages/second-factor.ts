@@ -1,9 +1,10 @@
-// The sign-in's second step: a code from the authenticator app (or a recovery code), or, when
-// the administrators require a second factor and the person has none, setting up an app and
-// saving recovery codes before the session opens.
+// The sign-in's second step: a passkey, a code from the authenticator app or a recovery code; or,
+// when the administrators require a second factor and the person has none, setting up a passkey
+// or an app and saving recovery codes before the session opens.
 import { api, ApiError, messageOf } from "../ui/api";
 import { h, fill, must } from "../ui/dom";
 import { clearErrors, setFieldError } from "../ui/form";
+import { addPasskey, deviceName, passkeyFactor, passkeyProblem, passkeysSupported } from "../ui/passkey";
 import { cleanCode, showCodes, showSetup, type TotpStart } from "../ui/totp";
 
 const card = must("[data-mfa]");
@@ -29,33 +30,75 @@ function fatal(e: unknown): boolean {
   return false;
 }
 
+type Way = "webauthn" | "totp" | "recovery";
+
+/** After a code or passkey was accepted: warn on few recovery codes left, then go on. */
+function signedIn(method: Way, r: { recoveryCodesLeft?: number }): void {
+  if (method === "recovery" && (r.recoveryCodesLeft ?? 10) <= 3) {
+    sessionStorage.setItem("uma-recovery-low", String(r.recoveryCodesLeft ?? 0));
+  }
+  location.assign(next);
+}
+
 function codeStep(): void {
+  const step = must("[data-code-step]");
   const form = must<HTMLFormElement>("[data-code-form]");
   const input = must<HTMLInputElement>("#mfa-code");
   const label = must("[data-code-label]");
   const hint = must("[data-code-hint]");
-  let method: "totp" | "recovery" = "totp";
-  const switcher = form.querySelector<HTMLButtonElement>("[data-switch-method]");
-  switcher?.addEventListener("click", () => {
-    method = method === "totp" ? "recovery" : "totp";
-    const recovery = method === "recovery";
+  const passkeyStep = step.querySelector<HTMLElement>("[data-passkey-step]");
+  const passkeyButton = step.querySelector<HTMLButtonElement>("[data-use-passkey]");
+  const ways = (step.dataset.methods ?? "").split(" ").filter((w): w is Way => w === "webauthn" || w === "totp" || w === "recovery");
+  const usable = ways.filter((w) => w !== "webauthn" || passkeysSupported());
+  let method: Way = usable[0] ?? "totp";
+
+  function show(way: Way): void {
+    method = way;
+    clearErrors(form);
+    alertText(null);
+    const passkey = way === "webauthn";
+    if (passkeyStep) passkeyStep.hidden = !passkey;
+    form.hidden = passkey;
+    step.querySelectorAll<HTMLButtonElement>("[data-switch]").forEach((b) => {
+      b.hidden = b.dataset.switch === way || !usable.includes(b.dataset.switch as Way);
+    });
+    if (passkey) {
+      passkeyButton?.focus();
+      return;
+    }
+    const recovery = way === "recovery";
     label.textContent = recovery ? "Recovery code" : "Code from your authenticator app";
     hint.textContent = recovery ? "One of the codes you saved, like abcde-12345. Each works once." : "Six digits; a new one every 30 seconds.";
     input.inputMode = recovery ? "text" : "numeric";
     input.autocomplete = recovery ? "off" : "one-time-code";
     input.maxLength = recovery ? 16 : 7;
-    switcher.textContent = recovery ? "Use your authenticator app instead" : "Use a recovery code instead";
     input.value = "";
-    clearErrors(form);
     input.focus();
+  }
+
+  step.querySelectorAll<HTMLButtonElement>("[data-switch]").forEach((b) => b.addEventListener("click", () => show(b.dataset.switch as Way)));
+  passkeyButton?.addEventListener("click", async () => {
+    alertText(null);
+    passkeyButton.disabled = true;
+    passkeyButton.textContent = "Waiting for your passkey…";
+    try {
+      const r = await api<{ recoveryCodesLeft?: number }>("POST", "/api/login/mfa", await passkeyFactor());
+      signedIn("webauthn", r);
+      return;
+    } catch (e) {
+      if (!fatal(e)) alertText(passkeyProblem(e));
+    }
+    passkeyButton.disabled = false;
+    passkeyButton.textContent = "Use your passkey";
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     alertText(null);
-    const code = cleanCode(input.value, method);
+    const way = method === "recovery" ? "recovery" : "totp";
+    const code = cleanCode(input.value, way);
     if (!code) {
-      setFieldError(input, method === "totp" ? "Enter the six digits your app shows." : "Enter a recovery code.");
+      setFieldError(input, way === "totp" ? "Enter the six digits your app shows." : "Enter a recovery code.");
       input.focus();
       return;
     }
@@ -63,11 +106,7 @@ function codeStep(): void {
     button.disabled = true;
     button.textContent = "Checking…";
     try {
-      const r = await api<{ recoveryCodesLeft?: number }>("POST", "/api/login/mfa", { method, code });
-      if (method === "recovery" && (r.recoveryCodesLeft ?? 10) <= 3) {
-        sessionStorage.setItem("uma-recovery-low", String(r.recoveryCodesLeft ?? 0));
-      }
-      location.assign(next);
+      signedIn(way, await api<{ recoveryCodesLeft?: number }>("POST", "/api/login/mfa", { method: way, code }));
       return;
     } catch (e) {
       if (!fatal(e)) {
@@ -78,9 +117,48 @@ function codeStep(): void {
     button.disabled = false;
     button.textContent = "Sign in";
   });
+  show(method);
+}
+
+/** The recovery codes of a first second factor, then on to Uma. */
+function codesStep(codes: string[] | undefined): void {
+  if (!codes) {
+    location.assign(next);
+    return;
+  }
+  must("[data-enrol-step]").hidden = true;
+  const codesStep = must("[data-codes-step]");
+  codesStep.hidden = false;
+  showCodes(codesStep, must("[data-codes]"), codes, username);
+  const saved = must<HTMLInputElement>("[data-saved]");
+  const go = must<HTMLButtonElement>("[data-continue]");
+  saved.addEventListener("change", () => (go.disabled = !saved.checked));
+  go.addEventListener("click", () => location.assign(next));
+  saved.focus();
+}
+
+function passkeyEnrol(): void {
+  const box = document.querySelector<HTMLElement>("[data-passkey-enrol]");
+  const button = box?.querySelector<HTMLButtonElement>("[data-add-passkey]");
+  if (!box || !button || !passkeysSupported()) return;
+  box.hidden = false;
+  button.addEventListener("click", async () => {
+    alertText(null);
+    button.disabled = true;
+    button.textContent = "Waiting for your passkey…";
+    try {
+      codesStep((await addPasskey(deviceName())).recoveryCodes);
+      return;
+    } catch (e) {
+      if (!fatal(e)) alertText(passkeyProblem(e));
+    }
+    button.disabled = false;
+    button.textContent = "Set up a passkey";
+  });
 }
 
 async function enrolStep(): Promise<void> {
+  passkeyEnrol();
   const setup = must("[data-totp-setup]");
   const form = must<HTMLFormElement>("[data-enrol-form]");
   const input = must<HTMLInputElement>("#enrol-code");
@@ -104,16 +182,8 @@ async function enrolStep(): Promise<void> {
     const button = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
     button.disabled = true;
     try {
-      const r = await api<{ recoveryCodes: string[] }>("POST", "/api/auth/totp/confirm", { code });
-      must("[data-enrol-step]").hidden = true;
-      const codesStep = must("[data-codes-step]");
-      codesStep.hidden = false;
-      showCodes(codesStep, must("[data-codes]"), r.recoveryCodes, username);
-      const saved = must<HTMLInputElement>("[data-saved]");
-      const go = must<HTMLButtonElement>("[data-continue]");
-      saved.addEventListener("change", () => (go.disabled = !saved.checked));
-      go.addEventListener("click", () => location.assign(next));
-      saved.focus();
+      const r = await api<{ recoveryCodes?: string[] }>("POST", "/api/auth/totp/confirm", { code });
+      codesStep(r.recoveryCodes);
     } catch (e) {
       if (!fatal(e)) {
         setFieldError(input, messageOf(e));

@@ -1,6 +1,6 @@
-// Settings → Second factor and API tokens: setting up an authenticator app (QR code, then ten
-// recovery codes shown once), new recovery codes, removing the app (a current code says it's
-// you), and one's API tokens (made with a name, a scope and an expiry, shown once; revoked at
+// Settings → Second factor and API tokens: passkeys (added, renamed, removed), an authenticator
+// app (QR code), the ten recovery codes that come with the first of them (shown once), new
+// recovery codes and removing the app (a current factor says it's you), and one's API tokens (made with a name, a scope and an expiry, shown once; revoked at
 // once).
 import { h, fill, must, setText, announce } from "../ui/dom";
 import { api, get, messageOf, type ApiError } from "../ui/api";
@@ -8,7 +8,16 @@ import { DataTable } from "../ui/table";
 import { confirmAction, openDialog } from "../ui/dialog";
 import { field, setFieldError, showServerError, str, validate } from "../ui/form";
 import { ago, dateTime, plural } from "../ui/format";
-import { cleanCode, codeField, showCodes, showSetup, type TotpStart } from "../ui/totp";
+import { addPasskey, deviceName, passkeyProblem, passkeysSupported } from "../ui/passkey";
+import { factorDialog } from "../ui/stepup";
+import { cleanCode, showCodes, showSetup, type TotpStart } from "../ui/totp";
+
+interface Passkey {
+  id: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
 
 interface Factors {
   totp: boolean;
@@ -17,6 +26,8 @@ interface Factors {
   methods: string[];
   required: boolean;
   stepUpMinutes: number;
+  passkeys: Passkey[];
+  passkeysAvailable: boolean;
 }
 
 let username = "";
@@ -45,31 +56,6 @@ function codesDialog(codes: string[]): void {
   openDialog({ title: "Your recovery codes", body, actions: [{ label: "I saved them", primary: true }] });
 }
 
-/** A dialog asking for a current code (app or recovery), then running `then` with it. */
-function codeDialog(o: { title: string; text: string; submit: string; danger?: boolean; recovery: boolean; then: (method: string, code: string) => Promise<void> }): void {
-  const code = codeField(o.recovery);
-  openDialog({
-    title: o.title,
-    body: [h("p", { text: o.text }), ...code.nodes],
-    submitLabel: o.submit,
-    submitDanger: o.danger,
-    onSubmit: async () => {
-      if (!code.value()) {
-        setFieldError(code.input, "Enter the code.");
-        return false;
-      }
-      try {
-        await o.then(code.method(), code.value());
-        return true;
-      } catch (e) {
-        setFieldError(code.input, messageOf(e));
-        code.input.select();
-        return false;
-      }
-    },
-  });
-}
-
 async function setUpApp(): Promise<void> {
   let start: TotpStart;
   try {
@@ -92,8 +78,8 @@ async function setUpApp(): Promise<void> {
         return false;
       }
       try {
-        const r = await api<{ recoveryCodes: string[] }>("POST", "/api/auth/totp/confirm", { code: value });
-        codesDialog(r.recoveryCodes);
+        const r = await api<{ recoveryCodes?: string[] }>("POST", "/api/auth/totp/confirm", { code: value });
+        if (r.recoveryCodes) codesDialog(r.recoveryCodes);
         announce("Authenticator app set up.");
         void loadFactors();
         return true;
@@ -107,28 +93,161 @@ async function setUpApp(): Promise<void> {
   await showSetup(qr, start);
 }
 
-function renderFactors(f: Factors): void {
-  const box = must("[data-security]");
-  if (!f.totp) {
-    fill(
-      box,
-      f.required ? h("p", { class: "alert alert-info card-note", text: "Your administrators require a second factor: set one up now, or you'll be walked through it at your next sign-in." }) : null,
-      h("p", { class: "card-note", text: "Not set up. With an authenticator app, signing in and sensitive actions (deleting a guest or pool, granting access) ask for a code from your phone." }),
-      h("div", { class: "form-actions card-note" }, h("button", { type: "button", class: "button button-primary", text: "Set up authenticator app", onclick: () => void setUpApp() })),
-    );
+/** Asks for a name, then sets up a passkey on this device (or a security key). */
+function newPasskey(): void {
+  const name = field({ label: "Name", name: "name", required: true, maxlength: 64, value: deviceName(), hint: "So you can tell your passkeys apart, like “Work laptop” or “YubiKey”." });
+  const input = name.querySelector("input")!;
+  openDialog({
+    title: "Add a passkey",
+    body: [h("p", { class: "muted", text: "Your browser asks where to keep it: this device's screen lock, your phone, or a security key." }), name],
+    submitLabel: "Continue",
+    onSubmit: async () => {
+      const value = input.value.trim();
+      if (!value) {
+        setFieldError(input, "Give it a name.");
+        return false;
+      }
+      try {
+        const r = await addPasskey(value);
+        if (r.recoveryCodes) codesDialog(r.recoveryCodes);
+        announce(`Passkey “${value}” added.`);
+        void loadFactors();
+        return true;
+      } catch (e) {
+        setFieldError(input, passkeyProblem(e));
+        return false;
+      }
+    },
+  });
+}
+
+function renamePasskey(k: Passkey): void {
+  const name = field({ label: "Name", name: "name", required: true, maxlength: 64, value: k.name });
+  const input = name.querySelector("input")!;
+  openDialog({
+    title: "Rename passkey",
+    body: name,
+    submitLabel: "Rename",
+    onSubmit: async () => {
+      const value = input.value.trim();
+      if (!value) {
+        setFieldError(input, "Give it a name.");
+        return false;
+      }
+      try {
+        await api("PATCH", `/api/auth/passkeys/${encodeURIComponent(k.id)}`, { name: value });
+        void loadFactors();
+        return true;
+      } catch (e) {
+        setFieldError(input, messageOf(e));
+        return false;
+      }
+    },
+  });
+}
+
+async function removePasskey(k: Passkey, f: Factors): Promise<void> {
+  const last = f.methods.filter((m) => m !== "recovery").length === 1 && f.passkeys.length === 1;
+  const ok = await confirmAction({
+    title: `Remove “${k.name}”?`,
+    message: last
+      ? f.required
+        ? "It is your only second factor: your recovery codes stop working too, and you'll set up a new one at your next sign-in."
+        : "It is your only second factor: your recovery codes stop working too, and signing in will need only your password."
+      : "It will no longer sign you in. Remove it from the device too, in its passkey settings.",
+    confirmLabel: "Remove",
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    await api("DELETE", `/api/auth/passkeys/${encodeURIComponent(k.id)}`);
+    announce(`Passkey “${k.name}” removed.`);
+  } catch (e) {
+    alertIn(must("[data-security]"), messageOf(e));
     return;
   }
-  const left = f.recoveryCodesLeft;
-  fill(
-    box,
+  void loadFactors();
+}
+
+function passkeysPart(f: Factors): Node[] {
+  const head = h("h3", { class: "card-subhead card-note", text: "Passkeys" });
+  if (!f.passkeysAvailable) {
+    return [head, h("p", { class: "muted card-note", text: "Passkeys need Uma to be reached by its name (like https://uma.example.com), not an IP address. Ask your administrators to set APP_ORIGIN." })];
+  }
+  const list = f.passkeys.length
+    ? h(
+        "ul",
+        { class: "passkey-list card-note" },
+        ...f.passkeys.map((k) =>
+          h(
+            "li",
+            {},
+            h("div", {}, h("strong", { text: k.name }), h("p", { class: "muted small", text: `added ${dateTime(k.createdAt)} · ${k.lastUsedAt ? `last used ${ago(k.lastUsedAt)}` : "not used yet"}` })),
+            h(
+              "div",
+              { class: "button-row" },
+              h("button", { type: "button", class: "button button-small", text: "Rename…", "aria-label": `Rename ${k.name}`, onclick: () => renamePasskey(k) }),
+              h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Remove…", "aria-label": `Remove ${k.name}`, onclick: () => void removePasskey(k, f) }),
+            ),
+          ),
+        ),
+      )
+    : h("p", { class: "muted card-note", text: "None yet. A passkey signs you in with this device's screen lock, your phone or a security key: no password, no code to type." });
+  const add = passkeysSupported()
+    ? h("div", { class: "form-actions card-note" }, h("button", { type: "button", class: f.methods.length ? "button" : "button button-primary", text: "Add a passkey", onclick: newPasskey }))
+    : h("p", { class: "muted small card-note", text: "This browser can't use passkeys." });
+  return [head, list, add];
+}
+
+function appPart(f: Factors): Node[] {
+  const head = h("h3", { class: "card-subhead card-note", text: "Authenticator app" });
+  if (!f.totp) {
+    return [
+      head,
+      h("p", { class: "muted card-note", text: "Not set up. With an authenticator app, signing in and sensitive actions (deleting a guest or pool, granting access) can ask for a code from your phone." }),
+      h("div", { class: "form-actions card-note" }, h("button", { type: "button", class: "button", text: "Set up authenticator app", onclick: () => void setUpApp() })),
+    ];
+  }
+  return [
+    head,
+    h("p", { class: "card-note", text: f.totpSince ? `Set up ${dateTime(f.totpSince)}.` : "Set up." }),
     h(
-      "dl",
-      { class: "facts card-note" },
-      h("dt", { text: "Authenticator app" }),
-      h("dd", { text: f.totpSince ? `set up ${dateTime(f.totpSince)}` : "set up" }),
-      h("dt", { text: "Recovery codes" }),
-      h("dd", {}, h("span", { text: `${plural(left, "code")} left` }), left <= 3 ? h("span", { class: "pill pill-warn", text: "make new ones" }) : null),
+      "div",
+      { class: "form-actions card-note" },
+      h("button", {
+        type: "button",
+        class: "button button-danger-quiet",
+        text: "Remove…",
+        "aria-label": "Remove the authenticator app",
+        onclick: () =>
+          void factorDialog({
+            title: "Remove the authenticator app?",
+            text:
+              f.methods.includes("webauthn")
+                ? "Your passkeys still work. Confirm it's you to remove the app."
+                : f.required
+                  ? "Your administrators require a second factor: you'll set up a new one at your next sign-in. Confirm it's you to remove this one."
+                  : "Signing in will need only your password. Confirm it's you to remove it.",
+            submit: "Remove",
+            danger: true,
+            methods: f.methods,
+            then: async (proof) => {
+              await api("DELETE", "/api/auth/totp", proof);
+              announce("Authenticator app removed.");
+              void loadFactors();
+            },
+          }),
+      }),
     ),
+  ];
+}
+
+function recoveryPart(f: Factors): Node[] {
+  if (f.methods.length === 0) return [];
+  const left = f.recoveryCodesLeft;
+  return [
+    h("h3", { class: "card-subhead card-note", text: "Recovery codes" }),
+    h("p", { class: "muted card-note" }, h("span", { text: `${plural(left, "code")} left; each signs you in once if you lose your passkeys and phone. ` }), left <= 3 ? h("span", { class: "pill pill-warn", text: "make new ones" }) : null),
     h(
       "div",
       { class: "form-actions card-note" },
@@ -137,39 +256,31 @@ function renderFactors(f: Factors): void {
         class: "button",
         text: "New recovery codes…",
         onclick: () =>
-          codeDialog({
+          void factorDialog({
             title: "New recovery codes",
-            text: "Your old recovery codes stop working. Enter a current code to go on.",
+            text: "Your old recovery codes stop working. Confirm it's you to go on.",
             submit: "Make new codes",
-            recovery: left > 0,
-            then: async (method, code) => {
-              const r = await api<{ recoveryCodes: string[] }>("POST", "/api/auth/recovery-codes", { method, code });
+            methods: f.methods,
+            then: async (proof) => {
+              const r = await api<{ recoveryCodes: string[] }>("POST", "/api/auth/recovery-codes", proof);
               codesDialog(r.recoveryCodes);
               void loadFactors();
             },
           }),
       }),
-      h("button", {
-        type: "button",
-        class: "button button-danger-quiet",
-        text: "Remove…",
-        onclick: () =>
-          codeDialog({
-            title: "Remove the authenticator app?",
-            text: f.required
-              ? "Your administrators require a second factor: you'll set up a new one at your next sign-in. Enter a current code to remove this one."
-              : "Signing in will need only your password. Enter a current code to remove it.",
-            submit: "Remove",
-            recovery: left > 0,
-            danger: true,
-            then: async (method, code) => {
-              await api("DELETE", "/api/auth/totp", { method, code });
-              announce("Authenticator app removed.");
-              void loadFactors();
-            },
-          }),
-      }),
     ),
+  ];
+}
+
+function renderFactors(f: Factors): void {
+  fill(
+    must("[data-security]"),
+    f.required && f.methods.length === 0
+      ? h("p", { class: "alert alert-info card-note", text: "Your administrators require a second factor: set one up now, or you'll be walked through it at your next sign-in." })
+      : null,
+    ...passkeysPart(f),
+    ...appPart(f),
+    ...recoveryPart(f),
   );
 }
 

@@ -80,7 +80,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
     if (resp.status === 403 && err?.code === "step_up_required" && stepUp && !retried) {
       if (await stepUp(err.message)) return api<T>(method, path, body, true);
     }
-    if (resp.status === 401) {
+    // Signed out: to the login page (where a 401 is itself the answer, e.g. an unknown passkey).
+    if (resp.status === 401 && !location.pathname.startsWith("/login")) {
       location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
     }
     throw new ApiError(

@@ -1,10 +1,12 @@
 // Step-up: a sensitive action (deleting a guest or pool, granting access, applying SDN, exporting
 // the audit log) wants a second factor given in the last minutes. The server answers
-// `step_up_required`; this asks for a code in a dialog, confirms it, and the action is retried.
+// `step_up_required`; this asks for a passkey or a code in a dialog, confirms it, and the action
+// is retried. The same dialog confirms changes to one's own factors (Settings → Security).
 import { api, messageOf, onStepUp } from "./api";
-import { openDialog } from "./dialog";
+import { openDialog, type DialogHandle } from "./dialog";
 import { h } from "./dom";
 import { setFieldError } from "./form";
+import { passkeyFactor, passkeyProblem, passkeysSupported } from "./passkey";
 import { codeField } from "./totp";
 
 interface Factors {
@@ -14,7 +16,86 @@ interface Factors {
   factorAt: number | null;
 }
 
-/** Asks for a code; resolves true once the server accepted one. */
+/** A second factor as the routes take it: a code, or a passkey's answer. */
+export interface Proof {
+  method: string;
+  code?: string;
+  ceremonyId?: string;
+  credential?: object;
+}
+
+/**
+ * A dialog asking for one of `methods` (a passkey first where the browser has them, else or also
+ * a code); `then` runs with it and may throw to keep the dialog open with its message. Resolves
+ * true once `then` succeeded.
+ */
+export function factorDialog(o: {
+  title: string;
+  text: string;
+  submit: string;
+  danger?: boolean;
+  methods: string[];
+  then: (proof: Proof) => Promise<void>;
+}): Promise<boolean> {
+  return new Promise((resolve) => {
+    let accepted = false;
+    let d: DialogHandle | null = null;
+    const passkey = o.methods.includes("webauthn") && passkeysSupported();
+    const app = o.methods.includes("totp");
+    const recovery = o.methods.includes("recovery");
+    const code = app || recovery ? codeField(recovery, app) : null;
+    const parts: Node[] = [h("p", { class: "muted", text: o.text })];
+    if (passkey) {
+      const problem = h("p", { class: "field-error", role: "alert", hidden: true });
+      const button = h("button", { type: "button", class: `button ${code ? "" : "button-primary"} button-wide`, text: "Use your passkey", autofocus: true });
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        problem.hidden = true;
+        try {
+          await o.then(await passkeyFactor());
+          accepted = true;
+          d?.close();
+        } catch (e) {
+          problem.textContent = passkeyProblem(e);
+          problem.hidden = false;
+        } finally {
+          button.disabled = false;
+        }
+      });
+      parts.push(button, problem);
+      if (code) parts.push(h("p", { class: "login-or muted small" }, h("span", { text: "or enter a code" })));
+    }
+    if (code) parts.push(...code.nodes);
+    d = openDialog({
+      title: o.title,
+      body: parts,
+      ...(code
+        ? {
+            submitLabel: o.submit,
+            submitDanger: o.danger,
+            onSubmit: async () => {
+              if (!code.value()) {
+                setFieldError(code.input, "Enter the code.");
+                return false;
+              }
+              try {
+                await o.then({ method: code.method(), code: code.value() });
+                accepted = true;
+                return true;
+              } catch (e) {
+                setFieldError(code.input, messageOf(e));
+                code.input.select();
+                return false;
+              }
+            },
+          }
+        : { actions: [{ label: "Cancel" }] }),
+    });
+    d.onClose(() => resolve(accepted));
+  });
+}
+
+/** Asks for a second factor; resolves true once the server accepted one. */
 export async function askSecondFactor(reason: string): Promise<boolean> {
   let factors: Factors;
   try {
@@ -27,45 +108,24 @@ export async function askSecondFactor(reason: string): Promise<boolean> {
       title: "Set up a second factor first",
       body: [
         h("p", { text: reason }),
-        h("p", {}, "Go to ", h("a", { href: "/settings#security", class: "link", text: "Settings → Security" }), " to set up an authenticator app."),
+        h("p", {}, "Go to ", h("a", { href: "/settings#security", class: "link", text: "Settings → Security" }), " to set up a passkey or an authenticator app."),
       ],
       actions: [{ label: "Close" }],
     });
     return false;
   }
-  return new Promise((resolve) => {
-    let accepted = false;
-    const code = codeField(factors.methods.includes("recovery"));
-    const input = code.input;
-    const parts: Node[] = [
-      h("p", { class: "muted", text: `${reason} You won't be asked again for ${factors.stepUpMinutes} minutes.` }),
-      ...code.nodes,
-    ];
-    const d = openDialog({
-      title: "Confirm it's you",
-      body: parts,
-      submitLabel: "Confirm",
-      onSubmit: async () => {
-        if (!code.value()) {
-          setFieldError(input, "Enter the code.");
-          return false;
-        }
-        try {
-          await api("POST", "/api/auth/step-up", { method: code.method(), code: code.value() });
-          accepted = true;
-          return true;
-        } catch (e) {
-          setFieldError(input, messageOf(e));
-          input.select();
-          return false;
-        }
-      },
-    });
-    d.onClose(() => resolve(accepted));
+  return factorDialog({
+    title: "Confirm it's you",
+    text: `${reason} You won't be asked again for ${factors.stepUpMinutes} minutes.`,
+    submit: "Confirm",
+    methods: factors.methods,
+    then: async (proof) => {
+      await api("POST", "/api/auth/step-up", proof);
+    },
   });
 }
 
-/** Before a plain link to a sensitive download: asks for a code when one is due. */
+/** Before a plain link to a sensitive download: asks for a second factor when one is due. */
 export async function recentFactor(reason: string): Promise<boolean> {
   let factors: Factors;
   try {

@@ -74,8 +74,8 @@ export interface CodeField {
   value(): string;
 }
 
-export function codeField(withRecovery: boolean): CodeField {
-  let method: "totp" | "recovery" = "totp";
+export function codeField(withRecovery: boolean, withApp = true): CodeField {
+  let method: "totp" | "recovery" = withApp ? "totp" : "recovery";
   const id = uid("code");
   const input = h("input", {
     id,
@@ -87,9 +87,13 @@ export function codeField(withRecovery: boolean): CodeField {
     required: true,
     "aria-describedby": `${id}-err`,
   });
-  const label = h("label", { for: id, text: "Code from your authenticator app" });
+  const label = h("label", { for: id, text: withApp ? "Code from your authenticator app" : "Recovery code" });
+  if (!withApp) {
+    input.inputMode = "text";
+    input.autocomplete = "off";
+  }
   const nodes: Node[] = [h("div", { class: "field" }, label, input, h("p", { class: "field-error", id: `${id}-err`, hidden: true }))];
-  if (withRecovery) {
+  if (withRecovery && withApp) {
     const toggle = h("button", { type: "button", class: "link", text: "Use a recovery code instead" });
     toggle.addEventListener("click", () => {
       method = method === "totp" ? "recovery" : "totp";
