@@ -283,6 +283,39 @@ async fn passkeys_flow(env: &Env) {
     assert_eq!((s, &r["success"]), (200, &json!(true)), "{r}");
     assert_eq!(signed_in_as(&b).await.as_deref(), Some("alice"));
 
+    // A copy of the phone's passkey answers a ceremony it started before the phone's last use,
+    // with the counter that use already reached: refused (the stored counter decides, not the
+    // one seen when the ceremony started).
+    let mut phone_copy = Authenticator::new(&origin);
+    phone_copy.creds = phone.creds.clone();
+    let (b1, c1, _) = password_step(env, "alice").await;
+    let (_, early) = post(&b1, &c1, "/api/auth/passkeys/challenge", json!({})).await;
+    let (b2, c2, _) = password_step(env, "alice").await;
+    let (_, late) = post(&b2, &c2, "/api/auth/passkeys/challenge", json!({})).await;
+    let answer = phone.get(&late["options"]);
+    let (s, _) = post(
+        &b2,
+        &c2,
+        "/api/login/mfa",
+        json!({ "method": "webauthn", "ceremonyId": late["ceremonyId"], "credential": answer }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let answer = phone_copy.get(&early["options"]);
+    let (s, r) = post(
+        &b1,
+        &c1,
+        "/api/login/mfa",
+        json!({ "method": "webauthn", "ceremonyId": early["ceremonyId"], "credential": answer }),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"]["field"].as_str()),
+        (400, Some("credential")),
+        "{r}"
+    );
+    assert_eq!(signed_in_as(&b1).await, None);
+
     // Signing in with a passkey alone.
     let anon = Browser::new(&origin);
     let ac = anon.csrf().await;
@@ -363,9 +396,52 @@ async fn passkeys_flow(env: &Env) {
     )
     .await;
     assert_eq!(s, 400, "another origin is refused");
-    // Bob's passkey presented with Alice's user handle.
-    let (s, r) = register(&bob, &bcsrf, &mut bobs, "Bob's").await;
+    // Bob's first passkey long after he signed in needs his password (a stolen session must not
+    // turn into a way in of its own).
+    env.exec("UPDATE sessions SET created_at = 1 WHERE username = 'bob'")
+        .await;
+    let (s, r) = post(
+        &bob,
+        &bcsrf,
+        "/api/auth/passkeys/register",
+        json!({ "name": "Bob's" }),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"]["field"].as_str()),
+        (400, Some("password")),
+        "{r}"
+    );
+    let (s, r) = post(
+        &bob,
+        &bcsrf,
+        "/api/auth/passkeys/register",
+        json!({ "name": "Bob's", "password": "wrong" }),
+    )
+    .await;
+    assert_eq!(
+        (s, r["error"]["field"].as_str()),
+        (400, Some("password")),
+        "{r}"
+    );
+    let (s, start) = post(
+        &bob,
+        &bcsrf,
+        "/api/auth/passkeys/register",
+        json!({ "name": "Bob's", "password": "bob-pass-123" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{start}");
+    let credential = bobs.create(&start["options"]);
+    let (s, r) = post(
+        &bob,
+        &bcsrf,
+        "/api/auth/passkeys",
+        json!({ "ceremonyId": start["ceremonyId"], "name": "Bob's", "credential": credential }),
+    )
+    .await;
     assert_eq!(s, 200, "{r}");
+    // Bob's passkey presented with Alice's user handle.
     let (id, options) = sign_in_options(&other, &oc).await;
     let mut answer = bobs.get_with(&options, bobs.creds.len() - 1);
     answer["response"]["userHandle"] = json!(base64_url(&laptop.creds[0].user_handle));
@@ -556,6 +632,28 @@ async fn policy_flow(env: &Env) {
     assert_eq!((s, &r["success"]), (200, &json!(true)), "{r}");
     assert_eq!(r["recoveryCodes"].as_array().map(Vec::len), Some(10));
     assert_eq!(signed_in_as(&b).await.as_deref(), Some("carol"));
+    // A local account made later under Carol's name in another case is another account: her
+    // passkey does not open it.
+    env.exec("DELETE FROM local_accounts WHERE user_id = (SELECT id FROM users WHERE username = 'carol')").await;
+    let store = env.app.store().await;
+    uma::bootstrap::set_local_password(&store, "Carol", "other-carol-123", false)
+        .await
+        .unwrap();
+    store.close().await;
+    let stranger = Browser::new(&local_base(env));
+    let sc = stranger.csrf().await;
+    let (id, options) = sign_in_options(&stranger, &sc).await;
+    let answer = key.get(&options);
+    let (s, r) = post(
+        &stranger,
+        &sc,
+        "/api/login/passkey",
+        json!({ "ceremonyId": id, "credential": answer }),
+    )
+    .await;
+    assert_eq!(s, 403, "{r}");
+    assert_eq!(signed_in_as(&stranger).await, None);
+
     // The waiting sign-in is over: its cookie is cleared and its challenge gone.
     assert!(b.cookie("uma_sign_in").unwrap_or_default().is_empty());
     let late = Browser::new(&local_base(env));

@@ -105,6 +105,40 @@ fn all(entry: &SearchEntry, attr: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The attributes that say an account may not sign in: Active Directory's flags and expiry,
+/// the password policy overlay's lock, and 389 DS / OpenLDAP's `nsAccountLock`.
+const ACCOUNT_STATE_ATTRS: [&str; 4] = [
+    "userAccountControl",
+    "accountExpires",
+    "pwdAccountLockedTime",
+    "nsAccountLock",
+];
+
+/// Whether the directory marks `entry` disabled, locked out or expired at `now`.
+pub fn disabled_in_directory(entry: &SearchEntry, now: std::time::SystemTime) -> bool {
+    // Active Directory: ACCOUNTDISABLE (0x2) or LOCKOUT (0x10).
+    if first(entry, "userAccountControl")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .is_some_and(|flags| flags & (0x2 | 0x10) != 0)
+    {
+        return true;
+    }
+    // Active Directory: 100-ns intervals since 1601; 0 and i64::MAX mean never.
+    if let Some(expires) = first(entry, "accountExpires").and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        const FROM_1601: i64 = 11_644_473_600;
+        let now_secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        if expires != 0 && expires != i64::MAX && expires / 10_000_000 - FROM_1601 <= now_secs {
+            return true;
+        }
+    }
+    first(entry, "pwdAccountLockedTime").is_some()
+        || first(entry, "nsAccountLock").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
 fn unavailable(e: impl std::fmt::Display) -> AuthError {
     AuthError::Unavailable(e.to_string())
 }
@@ -264,6 +298,33 @@ impl LdapAuth {
         }
     }
 
+    /// Who the directory says `username` is, for a sign-in without their password (a passkey):
+    /// `Disabled` when the directory marks the account disabled, locked or expired (a password
+    /// bind is refused by the directory itself; a lookup must check).
+    pub async fn lookup_for_sign_in(&self, username: &str) -> Result<Option<Identity>, AuthError> {
+        if username.is_empty() || username.contains('\0') {
+            return Ok(None);
+        }
+        let mut attrs: Vec<&str> = self
+            .config
+            .search_attributes
+            .iter()
+            .map(String::as_str)
+            .collect();
+        attrs.extend(ACCOUNT_STATE_ATTRS);
+        let base = self.config.base_dn.clone().unwrap_or_default();
+        let filter = user_filter(&self.config.user_search_filter, username);
+        let mut entries = self.search(&base, &filter, &attrs).await?;
+        if entries.len() != 1 {
+            return Ok(None);
+        }
+        let entry = entries.remove(0);
+        if disabled_in_directory(&entry, std::time::SystemTime::now()) {
+            return Err(AuthError::Disabled);
+        }
+        Ok(Some(self.identity_of(&entry, username).await?))
+    }
+
     /// People whose account name, name or mail contains `text`: `(account name, display
     /// name)`, at most `most`.
     pub async fn search_people(
@@ -366,6 +427,63 @@ impl LdapAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_the_directory_turned_off_are_seen() {
+        let entry = |pairs: &[(&str, &str)]| SearchEntry {
+            dn: "uid=x,dc=example".into(),
+            attrs: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()]))
+                .collect(),
+            bin_attrs: std::collections::HashMap::new(),
+        };
+        // 2027-01-01 in AD time (100 ns since 1601) and as a system time.
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_798_761_600);
+        let ad_2027 = ((1_798_761_600_i64 + 11_644_473_600) * 10_000_000).to_string();
+        let ad_2030 = ((1_893_456_000_i64 + 11_644_473_600) * 10_000_000).to_string();
+        assert!(!disabled_in_directory(&entry(&[]), now));
+        assert!(!disabled_in_directory(
+            &entry(&[("userAccountControl", "512")]),
+            now
+        ));
+        assert!(disabled_in_directory(
+            &entry(&[("userAccountControl", "514")]),
+            now
+        ));
+        assert!(disabled_in_directory(
+            &entry(&[("userAccountControl", "528")]),
+            now
+        ));
+        assert!(disabled_in_directory(
+            &entry(&[("accountExpires", &ad_2027)]),
+            now
+        ));
+        assert!(!disabled_in_directory(
+            &entry(&[("accountExpires", &ad_2030)]),
+            now
+        ));
+        assert!(!disabled_in_directory(
+            &entry(&[("accountExpires", "0")]),
+            now
+        ));
+        assert!(!disabled_in_directory(
+            &entry(&[("accountExpires", "9223372036854775807")]),
+            now
+        ));
+        assert!(disabled_in_directory(
+            &entry(&[("pwdAccountLockedTime", "000001010000Z")]),
+            now
+        ));
+        assert!(disabled_in_directory(
+            &entry(&[("nsAccountLock", "TRUE")]),
+            now
+        ));
+        assert!(!disabled_in_directory(
+            &entry(&[("nsAccountLock", "false")]),
+            now
+        ));
+    }
 
     #[test]
     fn cn_extraction() {

@@ -126,7 +126,7 @@ pub async fn identify(
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
     let identity = match (local, ldap) {
         (Some((user, account)), _) => local_identity(user, &account)?,
-        (None, Some(ldap)) => match ldap.lookup(username).await? {
+        (None, Some(ldap)) => match ldap.lookup_for_sign_in(username).await? {
             Some(found) => directory_identity(store, found).await?,
             None => return Err(AuthError::InvalidCredentials),
         },

@@ -27,6 +27,9 @@ pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
 pub const MAX_PER_PERSON: usize = 20;
 /// The longest name of a passkey.
 pub const MAX_NAME: usize = 64;
+/// The largest record of a passkey kept (its public key and flags: well under a kilobyte; an
+/// authenticator that sends more is refused).
+const MAX_RECORD: usize = 16 * 1024;
 /// The longest credential id accepted (base64url characters).
 const MAX_CREDENTIAL_ID: usize = 512;
 
@@ -76,12 +79,30 @@ pub enum Used {
     },
 }
 
+/// The origin passkeys are for: `APP_ORIGIN` when set; without it, only a `localhost` address
+/// (trying Uma out). A name taken from a request's `Host` could be any name, and behind a proxy
+/// its scheme is a guess: a wrong one would refuse every passkey. Empty: no passkeys here.
+pub fn origin_for(app_origin: Option<&Url>, request_origin: &str) -> String {
+    if let Some(app) = app_origin {
+        return app.origin().ascii_serialization();
+    }
+    let local = Url::parse(request_origin).ok().is_some_and(|u| {
+        u.host_str()
+            .is_some_and(|h| h == "localhost" || h.ends_with(".localhost"))
+    });
+    if local {
+        request_origin.to_owned()
+    } else {
+        String::new()
+    }
+}
+
 /// The relying party for `origin` (`scheme://host[:port]`); refused for an IP address.
 pub fn relying_party(origin: &str) -> AppResult<Webauthn> {
     let unavailable = || {
         AppError::with_message(
             ErrorCode::Conflict,
-            "Passkeys need Uma to be reached by a name (like https://uma.example.com, or http://localhost), not an IP address. Ask an administrator to set APP_ORIGIN.",
+            "Passkeys need the address people reach Uma at, by its name: ask an administrator to set APP_ORIGIN (like https://uma.example.com). Browsers never allow passkeys at an IP address.",
         )
     };
     let url = Url::parse(origin).map_err(|_| unavailable())?;
@@ -292,13 +313,27 @@ pub async fn finish_registration(
             "this authenticator's credential id is too long for Uma",
         ));
     }
+    let credential = serde_json::to_string(&passkey).map_err(internal)?;
+    if credential.len() > MAX_RECORD {
+        return Err(AppError::field(
+            "credential",
+            "this authenticator's answer is too large for Uma",
+        ));
+    }
+    // Counted again: ceremonies started side by side each passed the check at their start.
+    if store.passkeys_of(user_id).await?.len() >= MAX_PER_PERSON {
+        return Err(AppError::with_message(
+            ErrorCode::Conflict,
+            format!("You have {MAX_PER_PERSON} passkeys, the most one person may have. Remove one first."),
+        ));
+    }
     let row = PasskeyRow {
         id: format!("pk_{}", &random_id()[..20]),
         user_id: user_id.to_owned(),
         user_handle: handle.to_string(),
         credential_id,
         name,
-        credential: serde_json::to_string(&passkey).map_err(internal)?,
+        credential,
         sign_count: 0,
         created_at: now_ms(),
         last_used_at: None,
@@ -381,9 +416,18 @@ async fn record_use(
     mut row: PasskeyRow,
     result: &webauthn_rs::prelude::AuthenticationResult,
 ) -> AppResult<Used> {
+    // A counter that did not move forward from the last use recorded (not only from the one
+    // seen when the ceremony started) may be a cloned authenticator.
+    let counter = i64::from(result.counter());
+    if (counter > 0 || row.sign_count > 0) && counter <= row.sign_count {
+        tracing::warn!(passkey = %row.id, user = %row.user_id, counter, stored = row.sign_count, "a passkey's counter did not move forward: a cloned authenticator?");
+        return Ok(Used::Refused {
+            why: NOT_ACCEPTED,
+            user_id: Some(row.user_id),
+        });
+    }
     let mut key = passkey_of(&row)?;
     key.update_credential(result);
-    let counter = i64::from(result.counter()).max(row.sign_count);
     let json = serde_json::to_string(&key).map_err(internal)?;
     if !store
         .record_passkey_use(&row.id, &json, row.sign_count, counter)
@@ -497,6 +541,26 @@ mod tests {
         assert!(!available_at("http://127.0.0.1:3004"));
         assert!(!available_at("http://[::1]:3004"));
         assert!(!available_at("not a url"));
+    }
+
+    #[test]
+    fn passkeys_follow_app_origin_or_localhost_only() {
+        let app = Url::parse("https://uma.example.com/").ok();
+        assert_eq!(
+            origin_for(app.as_ref(), "http://10.0.0.5:3004"),
+            "https://uma.example.com"
+        );
+        assert_eq!(
+            origin_for(None, "http://localhost:3004"),
+            "http://localhost:3004"
+        );
+        assert_eq!(
+            origin_for(None, "http://uma.localhost:3004"),
+            "http://uma.localhost:3004"
+        );
+        assert_eq!(origin_for(None, "http://uma.example.com"), "");
+        assert_eq!(origin_for(None, "http://127.0.0.1:3004"), "");
+        assert!(relying_party("").is_err());
     }
 
     #[test]

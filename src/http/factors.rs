@@ -26,7 +26,7 @@ use crate::auth::session::{self, CurrentSession};
 use crate::auth::{totp, Identity};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::{Body, RecentFactor};
-use crate::http::oidc::PublicOrigin;
+use crate::http::oidc::PasskeyOrigin;
 use crate::limits::login::Verdict;
 use crate::state::AppState;
 use crate::store::factors::ChallengeRow;
@@ -109,19 +109,24 @@ pub(super) async fn not_blocked(
             Verdict::Allowed { .. } => None,
         },
     };
-    if let Some(retry_after) = blocked {
-        let minutes = retry_after.div_ceil(60);
-        let mut err = AppError::with_message(
-            ErrorCode::RateLimited,
-            format!(
-                "Too many sign-in attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        );
-        err.retry_after = Some(retry_after);
-        return Err(err);
+    match blocked {
+        Some(retry_after) => Err(too_many_attempts(retry_after)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// `429`: too many sign-in attempts, with when to try again.
+pub(super) fn too_many_attempts(retry_after: u64) -> AppError {
+    let minutes = retry_after.div_ceil(60);
+    let mut err = AppError::with_message(
+        ErrorCode::RateLimited,
+        format!(
+            "Too many sign-in attempts. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ),
+    );
+    err.retry_after = Some(retry_after);
+    err
 }
 
 /// Counts a refused code toward the sign-in limits and audits it; the answer says how many
@@ -208,7 +213,7 @@ struct NextQuery {
 /// policy asks for one). Without a waiting sign-in it sends to the login page.
 async fn page(
     State(state): State<AppState>,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     Extension(nonce): Extension<crate::http::security::CspNonce>,
     axum::extract::Query(q): axum::extract::Query<NextQuery>,
     headers: HeaderMap,
@@ -284,7 +289,7 @@ impl CodeInput {
 async fn login_mfa(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     headers: HeaderMap,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
@@ -567,7 +572,7 @@ async fn current_code(
 async fn totp_remove(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
@@ -596,7 +601,7 @@ async fn totp_remove(
 async fn renew_recovery_codes(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
@@ -631,7 +636,7 @@ async fn renew_recovery_codes(
 async fn step_up(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<CodeInput>,
 ) -> AppResult<Response> {
@@ -658,7 +663,7 @@ async fn step_up(
 /// `GET /api/auth/factors`: one's second factors and what the policy asks of one.
 async fn my_factors(
     State(state): State<AppState>,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     session: Option<Extension<CurrentSession>>,
 ) -> AppResult<Json<serde_json::Value>> {
     let (s, user_id) = signed(&state, session).await?;

@@ -75,16 +75,33 @@ impl FromRequestParts<AppState> for PublicOrigin {
     }
 }
 
-/// Whether passkeys work at the address this request reached Uma at (they need a host name; the
-/// scheme does not matter here).
+/// The origin passkeys use for a request (see [`crate::auth::passkeys::origin_for`]); empty when
+/// they can't be used at the address it reached Uma at.
+pub struct PasskeyOrigin(pub String);
+
+impl FromRequestParts<AppState> for PasskeyOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let PublicOrigin(origin) = PublicOrigin::from_request_parts(parts, state).await?;
+        Ok(Self(crate::auth::passkeys::origin_for(
+            state.config.web.app_origin.as_ref(),
+            &origin,
+        )))
+    }
+}
+
+/// Whether passkeys work at the address this request reached Uma at (the login page's button).
 pub fn passkeys_here(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
-    let origin = match &state.config.web.app_origin {
-        Some(origin) => origin.origin().ascii_serialization(),
-        None => match headers.get("host").and_then(|v| v.to_str().ok()) {
-            Some(host) => format!("http://{host}"),
-            None => return false,
-        },
-    };
+    let request = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .map(|host| format!("http://{host}"))
+        .unwrap_or_default();
+    let origin = crate::auth::passkeys::origin_for(state.config.web.app_origin.as_ref(), &request);
     crate::auth::passkeys::available_at(&origin)
 }
 

@@ -135,7 +135,9 @@ pub fn login_response(
     next: Option<&str>,
 ) -> Response {
     let (token, cookie) = login_csrf(state, headers);
-    let next = next.filter(|n| n.starts_with('/') && !n.starts_with("//"));
+    // Only a path here survives (no `//host`, no tab or backslash tricks): see `safe_next`.
+    let next = next.map(|n| crate::http::guard::safe_next(Some(n)));
+    let next = next.as_deref();
     let body = state.templates.render(
         "auth/login.html",
         minijinja::context! {

@@ -17,15 +17,19 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{auth_refusal, open_session, signed_in, LoginRefusal};
-use super::factors::{actor, first_recovery_codes, pending, refused_code, signed, Enroller};
+use super::factors::{
+    actor, first_recovery_codes, not_blocked, pending, refused_code, signed, too_many_attempts,
+    Enroller,
+};
 use crate::audit::{AuditAction, Status};
 use crate::auth::client::ClientInfo;
 use crate::auth::factors::Method;
+use crate::auth::factors::Policy;
 use crate::auth::passkeys::{self, Used};
 use crate::auth::session::CurrentSession;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::input::{Body, RecentFactor};
-use crate::http::oidc::PublicOrigin;
+use crate::http::oidc::PasskeyOrigin;
 use crate::limits::login::Verdict;
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -52,25 +56,90 @@ pub fn passkey_json(k: &PasskeyRow) -> serde_json::Value {
     })
 }
 
-/// `{name}` of a new passkey.
+/// `{name, password}` of a new passkey (the password when it is the first second factor of a
+/// session that did not just sign in).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StartInput {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// A passkey signs in on its own: made as the first second factor from a session, it would turn
+/// a stolen session into lasting access. So that needs a sign-in within the step-up minutes, or
+/// the password again. (With a factor already, one of them must be recent: `Enroller::find`.)
+async fn first_factor_confirmed(
+    state: &AppState,
+    client: &ClientInfo,
+    s: &CurrentSession,
+    user_id: &str,
+    password: Option<&str>,
+) -> AppResult<()> {
+    if !crate::auth::factors::methods(&state.store, user_id)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let window = i64::from(Policy::load(&state.store).await.step_up_minutes) * 60_000;
+    if now_ms() - s.record.created_at <= window {
+        return Ok(());
+    }
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
+        return Err(AppError::field(
+            "password",
+            "enter your password to add your first passkey",
+        ));
+    };
+    not_blocked(state, client, s.username(), user_id).await?;
+    match crate::auth::authenticate(
+        &state.store,
+        state.ldap.as_deref(),
+        &state.config,
+        s.username(),
+        password,
+    )
+    .await
+    {
+        Ok(_) => {
+            state.limiter.factor_succeeded(user_id).await;
+            Ok(())
+        }
+        Err(crate::auth::AuthError::InvalidCredentials) => {
+            let remaining = state.limiter.fail(&client.ip, s.username()).await;
+            let mut err = AppError::field("password", "that password isn't right");
+            if remaining == 0 {
+                err = AppError::field(
+                    "password",
+                    "that password isn't right; further attempts are blocked for 15 minutes",
+                );
+            }
+            Err(err)
+        }
+        Err(e) => {
+            let (_, code, message, _) = auth_refusal(&e, s.username());
+            Err(AppError::with_message(code, message))
+        }
+    }
 }
 
 /// `POST /api/auth/passkeys/register` `{name?}`: the options for `navigator.credentials.create`
 /// and the ceremony's id.
 async fn register_start(
     State(state): State<AppState>,
-    origin: PublicOrigin,
+    client: ClientInfo,
+    origin: PasskeyOrigin,
     headers: HeaderMap,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<StartInput>,
 ) -> AppResult<Json<passkeys::Started>> {
     passkeys::clean_name(input.name.as_deref())?;
     let (who, user_id, username) = Enroller::find(&state, &headers, session).await?;
+    if let Enroller::Signed(s) = &who {
+        first_factor_confirmed(&state, &client, s, &user_id, input.password.as_deref()).await?;
+    }
     let display = match &who {
         Enroller::Signed(s) => s.record.display_name.clone(),
         Enroller::Pending(p) => p.identity.display_name.clone(),
@@ -98,7 +167,7 @@ struct FinishInput {
 async fn register_finish(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     headers: HeaderMap,
     session: Option<Extension<CurrentSession>>,
     Body(input): Body<FinishInput>,
@@ -142,7 +211,7 @@ async fn register_finish(
 /// action).
 async fn challenge(
     State(state): State<AppState>,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     headers: HeaderMap,
     session: Option<Extension<CurrentSession>>,
 ) -> AppResult<Json<passkeys::Started>> {
@@ -176,10 +245,12 @@ fn no_such_passkey() -> AppError {
     AppError::with_message(ErrorCode::NotFound, "You have no passkey by that id.")
 }
 
-/// `PATCH /api/auth/passkeys/{id}` `{name}`: renames one's passkey.
+/// `PATCH /api/auth/passkeys/{id}` `{name}`: renames one's passkey (confirmed with a recent
+/// second factor: a name is what tells the owner which passkey is theirs).
 async fn rename(
     State(state): State<AppState>,
     session: Option<Extension<CurrentSession>>,
+    _: RecentFactor,
     Path(id): Path<String>,
     Body(input): Body<RenameInput>,
 ) -> AppResult<Json<serde_json::Value>> {
@@ -216,26 +287,17 @@ async fn remove(
 
 /// Refuses while this address has made too many sign-in attempts.
 async fn address_allowed(state: &AppState, client: &ClientInfo) -> AppResult<()> {
-    if let Verdict::Blocked { retry_after } = state.limiter.check(&client.ip, "").await {
-        let minutes = retry_after.div_ceil(60);
-        let mut err = AppError::with_message(
-            ErrorCode::RateLimited,
-            format!(
-                "Too many sign-in attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        );
-        err.retry_after = Some(retry_after);
-        return Err(err);
+    match state.limiter.check(&client.ip, "").await {
+        Verdict::Blocked { retry_after } => Err(too_many_attempts(retry_after)),
+        Verdict::Allowed { .. } => Ok(()),
     }
-    Ok(())
 }
 
 /// `POST /api/login/passkey/options`: starts a passkey sign-in.
 async fn sign_in_options(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
 ) -> AppResult<Json<passkeys::Started>> {
     address_allowed(&state, &client).await?;
     Ok(Json(
@@ -257,7 +319,7 @@ struct SignInInput {
 async fn sign_in(
     State(state): State<AppState>,
     client: ClientInfo,
-    origin: PublicOrigin,
+    origin: PasskeyOrigin,
     Body(input): Body<SignInInput>,
 ) -> AppResult<Response> {
     let credential = input
@@ -336,6 +398,26 @@ async fn sign_in(
             .into_response());
         }
     };
+    // The account the name leads to now must be the one the passkey was set up for (a local
+    // account made later under a directory person's name, in any case, is another account).
+    if state
+        .store
+        .user_by_username(&identity.username)
+        .await?
+        .is_none_or(|u| u.id != row.user_id)
+    {
+        state.audit.record(
+            &actor(&user.username, &client),
+            AuditAction::LoginFailed,
+            "auth:session",
+            Status::Failure,
+            json!({ "reason": "passkey_of_another_account", "method": "webauthn" }),
+        );
+        return Err(AppError::with_message(
+            ErrorCode::Forbidden,
+            "This passkey was set up for an account that no longer signs in under this name. Sign in with your password and set up a new one.",
+        ));
+    }
     state.limiter.succeed(&client.ip, &identity.username).await;
     state.limiter.factor_succeeded(&row.user_id).await;
     let (session, cookies) = match open_session(&state, &client, &identity, Some(now_ms())).await {

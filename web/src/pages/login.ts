@@ -38,12 +38,6 @@ function showError(form: HTMLFormElement, message: string): void {
   alert.textContent = message;
 }
 
-/** Where to go once signed in: `?next=` when it is a path here, else the dashboard. */
-function nextPath(): string {
-  const n = new URLSearchParams(location.search).get("next");
-  return n && n.startsWith("/") && !n.startsWith("//") && !n.startsWith("/\\") ? n : "/dashboard";
-}
-
 export function initPasskeySignIn(doc: Document): void {
   const button = doc.querySelector<HTMLButtonElement>("[data-passkey-signin]");
   const form = doc.querySelector<HTMLFormElement>("form[data-login-form]");
@@ -60,7 +54,8 @@ export function initPasskeySignIn(doc: Document): void {
       const credential = await getPasskey(c.options);
       button.textContent = "Signing in…";
       await api("POST", "/api/login/passkey", { ceremonyId: c.ceremonyId, credential });
-      location.assign(nextPath());
+      // The server's own safe `?next=` (a path here), rendered into the button.
+      location.assign(button.dataset.next || "/dashboard");
       return;
     } catch (e) {
       showError(form, passkeyProblem(e));

@@ -3,7 +3,7 @@
 // recovery codes and removing the app (a current factor says it's you), and one's API tokens (made with a name, a scope and an expiry, shown once; revoked at
 // once).
 import { h, fill, must, setText, announce } from "../ui/dom";
-import { api, get, messageOf, type ApiError } from "../ui/api";
+import { api, ApiError, get, messageOf } from "../ui/api";
 import { DataTable } from "../ui/table";
 import { confirmAction, openDialog } from "../ui/dialog";
 import { field, setFieldError, showServerError, str, validate } from "../ui/form";
@@ -97,9 +97,13 @@ async function setUpApp(): Promise<void> {
 function newPasskey(): void {
   const name = field({ label: "Name", name: "name", required: true, maxlength: 64, value: deviceName(), hint: "So you can tell your passkeys apart, like “Work laptop” or “YubiKey”." });
   const input = name.querySelector("input")!;
+  // Asked for only when the server wants it (a first second factor, long after signing in).
+  const password = field({ label: "Your password", name: "password", type: "password", autocomplete: "current-password", hint: "Your first passkey signs in on its own: confirm it's you." });
+  const pwInput = password.querySelector("input")!;
+  password.hidden = true;
   openDialog({
     title: "Add a passkey",
-    body: [h("p", { class: "muted", text: "Your browser asks where to keep it: this device's screen lock, your phone, or a security key." }), name],
+    body: [h("p", { class: "muted", text: "Your browser asks where to keep it: this device's screen lock, your phone, or a security key." }), name, password],
     submitLabel: "Continue",
     onSubmit: async () => {
       const value = input.value.trim();
@@ -108,12 +112,18 @@ function newPasskey(): void {
         return false;
       }
       try {
-        const r = await addPasskey(value);
+        const r = await addPasskey(value, password.hidden ? undefined : pwInput.value);
         if (r.recoveryCodes) codesDialog(r.recoveryCodes);
         announce(`Passkey “${value}” added.`);
         void loadFactors();
         return true;
       } catch (e) {
+        if (e instanceof ApiError && e.field === "password") {
+          password.hidden = false;
+          setFieldError(pwInput, e.message);
+          pwInput.focus();
+          return false;
+        }
         setFieldError(input, passkeyProblem(e));
         return false;
       }

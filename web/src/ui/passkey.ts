@@ -121,9 +121,12 @@ export interface Added {
   success?: boolean;
 }
 
-/** Sets up a passkey named `name` (for the signed-in person, or a sign-in sent to set one up). */
-export async function addPasskey(name: string): Promise<Added> {
-  const c = await api<Ceremony>("POST", "/api/auth/passkeys/register", { name });
+/**
+ * Sets up a passkey named `name` (for the signed-in person, or a sign-in sent to set one up);
+ * `password` when the server asked for it (a first second factor long after signing in).
+ */
+export async function addPasskey(name: string, password?: string): Promise<Added> {
+  const c = await api<Ceremony>("POST", "/api/auth/passkeys/register", password ? { name, password } : { name });
   const credential = await createPasskey(c.options);
   return api<Added>("POST", "/api/auth/passkeys", { ceremonyId: c.ceremonyId, name, credential });
 }
