@@ -221,7 +221,7 @@ pub async fn ensure_recent(store: &Store, record: &SessionRecord, now: i64) -> A
         if session_requires(&policy, record) {
             return Err(AppError::with_message(
                 ErrorCode::StepUpRequired,
-                "Set up a passkey or an authenticator app in Settings → Security first: your administrators require a second factor for this.",
+                "Set up a passkey or an authenticator app first (Settings → Passkeys and second factor): this needs a second factor.",
             ));
         }
         return Ok(());

@@ -643,7 +643,7 @@ async fn step_up(
     let (s, user_id) = signed(&state, session).await?;
     let without = AppError::with_message(
         ErrorCode::Conflict,
-        "Set up a passkey or an authenticator app in Settings → Security first.",
+        "Set up a passkey or an authenticator app first (Settings → Passkeys and second factor).",
     );
     if let Some(refused) = current_code(
         &state, &client, &origin.0, &s, &user_id, &input, "step-up", without,

@@ -60,9 +60,9 @@ export async function mountPolicy(): Promise<void> {
       max: 1440,
       value: p.stepUpMinutes,
       suffix: "minutes",
-      hint: "Deleting a guest or pool, granting access, applying SDN and exporting the audit log want a code given this recently.",
+      hint: "Deleting a guest or pool, granting access, applying SDN and exporting the audit log ask for the second factor again when the last one is older than this.",
     }),
-    h("p", { class: "muted small", text: "People it covers who have no authenticator app are walked through setting one up at their next sign-in. OpenID Connect sign-ins and API tokens are not asked." }),
+    h("p", { class: "muted small", text: "People it covers who have neither a passkey nor an authenticator app are walked through setting one up at their next sign-in. OpenID Connect sign-ins and API tokens are not asked." }),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "button button-primary", text: "Save" })),
   );
   const chosen = () => form.querySelector<HTMLInputElement>("input[name=require]:checked")?.value ?? "none";

@@ -43,6 +43,8 @@ export function initPasskeySignIn(doc: Document): void {
   const form = doc.querySelector<HTMLFormElement>("form[data-login-form]");
   if (!button || !form || !passkeysSupported()) return;
   button.hidden = false;
+  const hint = doc.querySelector<HTMLElement>("[data-passkey-hint]");
+  if (hint) hint.hidden = false;
   const others = button.closest<HTMLElement>("[data-other-ways]");
   if (others) others.hidden = false;
   button.addEventListener("click", async () => {

@@ -127,6 +127,11 @@ function codesStep(codes: string[] | undefined): void {
     return;
   }
   must("[data-enrol-step]").hidden = true;
+  // The factor is set up: the only way on is past the codes (no "Start over" that loses them).
+  must("#mfa-title").textContent = "Save your recovery codes";
+  const subtitle = document.querySelector("[data-enrol-subtitle]");
+  if (subtitle) subtitle.textContent = "Step 2 of 2: then you're in.";
+  document.querySelector<HTMLElement>("[data-start-over]")?.remove();
   const codesStep = must("[data-codes-step]");
   codesStep.hidden = false;
   showCodes(codesStep, must("[data-codes]"), codes, username);

@@ -103,8 +103,13 @@ function newPasskey(): void {
   password.hidden = true;
   openDialog({
     title: "Add a passkey",
-    body: [h("p", { class: "muted", text: "Your browser asks where to keep it: this device's screen lock, your phone, or a security key." }), name, password],
-    submitLabel: "Continue",
+    body: [
+      h("p", { class: "muted", text: "Your browser asks where to keep it: this device's screen lock, your phone, or a security key." }),
+      name,
+      password,
+      h("p", { class: "hint", text: "Lost the device later? Sign in with another passkey, your authenticator app or a recovery code, then remove it here." }),
+    ],
+    submitLabel: "Create passkey",
     onSubmit: async () => {
       const value = input.value.trim();
       if (!value) {
@@ -182,7 +187,7 @@ async function removePasskey(k: Passkey, f: Factors): Promise<void> {
 function passkeysPart(f: Factors): Node[] {
   const head = h("h3", { class: "card-subhead card-note", text: "Passkeys" });
   if (!f.passkeysAvailable) {
-    return [head, h("p", { class: "muted card-note", text: "Passkeys need Uma to be reached by its name (like https://uma.example.com), not an IP address. Ask your administrators to set APP_ORIGIN." })];
+    return [head, h("p", { class: "muted card-note", text: "Passkeys don't work at this address. Open Uma at its web address (like https://uma.example.com), or ask an administrator to turn passkeys on." })];
   }
   const list = f.passkeys.length
     ? h(
@@ -196,8 +201,8 @@ function passkeysPart(f: Factors): Node[] {
             h(
               "div",
               { class: "button-row" },
-              h("button", { type: "button", class: "button button-small", text: "Rename…", "aria-label": `Rename ${k.name}`, onclick: () => renamePasskey(k) }),
-              h("button", { type: "button", class: "button button-small button-danger-quiet", text: "Remove…", "aria-label": `Remove ${k.name}`, onclick: () => void removePasskey(k, f) }),
+              h("button", { type: "button", class: "button", text: "Rename…", "aria-label": `Rename ${k.name}`, onclick: () => renamePasskey(k) }),
+              h("button", { type: "button", class: "button button-danger-quiet", text: "Remove…", "aria-label": `Remove ${k.name}`, onclick: () => void removePasskey(k, f) }),
             ),
           ),
         ),
@@ -257,7 +262,7 @@ function recoveryPart(f: Factors): Node[] {
   const left = f.recoveryCodesLeft;
   return [
     h("h3", { class: "card-subhead card-note", text: "Recovery codes" }),
-    h("p", { class: "muted card-note" }, h("span", { text: `${plural(left, "code")} left; each signs you in once if you lose your passkeys and phone. ` }), left <= 3 ? h("span", { class: "pill pill-warn", text: "make new ones" }) : null),
+    h("p", { class: "muted card-note" }, h("span", { text: `${plural(left, "code")} left; each signs you in once if you lose your passkey or phone. ` }), left <= 3 ? h("span", { class: "pill pill-warn", text: "make new ones" }) : null),
     h(
       "div",
       { class: "form-actions card-note" },

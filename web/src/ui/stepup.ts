@@ -107,8 +107,8 @@ export async function askSecondFactor(reason: string): Promise<boolean> {
     openDialog({
       title: "Set up a second factor first",
       body: [
-        h("p", { text: reason }),
-        h("p", {}, "Go to ", h("a", { href: "/settings#security", class: "link", text: "Settings → Security" }), " to set up a passkey or an authenticator app."),
+        h("p", { text: "You need a passkey or an authenticator app before you can do this." }),
+        h("p", { class: "button-row" }, h("a", { href: "/settings#security", class: "button button-primary", text: "Set up now" })),
       ],
       actions: [{ label: "Close" }],
     });
