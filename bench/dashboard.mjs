@@ -4,24 +4,17 @@
 //
 // Settings (environment): BENCH_CLIENTS (default 1000), BENCH_SECONDS (measured window, 20),
 // BENCH_INTERVAL_MS (poll / emit interval, 1000), UMA_BIN, UMA_SWARM (binaries, default the
-// release builds `make bench` makes).
+// release builds `make bench` makes), BENCH_OUT (folder of the results, default target/bench).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { cpuTicks, freePort, num, pct, rssKiB, sleep } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const num = (name, dflt) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, not ${v}`);
-  return n;
-};
 const CLIENTS = num('BENCH_CLIENTS', 1000);
 const SECONDS = num('BENCH_SECONDS', 20);
 const INTERVAL = num('BENCH_INTERVAL_MS', 1000);
@@ -30,35 +23,6 @@ const SWARM = process.env.UMA_SWARM || join(root, 'target/release/uma-swarm');
 const USERS = ['admin', 'alice', 'bob', 'oscar'];
 const ADMIN_CLIENT = 0; // client i belongs to USERS[i % USERS.length]
 const TICKS = 100; // USER_HZ on Linux
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = net.createServer();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-function rssKiB(pid) {
-  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
-  return m ? Number(m[1]) : NaN;
-}
-
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime
-}
-
-function pct(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function waitFor(url, ms) {
   const until = Date.now() + ms;
@@ -326,7 +290,7 @@ function table(uma, node) {
 const { result: uma, fixture } = await benchUma();
 if (!fixture.snapshot || fixture.deltas.length === 0) throw new Error('no payloads recorded from Uma for the peer');
 const node = await benchPeer(fixture);
-const out = join(root, 'target/bench');
+const out = process.env.BENCH_OUT ? resolve(process.env.BENCH_OUT) : join(root, 'target/bench');
 mkdirSync(out, { recursive: true });
 const report = table(uma, node);
 writeFileSync(join(out, 'dashboard.json'), JSON.stringify({ settings: { CLIENTS, SECONDS, INTERVAL }, uma, node }, null, 2));

@@ -81,6 +81,23 @@ async fn sign_in_options(b: &Browser, csrf: &str) -> (String, Value) {
     )
 }
 
+/// A passkey sign-in from start to end, with the answer `answer` makes to the options.
+async fn passkey_sign_in(
+    b: &Browser,
+    csrf: &str,
+    answer: impl FnOnce(&Value) -> Value,
+) -> (u16, Value) {
+    let (id, options) = sign_in_options(b, csrf).await;
+    let credential = answer(&options);
+    post(
+        b,
+        csrf,
+        "/api/login/passkey",
+        json!({ "ceremonyId": id, "credential": credential }),
+    )
+    .await
+}
+
 async fn signed_in_as(b: &Browser) -> Option<String> {
     let (_, r) = get(b, "/api/auth").await;
     (r["isLoggedIn"] == true).then(|| {
@@ -359,42 +376,18 @@ async fn passkeys_flow(env: &Env) {
     let mut clone = Authenticator::new(&origin);
     clone.creds = laptop.creds.clone();
     clone.creds[0].counter = 0;
-    let (id, options) = sign_in_options(&other, &oc).await;
-    let answer = clone.get(&options);
-    let (s, _) = post(
-        &other,
-        &oc,
-        "/api/login/passkey",
-        json!({ "ceremonyId": id, "credential": answer }),
-    )
-    .await;
+    let (s, _) = passkey_sign_in(&other, &oc, |o| clone.get(o)).await;
     assert_eq!(s, 400, "a counter that went back is refused");
     // No user verification (a touch but no PIN): not two factors, refused.
     laptop.verify_user = false;
-    let (id, options) = sign_in_options(&other, &oc).await;
-    let answer = laptop.get(&options);
-    let (s, _) = post(
-        &other,
-        &oc,
-        "/api/login/passkey",
-        json!({ "ceremonyId": id, "credential": answer }),
-    )
-    .await;
+    let (s, _) = passkey_sign_in(&other, &oc, |o| laptop.get(o)).await;
     assert_eq!(s, 400);
     laptop.verify_user = true;
     // An answer made for another site.
     let mut phishing = Authenticator::new(&origin.replace("localhost", "uma.localhost"));
     phishing.rp_id = "localhost".into();
     phishing.creds = laptop.creds.clone();
-    let (id, options) = sign_in_options(&other, &oc).await;
-    let answer = phishing.get(&options);
-    let (s, _) = post(
-        &other,
-        &oc,
-        "/api/login/passkey",
-        json!({ "ceremonyId": id, "credential": answer }),
-    )
-    .await;
+    let (s, _) = passkey_sign_in(&other, &oc, |o| phishing.get(o)).await;
     assert_eq!(s, 400, "another origin is refused");
     // Bob's first passkey long after he signed in needs his password (a stolen session must not
     // turn into a way in of its own).
@@ -457,15 +450,7 @@ async fn passkeys_flow(env: &Env) {
     let mut stranger = Authenticator::new(&origin);
     let (_, start) = post(&bob, &bcsrf, "/api/auth/passkeys/register", json!({})).await;
     stranger.create(&start["options"]);
-    let (id, options) = sign_in_options(&other, &oc).await;
-    let answer = stranger.get(&options);
-    let (s, r) = post(
-        &other,
-        &oc,
-        "/api/login/passkey",
-        json!({ "ceremonyId": id, "credential": answer }),
-    )
-    .await;
+    let (s, r) = passkey_sign_in(&other, &oc, |o| stranger.get(o)).await;
     assert_eq!(s, 401, "{r}");
     assert!(
         r["error"]["message"]
@@ -494,15 +479,7 @@ async fn passkeys_flow(env: &Env) {
     let (admin, acsrf) = login(env, "admin").await;
     let (s, _) = post(&admin, &acsrf, "/api/admin/users/alice/disable", json!({})).await;
     assert_eq!(s, 200);
-    let (id, options) = sign_in_options(&other, &oc).await;
-    let answer = laptop.get(&options);
-    let (s, r) = post(
-        &other,
-        &oc,
-        "/api/login/passkey",
-        json!({ "ceremonyId": id, "credential": answer }),
-    )
-    .await;
+    let (s, r) = passkey_sign_in(&other, &oc, |o| laptop.get(o)).await;
     assert_eq!(s, 403, "{r}");
     let (s, _) = post(&admin, &acsrf, "/api/admin/users/alice/enable", json!({})).await;
     assert_eq!(s, 200);
@@ -510,15 +487,7 @@ async fn passkeys_flow(env: &Env) {
     // Step-up with a passkey: once the last factor is old, removing one asks again.
     let alice = Browser::new(&origin);
     let csrf = alice.csrf().await;
-    let (id, options) = sign_in_options(&alice, &csrf).await;
-    let answer = laptop.get(&options);
-    let (s, r) = post(
-        &alice,
-        &csrf,
-        "/api/login/passkey",
-        json!({ "ceremonyId": id, "credential": answer }),
-    )
-    .await;
+    let (s, r) = passkey_sign_in(&alice, &csrf, |o| laptop.get(o)).await;
     assert_eq!(s, 200, "{r}");
     let csrf = r["csrfToken"].as_str().unwrap().to_owned();
     env.exec("UPDATE sessions SET factor_at = 1 WHERE username = 'alice'")
@@ -642,15 +611,7 @@ async fn policy_flow(env: &Env) {
     store.close().await;
     let stranger = Browser::new(&local_base(env));
     let sc = stranger.csrf().await;
-    let (id, options) = sign_in_options(&stranger, &sc).await;
-    let answer = key.get(&options);
-    let (s, r) = post(
-        &stranger,
-        &sc,
-        "/api/login/passkey",
-        json!({ "ceremonyId": id, "credential": answer }),
-    )
-    .await;
+    let (s, r) = passkey_sign_in(&stranger, &sc, |o| key.get(o)).await;
     assert_eq!(s, 403, "{r}");
     assert_eq!(signed_in_as(&stranger).await, None);
 
