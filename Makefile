@@ -5,7 +5,7 @@ CARGO ?= cargo
 NPM ?= npm
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: run test test-rust test-browser lint web web-deps web-check services swarm release release-bin release-check build migrate bench clean help
+.PHONY: run test test-rust test-browser lint web web-deps web-check services swarm release release-bin release-check build migrate bench bench-quick clean help
 
 help:
 	@echo "make run      build everything and start Uma in demo mode on http://localhost:3004"
@@ -13,7 +13,7 @@ help:
 	@echo "make lint     rustfmt, clippy -D warnings, TypeScript type-check"
 	@echo "make release  optimized build with embedded web assets (target/release/uma)"
 	@echo "make services start what the tests need: MariaDB, Redis, slapd, Chromium"
-	@echo "make bench    the dashboard benchmark: Uma against a Node socket.io peer (target/bench/)"
+	@echo "make bench    the benchmarks (dashboard stream, start-up): Uma against Node peers (target/bench/)"
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && $(NPM) ci --no-audit --no-fund
@@ -65,7 +65,7 @@ tests/oidc/node_modules/.package-lock.json: tests/oidc/package.json tests/oidc/p
 	cd tests/oidc && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
-test: services lint web test-rust test-browser
+test: services lint web test-rust bench-quick test-browser
 
 # Real Socket.IO clients (the rust_socketio crate) for the scale tests and benchmarks; its own
 # workspace, built into the same target/ folder.
@@ -87,8 +87,18 @@ bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.jso
 # socket.io peer (settings: BENCH_CLIENTS, BENCH_SECONDS, BENCH_INTERVAL_MS; see docs/benchmarks.md).
 bench: web bench/node_modules/.package-lock.json
 	$(CARGO) build --release --locked --bin uma
+	$(CARGO) build --release --locked -p pve-sim
 	$(CARGO) build --release --locked --manifest-path bench/swarm/Cargo.toml --target-dir target
 	cd bench && node dashboard.mjs
+	cd bench && node startup.mjs
+
+# A few seconds of each benchmark on the debug builds, so that they can't rot: they must run to
+# the end with sane numbers (never a speed threshold: speed is `make bench`'s).
+bench-quick: web swarm bench/node_modules/.package-lock.json
+	$(CARGO) build --locked --bin uma
+	$(CARGO) build --locked -p pve-sim
+	cd bench && BENCH_OUT=../target/bench-quick BENCH_CLIENTS=40 BENCH_SECONDS=3 UMA_BIN=../target/debug/uma UMA_SWARM=../target/debug/uma-swarm node dashboard.mjs
+	cd bench && BENCH_OUT=../target/bench-quick BENCH_RUNS=1 BENCH_IDLE_MS=200 UMA_BIN=../target/debug/uma PVE_SIM_BIN=../target/debug/pve-sim node startup.mjs
 
 clean:
 	$(CARGO) clean

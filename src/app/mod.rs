@@ -101,6 +101,43 @@ pub struct App {
     sim: Option<pve_sim::SimHandle>,
     admin: AdminAccount,
     subscriber: Option<fred::clients::SubscriberClient>,
+    /// How long each part of start-up took (logged with the banner).
+    startup: Phases,
+}
+
+/// The parts of start-up and how long each took.
+#[derive(Debug, Default)]
+struct Phases {
+    last: Option<std::time::Instant>,
+    done: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Phases {
+    fn start() -> Self {
+        Self {
+            last: Some(std::time::Instant::now()),
+            done: Vec::new(),
+        }
+    }
+
+    /// Ends the part called `name` (the time since the last one ended).
+    fn mark(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        if let Some(last) = self.last.replace(now) {
+            self.done.push((name, now - last));
+        }
+    }
+
+    /// `total ms (part ms, …)`.
+    fn summary(&self) -> String {
+        let total: std::time::Duration = self.done.iter().map(|(_, d)| *d).sum();
+        let parts: Vec<String> = self
+            .done
+            .iter()
+            .map(|(n, d)| format!("{n} {} ms", d.as_millis()))
+            .collect();
+        format!("{} ms ({})", total.as_millis(), parts.join(", "))
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -144,12 +181,15 @@ fn one_line(err: &dyn std::error::Error) -> String {
 impl App {
     /// Builds everything and binds the listener; nothing is served until [`App::run`].
     pub async fn build(config: Config) -> Result<App, StartError> {
+        let mut startup = Phases::start();
         tls::install_crypto_provider();
         let config = Arc::new(config);
         let store = open_store(&config).await?;
+        startup.mark("database");
         let cookie_secret = bootstrap::cookie_secret(&config)?;
         let store = store.with_audit_key(crate::audit::chain_key(&cookie_secret));
         let admin = bootstrap::admin_account(&config, &store).await?;
+        startup.mark("admin account");
         if config.is_demo() {
             // The prebuilt hardware templates, as `uma init-templates` installs them.
             crate::hardware_defaults::install(&store)
@@ -209,6 +249,7 @@ impl App {
             }
         };
         let pve = PveClient::new(endpoint).map_err(|e| StartError::Proxmox(e.to_string()))?;
+        startup.mark("proxmox client");
 
         // What this deployment's instances share in Redis is named after it.
         let deployment = store
@@ -229,9 +270,11 @@ impl App {
             None => crate::push::adapter::Bus::alone(),
         };
 
+        startup.mark("redis");
         let tree = Tree::start()
             .await
             .map_err(|e| StartError::Actors(e.to_string()))?;
+        startup.mark("actor tree");
         let ldap = if config.ldap.is_configured() {
             if config.ldap.url.scheme() == "ldap" && !config.ldap.starttls {
                 tracing::warn!("LDAP_URL is ldap:// without LDAP_STARTTLS: passwords cross the network unencrypted");
@@ -410,6 +453,7 @@ impl App {
         control.set(io.clone());
         realtime::watch::spawn_guard(state.clone());
         let router = http::router(state.clone()).layer(socket_layer);
+        startup.mark("services and routes");
 
         let addr = format!("{}:{}", config.server.hostname, config.server.port);
         let listener = TcpListener::bind(&addr)
@@ -418,6 +462,7 @@ impl App {
                 addr: addr.clone(),
                 error: e.to_string(),
             })?;
+        startup.mark("listener");
         Ok(App {
             listener,
             router,
@@ -427,6 +472,7 @@ impl App {
             sim,
             admin,
             subscriber,
+            startup,
         })
     }
 
@@ -481,6 +527,7 @@ impl App {
                 config.database.describe()
             ),
         }
+        tracing::info!("Started in {}", self.startup.summary());
         tracing::info!("Open {url}/login");
         match &self.admin {
             AdminAccount::Created { password } => {
